@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package xsmbd needs to build, run and test.
+# Idempotent: only missing packages are installed. Needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config git
+  clang llvm libclang-rt-14-dev
+  # libraries
+  libabsl-dev libssl-dev liburing-dev libbpf-dev
+  # tests
+  libgtest-dev libgmock-dev libbenchmark-dev python3 attr
+  # real SMB clients used by the integration tests
+  smbclient samba-testsuite
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
