@@ -1,0 +1,129 @@
+// NTLMSSP server side (MS-NLMP), NTLMv2 only: builds the CHALLENGE_MESSAGE, verifies the
+// AUTHENTICATE_MESSAGE, derives the exported session key and the signing/sealing keys that
+// the SPNEGO mechListMIC needs.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "server/common/bytes.h"
+#include "server/crypto/crypto.h"
+
+namespace xsmb::auth {
+
+// MS-NLMP 2.2.2.5 NEGOTIATE flags.
+constexpr uint32_t NTLMSSP_NEGOTIATE_UNICODE = 0x00000001;
+constexpr uint32_t NTLM_NEGOTIATE_OEM = 0x00000002;
+constexpr uint32_t NTLMSSP_REQUEST_TARGET = 0x00000004;
+constexpr uint32_t NTLMSSP_NEGOTIATE_SIGN = 0x00000010;
+constexpr uint32_t NTLMSSP_NEGOTIATE_SEAL = 0x00000020;
+constexpr uint32_t NTLMSSP_NEGOTIATE_DATAGRAM = 0x00000040;
+constexpr uint32_t NTLMSSP_NEGOTIATE_LM_KEY = 0x00000080;
+constexpr uint32_t NTLMSSP_NEGOTIATE_NTLM = 0x00000200;
+constexpr uint32_t NTLMSSP_ANONYMOUS = 0x00000800;
+constexpr uint32_t NTLMSSP_NEGOTIATE_OEM_DOMAIN_SUPPLIED = 0x00001000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_OEM_WORKSTATION_SUPPLIED = 0x00002000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_ALWAYS_SIGN = 0x00008000;
+constexpr uint32_t NTLMSSP_TARGET_TYPE_DOMAIN = 0x00010000;
+constexpr uint32_t NTLMSSP_TARGET_TYPE_SERVER = 0x00020000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY = 0x00080000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_IDENTIFY = 0x00100000;
+constexpr uint32_t NTLMSSP_REQUEST_NON_NT_SESSION_KEY = 0x00400000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_TARGET_INFO = 0x00800000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_VERSION = 0x02000000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_128 = 0x20000000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_KEY_EXCH = 0x40000000;
+constexpr uint32_t NTLMSSP_NEGOTIATE_56 = 0x80000000;
+
+// MS-NLMP 2.2.2.1 AV_PAIR AvId values.
+enum AvId : uint16_t {
+  MsvAvEOL = 0,
+  MsvAvNbComputerName = 1,
+  MsvAvNbDomainName = 2,
+  MsvAvDnsComputerName = 3,
+  MsvAvDnsDomainName = 4,
+  MsvAvDnsTreeName = 5,
+  MsvAvFlags = 6,
+  MsvAvTimestamp = 7,
+  MsvAvSingleHost = 8,
+  MsvAvTargetName = 9,
+  MsvAvChannelBindings = 10,
+};
+constexpr uint32_t kMsvAvFlagMicPresent = 0x00000002;  // MS-NLMP 2.2.2.1 MsvAvFlags bit
+
+struct NtlmServerConfig {
+  std::string netbios_name;    // e.g. "XSMBD" (MsvAvNbComputerName)
+  std::string netbios_domain;  // workgroup, e.g. "WORKGROUP" (MsvAvNbDomainName, TargetName)
+  std::string dns_name;        // MsvAvDnsComputerName
+  std::string dns_domain;      // MsvAvDnsDomainName
+};
+
+enum class NtlmOutcome { kAuthenticated, kAnonymous, kNoSuchUser, kWrongPassword };
+
+struct NtlmResult {
+  NtlmOutcome outcome;
+  std::string user, domain, workstation;  // UTF-8, as the client sent them
+  crypto::Key16 session_key{};            // ExportedSessionKey (after KEY_EXCH); zero if none
+  uint32_t negotiate_flags = 0;
+};
+
+// Returns the NT hash for (user, domain), or nullopt if the user is unknown. Names compared
+// case-insensitively by the callee.
+using NtHashLookup =
+    std::function<std::optional<crypto::Key16>(std::string_view user, std::string_view domain)>;
+
+// NTOWFv2 (MS-NLMP 3.3.2): HMAC-MD5(nt_hash, UTF-16LE(upper(user) || domain)). 16 bytes.
+crypto::Key16 ntowfV2(const crypto::Key16& nt_hash, std::string_view user_utf8,
+                      std::string_view domain_utf8);
+
+// SIGNKEY / SEALKEY (MS-NLMP 3.4.5.2 / 3.4.5.3) with extended session security and
+// NTLMSSP_NEGOTIATE_128: MD5(session_key || magic constant of the direction). 16 bytes.
+crypto::Key16 ntlmSignKey(const crypto::Key16& session_key, bool client_to_server);
+crypto::Key16 ntlmSealKey(const crypto::Key16& session_key, bool client_to_server);
+
+class NtlmServer {  // one per authentication exchange
+ public:
+  explicit NtlmServer(NtlmServerConfig cfg);
+  // Test-only: a fixed 8-byte ServerChallenge and FILETIME timestamp instead of random / now.
+  NtlmServer(NtlmServerConfig cfg, std::array<uint8_t, 8> server_challenge,
+             uint64_t timestamp_filetime);
+
+  // MS-NLMP 3.2.5.1.1: parses a NEGOTIATE_MESSAGE and returns the CHALLENGE_MESSAGE bytes
+  // (random 8-byte server challenge, TargetInfo AV pairs incl. MsvAvTimestamp, version).
+  absl::StatusOr<Bytes> negotiate(ByteSpan negotiate_message);
+
+  // MS-NLMP 3.2.5.1.2: parses an AUTHENTICATE_MESSAGE; anonymous = empty user name and empty
+  // (or 1 zero byte LM) responses. Verifies NTLMv2 (NTOWFv2 / NTProofStr, any domain name the
+  // client used, and also with an empty domain), derives the session key, applies
+  // NTLMSSP_NEGOTIATE_KEY_EXCH, checks the MIC when MsvAvFlags says one is present.
+  // Malformed input -> InvalidArgument status (never a crash).
+  absl::StatusOr<NtlmResult> authenticate(ByteSpan authenticate_message,
+                                          const NtHashLookup& lookup);
+
+  // SPNEGO mechListMIC (RFC 4178 / MS-SPNG 3.3.5.1): the NTLMSSP MAC (MS-NLMP 3.4.4.2, with
+  // extended session security and KEY_EXCH) with sequence number 0 over `data`, using the
+  // server-to-client signing/sealing keys; and verification of the client's MIC (client-to-
+  // server keys, sequence 0). Valid after a successful authenticate(). 16 bytes.
+  Bytes makeMic(ByteSpan data);
+  bool checkMic(ByteSpan data, ByteSpan mic);
+
+ private:
+  NtlmServerConfig cfg_;
+  std::array<uint8_t, 8> server_challenge_{};
+  std::optional<uint64_t> fixed_timestamp_;
+  Bytes negotiate_message_;
+  Bytes challenge_message_;
+  uint32_t negotiate_flags_ = 0;  // the flags the CHALLENGE_MESSAGE carried
+  bool have_keys_ = false;
+  uint32_t final_flags_ = 0;
+  crypto::Key16 client_sign_key_{}, server_sign_key_{};
+  crypto::Key16 client_seal_key_{}, server_seal_key_{};
+  crypto::Rc4Stream client_seal_, server_seal_;
+};
+
+}  // namespace xsmb::auth
