@@ -1,0 +1,234 @@
+#include "server/vfs/attributes.h"
+
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+#include "server/smb2/constants.h"
+#include "server/vfs/path.h"
+
+namespace xsmb::vfs {
+namespace {
+
+using namespace xsmb::smb2;
+
+constexpr uint64_t kTicksPerSecond = 10000000;
+constexpr int64_t kEpochSeconds = 11644473600;  // 1601 -> 1970
+constexpr uint8_t kDosInfoVersion = 1;
+constexpr uint8_t kFlagAttributes = 0x1;
+constexpr uint8_t kFlagCreationTime = 0x2;
+
+// Bits we keep in the xattr; the rest are derived (DIRECTORY, READONLY of files) or are not
+// implemented (SPARSE, COMPRESSED, REPARSE_POINT, ENCRYPTED).
+constexpr uint32_t kStoredAttributes = FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN |
+                                       FILE_ATTRIBUTE_SYSTEM | FILE_ATTRIBUTE_ARCHIVE |
+                                       FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_OFFLINE |
+                                       FILE_ATTRIBUTE_NOT_CONTENT_INDEXED;
+
+uint64_t ntTimeFromParts(int64_t sec, uint32_t nsec) {
+  if (sec < -kEpochSeconds) return 0;
+  return static_cast<uint64_t>(sec + kEpochSeconds) * kTicksPerSecond + nsec / 100;
+}
+
+std::string procPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// Reads the record of an open fd; O_PATH fds refuse f*xattr with EBADF, so go through /proc.
+std::optional<DosInfo> readDosInfoFd(int fd) {
+  uint8_t buf[64];
+  ssize_t n = fgetxattr(fd, kDosInfoXattr, buf, sizeof(buf));
+  if (n < 0 && errno == EBADF) n = getxattr(procPath(fd).c_str(), kDosInfoXattr, buf, sizeof(buf));
+  if (n < 0) return std::nullopt;
+  return parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
+}
+
+// 0 on success, else errno.
+int writeDosInfoFd(int fd, const DosInfo& info) {
+  Bytes rec = encodeDosInfo(info);
+  if (fsetxattr(fd, kDosInfoXattr, rec.data(), rec.size(), 0) == 0) return 0;
+  if (errno != EBADF) return errno;
+  if (setxattr(procPath(fd).c_str(), kDosInfoXattr, rec.data(), rec.size(), 0) == 0) return 0;
+  return errno;
+}
+
+bool isXattrUnsupported(int err) { return err == ENOTSUP || err == EOPNOTSUPP; }
+
+int statxFd(int fd, struct statx* stx) {
+  return statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, stx);
+}
+
+}  // namespace
+
+uint64_t ntTimeFromTimespec(const struct timespec& ts) {
+  return ntTimeFromParts(ts.tv_sec, static_cast<uint32_t>(ts.tv_nsec));
+}
+
+uint64_t ntTimeFromStatx(const struct statx_timestamp& ts) {
+  return ntTimeFromParts(ts.tv_sec, ts.tv_nsec);
+}
+
+struct timespec timespecFromNtTime(uint64_t nt) {
+  struct timespec ts {};
+  ts.tv_sec = static_cast<time_t>(static_cast<int64_t>(nt / kTicksPerSecond) - kEpochSeconds);
+  ts.tv_nsec = static_cast<long>((nt % kTicksPerSecond) * 100);
+  return ts;
+}
+
+uint64_t ntTimeNow() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ntTimeFromTimespec(ts);
+}
+
+std::optional<DosInfo> parseDosInfo(ByteSpan data) {
+  ByteReader r(data);
+  uint8_t version = r.u8();
+  uint8_t flags = r.u8();
+  r.u16();
+  uint32_t attributes = r.u32();
+  uint64_t creation = r.u64();
+  if (!r.ok() || version != kDosInfoVersion) return std::nullopt;
+  DosInfo info;
+  if (flags & kFlagAttributes) info.attributes = attributes & kStoredAttributes;
+  if (flags & kFlagCreationTime) info.creation_time = creation;
+  return info;
+}
+
+Bytes encodeDosInfo(const DosInfo& info) {
+  ByteWriter w;
+  w.u8(kDosInfoVersion);
+  w.u8((info.attributes ? kFlagAttributes : 0) | (info.creation_time ? kFlagCreationTime : 0));
+  w.u16(0);
+  w.u32(info.attributes.value_or(0) & kStoredAttributes);
+  w.u64(info.creation_time.value_or(0));
+  return w.take();
+}
+
+FileMeta fileMetaFromStatx(const struct statx& stx, const std::optional<DosInfo>& dos) {
+  FileMeta m;
+  const bool dir = S_ISDIR(stx.stx_mode);
+  m.directory = dir;
+  m.file_id = stx.stx_ino;
+  m.number_of_links = stx.stx_nlink;
+  m.last_access_time = ntTimeFromStatx(stx.stx_atime);
+  m.last_write_time = ntTimeFromStatx(stx.stx_mtime);
+  m.change_time = ntTimeFromStatx(stx.stx_ctime);
+  if (dos && dos->creation_time) {
+    m.creation_time = *dos->creation_time;
+  } else if ((stx.stx_mask & STATX_BTIME) && (stx.stx_btime.tv_sec || stx.stx_btime.tv_nsec)) {
+    m.creation_time = ntTimeFromStatx(stx.stx_btime);
+  } else {
+    m.creation_time = std::min(m.last_write_time, m.change_time);
+  }
+  if (!dir) {
+    m.end_of_file = stx.stx_size;
+    m.allocation_size = stx.stx_blocks * 512;
+  }
+  uint32_t attrs = 0;
+  if (dos && dos->attributes) {
+    attrs = *dos->attributes;
+  } else if (!dir) {
+    attrs = FILE_ATTRIBUTE_ARCHIVE;
+  }
+  if (dir) {
+    attrs |= FILE_ATTRIBUTE_DIRECTORY;
+  } else {
+    attrs &= ~FILE_ATTRIBUTE_READONLY;
+    if (!(stx.stx_mode & S_IWUSR)) attrs |= FILE_ATTRIBUTE_READONLY;
+    if (attrs == 0) attrs = FILE_ATTRIBUTE_NORMAL;
+  }
+  m.attributes = attrs;
+  return m;
+}
+
+NtStatus readFileMeta(int fd, FileMeta* out) {
+  struct statx stx {};
+  if (statxFd(fd, &stx) != 0) return ntStatusFromErrno(errno);
+  std::optional<DosInfo> dos;
+  if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) dos = readDosInfoFd(fd);
+  *out = fileMetaFromStatx(stx, dos);
+  return STATUS_SUCCESS;
+}
+
+NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out) {
+  struct statx stx {};
+  if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS | STATX_BTIME,
+            &stx) != 0) {
+    return ntStatusFromErrno(errno);
+  }
+  if (S_ISLNK(stx.stx_mode)) {
+    UniqueFd target(openBeneath(dirfd, name, O_PATH));
+    if (!target) return ntStatusFromErrno(errno);
+    return readFileMeta(target.get(), out);
+  }
+  std::optional<DosInfo> dos;
+  if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) {
+    uint8_t buf[64];
+    std::string path = procPath(dirfd) + "/" + name;
+    ssize_t n = lgetxattr(path.c_str(), kDosInfoXattr, buf, sizeof(buf));
+    if (n >= 0) dos = parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
+  }
+  *out = fileMetaFromStatx(stx, dos);
+  return STATUS_SUCCESS;
+}
+
+NtStatus setDosAttributes(int fd, uint32_t attributes) {
+  if (attributes == 0) return STATUS_SUCCESS;
+  struct statx stx {};
+  if (statxFd(fd, &stx) != 0) return ntStatusFromErrno(errno);
+  const bool dir = S_ISDIR(stx.stx_mode);
+  uint32_t stored = attributes & kStoredAttributes;
+  if (!dir) {
+    // READONLY of a file lives in the mode only, so chmod from elsewhere stays authoritative.
+    mode_t mode = stx.stx_mode & 07777;
+    mode_t want = mode;
+    if (stored & FILE_ATTRIBUTE_READONLY) {
+      want = mode & ~0222;
+    } else if (!(mode & S_IWUSR)) {
+      want = mode | S_IWUSR;
+    }
+    if (want != mode) {
+      if (fchmod(fd, want) != 0) {
+        if (errno != EBADF || chmod(procPath(fd).c_str(), want) != 0) {
+          return ntStatusFromErrno(errno);
+        }
+      }
+    }
+    stored &= ~FILE_ATTRIBUTE_READONLY;
+  }
+  DosInfo info = readDosInfoFd(fd).value_or(DosInfo{});
+  info.attributes = stored;
+  int err = writeDosInfoFd(fd, info);
+  if (err != 0 && !isXattrUnsupported(err)) return ntStatusFromErrno(err);
+  return STATUS_SUCCESS;
+}
+
+NtStatus setCreationTime(int fd, uint64_t nt_time) {
+  if (nt_time == 0 || nt_time == UINT64_MAX) return STATUS_SUCCESS;
+  DosInfo info = readDosInfoFd(fd).value_or(DosInfo{});
+  info.creation_time = nt_time;
+  int err = writeDosInfoFd(fd, info);
+  if (err != 0) return isXattrUnsupported(err) ? STATUS_NOT_SUPPORTED : ntStatusFromErrno(err);
+  return STATUS_SUCCESS;
+}
+
+NtStatus setTimes(int fd, uint64_t last_access_nt, uint64_t last_write_nt) {
+  auto toTimespec = [](uint64_t nt) {
+    if (nt == 0 || nt >= UINT64_MAX - 1) {
+      struct timespec omit {};
+      omit.tv_nsec = UTIME_OMIT;
+      return omit;
+    }
+    return timespecFromNtTime(nt);
+  };
+  struct timespec ts[2] = {toTimespec(last_access_nt), toTimespec(last_write_nt)};
+  if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec == UTIME_OMIT) return STATUS_SUCCESS;
+  if (futimens(fd, ts) == 0) return STATUS_SUCCESS;
+  if (errno != EBADF) return ntStatusFromErrno(errno);
+  if (utimensat(AT_FDCWD, procPath(fd).c_str(), ts, 0) == 0) return STATUS_SUCCESS;
+  return ntStatusFromErrno(errno);
+}
+
+}  // namespace xsmb::vfs

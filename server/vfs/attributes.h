@@ -1,0 +1,88 @@
+// File metadata as SMB sees it: NT times, DOS attributes (kept in a user xattr), sizes and ids,
+// built from statx plus our xattr record.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cstdint>
+#include <optional>
+
+#include "server/common/bytes.h"
+#include "server/smb2/ntstatus.h"
+
+namespace xsmb::vfs {
+
+// 100 ns intervals between 1601-01-01 and 1970-01-01 (MS-DTYP 2.3.3).
+constexpr uint64_t kNtEpochOffset = 116444736000000000ULL;
+
+// 100 ns intervals since 1601-01-01 UTC (MS-DTYP 2.3.3 FILETIME) <-> timespec. Times before
+// 1601 clamp to 0.
+uint64_t ntTimeFromTimespec(const struct timespec& ts);
+uint64_t ntTimeFromStatx(const struct statx_timestamp& ts);
+struct timespec timespecFromNtTime(uint64_t nt);
+uint64_t ntTimeNow();
+
+// What every information class is built from.
+struct FileMeta {
+  uint64_t creation_time = 0, last_access_time = 0, last_write_time = 0, change_time = 0;
+  uint64_t end_of_file = 0, allocation_size = 0;  // bytes; both 0 for directories (as Samba)
+  uint32_t attributes = 0;                        // FILE_ATTRIBUTE_* (MS-FSCC 2.6)
+  uint64_t file_id = 0;                           // inode number (FileId / IndexNumber)
+  uint32_t number_of_links = 1;
+  bool directory = false;
+  bool delete_pending = false;
+  uint32_t ea_size = 0;
+};
+
+// Name of the xattr holding our DOS information record.
+inline constexpr char kDosInfoXattr[] = "user.xsmb.dosinfo";
+
+// The record stored in kDosInfoXattr. Wire form (16 bytes, little-endian): u8 version (1),
+// u8 flags (bit 0: attributes valid, bit 1: creation_time valid), u16 reserved (0),
+// u32 attributes (FILE_ATTRIBUTE_* bits, without DIRECTORY), u64 creation_time (NT time).
+// Longer records (later versions with the same prefix) are accepted; their tail is ignored.
+struct DosInfo {
+  std::optional<uint32_t> attributes;
+  std::optional<uint64_t> creation_time;
+};
+constexpr size_t kDosInfoSize = 16;
+// Parses an xattr value (untrusted: anyone with write access may set it). nullopt when it is
+// shorter than 16 bytes or not version 1.
+std::optional<DosInfo> parseDosInfo(ByteSpan data);
+Bytes encodeDosInfo(const DosInfo& info);
+
+// Builds FileMeta from a statx result (STATX_BASIC_STATS [| STATX_BTIME]) and an optional
+// record. READONLY comes from the mode (no owner write bit; regular files only: Windows does
+// not enforce READONLY on directories and Explorer reads it as "customised folder"), DIRECTORY
+// from the type; with no stored attributes a file reports ARCHIVE (like Samba) and a directory
+// DIRECTORY only; a file whose bits end up 0 reports NORMAL. Creation time from the record, else
+// statx btime, else min(mtime, ctime). Allocation size = blocks * 512.
+FileMeta fileMetaFromStatx(const struct statx& stx, const std::optional<DosInfo>& dos);
+
+// Reads statx + the kDosInfoXattr record for the open `fd` (may be O_PATH: then the xattr is
+// read through "/proc/self/fd/N"; ENOTSUP/ENODATA/a malformed record mean "no record").
+// Errors from errno via ntStatusFromErrno.
+NtStatus readFileMeta(int fd, FileMeta* out);
+// Builds meta for entry `name` of directory `dirfd` without opening it, for directory listings:
+// statx(dirfd, name, AT_SYMLINK_NOFOLLOW) + lgetxattr("/proc/self/fd/<dirfd>/<name>") = two
+// syscalls, no fd. A symlink is followed beneath `dirfd` (openBeneath O_PATH + readFileMeta);
+// a symlink that dangles or leaves the share returns its error status (OBJECT_NAME_NOT_FOUND,
+// ACCESS_DENIED, OBJECT_PATH_NOT_FOUND): the listing should skip that entry.
+NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out);
+// Stores DOS attributes (HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, OFFLINE, NOT_CONTENT_INDEXED) in the
+// xattr and maps READONLY onto the mode's write bits for regular files (clear all write bits when
+// set; restore owner write when cleared; directories keep READONLY in the xattr only).
+// attributes == 0 means "no change" (MS-FSCC 2.4.7); NORMAL alone clears everything. DIRECTORY
+// and unsupported bits are ignored. On a filesystem without user xattrs only READONLY persists
+// (still STATUS_SUCCESS).
+NtStatus setDosAttributes(int fd, uint32_t attributes);
+// Stores the creation time in the xattr (NT time; 0 or 0xFFFF...FF = no change).
+// STATUS_NOT_SUPPORTED when the filesystem has no user xattrs.
+NtStatus setCreationTime(int fd, uint64_t nt_time);
+// Sets access and write times (NT time; 0, -1 and -2 = no change, MS-FSCC 2.4.7) with futimens,
+// or utimensat on "/proc/self/fd/N" for an O_PATH fd.
+NtStatus setTimes(int fd, uint64_t last_access_nt, uint64_t last_write_nt);
+
+}  // namespace xsmb::vfs
