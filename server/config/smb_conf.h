@@ -1,0 +1,116 @@
+// smb.conf parsing for xsmbd: the Samba file syntax and the subset of Samba's parameter
+// names (same meaning, same spelling) that xsmbd implements.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace xsmb::config {
+
+// "server signing": disabled|no|off|false|0 -> kDisabled; auto|default|yes|enabled|
+// if_required|desired -> kAuto; mandatory|required|force|forced|enforced -> kMandatory.
+enum class SigningPolicy { kDisabled, kAuto, kMandatory };
+// "map to guest": Never|Bad User|Bad Password (case-insensitive, spaces optional).
+enum class MapToGuest { kNever, kBadUser, kBadPassword };
+
+struct ShareConfig {
+  std::string name;            // as written in [section]
+  std::string path;
+  std::string comment;
+  bool read_only = true;       // "read only" / inverse "writeable", "writable", "write ok"
+  bool guest_ok = false;       // "guest ok" / "public"
+  std::vector<std::string> valid_users, invalid_users;  // comma/space separated
+  bool browseable = true;      // "browseable" / "browsable"
+  uint32_t create_mask = 0744; // octal
+  uint32_t directory_mask = 0755;
+  std::string force_user, force_group;
+  bool is_ipc = false;         // the IPC$ share (always present, added if not configured)
+  int line = 0;                // line of its [section], 0 if implicit
+
+  bool operator==(const ShareConfig&) const = default;
+};
+
+struct GlobalConfig {
+  std::string workgroup = "WORKGROUP";
+  std::string netbios_name;    // default: upper-cased short hostname
+  std::string server_string = "xsmbd";
+  std::vector<uint16_t> smb_ports = {445};           // "smb ports" (space separated)
+  std::vector<std::string> interfaces;               // "interfaces": IPs, CIDRs, or iface names
+  bool bind_interfaces_only = false;
+  uint16_t server_min_protocol = 0x0202;             // SMB2_02 ... SMB3_11 as dialect numbers
+  uint16_t server_max_protocol = 0x0311;
+  SigningPolicy server_signing = SigningPolicy::kAuto;
+  MapToGuest map_to_guest = MapToGuest::kNever;
+  std::string guest_account = "nobody";
+  uint32_t max_connections = 0;                      // 0 = unlimited
+  std::string smb_passwd_file = "/var/lib/xsmbd/users.db";  // "smb passwd file": our user database
+  int log_level = 1;                                 // "log level"
+
+  bool operator==(const GlobalConfig&) const = default;
+};
+
+struct Config {
+  GlobalConfig global;
+  std::vector<ShareConfig> shares;  // includes IPC$
+  // Case-insensitive lookup by share name; nullptr if absent.
+  const ShareConfig* findShare(std::string_view name) const;
+
+  bool operator==(const Config&) const = default;
+};
+
+struct Problem {
+  enum class Severity { kWarning, kError };
+  Severity severity;
+  int line;             // 1-based, 0 for problems not tied to a line
+  std::string message;  // e.g. "unknown parameter \"foo bar\""
+};
+
+struct ParseResult {
+  Config config;
+  std::vector<Problem> problems;  // ordered by line
+  bool hasErrors() const;
+};
+
+// Parses smb.conf text (sections, `name = value`, ';'/'#' comments, '\' line continuation,
+// case-insensitive parameter names with spaces/underscores ignored like Samba, yes/no/true/false/
+// 1/0 booleans). Unknown parameters and malformed lines are reported with their line number;
+// a share whose path does not exist (or is not a directory) is reported as an error and kept.
+// Protocol names: SMB2, SMB2_02, SMB2_10, SMB3, SMB3_00, SMB3_02, SMB3_11 (NT1/LANMAN*/CORE
+// for "server min protocol" -> warning, treated as SMB2_02). A parameter given in the wrong
+// section (share parameter in [global] is fine as Samba's default for shares; a global-only
+// parameter inside a share is a warning).
+ParseResult parseSmbConf(std::string_view text);
+
+// Reads and parses a file; IO failure -> NotFound/PermissionDenied status.
+absl::StatusOr<ParseResult> loadSmbConf(const std::string& path);
+
+// The effective configuration in smb.conf syntax, every parameter listed (like testparm -sv).
+// parseSmbConf(renderConfig(c)) yields c again (apart from ShareConfig::line).
+std::string renderConfig(const Config& config);
+
+// The embedded default used when xsmbd starts without --config: share [demo] at `demo_dir`
+// (writeable, guest ok), listening on 127.0.0.1 port `port` (bind interfaces only), map to
+// guest = Bad User, user database `passwd_file`.
+Config embeddedDefault(const std::string& demo_dir, uint16_t port, const std::string& passwd_file);
+
+// Dialect number for a protocol name ("SMB3_11" -> 0x0311, MS-SMB2 2.2.3); nullopt if unknown.
+// Case-insensitive; like Samba, "SMB2" selects SMB2_10 and "SMB3" selects SMB3_11.
+std::optional<uint16_t> dialectFromProtocolName(std::string_view name);
+// "SMB2_02", "SMB2_10", "SMB3_00", "SMB3_02", "SMB3_11"; other values as "0x%04x".
+std::string protocolNameFromDialect(uint16_t dialect);
+
+// The IPv4/IPv6 addresses to listen on: every address of `interfaces` entries (interface names
+// resolved with getifaddrs, CIDR "a.b.c.d/n" -> its address) when bind_interfaces_only, else
+// {"0.0.0.0", "::"}. Empty interfaces + bind only -> InvalidArgument; an entry that is neither
+// an address nor an interface with an address -> NotFound. IPv6 link-local gets "%iface".
+absl::StatusOr<std::vector<std::string>> listenAddresses(const GlobalConfig& global);
+
+// The default NetBIOS name: the host name up to its first '.', upper-cased, at most 15 bytes.
+std::string defaultNetbiosName();
+
+}  // namespace xsmb::config

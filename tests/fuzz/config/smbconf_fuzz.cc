@@ -1,0 +1,27 @@
+// parseSmbConf on arbitrary bytes: must not crash, and what it accepts must survive
+// renderConfig -> parseSmbConf unchanged (share lines aside).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "server/config/smb_conf.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  xsmb::config::ParseResult first = xsmb::config::parseSmbConf(text);
+  if (first.hasErrors()) return 0;
+  // Values with line breaks, leading/trailing blanks, a trailing '\' or quotes inside list
+  // items cannot be written back verbatim; only check texts without such characters.
+  for (char c : text) {
+    if (c == '"' || c == '\\' || c == '\0' || c == '\r' || c == '\t' || c == '\f' || c == '\v') {
+      return 0;
+    }
+  }
+  std::string rendered = xsmb::config::renderConfig(first.config);
+  xsmb::config::ParseResult second = xsmb::config::parseSmbConf(rendered);
+  for (auto& s : first.config.shares) s.line = 0;
+  for (auto& s : second.config.shares) s.line = 0;
+  if (!(first.config == second.config)) abort();
+  return 0;
+}
