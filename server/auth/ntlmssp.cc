@@ -241,6 +241,22 @@ absl::StatusOr<Bytes> NtlmServer::negotiate(ByteSpan negotiate_message) {
   return challenge_message_;
 }
 
+absl::Status NtlmServer::restoreExchangeForTest(ByteSpan negotiate_message,
+                                                ByteSpan challenge_message) {
+  ByteReader r(challenge_message);
+  if (!checkHeader(r, kChallengeType)) return malformed("bad CHALLENGE_MESSAGE header");
+  readField(r);  // TargetNameFields
+  uint32_t flags = r.u32();
+  ByteSpan challenge = r.bytes(server_challenge_.size());
+  if (!r.ok()) return malformed("CHALLENGE_MESSAGE too short");
+  std::copy(challenge.begin(), challenge.end(), server_challenge_.begin());
+  negotiate_message_.assign(negotiate_message.begin(), negotiate_message.end());
+  challenge_message_.assign(challenge_message.begin(), challenge_message.end());
+  negotiate_flags_ = flags;
+  have_keys_ = false;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<NtlmResult> NtlmServer::authenticate(ByteSpan authenticate_message,
                                                     const NtHashLookup& lookup) {
   if (challenge_message_.empty()) return absl::FailedPreconditionError("NTLMSSP: no challenge");

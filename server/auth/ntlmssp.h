@@ -93,6 +93,10 @@ class NtlmServer {  // one per authentication exchange
   NtlmServer(NtlmServerConfig cfg, std::array<uint8_t, 8> server_challenge,
              uint64_t timestamp_filetime);
 
+  // Test-only: adopts a recorded NEGOTIATE/CHALLENGE pair (e.g. from a capture) as if this
+  // server had produced it, so a recorded AUTHENTICATE_MESSAGE and its MIC can be verified.
+  absl::Status restoreExchangeForTest(ByteSpan negotiate_message, ByteSpan challenge_message);
+
   // MS-NLMP 3.2.5.1.1: parses a NEGOTIATE_MESSAGE and returns the CHALLENGE_MESSAGE bytes
   // (random 8-byte server challenge, TargetInfo AV pairs incl. MsvAvTimestamp, version).
   absl::StatusOr<Bytes> negotiate(ByteSpan negotiate_message);
