@@ -25,8 +25,9 @@ absl::StatusOr<UnixIdentity> lookupUnixIdentity(const std::string& name);
 // SYS_setfsgid, SYS_setfsuid act on this thread's credentials only (glibc's wrappers would
 // change every thread). With fsuid != 0 the kernel also drops CAP_DAC_OVERRIDE and the other
 // filesystem capabilities for this thread. Restores the previous fsuid, fsgid and groups on
-// destruction. No-op when the process is not root (geteuid() != 0). Not movable: it must end on
-// the thread that made it.
+// destruction. Threads created while it is alive start with its identity (clone copies the
+// creator's credentials). No-op when the process is not root (geteuid() != 0). Not movable: it must
+// end on the thread that made it.
 class ScopedIdentity {
  public:
   explicit ScopedIdentity(const UnixIdentity& id);
