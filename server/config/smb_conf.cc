@@ -218,9 +218,9 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("force user", Param::kForceUser, Scope::kShare);
     add("force group", Param::kForceGroup, Scope::kShare);
 
-    for (const char* name : {"security", "server role", "passdb backend", "log file",
-                             "max log size", "load printers", "printing", "disable spoolss",
-                             "dns proxy", "unix extensions"}) {
+    for (const char* name :
+         {"security", "server role", "passdb backend", "log file", "max log size", "load printers",
+          "printing", "disable spoolss", "dns proxy", "unix extensions"}) {
       add(name, Param::kIgnoredSilently, Scope::kIgnored);
     }
     add("vfs objects", Param::kIgnoredWithWarning, Scope::kIgnored);
@@ -322,8 +322,7 @@ void Parser::handleLine(std::string_view raw, int line_no) {
     std::string_view name = trim(line.substr(1, close - 1));
     std::string_view rest = trim(line.substr(close + 1));
     if (!rest.empty() && rest.front() != ';' && rest.front() != '#') {
-      warn(line_no, absl::StrCat("text after section header [", std::string(name),
-                                 "] ignored"));
+      warn(line_no, absl::StrCat("text after section header [", std::string(name), "] ignored"));
     }
     if (normalizeKey(name) == "global") {
       current_ = nullptr;
@@ -426,16 +425,15 @@ void Parser::applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfi
         *field = *d;
         return;
       }
-      bool smb1 = k == "nt1" || k == "lanman1" || k == "lanman2" || k == "core" ||
-                  k == "coreplus";
+      bool smb1 = k == "nt1" || k == "lanman1" || k == "lanman2" || k == "core" || k == "coreplus";
       if (smb1 && is_min) {
         warn(a.line, absl::StrCat("SMB1 protocol \"", v,
                                   "\" is not supported; server min protocol is SMB2_02"));
         *field = 0x0202;
         return;
       }
-      error(a.line, absl::StrCat(smb1 ? "unsupported SMB1 protocol \"" : "unknown protocol \"",
-                                 v, "\" for \"", info.canonical,
+      error(a.line, absl::StrCat(smb1 ? "unsupported SMB1 protocol \"" : "unknown protocol \"", v,
+                                 "\" for \"", info.canonical,
                                  "\" (use SMB2_02, SMB2_10, SMB3_00, SMB3_02 or SMB3_11)"));
       break;
     }
@@ -496,8 +494,7 @@ void Parser::applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfi
     case Param::kLogLevel: {
       // Samba allows per-class levels after the first ("3 auth:5"); only the first counts here.
       std::vector<std::string> items = splitList(v);
-      std::optional<uint64_t> n =
-          items.empty() ? std::nullopt : parseUnsigned(items.front(), 10);
+      std::optional<uint64_t> n = items.empty() ? std::nullopt : parseUnsigned(items.front(), 10);
       if (!n) {
         error(a.line, absl::StrCat("invalid value \"", v, "\" for \"log level\" (0 to 10)"));
       } else {
@@ -582,8 +579,8 @@ void Parser::checkShare(const ShareConfig& share, int path_line) {
     error(line, absl::StrCat("path \"", share.path, "\" of share [", share.name,
                              "] does not exist: ", strerror(errno)));
   } else if (!S_ISDIR(st.st_mode)) {
-    error(line, absl::StrCat("path \"", share.path, "\" of share [", share.name,
-                             "] is not a directory"));
+    error(line,
+          absl::StrCat("path \"", share.path, "\" of share [", share.name, "] is not a directory"));
   }
 }
 
@@ -719,7 +716,10 @@ std::string renderConfig(const Config& config) {
   const GlobalConfig& g = config.global;
   std::string out = "# xsmbd effective configuration\n[global]\n";
   auto line = [&out](const char* name, const std::string& value) {
-    absl::StrAppend(&out, "\t", name, " = ", value, "\n");
+    // A value ending in '\\' would continue onto the next line; a blank after it stops that
+    // and is trimmed away again when parsed.
+    bool backslash = !value.empty() && value.back() == '\\';
+    absl::StrAppend(&out, "\t", name, " = ", value, backslash ? " \n" : "\n");
   };
   std::vector<std::string> ports;
   for (uint16_t p : g.smb_ports) ports.push_back(std::to_string(p));
@@ -731,7 +731,7 @@ std::string renderConfig(const Config& config) {
   line("bind interfaces only", boolWord(g.bind_interfaces_only));
   line("server min protocol", protocolNameFromDialect(g.server_min_protocol));
   line("server max protocol", protocolNameFromDialect(g.server_max_protocol));
-  line("server signing", g.server_signing == SigningPolicy::kDisabled  ? "disabled"
+  line("server signing", g.server_signing == SigningPolicy::kDisabled    ? "disabled"
                          : g.server_signing == SigningPolicy::kMandatory ? "mandatory"
                                                                          : "auto");
   line("map to guest", g.map_to_guest == MapToGuest::kBadUser       ? "Bad User"
@@ -758,8 +758,7 @@ std::string renderConfig(const Config& config) {
   return out;
 }
 
-Config embeddedDefault(const std::string& demo_dir, uint16_t port,
-                       const std::string& passwd_file) {
+Config embeddedDefault(const std::string& demo_dir, uint16_t port, const std::string& passwd_file) {
   Config c;
   c.global.netbios_name = defaultNetbiosName();
   c.global.smb_ports = {port};
@@ -875,9 +874,10 @@ absl::StatusOr<std::vector<std::string>> listenAddresses(const GlobalConfig& glo
     }
     if (!found) {
       if (ifs) freeifaddrs(ifs);
-      return absl::NotFoundError(absl::StrCat(
-          "interfaces entry \"", entry, "\" is neither an IP address nor an interface with an "
-          "address"));
+      return absl::NotFoundError(
+          absl::StrCat("interfaces entry \"", entry,
+                       "\" is neither an IP address nor an interface with an "
+                       "address"));
     }
   }
   if (ifs) freeifaddrs(ifs);

@@ -19,37 +19,37 @@ enum class SigningPolicy { kDisabled, kAuto, kMandatory };
 enum class MapToGuest { kNever, kBadUser, kBadPassword };
 
 struct ShareConfig {
-  std::string name;            // as written in [section]
+  std::string name;  // as written in [section]
   std::string path;
   std::string comment;
-  bool read_only = true;       // "read only" / inverse "writeable", "writable", "write ok"
-  bool guest_ok = false;       // "guest ok" / "public"
+  bool read_only = true;  // "read only" / inverse "writeable", "writable", "write ok"
+  bool guest_ok = false;  // "guest ok" / "public"
   std::vector<std::string> valid_users, invalid_users;  // comma/space separated
-  bool browseable = true;      // "browseable" / "browsable"
-  uint32_t create_mask = 0744; // octal
+  bool browseable = true;                               // "browseable" / "browsable"
+  uint32_t create_mask = 0744;                          // octal
   uint32_t directory_mask = 0755;
   std::string force_user, force_group;
-  bool is_ipc = false;         // the IPC$ share (always present, added if not configured)
-  int line = 0;                // line of its [section], 0 if implicit
+  bool is_ipc = false;  // the IPC$ share (always present, added if not configured)
+  int line = 0;         // line of its [section], 0 if implicit
 
   bool operator==(const ShareConfig&) const = default;
 };
 
 struct GlobalConfig {
   std::string workgroup = "WORKGROUP";
-  std::string netbios_name;    // default: upper-cased short hostname
+  std::string netbios_name;  // default: upper-cased short hostname
   std::string server_string = "xsmbd";
-  std::vector<uint16_t> smb_ports = {445};           // "smb ports" (space separated)
-  std::vector<std::string> interfaces;               // "interfaces": IPs, CIDRs, or iface names
+  std::vector<uint16_t> smb_ports = {445};  // "smb ports" (space separated)
+  std::vector<std::string> interfaces;      // "interfaces": IPs, CIDRs, or iface names
   bool bind_interfaces_only = false;
-  uint16_t server_min_protocol = 0x0202;             // SMB2_02 ... SMB3_11 as dialect numbers
+  uint16_t server_min_protocol = 0x0202;  // SMB2_02 ... SMB3_11 as dialect numbers
   uint16_t server_max_protocol = 0x0311;
   SigningPolicy server_signing = SigningPolicy::kAuto;
   MapToGuest map_to_guest = MapToGuest::kNever;
   std::string guest_account = "nobody";
-  uint32_t max_connections = 0;                      // 0 = unlimited
+  uint32_t max_connections = 0;                             // 0 = unlimited
   std::string smb_passwd_file = "/var/lib/xsmbd/users.db";  // "smb passwd file": our user database
-  int log_level = 1;                                 // "log level"
+  int log_level = 1;                                        // "log level"
 
   bool operator==(const GlobalConfig&) const = default;
 };

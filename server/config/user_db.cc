@@ -45,9 +45,8 @@ absl::Status validateUnixName(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("empty unix user name");
   for (char c : name) {
     if (c == ':' || static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unix user name \"", std::string(name),
-                       "\" contains ':' or a control character"));
+      return absl::InvalidArgumentError(absl::StrCat("unix user name \"", std::string(name),
+                                                     "\" contains ':' or a control character"));
     }
   }
   return absl::OkStatus();
@@ -103,8 +102,7 @@ absl::StatusOr<UserDb> UserDb::parse(std::string_view text) {
     if (first == std::string_view::npos || line[first] == '#') continue;
 
     auto bad = [line_no](std::string what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("user database line ", line_no, ": ", what));
+      return absl::InvalidArgumentError(absl::StrCat("user database line ", line_no, ": ", what));
     };
     std::string_view fields[4];
     size_t count = 0;
@@ -112,9 +110,8 @@ absl::StatusOr<UserDb> UserDb::parse(std::string_view text) {
     for (;;) {
       size_t colon = line.find(':', start);
       if (count == 4) return bad("more than 4 ':'-separated fields");
-      fields[count++] = line.substr(start, colon == std::string_view::npos
-                                               ? std::string_view::npos
-                                               : colon - start);
+      fields[count++] = line.substr(
+          start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
       if (colon == std::string_view::npos) break;
       start = colon + 1;
     }

@@ -16,8 +16,8 @@
 namespace xsmb::config {
 
 struct UserEntry {
-  std::string name;        // SMB user name (matched case-insensitively)
-  std::string unix_name;   // Unix account whose uid/gid/groups serve its requests
+  std::string name;       // SMB user name (matched case-insensitively)
+  std::string unix_name;  // Unix account whose uid/gid/groups serve its requests
   crypto::Key16 nt_hash{};
   bool disabled = false;
 
@@ -38,9 +38,9 @@ class UserDb {
   // AlreadyExists if present (case-insensitively); InvalidArgument for a name or unix name
   // that is empty or holds ':', control characters or characters Windows forbids in names.
   absl::Status add(UserEntry entry);
-  absl::Status remove(std::string_view name);        // NotFound if absent
+  absl::Status remove(std::string_view name);                                 // NotFound if absent
   absl::Status setHash(std::string_view name, const crypto::Key16& nt_hash);  // NotFound
-  absl::Status setDisabled(std::string_view name, bool disabled);            // NotFound
+  absl::Status setDisabled(std::string_view name, bool disabled);             // NotFound
   const std::vector<UserEntry>& users() const;
 
   // OK if `name` may be stored as an SMB user name (see add()).

@@ -8,6 +8,7 @@
 // Passwords come from the terminal (asked twice, not echoed) or, when stdin is not a
 // terminal, from the first line of stdin. Only the NT hash is kept; the password is wiped
 // from memory as soon as it is hashed.
+#include <openssl/crypto.h>
 #include <pwd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -19,8 +20,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <openssl/crypto.h>
 
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"

@@ -183,8 +183,9 @@ TEST_F(SmbConfTest, AliasesAndNameNormalization) {
     EXPECT_EQ(s.browseable, c.browseable);
     EXPECT_EQ(s.create_mask, c.create_mask);
   }
-  ParseResult r = parse("[global]\nmin protocol = SMB3\nprotocol = SMB3_11\ndebuglevel = 0\n"
-                        "[s]\ndirectory = @DIR@\ndirectory mode = 0711\n");
+  ParseResult r = parse(
+      "[global]\nmin protocol = SMB3\nprotocol = SMB3_11\ndebuglevel = 0\n"
+      "[s]\ndirectory = @DIR@\ndirectory mode = 0711\n");
   EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
   EXPECT_EQ(r.config.global.server_min_protocol, 0x0311);
   EXPECT_EQ(r.config.global.server_max_protocol, 0x0311);
@@ -195,10 +196,10 @@ TEST_F(SmbConfTest, AliasesAndNameNormalization) {
 
 TEST_F(SmbConfTest, SigningAndMapToGuestWords) {
   const std::pair<const char*, SigningPolicy> signing[] = {
-      {"disabled", SigningPolicy::kDisabled}, {"no", SigningPolicy::kDisabled},
-      {"Off", SigningPolicy::kDisabled},      {"auto", SigningPolicy::kAuto},
-      {"yes", SigningPolicy::kAuto},          {"enabled", SigningPolicy::kAuto},
-      {"default", SigningPolicy::kAuto},      {"mandatory", SigningPolicy::kMandatory},
+      {"disabled", SigningPolicy::kDisabled},  {"no", SigningPolicy::kDisabled},
+      {"Off", SigningPolicy::kDisabled},       {"auto", SigningPolicy::kAuto},
+      {"yes", SigningPolicy::kAuto},           {"enabled", SigningPolicy::kAuto},
+      {"default", SigningPolicy::kAuto},       {"mandatory", SigningPolicy::kMandatory},
       {"required", SigningPolicy::kMandatory},
   };
   for (const auto& [word, want] : signing) {
@@ -446,6 +447,17 @@ force user = alice
   for (ShareConfig& s : first.config.shares) s.line = 0;
   for (ShareConfig& s : second.config.shares) s.line = 0;
   EXPECT_EQ(second.config, first.config) << text;
+}
+
+TEST_F(SmbConfTest, RenderedTrailingBackslashDoesNotContinue) {
+  Config c = embeddedDefault(dir_.path(), 445, "/tmp/u.db");
+  c.shares[0].comment = "C:\\";
+  c.global.server_string = "srv\\";
+  ParseResult r = parseSmbConf(renderConfig(c));
+  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_EQ(r.config.shares[0].comment, "C:\\");
+  EXPECT_EQ(r.config.global.server_string, "srv\\");
+  EXPECT_EQ(r.config.shares[0].path, dir_.path());
 }
 
 TEST(ListenAddressesTest, AllAddressesUnlessBound) {
