@@ -68,6 +68,23 @@ void putName(ByteWriter& w, std::string_view name) {
   w.patchU32(len_at, static_cast<uint32_t>(n));
 }
 
+// An 8.3 name (MS-FSCC short name rules): 1-8 characters, optionally '.' and 1-3 more, printable
+// ASCII without spaces or the characters 8.3 names exclude.
+bool isValid83Name(std::string_view name) {
+  size_t dot = name.find('.');
+  std::string_view base = name.substr(0, dot);
+  std::string_view ext = dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1);
+  if (base.empty() || base.size() > 8 || ext.size() > 3) return false;
+  if (dot != std::string_view::npos && ext.empty()) return false;
+  for (std::string_view part : {base, ext}) {
+    for (char c : part) {
+      if (c <= 0x20 || c >= 0x7F) return false;
+      if (std::string_view("\"*+,./:;<=>?[\\]|").find(c) != std::string_view::npos) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 size_t dirEntrySize(uint8_t cls, size_t name_utf16_bytes) {
@@ -121,30 +138,32 @@ bool appendDirEntry(uint8_t cls, const FileMeta& meta, std::string_view name, ui
 }
 
 size_t fileInfoMinSize(uint8_t cls) {
+  // Windows checks against sizeof() of its structures, which pads a trailing name array to 8
+  // bytes (FileAll 104, not 100); smbtorture's smb2.getinfo.qfile_buffercheck expects these.
   switch (cls) {
     case FileBasicInformation:
       return 40;
     case FileStandardInformation:
       return 24;
     case FileInternalInformation:
+    case FilePositionInformation:
+    case FileAttributeTagInformation:
+    case FileAlternateNameInformation:
+    case FileNormalizedNameInformation:
       return 8;
     case FileEaInformation:
     case FileAccessInformation:
     case FileModeInformation:
     case FileAlignmentInformation:
       return 4;
-    case FilePositionInformation:
-      return 8;
     case FileAllInformation:
-      return 100;
+      return 104;
+    case FileStreamInformation:
+      return 32;
     case FileNetworkOpenInformation:
       return 56;
-    case FileAttributeTagInformation:
-      return 8;
     case FileCompressionInformation:
       return 16;
-    case FileNormalizedNameInformation:
-      return 4;
     case FileIdInformation:
       return 24;
     default:
@@ -232,8 +251,15 @@ NtStatus encodeFileInfo(uint8_t cls, const OpenFileInfo& info, Bytes* out) {
       w.u64(m.file_id);
       w.u64(0);
       return STATUS_SUCCESS;
-    case FileAlternateNameInformation:
-      return STATUS_OBJECT_NAME_NOT_FOUND;
+    case FileAlternateNameInformation: {  // MS-FSCC 2.4.5
+      // No 8.3 names are generated. A name that already is a valid 8.3 name is its own short
+      // name (as NTFS stores it once); any other has none, as on NTFS with 8.3 creation off.
+      std::string_view last = info.name;
+      if (size_t sep = last.rfind('\\'); sep != std::string_view::npos) last.remove_prefix(sep + 1);
+      if (!isValid83Name(last)) return STATUS_OBJECT_NAME_NOT_FOUND;
+      putName(w, last);
+      return STATUS_SUCCESS;
+    }
     case FilePipeInformation:
     case FilePipeLocalInformation:
     case FilePipeRemoteInformation:
@@ -250,9 +276,10 @@ NtStatus encodeFileInfo(uint8_t cls, const OpenFileInfo& info, Bytes* out) {
 }
 
 size_t fsInfoMinSize(uint8_t cls) {
+  // Windows' padded structure sizes, as smbtorture's smb2.getinfo.qfs_buffercheck expects.
   switch (cls) {
     case FileFsVolumeInformation:
-      return 18;
+      return 24;
     case FileFsSizeInformation:
       return 24;
     case FileFsFullSizeInformation:
@@ -260,7 +287,7 @@ size_t fsInfoMinSize(uint8_t cls) {
     case FileFsDeviceInformation:
       return 8;
     case FileFsAttributeInformation:
-      return 12;
+      return 16;
     case FileFsSectorSizeInformation:
       return 28;
     case FileFsObjectIdInformation:

@@ -43,7 +43,7 @@ struct OpenFileInfo {  // what a query needs beyond FileMeta
   std::vector<std::pair<std::string, uint64_t>> streams;  // unused for now: "::$DATA" only
   uint64_t volume_serial = 0;                             // FileIdInformation VolumeSerialNumber
 };
-// MS-FSCC 2.4 query classes, each appended in full to `out`:
+// MS-FSCC 2.4 query classes, each appended in full to `out` (sizes in bytes):
 //   FileBasicInformation 40, FileStandardInformation 24, FileInternalInformation 8,
 //   FileEaInformation 4, FileAccessInformation 4, FilePositionInformation 8,
 //   FileModeInformation 4, FileAlignmentInformation 4 (byte alignment),
@@ -51,16 +51,21 @@ struct OpenFileInfo {  // what a query needs beyond FileMeta
 //   FileAttributeTagInformation 8 (ReparseTag 0), FileStreamInformation (one "::$DATA" entry of
 //   24 + 14 bytes for files, nothing for directories), FileCompressionInformation 16
 //   (COMPRESSION_FORMAT_NONE), FileNormalizedNameInformation 4 + name (path without the leading
-//   '\\'; the caller rejects it below dialect 3.1.1, MS-SMB2 3.3.5.20.1), FileIdInformation 24.
+//   '\\'; the caller answers STATUS_NOT_SUPPORTED for dialects 2.0.2, 2.1 and 3.0.2, MS-SMB2
+//   3.3.5.20.1), FileIdInformation 24 (the caller answers STATUS_NOT_SUPPORTED below SMB 3.x),
+//   FileAlternateNameInformation 4 + name (the last component of `name` when it already is a
+//   valid 8.3 name, else STATUS_OBJECT_NAME_NOT_FOUND: no short names are generated).
 // Errors: FileNameInformation and set-only or directory classes -> STATUS_INVALID_INFO_CLASS
-// (as Windows answers over SMB2); FileAlternateNameInformation -> STATUS_OBJECT_NAME_NOT_FOUND
-// (no 8.3 names, as NTFS without short names); other known but unimplemented classes (pipe,
-// object id, quota, reparse point, full EA) -> STATUS_NOT_SUPPORTED; unknown ->
-// STATUS_INVALID_INFO_CLASS. Nothing is appended on error.
+// (as Windows answers over SMB2); other known but unimplemented classes (pipe, object id, quota,
+// reparse point, full EA) -> STATUS_NOT_SUPPORTED; unknown -> STATUS_INVALID_INFO_CLASS.
+// Nothing is appended on error.
 NtStatus encodeFileInfo(uint8_t cls, const OpenFileInfo& info, Bytes* out);
 // The size below which a reply must be STATUS_INFO_LENGTH_MISMATCH instead of a truncated
-// STATUS_BUFFER_OVERFLOW (the fixed part of the structure), per MS-SMB2 3.3.5.20.1:
-// the fixed sizes listed above; FileStreamInformation 0 (variable list); 0 for other classes.
+// STATUS_BUFFER_OVERFLOW, MS-SMB2 3.3.5.20.1. These are Windows' structure sizes, whose trailing
+// name arrays pad them to 8 bytes, as smbtorture smb2.getinfo.qfile_buffercheck checks them:
+// Basic 40, Standard 24, Internal 8, Ea 4, Access 4, Position 8, Mode 4, Alignment 4, All 104,
+// AlternateName 8, Stream 32, Compression 16, NetworkOpen 56, AttributeTag 8, NormalizedName 8,
+// FileId 24; 0 for other classes.
 size_t fileInfoMinSize(uint8_t cls);
 
 struct FsInfoInput {
@@ -84,7 +89,9 @@ constexpr uint32_t kFsAttributes =
 // FileFsLabelInformation (set only) and unknown -> STATUS_INVALID_INFO_CLASS; FileFsControl,
 // DriverPath, VolumeFlags -> STATUS_NOT_SUPPORTED. Nothing is appended on error.
 NtStatus encodeFsInfo(uint8_t cls, const FsInfoInput& in, Bytes* out);
-// Fixed part of each class above (MS-SMB2 3.3.5.20.2), 0 for others.
+// Minimum OutputBufferLength of each class above (MS-SMB2 3.3.5.20.2), Windows' padded sizes as
+// smbtorture smb2.getinfo.qfs_buffercheck checks them: Volume 24, Size 24, FullSize 32, Device 8,
+// Attribute 16, SectorSize 28, ObjectId 64; 0 for others.
 size_t fsInfoMinSize(uint8_t cls);
 
 // MS-DTYP 2.4.6 self-relative SECURITY_DESCRIPTOR derived from owner, group and mode: owner SID

@@ -120,7 +120,6 @@ TEST(FileInfo, FixedClassesSizesAndFields) {
     Bytes out;
     ASSERT_EQ(encodeFileInfo(c.cls, info, &out), STATUS_SUCCESS) << int(c.cls);
     EXPECT_EQ(out.size(), c.size) << int(c.cls);
-    EXPECT_EQ(fileInfoMinSize(c.cls), c.size) << int(c.cls);
   }
   Bytes b;
   encodeFileInfo(FileBasicInformation, info, &b);
@@ -152,6 +151,49 @@ TEST(FileInfo, FixedClassesSizesAndFields) {
   EXPECT_EQ(u32At(mode, 0), FILE_SYNCHRONOUS_IO_NONALERT);
 }
 
+// smbtorture smb2.getinfo.qfile_buffercheck / qfs_buffercheck tables (Windows behaviour).
+TEST(FileInfo, MinSizesMatchWindows) {
+  const std::vector<std::pair<uint8_t, size_t>> file = {
+      {FileBasicInformation, 40},         {FileStandardInformation, 24},
+      {FileInternalInformation, 8},       {FileEaInformation, 4},
+      {FileAccessInformation, 4},         {FileModeInformation, 4},
+      {FileAlignmentInformation, 4},      {FileAllInformation, 104},
+      {FileAlternateNameInformation, 8},  {FileStreamInformation, 32},
+      {FileCompressionInformation, 16},   {FileNetworkOpenInformation, 56},
+      {FileAttributeTagInformation, 8},   {FilePositionInformation, 8},
+      {FileNormalizedNameInformation, 8}, {FileIdInformation, 24},
+      {FileNameInformation, 0},           {200, 0},
+  };
+  for (const auto& [cls, size] : file) EXPECT_EQ(fileInfoMinSize(cls), size) << int(cls);
+  const std::vector<std::pair<uint8_t, size_t>> fs = {
+      {FileFsVolumeInformation, 24},   {FileFsSizeInformation, 24},
+      {FileFsDeviceInformation, 8},    {FileFsAttributeInformation, 16},
+      {FileFsFullSizeInformation, 32}, {FileFsSectorSizeInformation, 28},
+      {FileFsObjectIdInformation, 64}, {FileFsLabelInformation, 0},
+  };
+  for (const auto& [cls, size] : fs) EXPECT_EQ(fsInfoMinSize(cls), size) << int(cls);
+}
+
+TEST(FileInfo, AlternateNameOnlyFor83Names) {
+  OpenFileInfo info = sampleOpen();  // "\\dir\\f.txt"
+  Bytes out;
+  ASSERT_EQ(encodeFileInfo(FileAlternateNameInformation, info, &out), STATUS_SUCCESS);
+  EXPECT_EQ(out, (Bytes{10, 0, 0, 0, 'f', 0, '.', 0, 't', 0, 'x', 0, 't', 0}));
+  for (const char* name : {"\\dir\\longername.txt", "\\a.text", "\\a b.txt", "\\a.b.c", "\\noext.",
+                           "\\.hidden", "\\x+y.txt"}) {
+    info.name = name;
+    Bytes none;
+    EXPECT_EQ(encodeFileInfo(FileAlternateNameInformation, info, &none),
+              STATUS_OBJECT_NAME_NOT_FOUND)
+        << name;
+    EXPECT_TRUE(none.empty());
+  }
+  info.name = "\\README";
+  Bytes plain;
+  ASSERT_EQ(encodeFileInfo(FileAlternateNameInformation, info, &plain), STATUS_SUCCESS);
+  EXPECT_EQ(u32At(plain, 0), 12u);
+}
+
 TEST(FileInfo, AllInformationLayout) {
   OpenFileInfo info = sampleOpen();
   info.meta.delete_pending = true;
@@ -160,7 +202,6 @@ TEST(FileInfo, AllInformationLayout) {
   ASSERT_EQ(encodeFileInfo(FileAllInformation, info, &out), STATUS_SUCCESS);
   const size_t name_bytes = 2 * info.name.size();
   ASSERT_EQ(out.size(), 100 + name_bytes);
-  EXPECT_EQ(fileInfoMinSize(FileAllInformation), 100u);
   EXPECT_EQ(u32At(out, 32), info.meta.attributes);          // Basic.FileAttributes
   EXPECT_EQ(u64At(out, 40), info.meta.allocation_size);     // Standard.AllocationSize
   EXPECT_EQ(u64At(out, 48), info.meta.end_of_file);         // Standard.EndOfFile
@@ -187,7 +228,6 @@ TEST(FileInfo, StreamInformation) {
   EXPECT_EQ(u64At(out, 8), info.meta.end_of_file);
   EXPECT_EQ(u64At(out, 16), info.meta.allocation_size);
   EXPECT_EQ(nameAt(out, 24, 14), "::$DATA");
-  EXPECT_EQ(fileInfoMinSize(FileStreamInformation), 0u);
   info.meta.directory = true;
   Bytes dir;
   ASSERT_EQ(encodeFileInfo(FileStreamInformation, info, &dir), STATUS_SUCCESS);
@@ -216,7 +256,6 @@ TEST(FileInfo, ErrorsAppendNothing) {
            {FileDirectoryInformation, STATUS_INVALID_INFO_CLASS},
            {0, STATUS_INVALID_INFO_CLASS},
            {200, STATUS_INVALID_INFO_CLASS},
-           {FileAlternateNameInformation, STATUS_OBJECT_NAME_NOT_FOUND},
            {FilePipeLocalInformation, STATUS_NOT_SUPPORTED},
            {FileObjectIdInformation, STATUS_NOT_SUPPORTED},
            {FileFullEaInformation, STATUS_NOT_SUPPORTED},
@@ -250,7 +289,6 @@ TEST(FsInfo, VolumeInformation) {
   EXPECT_EQ(u32At(out, 12), 10u);
   EXPECT_EQ(out[16], 0);  // SupportsObjects
   EXPECT_EQ(nameAt(out, 18, 10), "share");
-  EXPECT_EQ(fsInfoMinSize(FileFsVolumeInformation), 18u);
 }
 
 TEST(FsInfo, SizeClasses) {
@@ -298,12 +336,6 @@ TEST(FsInfo, DeviceAttributeSectorObjectId) {
   EXPECT_EQ(oid[0], 1);
   EXPECT_EQ(oid[15], 16);
   EXPECT_EQ(oid[16], 0);
-  EXPECT_EQ(fsInfoMinSize(FileFsDeviceInformation), 8u);
-  EXPECT_EQ(fsInfoMinSize(FileFsAttributeInformation), 12u);
-  EXPECT_EQ(fsInfoMinSize(FileFsSectorSizeInformation), 28u);
-  EXPECT_EQ(fsInfoMinSize(FileFsObjectIdInformation), 64u);
-  EXPECT_EQ(fsInfoMinSize(FileFsSizeInformation), 24u);
-  EXPECT_EQ(fsInfoMinSize(FileFsFullSizeInformation), 32u);
 }
 
 TEST(FsInfo, Errors) {
