@@ -105,7 +105,9 @@ class NtlmServer {  // one per authentication exchange
   // (or 1 zero byte LM) responses. Verifies NTLMv2 (NTOWFv2 / NTProofStr, any domain name the
   // client used, and also with an empty domain), derives the session key, applies
   // NTLMSSP_NEGOTIATE_KEY_EXCH, checks the MIC when MsvAvFlags says one is present.
-  // Malformed input -> InvalidArgument status (never a crash).
+  // Malformed input -> InvalidArgument status (never a crash); called before negotiate() ->
+  // FailedPrecondition. A wrong NTProofStr or MIC -> kWrongPassword; NTLMv1 responses and
+  // empty responses with a user name are never accepted (kWrongPassword / kNoSuchUser).
   absl::StatusOr<NtlmResult> authenticate(ByteSpan authenticate_message,
                                           const NtHashLookup& lookup);
 

@@ -10,7 +10,12 @@
 
 namespace xsmb::auth {
 
-enum class SpnegoMech { kNtlmssp, kKerberos, kKerberosLegacy /*MS KRB5 1.2.840.48018.1.2.2*/, kUnknown };
+enum class SpnegoMech {
+  kNtlmssp,        // 1.3.6.1.4.1.311.2.2.10
+  kKerberos,       // 1.2.840.113554.1.2.2
+  kKerberosLegacy /*MS KRB5 1.2.840.48018.1.2.2*/,
+  kUnknown,
+};
 
 struct SpnegoRequest {
   bool raw_ntlmssp = false;            // token was a bare "NTLMSSP\0" message, not SPNEGO

@@ -141,5 +141,21 @@ TEST(Capture, Smb202HmacSha256Signatures) {
   }
 }
 
+TEST(Capture, GuestAttemptWithEmptyResponses) {
+  // smbclient's guest logon on 3.0: user "root", empty LM and NT responses. Not anonymous
+  // (the user name is set); the caller decides whether an unknown user maps to guest.
+  auto init = parseSpnegoRequest(loadTestdata("guest_spnego_init.bin"));
+  auto challenge = parseSpnegoRequest(loadTestdata("guest_spnego_challenge.bin"));
+  auto authenticate = parseSpnegoRequest(loadTestdata("guest_spnego_authenticate.bin"));
+  ASSERT_TRUE(init.ok() && challenge.ok() && authenticate.ok());
+  NtlmServer server({"SAMBABARS", "SAMBABARS", "vm", ""});
+  ASSERT_TRUE(server.restoreExchangeForTest(init->mech_token, challenge->mech_token).ok());
+  auto result = server.authenticate(authenticate->mech_token, benchLookup());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outcome, NtlmOutcome::kNoSuchUser);
+  EXPECT_EQ(result->user, "root");
+  EXPECT_EQ(result->session_key, crypto::Key16{});
+}
+
 }  // namespace
 }  // namespace xsmb::auth

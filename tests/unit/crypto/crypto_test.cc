@@ -159,7 +159,8 @@ TEST(Kdf, MatchesHandComputedHmac) {
   input[input.size() - 2] = 0x01;
   input[input.size() - 1] = 0x00;
   auto full256 = hmacSha256(kKey, input);
-  EXPECT_EQ(kdfCounterHmacSha256(kKey, kLabel, kContext, 256), Bytes(full256.begin(), full256.end()));
+  EXPECT_EQ(kdfCounterHmacSha256(kKey, kLabel, kContext, 256),
+            Bytes(full256.begin(), full256.end()));
 
   // 384 bits: the second block uses counter 2.
   Bytes in2 = input;
