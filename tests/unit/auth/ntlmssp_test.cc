@@ -162,6 +162,37 @@ TEST(NtlmServer, ChallengeMessageLayout) {
   EXPECT_EQ(ids, (std::vector<uint16_t>{2, 1, 4, 3, 7, 0}));
 }
 
+TEST(NtlmServer, FlagNegotiation) {
+  struct {
+    const char* description;
+    uint32_t client;
+    uint32_t expected;
+  } const kCases[] = {
+      {"OEM only: OEM kept, Unicode not forced", NTLM_NEGOTIATE_OEM | NTLMSSP_REQUEST_TARGET,
+       NTLM_NEGOTIATE_OEM | NTLMSSP_REQUEST_TARGET | NTLMSSP_NEGOTIATE_NTLM |
+           NTLMSSP_NEGOTIATE_TARGET_INFO | NTLMSSP_TARGET_TYPE_SERVER},
+      {"nothing: Unicode chosen", 0,
+       NTLMSSP_NEGOTIATE_UNICODE | NTLMSSP_NEGOTIATE_NTLM | NTLMSSP_NEGOTIATE_TARGET_INFO |
+           NTLMSSP_TARGET_TYPE_SERVER},
+      {"LM key and datagram are refused",
+       NTLMSSP_NEGOTIATE_UNICODE | NTLMSSP_NEGOTIATE_LM_KEY | NTLMSSP_NEGOTIATE_DATAGRAM,
+       NTLMSSP_NEGOTIATE_UNICODE | NTLMSSP_NEGOTIATE_NTLM | NTLMSSP_NEGOTIATE_TARGET_INFO |
+           NTLMSSP_TARGET_TYPE_SERVER},
+  };
+  for (const auto& c : kCases) {
+    NtlmServer server = fixedServer();
+    auto challenge = server.negotiate(negotiateMessage(c.client));
+    ASSERT_TRUE(challenge.ok()) << c.description;
+    EXPECT_EQ(loadU32(challenge->data() + 20), c.expected) << c.description;
+  }
+  // OEM target name is plain ASCII.
+  NtlmServer server = fixedServer();
+  auto challenge = server.negotiate(negotiateMessage(NTLM_NEGOTIATE_OEM));
+  ASSERT_TRUE(challenge.ok());
+  EXPECT_EQ(loadU16(challenge->data() + 12), 6u);
+  EXPECT_EQ(std::string(challenge->begin() + 56, challenge->begin() + 62), "Domain");
+}
+
 TEST(NtlmServer, RandomChallengeDiffers) {
   NtlmServer a(testConfig()), b(testConfig());
   auto ca = a.negotiate(negotiateMessage(kChallengeFlags));
