@@ -44,13 +44,34 @@ std::optional<DosInfo> readDosInfoFd(int fd) {
   return parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
 }
 
-// 0 on success, else errno.
-int writeDosInfoFd(int fd, const DosInfo& info) {
-  Bytes rec = encodeDosInfo(info);
+// chmod that also works on O_PATH fds; 0 or errno.
+int chmodFd(int fd, mode_t mode) {
+  if (fchmod(fd, mode) == 0) return 0;
+  if (errno != EBADF) return errno;
+  return chmod(procPath(fd).c_str(), mode) == 0 ? 0 : errno;
+}
+
+int setXattrOnce(int fd, const Bytes& rec) {
   if (fsetxattr(fd, kDosInfoXattr, rec.data(), rec.size(), 0) == 0) return 0;
   if (errno != EBADF) return errno;
   if (setxattr(procPath(fd).c_str(), kDosInfoXattr, rec.data(), rec.size(), 0) == 0) return 0;
   return errno;
+}
+
+// 0 on success, else errno. Writing a user xattr needs write permission, which a READONLY file
+// (no write bits) lacks for anyone but root; Windows still lets its owner change attributes and
+// times, so the owner's write bit is lent for the write and taken back.
+int writeDosInfoFd(int fd, const DosInfo& info) {
+  Bytes rec = encodeDosInfo(info);
+  int err = setXattrOnce(fd, rec);
+  if (err != EACCES) return err;
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_MODE, &stx) != 0 || (stx.stx_mode & S_IWUSR)) return err;
+  const mode_t mode = stx.stx_mode & 07777;
+  if (chmodFd(fd, mode | S_IWUSR) != 0) return err;  // not the owner
+  err = setXattrOnce(fd, rec);
+  chmodFd(fd, mode);
+  return err;
 }
 
 bool isXattrUnsupported(int err) { return err == ENOTSUP || err == EOPNOTSUPP; }
@@ -180,28 +201,28 @@ NtStatus setDosAttributes(int fd, uint32_t attributes) {
   if (statxFd(fd, &stx) != 0) return ntStatusFromErrno(errno);
   const bool dir = S_ISDIR(stx.stx_mode);
   uint32_t stored = attributes & kStoredAttributes;
+  // READONLY of a file lives in the mode only, so a chmod from elsewhere stays authoritative.
+  const mode_t mode = stx.stx_mode & 07777;
+  mode_t want = mode;
   if (!dir) {
-    // READONLY of a file lives in the mode only, so chmod from elsewhere stays authoritative.
-    mode_t mode = stx.stx_mode & 07777;
-    mode_t want = mode;
     if (stored & FILE_ATTRIBUTE_READONLY) {
       want = mode & ~0222;
     } else if (!(mode & S_IWUSR)) {
       want = mode | S_IWUSR;
     }
-    if (want != mode) {
-      if (fchmod(fd, want) != 0) {
-        if (errno != EBADF || chmod(procPath(fd).c_str(), want) != 0) {
-          return ntStatusFromErrno(errno);
-        }
-      }
-    }
     stored &= ~FILE_ATTRIBUTE_READONLY;
+  }
+  // Write bits are added before and removed after the xattr write, which needs them.
+  if (want != mode && (want & S_IWUSR)) {
+    if (int err = chmodFd(fd, want)) return ntStatusFromErrno(err);
   }
   DosInfo info = readDosInfoFd(fd).value_or(DosInfo{});
   info.attributes = stored;
   int err = writeDosInfoFd(fd, info);
   if (err != 0 && !isXattrUnsupported(err)) return ntStatusFromErrno(err);
+  if (want != mode && !(want & S_IWUSR)) {
+    if (int e = chmodFd(fd, want)) return ntStatusFromErrno(e);
+  }
   return STATUS_SUCCESS;
 }
 

@@ -76,10 +76,13 @@ NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out);
 // set; restore owner write when cleared; directories keep READONLY in the xattr only).
 // attributes == 0 means "no change" (MS-FSCC 2.4.7); NORMAL alone clears everything. DIRECTORY
 // and unsupported bits are ignored. On a filesystem without user xattrs only READONLY persists
-// (still STATUS_SUCCESS).
+// (still STATUS_SUCCESS). Needs the rights of the owner (chmod) or write access (xattr); a
+// READONLY file's owner briefly gets its write bit back for the xattr write. EACCES/EPERM ->
+// STATUS_ACCESS_DENIED.
 NtStatus setDosAttributes(int fd, uint32_t attributes);
 // Stores the creation time in the xattr (NT time; 0 or 0xFFFF...FF = no change).
-// STATUS_NOT_SUPPORTED when the filesystem has no user xattrs.
+// STATUS_NOT_SUPPORTED when the filesystem has no user xattrs; works on a READONLY file for its
+// owner like setDosAttributes.
 NtStatus setCreationTime(int fd, uint64_t nt_time);
 // Sets access and write times (NT time; 0, -1 and -2 = no change, MS-FSCC 2.4.7) with futimens,
 // or utimensat on "/proc/self/fd/N" for an O_PATH fd.

@@ -9,6 +9,9 @@
 #include <future>
 #include <thread>
 
+#include "server/smb2/constants.h"
+#include "server/vfs/attributes.h"
+#include "server/vfs/fd.h"
 #include "tests/unit/vfs/temp_dir.h"
 
 namespace xsmb::vfs {
@@ -122,6 +125,33 @@ TEST_F(ScopedIdentityTest, NestedScopesRestoreInOrder) {
   }
   EXPECT_EQ(tryOpen(mine_), 0);
   EXPECT_EQ(tryOpen(other_), 0);
+}
+
+// The O_PATH fallbacks go through /proc/self/fd, which must stay reachable under another fsuid.
+TEST_F(ScopedIdentityTest, ProcFdFallbacksWorkUnderIdentity) {
+  ScopedIdentity as({12345, 12345, {12345}});
+  ASSERT_TRUE(as.active());
+  UniqueFd fd(open(mine_.c_str(), O_PATH | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  ASSERT_EQ(setDosAttributes(fd.get(), smb2::FILE_ATTRIBUTE_HIDDEN | smb2::FILE_ATTRIBUTE_READONLY),
+            STATUS_SUCCESS);
+  FileMeta m;
+  ASSERT_EQ(readFileMeta(fd.get(), &m), STATUS_SUCCESS);
+  EXPECT_EQ(m.attributes, smb2::FILE_ATTRIBUTE_HIDDEN | smb2::FILE_ATTRIBUTE_READONLY);
+  // The owner may still change a READONLY file's creation time and attributes (as on Windows).
+  ASSERT_EQ(setCreationTime(fd.get(), 0x01D0000000000001ULL), STATUS_SUCCESS);
+  ASSERT_EQ(setDosAttributes(fd.get(), smb2::FILE_ATTRIBUTE_SYSTEM | smb2::FILE_ATTRIBUTE_READONLY),
+            STATUS_SUCCESS);
+  ASSERT_EQ(readFileMeta(fd.get(), &m), STATUS_SUCCESS);
+  EXPECT_EQ(m.creation_time, 0x01D0000000000001ULL);
+  EXPECT_EQ(m.attributes, smb2::FILE_ATTRIBUTE_SYSTEM | smb2::FILE_ATTRIBUTE_READONLY);
+  struct stat st {};
+  ASSERT_EQ(stat(mine_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0400u);
+  // Not the owner: the kernel refuses the chmod behind READONLY.
+  UniqueFd theirs(open(group_.c_str(), O_PATH | O_CLOEXEC));
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(setDosAttributes(theirs.get(), smb2::FILE_ATTRIBUTE_READONLY), STATUS_ACCESS_DENIED);
 }
 
 }  // namespace
