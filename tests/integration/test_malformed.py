@@ -12,7 +12,6 @@ import random
 import socket
 import struct
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
