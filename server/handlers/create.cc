@@ -1,0 +1,292 @@
+// CREATE (MS-SMB2 3.3.5.9) and CLOSE (3.3.5.10): every client path is resolved beneath the
+// share root (vfs::resolvePath), access is the intersection of the share's and the file's
+// (checked by the kernel under the session's identity), and share modes / delete-on-close
+// follow MS-FSA through the server-wide FileTable.
+#include <fcntl.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/handlers/handler.h"
+#include "server/vfs/attributes.h"
+#include "server/vfs/path.h"
+
+namespace xsmb::handlers {
+namespace {
+
+using namespace smb2;
+
+constexpr uint32_t kWriteAccess = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA |
+                                  FILE_WRITE_ATTRIBUTES | DELETE | FILE_DELETE_CHILD | WRITE_DAC |
+                                  WRITE_OWNER;
+constexpr uint32_t kValidAccess = FILE_ALL_ACCESS | ACCESS_SYSTEM_SECURITY | MAXIMUM_ALLOWED |
+                                  GENERIC_ALL | GENERIC_EXECUTE | GENERIC_WRITE | GENERIC_READ;
+constexpr uint32_t kValidAttributes = 0x00007FB7;
+
+// MS-DTYP 2.4.3 generic mapping for files.
+uint32_t mapGeneric(uint32_t a) {
+  if (a & GENERIC_READ) a |= FILE_GENERIC_READ;
+  if (a & GENERIC_WRITE) a |= FILE_GENERIC_WRITE;
+  if (a & GENERIC_EXECUTE) a |= FILE_GENERIC_EXECUTE;
+  if (a & GENERIC_ALL) a |= FILE_ALL_ACCESS;
+  return a & ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL);
+}
+
+// What the current filesystem identity may do with entry `name` of `dirfd` ("" = dirfd itself):
+// the kernel answers (faccessat with AT_EACCESS uses the fsuid the dispatcher set).
+uint32_t fileMaximalAccess(int dirfd, const std::string& name, bool directory, uid_t owner) {
+  const char* n = name.empty() ? "" : name.c_str();
+  int flags = AT_EACCESS | (name.empty() ? AT_EMPTY_PATH : 0);
+  uint32_t a = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
+  if (faccessat(dirfd, n, R_OK, flags) == 0) a |= FILE_READ_DATA | FILE_READ_EA;
+  if (faccessat(dirfd, n, W_OK, flags) == 0) {
+    a |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES;
+    if (directory) a |= FILE_DELETE_CHILD;
+  }
+  if (faccessat(dirfd, n, X_OK, flags) == 0) a |= FILE_EXECUTE;
+  uid_t fsuid = static_cast<uid_t>(setfsuid(-1));
+  if (fsuid == 0 || fsuid == owner) a |= WRITE_DAC | WRITE_OWNER | FILE_WRITE_ATTRIBUTES;
+  return a;
+}
+
+// DELETE needs write access to the containing directory.
+bool parentWritable(int parent_fd) {
+  return faccessat(parent_fd, "", W_OK, AT_EACCESS | AT_EMPTY_PATH) == 0;
+}
+
+int openFlagsFor(uint32_t access, bool directory) {
+  if (directory) return O_RDONLY | O_DIRECTORY;
+  bool r = access & (FILE_READ_DATA | FILE_EXECUTE);
+  bool w = access & (FILE_WRITE_DATA | FILE_APPEND_DATA);
+  if (r && w) return O_RDWR;
+  if (w) return O_WRONLY;
+  if (r) return O_RDONLY;
+  return O_PATH;
+}
+
+void fillTimes(const vfs::FileMeta& m, CreateResponse* r) {
+  r->creation_time = m.creation_time;
+  r->last_access_time = m.last_access_time;
+  r->last_write_time = m.last_write_time;
+  r->change_time = m.change_time;
+  r->allocation_size = m.allocation_size;
+  r->end_of_file = m.end_of_file;
+  r->file_attributes = m.attributes;
+}
+
+}  // namespace
+
+session::Open* findOpen(RequestContext& ctx, const FileId& id) {
+  FileId fid = id;
+  if (fid.isRelatedPlaceholder() && ctx.compound_file_id) fid = *ctx.compound_file_id;
+  auto it = ctx.conn->opens.find(fid.volatile_id);
+  if (it == ctx.conn->opens.end()) return nullptr;
+  session::Open* o = it->second.get();
+  if (fid.persistent != o->volatile_id) return nullptr;
+  if (!ctx.session || o->session_id != ctx.session->id) return nullptr;
+  if (ctx.tree && o->tree_id != ctx.tree->id) return nullptr;
+  if (ctx.compound_file_id) *ctx.compound_file_id = fid;
+  return o;
+}
+
+NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
+  CreateRequest req;
+  if (NtStatus st = decodeCreateRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
+  session::TreeConnect& tree = *ctx.tree;
+  if (tree.ipc) return STATUS_OBJECT_NAME_NOT_FOUND;  // named pipes: DCE/RPC issue
+
+  // MS-SMB2 3.3.5.9 parameter validation.
+  if (req.impersonation_level > 3) return STATUS_BAD_IMPERSONATION_LEVEL;
+  if (req.create_disposition > FILE_OVERWRITE_IF) return STATUS_INVALID_PARAMETER;
+  if ((req.create_options & FILE_DIRECTORY_FILE) && (req.create_options & FILE_NON_DIRECTORY_FILE))
+    return STATUS_INVALID_PARAMETER;
+  if (req.create_options & 0xFF000000) return STATUS_INVALID_PARAMETER;
+  if (req.desired_access & ~kValidAccess) return STATUS_ACCESS_DENIED;
+  if (req.desired_access == 0) return STATUS_ACCESS_DENIED;
+  if (req.file_attributes & ~kValidAttributes) return STATUS_INVALID_PARAMETER;
+  if (req.share_access & ~0x7u) return STATUS_INVALID_PARAMETER;
+  if (req.create_options & FILE_OPEN_BY_FILE_ID) return STATUS_NOT_SUPPORTED;
+  if (req.desired_access & ACCESS_SYSTEM_SECURITY) return STATUS_PRIVILEGE_NOT_HELD;
+  bool want_dir = req.create_options & FILE_DIRECTORY_FILE;
+  bool want_file = req.create_options & FILE_NON_DIRECTORY_FILE;
+  uint32_t disposition = req.create_disposition;
+  if (want_dir && disposition != FILE_CREATE && disposition != FILE_OPEN &&
+      disposition != FILE_OPEN_IF) {
+    return STATUS_INVALID_PARAMETER;
+  }
+
+  std::string name = req.name;
+  // The unnamed data stream is the file itself.
+  for (const char* suffix : {"::$DATA", ":$DATA"}) {
+    size_t n = std::char_traits<char>::length(suffix);
+    if (name.size() >= n && name.compare(name.size() - n, n, suffix) == 0) {
+      name.resize(name.size() - n);
+      break;
+    }
+  }
+  if (!name.empty() && name[0] == '\\') return STATUS_INVALID_PARAMETER;
+  std::vector<std::string> comps;
+  if (NtStatus st = vfs::splitPath(name, &comps); st != STATUS_SUCCESS) {
+    // A ':' means a named stream, which this server does not store.
+    if (name.find(':') != std::string::npos) return STATUS_OBJECT_NAME_NOT_FOUND;
+    return st;
+  }
+  vfs::Resolved res;
+  if (NtStatus st = vfs::resolvePath(tree.share->root.get(), comps, &res); st != STATUS_SUCCESS)
+    return st;
+
+  uint32_t desired = mapGeneric(req.desired_access);
+  bool maximum_allowed = desired & MAXIMUM_ALLOWED;
+  desired &= ~MAXIMUM_ALLOWED;
+  if ((req.create_options & FILE_DELETE_ON_CLOSE) && !(desired & DELETE) && !maximum_allowed)
+    return STATUS_ACCESS_DENIED;
+
+  uint32_t create_action = FILE_OPENED;
+  bool directory = false;
+  uint32_t maximal = 0;
+  vfs::UniqueFd fd;
+  const auto& cfg = tree.share->cfg;
+
+  if (res.exists) {
+    directory = S_ISDIR(res.stx.stx_mode);
+    if (disposition == FILE_CREATE) return STATUS_OBJECT_NAME_COLLISION;
+    if (want_dir && !directory) return STATUS_NOT_A_DIRECTORY;
+    if (want_file && directory) return STATUS_FILE_IS_A_DIRECTORY;
+    if (directory && (disposition == FILE_OVERWRITE || disposition == FILE_OVERWRITE_IF ||
+                      disposition == FILE_SUPERSEDE)) {
+      return STATUS_INVALID_PARAMETER;
+    }
+    maximal = fileMaximalAccess(res.name.empty() ? res.parent.get() : res.parent.get(), res.name,
+                                directory, res.stx.stx_uid);
+    if (!res.name.empty() && parentWritable(res.parent.get())) maximal |= DELETE;
+    maximal &= tree.maximal_access;
+    if (maximum_allowed) desired |= maximal;
+    bool overwrite = disposition == FILE_OVERWRITE || disposition == FILE_OVERWRITE_IF ||
+                     disposition == FILE_SUPERSEDE;
+    if (tree.read_only && ((desired & kWriteAccess) || overwrite)) return STATUS_ACCESS_DENIED;
+    if (desired & ~(maximal | SYNCHRONIZE | READ_CONTROL | FILE_READ_ATTRIBUTES))
+      return STATUS_ACCESS_DENIED;
+    if ((req.create_options & FILE_DELETE_ON_CLOSE) && !directory &&
+        (res.stx.stx_mode & 0222) == 0) {
+      return STATUS_CANNOT_DELETE;  // read-only files cannot be deleted (MS-FSA 2.1.5.1.2.1)
+    }
+    int flags = openFlagsFor(desired, directory);
+    const char* n = res.name.empty() ? "." : res.name.c_str();
+    fd.reset(vfs::openBeneath(res.parent.get(), n, flags | O_NONBLOCK));
+    if (!fd && directory && errno == EACCES) fd.reset(vfs::openBeneath(res.parent.get(), n, O_PATH));
+    if (!fd) return vfs::ntStatusFromErrno(errno);
+    if (overwrite) {
+      int tfd = vfs::openBeneath(res.parent.get(), n, O_WRONLY | O_TRUNC);
+      if (tfd < 0) return vfs::ntStatusFromErrno(errno);
+      close(tfd);
+      create_action = disposition == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
+      vfs::setDosAttributes(fd.get(), req.file_attributes | FILE_ATTRIBUTE_ARCHIVE);
+    }
+  } else {
+    if (disposition == FILE_OPEN || disposition == FILE_OVERWRITE) {
+      return STATUS_OBJECT_NAME_NOT_FOUND;
+    }
+    if (tree.read_only) return STATUS_ACCESS_DENIED;
+    if (res.name.empty()) return STATUS_OBJECT_NAME_INVALID;
+    directory = want_dir;
+    if (directory) {
+      if (mkdirat(res.parent.get(), res.name.c_str(), 0777 & cfg.directory_mask) != 0)
+        return vfs::ntStatusFromErrno(errno);
+      fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(), O_RDONLY | O_DIRECTORY));
+    } else {
+      int flags = openFlagsFor(desired, false);
+      if (flags == O_PATH || flags == O_RDONLY) flags = O_RDONLY;
+      fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(),
+                                flags | O_CREAT | O_EXCL | O_NONBLOCK, 0666 & cfg.create_mask));
+    }
+    if (!fd) return vfs::ntStatusFromErrno(errno);
+    create_action = FILE_CREATED;
+    uint32_t attrs = req.file_attributes & ~FILE_ATTRIBUTE_DIRECTORY;
+    if (!directory) attrs |= FILE_ATTRIBUTE_ARCHIVE;
+    vfs::setDosAttributes(fd.get(), attrs);
+    if (attrs & FILE_ATTRIBUTE_READONLY) fchmod(fd.get(), 0444 & cfg.create_mask);
+    maximal = tree.maximal_access;
+    if (maximum_allowed) desired |= maximal;
+    res.disk_path = res.disk_path.empty() ? res.name : res.disk_path;
+  }
+
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
+  auto o = std::make_unique<session::Open>();
+  o->volatile_id = ctx.conn->next_volatile_id++;
+  o->share = tree.share;
+  o->session_id = ctx.session->id;
+  o->tree_id = tree.id;
+  o->directory = directory;
+  o->granted_access = desired | FILE_READ_ATTRIBUTES | SYNCHRONIZE;
+  o->share_access = req.share_access;
+  o->create_options = req.create_options;
+  o->delete_on_close = req.create_options & FILE_DELETE_ON_CLOSE;
+  o->disk_path = res.disk_path;
+  o->smb_path = name;
+  o->key = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  o->token = ctx.server->next_open_token.fetch_add(1);
+  if (NtStatus s2 = ctx.server->files.add(o->key, o->token, o->granted_access, o->share_access);
+      s2 != STATUS_SUCCESS) {
+    if (create_action == FILE_CREATED) {
+      unlinkat(res.parent.get(), res.name.c_str(), directory ? AT_REMOVEDIR : 0);
+    }
+    return s2;
+  }
+  int acc = fcntl(fd.get(), F_GETFL) & (O_ACCMODE | O_PATH);
+  o->has_read = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_RDONLY || (acc & O_ACCMODE) == O_RDWR);
+  o->has_write = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_WRONLY || (acc & O_ACCMODE) == O_RDWR);
+  o->fd = std::move(fd);
+
+  vfs::FileMeta meta;
+  vfs::readFileMeta(o->fd.get(), &meta);
+  CreateResponse resp;
+  resp.create_action = create_action;
+  fillTimes(meta, &resp);
+  resp.file_id = {o->volatile_id, o->volatile_id};
+  for (const CreateContext& c : req.contexts) {
+    if (c.name == "MxAc") {
+      ByteWriter w;
+      w.u32(STATUS_SUCCESS);
+      w.u32(maximal);
+      resp.contexts.emplace_back("MxAc", w.take());
+    } else if (c.name == "QFid") {
+      ByteWriter w;
+      w.u64(meta.file_id);
+      w.u64(static_cast<uint64_t>(st.st_dev));
+      w.zeros(16);
+      resp.contexts.emplace_back("QFid", w.take());
+    }
+    // Other contexts (leases, durable handles, ...) are not granted and so not answered.
+  }
+  if (ctx.compound_file_id) *ctx.compound_file_id = resp.file_id;
+  ctx.conn->opens[o->volatile_id] = std::move(o);
+  encodeCreateResponse(resp, body);
+  return STATUS_SUCCESS;
+}
+
+NtStatus handleClose(RequestContext& ctx, ByteWriter& body) {
+  CloseRequest req;
+  if (NtStatus st = decodeCloseRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  CloseResponse resp;
+  if (req.flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB) {
+    vfs::FileMeta m;
+    if (vfs::readFileMeta(o->fd.get(), &m) == STATUS_SUCCESS) {
+      resp.flags = SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB;
+      resp.creation_time = m.creation_time;
+      resp.last_access_time = m.last_access_time;
+      resp.last_write_time = m.last_write_time;
+      resp.change_time = m.change_time;
+      resp.allocation_size = m.allocation_size;
+      resp.end_of_file = m.end_of_file;
+      resp.file_attributes = m.attributes;
+    }
+  }
+  ctx.conn->closeOpen(o->volatile_id);
+  encodeCloseResponse(resp, body);
+  return STATUS_SUCCESS;
+}
+
+}  // namespace xsmb::handlers

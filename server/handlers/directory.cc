@@ -1,0 +1,137 @@
+// QUERY_DIRECTORY (MS-SMB2 3.3.5.18) and CHANGE_NOTIFY (3.3.5.19).
+//
+// The first query (and every restart) takes a sorted snapshot of the names that match the
+// pattern; later queries continue from the cursor. Sorting makes listings stable across
+// queries and gives clients the ordered view NTFS gives them.
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "server/common/unicode.h"
+#include "server/handlers/handler.h"
+#include "server/vfs/attributes.h"
+#include "server/vfs/info.h"
+#include "server/vfs/path.h"
+
+namespace xsmb::handlers {
+namespace {
+
+using namespace smb2;
+
+NtStatus snapshot(session::Open& o, const std::string& pattern, int dirfd) {
+  int fd = dup(dirfd);
+  if (fd < 0) return vfs::ntStatusFromErrno(errno);
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return vfs::ntStatusFromErrno(errno);
+  }
+  rewinddir(d);
+  o.dir_names.clear();
+  bool exact = !vfs::hasWildcard(pattern);
+  while (struct dirent* e = readdir(d)) {
+    std::string_view n = e->d_name;
+    bool dots = n == "." || n == "..";
+    if (!dots && !vfs::isValidComponent(n)) continue;  // not representable to SMB clients
+    if (exact ? !equalsIgnoreCase(pattern, n) : !vfs::matchWildcard(pattern, n)) continue;
+    o.dir_names.emplace_back(n);
+  }
+  closedir(d);
+  std::sort(o.dir_names.begin(), o.dir_names.end(), [](const std::string& a, const std::string& b) {
+    bool ad = a == "." || a == "..", bd = b == "." || b == "..";
+    if (ad != bd) return ad;
+    return a < b;
+  });
+  if (exact && o.dir_names.size() > 1) {
+    // An exact spelling wins over other case variants.
+    auto it = std::find(o.dir_names.begin(), o.dir_names.end(), pattern);
+    std::string keep = it != o.dir_names.end() ? *it : o.dir_names.front();
+    o.dir_names.assign(1, keep);
+  }
+  o.dir_pattern = pattern;
+  o.dir_listed = true;
+  o.dir_next = 0;
+  return STATUS_SUCCESS;
+}
+
+}  // namespace
+
+NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body) {
+  QueryDirectoryRequest req;
+  if (NtStatus st = decodeQueryDirectoryRequest(ctx.message, &req); st != STATUS_SUCCESS)
+    return st;
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  if (!o->directory) return STATUS_INVALID_PARAMETER;
+  if (!(o->granted_access & FILE_LIST_DIRECTORY)) return STATUS_ACCESS_DENIED;
+  uint8_t cls = req.file_information_class;
+  if (vfs::dirEntrySize(cls, 0) == 0) return STATUS_INVALID_INFO_CLASS;
+  if (req.output_buffer_length == 0) return STATUS_INVALID_PARAMETER;
+  std::string pattern = req.pattern.empty() ? "*" : req.pattern;
+  if (pattern.find('\\') != std::string::npos) return STATUS_OBJECT_NAME_INVALID;
+
+  vfs::UniqueFd dirfd(vfs::openBeneath(o->fd.get(), ".", O_RDONLY | O_DIRECTORY));
+  if (!dirfd) return vfs::ntStatusFromErrno(errno);
+  bool first = false;
+  if (!o->dir_listed || (req.flags & (SMB2_RESTART_SCANS | SMB2_REOPEN))) {
+    if (NtStatus st = snapshot(*o, pattern, dirfd.get()); st != STATUS_SUCCESS) return st;
+    first = true;
+  }
+  if (req.flags & SMB2_INDEX_SPECIFIED) o->dir_next = std::min<size_t>(req.file_index, o->dir_names.size());
+
+  size_t limit = std::min<size_t>(req.output_buffer_length, ctx.conn->max_transact_size);
+  Bytes out;
+  size_t last_entry = 0;
+  size_t count = 0;
+  while (o->dir_next < o->dir_names.size()) {
+    const std::string& name = o->dir_names[o->dir_next];
+    vfs::FileMeta meta;
+    NtStatus st;
+    if (name == "." || (name == ".." && o->disk_path.empty())) {
+      st = vfs::readFileMeta(dirfd.get(), &meta);
+    } else if (name == "..") {
+      vfs::UniqueFd up(vfs::openBeneath(o->share->root.get(),
+                                        o->disk_path.find('/') == std::string::npos
+                                            ? "."
+                                            : o->disk_path.substr(0, o->disk_path.rfind('/')).c_str(),
+                                        O_PATH | O_DIRECTORY));
+      st = up ? vfs::readFileMeta(up.get(), &meta) : vfs::ntStatusFromErrno(errno);
+    } else {
+      st = vfs::readFileMetaAt(dirfd.get(), name.c_str(), &meta);
+    }
+    if (st != STATUS_SUCCESS) {  // vanished or unreachable: skip it
+      ++o->dir_next;
+      continue;
+    }
+    size_t start = (out.size() + 7) & ~size_t{7};
+    size_t size = vfs::dirEntrySize(cls, utf8ToUtf16le(name).size());
+    if (start + size > limit) break;
+    out.resize(start, 0);
+    if (count) storeU32(&out[last_entry], static_cast<uint32_t>(start - last_entry));
+    vfs::appendDirEntry(cls, meta, name, static_cast<uint32_t>(o->dir_next + 1), &out);
+    last_entry = start;
+    ++count;
+    ++o->dir_next;
+    if (req.flags & SMB2_RETURN_SINGLE_ENTRY) break;
+  }
+  if (count == 0) {
+    if (o->dir_next < o->dir_names.size()) return STATUS_INFO_LENGTH_MISMATCH;
+    return first ? STATUS_NO_SUCH_FILE : STATUS_NO_MORE_FILES;
+  }
+  encodeQueryDirectoryResponse(out, body);
+  return STATUS_SUCCESS;
+}
+
+NtStatus handleChangeNotify(RequestContext& ctx, ByteWriter& body) {
+  ChangeNotifyRequest req;
+  if (NtStatus st = decodeChangeNotifyRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  if (!o->directory) return STATUS_INVALID_PARAMETER;
+  // Change notification needs asynchronous replies, which this server does not send yet.
+  return STATUS_NOT_SUPPORTED;
+}
+
+}  // namespace xsmb::handlers

@@ -1,0 +1,330 @@
+#include "server/handlers/dispatcher.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "server/common/log.h"
+#include "server/crypto/crypto.h"
+#include "server/crypto/signing.h"
+#include "server/handlers/handler.h"
+#include "server/net/netbios.h"
+#include "server/vfs/identity.h"
+
+namespace xsmb::handlers {
+namespace {
+
+using namespace smb2;
+
+using HandlerFn = NtStatus (*)(RequestContext&, ByteWriter&);
+
+struct CommandInfo {
+  HandlerFn fn;
+  bool needs_session;
+  bool needs_tree;
+};
+
+// Indexed by Command (MS-SMB2 2.2.1.2).
+constexpr CommandInfo kCommands[kNumCommands] = {
+    {handleNegotiate, false, false},       // NEGOTIATE
+    {handleSessionSetup, false, false},    // SESSION_SETUP
+    {handleLogoff, true, false},           // LOGOFF
+    {handleTreeConnect, true, false},      // TREE_CONNECT
+    {handleTreeDisconnect, true, true},    // TREE_DISCONNECT
+    {handleCreate, true, true},            // CREATE
+    {handleClose, true, true},             // CLOSE
+    {handleFlush, true, true},             // FLUSH
+    {handleRead, true, true},              // READ
+    {handleWrite, true, true},             // WRITE
+    {handleLock, true, true},              // LOCK
+    {handleIoctl, true, true},             // IOCTL
+    {nullptr, false, false},               // CANCEL: handled before dispatch
+    {handleEcho, false, false},            // ECHO
+    {handleQueryDirectory, true, true},    // QUERY_DIRECTORY
+    {handleChangeNotify, true, true},      // CHANGE_NOTIFY
+    {handleQueryInfo, true, true},         // QUERY_INFO
+    {handleSetInfo, true, true},           // SET_INFO
+    {handleOplockBreak, true, true},       // OPLOCK_BREAK
+};
+
+struct PendingResponse {
+  size_t start;  // offset of its header in the output frame
+  bool sign;
+  Bytes key;
+  crypto::SigningAlgorithm alg;
+};
+
+// MS-SMB2 3.3.5.2.5: the CreditCharge a request must carry for its payload size.
+uint32_t requiredCharge(const Header& h, ByteSpan msg) {
+  uint64_t size = 0;
+  ByteReader r(msg);
+  switch (h.command) {
+    case SMB2_READ:
+      r.seek(kHeaderSize + 4);
+      size = r.u32();
+      break;
+    case SMB2_WRITE:
+      r.seek(kHeaderSize + 4);
+      size = r.u32();
+      break;
+    case SMB2_IOCTL:
+      r.seek(kHeaderSize + 28);
+      size = r.u32();  // InputCount
+      r.seek(kHeaderSize + 44);
+      size = std::max<uint64_t>(size, r.u32());  // MaxOutputResponse
+      break;
+    case SMB2_QUERY_DIRECTORY:
+      r.seek(kHeaderSize + 28);
+      size = r.u32();
+      break;
+    default:
+      return 1;
+  }
+  if (!r.ok()) return 1;
+  return static_cast<uint32_t>(std::max<uint64_t>(1, (size + 65535) / 65536));
+}
+
+uint16_t grantCredits(session::ConnState& conn, const Header& h, uint16_t charge) {
+  uint64_t outstanding = conn.credits.outstanding();
+  uint64_t want = std::max<uint64_t>(h.credits, 1);
+  uint64_t room = outstanding >= kMaxCredits ? 0 : kMaxCredits - outstanding;
+  uint64_t grant = std::min(want, room);
+  if (grant == 0 && outstanding == 0) grant = 1;
+  conn.credits.grant(static_cast<uint16_t>(grant));
+  return static_cast<uint16_t>(grant);
+}
+
+Bytes finishFrame(Bytes out) {
+  if (out.size() <= net::kNetBiosHeaderSize) return {};
+  net::writeFrameHeader(static_cast<uint32_t>(out.size() - net::kNetBiosHeaderSize), out.data());
+  return out;
+}
+
+}  // namespace
+
+Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
+  session::ServerContext& server = *conn.server;
+  Bytes out(net::kNetBiosHeaderSize, 0);
+  if (payload.size() < 4) {
+    server.stats.malformed_frames++;
+    conn.disconnect = true;
+    return {};
+  }
+  uint32_t protocol = loadU32(payload.data());
+  if (protocol == kSmb1ProtocolId) {
+    Bytes r = conn.negotiated ? Bytes{} : handleSmb1Negotiate(conn, payload);
+    if (r.empty()) {
+      server.stats.malformed_frames++;
+      conn.disconnect = true;
+      return {};
+    }
+    out.insert(out.end(), r.begin(), r.end());
+    return finishFrame(std::move(out));
+  }
+  if (protocol != kProtocolId) {
+    // TRANSFORM (encryption) is not negotiated by this server; anything else is garbage.
+    server.stats.malformed_frames++;
+    conn.disconnect = true;
+    return {};
+  }
+
+  std::vector<PendingResponse> responses;
+  size_t off = 0;
+  uint64_t cur_session = 0;
+  uint32_t cur_tree = 0;
+  FileId cur_file{~0ULL, ~0ULL};
+  NtStatus create_error = STATUS_SUCCESS;
+  for (bool first = true;; first = false) {
+    ByteSpan rest = payload.subspan(off);
+    Header h;
+    if (!decodeHeader(rest, &h)) {
+      XLOG(INFO) << conn.peer << ": malformed SMB2 header at offset " << off;
+      server.stats.malformed_frames++;
+      conn.disconnect = true;
+      break;
+    }
+    size_t len = rest.size();
+    if (h.next_command) {
+      if (h.next_command < kHeaderSize || h.next_command > rest.size() || h.next_command % 8) {
+        server.stats.malformed_frames++;
+        conn.disconnect = true;
+        break;
+      }
+      len = h.next_command;
+    }
+    ByteSpan msg = rest.first(len);
+    server.stats.requests++;
+
+    if (h.command == SMB2_CANCEL) {
+      // Requests run to completion before the next is read, so there is never anything left to
+      // cancel; CANCEL itself gets no response and uses no credit (MS-SMB2 3.3.5.16).
+      if (h.next_command == 0) break;
+      off += len;
+      continue;
+    }
+    if (!conn.negotiated && h.command != SMB2_NEGOTIATE) {
+      XLOG(INFO) << conn.peer << ": command " << h.command << " before NEGOTIATE";
+      conn.disconnect = true;
+      break;
+    }
+    uint16_t charge = 1;
+    bool multi_credit = conn.dialect >= SMB2_DIALECT_210 && conn.dialect != SMB2_DIALECT_WILDCARD;
+    if (multi_credit) charge = std::max<uint16_t>(h.credit_charge, 1);
+    if (!conn.credits.consume(h.message_id, charge)) {
+      // MS-SMB2 3.3.5.2.3: a MessageId outside the window ends the connection.
+      XLOG(INFO) << conn.peer << ": MessageId " << h.message_id << " outside the credit window";
+      conn.disconnect = true;
+      break;
+    }
+
+    bool related = h.isRelated();
+    uint64_t sid = related ? cur_session : h.session_id;
+    uint32_t tid = related ? cur_tree : h.tree_id;
+    if (related && h.session_id != ~0ULL && h.session_id != 0) sid = h.session_id;
+    if (related && h.tree_id != ~0U && h.tree_id != 0) tid = h.tree_id;
+
+    // Response header; status, credits and ids are patched after the handler ran.
+    size_t start = out.size();
+    size_t aligned = net::kNetBiosHeaderSize +
+                     ((start - net::kNetBiosHeaderSize + 7) & ~size_t{7});
+    out.resize(aligned, 0);
+    start = aligned;
+    if (!responses.empty()) {
+      storeU32(&out[responses.back().start + kHeaderNextCommandOffset],
+               static_cast<uint32_t>(start - responses.back().start));
+    }
+    Header rh;
+    rh.command = h.command;
+    rh.message_id = h.message_id;
+    rh.credit_charge = h.credit_charge;
+    rh.flags = SMB2_FLAGS_SERVER_TO_REDIR | (related ? SMB2_FLAGS_RELATED_OPERATIONS : 0);
+    rh.process_id = h.process_id;
+    rh.tree_id = tid;
+    rh.session_id = sid;
+    ByteWriter w(&out);
+    encodeHeader(rh, w);
+    size_t body_start = out.size();
+
+    RequestContext ctx{&server, &conn, &h, msg};
+    ctx.compound_file_id = &cur_file;
+    NtStatus st = STATUS_SUCCESS;
+    PendingResponse pr{start, false, {}, crypto::SigningAlgorithm::kHmacSha256};
+    const CommandInfo* ci = h.command < kNumCommands ? &kCommands[h.command] : nullptr;
+    session::Session* s = nullptr;
+    bool bad_signature = false;
+    if (!ci || !ci->fn) {
+      st = STATUS_INVALID_PARAMETER;
+    } else if (related && first) {
+      st = STATUS_INVALID_PARAMETER;  // a chain cannot start with a related request
+    } else {
+      s = sid ? conn.findSession(sid) : nullptr;
+      if (ci->needs_session && (!s || s->state != session::Session::State::kValid)) {
+        st = STATUS_USER_SESSION_DELETED;
+      } else if (h.command == SMB2_SESSION_SETUP && sid != 0 && !s) {
+        st = STATUS_USER_SESSION_DELETED;
+      }
+    }
+    if (st == STATUS_SUCCESS && s && !s->signing_key.empty()) {
+      if (h.isSigned()) {
+        if (!crypto::verifySignature(s->signing_algorithm, s->signing_key, msg)) {
+          server.stats.bad_signatures++;
+          XLOG(WARNING) << conn.peer << ": bad signature on command " << h.command;
+          st = STATUS_ACCESS_DENIED;
+          bad_signature = true;
+        }
+      } else if (s->signing_required && h.command != SMB2_SESSION_SETUP) {
+        st = STATUS_ACCESS_DENIED;
+      }
+      if (!bad_signature && (h.isSigned() || s->signing_required)) {
+        pr.sign = true;
+        pr.key = s->signing_key;
+        pr.alg = s->signing_algorithm;
+      }
+    }
+    if (st == STATUS_SUCCESS && multi_credit && charge < requiredCharge(h, msg)) {
+      st = STATUS_INVALID_PARAMETER;  // MS-SMB2 3.3.5.2.5
+    }
+    if (st == STATUS_SUCCESS && s && ci->needs_tree) {
+      auto it = s->trees.find(tid);
+      if (it == s->trees.end()) {
+        st = STATUS_NETWORK_NAME_DELETED;
+      } else {
+        ctx.tree = &it->second;
+      }
+    }
+    if (st == STATUS_SUCCESS && related && create_error != STATUS_SUCCESS) {
+      st = create_error;  // a failed CREATE fails the rest of its related chain
+    }
+    if (st == STATUS_SUCCESS) {
+      ctx.session = s;
+      std::optional<vfs::ScopedIdentity> as_user;
+      if (server.run_as_root && s) {
+        const vfs::UnixIdentity* id = &s->identity;
+        vfs::UnixIdentity forced;
+        if (ctx.tree && ctx.tree->share->force_identity) id = &*ctx.tree->share->force_identity;
+        if (ctx.tree && ctx.tree->share->force_gid) {
+          forced = *id;
+          forced.gid = *ctx.tree->share->force_gid;
+          forced.groups.push_back(forced.gid);
+          id = &forced;
+        }
+        as_user.emplace(*id);
+      }
+      // Never serve a request with the daemon's own (root) rights by accident.
+      st = (as_user && !as_user->active()) ? STATUS_ACCESS_DENIED : ci->fn(ctx, w);
+    }
+    if (h.command == SMB2_CREATE && st != STATUS_SUCCESS) create_error = st;
+    if ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
+        (st != STATUS_SUCCESS && out.size() == body_start)) {
+      out.resize(body_start);
+      encodeErrorResponse(w, ctx.error_data);
+    }
+    if (ctx.no_response) {
+      out.resize(start);
+    }
+    storeU32(&out[start + 8], st);
+    XLOG(DEBUG) << conn.peer << ": cmd " << h.command << " mid " << h.message_id << " -> "
+                << ntStatusName(st);
+    if (ctx.response_session_id) {
+      sid = ctx.response_session_id;
+      storeU64(&out[start + 40], sid);
+    }
+    if (ctx.response_tree_id) {
+      tid = ctx.response_tree_id;
+      storeU32(&out[start + 36], tid);
+    }
+    storeU16(&out[start + 14], grantCredits(conn, h, charge));
+    if (ctx.sign_response) {
+      if (session::Session* ns = conn.findSession(sid); ns && !ns->signing_key.empty()) {
+        pr.sign = true;
+        pr.key = ns->signing_key;
+        pr.alg = ns->signing_algorithm;
+      }
+    }
+    ByteSpan response(out.data() + start, out.size() - start);
+    if (ctx.preauth_connection) {
+      conn.preauth_hash = crypto::sha512Concat(conn.preauth_hash, response);
+    }
+    if (ctx.preauth_session) {
+      if (session::Session* ps = conn.findSession(sid)) {
+        ps->preauth_hash = crypto::sha512Concat(ps->preauth_hash, response);
+      }
+    }
+    responses.push_back(std::move(pr));
+    cur_session = sid;
+    cur_tree = tid;
+    if (conn.disconnect || h.next_command == 0) break;
+    off += len;
+  }
+
+  for (size_t i = 0; i < responses.size(); ++i) {
+    const PendingResponse& r = responses[i];
+    if (!r.sign) continue;
+    size_t end = i + 1 < responses.size() ? responses[i + 1].start : out.size();
+    uint32_t flags = loadU32(&out[r.start + kHeaderFlagsOffset]);
+    storeU32(&out[r.start + kHeaderFlagsOffset], flags | SMB2_FLAGS_SIGNED);
+    crypto::signInPlace(r.alg, r.key, std::span<uint8_t>(out.data() + r.start, end - r.start));
+  }
+  return finishFrame(std::move(out));
+}
+
+}  // namespace xsmb::handlers

@@ -1,0 +1,23 @@
+// The request pipeline of one connection (MS-SMB2 3.3.5.2): SMB1 upgrade, header checks,
+// MessageId/credit accounting, session and tree lookup, signature verification, compound
+// handling (3.3.5.2.7), the call into the command handler under the session user's identity,
+// response headers, credit grants, preauth integrity hashing and response signing.
+#pragma once
+
+#include "server/common/bytes.h"
+#include "server/session/state.h"
+
+namespace xsmb::handlers {
+
+// Processes one NetBIOS payload (an SMB2 message or compound chain, or an SMB1 NEGOTIATE).
+// Returns the complete response frame INCLUDING its 4-byte NetBIOS header, or an empty buffer
+// when nothing is to be sent (CANCEL). Sets conn.disconnect when the connection must be closed
+// after sending what is returned (malformed input, a second NEGOTIATE, a MessageId outside the
+// credit window).
+Bytes processMessage(session::ConnState& conn, ByteSpan payload);
+
+// Credits granted in a response (MS-SMB2 3.3.1.2): what the client asked for, at least 1,
+// keeping the client's outstanding credits at or below kMaxCredits.
+constexpr uint32_t kMaxCredits = 8192;
+
+}  // namespace xsmb::handlers

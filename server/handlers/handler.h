@@ -1,0 +1,65 @@
+// Command handlers (MS-SMB2 3.3.5.x): each takes one decoded-on-demand request message and
+// appends its response body. The dispatcher (dispatcher.h) owns the header, credits, signing
+// and compounding; a handler only sees what its command needs.
+#pragma once
+
+#include <cstdint>
+
+#include "server/common/bytes.h"
+#include "server/session/state.h"
+#include "server/smb2/header.h"
+#include "server/smb2/ntstatus.h"
+
+namespace xsmb::handlers {
+
+struct RequestContext {
+  session::ServerContext* server;
+  session::ConnState* conn;
+  const smb2::Header* header;          // this request's header
+  ByteSpan message;                    // this request: 64-byte header + body
+  session::Session* session = nullptr; // resolved by the dispatcher when the command needs one
+  session::TreeConnect* tree = nullptr;
+  // Compound state (MS-SMB2 3.3.5.2.7.2): the FileId a related request's placeholder means.
+  smb2::FileId* compound_file_id = nullptr;
+  // Set by handlers for the dispatcher:
+  uint64_t response_session_id = 0;    // SESSION_SETUP: the SessionId to put in the response
+  uint32_t response_tree_id = 0;       // TREE_CONNECT: the new TreeId
+  bool sign_response = false;          // SESSION_SETUP: sign this response (3.1.1 final)
+  session::Session* preauth_session = nullptr;  // hash the response into this session's value
+  bool preauth_connection = false;     // NEGOTIATE 3.1.1: hash the response into the connection's
+  bool no_response = false;            // CANCEL
+  Bytes error_data;                    // ErrorData of an ERROR response (MS-SMB2 2.2.2)
+};
+
+// Each returns the NTSTATUS of the response. For an error status the dispatcher discards the
+// body and sends an ERROR response (MS-SMB2 2.2.2) — except STATUS_MORE_PROCESSING_REQUIRED and
+// STATUS_BUFFER_OVERFLOW, whose bodies are sent.
+NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body);
+NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body);
+NtStatus handleLogoff(RequestContext& ctx, ByteWriter& body);
+NtStatus handleTreeConnect(RequestContext& ctx, ByteWriter& body);
+NtStatus handleTreeDisconnect(RequestContext& ctx, ByteWriter& body);
+NtStatus handleCreate(RequestContext& ctx, ByteWriter& body);
+NtStatus handleClose(RequestContext& ctx, ByteWriter& body);
+NtStatus handleFlush(RequestContext& ctx, ByteWriter& body);
+NtStatus handleRead(RequestContext& ctx, ByteWriter& body);
+NtStatus handleWrite(RequestContext& ctx, ByteWriter& body);
+NtStatus handleLock(RequestContext& ctx, ByteWriter& body);
+NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body);
+NtStatus handleEcho(RequestContext& ctx, ByteWriter& body);
+NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body);
+NtStatus handleChangeNotify(RequestContext& ctx, ByteWriter& body);
+NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body);
+NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body);
+NtStatus handleOplockBreak(RequestContext& ctx, ByteWriter& body);
+
+// Looks up the open a request names: the compound's current FileId when `id` is the related
+// placeholder, checking that it belongs to the request's session and tree.
+session::Open* findOpen(RequestContext& ctx, const smb2::FileId& id);
+
+// Builds the answer to an SMB1 NEGOTIATE that offers SMB2 dialects (MS-SMB2 3.3.5.3.1): a full
+// SMB2 message (header + NEGOTIATE response with dialect 0x02FF or 0x0202). Empty when the
+// request offers no SMB2 dialect.
+Bytes handleSmb1Negotiate(session::ConnState& conn, ByteSpan smb1_message);
+
+}  // namespace xsmb::handlers

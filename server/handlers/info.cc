@@ -1,0 +1,273 @@
+// QUERY_INFO (MS-SMB2 3.3.5.20) and SET_INFO (3.3.5.21).
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "server/common/unicode.h"
+#include "server/handlers/handler.h"
+#include "server/vfs/attributes.h"
+#include "server/vfs/info.h"
+#include "server/vfs/path.h"
+
+namespace xsmb::handlers {
+namespace {
+
+using namespace smb2;
+
+// Splits a '/'-separated disk path into (directory, base); directory "." for the root level.
+std::pair<std::string, std::string> splitDiskPath(const std::string& p) {
+  auto slash = p.rfind('/');
+  if (slash == std::string::npos) return {".", p};
+  return {p.substr(0, slash), p.substr(slash + 1)};
+}
+
+NtStatus queryFile(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* out) {
+  if (cls == FileNormalizedNameInformation && ctx.conn->dialect < SMB2_DIALECT_311)
+    return STATUS_NOT_SUPPORTED;
+  vfs::OpenFileInfo info;
+  if (NtStatus st = vfs::readFileMeta(o.fd.get(), &info.meta); st != STATUS_SUCCESS) return st;
+  info.meta.delete_pending = o.delete_on_close || ctx.server->files.deletePending(o.key);
+  info.access_mask = o.granted_access;
+  info.position = o.position;
+  info.mode = o.mode;
+  info.name = "\\" + o.smb_path;
+  info.volume_serial = o.share->volume_serial;
+  return vfs::encodeFileInfo(cls, info, out);
+}
+
+NtStatus queryFs(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* out) {
+  vfs::FsInfoInput in;
+  if (fstatvfs(o.fd.get(), &in.vfs) != 0) return vfs::ntStatusFromErrno(errno);
+  in.volume_label = o.share->cfg.name;
+  in.volume_serial = o.share->volume_serial;
+  in.volume_creation_time = o.share->creation_time;
+  for (size_t i = 0; i < 16; ++i) in.object_id[i] = static_cast<uint8_t>(o.share->volume_serial >> (8 * (i % 4)));
+  return vfs::encodeFsInfo(cls, in, out);
+}
+
+NtStatus setBasic(session::Open& o, ByteSpan buf) {
+  if (buf.size() < 40) return STATUS_INFO_LENGTH_MISMATCH;
+  if (!(o.granted_access & FILE_WRITE_ATTRIBUTES)) return STATUS_ACCESS_DENIED;
+  ByteReader r(buf);
+  uint64_t creation = r.u64(), access = r.u64(), write = r.u64();
+  r.u64();  // ChangeTime: the kernel owns ctime
+  uint32_t attrs = r.u32();
+  if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !o.directory) return STATUS_INVALID_PARAMETER;
+  if (NtStatus st = vfs::setTimes(o.fd.get(), access, write); st != STATUS_SUCCESS) return st;
+  if (NtStatus st = vfs::setCreationTime(o.fd.get(), creation); st != STATUS_SUCCESS) return st;
+  if (attrs) {
+    if (NtStatus st = vfs::setDosAttributes(o.fd.get(), attrs); st != STATUS_SUCCESS) return st;
+  }
+  return STATUS_SUCCESS;
+}
+
+// FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2).
+NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
+  if (buf.size() < 20) return STATUS_INFO_LENGTH_MISMATCH;
+  if (!(o.granted_access & DELETE)) return STATUS_ACCESS_DENIED;
+  ByteReader r(buf);
+  bool replace = r.u8() != 0;
+  r.skip(7);
+  uint64_t root_dir = r.u64();
+  uint32_t len = r.u32();
+  ByteSpan name16 = r.bytes(len);
+  if (!r.ok() || len == 0) return STATUS_INVALID_PARAMETER;
+  if (root_dir != 0) return STATUS_INVALID_PARAMETER;
+  auto name = utf16leToUtf8(name16);
+  if (!name) return STATUS_OBJECT_NAME_INVALID;
+  std::string target = *name;
+  while (!target.empty() && target[0] == '\\') target.erase(0, 1);
+  if (o.disk_path.empty()) return STATUS_ACCESS_DENIED;  // the share root
+  std::vector<std::string> comps;
+  if (NtStatus st = vfs::splitPath(target, &comps); st != STATUS_SUCCESS) return st;
+  if (comps.empty()) return STATUS_OBJECT_NAME_INVALID;
+  int root = o.share->root.get();
+  vfs::Resolved dst;
+  if (NtStatus st = vfs::resolvePath(root, comps, &dst); st != STATUS_SUCCESS) return st;
+  auto [src_dir, src_base] = splitDiskPath(o.disk_path);
+  vfs::UniqueFd src_parent(vfs::openBeneath(root, src_dir.c_str(), O_PATH | O_DIRECTORY));
+  if (!src_parent) return vfs::ntStatusFromErrno(errno);
+  std::string dst_name = dst.name;
+  bool same_file = false;
+  if (dst.exists) {
+    struct stat st {};
+    fstat(o.fd.get(), &st);
+    same_file = dst.stx.stx_ino == st.st_ino && dst.stx.stx_dev_major == major(st.st_dev) &&
+                dst.stx.stx_dev_minor == minor(st.st_dev);
+    if (same_file) {
+      dst_name = comps.back();  // a case-only rename: use the spelling the client asked for
+    } else {
+      if (!replace) return STATUS_OBJECT_NAME_COLLISION;
+      if (S_ISDIR(dst.stx.stx_mode)) return STATUS_ACCESS_DENIED;
+      session::FileTable::Key k{makedev(dst.stx.stx_dev_major, dst.stx.stx_dev_minor),
+                                dst.stx.stx_ino};
+      // Replacing a file that someone has open is a sharing violation on Windows.
+      if (ctx.server->files.add(k, ~0ULL, DELETE, 0) != STATUS_SUCCESS)
+        return STATUS_ACCESS_DENIED;
+      ctx.server->files.remove(k, ~0ULL, false);
+    }
+  }
+  unsigned flags = (replace || same_file) ? 0 : RENAME_NOREPLACE;
+  if (renameat2(src_parent.get(), src_base.c_str(), dst.parent.get(), dst_name.c_str(), flags) != 0)
+    return vfs::ntStatusFromErrno(errno);
+  auto [dst_dir, unused] = splitDiskPath(dst.disk_path);
+  o.disk_path = dst_dir == "." ? dst_name : dst_dir + "/" + dst_name;
+  o.smb_path = target;
+  return STATUS_SUCCESS;
+}
+
+NtStatus setDisposition(RequestContext& ctx, session::Open& o, ByteSpan buf) {
+  if (buf.size() < 1) return STATUS_INFO_LENGTH_MISMATCH;
+  if (!(o.granted_access & DELETE)) return STATUS_ACCESS_DENIED;
+  bool del = buf[0] != 0;
+  if (del) {
+    if (o.disk_path.empty()) return STATUS_CANNOT_DELETE;
+    struct stat st {};
+    if (fstat(o.fd.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
+    if (!o.directory && (st.st_mode & 0222) == 0) return STATUS_CANNOT_DELETE;
+    if (o.directory) {
+      vfs::UniqueFd d(vfs::openBeneath(o.fd.get(), ".", O_RDONLY | O_DIRECTORY));
+      if (!d) return vfs::ntStatusFromErrno(errno);
+      DIR* dir = fdopendir(d.release());
+      if (!dir) return vfs::ntStatusFromErrno(errno);
+      bool empty = true;
+      while (struct dirent* e = readdir(dir)) {
+        std::string_view n = e->d_name;
+        if (n != "." && n != "..") {
+          empty = false;
+          break;
+        }
+      }
+      closedir(dir);
+      if (!empty) return STATUS_DIRECTORY_NOT_EMPTY;
+    }
+  }
+  o.delete_on_close = del;
+  ctx.server->files.setDeletePending(o.key, del);
+  return STATUS_SUCCESS;
+}
+
+}  // namespace
+
+NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body) {
+  QueryInfoRequest req;
+  if (NtStatus st = decodeQueryInfoRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  Bytes out;
+  size_t min_size = 0;
+  NtStatus st;
+  switch (req.info_type) {
+    case SMB2_0_INFO_FILE:
+      st = queryFile(ctx, *o, req.file_info_class, &out);
+      min_size = vfs::fileInfoMinSize(req.file_info_class);
+      break;
+    case SMB2_0_INFO_FILESYSTEM:
+      st = queryFs(ctx, *o, req.file_info_class, &out);
+      min_size = vfs::fsInfoMinSize(req.file_info_class);
+      break;
+    case SMB2_0_INFO_SECURITY: {
+      if (!(o->granted_access & READ_CONTROL)) return STATUS_ACCESS_DENIED;
+      struct stat sb {};
+      if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
+      out = vfs::securityDescriptorFromStat(sb.st_uid, sb.st_gid, sb.st_mode, o->directory,
+                                            req.additional_information);
+      if (out.size() > req.output_buffer_length) {
+        // MS-SMB2 3.3.5.20.3: tell the client the size it needs.
+        ByteWriter need;
+        need.u32(static_cast<uint32_t>(out.size()));
+        ctx.error_data = need.take();
+        return STATUS_BUFFER_TOO_SMALL;
+      }
+      st = STATUS_SUCCESS;
+      break;
+    }
+    case SMB2_0_INFO_QUOTA:
+      return STATUS_NOT_SUPPORTED;
+    default:
+      return STATUS_INVALID_PARAMETER;
+  }
+  if (st != STATUS_SUCCESS) return st;
+  size_t limit = std::min<size_t>(req.output_buffer_length, ctx.conn->max_transact_size);
+  if (out.size() > limit) {
+    if (limit < min_size || limit == 0) return STATUS_INFO_LENGTH_MISMATCH;
+    out.resize(limit);
+    encodeQueryInfoResponse(out, body);
+    return STATUS_BUFFER_OVERFLOW;
+  }
+  encodeQueryInfoResponse(out, body);
+  return STATUS_SUCCESS;
+}
+
+NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body) {
+  SetInfoRequest req;
+  if (NtStatus st = decodeSetInfoRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  if (ctx.tree->read_only) return STATUS_ACCESS_DENIED;
+  NtStatus st = STATUS_INVALID_INFO_CLASS;
+  if (req.info_type == SMB2_0_INFO_FILE) {
+    ByteReader r(req.buffer);
+    switch (req.file_info_class) {
+      case FileBasicInformation:
+        st = setBasic(*o, req.buffer);
+        break;
+      case FileRenameInformation:
+        st = setRename(ctx, *o, req.buffer);
+        break;
+      case FileDispositionInformation:
+        st = setDisposition(ctx, *o, req.buffer);
+        break;
+      case FileEndOfFileInformation:
+      case FileAllocationInformation: {
+        uint64_t size = r.u64();
+        if (!r.ok()) return STATUS_INFO_LENGTH_MISMATCH;
+        if (!o->has_write || o->directory) return STATUS_ACCESS_DENIED;
+        struct stat sb {};
+        if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
+        if (size > static_cast<uint64_t>(INT64_MAX)) return STATUS_INVALID_PARAMETER;
+        st = STATUS_SUCCESS;
+        if (req.file_info_class == FileEndOfFileInformation) {
+          if (ftruncate(o->fd.get(), static_cast<off_t>(size)) != 0) st = vfs::ntStatusFromErrno(errno);
+        } else if (size < static_cast<uint64_t>(sb.st_size)) {
+          // Allocation below the end of file truncates (MS-FSA 2.1.5.15.1).
+          if (ftruncate(o->fd.get(), static_cast<off_t>(size)) != 0) st = vfs::ntStatusFromErrno(errno);
+        } else if (size > 0) {
+          // Reserve the space; a filesystem that cannot is still correct without it.
+          fallocate(o->fd.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));
+        }
+        break;
+      }
+      case FilePositionInformation:
+        o->position = r.u64();
+        st = r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
+        break;
+      case FileModeInformation:
+        o->mode = r.u32();
+        st = r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
+        break;
+      case FileLinkInformation:
+        st = STATUS_NOT_SUPPORTED;
+        break;
+      case FileFullEaInformation:
+        st = STATUS_EAS_NOT_SUPPORTED;
+        break;
+      default:
+        st = STATUS_INVALID_INFO_CLASS;
+    }
+  } else if (req.info_type == SMB2_0_INFO_FILESYSTEM || req.info_type == SMB2_0_INFO_SECURITY ||
+             req.info_type == SMB2_0_INFO_QUOTA) {
+    st = STATUS_NOT_SUPPORTED;
+  } else {
+    st = STATUS_INVALID_PARAMETER;
+  }
+  if (st == STATUS_SUCCESS) encodeSetInfoResponse(body);
+  return st;
+}
+
+}  // namespace xsmb::handlers

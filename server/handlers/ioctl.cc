@@ -1,0 +1,93 @@
+// IOCTL (MS-SMB2 3.3.5.15), ECHO (3.3.5.17) and OPLOCK_BREAK acknowledgments (3.3.5.22).
+#include <algorithm>
+
+#include "server/handlers/handler.h"
+
+namespace xsmb::handlers {
+namespace {
+
+using namespace smb2;
+
+// MS-SMB2 3.3.5.15.12: the client repeats what it sent in NEGOTIATE; any difference means a
+// man in the middle rewrote it, and the connection is dropped.
+NtStatus validateNegotiateInfo(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
+  session::ConnState& c = *ctx.conn;
+  if (c.dialect == SMB2_DIALECT_311) {
+    c.disconnect = true;  // 3.1.1 clients rely on preauth integrity instead
+    return STATUS_ACCESS_DENIED;
+  }
+  ByteReader r(req.input);
+  uint32_t caps = r.u32();
+  ByteSpan guid = r.bytes(16);
+  uint16_t mode = r.u16();
+  uint16_t count = r.u16();
+  std::vector<uint16_t> dialects;
+  for (uint16_t i = 0; i < count && r.ok(); ++i) dialects.push_back(r.u16());
+  if (!r.ok()) {
+    c.disconnect = true;
+    return STATUS_INVALID_PARAMETER;
+  }
+  if (caps != c.client_capabilities || !std::equal(guid.begin(), guid.end(), c.client_guid.begin()) ||
+      mode != c.client_security_mode || dialects != c.client_dialects) {
+    c.disconnect = true;
+    return STATUS_ACCESS_DENIED;
+  }
+  if (req.max_output_response < 24) return STATUS_BUFFER_TOO_SMALL;
+  ByteWriter w;
+  w.u32(c.server_capabilities);
+  w.bytes(ctx.server->server_guid.data(), 16);
+  w.u16(c.server_security_mode);
+  w.u16(c.dialect);
+  *out = w.take();
+  return STATUS_SUCCESS;
+}
+
+}  // namespace
+
+NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body) {
+  IoctlRequest req;
+  if (NtStatus st = decodeIoctlRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
+  if (!(req.flags & SMB2_0_IOCTL_IS_FSCTL)) return STATUS_NOT_SUPPORTED;
+  Bytes out;
+  NtStatus st;
+  switch (req.ctl_code) {
+    case FSCTL_VALIDATE_NEGOTIATE_INFO:
+      st = validateNegotiateInfo(ctx, req, &out);
+      break;
+    case FSCTL_DFS_GET_REFERRALS:
+    case FSCTL_DFS_GET_REFERRALS_EX:
+      // No DFS namespace is served (the DFS capability is not advertised).
+      st = STATUS_NOT_FOUND;
+      break;
+    case FSCTL_PIPE_TRANSCEIVE:
+      st = STATUS_NOT_SUPPORTED;  // named pipes arrive with the DCE/RPC helper
+      break;
+    default: {
+      // Everything else names an open of this tree.
+      session::Open* o = findOpen(ctx, req.file_id);
+      st = o ? STATUS_NOT_SUPPORTED : STATUS_FILE_CLOSED;
+      if (req.file_id.persistent == ~0ULL && req.file_id.volatile_id == ~0ULL && !ctx.compound_file_id)
+        st = STATUS_NOT_SUPPORTED;
+    }
+  }
+  if (st != STATUS_SUCCESS) return st;
+  if (out.size() > req.max_output_response) return STATUS_BUFFER_TOO_SMALL;
+  encodeIoctlResponse(req.ctl_code, req.file_id, out, body);
+  return STATUS_SUCCESS;
+}
+
+NtStatus handleEcho(RequestContext& ctx, ByteWriter& body) {
+  if (NtStatus st = decodeEmptyRequest(ctx.message, 4); st != STATUS_SUCCESS) return st;
+  encodeEmptyResponse(body);
+  return STATUS_SUCCESS;
+}
+
+NtStatus handleOplockBreak(RequestContext& ctx, ByteWriter& body) {
+  uint8_t level = 0;
+  FileId id;
+  if (NtStatus st = decodeOplockBreakAck(ctx.message, &level, &id); st != STATUS_SUCCESS) return st;
+  // No oplock is ever granted, so there is no break to acknowledge (MS-SMB2 3.3.5.22.1).
+  return findOpen(ctx, id) ? STATUS_INVALID_OPLOCK_PROTOCOL : STATUS_FILE_CLOSED;
+}
+
+}  // namespace xsmb::handlers

@@ -1,0 +1,199 @@
+// SESSION_SETUP (MS-SMB2 3.3.5.5) with SPNEGO/NTLMSSP, and LOGOFF (3.3.5.6).
+#include <cstring>
+
+#include "server/common/log.h"
+#include "server/auth/spnego.h"
+#include "server/common/unicode.h"
+#include "server/crypto/crypto.h"
+#include "server/crypto/smb3_keys.h"
+#include "server/handlers/handler.h"
+
+namespace xsmb::handlers {
+namespace {
+
+using namespace smb2;
+
+auth::NtlmServerConfig ntlmConfig(const session::ServerContext& s) {
+  auth::NtlmServerConfig c;
+  c.netbios_name = upcaseUtf8(s.config.global.netbios_name);
+  c.netbios_domain = upcaseUtf8(s.config.global.workgroup);
+  c.dns_name = s.config.global.netbios_name;
+  c.dns_domain = "";
+  return c;
+}
+
+bool isNtlmssp(ByteSpan token) {
+  static const char kSig[8] = {'N', 'T', 'L', 'M', 'S', 'S', 'P', 0};
+  return token.size() >= 12 && std::memcmp(token.data(), kSig, 8) == 0;
+}
+
+uint32_t ntlmMessageType(ByteSpan token) { return token.size() >= 12 ? loadU32(&token[8]) : 0; }
+
+// Derives Session.SigningKey for the dialect (MS-SMB2 3.3.5.5.3).
+void deriveKeys(session::ConnState& conn, session::Session& s) {
+  s.signing_algorithm = conn.signing_algorithm;
+  if (conn.dialect >= SMB2_DIALECT_300) {
+    auto keys = crypto::deriveSmb3ServerKeys(conn.dialect, s.session_key, s.preauth_hash);
+    s.signing_key.assign(keys.signing_key.begin(), keys.signing_key.end());
+  } else {
+    s.signing_key = s.session_key;
+  }
+}
+
+}  // namespace
+
+NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
+  session::ConnState& conn = *ctx.conn;
+  session::ServerContext& server = *ctx.server;
+  if (!conn.negotiated) return STATUS_ACCESS_DENIED;
+  SessionSetupRequest req;
+  if (NtStatus st = decodeSessionSetupRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
+  if (req.flags & SMB2_SESSION_FLAG_BINDING) return STATUS_REQUEST_NOT_ACCEPTED;  // no multichannel
+
+  session::Session* s = nullptr;
+  bool reauth = false;
+  if (ctx.header->session_id == 0) {
+    auto ns = std::make_unique<session::Session>();
+    // Session ids are unique per server; the low bits count, the high bits vary per start.
+    ns->id = (server.next_session_id.fetch_add(1) & 0xFFFFFFFFULL) |
+             (static_cast<uint64_t>(server.start_time & 0xFFFF) << 32);
+    ns->preauth_hash = conn.preauth_hash;
+    s = ns.get();
+    conn.sessions[ns->id] = std::move(ns);
+  } else {
+    s = conn.findSession(ctx.header->session_id);
+    if (!s) return STATUS_USER_SESSION_DELETED;
+    reauth = s->state == session::Session::State::kValid;
+  }
+  ctx.response_session_id = s->id;
+  if (conn.dialect == SMB2_DIALECT_311 && !reauth) {
+    s->preauth_hash = crypto::sha512Concat(s->preauth_hash, ctx.message);
+  }
+
+  auto fail = [&](NtStatus st) {
+    XLOG(INFO) << conn.peer << ": session setup failed: " << ntStatusName(st);
+    if (!reauth) conn.sessions.erase(s->id);
+    else s->ntlm.reset();
+    server.stats.logon_failures++;
+    return st;
+  };
+
+  auto spnego = auth::parseSpnegoRequest(req.security_buffer);
+  if (!spnego.ok()) return fail(STATUS_INVALID_PARAMETER);
+  const Bytes& token = spnego->mech_token;
+  if (!isNtlmssp(token)) {
+    // Kerberos is not offered yet (issue: SMB3 encryption and Kerberos).
+    return fail(STATUS_LOGON_FAILURE);
+  }
+  uint32_t type = ntlmMessageType(token);
+  if (type == 1) {
+    s->ntlm = std::make_unique<auth::NtlmServer>(ntlmConfig(server));
+    s->mech_types_der = spnego->mech_types_der;
+    auto challenge = s->ntlm->negotiate(token);
+    if (!challenge.ok()) return fail(STATUS_INVALID_PARAMETER);
+    Bytes out = spnego->raw_ntlmssp
+                    ? *challenge
+                    : auth::spnegoResponse(auth::NegState::kAcceptIncomplete,
+                                           auth::SpnegoMech::kNtlmssp, *challenge);
+    encodeSessionSetupResponse(0, out, body);
+    if (conn.dialect == SMB2_DIALECT_311 && !reauth) ctx.preauth_session = s;
+    return STATUS_MORE_PROCESSING_REQUIRED;
+  }
+  if (type != 3 || !s->ntlm) return fail(STATUS_INVALID_PARAMETER);
+
+  std::optional<config::UserEntry> entry;
+  auto lookup = [&](std::string_view user, std::string_view) -> std::optional<crypto::Key16> {
+    entry = server.findUser(user);
+    if (!entry) return std::nullopt;
+    return entry->nt_hash;
+  };
+  auto result = s->ntlm->authenticate(token, lookup);
+  if (!result.ok()) {
+    XLOG(INFO) << conn.peer << ": NTLM AUTHENTICATE rejected: " << result.status().message();
+    return fail(STATUS_LOGON_FAILURE);
+  }
+
+  const auto map = server.config.global.map_to_guest;
+  bool guest = false, anonymous = false;
+  switch (result->outcome) {
+    case auth::NtlmOutcome::kAuthenticated:
+      break;
+    case auth::NtlmOutcome::kAnonymous:
+      anonymous = true;
+      break;
+    case auth::NtlmOutcome::kNoSuchUser:
+      XLOG(INFO) << conn.peer << ": no such user " << result->user;
+      if (map == config::MapToGuest::kNever) return fail(STATUS_LOGON_FAILURE);
+      guest = true;
+      break;
+    case auth::NtlmOutcome::kWrongPassword:
+      XLOG(INFO) << conn.peer << ": wrong password for " << result->user;
+      if (map != config::MapToGuest::kBadPassword) return fail(STATUS_LOGON_FAILURE);
+      guest = true;
+      break;
+  }
+  if (!spnego->mech_list_mic.empty() && !guest && !anonymous &&
+      !s->ntlm->checkMic(s->mech_types_der, spnego->mech_list_mic)) {
+    XLOG(INFO) << conn.peer << ": SPNEGO mechListMIC does not verify";
+    return fail(STATUS_LOGON_FAILURE);
+  }
+
+  vfs::UnixIdentity identity = server.guest_identity;
+  if (!guest && !anonymous) {
+    auto id = vfs::lookupUnixIdentity(entry->unix_name);
+    if (!id.ok()) {
+      XLOG(WARNING) << "user " << entry->name << ": unix account " << entry->unix_name
+                   << " not found";
+      return fail(STATUS_LOGON_FAILURE);
+    }
+    identity = *id;
+  }
+  if (reauth && (guest || anonymous) != (s->guest || s->anonymous)) {
+    // A re-authentication may not turn a user session into a guest one or back.
+    return fail(STATUS_LOGON_FAILURE);
+  }
+
+  Bytes mic;
+  if (!spnego->mech_list_mic.empty() && !guest && !anonymous) {
+    mic = s->ntlm->makeMic(s->mech_types_der);
+  }
+  Bytes out = spnego->raw_ntlmssp
+                  ? Bytes{}
+                  : auth::spnegoResponse(auth::NegState::kAcceptCompleted, std::nullopt, {}, mic);
+  s->user = result->user;
+  s->domain = result->domain;
+  s->identity = std::move(identity);
+  s->ntlm.reset();
+  uint16_t flags = 0;
+  if (!reauth) {
+    s->guest = guest;
+    s->anonymous = anonymous;
+    if (!guest && !anonymous) {
+      s->session_key.assign(result->session_key.begin(), result->session_key.end());
+      deriveKeys(conn, *s);
+      s->signing_required =
+          server.config.global.server_signing == config::SigningPolicy::kMandatory ||
+          (req.security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
+      // MS-SMB2 3.3.5.5.3: the final 3.1.1 response is signed; for older dialects when the
+      // session is going to sign.
+      ctx.sign_response = conn.dialect == SMB2_DIALECT_311 || s->signing_required;
+    }
+    s->state = session::Session::State::kValid;
+  }
+  if (s->guest) flags |= SMB2_SESSION_FLAG_IS_GUEST;
+  if (s->anonymous) flags |= SMB2_SESSION_FLAG_IS_NULL;
+  encodeSessionSetupResponse(flags, out, body);
+  XLOG(INFO) << conn.peer << ": session " << s->id << (reauth ? " re-authenticated " : " for ")
+            << (anonymous ? "anonymous" : guest ? "guest" : result->user);
+  return STATUS_SUCCESS;
+}
+
+NtStatus handleLogoff(RequestContext& ctx, ByteWriter& body) {
+  if (NtStatus st = decodeEmptyRequest(ctx.message, 4); st != STATUS_SUCCESS) return st;
+  ctx.conn->removeSession(ctx.session->id);
+  ctx.session = nullptr;
+  encodeEmptyResponse(body);
+  return STATUS_SUCCESS;
+}
+
+}  // namespace xsmb::handlers

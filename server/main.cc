@@ -1,0 +1,255 @@
+// xsmbd: the SMB2/SMB3 file server daemon.
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "server/common/log.h"
+#include "server/config/smb_conf.h"
+#include "server/config/user_db.h"
+#include "server/crypto/crypto.h"
+#include "server/net/io_pool.h"
+#include "server/net/worker.h"
+#include "server/session/state.h"
+#include "server/vfs/attributes.h"
+#include "server/vfs/path.h"
+
+ABSL_FLAG(std::string, config, "", "smb.conf-style configuration file (default: the embedded "
+                                   "demo configuration)");
+ABSL_FLAG(bool, foreground, false, "stay in the foreground instead of becoming a daemon");
+ABSL_FLAG(int, log_level, -1, "log level (0 errors, 1 warnings, 2 connections and logons, 3 "
+                              "debug); overrides \"log level\"");
+ABSL_FLAG(bool, check_config, false, "print the effective configuration and every problem "
+                                     "found, then exit (1 when there are errors)");
+ABSL_FLAG(int, workers, 0, "event-loop threads (default: one per CPU)");
+ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 4 per CPU)");
+
+namespace xsmb {
+namespace {
+
+constexpr uint16_t kDemoPort = 4455;
+
+std::string currentUserName() {
+  struct passwd* pw = getpwuid(geteuid());
+  return pw ? pw->pw_name : "root";
+}
+
+// The embedded default: a demo share under ./.demo (or $XSMBD_DEMO_DIR), 127.0.0.1 on
+// $XSMBD_PORT or 4455, guest access, and user "demo" with password "demo".
+config::Config demoConfig() {
+  const char* dir_env = getenv("XSMBD_DEMO_DIR");
+  std::filesystem::path base = dir_env ? std::filesystem::path(dir_env)
+                                       : std::filesystem::current_path() / ".demo";
+  std::filesystem::path share = base / "share";
+  std::error_code ec;
+  std::filesystem::create_directories(share, ec);
+  chmod(share.c_str(), 0777);  // the guest account writes here when xsmbd runs as root
+  chmod(base.c_str(), 0755);
+  const char* port_env = getenv("XSMBD_PORT");
+  uint16_t port = port_env ? static_cast<uint16_t>(atoi(port_env)) : kDemoPort;
+  std::string db_path = (base / "users.db").string();
+  auto db = config::UserDb::load(db_path);
+  if (db.ok() && !db->find("demo")) {
+    config::UserEntry e;
+    e.name = "demo";
+    e.unix_name = currentUserName();
+    e.nt_hash = crypto::ntHash("demo");
+    if (db->add(e).ok()) (void)db->save(db_path);
+  }
+  return config::embeddedDefault(share.string(), port, db_path);
+}
+
+
+int run() {
+  std::string path = absl::GetFlag(FLAGS_config);
+  config::ParseResult parsed;
+  bool embedded = path.empty();
+  if (embedded) {
+    parsed.config = demoConfig();
+  } else {
+    auto r = config::loadSmbConf(path);
+    if (!r.ok()) {
+      std::cerr << "xsmbd: " << path << ": " << r.status().message() << "\n";
+      return 1;
+    }
+    parsed = std::move(*r);
+  }
+  const config::Config& cfg = parsed.config;
+  if (absl::GetFlag(FLAGS_check_config)) {
+    for (const auto& p : parsed.problems) {
+      std::cerr << (p.severity == config::Problem::Severity::kError ? "error" : "warning");
+      if (p.line) std::cerr << ": line " << p.line;
+      std::cerr << ": " << p.message << "\n";
+    }
+    std::cout << config::renderConfig(cfg);
+    std::cerr << "Loaded " << (embedded ? "the embedded default" : path) << ": "
+              << parsed.problems.size() << " problem(s)\n";
+    return parsed.hasErrors() ? 1 : 0;
+  }
+  g_log_level = absl::GetFlag(FLAGS_log_level) >= 0 ? absl::GetFlag(FLAGS_log_level)
+                                                    : cfg.global.log_level;
+  for (const auto& p : parsed.problems) {
+    if (p.severity == config::Problem::Severity::kError) {
+      XLOG(ERROR) << path << ":" << p.line << ": " << p.message;
+    } else {
+      XLOG(WARNING) << path << ":" << p.line << ": " << p.message;
+    }
+  }
+
+  crypto::initProviders();
+  umask(0);  // "create mask" and "directory mask" are applied exactly
+  auto server = std::make_unique<session::ServerContext>();
+  server->config = cfg;
+  server->run_as_root = geteuid() == 0;
+  server->start_time = vfs::ntTimeNow();
+  crypto::randomBytes(server->server_guid);
+  auto guest = vfs::lookupUnixIdentity(cfg.global.guest_account);
+  if (guest.ok()) {
+    server->guest_identity = *guest;
+  } else {
+    XLOG(WARNING) << "guest account " << cfg.global.guest_account
+                  << " not found; guests use uid/gid 65534";
+    server->guest_identity = {65534, 65534, {65534}};
+  }
+  for (const auto& sc : cfg.shares) {
+    auto sh = std::make_unique<session::Share>();
+    sh->cfg = sc;
+    if (!sc.is_ipc) {
+      sh->root.reset(open(sc.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!sh->root) {
+        XLOG(ERROR) << "share [" << sc.name << "]: cannot open path " << sc.path << ": "
+                    << std::strerror(errno) << "; the share is unavailable";
+      } else {
+        vfs::FileMeta m;
+        vfs::readFileMeta(sh->root.get(), &m);
+        sh->creation_time = m.creation_time;
+        sh->volume_serial = static_cast<uint32_t>(std::hash<std::string>{}(sc.path));
+      }
+      if (!sc.force_user.empty()) {
+        auto id = vfs::lookupUnixIdentity(sc.force_user);
+        if (id.ok()) {
+          sh->force_identity = *id;
+        } else {
+          XLOG(ERROR) << "share [" << sc.name << "]: force user " << sc.force_user
+                      << " not found; the share is unavailable";
+          sh->root.reset();
+        }
+      }
+      if (!sc.force_group.empty()) {
+        struct group* g = getgrnam(sc.force_group.c_str());
+        if (g) {
+          sh->force_gid = g->gr_gid;
+        } else {
+          XLOG(ERROR) << "share [" << sc.name << "]: force group " << sc.force_group
+                      << " not found; the share is unavailable";
+          sh->root.reset();
+        }
+      }
+    }
+    server->shares.push_back(std::move(sh));
+  }
+  auto hosts = config::listenAddresses(cfg.global);
+  if (!hosts.ok()) {
+    XLOG(ERROR) << "interfaces: " << hosts.status().message();
+    return 1;
+  }
+  std::vector<net::ListenAddress> addrs;
+  for (const auto& h : *hosts) {
+    for (uint16_t port : cfg.global.smb_ports) addrs.push_back({h, port});
+  }
+
+  if (!absl::GetFlag(FLAGS_foreground) && !embedded) {
+    if (daemon(0, 1) != 0) {
+      XLOG(ERROR) << "daemon: " << std::strerror(errno);
+      return 1;
+    }
+  }
+  // Signals are taken by this thread only (sigwait below); workers inherit the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  int nworkers = absl::GetFlag(FLAGS_workers) > 0 ? absl::GetFlag(FLAGS_workers) : cpus;
+  int nio = absl::GetFlag(FLAGS_io_threads) > 0 ? absl::GetFlag(FLAGS_io_threads) : 4 * cpus;
+  auto pool = std::make_unique<net::IoPool>(nio);
+  std::atomic<int> connections{0};
+  std::vector<std::unique_ptr<net::Worker>> workers;
+  for (int i = 0; i < nworkers; ++i) {
+    auto w = std::make_unique<net::Worker>(server.get(), pool.get(), &connections);
+    if (!w->listen(addrs)) return 1;
+    workers.push_back(std::move(w));
+  }
+  for (auto& w : workers) w->start();
+  for (const auto& a : addrs) {
+    XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " ("
+                    << nworkers << " workers, " << nio << " I/O threads, plain socket mode: no "
+                    << "BPF programs pinned)";
+  }
+  if (embedded) {
+    uint16_t port = addrs.empty() ? kDemoPort : addrs[0].port;
+    std::cout << "xsmbd is serving the demo share " << cfg.shares[0].path << "\n"
+              << "  as guest: smbclient //127.0.0.1/demo -p " << port << " -N\n"
+              << "  as user:  smbclient //127.0.0.1/demo -p " << port << " -U demo%demo\n"
+              << std::flush;
+  }
+  for (;;) {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (sig == SIGHUP) {
+      XLOG(WARNING) << "SIGHUP: configuration reload is not supported yet; restart xsmbd";
+      continue;
+    }
+    XLOG(WARNING) << "signal " << sig << ": shutting down";
+    break;
+  }
+  for (auto& w : workers) w->stop();
+  pool.reset();
+  workers.clear();
+  const auto& st = server->stats;
+  XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests "
+                << st.requests << ", bad signatures " << st.bad_signatures << ", malformed frames "
+                << st.malformed_frames << ", oversized frames " << st.oversized_frames
+                << ", logon failures " << st.logon_failures;
+  return 0;
+}
+
+}  // namespace
+}  // namespace xsmb
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "xsmbd [--config FILE] [--foreground] [--log-level N] [--check-config]\n"
+      "Serves SMB2/SMB3 shares. Without --config it serves a demo share on 127.0.0.1.");
+  // Accept the documented spellings --log-level / --check-config for Abseil's underscore names.
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<char*> fixed;
+  for (std::string& a : args) {
+    if (a.rfind("--", 0) == 0) {
+      size_t end = a.find('=');
+      for (size_t i = 2; i < std::min(end, a.size()); ++i) {
+        if (a[i] == '-') a[i] = '_';
+      }
+    }
+    fixed.push_back(a.data());
+  }
+  absl::ParseCommandLine(static_cast<int>(fixed.size()), fixed.data());
+  return xsmb::run();
+}

@@ -1,0 +1,410 @@
+#include "server/net/worker.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "server/common/log.h"
+#include "server/handlers/dispatcher.h"
+#include "server/net/netbios.h"
+
+namespace xsmb::net {
+namespace {
+
+constexpr size_t kScratchSize = 256 * 1024;
+// Before NEGOTIATE nothing legitimate is larger than this (an SPNEGO token fits easily).
+constexpr size_t kPreNegotiateMaxFrame = 256 * 1024;
+// Room for headers and compounded requests above MaxWriteSize/MaxTransactSize.
+constexpr size_t kFrameOverhead = 64 * 1024;
+// A connection with this many complete messages waiting is not read until they drain.
+constexpr size_t kMaxPending = 64;
+constexpr uint64_t kListenerTag = 1ULL << 63;
+constexpr uint64_t kEventFdTag = (1ULL << 63) - 1;
+
+std::string peerName(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+int listenOn(const ListenAddress& a) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family;
+  if (inet_pton(AF_INET, a.host.c_str(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
+    family = AF_INET;
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(a.port);
+    len = sizeof(sockaddr_in);
+  } else {
+    std::string host = a.host;
+    unsigned scope = 0;
+    if (auto pct = host.find('%'); pct != std::string::npos) {
+      scope = if_nametoindex(host.substr(pct + 1).c_str());
+      host.resize(pct);
+    }
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (inet_pton(AF_INET6, host.c_str(), &sa->sin6_addr) != 1) {
+      errno = EINVAL;
+      return -1;
+    }
+    family = AF_INET6;
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(a.port);
+    sa->sin6_scope_id = scope;
+    len = sizeof(sockaddr_in6);
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 512) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+Worker::Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count)
+    : server_(server), pool_(pool), connection_count_(connection_count) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  eventfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kEventFdTag;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, eventfd_, &ev);
+  scratch_.resize(kScratchSize);
+}
+
+Worker::~Worker() {
+  stop();
+  std::vector<uint64_t> ids;
+  for (auto& [id, c] : conns_) ids.push_back(id);
+  for (uint64_t id : ids) closeConn(id);
+  for (int fd : listeners_) close(fd);
+  if (eventfd_ >= 0) close(eventfd_);
+  if (epfd_ >= 0) close(epfd_);
+}
+
+bool Worker::listen(const std::vector<ListenAddress>& addresses) {
+  for (const auto& a : addresses) {
+    int fd = listenOn(a);
+    if (fd < 0) {
+      XLOG(ERROR) << "cannot listen on " << a.host << " port " << a.port << ": "
+                  << std::strerror(errno);
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenerTag | static_cast<uint64_t>(fd);
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+    listeners_.push_back(fd);
+  }
+  return true;
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  uint64_t one = 1;
+  (void)!write(eventfd_, &one, sizeof(one));
+  thread_.join();
+}
+
+void Worker::run() {
+  epoll_event events[128];
+  while (!stop_) {
+    int n = epoll_wait(epfd_, events, 128, 1000);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      XLOG(ERROR) << "epoll_wait: " << std::strerror(errno);
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kEventFdTag) {
+        uint64_t v;
+        (void)!read(eventfd_, &v, sizeof(v));
+        drainCompletions();
+        continue;
+      }
+      if (tag & kListenerTag) {
+        acceptOn(static_cast<int>(tag & ~kListenerTag));
+        continue;
+      }
+      auto it = conns_.find(tag);
+      if (it == conns_.end()) continue;
+      Conn& c = *it->second;
+      if (events[i].events & (EPOLLERR | EPOLLHUP)) {
+        closeConn(c.id);
+        continue;
+      }
+      if (events[i].events & EPOLLOUT) {
+        flush(c);
+        if (conns_.find(tag) == conns_.end()) continue;
+      }
+      if (events[i].events & EPOLLIN) onReadable(c);
+    }
+  }
+}
+
+void Worker::acceptOn(int lfd) {
+  for (;;) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    uint32_t max = server_->config.global.max_connections;
+    if (max && connection_count_->load() >= static_cast<int>(max)) {
+      server_->stats.connections_refused++;
+      XLOG(WARNING) << "refusing " << peerName(ss) << ": max connections (" << max << ") reached";
+      close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto c = std::make_unique<Conn>();
+    c->fd = fd;
+    c->id = next_id_++;
+    c->state = std::make_shared<session::ConnState>(server_);
+    c->state->peer = peerName(ss);
+    c->max_frame = kPreNegotiateMaxFrame;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = c->id;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+    connection_count_->fetch_add(1);
+    server_->stats.connections_accepted++;
+    XLOG(INFO) << "connection from " << c->state->peer;
+    conns_[c->id] = std::move(c);
+  }
+}
+
+void Worker::onReadable(Conn& c) {
+  const uint64_t id = c.id;
+  for (int rounds = 0; rounds < 16 && c.reading; ++rounds) {
+    ssize_t n;
+    if (!c.inflight.empty()) {
+      // The rest of a large message goes straight into its own buffer.
+      n = recv(c.fd, c.inflight.data() + c.inflight_got, c.inflight.size() - c.inflight_got, 0);
+      if (n > 0) {
+        c.inflight_got += static_cast<size_t>(n);
+        if (c.inflight_got == c.inflight.size()) {
+          Bytes msg = std::move(c.inflight);
+          c.inflight.clear();
+          c.inflight_got = 0;
+          deliver(c, std::move(msg));
+        }
+        continue;
+      }
+    } else {
+      std::memcpy(scratch_.data(), c.head, c.head_len);
+      n = recv(c.fd, scratch_.data() + c.head_len, scratch_.size() - c.head_len, 0);
+      if (n > 0) {
+        size_t total = c.head_len + static_cast<size_t>(n);
+        c.head_len = 0;
+        if (!consume(c, scratch_.data(), total)) {
+          closeConn(id);
+          return;
+        }
+        if (conns_.find(id) == conns_.end()) return;
+        continue;
+      }
+    }
+    if (n == 0) {
+      closeConn(id);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    closeConn(id);
+    return;
+  }
+}
+
+bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
+  size_t pos = 0;
+  while (pos < n) {
+    ByteSpan rest(data + pos, n - pos);
+    Frame f = parseFrame(rest, c.max_frame);
+    switch (f.status) {
+      case FrameStatus::kTooLarge:
+        server_->stats.oversized_frames++;
+        XLOG(WARNING) << c.state->peer << ": frame of " << f.length << " bytes exceeds "
+                      << c.max_frame << ", closing";
+        return false;
+      case FrameStatus::kBadType:
+        server_->stats.malformed_frames++;
+        XLOG(WARNING) << c.state->peer << ": not a NetBIOS session message, closing";
+        return false;
+      case FrameStatus::kKeepAlive:
+        pos += kNetBiosHeaderSize + f.length;
+        break;
+      case FrameStatus::kMessage:
+        deliver(c, Bytes(rest.begin() + kNetBiosHeaderSize,
+                         rest.begin() + kNetBiosHeaderSize + f.length));
+        pos += kNetBiosHeaderSize + f.length;
+        break;
+      case FrameStatus::kIncomplete:
+        if (rest.size() < kNetBiosHeaderSize) {
+          std::memcpy(c.head, rest.data(), rest.size());
+          c.head_len = rest.size();
+        } else {
+          c.inflight.resize(f.length);
+          c.inflight_got = rest.size() - kNetBiosHeaderSize;
+          std::memcpy(c.inflight.data(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
+        }
+        return true;
+    }
+  }
+  return true;
+}
+
+void Worker::deliver(Conn& c, Bytes msg) {
+  if (msg.empty()) return;  // an empty session message carries nothing to answer
+  c.pending.push_back(std::move(msg));
+  if (c.pending.size() >= kMaxPending && c.reading) {
+    c.reading = false;
+    updateEvents(c);
+  }
+  if (!c.busy) submitNext(c);
+}
+
+void Worker::submitNext(Conn& c) {
+  if (c.pending.empty() || c.close_after_write) return;
+  c.busy = true;
+  Bytes msg = std::move(c.pending.front());
+  c.pending.pop_front();
+  auto state = c.state;
+  uint64_t id = c.id;
+  pool_->submit([this, state, id, msg = std::move(msg)]() mutable {
+    Bytes resp = handlers::processMessage(*state, msg);
+    uint32_t max_frame = state->negotiated
+                             ? std::max(state->max_write_size, state->max_transact_size) +
+                                   static_cast<uint32_t>(kFrameOverhead)
+                             : static_cast<uint32_t>(kPreNegotiateMaxFrame);
+    {
+      std::lock_guard<std::mutex> lock(completions_mu_);
+      completions_.push_back({id, std::move(resp), state->disconnect, max_frame});
+    }
+    uint64_t one = 1;
+    (void)!write(eventfd_, &one, sizeof(one));
+  });
+}
+
+void Worker::drainCompletions() {
+  std::vector<Completion> done;
+  {
+    std::lock_guard<std::mutex> lock(completions_mu_);
+    done.swap(completions_);
+  }
+  for (Completion& d : done) {
+    auto it = conns_.find(d.conn_id);
+    if (it == conns_.end()) continue;  // closed while its request ran
+    Conn& c = *it->second;
+    c.busy = false;
+    c.max_frame = d.max_frame;
+    if (!d.response.empty()) c.wq.push_back(std::move(d.response));
+    if (d.disconnect) {
+      c.close_after_write = true;
+      c.pending.clear();
+    }
+    flush(c);
+    it = conns_.find(d.conn_id);
+    if (it == conns_.end()) continue;
+    if (!c.reading && c.pending.size() < kMaxPending / 2 && !c.close_after_write) {
+      c.reading = true;
+      updateEvents(c);
+    }
+    submitNext(c);
+  }
+}
+
+void Worker::flush(Conn& c) {
+  while (!c.wq.empty()) {
+    iovec iov[64];
+    int cnt = 0;
+    size_t first_off = c.woff;
+    for (auto it = c.wq.begin(); it != c.wq.end() && cnt < 64; ++it, ++cnt) {
+      iov[cnt].iov_base = it->data() + (cnt == 0 ? first_off : 0);
+      iov[cnt].iov_len = it->size() - (cnt == 0 ? first_off : 0);
+    }
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = static_cast<size_t>(cnt);
+    ssize_t n = sendmsg(c.fd, &mh, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      closeConn(c.id);
+      return;
+    }
+    size_t left = static_cast<size_t>(n);
+    while (left > 0 && !c.wq.empty()) {
+      size_t avail = c.wq.front().size() - c.woff;
+      if (left >= avail) {
+        left -= avail;
+        c.wq.pop_front();
+        c.woff = 0;
+      } else {
+        c.woff += left;
+        left = 0;
+      }
+    }
+  }
+  if (c.wq.empty() && c.close_after_write) {
+    closeConn(c.id);
+    return;
+  }
+  updateEvents(c);
+}
+
+void Worker::updateEvents(Conn& c) {
+  epoll_event ev{};
+  ev.events = EPOLLRDHUP | (c.reading ? EPOLLIN : 0) | (c.wq.empty() ? 0 : EPOLLOUT);
+  ev.data.u64 = c.id;
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Worker::closeConn(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Conn& c = *it->second;
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  close(c.fd);
+  connection_count_->fetch_sub(1);
+  XLOG(INFO) << "connection from " << c.state->peer << " closed";
+  conns_.erase(it);
+}
+
+}  // namespace xsmb::net

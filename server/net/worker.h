@@ -1,0 +1,90 @@
+// A worker: one thread with an epoll event loop that owns its own SO_REUSEPORT listening
+// sockets and the connections accepted on them. It frames NetBIOS messages, hands each complete
+// message of a connection, one at a time and in order, to the I/O pool, and writes the responses
+// back with vectored sends. An idle connection holds no buffer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/common/bytes.h"
+#include "server/net/io_pool.h"
+#include "server/session/state.h"
+
+namespace xsmb::net {
+
+struct ListenAddress {
+  std::string host;  // numeric IPv4 or IPv6
+  uint16_t port;
+};
+
+// Creates a non-blocking SO_REUSEPORT listening socket; -1 with errno on failure.
+int listenOn(const ListenAddress& a);
+
+class Worker {
+ public:
+  Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count);
+  ~Worker();
+  // Opens this worker's listening sockets (one per address); false if any fails (logged).
+  bool listen(const std::vector<ListenAddress>& addresses);
+  void start();
+  void stop();  // asks the loop to end and joins it
+
+ private:
+  struct Conn {
+    int fd = -1;
+    uint64_t id = 0;
+    std::shared_ptr<session::ConnState> state;
+    uint8_t head[4] = {};      // a NetBIOS header cut by a read boundary
+    size_t head_len = 0;
+    Bytes inflight;            // a message whose length is known, being read into place
+    size_t inflight_got = 0;
+    size_t max_frame = 0;
+    bool busy = false;         // a message of this connection is on the pool
+    std::deque<Bytes> pending; // complete messages waiting their turn
+    std::deque<Bytes> wq;      // response frames to write
+    size_t woff = 0;           // bytes of wq.front() already written
+    bool close_after_write = false;
+    bool reading = true;
+  };
+  struct Completion {
+    uint64_t conn_id;
+    Bytes response;
+    bool disconnect;
+    uint32_t max_frame;
+  };
+
+  void run();
+  void acceptOn(int lfd);
+  void onReadable(Conn& c);
+  bool consume(Conn& c, const uint8_t* data, size_t n);  // false: close
+  void deliver(Conn& c, Bytes msg);
+  void submitNext(Conn& c);
+  void flush(Conn& c);
+  void updateEvents(Conn& c);
+  void closeConn(uint64_t id);
+  void drainCompletions();
+
+  session::ServerContext* server_;
+  IoPool* pool_;
+  std::atomic<int>* connection_count_;
+  int epfd_ = -1;
+  int eventfd_ = -1;
+  std::vector<int> listeners_;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  uint64_t next_id_ = 1;
+  std::mutex completions_mu_;
+  std::vector<Completion> completions_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  Bytes scratch_;
+};
+
+}  // namespace xsmb::net

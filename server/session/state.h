@@ -1,0 +1,195 @@
+// Protocol state: the server-wide context, and per connection its sessions, tree connects and
+// opens (MS-SMB2 3.3.1). Every record is reached through an id looked up in its owner's table,
+// never through a pointer kept across requests, so a closed session or open cannot be used.
+//
+// Threading: all of one connection's requests are processed one after another (on the I/O
+// pool), so ConnState needs no lock. What several connections share (ServerContext, FileTable)
+// is either immutable after start or guarded by its own mutex.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/auth/ntlmssp.h"
+#include "server/config/smb_conf.h"
+#include "server/config/user_db.h"
+#include "server/crypto/signing.h"
+#include "server/session/credits.h"
+#include "server/smb2/messages.h"
+#include "server/vfs/fd.h"
+#include "server/vfs/identity.h"
+
+namespace xsmb::session {
+
+// Counters exported in the log and (later) to the BPF maps / metrics.
+struct Stats {
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_refused{0};
+  std::atomic<uint64_t> bad_signatures{0};
+  std::atomic<uint64_t> malformed_frames{0};
+  std::atomic<uint64_t> oversized_frames{0};
+  std::atomic<uint64_t> logon_failures{0};
+  std::atomic<uint64_t> requests{0};
+};
+
+struct Share {
+  config::ShareConfig cfg;
+  vfs::UniqueFd root;  // O_PATH|O_DIRECTORY of cfg.path; invalid for IPC$
+  uint32_t volume_serial = 0;
+  uint64_t creation_time = 0;
+  // "force user" / "force group": every request on this share uses this identity.
+  std::optional<vfs::UnixIdentity> force_identity;
+  std::optional<gid_t> force_gid;
+};
+
+// Which opens exist per file (device, inode) across all connections: share modes
+// (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1.2) and delete-pending state (MS-FSA 2.1.5.4).
+class FileTable {
+ public:
+  struct Key {
+    uint64_t dev = 0, ino = 0;
+    bool operator<(const Key& o) const { return dev != o.dev ? dev < o.dev : ino < o.ino; }
+  };
+  // Registers an open with `access` / `share_access`. STATUS_SHARING_VIOLATION when it conflicts
+  // with a live open, STATUS_DELETE_PENDING when the file is being deleted.
+  NtStatus add(const Key& k, uint64_t open_token, uint32_t access, uint32_t share_access);
+  // Unregisters; returns true when this was the last open and the file is delete-pending (the
+  // caller then removes it).
+  bool remove(const Key& k, uint64_t open_token, bool delete_on_close);
+  void setDeletePending(const Key& k, bool pending);
+  bool deletePending(const Key& k);
+
+ private:
+  struct OpenRef {
+    uint64_t token;
+    uint32_t access;
+    uint32_t share_access;
+  };
+  struct Entry {
+    std::vector<OpenRef> opens;
+    bool delete_pending = false;
+  };
+  std::mutex mu_;
+  std::map<Key, Entry> files_;
+};
+
+struct ServerContext {
+  config::Config config;
+  std::vector<std::unique_ptr<Share>> shares;
+  vfs::UnixIdentity guest_identity;
+  bool run_as_root = false;
+  smb2::Guid server_guid{};
+  uint64_t start_time = 0;  // FILETIME
+  FileTable files;
+  Stats stats;
+  std::atomic<uint64_t> next_session_id{1};
+  std::atomic<uint64_t> next_open_token{1};
+
+  Share* findShare(std::string_view name) const;
+  // The user database entry for `name` (case-insensitive); the file named by "smb passwd file"
+  // is re-read when its modification time changed, so xsmbctl changes apply to new logons.
+  std::optional<config::UserEntry> findUser(std::string_view name);
+
+ private:
+  std::mutex users_mu_;
+  config::UserDb users_;
+  struct timespec users_mtime_ {};
+  bool users_loaded_ = false;
+};
+
+struct Share;
+struct Open {
+  uint64_t volatile_id = 0;
+  Share* share = nullptr;  // shares live as long as the server
+  uint64_t session_id = 0;
+  uint32_t tree_id = 0;
+  vfs::UniqueFd fd;        // data fd (O_RDONLY/O_WRONLY/O_RDWR), dir fd, or O_PATH
+  bool has_read = false, has_write = false;
+  bool directory = false;
+  std::string disk_path;   // relative to the share root, '/'-separated, "" = root
+  std::string smb_path;    // as the client named it, '\'-separated, no leading '\'
+  uint32_t granted_access = 0;
+  uint32_t share_access = 0;
+  uint32_t create_options = 0;
+  bool delete_on_close = false;
+  uint64_t position = 0;   // FilePositionInformation
+  uint32_t mode = 0;       // FileModeInformation
+  FileTable::Key key;
+  uint64_t token = 0;      // FileTable identity of this open
+  // QUERY_DIRECTORY state: the sorted snapshot of matching names and the cursor.
+  bool dir_listed = false;
+  std::string dir_pattern;
+  std::vector<std::string> dir_names;
+  size_t dir_next = 0;
+};
+
+struct TreeConnect {
+  uint32_t id = 0;
+  Share* share = nullptr;   // shares live as long as the server
+  bool ipc = false;
+  bool read_only = true;
+  uint32_t maximal_access = 0;
+};
+
+struct Session {
+  enum class State { kInProgress, kValid };
+  uint64_t id = 0;
+  State state = State::kInProgress;
+  std::unique_ptr<auth::NtlmServer> ntlm;  // the exchange in progress
+  Bytes mech_types_der;                    // the client's SPNEGO MechTypeList (for mechListMIC)
+  std::string user;                        // SMB user name ("" for anonymous)
+  std::string domain;
+  bool guest = false;
+  bool anonymous = false;
+  vfs::UnixIdentity identity;              // whose rights the requests use (when root)
+  Bytes session_key;                       // 16 bytes
+  Bytes signing_key;                       // empty: the session cannot sign
+  crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
+  bool signing_required = false;
+  std::array<uint8_t, 64> preauth_hash{};
+  std::map<uint32_t, TreeConnect> trees;
+  uint32_t next_tree_id = 1;
+};
+
+struct ConnState {
+  explicit ConnState(ServerContext* s) : server(s) {}
+  ~ConnState();
+
+  ServerContext* server;
+  std::string peer;            // "ip:port" for logs
+  bool negotiated = false;
+  uint16_t dialect = 0;
+  uint16_t client_security_mode = 0;
+  uint32_t client_capabilities = 0;
+  uint32_t server_capabilities = 0;
+  smb2::Guid client_guid{};
+  std::vector<uint16_t> client_dialects;
+  uint16_t server_security_mode = 0;
+  crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
+  std::array<uint8_t, 64> preauth_hash{};
+  uint32_t max_transact_size = 65536, max_read_size = 65536, max_write_size = 65536;
+  CreditWindow credits;
+  std::map<uint64_t, std::unique_ptr<Session>> sessions;
+  std::unordered_map<uint64_t, std::unique_ptr<Open>> opens;
+  uint64_t next_volatile_id = 1;
+  bool disconnect = false;     // set by a handler: close after sending the response
+
+  Session* findSession(uint64_t id);
+  // Closes an open: share-mode bookkeeping, delete-on-close. Removes it from `opens`.
+  void closeOpen(uint64_t volatile_id);
+  // Closes every open of a tree (tree_id != 0) or of a session (tree_id == 0).
+  void closeOpensOf(uint64_t session_id, uint32_t tree_id);
+  void removeSession(uint64_t session_id);
+};
+
+}  // namespace xsmb::session
