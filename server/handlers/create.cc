@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/common/log.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
@@ -92,6 +93,10 @@ session::Open* findOpen(RequestContext& ctx, const FileId& id) {
 NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
   CreateRequest req;
   if (NtStatus st = decodeCreateRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
+  XLOG(DEBUG) << "CREATE '" << req.name << "' access 0x" << std::hex << req.desired_access
+              << " attrs 0x" << req.file_attributes << " share 0x" << req.share_access
+              << " disp " << req.create_disposition << " options 0x" << req.create_options
+              << std::dec;
   session::TreeConnect& tree = *ctx.tree;
   if (tree.ipc) return STATUS_OBJECT_NAME_NOT_FOUND;  // named pipes: DCE/RPC issue
 
@@ -172,7 +177,8 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
     }
     int flags = openFlagsFor(desired, directory);
     const char* n = res.name.empty() ? "." : res.name.c_str();
-    fd.reset(vfs::openBeneath(res.parent.get(), n, flags | O_NONBLOCK));
+    // openat2 accepts only a few flags together with O_PATH.
+    fd.reset(vfs::openBeneath(res.parent.get(), n, flags == O_PATH ? flags : flags | O_NONBLOCK));
     if (!fd && directory && errno == EACCES) fd.reset(vfs::openBeneath(res.parent.get(), n, O_PATH));
     if (!fd) return vfs::ntStatusFromErrno(errno);
     if (overwrite) {

@@ -15,6 +15,7 @@ Binaries come from the environment (ctest sets them):
 """
 
 import atexit
+import ctypes
 import hashlib
 import os
 import pwd
@@ -55,6 +56,15 @@ def _on_sigterm(signum, frame):
 
 
 signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _die_with_parent():
+    # Runs in the child before exec: if this harness is SIGKILLed (e.g. a ctest TIMEOUT), the
+    # kernel sends the server SIGTERM instead of leaving it listening (prctl PR_SET_PDEATHSIG).
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def backend():
@@ -293,7 +303,7 @@ class Server:
         # (smbd forks per connection; xsmbd may start helpers).
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=self.root,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         _live_servers.add(self)
         deadline = time.monotonic() + timeout
         while True:

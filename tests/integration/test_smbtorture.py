@@ -41,7 +41,7 @@ PASSWORD = "Tort-ure-123"
 # smb2.rename.simple_nodelete with NT_STATUS_ACCESS_DENIED (it stores DOS attributes in mode
 # bits, and the mask strips them from the files the tests reopen).
 SHARE_OPTIONS = {"read only": "no"}
-TEST_TIMEOUT = int(os.environ.get("XSMBD_TORTURE_TIMEOUT", "300"))
+TEST_TIMEOUT = int(os.environ.get("XSMBD_TORTURE_TIMEOUT", "120"))
 
 # What --discover runs by default: the smb2 suites a file server is expected to get right
 # before oplocks, leases, durable handles and multichannel.
