@@ -39,10 +39,12 @@ uint32_t fileMaximalAccess(int dirfd, const std::string& name, bool directory, u
   const char* n = name.empty() ? "" : name.c_str();
   int flags = AT_EACCESS | (name.empty() ? AT_EMPTY_PATH : 0);
   uint32_t a = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
-  if (faccessat(dirfd, n, R_OK, flags) == 0) a |= FILE_READ_DATA | FILE_READ_EA;
+  // Clients ask for FILE_EXECUTE with read (GENERIC_READ maps to it for programs they run
+  // themselves), so it goes with read, as Samba maps it.
+  if (faccessat(dirfd, n, R_OK, flags) == 0) a |= FILE_READ_DATA | FILE_READ_EA | FILE_EXECUTE;
   if (faccessat(dirfd, n, W_OK, flags) == 0) {
-    a |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES;
-    if (directory) a |= FILE_DELETE_CHILD;
+    a |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES |
+         FILE_DELETE_CHILD;
   }
   if (faccessat(dirfd, n, X_OK, flags) == 0) a |= FILE_EXECUTE;
   uid_t fsuid = static_cast<uid_t>(setfsuid(-1));
@@ -79,7 +81,7 @@ void fillTimes(const vfs::FileMeta& m, CreateResponse* r) {
 
 session::Open* findOpen(RequestContext& ctx, const FileId& id) {
   FileId fid = id;
-  if (fid.isRelatedPlaceholder() && ctx.compound_file_id) fid = *ctx.compound_file_id;
+  if (fid.isRelatedPlaceholder() && ctx.related && ctx.compound_file_id) fid = *ctx.compound_file_id;
   auto it = ctx.conn->opens.find(fid.volatile_id);
   if (it == ctx.conn->opens.end()) return nullptr;
   session::Open* o = it->second.get();
@@ -130,6 +132,13 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
     }
   }
   if (!name.empty() && name[0] == '\\') return STATUS_INVALID_PARAMETER;
+  // A ".." component would climb; Windows calls that a syntax error of the path.
+  for (size_t pos = 0; pos <= name.size();) {
+    size_t end = name.find('\\', pos);
+    if (end == std::string::npos) end = name.size();
+    if (name.compare(pos, end - pos, "..") == 0 && end - pos == 2) return STATUS_OBJECT_PATH_SYNTAX_BAD;
+    pos = end + 1;
+  }
   std::vector<std::string> comps;
   if (NtStatus st = vfs::splitPath(name, &comps); st != STATUS_SUCCESS) {
     // A ':' means a named stream, which this server does not store.

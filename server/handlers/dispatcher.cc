@@ -176,11 +176,12 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
       break;
     }
 
+    // MS-SMB2 3.3.5.2.7.2: a related request works on the session, tree and file of the one
+    // before it, whatever its own header says; an unrelated one starts afresh.
     bool related = h.isRelated();
     uint64_t sid = related ? cur_session : h.session_id;
     uint32_t tid = related ? cur_tree : h.tree_id;
-    if (related && h.session_id != ~0ULL && h.session_id != 0) sid = h.session_id;
-    if (related && h.tree_id != ~0U && h.tree_id != 0) tid = h.tree_id;
+    if (!related) cur_file = FileId{~0ULL, ~0ULL};
 
     // Response header; status, credits and ids are patched after the handler ran.
     size_t start = out.size();
@@ -198,30 +199,35 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
     rh.credit_charge = h.credit_charge;
     rh.flags = SMB2_FLAGS_SERVER_TO_REDIR | (related ? SMB2_FLAGS_RELATED_OPERATIONS : 0);
     rh.process_id = h.process_id;
-    rh.tree_id = tid;
-    rh.session_id = sid;
+    rh.tree_id = h.tree_id;  // ids are echoed as sent (related requests carry placeholders)
+    rh.session_id = h.session_id;
     ByteWriter w(&out);
     encodeHeader(rh, w);
     size_t body_start = out.size();
 
     RequestContext ctx{&server, &conn, &h, msg};
     ctx.compound_file_id = &cur_file;
+    ctx.related = related;
     NtStatus st = STATUS_SUCCESS;
     PendingResponse pr{start, false, {}, crypto::SigningAlgorithm::kHmacSha256};
     const CommandInfo* ci = h.command < kNumCommands ? &kCommands[h.command] : nullptr;
     session::Session* s = nullptr;
     bool bad_signature = false;
-    if (!ci || !ci->fn) {
+    (void)first;
+    uint32_t allowed_flags = SMB2_FLAGS_RELATED_OPERATIONS | SMB2_FLAGS_SIGNED |
+                             SMB2_FLAGS_DFS_OPERATIONS | SMB2_FLAGS_PRIORITY_MASK |
+                             SMB2_FLAGS_REPLAY_OPERATION;
+    s = sid ? conn.findSession(sid) : nullptr;
+    cur_session = s ? sid : 0;
+    cur_tree = 0;
+    if (!ci || !ci->fn || (h.flags & ~allowed_flags)) {
       st = STATUS_INVALID_PARAMETER;
-    } else if (related && first) {
-      st = STATUS_INVALID_PARAMETER;  // a chain cannot start with a related request
-    } else {
-      s = sid ? conn.findSession(sid) : nullptr;
-      if (ci->needs_session && (!s || s->state != session::Session::State::kValid)) {
-        st = STATUS_USER_SESSION_DELETED;
-      } else if (h.command == SMB2_SESSION_SETUP && sid != 0 && !s) {
-        st = STATUS_USER_SESSION_DELETED;
-      }
+    } else if (related && !s && ci->needs_session) {
+      st = STATUS_INVALID_PARAMETER;  // the request it is related to had no valid session
+    } else if (ci->needs_session && (!s || s->state != session::Session::State::kValid)) {
+      st = STATUS_USER_SESSION_DELETED;
+    } else if (h.command == SMB2_SESSION_SETUP && sid != 0 && !s) {
+      st = STATUS_USER_SESSION_DELETED;
     }
     if (st == STATUS_SUCCESS && s && !s->signing_key.empty()) {
       if (h.isSigned()) {
@@ -249,6 +255,7 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
         st = STATUS_NETWORK_NAME_DELETED;
       } else {
         ctx.tree = &it->second;
+        cur_tree = tid;
       }
     }
     if (st == STATUS_SUCCESS && related && create_error != STATUS_SUCCESS) {
@@ -286,10 +293,12 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
                 << ntStatusName(st);
     if (ctx.response_session_id) {
       sid = ctx.response_session_id;
+      cur_session = sid;
       storeU64(&out[start + 40], sid);
     }
     if (ctx.response_tree_id) {
       tid = ctx.response_tree_id;
+      cur_tree = tid;
       storeU32(&out[start + 36], tid);
     }
     storeU16(&out[start + 14], grantCredits(conn, h, charge));
@@ -310,8 +319,6 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
       }
     }
     responses.push_back(std::move(pr));
-    cur_session = sid;
-    cur_tree = tid;
     if (conn.disconnect || h.next_command == 0) break;
     off += len;
   }

@@ -21,6 +21,7 @@ struct RequestContext {
   session::TreeConnect* tree = nullptr;
   // Compound state (MS-SMB2 3.3.5.2.7.2): the FileId a related request's placeholder means.
   smb2::FileId* compound_file_id = nullptr;
+  bool related = false;                // SMB2_FLAGS_RELATED_OPERATIONS was set
   // Set by handlers for the dispatcher:
   uint64_t response_session_id = 0;    // SESSION_SETUP: the SessionId to put in the response
   uint32_t response_tree_id = 0;       // TREE_CONNECT: the new TreeId

@@ -62,6 +62,26 @@ NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body) {
     case FSCTL_PIPE_TRANSCEIVE:
       st = STATUS_NOT_SUPPORTED;  // named pipes arrive with the DCE/RPC helper
       break;
+    case FSCTL_CREATE_OR_GET_OBJECT_ID: {
+      // MS-FSCC 2.3.7 FILE_OBJECTID_BUFFER: no object ids are stored, so the id is derived from
+      // the file's identity (inode and device), which is stable for the file's lifetime.
+      session::Open* o = findOpen(ctx, req.file_id);
+      if (!o) {
+        st = STATUS_FILE_CLOSED;
+        break;
+      }
+      ByteWriter w;
+      w.u64(o->key.ino);
+      w.u64(o->key.dev);
+      w.u32(o->share->volume_serial);  // BirthVolumeId
+      w.zeros(12);
+      w.u64(o->key.ino);               // BirthObjectId
+      w.u64(o->key.dev);
+      w.zeros(16);                     // DomainId
+      out = w.take();
+      st = STATUS_SUCCESS;
+      break;
+    }
     default: {
       // Everything else names an open of this tree.
       session::Open* o = findOpen(ctx, req.file_id);
