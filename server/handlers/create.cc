@@ -241,8 +241,16 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
   o->smb_path = name;
   o->key = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   o->token = ctx.server->next_open_token.fetch_add(1);
-  if (NtStatus s2 = ctx.server->files.add(o->key, o->token, o->granted_access, o->share_access);
-      s2 != STATUS_SUCCESS) {
+  bool write_intent = (o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) ||
+                      create_action == FILE_OVERWRITTEN || create_action == FILE_SUPERSEDED;
+  ctx.server->files.breakOplocks(o->key, ctx.conn, write_intent);
+  session::FileTable::OpenInfo info;
+  info.token = o->token;
+  info.access = o->granted_access;
+  info.share_access = o->share_access;
+  info.conn = ctx.conn->weak_from_this();
+  info.volatile_id = o->volatile_id;
+  if (NtStatus s2 = ctx.server->files.add(o->key, info); s2 != STATUS_SUCCESS) {
     if (create_action == FILE_CREATED) {
       unlinkat(res.parent.get(), res.name.c_str(), directory ? AT_REMOVEDIR : 0);
     }
@@ -257,6 +265,9 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
   vfs::readFileMeta(o->fd.get(), &meta);
   CreateResponse resp;
   resp.create_action = create_action;
+  if (!directory) {
+    resp.oplock_level = ctx.server->files.grantOplock(o->key, o->token, req.requested_oplock_level);
+  }
   fillTimes(meta, &resp);
   resp.file_id = {o->volatile_id, o->volatile_id};
   for (const CreateContext& c : req.contexts) {

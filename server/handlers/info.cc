@@ -106,10 +106,8 @@ NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
       if (S_ISDIR(dst.stx.stx_mode)) return STATUS_ACCESS_DENIED;
       session::FileTable::Key k{makedev(dst.stx.stx_dev_major, dst.stx.stx_dev_minor),
                                 dst.stx.stx_ino};
-      // Replacing a file that someone has open is a sharing violation on Windows.
-      if (ctx.server->files.add(k, ~0ULL, DELETE, 0) != STATUS_SUCCESS)
-        return STATUS_ACCESS_DENIED;
-      ctx.server->files.remove(k, ~0ULL, false);
+      // Replacing a file that someone has open is refused on Windows.
+      if (ctx.server->files.hasOtherOpens(k, 0)) return STATUS_ACCESS_DENIED;
     }
   }
   unsigned flags = (replace || same_file) ? 0 : RENAME_NOREPLACE;

@@ -106,8 +106,19 @@ NtStatus handleOplockBreak(RequestContext& ctx, ByteWriter& body) {
   uint8_t level = 0;
   FileId id;
   if (NtStatus st = decodeOplockBreakAck(ctx.message, &level, &id); st != STATUS_SUCCESS) return st;
-  // No oplock is ever granted, so there is no break to acknowledge (MS-SMB2 3.3.5.22.1).
-  return findOpen(ctx, id) ? STATUS_INVALID_OPLOCK_PROTOCOL : STATUS_FILE_CLOSED;
+  session::Open* o = findOpen(ctx, id);
+  if (!o) return STATUS_FILE_CLOSED;
+  uint8_t granted = 0;
+  NtStatus st = ctx.server->files.acknowledgeBreak(o->key, o->token, level, &granted);
+  if (st != STATUS_SUCCESS) return st;
+  // MS-SMB2 2.2.25 Oplock Break Response.
+  body.u16(24);
+  body.u8(granted);
+  body.u8(0);
+  body.u32(0);
+  body.u64(id.persistent);
+  body.u64(id.volatile_id);
+  return STATUS_SUCCESS;
 }
 
 }  // namespace xsmb::handlers

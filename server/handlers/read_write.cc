@@ -74,6 +74,8 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
   }
   if (offset > static_cast<uint64_t>(std::numeric_limits<off_t>::max()) - req.data.size())
     return STATUS_INVALID_PARAMETER;
+  // Writers break LEVEL_II oplocks of others (MS-FSA 2.1.5.3).
+  ctx.server->files.breakOplocks(o->key, ctx.conn, /*write_intent=*/true);
   size_t done = 0;
   while (done < req.data.size()) {
     ssize_t n = pwrite(o->fd.get(), req.data.data() + done, req.data.size() - done,

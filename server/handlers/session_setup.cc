@@ -148,10 +148,6 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
     }
     identity = *id;
   }
-  if (reauth && (guest || anonymous) != (s->guest || s->anonymous)) {
-    // A re-authentication may not turn a user session into a guest one or back.
-    return fail(STATUS_LOGON_FAILURE);
-  }
 
   Bytes mic;
   if (!spnego->mech_list_mic.empty() && !guest && !anonymous) {
@@ -165,9 +161,11 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
   s->identity = std::move(identity);
   s->ntlm.reset();
   uint16_t flags = 0;
+  // A re-authentication changes whose rights the session uses, never its keys
+  // (MS-SMB2 3.3.5.5.3).
+  s->guest = guest;
+  s->anonymous = anonymous;
   if (!reauth) {
-    s->guest = guest;
-    s->anonymous = anonymous;
     if (!guest && !anonymous) {
       s->session_key.assign(result->session_key.begin(), result->session_key.end());
       deriveKeys(conn, *s);

@@ -198,6 +198,10 @@ void Worker::acceptOn(int lfd) {
     c->id = next_id_++;
     c->state = std::make_shared<session::ConnState>(server_);
     c->state->peer = peerName(ss);
+    uint64_t conn_id = c->id;
+    c->state->send_unsolicited = [this, conn_id](Bytes frame) {
+      post({conn_id, std::move(frame), false, 0, true});
+    };
     c->max_frame = kPreNegotiateMaxFrame;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
@@ -313,13 +317,17 @@ void Worker::submitNext(Conn& c) {
                              ? std::max(state->max_write_size, state->max_transact_size) +
                                    static_cast<uint32_t>(kFrameOverhead)
                              : static_cast<uint32_t>(kPreNegotiateMaxFrame);
-    {
-      std::lock_guard<std::mutex> lock(completions_mu_);
-      completions_.push_back({id, std::move(resp), state->disconnect, max_frame});
-    }
-    uint64_t one = 1;
-    (void)!write(eventfd_, &one, sizeof(one));
+    post({id, std::move(resp), state->disconnect, max_frame});
   });
+}
+
+void Worker::post(Completion c) {
+  {
+    std::lock_guard<std::mutex> lock(completions_mu_);
+    completions_.push_back(std::move(c));
+  }
+  uint64_t one = 1;
+  (void)!write(eventfd_, &one, sizeof(one));
 }
 
 void Worker::drainCompletions() {
@@ -332,6 +340,11 @@ void Worker::drainCompletions() {
     auto it = conns_.find(d.conn_id);
     if (it == conns_.end()) continue;  // closed while its request ran
     Conn& c = *it->second;
+    if (d.unsolicited) {
+      c.wq.push_back(std::move(d.response));
+      flush(c);
+      continue;
+    }
     c.busy = false;
     c.max_frame = d.max_frame;
     if (!d.response.empty()) c.wq.push_back(std::move(d.response));

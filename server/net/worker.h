@@ -59,7 +59,9 @@ class Worker {
     Bytes response;
     bool disconnect;
     uint32_t max_frame;
+    bool unsolicited = false;  // not the answer to the connection's running request
   };
+  void post(Completion c);
 
   void run();
   void acceptOn(int lfd);

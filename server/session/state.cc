@@ -14,15 +14,6 @@ namespace {
 
 using namespace smb2;
 
-bool conflicts(uint32_t access, uint32_t share_access_of_other) {
-  if ((access & (FILE_READ_DATA | FILE_EXECUTE)) && !(share_access_of_other & FILE_SHARE_READ))
-    return true;
-  if ((access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) && !(share_access_of_other & FILE_SHARE_WRITE))
-    return true;
-  if ((access & DELETE) && !(share_access_of_other & FILE_SHARE_DELETE)) return true;
-  return false;
-}
-
 // Removes `disk_path` (relative to `root`) without following anything outside the share.
 void unlinkBeneath(int root, const std::string& disk_path, bool directory) {
   if (disk_path.empty()) return;  // never the share root
@@ -35,52 +26,6 @@ void unlinkBeneath(int root, const std::string& disk_path, bool directory) {
 }
 
 }  // namespace
-
-NtStatus FileTable::add(const Key& k, uint64_t token, uint32_t access, uint32_t share_access) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Entry& e = files_[k];
-  if (e.delete_pending) return STATUS_DELETE_PENDING;
-  // Only data and delete access take part in sharing (MS-FSA 2.1.5.1.2.1).
-  const uint32_t relevant = FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA |
-                            DELETE;
-  if (access & relevant) {
-    for (const OpenRef& o : e.opens) {
-      if (conflicts(access, o.share_access) || conflicts(o.access, share_access)) {
-        if (e.opens.empty()) files_.erase(k);
-        return STATUS_SHARING_VIOLATION;
-      }
-    }
-  }
-  e.opens.push_back({token, access, share_access});
-  return STATUS_SUCCESS;
-}
-
-bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  if (it == files_.end()) return false;
-  Entry& e = it->second;
-  if (delete_on_close) e.delete_pending = true;
-  e.opens.erase(std::remove_if(e.opens.begin(), e.opens.end(),
-                               [&](const OpenRef& o) { return o.token == token; }),
-                e.opens.end());
-  if (!e.opens.empty()) return false;
-  bool pending = e.delete_pending;
-  files_.erase(it);
-  return pending;
-}
-
-void FileTable::setDeletePending(const Key& k, bool pending) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  if (it != files_.end()) it->second.delete_pending = pending;
-}
-
-bool FileTable::deletePending(const Key& k) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  return it != files_.end() && it->second.delete_pending;
-}
 
 Share* ServerContext::findShare(std::string_view name) const {
   for (const auto& s : shares) {

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "server/config/user_db.h"
 #include "server/crypto/signing.h"
 #include "server/session/credits.h"
+#include "server/session/file_table.h"
 #include "server/smb2/messages.h"
 #include "server/vfs/fd.h"
 #include "server/vfs/identity.h"
@@ -50,37 +52,6 @@ struct Share {
   // "force user" / "force group": every request on this share uses this identity.
   std::optional<vfs::UnixIdentity> force_identity;
   std::optional<gid_t> force_gid;
-};
-
-// Which opens exist per file (device, inode) across all connections: share modes
-// (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1.2) and delete-pending state (MS-FSA 2.1.5.4).
-class FileTable {
- public:
-  struct Key {
-    uint64_t dev = 0, ino = 0;
-    bool operator<(const Key& o) const { return dev != o.dev ? dev < o.dev : ino < o.ino; }
-  };
-  // Registers an open with `access` / `share_access`. STATUS_SHARING_VIOLATION when it conflicts
-  // with a live open, STATUS_DELETE_PENDING when the file is being deleted.
-  NtStatus add(const Key& k, uint64_t open_token, uint32_t access, uint32_t share_access);
-  // Unregisters; returns true when this was the last open and the file is delete-pending (the
-  // caller then removes it).
-  bool remove(const Key& k, uint64_t open_token, bool delete_on_close);
-  void setDeletePending(const Key& k, bool pending);
-  bool deletePending(const Key& k);
-
- private:
-  struct OpenRef {
-    uint64_t token;
-    uint32_t access;
-    uint32_t share_access;
-  };
-  struct Entry {
-    std::vector<OpenRef> opens;
-    bool delete_pending = false;
-  };
-  std::mutex mu_;
-  std::map<Key, Entry> files_;
 };
 
 struct ServerContext {
@@ -161,9 +132,16 @@ struct Session {
   uint32_t next_tree_id = 1;
 };
 
-struct ConnState {
+struct ConnState : std::enable_shared_from_this<ConnState> {
   explicit ConnState(ServerContext* s) : server(s) {}
   ~ConnState();
+
+  // Queues a complete frame (NetBIOS header included) that no request asked for, such as an
+  // oplock break notification. Callable from any thread; set by the owning worker.
+  std::function<void(Bytes)> send_unsolicited;
+  void sendUnsolicited(Bytes frame) {
+    if (send_unsolicited) send_unsolicited(std::move(frame));
+  }
 
   ServerContext* server;
   std::string peer;            // "ip:port" for logs

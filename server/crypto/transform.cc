@@ -1,0 +1,207 @@
+#include "server/crypto/transform.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <climits>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "server/crypto/crypto.h"
+
+namespace xsmb::crypto {
+namespace {
+
+// Header layout, MS-SMB2 2.2.41.
+constexpr size_t kSignatureOffset = 4;
+constexpr size_t kNonceOffset = 20;
+constexpr size_t kOriginalSizeOffset = 36;
+constexpr size_t kFlagsOffset = 42;
+constexpr size_t kSessionIdOffset = 44;
+
+bool isCcm(Cipher c) { return c == Cipher::kAes128Ccm || c == Cipher::kAes256Ccm; }
+
+// Fetched once: an implicit fetch (EVP_aes_128_gcm()) on every message costs a provider lookup.
+const EVP_CIPHER* evpCipher(Cipher c) {
+  struct Table {
+    EVP_CIPHER* ccm128;
+    EVP_CIPHER* gcm128;
+    EVP_CIPHER* ccm256;
+    EVP_CIPHER* gcm256;
+  };
+  static const Table table = [] {
+    initProviders();
+    return Table{EVP_CIPHER_fetch(nullptr, "AES-128-CCM", nullptr),
+                 EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr),
+                 EVP_CIPHER_fetch(nullptr, "AES-256-CCM", nullptr),
+                 EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr)};
+  }();
+  switch (c) {
+    case Cipher::kAes128Ccm: return table.ccm128;
+    case Cipher::kAes128Gcm: return table.gcm128;
+    case Cipher::kAes256Ccm: return table.ccm256;
+    case Cipher::kAes256Gcm: return table.gcm256;
+  }
+  return nullptr;
+}
+
+struct CtxDeleter {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter>;
+
+void putLe(uint8_t* p, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+// OpenSSL rejects some null data pointers even for zero lengths; empty spans point here.
+const uint8_t kEmpty[1] = {0};
+const uint8_t* dataOrEmpty(ByteSpan s) { return s.empty() ? kEmpty : s.data(); }
+
+// One AEAD pass. `in` and `out` have the same length; on encryption `tag` receives the tag, on
+// decryption it supplies the expected one. Returns false on any failure, including a tag that
+// does not verify.
+bool aead(bool encrypt, Cipher c, ByteSpan key, ByteSpan nonce, ByteSpan aad, ByteSpan in,
+          uint8_t* out, uint8_t* tag) {
+  const EVP_CIPHER* cipher = evpCipher(c);
+  if (cipher == nullptr || in.size() > static_cast<size_t>(INT_MAX)) return false;
+  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) return false;
+  const int enc = encrypt ? 1 : 0;
+  const int len = static_cast<int>(in.size());
+  int outl = 0;
+  if (EVP_CipherInit_ex2(ctx.get(), cipher, nullptr, nullptr, enc, nullptr) != 1) return false;
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(nonce.size()),
+                          nullptr) != 1) {
+    return false;
+  }
+  // CCM fixes the tag length (and, on decryption, the expected tag) before the key.
+  if (isCcm(c) && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, kTransformTagSize,
+                                      encrypt ? nullptr : tag) != 1) {
+    return false;
+  }
+  if (EVP_CipherInit_ex2(ctx.get(), nullptr, key.data(), nonce.data(), enc, nullptr) != 1) {
+    return false;
+  }
+  // CCM encodes the payload length in its first block, so it must be known before the AAD.
+  if (isCcm(c) && EVP_CipherUpdate(ctx.get(), nullptr, &outl, nullptr, len) != 1) return false;
+  if (EVP_CipherUpdate(ctx.get(), nullptr, &outl, aad.data(), static_cast<int>(aad.size())) != 1) {
+    return false;
+  }
+  // For CCM decryption this call also verifies the tag.
+  uint8_t scratch[1];
+  uint8_t* dst = in.empty() ? scratch : out;
+  if (EVP_CipherUpdate(ctx.get(), dst, &outl, dataOrEmpty(in), len) != 1) return false;
+  if (encrypt) {
+    int final_len = 0;
+    if (EVP_CipherFinal_ex(ctx.get(), dst + outl, &final_len) != 1) return false;
+    return EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kTransformTagSize, tag) == 1;
+  }
+  if (isCcm(c)) return true;
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, kTransformTagSize, tag) != 1) {
+    return false;
+  }
+  int final_len = 0;
+  return EVP_CipherFinal_ex(ctx.get(), dst + outl, &final_len) == 1;
+}
+
+}  // namespace
+
+bool isKnownCipher(uint16_t id) { return id >= 1 && id <= 4; }
+
+size_t cipherKeySize(Cipher c) {
+  switch (c) {
+    case Cipher::kAes128Ccm:
+    case Cipher::kAes128Gcm: return 16;
+    case Cipher::kAes256Ccm:
+    case Cipher::kAes256Gcm: return 32;
+  }
+  return 0;
+}
+
+size_t cipherNonceSize(Cipher c) {
+  switch (c) {
+    case Cipher::kAes128Ccm:
+    case Cipher::kAes256Ccm: return 11;
+    case Cipher::kAes128Gcm:
+    case Cipher::kAes256Gcm: return 12;
+  }
+  return 0;
+}
+
+Bytes encryptMessage(Cipher c, ByteSpan key, uint64_t session_id, ByteSpan plaintext) {
+  // Random nonces as MS-SMB2 3.1.4.3 allows; at 96 bits (GCM) a collision is negligible well
+  // beyond the message counts one session sees, at 88 bits (CCM) likewise.
+  uint8_t nonce[12];
+  size_t nonce_size = cipherNonceSize(c);
+  if (nonce_size == 0) return {};
+  randomBytes(std::span<uint8_t>(nonce, nonce_size));
+  return encryptMessageWithNonce(c, key, session_id, ByteSpan(nonce, nonce_size), plaintext);
+}
+
+Bytes encryptMessageWithNonce(Cipher c, ByteSpan key, uint64_t session_id, ByteSpan nonce,
+                              ByteSpan plaintext) {
+  size_t key_size = cipherKeySize(c);
+  if (key_size == 0 || key.size() != key_size || nonce.size() != cipherNonceSize(c) ||
+      plaintext.size() > static_cast<size_t>(INT_MAX)) {
+    return {};
+  }
+  Bytes out(kTransformHeaderSize + plaintext.size(), 0);
+  uint8_t* h = out.data();
+  putLe(h, kTransformProtocolId, 4);
+  std::memcpy(h + kNonceOffset, nonce.data(), nonce.size());  // rest of the field stays zero
+  putLe(h + kOriginalSizeOffset, plaintext.size(), 4);
+  putLe(h + kFlagsOffset, kTransformFlagEncrypted, 2);
+  putLe(h + kSessionIdOffset, session_id, 8);
+  if (!aead(true, c, key, nonce, ByteSpan(h + kNonceOffset, kTransformAadSize), plaintext,
+            h + kTransformHeaderSize, h + kSignatureOffset)) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return {};
+  }
+  return out;
+}
+
+bool parseTransformHeader(ByteSpan message, TransformHeader* out) {
+  ByteReader r(message);
+  uint32_t protocol_id = r.u32();
+  ByteSpan signature = r.bytes(16);
+  ByteSpan nonce = r.bytes(16);
+  uint32_t original_size = r.u32();
+  r.skip(2);  // Reserved
+  uint16_t flags = r.u16();
+  uint64_t session_id = r.u64();
+  if (!r.ok() || protocol_id != kTransformProtocolId || flags != kTransformFlagEncrypted ||
+      original_size != r.remaining()) {
+    return false;
+  }
+  std::memcpy(out->signature.data(), signature.data(), 16);
+  std::memcpy(out->nonce.data(), nonce.data(), 16);
+  out->original_size = original_size;
+  out->flags = flags;
+  out->session_id = session_id;
+  return true;
+}
+
+absl::StatusOr<Bytes> decryptMessage(Cipher c, ByteSpan key, ByteSpan message) {
+  size_t key_size = cipherKeySize(c);
+  if (key_size == 0) return absl::InvalidArgumentError("unknown cipher");
+  if (key.size() != key_size) return absl::InvalidArgumentError("wrong key length for cipher");
+  TransformHeader header;
+  if (!parseTransformHeader(message, &header)) {
+    return absl::InvalidArgumentError("malformed TRANSFORM_HEADER");
+  }
+  if (message.size() - kTransformHeaderSize > static_cast<size_t>(INT_MAX)) {
+    return absl::InvalidArgumentError("encrypted message too large");
+  }
+  Bytes plaintext(header.original_size);
+  if (!aead(false, c, key, ByteSpan(header.nonce.data(), cipherNonceSize(c)),
+            message.subspan(kNonceOffset, kTransformAadSize),
+            message.subspan(kTransformHeaderSize), plaintext.data(), header.signature.data())) {
+    // Nothing unauthenticated leaves this function.
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    return absl::PermissionDeniedError("TRANSFORM message does not authenticate");
+  }
+  return plaintext;
+}
+
+}  // namespace xsmb::crypto

@@ -1,0 +1,213 @@
+#include "server/session/file_table.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "server/common/bytes.h"
+#include "server/session/state.h"
+#include "server/smb2/constants.h"
+#include "server/smb2/header.h"
+
+namespace xsmb::session {
+namespace {
+
+using namespace smb2;
+
+bool conflicts(uint32_t access, uint32_t share_access_of_other) {
+  if ((access & (FILE_READ_DATA | FILE_EXECUTE)) && !(share_access_of_other & FILE_SHARE_READ))
+    return true;
+  if ((access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) && !(share_access_of_other & FILE_SHARE_WRITE))
+    return true;
+  if ((access & DELETE) && !(share_access_of_other & FILE_SHARE_DELETE)) return true;
+  return false;
+}
+
+// MS-SMB2 2.2.23.1 Oplock Break Notification, sent unsolicited: MessageId all ones, no session.
+Bytes oplockBreakNotification(uint64_t volatile_id, uint8_t level) {
+  Header h;
+  h.command = SMB2_OPLOCK_BREAK;
+  h.flags = SMB2_FLAGS_SERVER_TO_REDIR;
+  h.message_id = ~0ULL;
+  ByteWriter w;
+  w.zeros(4);  // NetBIOS header, filled below
+  encodeHeader(h, w);
+  w.u16(24);
+  w.u8(level);
+  w.u8(0);
+  w.u32(0);
+  w.u64(volatile_id);
+  w.u64(volatile_id);
+  Bytes out = w.take();
+  uint32_t len = static_cast<uint32_t>(out.size() - 4);
+  out[1] = static_cast<uint8_t>(len >> 16);
+  out[2] = static_cast<uint8_t>(len >> 8);
+  out[3] = static_cast<uint8_t>(len);
+  return out;
+}
+
+}  // namespace
+
+void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool write_intent,
+                             int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = files_.find(k);
+  if (it == files_.end()) return;
+  std::vector<uint64_t> wait_for;
+  for (OpenRef& r : it->second.opens) {
+    uint8_t to;
+    if (r.oplock == SMB2_OPLOCK_LEVEL_BATCH || r.oplock == SMB2_OPLOCK_LEVEL_EXCLUSIVE) {
+      to = write_intent ? SMB2_OPLOCK_LEVEL_NONE : SMB2_OPLOCK_LEVEL_II;
+    } else if (r.oplock == SMB2_OPLOCK_LEVEL_II && write_intent) {
+      to = SMB2_OPLOCK_LEVEL_NONE;
+    } else {
+      continue;
+    }
+    auto holder = r.info.conn.lock();
+    if (!holder) {
+      r.oplock = to;
+      continue;
+    }
+    bool level2 = r.oplock == SMB2_OPLOCK_LEVEL_II;
+    if (!r.breaking) {
+      holder->sendUnsolicited(oplockBreakNotification(r.info.volatile_id, to));
+    }
+    // A LEVEL_II break needs no acknowledgment (MS-SMB2 3.3.4.6), and neither does one sent
+    // to the requester's own connection: its reply can only come after this request.
+    if (level2 || holder.get() == requester) {
+      r.oplock = to;
+      r.breaking = false;
+    } else {
+      r.breaking = true;
+      r.break_to = to;
+      wait_for.push_back(r.info.token);
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (uint64_t token : wait_for) {
+    acked_.wait_until(lock, deadline, [&] {
+      auto f = files_.find(k);
+      if (f == files_.end()) return true;
+      for (const OpenRef& r : f->second.opens) {
+        if (r.info.token == token) return !r.breaking;
+      }
+      return true;  // closed
+    });
+    auto f = files_.find(k);
+    if (f == files_.end()) return;
+    for (OpenRef& r : f->second.opens) {
+      if (r.info.token == token && r.breaking) {
+        r.breaking = false;  // no acknowledgment in time: the break applies anyway
+        r.oplock = r.break_to;
+      }
+    }
+  }
+}
+
+NtStatus FileTable::add(const Key& k, const OpenInfo& info) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& e = files_[k];
+  if (e.delete_pending) return STATUS_DELETE_PENDING;
+  // Only data and delete access take part in sharing (MS-FSA 2.1.5.1.2.1).
+  const uint32_t relevant = FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA |
+                            DELETE;
+  if (info.access & relevant) {
+    for (const OpenRef& o : e.opens) {
+      if (conflicts(info.access, o.info.share_access) ||
+          conflicts(o.info.access, info.share_access)) {
+        return STATUS_SHARING_VIOLATION;
+      }
+    }
+  }
+  OpenRef r;
+  r.info = info;
+  e.opens.push_back(std::move(r));
+  return STATUS_SUCCESS;
+}
+
+uint8_t FileTable::grantOplock(const Key& k, uint64_t token, uint8_t requested) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(k);
+  if (it == files_.end()) return SMB2_OPLOCK_LEVEL_NONE;
+  OpenRef* self = nullptr;
+  bool others = false, others_strong = false;
+  for (OpenRef& r : it->second.opens) {
+    if (r.info.token == token) {
+      self = &r;
+    } else {
+      others = true;
+      if (r.oplock != SMB2_OPLOCK_LEVEL_NONE && r.oplock != SMB2_OPLOCK_LEVEL_II) others_strong = true;
+    }
+  }
+  if (!self) return SMB2_OPLOCK_LEVEL_NONE;
+  uint8_t level = SMB2_OPLOCK_LEVEL_NONE;
+  if (requested == SMB2_OPLOCK_LEVEL_BATCH || requested == SMB2_OPLOCK_LEVEL_EXCLUSIVE) {
+    level = !others ? requested : (others_strong ? SMB2_OPLOCK_LEVEL_NONE : SMB2_OPLOCK_LEVEL_II);
+  } else if (requested == SMB2_OPLOCK_LEVEL_II) {
+    level = others_strong ? SMB2_OPLOCK_LEVEL_NONE : SMB2_OPLOCK_LEVEL_II;
+  }
+  self->oplock = level;
+  return level;
+}
+
+NtStatus FileTable::acknowledgeBreak(const Key& k, uint64_t token, uint8_t level,
+                                     uint8_t* new_level) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(k);
+  if (it == files_.end()) return STATUS_INVALID_OPLOCK_PROTOCOL;
+  for (OpenRef& r : it->second.opens) {
+    if (r.info.token != token) continue;
+    if (!r.breaking) return STATUS_INVALID_DEVICE_STATE;
+    if (level > r.break_to && level != SMB2_OPLOCK_LEVEL_NONE) {
+      r.breaking = false;
+      r.oplock = SMB2_OPLOCK_LEVEL_NONE;
+      acked_.notify_all();
+      return STATUS_INVALID_OPLOCK_PROTOCOL;
+    }
+    r.breaking = false;
+    r.oplock = level;
+    *new_level = level;
+    acked_.notify_all();
+    return STATUS_SUCCESS;
+  }
+  return STATUS_INVALID_OPLOCK_PROTOCOL;
+}
+
+bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(k);
+  if (it == files_.end()) return false;
+  Entry& e = it->second;
+  if (delete_on_close) e.delete_pending = true;
+  e.opens.erase(std::remove_if(e.opens.begin(), e.opens.end(),
+                               [&](const OpenRef& o) { return o.info.token == token; }),
+                e.opens.end());
+  acked_.notify_all();
+  if (!e.opens.empty()) return false;
+  bool pending = e.delete_pending;
+  files_.erase(it);
+  return pending;
+}
+
+void FileTable::setDeletePending(const Key& k, bool pending) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(k);
+  if (it != files_.end()) it->second.delete_pending = pending;
+}
+
+bool FileTable::deletePending(const Key& k) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(k);
+  return it != files_.end() && it->second.delete_pending;
+}
+
+bool FileTable::hasOtherOpens(const Key& k, uint64_t token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(k);
+  if (it == files_.end()) return false;
+  for (const OpenRef& r : it->second.opens) {
+    if (r.info.token != token) return true;
+  }
+  return false;
+}
+
+}  // namespace xsmb::session

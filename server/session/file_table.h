@@ -1,0 +1,77 @@
+// Which opens exist per file (device, inode) across all connections, for what MS-FSA keeps per
+// file: share modes (MS-FSA 2.1.5.1.2), delete-pending state (2.1.5.4) and oplocks
+// (MS-SMB2 3.3.5.9.8, 3.3.4.6; MS-FSA 2.1.5.17). One mutex guards the table; breaking an oplock
+// sends the notification to the holder's connection and waits (without the mutex) for its
+// acknowledgment.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "server/smb2/ntstatus.h"
+
+namespace xsmb::session {
+
+struct ConnState;
+
+class FileTable {
+ public:
+  struct Key {
+    uint64_t dev = 0, ino = 0;
+    bool operator<(const Key& o) const { return dev != o.dev ? dev < o.dev : ino < o.ino; }
+  };
+  struct OpenInfo {
+    uint64_t token = 0;            // unique per open, server-wide
+    uint32_t access = 0;           // granted access mask
+    uint32_t share_access = 0;     // FILE_SHARE_* bits
+    std::weak_ptr<ConnState> conn; // where oplock breaks are sent
+    uint64_t volatile_id = 0;      // the open's FileId on that connection
+  };
+
+  // Breaks oplocks that conflict with a new open by `requester` (MS-SMB2 3.3.4.6): exclusive
+  // and batch oplocks of other opens go to LEVEL_II (NONE when `write_intent`), and the call
+  // waits up to `timeout_ms` for each holder on another connection to acknowledge; holders on
+  // the requester's own connection are notified without waiting (their acknowledgment can only
+  // arrive after this request). LEVEL_II oplocks are broken to NONE when `write_intent`.
+  void breakOplocks(const Key& k, const ConnState* requester, bool write_intent,
+                    int timeout_ms = 35000);
+  // Registers an open. STATUS_SHARING_VIOLATION when it conflicts with a live open,
+  // STATUS_DELETE_PENDING when the file is being deleted.
+  NtStatus add(const Key& k, const OpenInfo& info);
+  // The oplock granted to a just-added open for `requested` (SMB2_OPLOCK_LEVEL_*): exclusive and
+  // batch only when it is the file's only open, LEVEL_II when no other open holds more than
+  // LEVEL_II, NONE otherwise (leases are not offered).
+  uint8_t grantOplock(const Key& k, uint64_t token, uint8_t requested);
+  // MS-SMB2 3.3.5.22.1: the client acknowledges a break to `level`. Returns the level now held,
+  // or STATUS_INVALID_OPLOCK_PROTOCOL / STATUS_INVALID_DEVICE_STATE when no break is pending or
+  // the level is higher than the break allowed.
+  NtStatus acknowledgeBreak(const Key& k, uint64_t token, uint8_t level, uint8_t* new_level);
+  // Unregisters; returns true when this was the last open and the file is delete-pending (the
+  // caller then removes it).
+  bool remove(const Key& k, uint64_t token, bool delete_on_close);
+  void setDeletePending(const Key& k, bool pending);
+  bool deletePending(const Key& k);
+  // True when another open than `token` exists (used to refuse replacing an open file).
+  bool hasOtherOpens(const Key& k, uint64_t token);
+
+ private:
+  struct OpenRef {
+    OpenInfo info;
+    uint8_t oplock = 0;
+    bool breaking = false;
+    uint8_t break_to = 0;
+  };
+  struct Entry {
+    std::vector<OpenRef> opens;
+    bool delete_pending = false;
+  };
+  std::mutex mu_;
+  std::condition_variable acked_;
+  std::map<Key, Entry> files_;
+};
+
+}  // namespace xsmb::session
