@@ -5,6 +5,8 @@
 
 #include <climits>
 #include <cstring>
+#include <memory>
+#include <span>
 
 #include "absl/status/status.h"
 #include "server/crypto/crypto.h"
@@ -54,17 +56,13 @@ void putLe(uint8_t* p, uint64_t v, size_t n) {
   for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
-// OpenSSL rejects some null data pointers even for zero lengths; empty spans point here.
-const uint8_t kEmpty[1] = {0};
-const uint8_t* dataOrEmpty(ByteSpan s) { return s.empty() ? kEmpty : s.data(); }
-
-// One AEAD pass. `in` and `out` have the same length; on encryption `tag` receives the tag, on
-// decryption it supplies the expected one. Returns false on any failure, including a tag that
-// does not verify.
+// One AEAD pass over a non-empty `in`; `out` has the same length. On encryption `tag` receives
+// the tag, on decryption it supplies the expected one. Returns false on any failure, including a
+// tag that does not verify.
 bool aead(bool encrypt, Cipher c, ByteSpan key, ByteSpan nonce, ByteSpan aad, ByteSpan in,
           uint8_t* out, uint8_t* tag) {
   const EVP_CIPHER* cipher = evpCipher(c);
-  if (cipher == nullptr || in.size() > static_cast<size_t>(INT_MAX)) return false;
+  if (cipher == nullptr || in.empty() || in.size() > static_cast<size_t>(INT_MAX)) return false;
   CtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return false;
   const int enc = encrypt ? 1 : 0;
@@ -89,12 +87,10 @@ bool aead(bool encrypt, Cipher c, ByteSpan key, ByteSpan nonce, ByteSpan aad, By
     return false;
   }
   // For CCM decryption this call also verifies the tag.
-  uint8_t scratch[1];
-  uint8_t* dst = in.empty() ? scratch : out;
-  if (EVP_CipherUpdate(ctx.get(), dst, &outl, dataOrEmpty(in), len) != 1) return false;
+  if (EVP_CipherUpdate(ctx.get(), out, &outl, in.data(), len) != 1) return false;
   if (encrypt) {
     int final_len = 0;
-    if (EVP_CipherFinal_ex(ctx.get(), dst + outl, &final_len) != 1) return false;
+    if (EVP_CipherFinal_ex(ctx.get(), out + outl, &final_len) != 1) return false;
     return EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kTransformTagSize, tag) == 1;
   }
   if (isCcm(c)) return true;
@@ -102,7 +98,7 @@ bool aead(bool encrypt, Cipher c, ByteSpan key, ByteSpan nonce, ByteSpan aad, By
     return false;
   }
   int final_len = 0;
-  return EVP_CipherFinal_ex(ctx.get(), dst + outl, &final_len) == 1;
+  return EVP_CipherFinal_ex(ctx.get(), out + outl, &final_len) == 1;
 }
 
 }  // namespace
@@ -130,8 +126,9 @@ size_t cipherNonceSize(Cipher c) {
 }
 
 Bytes encryptMessage(Cipher c, ByteSpan key, uint64_t session_id, ByteSpan plaintext) {
-  // Random nonces as MS-SMB2 3.1.4.3 allows; at 96 bits (GCM) a collision is negligible well
-  // beyond the message counts one session sees, at 88 bits (CCM) likewise.
+  // MS-SMB2 3.1.4.3 leaves the nonce to the implementation as long as it is unique within the
+  // session. Random 88/96-bit nonces stay within NIST SP800-38D's 2^32 messages per key bound
+  // for any realistic session; callers wanting a counter use encryptMessageWithNonce.
   uint8_t nonce[12];
   size_t nonce_size = cipherNonceSize(c);
   if (nonce_size == 0) return {};
@@ -143,7 +140,7 @@ Bytes encryptMessageWithNonce(Cipher c, ByteSpan key, uint64_t session_id, ByteS
                               ByteSpan plaintext) {
   size_t key_size = cipherKeySize(c);
   if (key_size == 0 || key.size() != key_size || nonce.size() != cipherNonceSize(c) ||
-      plaintext.size() > static_cast<size_t>(INT_MAX)) {
+      plaintext.empty() || plaintext.size() > static_cast<size_t>(INT_MAX)) {
     return {};
   }
   Bytes out(kTransformHeaderSize + plaintext.size(), 0);
@@ -170,8 +167,9 @@ bool parseTransformHeader(ByteSpan message, TransformHeader* out) {
   r.skip(2);  // Reserved
   uint16_t flags = r.u16();
   uint64_t session_id = r.u64();
+  // MS-SMB2 3.3.5.2.1.1: a message not longer than the header is dropped (so is size 0).
   if (!r.ok() || protocol_id != kTransformProtocolId || flags != kTransformFlagEncrypted ||
-      original_size != r.remaining()) {
+      original_size == 0 || original_size != r.remaining()) {
     return false;
   }
   std::memcpy(out->signature.data(), signature.data(), 16);
@@ -197,7 +195,7 @@ absl::StatusOr<Bytes> decryptMessage(Cipher c, ByteSpan key, ByteSpan message) {
   if (!aead(false, c, key, ByteSpan(header.nonce.data(), cipherNonceSize(c)),
             message.subspan(kNonceOffset, kTransformAadSize),
             message.subspan(kTransformHeaderSize), plaintext.data(), header.signature.data())) {
-    // Nothing unauthenticated leaves this function.
+    // Nothing unauthenticated leaves this function, not even in freed memory.
     OPENSSL_cleanse(plaintext.data(), plaintext.size());
     return absl::PermissionDeniedError("TRANSFORM message does not authenticate");
   }

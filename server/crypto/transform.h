@@ -40,7 +40,7 @@ size_t cipherNonceSize(Cipher c);
 // to 16, OriginalMessageSize, Flags/EncryptionAlgorithm = 0x0001, SessionId) followed by the
 // ciphertext. The AAD is the header from the Nonce field on (32 bytes).
 // Returns 52 + plaintext.size() bytes; empty when key.size() != cipherKeySize(c), the cipher is
-// unknown, or plaintext is larger than INT32_MAX bytes.
+// unknown, or plaintext is empty or larger than INT32_MAX bytes.
 Bytes encryptMessage(Cipher c, ByteSpan key, uint64_t session_id, ByteSpan plaintext);
 
 // encryptMessage with a caller-chosen nonce (cipherNonceSize(c) bytes, else empty result): for
@@ -59,7 +59,9 @@ struct TransformHeader {
 };
 
 // Parses the 52-byte header of a TRANSFORM message (untrusted bytes): false when shorter, wrong
-// ProtocolId, Flags != 1, or OriginalMessageSize != message.size() - 52.
+// ProtocolId, Flags != 1, or OriginalMessageSize != message.size() - 52, and when that size is 0
+// (MS-SMB2 3.3.5.2.1.1: a message not longer than the header is rejected). `out` is written only
+// on success.
 bool parseTransformHeader(ByteSpan message, TransformHeader* out);
 
 // Decrypts and authenticates a TRANSFORM message (header + ciphertext, no NetBIOS header) with
