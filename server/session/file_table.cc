@@ -49,9 +49,10 @@ Bytes oplockBreakNotification(uint64_t volatile_id, uint8_t level) {
 
 void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool write_intent,
                              int timeout_ms) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  if (it == files_.end()) return;
+  Shard& sh = shardOf(k);
+  std::unique_lock<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return;
   std::vector<uint64_t> wait_for;
   for (OpenRef& r : it->second.opens) {
     uint8_t to;
@@ -84,16 +85,16 @@ void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool writ
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (uint64_t token : wait_for) {
-    acked_.wait_until(lock, deadline, [&] {
-      auto f = files_.find(k);
-      if (f == files_.end()) return true;
+    sh.acked.wait_until(lock, deadline, [&] {
+      auto f = sh.files.find(k);
+      if (f == sh.files.end()) return true;
       for (const OpenRef& r : f->second.opens) {
         if (r.info.token == token) return !r.breaking;
       }
       return true;  // closed
     });
-    auto f = files_.find(k);
-    if (f == files_.end()) return;
+    auto f = sh.files.find(k);
+    if (f == sh.files.end()) return;
     for (OpenRef& r : f->second.opens) {
       if (r.info.token == token && r.breaking) {
         r.breaking = false;  // no acknowledgment in time: the break applies anyway
@@ -104,8 +105,9 @@ void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool writ
 }
 
 NtStatus FileTable::add(const Key& k, const OpenInfo& info) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Entry& e = files_[k];
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  Entry& e = sh.files[k];
   if (e.delete_pending) return STATUS_DELETE_PENDING;
   // Only data and delete access take part in sharing (MS-FSA 2.1.5.1.2.1).
   const uint32_t relevant = FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA |
@@ -125,9 +127,10 @@ NtStatus FileTable::add(const Key& k, const OpenInfo& info) {
 }
 
 uint8_t FileTable::grantOplock(const Key& k, uint64_t token, uint8_t requested) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  if (it == files_.end()) return SMB2_OPLOCK_LEVEL_NONE;
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return SMB2_OPLOCK_LEVEL_NONE;
   OpenRef* self = nullptr;
   bool others = false, others_strong = false;
   for (OpenRef& r : it->second.opens) {
@@ -151,59 +154,64 @@ uint8_t FileTable::grantOplock(const Key& k, uint64_t token, uint8_t requested) 
 
 NtStatus FileTable::acknowledgeBreak(const Key& k, uint64_t token, uint8_t level,
                                      uint8_t* new_level) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  if (it == files_.end()) return STATUS_INVALID_OPLOCK_PROTOCOL;
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return STATUS_INVALID_OPLOCK_PROTOCOL;
   for (OpenRef& r : it->second.opens) {
     if (r.info.token != token) continue;
     if (!r.breaking) return STATUS_INVALID_DEVICE_STATE;
     if (level > r.break_to && level != SMB2_OPLOCK_LEVEL_NONE) {
       r.breaking = false;
       r.oplock = SMB2_OPLOCK_LEVEL_NONE;
-      acked_.notify_all();
+      sh.acked.notify_all();
       return STATUS_INVALID_OPLOCK_PROTOCOL;
     }
     r.breaking = false;
     r.oplock = level;
     *new_level = level;
-    acked_.notify_all();
+    sh.acked.notify_all();
     return STATUS_SUCCESS;
   }
   return STATUS_INVALID_OPLOCK_PROTOCOL;
 }
 
 bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  if (it == files_.end()) return false;
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return false;
   Entry& e = it->second;
   if (delete_on_close) e.delete_pending = true;
   e.opens.erase(std::remove_if(e.opens.begin(), e.opens.end(),
                                [&](const OpenRef& o) { return o.info.token == token; }),
                 e.opens.end());
-  acked_.notify_all();
+  sh.acked.notify_all();
   if (!e.opens.empty()) return false;
   bool pending = e.delete_pending;
-  files_.erase(it);
+  sh.files.erase(it);
   return pending;
 }
 
 void FileTable::setDeletePending(const Key& k, bool pending) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  if (it != files_.end()) it->second.delete_pending = pending;
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it != sh.files.end()) it->second.delete_pending = pending;
 }
 
 bool FileTable::deletePending(const Key& k) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  return it != files_.end() && it->second.delete_pending;
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  return it != sh.files.end() && it->second.delete_pending;
 }
 
 bool FileTable::hasOtherOpens(const Key& k, uint64_t token) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(k);
-  if (it == files_.end()) return false;
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return false;
   for (const OpenRef& r : it->second.opens) {
     if (r.info.token != token) return true;
   }

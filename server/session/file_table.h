@@ -1,7 +1,8 @@
 // Which opens exist per file (device, inode) across all connections, for what MS-FSA keeps per
 // file: share modes (MS-FSA 2.1.5.1.2), delete-pending state (2.1.5.4) and oplocks
-// (MS-SMB2 3.3.5.9.8, 3.3.4.6; MS-FSA 2.1.5.17). One mutex guards the table; breaking an oplock
-// sends the notification to the holder's connection and waits (without the mutex) for its
+// (MS-SMB2 3.3.5.9.8, 3.3.4.6; MS-FSA 2.1.5.17). The table is split in shards by file, each
+// with its own mutex, so opens of different files do not contend; breaking an oplock sends the
+// notification to the holder's connection and waits (releasing the mutex) for its
 // acknowledgment.
 #pragma once
 
@@ -69,9 +70,14 @@ class FileTable {
     std::vector<OpenRef> opens;
     bool delete_pending = false;
   };
-  std::mutex mu_;
-  std::condition_variable acked_;
-  std::map<Key, Entry> files_;
+  struct Shard {
+    std::mutex mu;
+    std::condition_variable acked;
+    std::map<Key, Entry> files;
+  };
+  static constexpr size_t kShards = 64;
+  Shard& shardOf(const Key& k) { return shards_[(k.ino ^ (k.dev * 0x9E3779B97F4A7C15ULL)) % kShards]; }
+  Shard shards_[kShards];
 };
 
 }  // namespace xsmb::session
