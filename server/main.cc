@@ -225,7 +225,8 @@ int run() {
   workers.clear();
   const auto& st = server->stats;
   XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests "
-                << st.requests << ", bad signatures " << st.bad_signatures << ", malformed frames "
+                << st.requests << ", bad signatures " << st.bad_signatures << ", decryption failures " << st.decrypt_failures
+                << ", malformed frames "
                 << st.malformed_frames << ", oversized frames " << st.oversized_frames
                 << ", logon failures " << st.logon_failures;
   return 0;

@@ -6,6 +6,7 @@
 #include "server/common/log.h"
 #include "server/crypto/crypto.h"
 #include "server/crypto/signing.h"
+#include "server/crypto/transform.h"
 #include "server/handlers/handler.h"
 #include "server/net/netbios.h"
 #include "server/vfs/identity.h"
@@ -101,6 +102,10 @@ Bytes finishFrame(Bytes out) {
 
 }  // namespace
 
+namespace {
+Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted);
+}  // namespace
+
 Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   session::ServerContext& server = *conn.server;
   Bytes out(net::kNetBiosHeaderSize, 0);
@@ -120,13 +125,55 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
     out.insert(out.end(), r.begin(), r.end());
     return finishFrame(std::move(out));
   }
+  if (protocol == kTransformProtocolId) {
+    // MS-SMB2 3.3.5.2.1: decrypt with the session's key; whatever fails to decrypt or
+    // authenticate ends the connection and reaches no handler.
+    crypto::TransformHeader th;
+    session::Session* s = nullptr;
+    if (crypto::parseTransformHeader(payload, &th)) s = conn.findSession(th.session_id);
+    if (!s || s->decryption_key.empty() || conn.cipher == 0) {
+      server.stats.decrypt_failures++;
+      XLOG(INFO) << conn.peer << ": TRANSFORM message for no usable session, closing";
+      conn.disconnect = true;
+      return {};
+    }
+    auto plain = crypto::decryptMessage(static_cast<crypto::Cipher>(conn.cipher),
+                                        s->decryption_key, payload);
+    if (!plain.ok() || plain->size() < 4 || loadU32(plain->data()) != kProtocolId) {
+      server.stats.decrypt_failures++;
+      XLOG(INFO) << conn.peer << ": TRANSFORM message does not decrypt, closing";
+      conn.disconnect = true;
+      return {};
+    }
+    uint64_t sid = th.session_id;
+    Bytes resp = processChain(conn, *plain, /*encrypted=*/true);
+    if (resp.size() <= net::kNetBiosHeaderSize) return {};
+    // Responses go back encrypted with the same session's key, even if it logged off meanwhile
+    // (the key is taken again here only while the session still exists).
+    s = conn.findSession(sid);
+    Bytes key = s ? s->encryption_key : Bytes{};
+    if (key.empty()) return resp;
+    Bytes sealed = crypto::encryptMessage(
+        static_cast<crypto::Cipher>(conn.cipher), key, sid,
+        ByteSpan(resp.data() + net::kNetBiosHeaderSize, resp.size() - net::kNetBiosHeaderSize));
+    out.insert(out.end(), sealed.begin(), sealed.end());
+    return finishFrame(std::move(out));
+  }
   if (protocol != kProtocolId) {
-    // TRANSFORM (encryption) is not negotiated by this server; anything else is garbage.
     server.stats.malformed_frames++;
     conn.disconnect = true;
     return {};
   }
+  return processChain(conn, payload, /*encrypted=*/false);
+}
 
+namespace {
+
+// Processes an SMB2 message or compound chain (plain, or already decrypted) and returns the
+// response frame with its NetBIOS header.
+Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted) {
+  session::ServerContext& server = *conn.server;
+  Bytes out(net::kNetBiosHeaderSize, 0);
   std::vector<PendingResponse> responses;
   size_t off = 0;
   uint64_t cur_session = 0;
@@ -229,7 +276,8 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
     } else if (h.command == SMB2_SESSION_SETUP && sid != 0 && !s) {
       st = STATUS_USER_SESSION_DELETED;
     }
-    if (st == STATUS_SUCCESS && s && !s->signing_key.empty()) {
+    // Encrypted requests are authenticated by the cipher and never signed (MS-SMB2 3.3.4.1.1).
+    if (st == STATUS_SUCCESS && s && !s->signing_key.empty() && !encrypted) {
       if (h.isSigned()) {
         if (!crypto::verifySignature(s->signing_algorithm, s->signing_key, msg)) {
           server.stats.bad_signatures++;
@@ -302,7 +350,7 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
       storeU32(&out[start + 36], tid);
     }
     storeU16(&out[start + 14], grantCredits(conn, h, charge));
-    if (ctx.sign_response) {
+    if (ctx.sign_response && !encrypted) {
       if (session::Session* ns = conn.findSession(sid); ns && !ns->signing_key.empty()) {
         pr.sign = true;
         pr.key = ns->signing_key;
@@ -334,4 +382,5 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   return finishFrame(std::move(out));
 }
 
+}  // namespace
 }  // namespace xsmb::handlers

@@ -76,6 +76,11 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
 
   if (chosen >= SMB2_DIALECT_300) {
     conn.signing_algorithm = crypto::SigningAlgorithm::kAesCmac;
+    if (chosen < SMB2_DIALECT_311 && (req.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION)) {
+      conn.cipher = SMB2_ENCRYPTION_AES128_CCM;  // the only cipher of 3.0 / 3.0.2
+      resp.capabilities |= SMB2_GLOBAL_CAP_ENCRYPTION;
+      conn.server_capabilities = resp.capabilities;
+    }
   } else {
     conn.signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
   }
@@ -101,10 +106,22 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
         w.u16(gmac ? SMB2_SIGNING_AES_GMAC : SMB2_SIGNING_AES_CMAC);
         resp.contexts.emplace_back(SMB2_SIGNING_CAPABILITIES, w.take());
       } else if (c.type == SMB2_ENCRYPTION_CAPABILITIES) {
-        // Encryption is not offered yet: "no common cipher" (MS-SMB2 3.3.5.4).
+        // The server's order of preference, as Samba's default; 0 = no common cipher.
+        uint16_t count = r.u16();
+        std::vector<uint16_t> offered;
+        for (uint16_t i = 0; i < count && r.ok(); ++i) offered.push_back(r.u16());
+        uint16_t cipher = 0;
+        for (uint16_t pref : {SMB2_ENCRYPTION_AES128_GCM, SMB2_ENCRYPTION_AES128_CCM,
+                              SMB2_ENCRYPTION_AES256_GCM, SMB2_ENCRYPTION_AES256_CCM}) {
+          if (std::find(offered.begin(), offered.end(), pref) != offered.end()) {
+            cipher = pref;
+            break;
+          }
+        }
+        conn.cipher = cipher;
         ByteWriter w;
         w.u16(1);
-        w.u16(0);
+        w.u16(cipher);
         resp.contexts.emplace_back(SMB2_ENCRYPTION_CAPABILITIES, w.take());
       }
     }

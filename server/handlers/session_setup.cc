@@ -33,8 +33,14 @@ uint32_t ntlmMessageType(ByteSpan token) { return token.size() >= 12 ? loadU32(&
 void deriveKeys(session::ConnState& conn, session::Session& s) {
   s.signing_algorithm = conn.signing_algorithm;
   if (conn.dialect >= SMB2_DIALECT_300) {
-    auto keys = crypto::deriveSmb3ServerKeys(conn.dialect, s.session_key, s.preauth_hash);
+    bool aes256 = conn.cipher == SMB2_ENCRYPTION_AES256_CCM ||
+                  conn.cipher == SMB2_ENCRYPTION_AES256_GCM;
+    auto keys = crypto::deriveSmb3ServerKeys(conn.dialect, s.session_key, s.preauth_hash, aes256);
     s.signing_key.assign(keys.signing_key.begin(), keys.signing_key.end());
+    if (conn.cipher != 0) {
+      s.encryption_key = keys.encryption_key;
+      s.decryption_key = keys.decryption_key;
+    }
   } else {
     s.signing_key = s.session_key;
   }

@@ -38,6 +38,7 @@ struct Stats {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_refused{0};
   std::atomic<uint64_t> bad_signatures{0};
+  std::atomic<uint64_t> decrypt_failures{0};
   std::atomic<uint64_t> malformed_frames{0};
   std::atomic<uint64_t> oversized_frames{0};
   std::atomic<uint64_t> logon_failures{0};
@@ -127,6 +128,8 @@ struct Session {
   Bytes signing_key;                       // empty: the session cannot sign
   crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
   bool signing_required = false;
+  Bytes encryption_key;                    // server-to-client; empty: no encryption
+  Bytes decryption_key;                    // client-to-server
   std::array<uint8_t, 64> preauth_hash{};
   std::map<uint32_t, TreeConnect> trees;
   uint32_t next_tree_id = 1;
@@ -154,6 +157,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   std::vector<uint16_t> client_dialects;
   uint16_t server_security_mode = 0;
   crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
+  uint16_t cipher = 0;         // negotiated crypto::Cipher id, 0 = none (MS-SMB2 3.3.5.4)
   std::array<uint8_t, 64> preauth_hash{};
   uint32_t max_transact_size = 65536, max_read_size = 65536, max_write_size = 65536;
   CreditWindow credits;
