@@ -27,13 +27,16 @@
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
 
-ABSL_FLAG(std::string, config, "", "smb.conf-style configuration file (default: the embedded "
-                                   "demo configuration)");
+ABSL_FLAG(std::string, config, "",
+          "smb.conf-style configuration file (default: the embedded "
+          "demo configuration)");
 ABSL_FLAG(bool, foreground, false, "stay in the foreground instead of becoming a daemon");
-ABSL_FLAG(int, log_level, -1, "log level (0 errors, 1 warnings, 2 connections and logons, 3 "
-                              "debug); overrides \"log level\"");
-ABSL_FLAG(bool, check_config, false, "print the effective configuration and every problem "
-                                     "found, then exit (1 when there are errors)");
+ABSL_FLAG(int, log_level, -1,
+          "log level (0 errors, 1 warnings, 2 connections and logons, 3 "
+          "debug); overrides \"log level\"");
+ABSL_FLAG(bool, check_config, false,
+          "print the effective configuration and every problem "
+          "found, then exit (1 when there are errors)");
 ABSL_FLAG(int, workers, 0, "event-loop threads (default: one per CPU)");
 ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 4 per CPU)");
 
@@ -51,8 +54,8 @@ std::string currentUserName() {
 // $XSMBD_PORT or 4455, guest access, and user "demo" with password "demo".
 config::Config demoConfig() {
   const char* dir_env = getenv("XSMBD_DEMO_DIR");
-  std::filesystem::path base = dir_env ? std::filesystem::path(dir_env)
-                                       : std::filesystem::current_path() / ".demo";
+  std::filesystem::path base =
+      dir_env ? std::filesystem::path(dir_env) : std::filesystem::current_path() / ".demo";
   std::filesystem::path share = base / "share";
   std::error_code ec;
   std::filesystem::create_directories(share, ec);
@@ -71,7 +74,6 @@ config::Config demoConfig() {
   }
   return config::embeddedDefault(share.string(), port, db_path);
 }
-
 
 int run() {
   std::string path = absl::GetFlag(FLAGS_config);
@@ -99,8 +101,8 @@ int run() {
               << parsed.problems.size() << " problem(s)\n";
     return parsed.hasErrors() ? 1 : 0;
   }
-  g_log_level = absl::GetFlag(FLAGS_log_level) >= 0 ? absl::GetFlag(FLAGS_log_level)
-                                                    : cfg.global.log_level;
+  g_log_level =
+      absl::GetFlag(FLAGS_log_level) >= 0 ? absl::GetFlag(FLAGS_log_level) : cfg.global.log_level;
   for (const auto& p : parsed.problems) {
     if (p.severity == config::Problem::Severity::kError) {
       XLOG(ERROR) << path << ":" << p.line << ": " << p.message;
@@ -199,9 +201,9 @@ int run() {
   }
   for (auto& w : workers) w->start();
   for (const auto& a : addrs) {
-    XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " ("
-                    << nworkers << " workers, " << nio << " I/O threads, plain socket mode: no "
-                    << "BPF programs pinned)";
+    XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers
+                << " workers, " << nio << " I/O threads, plain socket mode: no "
+                << "BPF programs pinned)";
   }
   if (embedded) {
     uint16_t port = addrs.empty() ? kDemoPort : addrs[0].port;
@@ -224,11 +226,11 @@ int run() {
   pool.reset();
   workers.clear();
   const auto& st = server->stats;
-  XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests "
-                << st.requests << ", bad signatures " << st.bad_signatures << ", decryption failures " << st.decrypt_failures
-                << ", malformed frames "
-                << st.malformed_frames << ", oversized frames " << st.oversized_frames
-                << ", logon failures " << st.logon_failures;
+  XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests " << st.requests
+                << ", bad signatures " << st.bad_signatures << ", decryption failures "
+                << st.decrypt_failures << ", malformed frames " << st.malformed_frames
+                << ", oversized frames " << st.oversized_frames << ", logon failures "
+                << st.logon_failures;
   return 0;
 }
 

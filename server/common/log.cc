@@ -14,7 +14,8 @@ LogLine::~LogLine() {
   static const char* kNames[] = {"E", "W", "I", "D"};
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   struct tm tm {};
   gmtime_r(&t, &tm);
   char ts[32];

@@ -33,7 +33,7 @@ inline bool logEnabled(LogLevel l) {
 
 }  // namespace xsmb
 
-#define XLOG(level)                                        \
-  if (!::xsmb::logEnabled(::xsmb::LogLevel::level)) {      \
-  } else                                                   \
+#define XLOG(level)                                   \
+  if (!::xsmb::logEnabled(::xsmb::LogLevel::level)) { \
+  } else                                              \
     ::xsmb::LogLine(::xsmb::LogLevel::level)

@@ -81,7 +81,8 @@ void fillTimes(const vfs::FileMeta& m, CreateResponse* r) {
 
 session::Open* findOpen(RequestContext& ctx, const FileId& id) {
   FileId fid = id;
-  if (fid.isRelatedPlaceholder() && ctx.related && ctx.compound_file_id) fid = *ctx.compound_file_id;
+  if (fid.isRelatedPlaceholder() && ctx.related && ctx.compound_file_id)
+    fid = *ctx.compound_file_id;
   auto it = ctx.conn->opens.find(fid.volatile_id);
   if (it == ctx.conn->opens.end()) return nullptr;
   session::Open* o = it->second.get();
@@ -96,9 +97,8 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
   CreateRequest req;
   if (NtStatus st = decodeCreateRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   XLOG(DEBUG) << "CREATE '" << req.name << "' access 0x" << std::hex << req.desired_access
-              << " attrs 0x" << req.file_attributes << " share 0x" << req.share_access
-              << " disp " << req.create_disposition << " options 0x" << req.create_options
-              << std::dec;
+              << " attrs 0x" << req.file_attributes << " share 0x" << req.share_access << " disp "
+              << req.create_disposition << " options 0x" << req.create_options << std::dec;
   session::TreeConnect& tree = *ctx.tree;
   if (tree.ipc) return STATUS_OBJECT_NAME_NOT_FOUND;  // named pipes: DCE/RPC issue
 
@@ -136,7 +136,8 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
   for (size_t pos = 0; pos <= name.size();) {
     size_t end = name.find('\\', pos);
     if (end == std::string::npos) end = name.size();
-    if (name.compare(pos, end - pos, "..") == 0 && end - pos == 2) return STATUS_OBJECT_PATH_SYNTAX_BAD;
+    if (name.compare(pos, end - pos, "..") == 0 && end - pos == 2)
+      return STATUS_OBJECT_PATH_SYNTAX_BAD;
     pos = end + 1;
   }
   std::vector<std::string> comps;
@@ -188,7 +189,8 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
     const char* n = res.name.empty() ? "." : res.name.c_str();
     // openat2 accepts only a few flags together with O_PATH.
     fd.reset(vfs::openBeneath(res.parent.get(), n, flags == O_PATH ? flags : flags | O_NONBLOCK));
-    if (!fd && directory && errno == EACCES) fd.reset(vfs::openBeneath(res.parent.get(), n, O_PATH));
+    if (!fd && directory && errno == EACCES)
+      fd.reset(vfs::openBeneath(res.parent.get(), n, O_PATH));
     if (!fd) return vfs::ntStatusFromErrno(errno);
     if (overwrite) {
       int tfd = vfs::openBeneath(res.parent.get(), n, O_WRONLY | O_TRUNC);

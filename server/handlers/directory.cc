@@ -60,8 +60,7 @@ NtStatus snapshot(session::Open& o, const std::string& pattern, int dirfd) {
 
 NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body) {
   QueryDirectoryRequest req;
-  if (NtStatus st = decodeQueryDirectoryRequest(ctx.message, &req); st != STATUS_SUCCESS)
-    return st;
+  if (NtStatus st = decodeQueryDirectoryRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
   if (!o->directory) return STATUS_INVALID_PARAMETER;
@@ -79,7 +78,8 @@ NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body) {
     if (NtStatus st = snapshot(*o, pattern, dirfd.get()); st != STATUS_SUCCESS) return st;
     first = true;
   }
-  if (req.flags & SMB2_INDEX_SPECIFIED) o->dir_next = std::min<size_t>(req.file_index, o->dir_names.size());
+  if (req.flags & SMB2_INDEX_SPECIFIED)
+    o->dir_next = std::min<size_t>(req.file_index, o->dir_names.size());
 
   size_t limit = std::min<size_t>(req.output_buffer_length, ctx.conn->max_transact_size);
   Bytes out;
@@ -92,11 +92,12 @@ NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body) {
     if (name == "." || (name == ".." && o->disk_path.empty())) {
       st = vfs::readFileMeta(dirfd.get(), &meta);
     } else if (name == "..") {
-      vfs::UniqueFd up(vfs::openBeneath(o->share->root.get(),
-                                        o->disk_path.find('/') == std::string::npos
-                                            ? "."
-                                            : o->disk_path.substr(0, o->disk_path.rfind('/')).c_str(),
-                                        O_PATH | O_DIRECTORY));
+      vfs::UniqueFd up(
+          vfs::openBeneath(o->share->root.get(),
+                           o->disk_path.find('/') == std::string::npos
+                               ? "."
+                               : o->disk_path.substr(0, o->disk_path.rfind('/')).c_str(),
+                           O_PATH | O_DIRECTORY));
       st = up ? vfs::readFileMeta(up.get(), &meta) : vfs::ntStatusFromErrno(errno);
     } else {
       st = vfs::readFileMetaAt(dirfd.get(), name.c_str(), &meta);

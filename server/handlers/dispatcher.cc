@@ -26,25 +26,25 @@ struct CommandInfo {
 
 // Indexed by Command (MS-SMB2 2.2.1.2).
 constexpr CommandInfo kCommands[kNumCommands] = {
-    {handleNegotiate, false, false},       // NEGOTIATE
-    {handleSessionSetup, false, false},    // SESSION_SETUP
-    {handleLogoff, true, false},           // LOGOFF
-    {handleTreeConnect, true, false},      // TREE_CONNECT
-    {handleTreeDisconnect, true, true},    // TREE_DISCONNECT
-    {handleCreate, true, true},            // CREATE
-    {handleClose, true, true},             // CLOSE
-    {handleFlush, true, true},             // FLUSH
-    {handleRead, true, true},              // READ
-    {handleWrite, true, true},             // WRITE
-    {handleLock, true, true},              // LOCK
-    {handleIoctl, true, true},             // IOCTL
-    {nullptr, false, false},               // CANCEL: handled before dispatch
-    {handleEcho, false, false},            // ECHO
-    {handleQueryDirectory, true, true},    // QUERY_DIRECTORY
-    {handleChangeNotify, true, true},      // CHANGE_NOTIFY
-    {handleQueryInfo, true, true},         // QUERY_INFO
-    {handleSetInfo, true, true},           // SET_INFO
-    {handleOplockBreak, true, true},       // OPLOCK_BREAK
+    {handleNegotiate, false, false},     // NEGOTIATE
+    {handleSessionSetup, false, false},  // SESSION_SETUP
+    {handleLogoff, true, false},         // LOGOFF
+    {handleTreeConnect, true, false},    // TREE_CONNECT
+    {handleTreeDisconnect, true, true},  // TREE_DISCONNECT
+    {handleCreate, true, true},          // CREATE
+    {handleClose, true, true},           // CLOSE
+    {handleFlush, true, true},           // FLUSH
+    {handleRead, true, true},            // READ
+    {handleWrite, true, true},           // WRITE
+    {handleLock, true, true},            // LOCK
+    {handleIoctl, true, true},           // IOCTL
+    {nullptr, false, false},             // CANCEL: handled before dispatch
+    {handleEcho, false, false},          // ECHO
+    {handleQueryDirectory, true, true},  // QUERY_DIRECTORY
+    {handleChangeNotify, true, true},    // CHANGE_NOTIFY
+    {handleQueryInfo, true, true},       // QUERY_INFO
+    {handleSetInfo, true, true},         // SET_INFO
+    {handleOplockBreak, true, true},     // OPLOCK_BREAK
 };
 
 struct PendingResponse {
@@ -137,8 +137,8 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
       conn.disconnect = true;
       return {};
     }
-    auto plain = crypto::decryptMessage(static_cast<crypto::Cipher>(conn.cipher),
-                                        s->decryption_key, payload);
+    auto plain = crypto::decryptMessage(static_cast<crypto::Cipher>(conn.cipher), s->decryption_key,
+                                        payload);
     if (!plain.ok() || plain->size() < 4 || loadU32(plain->data()) != kProtocolId) {
       server.stats.decrypt_failures++;
       XLOG(INFO) << conn.peer << ": TRANSFORM message does not decrypt, closing";
@@ -232,8 +232,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted) {
 
     // Response header; status, credits and ids are patched after the handler ran.
     size_t start = out.size();
-    size_t aligned = net::kNetBiosHeaderSize +
-                     ((start - net::kNetBiosHeaderSize + 7) & ~size_t{7});
+    size_t aligned = net::kNetBiosHeaderSize + ((start - net::kNetBiosHeaderSize + 7) & ~size_t{7});
     out.resize(aligned, 0);
     start = aligned;
     if (!responses.empty()) {

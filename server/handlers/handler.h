@@ -15,21 +15,21 @@ namespace xsmb::handlers {
 struct RequestContext {
   session::ServerContext* server;
   session::ConnState* conn;
-  const smb2::Header* header;          // this request's header
-  ByteSpan message;                    // this request: 64-byte header + body
-  session::Session* session = nullptr; // resolved by the dispatcher when the command needs one
+  const smb2::Header* header;           // this request's header
+  ByteSpan message;                     // this request: 64-byte header + body
+  session::Session* session = nullptr;  // resolved by the dispatcher when the command needs one
   session::TreeConnect* tree = nullptr;
   // Compound state (MS-SMB2 3.3.5.2.7.2): the FileId a related request's placeholder means.
   smb2::FileId* compound_file_id = nullptr;
-  bool related = false;                // SMB2_FLAGS_RELATED_OPERATIONS was set
+  bool related = false;  // SMB2_FLAGS_RELATED_OPERATIONS was set
   // Set by handlers for the dispatcher:
-  uint64_t response_session_id = 0;    // SESSION_SETUP: the SessionId to put in the response
-  uint32_t response_tree_id = 0;       // TREE_CONNECT: the new TreeId
-  bool sign_response = false;          // SESSION_SETUP: sign this response (3.1.1 final)
+  uint64_t response_session_id = 0;  // SESSION_SETUP: the SessionId to put in the response
+  uint32_t response_tree_id = 0;     // TREE_CONNECT: the new TreeId
+  bool sign_response = false;        // SESSION_SETUP: sign this response (3.1.1 final)
   session::Session* preauth_session = nullptr;  // hash the response into this session's value
-  bool preauth_connection = false;     // NEGOTIATE 3.1.1: hash the response into the connection's
-  bool no_response = false;            // CANCEL
-  Bytes error_data;                    // ErrorData of an ERROR response (MS-SMB2 2.2.2)
+  bool preauth_connection = false;  // NEGOTIATE 3.1.1: hash the response into the connection's
+  bool no_response = false;         // CANCEL
+  Bytes error_data;                 // ErrorData of an ERROR response (MS-SMB2 2.2.2)
 };
 
 // Each returns the NTSTATUS of the response. For an error status the dispatcher discards the

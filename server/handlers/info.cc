@@ -1,9 +1,11 @@
 // QUERY_INFO (MS-SMB2 3.3.5.20) and SET_INFO (3.3.5.21).
+#include "server/vfs/info.h"
+
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include "server/common/unicode.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
-#include "server/vfs/info.h"
 #include "server/vfs/path.h"
 
 namespace xsmb::handlers {
@@ -46,7 +47,8 @@ NtStatus queryFs(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* out)
   in.volume_label = o.share->cfg.name;
   in.volume_serial = o.share->volume_serial;
   in.volume_creation_time = o.share->creation_time;
-  for (size_t i = 0; i < 16; ++i) in.object_id[i] = static_cast<uint8_t>(o.share->volume_serial >> (8 * (i % 4)));
+  for (size_t i = 0; i < 16; ++i)
+    in.object_id[i] = static_cast<uint8_t>(o.share->volume_serial >> (8 * (i % 4)));
   return vfs::encodeFsInfo(cls, in, out);
 }
 
@@ -231,10 +233,12 @@ NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body) {
         if (size > static_cast<uint64_t>(INT64_MAX)) return STATUS_INVALID_PARAMETER;
         st = STATUS_SUCCESS;
         if (req.file_info_class == FileEndOfFileInformation) {
-          if (ftruncate(o->fd.get(), static_cast<off_t>(size)) != 0) st = vfs::ntStatusFromErrno(errno);
+          if (ftruncate(o->fd.get(), static_cast<off_t>(size)) != 0)
+            st = vfs::ntStatusFromErrno(errno);
         } else if (size < static_cast<uint64_t>(sb.st_size)) {
           // Allocation below the end of file truncates (MS-FSA 2.1.5.15.1).
-          if (ftruncate(o->fd.get(), static_cast<off_t>(size)) != 0) st = vfs::ntStatusFromErrno(errno);
+          if (ftruncate(o->fd.get(), static_cast<off_t>(size)) != 0)
+            st = vfs::ntStatusFromErrno(errno);
         } else if (size > 0) {
           // Reserve the space; a filesystem that cannot is still correct without it.
           fallocate(o->fd.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));

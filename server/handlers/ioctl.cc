@@ -27,7 +27,8 @@ NtStatus validateNegotiateInfo(RequestContext& ctx, const IoctlRequest& req, Byt
     c.disconnect = true;
     return STATUS_INVALID_PARAMETER;
   }
-  if (caps != c.client_capabilities || !std::equal(guid.begin(), guid.end(), c.client_guid.begin()) ||
+  if (caps != c.client_capabilities ||
+      !std::equal(guid.begin(), guid.end(), c.client_guid.begin()) ||
       mode != c.client_security_mode || dialects != c.client_dialects) {
     c.disconnect = true;
     return STATUS_ACCESS_DENIED;
@@ -75,9 +76,9 @@ NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body) {
       w.u64(o->key.dev);
       w.u32(o->share->volume_serial);  // BirthVolumeId
       w.zeros(12);
-      w.u64(o->key.ino);               // BirthObjectId
+      w.u64(o->key.ino);  // BirthObjectId
       w.u64(o->key.dev);
-      w.zeros(16);                     // DomainId
+      w.zeros(16);  // DomainId
       out = w.take();
       st = STATUS_SUCCESS;
       break;
@@ -86,7 +87,8 @@ NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body) {
       // Everything else names an open of this tree.
       session::Open* o = findOpen(ctx, req.file_id);
       st = o ? STATUS_NOT_SUPPORTED : STATUS_FILE_CLOSED;
-      if (req.file_id.persistent == ~0ULL && req.file_id.volatile_id == ~0ULL && !ctx.compound_file_id)
+      if (req.file_id.persistent == ~0ULL && req.file_id.volatile_id == ~0ULL &&
+          !ctx.compound_file_id)
         st = STATUS_NOT_SUPPORTED;
     }
   }

@@ -56,8 +56,8 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
   NegotiateRequest req;
   if (NtStatus st = decodeNegotiateRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   uint16_t chosen = 0;
-  for (uint16_t d : {SMB2_DIALECT_311, SMB2_DIALECT_302, SMB2_DIALECT_300, SMB2_DIALECT_210,
-                     SMB2_DIALECT_202}) {
+  for (uint16_t d :
+       {SMB2_DIALECT_311, SMB2_DIALECT_302, SMB2_DIALECT_300, SMB2_DIALECT_210, SMB2_DIALECT_202}) {
     if (dialectAllowed(*ctx.server, d) &&
         std::find(req.dialects.begin(), req.dialects.end(), d) != req.dialects.end()) {
       chosen = d;
@@ -134,8 +134,7 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
     uint8_t salt[32];
     crypto::randomBytes(salt);
     w.bytes(salt, sizeof(salt));
-    resp.contexts.insert(resp.contexts.begin(),
-                         {SMB2_PREAUTH_INTEGRITY_CAPABILITIES, w.take()});
+    resp.contexts.insert(resp.contexts.begin(), {SMB2_PREAUTH_INTEGRITY_CAPABILITIES, w.take()});
     std::array<uint8_t, 64> zero{};
     conn.preauth_hash = crypto::sha512Concat(zero, ctx.message);
     ctx.preauth_connection = true;

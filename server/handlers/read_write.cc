@@ -144,9 +144,9 @@ NtStatus handleLock(RequestContext& ctx, ByteWriter& body) {
     if (fcntl(o->fd.get(), F_OFD_SETLK, &fl) != 0) {
       int err = errno;
       if (err == EAGAIN || err == EACCES) {
-        return kind == SMB2_LOCKFLAG_UNLOCK ? STATUS_RANGE_NOT_LOCKED
+        return kind == SMB2_LOCKFLAG_UNLOCK                 ? STATUS_RANGE_NOT_LOCKED
                : (e.flags & SMB2_LOCKFLAG_FAIL_IMMEDIATELY) ? STATUS_LOCK_NOT_GRANTED
-                                                             : STATUS_FILE_LOCK_CONFLICT;
+                                                            : STATUS_FILE_LOCK_CONFLICT;
       }
       return vfs::ntStatusFromErrno(err);
     }

@@ -1,8 +1,8 @@
 // SESSION_SETUP (MS-SMB2 3.3.5.5) with SPNEGO/NTLMSSP, and LOGOFF (3.3.5.6).
 #include <cstring>
 
-#include "server/common/log.h"
 #include "server/auth/spnego.h"
+#include "server/common/log.h"
 #include "server/common/unicode.h"
 #include "server/crypto/crypto.h"
 #include "server/crypto/smb3_keys.h"
@@ -33,8 +33,8 @@ uint32_t ntlmMessageType(ByteSpan token) { return token.size() >= 12 ? loadU32(&
 void deriveKeys(session::ConnState& conn, session::Session& s) {
   s.signing_algorithm = conn.signing_algorithm;
   if (conn.dialect >= SMB2_DIALECT_300) {
-    bool aes256 = conn.cipher == SMB2_ENCRYPTION_AES256_CCM ||
-                  conn.cipher == SMB2_ENCRYPTION_AES256_GCM;
+    bool aes256 =
+        conn.cipher == SMB2_ENCRYPTION_AES256_CCM || conn.cipher == SMB2_ENCRYPTION_AES256_GCM;
     auto keys = crypto::deriveSmb3ServerKeys(conn.dialect, s.session_key, s.preauth_hash, aes256);
     s.signing_key.assign(keys.signing_key.begin(), keys.signing_key.end());
     if (conn.cipher != 0) {
@@ -78,8 +78,10 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
 
   auto fail = [&](NtStatus st) {
     XLOG(INFO) << conn.peer << ": session setup failed: " << ntStatusName(st);
-    if (!reauth) conn.sessions.erase(s->id);
-    else s->ntlm.reset();
+    if (!reauth)
+      conn.sessions.erase(s->id);
+    else
+      s->ntlm.reset();
     server.stats.logon_failures++;
     return st;
   };
@@ -97,10 +99,9 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
     s->mech_types_der = spnego->mech_types_der;
     auto challenge = s->ntlm->negotiate(token);
     if (!challenge.ok()) return fail(STATUS_INVALID_PARAMETER);
-    Bytes out = spnego->raw_ntlmssp
-                    ? *challenge
-                    : auth::spnegoResponse(auth::NegState::kAcceptIncomplete,
-                                           auth::SpnegoMech::kNtlmssp, *challenge);
+    Bytes out = spnego->raw_ntlmssp ? *challenge
+                                    : auth::spnegoResponse(auth::NegState::kAcceptIncomplete,
+                                                           auth::SpnegoMech::kNtlmssp, *challenge);
     encodeSessionSetupResponse(0, out, body);
     if (conn.dialect == SMB2_DIALECT_311 && !reauth) ctx.preauth_session = s;
     return STATUS_MORE_PROCESSING_REQUIRED;
@@ -149,7 +150,7 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
     auto id = vfs::lookupUnixIdentity(entry->unix_name);
     if (!id.ok()) {
       XLOG(WARNING) << "user " << entry->name << ": unix account " << entry->unix_name
-                   << " not found";
+                    << " not found";
       return fail(STATUS_LOGON_FAILURE);
     }
     identity = *id;
@@ -188,7 +189,9 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
   if (s->anonymous) flags |= SMB2_SESSION_FLAG_IS_NULL;
   encodeSessionSetupResponse(flags, out, body);
   XLOG(INFO) << conn.peer << ": session " << s->id << (reauth ? " re-authenticated " : " for ")
-            << (anonymous ? "anonymous" : guest ? "guest" : result->user);
+             << (anonymous ? "anonymous"
+                 : guest   ? "guest"
+                           : result->user);
   return STATUS_SUCCESS;
 }
 

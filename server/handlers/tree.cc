@@ -2,8 +2,8 @@
 // parameters: guest ok, valid users, invalid users, read only.
 #include <grp.h>
 
-#include "server/common/log.h"
 #include "absl/strings/str_split.h"
+#include "server/common/log.h"
 #include "server/common/unicode.h"
 #include "server/handlers/handler.h"
 

@@ -9,7 +9,7 @@ Frame parseFrame(ByteSpan buf, size_t max_length) {
   f.length = (uint32_t{buf[1]} << 16) | (uint32_t{buf[2]} << 8) | buf[3];
   if (type == kNetBiosKeepAlive) {
     f.status = buf.size() - kNetBiosHeaderSize >= f.length ? FrameStatus::kKeepAlive
-                                                          : FrameStatus::kIncomplete;
+                                                           : FrameStatus::kIncomplete;
     if (f.length > 64) f.status = FrameStatus::kBadType;
     return f;
   }

@@ -1,8 +1,8 @@
 #include "server/net/worker.h"
 
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>

@@ -42,15 +42,15 @@ class Worker {
     int fd = -1;
     uint64_t id = 0;
     std::shared_ptr<session::ConnState> state;
-    uint8_t head[4] = {};      // a NetBIOS header cut by a read boundary
+    uint8_t head[4] = {};  // a NetBIOS header cut by a read boundary
     size_t head_len = 0;
-    Bytes inflight;            // a message whose length is known, being read into place
+    Bytes inflight;  // a message whose length is known, being read into place
     size_t inflight_got = 0;
     size_t max_frame = 0;
-    bool busy = false;         // a message of this connection is on the pool
-    std::deque<Bytes> pending; // complete messages waiting their turn
-    std::deque<Bytes> wq;      // response frames to write
-    size_t woff = 0;           // bytes of wq.front() already written
+    bool busy = false;          // a message of this connection is on the pool
+    std::deque<Bytes> pending;  // complete messages waiting their turn
+    std::deque<Bytes> wq;       // response frames to write
+    size_t woff = 0;            // bytes of wq.front() already written
     bool close_after_write = false;
     bool reading = true;
   };

@@ -23,9 +23,9 @@ class CreditWindow {
   uint64_t low() const { return low_; }
 
  private:
-  uint64_t low_ = 0;         // lowest id not yet used
-  uint64_t granted_end_ = 1; // one past the highest id the client may use
-  std::deque<bool> used_;    // used_[i]: id low_ + i already consumed (i >= 1 only matters)
+  uint64_t low_ = 0;          // lowest id not yet used
+  uint64_t granted_end_ = 1;  // one past the highest id the client may use
+  std::deque<bool> used_;     // used_[i]: id low_ + i already consumed (i >= 1 only matters)
   uint64_t used_above_low_ = 0;
 };
 

@@ -16,7 +16,8 @@ using namespace smb2;
 bool conflicts(uint32_t access, uint32_t share_access_of_other) {
   if ((access & (FILE_READ_DATA | FILE_EXECUTE)) && !(share_access_of_other & FILE_SHARE_READ))
     return true;
-  if ((access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) && !(share_access_of_other & FILE_SHARE_WRITE))
+  if ((access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) &&
+      !(share_access_of_other & FILE_SHARE_WRITE))
     return true;
   if ((access & DELETE) && !(share_access_of_other & FILE_SHARE_DELETE)) return true;
   return false;
@@ -110,8 +111,8 @@ NtStatus FileTable::add(const Key& k, const OpenInfo& info) {
   Entry& e = sh.files[k];
   if (e.delete_pending) return STATUS_DELETE_PENDING;
   // Only data and delete access take part in sharing (MS-FSA 2.1.5.1.2.1).
-  const uint32_t relevant = FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA |
-                            DELETE;
+  const uint32_t relevant =
+      FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE;
   if (info.access & relevant) {
     for (const OpenRef& o : e.opens) {
       if (conflicts(info.access, o.info.share_access) ||
@@ -138,7 +139,8 @@ uint8_t FileTable::grantOplock(const Key& k, uint64_t token, uint8_t requested) 
       self = &r;
     } else {
       others = true;
-      if (r.oplock != SMB2_OPLOCK_LEVEL_NONE && r.oplock != SMB2_OPLOCK_LEVEL_II) others_strong = true;
+      if (r.oplock != SMB2_OPLOCK_LEVEL_NONE && r.oplock != SMB2_OPLOCK_LEVEL_II)
+        others_strong = true;
     }
   }
   if (!self) return SMB2_OPLOCK_LEVEL_NONE;

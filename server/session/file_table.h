@@ -26,11 +26,11 @@ class FileTable {
     bool operator<(const Key& o) const { return dev != o.dev ? dev < o.dev : ino < o.ino; }
   };
   struct OpenInfo {
-    uint64_t token = 0;            // unique per open, server-wide
-    uint32_t access = 0;           // granted access mask
-    uint32_t share_access = 0;     // FILE_SHARE_* bits
-    std::weak_ptr<ConnState> conn; // where oplock breaks are sent
-    uint64_t volatile_id = 0;      // the open's FileId on that connection
+    uint64_t token = 0;             // unique per open, server-wide
+    uint32_t access = 0;            // granted access mask
+    uint32_t share_access = 0;      // FILE_SHARE_* bits
+    std::weak_ptr<ConnState> conn;  // where oplock breaks are sent
+    uint64_t volatile_id = 0;       // the open's FileId on that connection
   };
 
   // Breaks oplocks that conflict with a new open by `requester` (MS-SMB2 3.3.4.6): exclusive
@@ -76,7 +76,9 @@ class FileTable {
     std::map<Key, Entry> files;
   };
   static constexpr size_t kShards = 64;
-  Shard& shardOf(const Key& k) { return shards_[(k.ino ^ (k.dev * 0x9E3779B97F4A7C15ULL)) % kShards]; }
+  Shard& shardOf(const Key& k) {
+    return shards_[(k.ino ^ (k.dev * 0x9E3779B97F4A7C15ULL)) % kShards];
+  }
   Shard shards_[kShards];
 };
 

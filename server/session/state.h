@@ -11,8 +11,8 @@
 
 #include <array>
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,19 +85,19 @@ struct Open {
   Share* share = nullptr;  // shares live as long as the server
   uint64_t session_id = 0;
   uint32_t tree_id = 0;
-  vfs::UniqueFd fd;        // data fd (O_RDONLY/O_WRONLY/O_RDWR), dir fd, or O_PATH
+  vfs::UniqueFd fd;  // data fd (O_RDONLY/O_WRONLY/O_RDWR), dir fd, or O_PATH
   bool has_read = false, has_write = false;
   bool directory = false;
-  std::string disk_path;   // relative to the share root, '/'-separated, "" = root
-  std::string smb_path;    // as the client named it, '\'-separated, no leading '\'
+  std::string disk_path;  // relative to the share root, '/'-separated, "" = root
+  std::string smb_path;   // as the client named it, '\'-separated, no leading '\'
   uint32_t granted_access = 0;
   uint32_t share_access = 0;
   uint32_t create_options = 0;
   bool delete_on_close = false;
-  uint64_t position = 0;   // FilePositionInformation
-  uint32_t mode = 0;       // FileModeInformation
+  uint64_t position = 0;  // FilePositionInformation
+  uint32_t mode = 0;      // FileModeInformation
   FileTable::Key key;
-  uint64_t token = 0;      // FileTable identity of this open
+  uint64_t token = 0;  // FileTable identity of this open
   // QUERY_DIRECTORY state: the sorted snapshot of matching names and the cursor.
   bool dir_listed = false;
   std::string dir_pattern;
@@ -107,7 +107,7 @@ struct Open {
 
 struct TreeConnect {
   uint32_t id = 0;
-  Share* share = nullptr;   // shares live as long as the server
+  Share* share = nullptr;  // shares live as long as the server
   bool ipc = false;
   bool read_only = true;
   uint32_t maximal_access = 0;
@@ -123,13 +123,13 @@ struct Session {
   std::string domain;
   bool guest = false;
   bool anonymous = false;
-  vfs::UnixIdentity identity;              // whose rights the requests use (when root)
-  Bytes session_key;                       // 16 bytes
-  Bytes signing_key;                       // empty: the session cannot sign
+  vfs::UnixIdentity identity;  // whose rights the requests use (when root)
+  Bytes session_key;           // 16 bytes
+  Bytes signing_key;           // empty: the session cannot sign
   crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
   bool signing_required = false;
-  Bytes encryption_key;                    // server-to-client; empty: no encryption
-  Bytes decryption_key;                    // client-to-server
+  Bytes encryption_key;  // server-to-client; empty: no encryption
+  Bytes decryption_key;  // client-to-server
   std::array<uint8_t, 64> preauth_hash{};
   std::map<uint32_t, TreeConnect> trees;
   uint32_t next_tree_id = 1;
@@ -147,7 +147,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   }
 
   ServerContext* server;
-  std::string peer;            // "ip:port" for logs
+  std::string peer;  // "ip:port" for logs
   bool negotiated = false;
   uint16_t dialect = 0;
   uint16_t client_security_mode = 0;
@@ -157,14 +157,14 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   std::vector<uint16_t> client_dialects;
   uint16_t server_security_mode = 0;
   crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
-  uint16_t cipher = 0;         // negotiated crypto::Cipher id, 0 = none (MS-SMB2 3.3.5.4)
+  uint16_t cipher = 0;  // negotiated crypto::Cipher id, 0 = none (MS-SMB2 3.3.5.4)
   std::array<uint8_t, 64> preauth_hash{};
   uint32_t max_transact_size = 65536, max_read_size = 65536, max_write_size = 65536;
   CreditWindow credits;
   std::map<uint64_t, std::unique_ptr<Session>> sessions;
   std::unordered_map<uint64_t, std::unique_ptr<Open>> opens;
   uint64_t next_volatile_id = 1;
-  bool disconnect = false;     // set by a handler: close after sending the response
+  bool disconnect = false;  // set by a handler: close after sending the response
 
   Session* findSession(uint64_t id);
   // Closes an open: share-mode bookkeeping, delete-on-close. Removes it from `opens`.

@@ -6,7 +6,7 @@
 
 namespace xsmb::smb2 {
 
-constexpr uint32_t kProtocolId = 0x424D53FE;         // 0xFE 'S' 'M' 'B', MS-SMB2 2.2.1
+constexpr uint32_t kProtocolId = 0x424D53FE;           // 0xFE 'S' 'M' 'B', MS-SMB2 2.2.1
 constexpr uint32_t kTransformProtocolId = 0x424D53FD;  // MS-SMB2 2.2.41
 constexpr uint32_t kSmb1ProtocolId = 0x424D53FF;
 constexpr size_t kHeaderSize = 64;

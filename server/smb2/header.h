@@ -12,15 +12,15 @@ namespace xsmb::smb2 {
 
 struct Header {
   uint16_t credit_charge = 0;
-  uint32_t status = 0;          // responses: NTSTATUS; requests: ChannelSequence/Reserved
+  uint32_t status = 0;  // responses: NTSTATUS; requests: ChannelSequence/Reserved
   uint16_t command = 0;
-  uint16_t credits = 0;         // CreditRequest (request) / CreditResponse (response)
+  uint16_t credits = 0;  // CreditRequest (request) / CreditResponse (response)
   uint32_t flags = 0;
-  uint32_t next_command = 0;    // offset of the next message in a compound, 0 for the last
+  uint32_t next_command = 0;  // offset of the next message in a compound, 0 for the last
   uint64_t message_id = 0;
-  uint64_t async_id = 0;        // valid when flags has SMB2_FLAGS_ASYNC_COMMAND
-  uint32_t process_id = 0;      // sync form only
-  uint32_t tree_id = 0;         // sync form only
+  uint64_t async_id = 0;    // valid when flags has SMB2_FLAGS_ASYNC_COMMAND
+  uint32_t process_id = 0;  // sync form only
+  uint32_t tree_id = 0;     // sync form only
   uint64_t session_id = 0;
   std::array<uint8_t, 16> signature{};
 

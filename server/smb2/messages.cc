@@ -241,10 +241,10 @@ void encodeCreateResponse(const CreateResponse& r, ByteWriter& w) {
     if (i) w.patchU32(prev, static_cast<uint32_t>(start - prev));
     prev = start;
     const auto& [name, data] = r.contexts[i];
-    w.u32(0);                                            // Next
-    w.u16(16);                                           // NameOffset
-    w.u16(static_cast<uint16_t>(name.size()));           // NameLength
-    w.u16(0);                                            // Reserved
+    w.u32(0);                                   // Next
+    w.u16(16);                                  // NameOffset
+    w.u16(static_cast<uint16_t>(name.size()));  // NameLength
+    w.u16(0);                                   // Reserved
     size_t data_off = (16 + name.size() + 7) & ~size_t{7};
     w.u16(data.empty() ? 0 : static_cast<uint16_t>(data_off));
     w.u32(static_cast<uint32_t>(data.size()));

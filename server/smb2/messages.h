@@ -51,9 +51,9 @@ struct NegotiateResponse {
   Guid server_guid{};
   uint32_t capabilities = 0;
   uint32_t max_transact_size = 0, max_read_size = 0, max_write_size = 0;  // bytes
-  uint64_t system_time = 0;       // FILETIME
+  uint64_t system_time = 0;                                               // FILETIME
   uint64_t server_start_time = 0;
-  ByteSpan security_buffer;       // SPNEGO negTokenInit
+  ByteSpan security_buffer;                          // SPNEGO negTokenInit
   std::vector<std::pair<uint16_t, Bytes>> contexts;  // 3.1.1 only: (type, data)
 };
 void encodeNegotiateResponse(const NegotiateResponse& r, ByteWriter& w);
