@@ -175,6 +175,11 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
                                 directory, res.stx.stx_uid);
     if (!res.name.empty() && parentWritable(res.parent.get())) maximal |= DELETE;
     maximal &= tree.maximal_access;
+    // The READONLY attribute denies writing the data to everyone, administrators included
+    // (MS-FSA 2.1.5.1.2.1); here it is the absence of write bits, which root would ignore.
+    if (!directory && (res.stx.stx_mode & 0222) == 0) {
+      maximal &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD);
+    }
     if (maximum_allowed) desired |= maximal;
     bool overwrite = disposition == FILE_OVERWRITE || disposition == FILE_OVERWRITE_IF ||
                      disposition == FILE_SUPERSEDE;
@@ -206,6 +211,8 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
     if (tree.read_only) return STATUS_ACCESS_DENIED;
     if (res.name.empty()) return STATUS_OBJECT_NAME_INVALID;
     directory = want_dir;
+    maximal = tree.maximal_access;  // the creator may do everything the share allows
+    if (maximum_allowed) desired |= maximal;
     if (directory) {
       if (mkdirat(res.parent.get(), res.name.c_str(), 0777 & cfg.directory_mask) != 0)
         return vfs::ntStatusFromErrno(errno);
@@ -222,8 +229,6 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
     if (!directory) attrs |= FILE_ATTRIBUTE_ARCHIVE;
     vfs::setDosAttributes(fd.get(), attrs);
     if (attrs & FILE_ATTRIBUTE_READONLY) fchmod(fd.get(), 0444 & cfg.create_mask);
-    maximal = tree.maximal_access;
-    if (maximum_allowed) desired |= maximal;
     res.disk_path = res.disk_path.empty() ? res.name : res.disk_path;
   }
 
@@ -235,7 +240,7 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
   o->session_id = ctx.session->id;
   o->tree_id = tree.id;
   o->directory = directory;
-  o->granted_access = desired | FILE_READ_ATTRIBUTES | SYNCHRONIZE;
+  o->granted_access = desired;
   o->share_access = req.share_access;
   o->create_options = req.create_options;
   o->delete_on_close = req.create_options & FILE_DELETE_ON_CLOSE;

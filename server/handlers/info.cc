@@ -42,6 +42,14 @@ NtStatus queryFile(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* ou
 }
 
 NtStatus queryFs(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* out) {
+  if (cls == FileFsControlInformation) {
+    // MS-FSCC 2.5.2: quotas are not enforced, so every threshold and limit is "none".
+    ByteWriter w(out);
+    for (int i = 0; i < 5; ++i) w.u64(~0ULL);
+    w.u32(0);  // FileSystemControlFlags
+    w.u32(0);
+    return STATUS_SUCCESS;
+  }
   vfs::FsInfoInput in;
   if (fstatvfs(o.fd.get(), &in.vfs) != 0) return vfs::ntStatusFromErrno(errno);
   in.volume_label = o.share->cfg.name;
@@ -169,7 +177,9 @@ NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body) {
       break;
     case SMB2_0_INFO_FILESYSTEM:
       st = queryFs(ctx, *o, req.file_info_class, &out);
-      min_size = vfs::fsInfoMinSize(req.file_info_class);
+      min_size = req.file_info_class == FileFsControlInformation
+                     ? 48
+                     : vfs::fsInfoMinSize(req.file_info_class);
       break;
     case SMB2_0_INFO_SECURITY: {
       if (!(o->granted_access & READ_CONTROL)) return STATUS_ACCESS_DENIED;

@@ -95,15 +95,25 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
           if (r.u16() == SMB2_PREAUTH_HASH_SHA512 && r.ok()) has_preauth = true;
         }
       } else if (c.type == SMB2_SIGNING_CAPABILITIES) {
+        // The first of the server's preferences that the client offers (MS-SMB2 3.3.5.4).
         uint16_t count = r.u16();
-        bool gmac = false;
-        for (uint16_t i = 0; i < count && r.ok(); ++i) {
-          if (r.u16() == SMB2_SIGNING_AES_GMAC && r.ok()) gmac = true;
+        std::vector<uint16_t> offered;
+        for (uint16_t i = 0; i < count && r.ok(); ++i) offered.push_back(r.u16());
+        uint16_t chosen_alg = SMB2_SIGNING_AES_CMAC;
+        for (uint16_t pref : {SMB2_SIGNING_AES_GMAC, SMB2_SIGNING_AES_CMAC,
+                              SMB2_SIGNING_HMAC_SHA256}) {
+          if (std::find(offered.begin(), offered.end(), pref) != offered.end()) {
+            chosen_alg = pref;
+            break;
+          }
         }
-        if (gmac) conn.signing_algorithm = crypto::SigningAlgorithm::kAesGmac;
+        conn.signing_algorithm = chosen_alg == SMB2_SIGNING_AES_GMAC ? crypto::SigningAlgorithm::kAesGmac
+                                 : chosen_alg == SMB2_SIGNING_HMAC_SHA256
+                                     ? crypto::SigningAlgorithm::kHmacSha256
+                                     : crypto::SigningAlgorithm::kAesCmac;
         ByteWriter w;
         w.u16(1);
-        w.u16(gmac ? SMB2_SIGNING_AES_GMAC : SMB2_SIGNING_AES_CMAC);
+        w.u16(chosen_alg);
         resp.contexts.emplace_back(SMB2_SIGNING_CAPABILITIES, w.take());
       } else if (c.type == SMB2_ENCRYPTION_CAPABILITIES) {
         // The server's order of preference, as Samba's default; 0 = no common cipher.

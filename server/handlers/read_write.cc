@@ -67,7 +67,9 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
   if (!o->has_write) return STATUS_ACCESS_DENIED;
   if (req.data.size() > ctx.conn->max_write_size) return STATUS_INVALID_PARAMETER;
   uint64_t offset = req.offset;
-  if (offset == ~0ULL) {  // append (MS-SMB2 3.3.5.13)
+  // An offset of all ones means "append" for an open that may only append (MS-SMB2 3.3.5.13).
+  bool append_only = (o->granted_access & FILE_APPEND_DATA) && !(o->granted_access & FILE_WRITE_DATA);
+  if (offset == ~0ULL && append_only) {
     struct stat st {};
     if (fstat(o->fd.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
     offset = static_cast<uint64_t>(st.st_size);
