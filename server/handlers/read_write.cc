@@ -31,6 +31,8 @@ NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
   if (req.length > ctx.conn->max_read_size) return STATUS_INVALID_PARAMETER;
   if (req.offset > static_cast<uint64_t>(std::numeric_limits<off_t>::max()))
     return STATUS_INVALID_PARAMETER;
+  if (ctx.server->files.ioConflicts(o->key, o->token, req.offset, req.length, false))
+    return STATUS_FILE_LOCK_CONFLICT;
   size_t hdr_end = body.size() + 16;
   encodeReadResponseHeader(0, body);
   Bytes& buf = body.buf();
@@ -68,7 +70,8 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
   if (req.data.size() > ctx.conn->max_write_size) return STATUS_INVALID_PARAMETER;
   uint64_t offset = req.offset;
   // An offset of all ones means "append" for an open that may only append (MS-SMB2 3.3.5.13).
-  bool append_only = (o->granted_access & FILE_APPEND_DATA) && !(o->granted_access & FILE_WRITE_DATA);
+  bool append_only =
+      (o->granted_access & FILE_APPEND_DATA) && !(o->granted_access & FILE_WRITE_DATA);
   if (offset == ~0ULL && append_only) {
     struct stat st {};
     if (fstat(o->fd.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
@@ -76,6 +79,8 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
   }
   if (offset > static_cast<uint64_t>(std::numeric_limits<off_t>::max()) - req.data.size())
     return STATUS_INVALID_PARAMETER;
+  if (ctx.server->files.ioConflicts(o->key, o->token, offset, req.data.size(), true))
+    return STATUS_FILE_LOCK_CONFLICT;
   // Writers break LEVEL_II oplocks of others (MS-FSA 2.1.5.3).
   ctx.server->files.breakOplocks(o->key, ctx.conn, /*write_intent=*/true);
   size_t done = 0;
@@ -115,42 +120,36 @@ NtStatus handleLock(RequestContext& ctx, ByteWriter& body) {
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
   if (o->directory) return STATUS_INVALID_PARAMETER;
-  if (!o->has_read && !o->has_write) return STATUS_ACCESS_DENIED;
-  // Byte-range locks map onto open-file-description locks, which conflict between opens as
-  // SMB2 locks do. A lock that cannot be granted at once is refused rather than waited for.
-  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+  // MS-SMB2 3.3.5.14: a request either unlocks ranges or takes locks, never both; a list of
+  // locks may only be longer than one element when each fails immediately.
+  // Elements are applied in order and each is checked when its turn comes, as Windows does
+  // (an unlock followed by an invalid element has still unlocked).
+  bool unlocking = req.locks[0].flags & SMB2_LOCKFLAG_UNLOCK;
+  auto& files = ctx.server->files;
   for (size_t i = 0; i < req.locks.size(); ++i) {
     const LockElement& e = req.locks[i];
     uint32_t kind = e.flags & 0x7;
-    if (kind != SMB2_LOCKFLAG_SHARED_LOCK && kind != SMB2_LOCKFLAG_EXCLUSIVE_LOCK &&
-        kind != SMB2_LOCKFLAG_UNLOCK) {
-      return STATUS_INVALID_PARAMETER;
-    }
-    if (e.length && e.offset + e.length - 1 < e.offset) return STATUS_INVALID_LOCK_RANGE;
-    struct flock fl {};
-    fl.l_whence = SEEK_SET;
-    fl.l_start = static_cast<off_t>(std::min(e.offset, kMax));
-    uint64_t len = std::min(e.length, kMax - static_cast<uint64_t>(fl.l_start));
-    if (e.length == 0) {
-      // A zero-length lock conflicts with nothing; Linux would read 0 as "to EOF".
-      continue;
-    }
-    fl.l_len = static_cast<off_t>(len);
-    if (kind == SMB2_LOCKFLAG_UNLOCK) {
-      fl.l_type = F_UNLCK;
+    bool valid =
+        unlocking ? e.flags == SMB2_LOCKFLAG_UNLOCK
+                  : (kind == SMB2_LOCKFLAG_SHARED_LOCK || kind == SMB2_LOCKFLAG_EXCLUSIVE_LOCK) &&
+                        !(e.flags & ~(0x7u | SMB2_LOCKFLAG_FAIL_IMMEDIATELY)) &&
+                        (req.locks.size() == 1 || (e.flags & SMB2_LOCKFLAG_FAIL_IMMEDIATELY));
+    NtStatus st = STATUS_SUCCESS;
+    if (!valid) {
+      st = STATUS_INVALID_PARAMETER;
+    } else if (e.length && e.offset + (e.length - 1) < e.offset) {
+      st = STATUS_INVALID_LOCK_RANGE;
     } else {
-      fl.l_type = kind == SMB2_LOCKFLAG_SHARED_LOCK ? F_RDLCK : F_WRLCK;
-      if (fl.l_type == F_RDLCK && !o->has_read) fl.l_type = F_WRLCK;
-      if (fl.l_type == F_WRLCK && !o->has_write) fl.l_type = F_RDLCK;
+      st = unlocking ? files.unlock(o->key, o->token, e.offset, e.length)
+                     : files.lock(o->key, o->token, e.offset, e.length,
+                                  kind == SMB2_LOCKFLAG_EXCLUSIVE_LOCK);
     }
-    if (fcntl(o->fd.get(), F_OFD_SETLK, &fl) != 0) {
-      int err = errno;
-      if (err == EAGAIN || err == EACCES) {
-        return kind == SMB2_LOCKFLAG_UNLOCK                 ? STATUS_RANGE_NOT_LOCKED
-               : (e.flags & SMB2_LOCKFLAG_FAIL_IMMEDIATELY) ? STATUS_LOCK_NOT_GRANTED
-                                                            : STATUS_FILE_LOCK_CONFLICT;
+    if (st != STATUS_SUCCESS) {
+      // Locks taken by the earlier elements of this request are given back.
+      for (size_t j = 0; !unlocking && j < i; ++j) {
+        files.unlock(o->key, o->token, req.locks[j].offset, req.locks[j].length);
       }
-      return vfs::ntStatusFromErrno(err);
+      return st;
     }
   }
   encodeLockResponse(body);

@@ -46,7 +46,69 @@ Bytes oplockBreakNotification(uint64_t volatile_id, uint8_t level) {
   return out;
 }
 
+// Whether two lock ranges collide. A zero-length range at X collides with a range that holds X
+// strictly inside it, and with no zero-length range (as Windows behaves, smb2.lock.zerobytelength).
+bool insideStrictly(uint64_t x, uint64_t off, uint64_t len) { return off < x && x - off < len; }
+
+bool overlaps(uint64_t a_off, uint64_t a_len, uint64_t b_off, uint64_t b_len) {
+  if (a_len == 0 && b_len == 0) return false;
+  if (a_len == 0) return insideStrictly(a_off, b_off, b_len);
+  if (b_len == 0) return insideStrictly(b_off, a_off, a_len);
+  uint64_t a_last = a_off + (a_len - 1), b_last = b_off + (b_len - 1);
+  if (a_last < a_off) a_last = ~0ULL;  // ranges running past 2^64 end there
+  if (b_last < b_off) b_last = ~0ULL;
+  return a_off <= b_last && b_off <= a_last;
+}
+
 }  // namespace
+
+NtStatus FileTable::lock(const Key& k, uint64_t token, uint64_t offset, uint64_t length,
+                         bool exclusive) {
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return STATUS_INVALID_HANDLE;
+  for (const RangeLock& l : it->second.locks) {
+    if (!overlaps(offset, length, l.offset, l.length)) continue;
+    if (exclusive || (l.exclusive && l.token != token)) return STATUS_LOCK_NOT_GRANTED;
+    if (l.exclusive && l.token == token && exclusive) return STATUS_LOCK_NOT_GRANTED;
+  }
+  it->second.locks.push_back({token, offset, length, exclusive});
+  return STATUS_SUCCESS;
+}
+
+NtStatus FileTable::unlock(const Key& k, uint64_t token, uint64_t offset, uint64_t length) {
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return STATUS_RANGE_NOT_LOCKED;
+  // Exclusive locks are released before shared ones of the same range.
+  auto& locks = it->second.locks;
+  for (bool exclusive : {true, false}) {
+    for (auto l = locks.begin(); l != locks.end(); ++l) {
+      if (l->token == token && l->offset == offset && l->length == length &&
+          l->exclusive == exclusive) {
+        locks.erase(l);
+        return STATUS_SUCCESS;
+      }
+    }
+  }
+  return STATUS_RANGE_NOT_LOCKED;
+}
+
+bool FileTable::ioConflicts(const Key& k, uint64_t token, uint64_t offset, uint64_t length,
+                            bool write) {
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return false;
+  for (const RangeLock& l : it->second.locks) {
+    if (!overlaps(offset, length, l.offset, l.length)) continue;
+    if (l.token != token && (l.exclusive || write)) return true;
+    if (l.token == token && write && !l.exclusive) return true;
+  }
+  return false;
+}
 
 void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool write_intent,
                              int timeout_ms) {
@@ -188,6 +250,10 @@ bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
   e.opens.erase(std::remove_if(e.opens.begin(), e.opens.end(),
                                [&](const OpenRef& o) { return o.info.token == token; }),
                 e.opens.end());
+  // Closing an open releases its byte-range locks (MS-FSA 2.1.5.4).
+  e.locks.erase(std::remove_if(e.locks.begin(), e.locks.end(),
+                               [&](const RangeLock& l) { return l.token == token; }),
+                e.locks.end());
   sh.acked.notify_all();
   if (!e.opens.empty()) return false;
   bool pending = e.delete_pending;

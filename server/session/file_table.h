@@ -59,6 +59,17 @@ class FileTable {
   // True when another open than `token` exists (used to refuse replacing an open file).
   bool hasOtherOpens(const Key& k, uint64_t token);
 
+  // Byte-range locks with Windows semantics (MS-FSA 2.1.5.7, 2.1.4.4): locks are mandatory,
+  // belong to an open, an exclusive lock conflicts with every overlapping lock and a shared one
+  // with overlapping exclusive locks of other opens. Zero-length ranges overlap nothing.
+  // STATUS_LOCK_NOT_GRANTED on conflict.
+  NtStatus lock(const Key& k, uint64_t token, uint64_t offset, uint64_t length, bool exclusive);
+  // Removes the lock of exactly this range held by `token`; STATUS_RANGE_NOT_LOCKED if none.
+  NtStatus unlock(const Key& k, uint64_t token, uint64_t offset, uint64_t length);
+  // True when a read (or write) of [offset, offset+length) by `token` hits another open's
+  // exclusive lock (for a write: any lock of another open, or a shared lock of its own).
+  bool ioConflicts(const Key& k, uint64_t token, uint64_t offset, uint64_t length, bool write);
+
  private:
   struct OpenRef {
     OpenInfo info;
@@ -66,8 +77,14 @@ class FileTable {
     bool breaking = false;
     uint8_t break_to = 0;
   };
+  struct RangeLock {
+    uint64_t token;
+    uint64_t offset, length;
+    bool exclusive;
+  };
   struct Entry {
     std::vector<OpenRef> opens;
+    std::vector<RangeLock> locks;
     bool delete_pending = false;
   };
   struct Shard {
