@@ -98,6 +98,7 @@ NtStatus FileTable::unlock(const Key& k, uint64_t token, uint64_t offset, uint64
 
 bool FileTable::ioConflicts(const Key& k, uint64_t token, uint64_t offset, uint64_t length,
                             bool write) {
+  if (length == 0) return false;  // zero-byte I/O touches no range
   Shard& sh = shardOf(k);
   std::lock_guard<std::mutex> lock(sh.mu);
   auto it = sh.files.find(k);
