@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Connection limit: with `max connections = 2`, a third concurrent TCP connection is closed
+without being served while two are open, the two keep being served, and once one closes a new
+connection is served again (the count is released, refusals do not leak slots).
+
+Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_limits.py
+"""
+
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import smb2raw  # noqa: E402
+
+DIALECTS = ["SMB2_02", "SMB2_10", "SMB3_00", "SMB3_02"]
+
+
+def try_negotiate(port, timeout=3.0):
+    """('ok', conn) if a fresh connection's NEGOTIATE is answered with success, else
+    (outcome, None) with outcome 'closed', 'silent' or 'error:STATUS'."""
+    conn = smb2raw.Connection(port, timeout=timeout)
+    try:
+        conn.send(smb2raw.negotiate_request(dialects=DIALECTS))
+        data = conn.recv()
+    except (ConnectionError, BrokenPipeError):
+        conn.close()
+        return "closed", None
+    except socket.timeout:
+        conn.close()
+        return "silent", None
+    r = smb2raw.Response(data)
+    if r.status != smb2raw.STATUS_SUCCESS:
+        conn.close()
+        return f"error:{r.status:#010x}", None
+    conn.next_message_id = 1
+    return "ok", conn
+
+
+@unittest.skipIf(harness.backend() != "xsmbd",
+                 "smbd's max connections limits tree connects per share, not TCP connections")
+class MaxConnectionsTest(harness.ServerTestCase):
+    GLOBAL_OPTIONS = {"max connections": "2"}
+
+    @classmethod
+    def configure(cls, server):
+        server.add_share("share", {"read only": "no"})
+
+    def served_within(self, seconds):
+        """A served connection, retrying while the server has not yet noticed an earlier
+        close (closes are asynchronous to this client). Fails the test after `seconds`."""
+        deadline = time.monotonic() + seconds
+        outcomes = []
+        while True:
+            outcome, conn = try_negotiate(self.server.port)
+            if conn:
+                self.addCleanup(conn.close)
+                return conn
+            outcomes.append(outcome)
+            if time.monotonic() > deadline:
+                self.fail(f"no connection served within {seconds}s: {outcomes[-5:]}")
+            time.sleep(0.05)
+
+    def assert_refused(self, what):
+        outcome, conn = try_negotiate(self.server.port)
+        if conn:
+            conn.close()
+        self.assertEqual(outcome, "closed", f"{what}: third connection was {outcome}")
+
+    def assert_echo(self, conn, what):
+        r, mid = conn.echo()
+        self.assertEqual((r.command, r.status, r.message_id),
+                         (smb2raw.ECHO, smb2raw.STATUS_SUCCESS, mid), what)
+
+    def test_third_connection_refused_until_one_closes(self):
+        a = self.served_within(3)
+        b = self.served_within(3)
+        # Two are open: every further connection is closed unanswered, and stays so.
+        for i in range(3):
+            self.assert_refused(f"attempt {i + 1} with two open")
+        self.assert_echo(a, "first connection after the refusals")
+        self.assert_echo(b, "second connection after the refusals")
+        self.assertServerAlive()
+
+        a.close()
+        c = self.served_within(5)
+        self.assert_echo(c, "connection served after one closed")
+        self.assert_echo(b, "second connection still served")
+        # Back at two: the limit holds again (refusals did not consume or free slots).
+        self.assert_refused("with b and c open")
+
+        b.close()
+        c.close()
+        d = self.served_within(5)
+        e = self.served_within(5)
+        self.assert_echo(d, "d")
+        self.assert_echo(e, "e")
+        self.assert_refused("with d and e open")
+        self.assertIn("max connections (2) reached", self.server.log())
+
+
+if __name__ == "__main__":
+    harness.main()
