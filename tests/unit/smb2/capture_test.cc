@@ -155,9 +155,9 @@ TEST(CaptureTest, EveryRequestDecodes) {
     }
   }
   EXPECT_GE(compounds, 3u);
-  for (uint16_t cmd : {SMB2_NEGOTIATE, SMB2_SESSION_SETUP, SMB2_TREE_CONNECT,
-                       SMB2_TREE_DISCONNECT, SMB2_CREATE, SMB2_CLOSE, SMB2_READ, SMB2_WRITE,
-                       SMB2_IOCTL, SMB2_QUERY_DIRECTORY, SMB2_QUERY_INFO, SMB2_SET_INFO}) {
+  for (uint16_t cmd : {SMB2_NEGOTIATE, SMB2_SESSION_SETUP, SMB2_TREE_CONNECT, SMB2_TREE_DISCONNECT,
+                       SMB2_CREATE, SMB2_CLOSE, SMB2_READ, SMB2_WRITE, SMB2_IOCTL,
+                       SMB2_QUERY_DIRECTORY, SMB2_QUERY_INFO, SMB2_SET_INFO}) {
     EXPECT_TRUE(commands.count(cmd)) << "no capture of command " << cmd;
   }
 }
@@ -250,8 +250,7 @@ TEST(CaptureTest, FramerOneByteAtATime) {
       Bytes prefix(c.frame.begin(), c.frame.begin() + static_cast<ptrdiff_t>(n));
       net::Frame f = net::parseFrame(prefix, 1 << 24);
       if (n < c.frame.size()) {
-        ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(net::FrameStatus::kIncomplete))
-            << n;
+        ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(net::FrameStatus::kIncomplete)) << n;
         if (n >= 4) ASSERT_EQ(f.length, length) << n;
       } else {
         ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(net::FrameStatus::kMessage));

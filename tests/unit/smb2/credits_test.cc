@@ -65,7 +65,8 @@ TEST(CreditWindowTest, Sequences) {
         consume(UINT64_MAX - 0xFFFE, 0xFFFF, false, 0xFFFF, 1)}},
       {"a large grant, used from the top down",
        {consume(0, 1, true, 0, 1), grant(512, 512, 1), consume(512, 1, true, 511, 1),
-        consume(511, 1, true, 510, 1), consume(1, 510, true, 0, 513), consume(513, 1, false, 0, 513)}},
+        consume(511, 1, true, 510, 1), consume(1, 510, true, 0, 513),
+        consume(513, 1, false, 0, 513)}},
   };
   for (const SequenceCase& c : cases) {
     SCOPED_TRACE(c.description);

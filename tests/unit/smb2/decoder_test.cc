@@ -132,9 +132,9 @@ std::vector<DecodeCase<NegotiateRequest>> negotiateCases() {
   {
     Smb2Msg m = negotiate({0x0311}, 104, 1);  // one dialect ends at 102, context at 104
     negotiateContext(m, SMB2_PREAUTH_INTEGRITY_CAPABILITIES, preauthData());
-    cases.push_back({"3.1.1 only, one context", m.bytes(), STATUS_SUCCESS,
-                     negotiateExpected({0x0311},
-                                       {{SMB2_PREAUTH_INTEGRITY_CAPABILITIES, preauthData()}})});
+    cases.push_back(
+        {"3.1.1 only, one context", m.bytes(), STATUS_SUCCESS,
+         negotiateExpected({0x0311}, {{SMB2_PREAUTH_INTEGRITY_CAPABILITIES, preauthData()}})});
   }
   {
     Smb2Msg m = negotiate({}, 0, 0);
@@ -152,20 +152,19 @@ std::vector<DecodeCase<NegotiateRequest>> negotiateCases() {
   {
     Smb2Msg m = negotiate({0x0311}, 0x1000, 1);
     negotiateContext(m, SMB2_PREAUTH_INTEGRITY_CAPABILITIES, preauthData());
-    cases.push_back({"NegotiateContextOffset beyond the message", m.bytes(),
-                     STATUS_INVALID_PARAMETER});
+    cases.push_back(
+        {"NegotiateContextOffset beyond the message", m.bytes(), STATUS_INVALID_PARAMETER});
   }
   {
     Smb2Msg m = negotiate({0x0311}, 104, 1);
     m.pad8().u16(SMB2_PREAUTH_INTEGRITY_CAPABILITIES).u16(200).u32(0).put(preauthData());
-    cases.push_back({"context DataLength beyond the message", m.bytes(),
-                     STATUS_INVALID_PARAMETER});
+    cases.push_back({"context DataLength beyond the message", m.bytes(), STATUS_INVALID_PARAMETER});
   }
   {
     Smb2Msg m = negotiate({0x0311}, 104, 2);
     negotiateContext(m, SMB2_PREAUTH_INTEGRITY_CAPABILITIES, preauthData());
-    cases.push_back({"NegotiateContextCount larger than the list", m.bytes(),
-                     STATUS_INVALID_PARAMETER});
+    cases.push_back(
+        {"NegotiateContextCount larger than the list", m.bytes(), STATUS_INVALID_PARAMETER});
   }
   {
     Smb2Msg m = negotiate({0x0311}, 104, 1);
@@ -212,12 +211,13 @@ TEST(SessionSetupRequestTest, Decodes) {
   std::vector<DecodeCase<SessionSetupRequest>> cases = {
       {"SPNEGO token at 0x58", sessionSetup(0, 0x58, 40, 0, token).bytes(), STATUS_SUCCESS,
        expected(0, 0, token)},
-      {"binding flag and PreviousSessionId", sessionSetup(1, 0x58, 40, 0x123456789ULL, token).bytes(),
-       STATUS_SUCCESS, expected(1, 0x123456789ULL, token)},
+      {"binding flag and PreviousSessionId",
+       sessionSetup(1, 0x58, 40, 0x123456789ULL, token).bytes(), STATUS_SUCCESS,
+       expected(1, 0x123456789ULL, token)},
       {"empty security buffer", sessionSetup(0, 0, 0, 0, {}).bytes(), STATUS_SUCCESS,
        expected(0, 0, {})},
-      {"buffer one byte longer than the message",
-       sessionSetup(0, 0x58, 41, 0, token).bytes(), STATUS_INVALID_PARAMETER},
+      {"buffer one byte longer than the message", sessionSetup(0, 0x58, 41, 0, token).bytes(),
+       STATUS_INVALID_PARAMETER},
       {"buffer offset inside the header", sessionSetup(0, 0x20, 8, 0, token).bytes(),
        STATUS_INVALID_PARAMETER},
       {"buffer offset past the end", sessionSetup(0, 0xFFFF, 1, 0, token).bytes(),
@@ -242,7 +242,9 @@ TEST(TreeConnectRequestTest, Decodes) {
   const uint16_t len = static_cast<uint16_t>(path.size());
   Bytes surrogate = {0x5C, 0x00, 0x00, 0xD8, 0x41, 0x00};  // "\", lone high surrogate, "A"
   std::vector<DecodeCase<TreeConnectRequest>> cases = {
-      {"\\\\server\\share", treeConnect(0x48, len, path).bytes(), STATUS_SUCCESS,
+      {"\\\\server\\share",
+       treeConnect(0x48, len, path).bytes(),
+       STATUS_SUCCESS,
        {0, "\\\\server\\share"}},
       {"odd PathLength", treeConnect(0x48, len - 1, path).bytes(), STATUS_INVALID_PARAMETER},
       {"unpaired surrogate", treeConnect(0x48, 6, surrogate).bytes(), STATUS_INVALID_PARAMETER},
@@ -290,11 +292,12 @@ Bytes createContext(std::string_view name, const Bytes& data, bool last) {
 Smb2Msg create(std::string_view name, const Bytes& contexts, int name_len_delta = 0,
                uint32_t ctx_off_override = 0, uint32_t ctx_len_override = 0) {
   Bytes name16 = testing::utf16(name);
-  uint32_t ctx_off = contexts.empty() ? 0 : static_cast<uint32_t>((0x78 + name16.size() + 7) / 8 * 8);
+  uint32_t ctx_off =
+      contexts.empty() ? 0 : static_cast<uint32_t>((0x78 + name16.size() + 7) / 8 * 8);
   Smb2Msg m(SMB2_CREATE, 4);
-  m.u16(57).u8(0).u8(SMB2_OPLOCK_LEVEL_BATCH).u32(2);  // Impersonation
-  m.u64(0).u64(0);                                        // SmbCreateFlags, Reserved
-  m.u32(0x0012019F).u32(0x80).u32(7).u32(3).u32(0x40);   // access, attrs, share, OPEN_IF, opts
+  m.u16(57).u8(0).u8(SMB2_OPLOCK_LEVEL_BATCH).u32(2);   // Impersonation
+  m.u64(0).u64(0);                                      // SmbCreateFlags, Reserved
+  m.u32(0x0012019F).u32(0x80).u32(7).u32(3).u32(0x40);  // access, attrs, share, OPEN_IF, opts
   m.u16(0x78).u16(static_cast<uint16_t>(static_cast<int>(name16.size()) + name_len_delta));
   m.u32(ctx_off_override ? ctx_off_override : ctx_off);
   m.u32(ctx_len_override ? ctx_len_override : static_cast<uint32_t>(contexts.size()));
@@ -335,8 +338,8 @@ void sameCreate(const CreateRequest& got, const CreateRequest& want) {
 }
 
 TEST(CreateRequestTest, Decodes) {
-  const Bytes& timestamp = keep(pattern(8, 0x01));   // MxAc with a Timestamp (2.2.13.2.5)
-  const Bytes& durable = keep(Bytes(16, 0));         // DHnQ: 16 reserved bytes (2.2.13.2.3)
+  const Bytes& timestamp = keep(pattern(8, 0x01));  // MxAc with a Timestamp (2.2.13.2.5)
+  const Bytes& durable = keep(Bytes(16, 0));        // DHnQ: 16 reserved bytes (2.2.13.2.3)
   Bytes mxac_qfid = createContext("MxAc", {}, false);
   Bytes qfid = createContext("QFid", {}, true);
   mxac_qfid.insert(mxac_qfid.end(), qfid.begin(), qfid.end());
@@ -372,8 +375,7 @@ TEST(CreateRequestTest, Decodes) {
       {"MxAc with Timestamp, QFid, DHnQ", create(name, three).bytes(), STATUS_SUCCESS,
        createExpected(name, {{"MxAc", timestamp}, {"QFid", {}}, {"DHnQ", durable}})},
       {"Next not 8-aligned", create(name, bad_next).bytes(), STATUS_INVALID_PARAMETER},
-      {"Next past CreateContextsLength", create(name, next_past).bytes(),
-       STATUS_INVALID_PARAMETER},
+      {"Next past CreateContextsLength", create(name, next_past).bytes(), STATUS_INVALID_PARAMETER},
       {"context DataLength past its buffer", create(name, data_past).bytes(),
        STATUS_INVALID_PARAMETER},
       {"context NameLength 0", create(name, no_name).bytes(), STATUS_INVALID_PARAMETER},
@@ -466,20 +468,25 @@ TEST(ReadRequestTest, Decodes) {
 TEST(ChangeNotifyRequestTest, Decodes) {
   auto notify = [](uint16_t structure_size) {
     return Smb2Msg(SMB2_CHANGE_NOTIFY)
-        .u16(structure_size).u16(1).u32(4096).fileId(kPersistent, kVolatile).u32(0x17).u32(0);
+        .u16(structure_size)
+        .u16(1)
+        .u32(4096)
+        .fileId(kPersistent, kVolatile)
+        .u32(0x17)
+        .u32(0);
   };
   std::vector<DecodeCase<ChangeNotifyRequest>> cases = {
       {"WATCH_TREE, filter 0x17", notify(32).bytes(), STATUS_SUCCESS, {1, 4096, kFileId, 0x17}},
       {"StructureSize 33", notify(33).bytes(), STATUS_INVALID_PARAMETER},
   };
-  runDecodeCases<ChangeNotifyRequest>(cases, decodeChangeNotifyRequest,
-                                      [](const ChangeNotifyRequest& g,
-                                         const ChangeNotifyRequest& w) {
-                                        EXPECT_EQ(g.flags, w.flags);
-                                        EXPECT_EQ(g.output_buffer_length, w.output_buffer_length);
-                                        EXPECT_EQ(g.file_id, w.file_id);
-                                        EXPECT_EQ(g.completion_filter, w.completion_filter);
-                                      });
+  runDecodeCases<ChangeNotifyRequest>(
+      cases, decodeChangeNotifyRequest,
+      [](const ChangeNotifyRequest& g, const ChangeNotifyRequest& w) {
+        EXPECT_EQ(g.flags, w.flags);
+        EXPECT_EQ(g.output_buffer_length, w.output_buffer_length);
+        EXPECT_EQ(g.file_id, w.file_id);
+        EXPECT_EQ(g.completion_filter, w.completion_filter);
+      });
 }
 
 struct OplockAck {
@@ -490,21 +497,31 @@ struct OplockAck {
 TEST(OplockBreakAckTest, Decodes) {
   auto ack = [](uint16_t structure_size, uint8_t level) {
     return Smb2Msg(SMB2_OPLOCK_BREAK)
-        .u16(structure_size).u8(level).u8(0).u32(0).fileId(kPersistent, kVolatile);
+        .u16(structure_size)
+        .u8(level)
+        .u8(0)
+        .u32(0)
+        .fileId(kPersistent, kVolatile);
   };
   // A lease break acknowledgment (2.2.24.2) has StructureSize 36 and no FileId.
   Smb2Msg lease(SMB2_OPLOCK_BREAK);
   lease.u16(36).u16(0).u32(0).fill(16, 0x33).u32(0).u64(0);
   std::vector<DecodeCase<OplockAck>> cases = {
-      {"to level II", ack(24, SMB2_OPLOCK_LEVEL_II).bytes(), STATUS_SUCCESS,
+      {"to level II",
+       ack(24, SMB2_OPLOCK_LEVEL_II).bytes(),
+       STATUS_SUCCESS,
        {SMB2_OPLOCK_LEVEL_II, kFileId}},
-      {"to none", ack(24, SMB2_OPLOCK_LEVEL_NONE).bytes(), STATUS_SUCCESS,
+      {"to none",
+       ack(24, SMB2_OPLOCK_LEVEL_NONE).bytes(),
+       STATUS_SUCCESS,
        {SMB2_OPLOCK_LEVEL_NONE, kFileId}},
       {"lease break acknowledgment", lease.bytes(), STATUS_INVALID_PARAMETER},
   };
   runDecodeCases<OplockAck>(
       cases,
-      [](ByteSpan msg, OplockAck* out) { return decodeOplockBreakAck(msg, &out->level, &out->file_id); },
+      [](ByteSpan msg, OplockAck* out) {
+        return decodeOplockBreakAck(msg, &out->level, &out->file_id);
+      },
       [](const OplockAck& g, const OplockAck& w) {
         EXPECT_EQ(g.level, w.level);
         EXPECT_EQ(g.file_id, w.file_id);
@@ -515,8 +532,8 @@ TEST(EmptyRequestTest, Decodes) {
   struct Empty {};
   std::vector<DecodeCase<Empty>> cases;
   for (uint16_t cmd : {SMB2_ECHO, SMB2_LOGOFF, SMB2_TREE_DISCONNECT, SMB2_CANCEL}) {
-    cases.push_back({"command " + std::to_string(cmd), Smb2Msg(cmd).u16(4).u16(0).bytes(),
-                     STATUS_SUCCESS});
+    cases.push_back(
+        {"command " + std::to_string(cmd), Smb2Msg(cmd).u16(4).u16(0).bytes(), STATUS_SUCCESS});
     cases.push_back({"command " + std::to_string(cmd) + " StructureSize 2",
                      Smb2Msg(cmd).u16(2).u16(0).bytes(), STATUS_INVALID_PARAMETER});
   }
@@ -730,8 +747,7 @@ TEST(QueryInfoRequestTest, Decodes) {
                                      EXPECT_EQ(g.file_info_class, w.file_info_class);
                                      EXPECT_EQ(g.output_buffer_length, w.output_buffer_length);
                                      EXPECT_EQ(toBytes(g.input), toBytes(w.input));
-                                     EXPECT_EQ(g.additional_information,
-                                               w.additional_information);
+                                     EXPECT_EQ(g.additional_information, w.additional_information);
                                      EXPECT_EQ(g.flags, w.flags);
                                      EXPECT_EQ(g.file_id, w.file_id);
                                    });
@@ -758,10 +774,8 @@ TEST(SetInfoRequestTest, Decodes) {
     return r;
   };
   std::vector<DecodeCase<SetInfoRequest>> cases = {
-      {"FileBasicInformation", setInfo(40, 0x60, basic).bytes(), STATUS_SUCCESS,
-       expected(basic)},
-      {"BufferLength one past the end", setInfo(41, 0x60, basic).bytes(),
-       STATUS_INVALID_PARAMETER},
+      {"FileBasicInformation", setInfo(40, 0x60, basic).bytes(), STATUS_SUCCESS, expected(basic)},
+      {"BufferLength one past the end", setInfo(41, 0x60, basic).bytes(), STATUS_INVALID_PARAMETER},
       {"BufferOffset inside the header", setInfo(40, 0x20, basic).bytes(),
        STATUS_INVALID_PARAMETER},
   };

@@ -49,8 +49,7 @@ Encoded encode(size_t prefix, const std::function<void(ByteWriter&)>& body) {
 }
 
 class EncoderTest : public ::testing::TestWithParam<size_t> {};
-INSTANTIATE_TEST_SUITE_P(Prefix, EncoderTest,
-                         ::testing::Values(size_t{0}, net::kNetBiosHeaderSize),
+INSTANTIATE_TEST_SUITE_P(Prefix, EncoderTest, ::testing::Values(size_t{0}, net::kNetBiosHeaderSize),
                          [](const auto& info) {
                            return info.param ? std::string("AfterNetBiosHeader")
                                              : std::string("AtBufferStart");
@@ -143,7 +142,7 @@ TEST_P(EncoderTest, SessionSetupResponse) {
   Encoded empty = encode(GetParam(), [&](ByteWriter& w) { encodeSessionSetupResponse(0, {}, w); });
   EXPECT_EQ(le16(empty.b, empty.body()), 9);
   EXPECT_EQ(le16(empty.b, empty.body() + 6), 0);  // SecurityBufferLength
-  EXPECT_EQ(empty.size(), 64 + 9u);              // StructureSize counts one buffer byte
+  EXPECT_EQ(empty.size(), 64 + 9u);               // StructureSize counts one buffer byte
 }
 
 // MS-SMB2 2.2.10: 16 bytes.
@@ -151,8 +150,8 @@ TEST_P(EncoderTest, TreeConnectResponse) {
   Encoded e = encode(GetParam(), [&](ByteWriter& w) {
     encodeTreeConnectResponse(0x01, 0x00000800, 0x00000008, 0x001F01FF, w);
   });
-  EXPECT_EQ(e.at(64, 16), Bytes({16, 0, 0x01, 0, 0x00, 0x08, 0, 0, 0x08, 0, 0, 0,
-                                 0xFF, 0x01, 0x1F, 0x00}));
+  EXPECT_EQ(e.at(64, 16),
+            Bytes({16, 0, 0x01, 0, 0x00, 0x08, 0, 0, 0x08, 0, 0, 0, 0xFF, 0x01, 0x1F, 0x00}));
   EXPECT_EQ(e.size(), 80u);
 }
 
@@ -234,9 +233,9 @@ TEST_P(EncoderTest, CreateResponseMxAcBytes) {
   Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeCreateResponse(r, w); });
   EXPECT_EQ(le32(e.b, e.body() + 80), 0x98u);
   EXPECT_EQ(le32(e.b, e.body() + 84), 32u);
-  EXPECT_EQ(e.at(0x98, 32), Bytes({0, 0, 0, 0, 16, 0, 4, 0, 0, 0, 24, 0, 8, 0, 0, 0,
-                                   'M', 'x', 'A', 'c', 0, 0, 0, 0,
-                                   0, 0, 0, 0, 0xA9, 0x00, 0x12, 0x00}));
+  EXPECT_EQ(e.at(0x98, 32),
+            Bytes({0,   0,   0,   0,   16, 0, 4, 0, 0, 0, 24, 0, 8,    0,    0,    0,
+                   'M', 'x', 'A', 'c', 0,  0, 0, 0, 0, 0, 0,  0, 0xA9, 0x00, 0x12, 0x00}));
   EXPECT_EQ(e.size(), 0x98 + 32u);
 }
 
@@ -283,19 +282,32 @@ TEST_P(EncoderTest, EmptyResponses) {
       {"lock", [](ByteWriter& w) { encodeLockResponse(w); }, {4, 0, 0, 0}},
       {"empty", [](ByteWriter& w) { encodeEmptyResponse(w); }, {4, 0, 0, 0}},
       {"set info", [](ByteWriter& w) { encodeSetInfoResponse(w); }, {2, 0}},
-      {"read header", [](ByteWriter& w) { encodeReadResponseHeader(0x12345, w); },
+      {"read header",
+       [](ByteWriter& w) { encodeReadResponseHeader(0x12345, w); },
        {17, 0, 0x50, 0, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-      {"write", [](ByteWriter& w) { encodeWriteResponse(0x10000, w); },
+      {"write",
+       [](ByteWriter& w) { encodeWriteResponse(0x10000, w); },
        {17, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-      {"error, no data", [](ByteWriter& w) { encodeErrorResponse(w); },
+      {"error, no data",
+       [](ByteWriter& w) { encodeErrorResponse(w); },
        {9, 0, 0, 0, 0, 0, 0, 0, 0}},
-      {"error with data", [](ByteWriter& w) { encodeErrorResponse(w, Bytes{1, 2, 3, 4}); },
+      {"error with data",
+       [](ByteWriter& w) {
+         encodeErrorResponse(w, Bytes{1, 2, 3, 4});
+       },
        {9, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4}},
-      {"query directory", [](ByteWriter& w) { encodeQueryDirectoryResponse(Bytes{5, 6, 7}, w); },
+      {"query directory",
+       [](ByteWriter& w) {
+         encodeQueryDirectoryResponse(Bytes{5, 6, 7}, w);
+       },
        {9, 0, 0x48, 0, 3, 0, 0, 0, 5, 6, 7}},
-      {"query directory, empty", [](ByteWriter& w) { encodeQueryDirectoryResponse({}, w); },
+      {"query directory, empty",
+       [](ByteWriter& w) { encodeQueryDirectoryResponse({}, w); },
        {9, 0, 0x48, 0, 0, 0, 0, 0, 0}},
-      {"query info", [](ByteWriter& w) { encodeQueryInfoResponse(Bytes{0xAA, 0xBB}, w); },
+      {"query info",
+       [](ByteWriter& w) {
+         encodeQueryInfoResponse(Bytes{0xAA, 0xBB}, w);
+       },
        {9, 0, 0x48, 0, 2, 0, 0, 0, 0xAA, 0xBB}},
   };
   for (const Case& c : cases) {

@@ -15,9 +15,9 @@ using testing::Smb2Msg;
 
 TEST(HeaderTest, DecodesSyncHeader) {
   Smb2Msg m(SMB2_CREATE, 0x0102030405060708ULL, SMB2_FLAGS_SIGNED | SMB2_FLAGS_DFS_OPERATIONS);
-  m.set16(6, 3);            // CreditCharge
-  m.set32(8, 0x00000002);   // ChannelSequence
-  m.set32(20, 0x58);        // NextCommand
+  m.set16(6, 3);           // CreditCharge
+  m.set32(8, 0x00000002);  // ChannelSequence
+  m.set32(20, 0x58);       // NextCommand
   Header h;
   ASSERT_TRUE(decodeHeader(m.bytes(), &h));
   EXPECT_EQ(h.credit_charge, 3);
@@ -71,12 +71,9 @@ TEST(HeaderTest, RejectsMalformedHeaders) {
     uint8_t value;
   };
   const std::vector<Case> cases = {
-      {"SMB1 ProtocolId 0xFF", 0, 0xFF},
-      {"transform header 0xFD", 0, 0xFD},
-      {"compression header 0xFC", 0, 0xFC},
-      {"ProtocolId 'S' changed", 1, 's'},
-      {"StructureSize 65", 4, 65},
-      {"StructureSize high byte", 5, 1},
+      {"SMB1 ProtocolId 0xFF", 0, 0xFF},    {"transform header 0xFD", 0, 0xFD},
+      {"compression header 0xFC", 0, 0xFC}, {"ProtocolId 'S' changed", 1, 's'},
+      {"StructureSize 65", 4, 65},          {"StructureSize high byte", 5, 1},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.description);

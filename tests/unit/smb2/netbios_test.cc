@@ -32,8 +32,8 @@ TEST(NetBiosTest, ParseFrameTable) {
       {"header only", frame(0x00, 100, 0), 1024, FrameStatus::kIncomplete, 100},
       {"one byte short", frame(0x00, 100, 99), 1024, FrameStatus::kIncomplete, 100},
       {"complete", frame(0x00, 100, 100), 1024, FrameStatus::kMessage, 100},
-      {"complete plus the next frame's start", frame(0x00, 100, 150), 1024,
-       FrameStatus::kMessage, 100},
+      {"complete plus the next frame's start", frame(0x00, 100, 150), 1024, FrameStatus::kMessage,
+       100},
       {"24-bit length, big-endian", frame(0x00, 0x012345, 0x012345), 0x012345,
        FrameStatus::kMessage, 0x012345},
       {"empty session message", frame(0x00, 0, 0), 1024, FrameStatus::kMessage, 0},
@@ -43,13 +43,19 @@ TEST(NetBiosTest, ParseFrameTable) {
       {"largest 24-bit length above the limit", frame(0x00, 0xFFFFFF, 0), 0x800000,
        FrameStatus::kTooLarge, 0xFFFFFF},
       {"keep-alive", frame(0x85, 0, 0), 1024, FrameStatus::kKeepAlive, 0},
-      {"keep-alive followed by a message", {0x85, 0, 0, 0, 0x00, 0, 0, 4}, 1024,
-       FrameStatus::kKeepAlive, 0},
+      {"keep-alive followed by a message",
+       {0x85, 0, 0, 0, 0x00, 0, 0, 4},
+       1024,
+       FrameStatus::kKeepAlive,
+       0},
       {"keep-alive, header incomplete", {0x85, 0x00}, 1024, FrameStatus::kIncomplete, 0},
       {"session request 0x81", frame(0x81, 68, 68), 1024, FrameStatus::kBadType, 68},
       {"positive response 0x82", frame(0x82, 0, 0), 1024, FrameStatus::kBadType, 0},
-      {"SMB2 without NetBIOS header", {0xFE, 'S', 'M', 'B', 0x40, 0}, 1024,
-       FrameStatus::kBadType, 0x534D42},
+      {"SMB2 without NetBIOS header",
+       {0xFE, 'S', 'M', 'B', 0x40, 0},
+       1024,
+       FrameStatus::kBadType,
+       0x534D42},
       {"type 0x01", frame(0x01, 4, 4), 1024, FrameStatus::kBadType, 4},
   };
   for (const FrameCase& c : cases) {
@@ -96,7 +102,8 @@ TEST(NetBiosTest, WriteFrameHeader) {
                                          {0xFFFFFF, {0, 0xFF, 0xFF, 0xFF}}}) {
     uint8_t out[kNetBiosHeaderSize] = {0xAA, 0xAA, 0xAA, 0xAA};
     writeFrameHeader(c.length, out);
-    EXPECT_EQ(std::vector<uint8_t>(out, out + 4), std::vector<uint8_t>(c.wire.begin(), c.wire.end()))
+    EXPECT_EQ(std::vector<uint8_t>(out, out + 4),
+              std::vector<uint8_t>(c.wire.begin(), c.wire.end()))
         << c.length;
     Bytes whole(out, out + 4);
     whole.resize(4 + c.length);

@@ -19,16 +19,16 @@ class Smb2Msg {
  public:
   explicit Smb2Msg(uint16_t command, uint64_t message_id = 7, uint32_t flags = 0) {
     put({0xFE, 'S', 'M', 'B'});
-    u16(64);          // StructureSize
-    u16(1);           // CreditCharge
-    u32(0);           // ChannelSequence/Reserved
+    u16(64);  // StructureSize
+    u16(1);   // CreditCharge
+    u32(0);   // ChannelSequence/Reserved
     u16(command);
-    u16(31);          // CreditRequest
+    u16(31);  // CreditRequest
     u32(flags);
-    u32(0);           // NextCommand
+    u32(0);  // NextCommand
     u64(message_id);
-    u32(0xFEFF);      // Reserved (ProcessId)
-    u32(0x11223344);  // TreeId
+    u32(0xFEFF);                 // Reserved (ProcessId)
+    u32(0x11223344);             // TreeId
     u64(0x0000400000000abcULL);  // SessionId
     for (int i = 0; i < 16; ++i) b_.push_back(static_cast<uint8_t>(0xA0 + i));  // Signature
   }
@@ -73,7 +73,9 @@ class Smb2Msg {
     while (b_.size() % 8) b_.push_back(0);
     return *this;
   }
-  Smb2Msg& fileId(uint64_t persistent, uint64_t volatile_id) { return u64(persistent).u64(volatile_id); }
+  Smb2Msg& fileId(uint64_t persistent, uint64_t volatile_id) {
+    return u64(persistent).u64(volatile_id);
+  }
   Smb2Msg& set16(size_t off, uint16_t v) { return setLe(off, v, 2); }
   Smb2Msg& set32(size_t off, uint32_t v) { return setLe(off, v, 4); }
 
