@@ -162,6 +162,13 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
   vfs::UniqueFd fd;
   const auto& cfg = tree.share->cfg;
 
+  if (res.exists && S_ISLNK(res.stx.stx_mode)) {
+    // A symlink inside the share is its target (which must stay beneath the root).
+    vfs::UniqueFd target(vfs::openBeneath(res.parent.get(), res.name.c_str(), O_PATH));
+    if (!target) return vfs::ntStatusFromErrno(errno);
+    if (statx(target.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &res.stx) != 0)
+      return vfs::ntStatusFromErrno(errno);
+  }
   if (res.exists) {
     directory = S_ISDIR(res.stx.stx_mode);
     if (disposition == FILE_CREATE) return STATUS_OBJECT_NAME_COLLISION;
