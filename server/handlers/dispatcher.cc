@@ -103,7 +103,9 @@ Bytes finishFrame(Bytes out) {
 }  // namespace
 
 namespace {
-Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted);
+Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
+                   uint64_t* seal_session);
+Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame);
 }  // namespace
 
 Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
@@ -146,32 +148,41 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
       return {};
     }
     uint64_t sid = th.session_id;
-    Bytes resp = processChain(conn, *plain, /*encrypted=*/true);
-    if (resp.size() <= net::kNetBiosHeaderSize) return {};
-    // Responses go back encrypted with the same session's key, even if it logged off meanwhile
-    // (the key is taken again here only while the session still exists).
-    s = conn.findSession(sid);
-    Bytes key = s ? s->encryption_key : Bytes{};
-    if (key.empty()) return resp;
-    Bytes sealed = crypto::encryptMessage(
-        static_cast<crypto::Cipher>(conn.cipher), key, sid,
-        ByteSpan(resp.data() + net::kNetBiosHeaderSize, resp.size() - net::kNetBiosHeaderSize));
-    out.insert(out.end(), sealed.begin(), sealed.end());
-    return finishFrame(std::move(out));
+    uint64_t seal_sid = sid;
+    Bytes resp = processChain(conn, *plain, /*encrypted=*/true, &seal_sid);
+    return seal(conn, sid, std::move(resp));
   }
   if (protocol != kProtocolId) {
     server.stats.malformed_frames++;
     conn.disconnect = true;
     return {};
   }
-  return processChain(conn, payload, /*encrypted=*/false);
+  uint64_t seal_sid = 0;
+  Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid);
+  return seal_sid ? seal(conn, seal_sid, std::move(resp)) : resp;
 }
 
 namespace {
 
+// Encrypts a response frame for `session_id` (MS-SMB2 3.3.4.1.4). A session that went away
+// meanwhile (LOGOFF) takes its keys with it; its response then goes out as it is.
+Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame) {
+  if (frame.size() <= net::kNetBiosHeaderSize) return {};
+  session::Session* s = conn.findSession(session_id);
+  if (!s || s->encryption_key.empty() || conn.cipher == 0) return frame;
+  Bytes sealed = crypto::encryptMessage(
+      static_cast<crypto::Cipher>(conn.cipher), s->encryption_key, session_id,
+      ByteSpan(frame.data() + net::kNetBiosHeaderSize, frame.size() - net::kNetBiosHeaderSize));
+  Bytes out(net::kNetBiosHeaderSize, 0);
+  out.insert(out.end(), sealed.begin(), sealed.end());
+  return finishFrame(std::move(out));
+}
+
 // Processes an SMB2 message or compound chain (plain, or already decrypted) and returns the
-// response frame with its NetBIOS header.
-Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted) {
+// response frame with its NetBIOS header. Sets *seal_session when the responses must be
+// encrypted for a session that asks for it (then nothing is signed).
+Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
+                   uint64_t* seal_session) {
   session::ServerContext& server = *conn.server;
   Bytes out(net::kNetBiosHeaderSize, 0);
   std::vector<PendingResponse> responses;
@@ -305,6 +316,16 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted) {
         cur_tree = tid;
       }
     }
+    // "server smb encrypt = required" on the session or the share: plain requests are refused;
+    // desired or required: responses are encrypted (MS-SMB2 3.3.5.2.9, 3.3.4.1.4).
+    if (s && h.command != SMB2_SESSION_SETUP && h.command != SMB2_NEGOTIATE) {
+      bool want_seal = s->encrypt_data || (ctx.tree && ctx.tree->encrypt_data);
+      if (!encrypted && st == STATUS_SUCCESS &&
+          (s->encrypt_required || (ctx.tree && ctx.tree->encrypt_required))) {
+        st = STATUS_ACCESS_DENIED;
+      }
+      if (want_seal && !encrypted && !s->encryption_key.empty()) *seal_session = sid;
+    }
     if (st == STATUS_SUCCESS && related && create_error != STATUS_SUCCESS) {
       st = create_error;  // a failed CREATE fails the rest of its related chain
     }
@@ -370,7 +391,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted) {
     off += len;
   }
 
-  for (size_t i = 0; i < responses.size(); ++i) {
+  for (size_t i = 0; i < responses.size() && !(*seal_session && !encrypted); ++i) {
     const PendingResponse& r = responses[i];
     if (!r.sign) continue;
     size_t end = i + 1 < responses.size() ? responses[i + 1].start : out.size();

@@ -76,7 +76,13 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
 
   if (chosen >= SMB2_DIALECT_300) {
     conn.signing_algorithm = crypto::SigningAlgorithm::kAesCmac;
-    if (chosen < SMB2_DIALECT_311 && (req.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION)) {
+    const auto& g = ctx.server->config.global;
+    bool ccm_allowed = std::find(g.server_smb3_encryption_algorithms.begin(),
+                                 g.server_smb3_encryption_algorithms.end(),
+                                 SMB2_ENCRYPTION_AES128_CCM) !=
+                       g.server_smb3_encryption_algorithms.end();
+    if (chosen < SMB2_DIALECT_311 && (req.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION) &&
+        g.server_smb_encrypt != config::EncryptPolicy::kOff && ccm_allowed) {
       conn.cipher = SMB2_ENCRYPTION_AES128_CCM;  // the only cipher of 3.0 / 3.0.2
       resp.capabilities |= SMB2_GLOBAL_CAP_ENCRYPTION;
       conn.server_capabilities = resp.capabilities;
@@ -100,8 +106,7 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
         std::vector<uint16_t> offered;
         for (uint16_t i = 0; i < count && r.ok(); ++i) offered.push_back(r.u16());
         uint16_t chosen_alg = SMB2_SIGNING_AES_CMAC;
-        for (uint16_t pref : {SMB2_SIGNING_AES_GMAC, SMB2_SIGNING_AES_CMAC,
-                              SMB2_SIGNING_HMAC_SHA256}) {
+        for (uint16_t pref : ctx.server->config.global.server_smb3_signing_algorithms) {
           if (std::find(offered.begin(), offered.end(), pref) != offered.end()) {
             chosen_alg = pref;
             break;
@@ -121,8 +126,11 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
         std::vector<uint16_t> offered;
         for (uint16_t i = 0; i < count && r.ok(); ++i) offered.push_back(r.u16());
         uint16_t cipher = 0;
-        for (uint16_t pref : {SMB2_ENCRYPTION_AES128_GCM, SMB2_ENCRYPTION_AES128_CCM,
-                              SMB2_ENCRYPTION_AES256_GCM, SMB2_ENCRYPTION_AES256_CCM}) {
+        const auto& g = ctx.server->config.global;
+        const std::vector<uint16_t> none;
+        for (uint16_t pref : g.server_smb_encrypt == config::EncryptPolicy::kOff
+                                 ? none
+                                 : g.server_smb3_encryption_algorithms) {
           if (std::find(offered.begin(), offered.end(), pref) != offered.end()) {
             cipher = pref;
             break;

@@ -185,6 +185,20 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
     }
     s->state = session::Session::State::kValid;
   }
+  // "server smb encrypt" (MS-SMB2 3.3.5.5.3): required refuses sessions that cannot encrypt;
+  // desired and required ask the client to encrypt everything.
+  const auto policy = server.config.global.server_smb_encrypt;
+  if (!reauth && (policy == config::EncryptPolicy::kRequired ||
+                  policy == config::EncryptPolicy::kDesired)) {
+    bool can = !s->encryption_key.empty();
+    if (policy == config::EncryptPolicy::kRequired && !can) {
+      XLOG(INFO) << conn.peer << ": encryption is required and the session cannot encrypt";
+      return fail(STATUS_ACCESS_DENIED);
+    }
+    s->encrypt_data = can;
+    s->encrypt_required = policy == config::EncryptPolicy::kRequired;
+  }
+  if (s->encrypt_data) flags |= SMB2_SESSION_FLAG_ENCRYPT_DATA;
   if (s->guest) flags |= SMB2_SESSION_FLAG_IS_GUEST;
   if (s->anonymous) flags |= SMB2_SESSION_FLAG_IS_NULL;
   encodeSessionSetupResponse(flags, out, body);

@@ -111,6 +111,8 @@ struct TreeConnect {
   bool ipc = false;
   bool read_only = true;
   uint32_t maximal_access = 0;
+  bool encrypt_data = false;      // SMB2_SHAREFLAG_ENCRYPT_DATA was granted
+  bool encrypt_required = false;  // "server smb encrypt = required" on the share
 };
 
 struct Session {
@@ -130,6 +132,8 @@ struct Session {
   bool signing_required = false;
   Bytes encryption_key;  // server-to-client; empty: no encryption
   Bytes decryption_key;  // client-to-server
+  bool encrypt_data = false;      // responses are encrypted (Session.EncryptData)
+  bool encrypt_required = false;  // unencrypted requests are refused
   std::array<uint8_t, 64> preauth_hash{};
   std::map<uint32_t, TreeConnect> trees;
   uint32_t next_tree_id = 1;

@@ -39,6 +39,10 @@ bool utf16At(ByteSpan msg, uint32_t offset, uint32_t length, std::string* out) {
   return true;
 }
 
+// Pads to a multiple of 8 bytes counted from `base` (the body start, itself 64 bytes after the
+// header start), so alignment holds relative to the SMB2 header wherever the buffer began.
+void padFrom(ByteWriter& w, size_t base) { w.zeros((8 - (w.size() - base) % 8) % 8); }
+
 FileId readFileId(ByteReader& r) {
   FileId f;
   f.persistent = r.u64();
@@ -108,10 +112,10 @@ void encodeNegotiateResponse(const NegotiateResponse& r, ByteWriter& w) {
   w.u32(0);
   w.bytes(r.security_buffer);
   if (r.dialect == SMB2_DIALECT_311 && !r.contexts.empty()) {
-    w.align(8);  // body start is 8-aligned in the message, so this aligns the message offset
+    padFrom(w, base);
     w.patchU32(ctx_offset_pos, static_cast<uint32_t>(kHeaderSize + (w.size() - base)));
     for (size_t i = 0; i < r.contexts.size(); ++i) {
-      if (i) w.align(8);
+      if (i) padFrom(w, base);
       w.u16(r.contexts[i].first);
       w.u16(static_cast<uint16_t>(r.contexts[i].second.size()));
       w.u32(0);
@@ -233,10 +237,11 @@ void encodeCreateResponse(const CreateResponse& r, ByteWriter& w) {
     w.u8(0);
     return;
   }
+  padFrom(w, base);
   size_t ctx_start = w.size();
   size_t prev = 0;
   for (size_t i = 0; i < r.contexts.size(); ++i) {
-    w.align(8);
+    padFrom(w, base);
     size_t start = w.size();
     if (i) w.patchU32(prev, static_cast<uint32_t>(start - prev));
     prev = start;
