@@ -9,10 +9,13 @@ PACKAGES=(
   clang llvm libclang-rt-14-dev
   # libraries
   libabsl-dev libssl-dev liburing-dev libbpf-dev
+  libkrb5-dev  # MIT GSSAPI (pkg-config krb5-gssapi) for the Kerberos acceptor
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 attr
   # real SMB clients used by the integration tests
   smbclient samba-testsuite
+  # throw-away MIT KDC and kinit for the Kerberos tests (tests/integration/krb5_harness.py)
+  krb5-kdc krb5-admin-server krb5-user
 )
 
 missing=()
