@@ -146,6 +146,8 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
     if (name.find(':') != std::string::npos) return STATUS_OBJECT_NAME_NOT_FOUND;
     return st;
   }
+  int attempts = 0;
+retry:
   vfs::Resolved res;
   if (NtStatus st = vfs::resolvePath(tree.share->root.get(), comps, &res); st != STATUS_SUCCESS)
     return st;
@@ -221,8 +223,10 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
     maximal = tree.maximal_access;  // the creator may do everything the share allows
     if (maximum_allowed) desired |= maximal;
     if (directory) {
-      if (mkdirat(res.parent.get(), res.name.c_str(), 0777 & cfg.directory_mask) != 0)
+      if (mkdirat(res.parent.get(), res.name.c_str(), 0777 & cfg.directory_mask) != 0) {
+        if (errno == EEXIST && disposition != FILE_CREATE && attempts++ == 0) goto retry;
         return vfs::ntStatusFromErrno(errno);
+      }
       fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(), O_RDONLY | O_DIRECTORY));
     } else {
       int flags = openFlagsFor(desired, false);
@@ -230,7 +234,12 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
       fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(),
                                 flags | O_CREAT | O_EXCL | O_NONBLOCK, 0666 & cfg.create_mask));
     }
-    if (!fd) return vfs::ntStatusFromErrno(errno);
+    if (!fd) {
+      // Another client created it between our lookup and our create: open what is there
+      // (FILE_OPEN_IF and friends), as if it had existed all along.
+      if (errno == EEXIST && disposition != FILE_CREATE && attempts++ == 0) goto retry;
+      return vfs::ntStatusFromErrno(errno);
+    }
     create_action = FILE_CREATED;
     uint32_t attrs = req.file_attributes & ~FILE_ATTRIBUTE_DIRECTORY;
     if (!directory) attrs |= FILE_ATTRIBUTE_ARCHIVE;
