@@ -87,6 +87,66 @@ std::optional<bool> parseBool(std::string_view v) {
   return std::nullopt;
 }
 
+// Samba's enum_smb_encryption_vals words, compared like parameter names.
+std::optional<EncryptPolicy> parseEncryptPolicy(std::string_view v) {
+  std::string k = normalizeKey(v);
+  if (k == "off" || k == "no" || k == "false" || k == "0" || k == "disabled") {
+    return EncryptPolicy::kOff;
+  }
+  if (k == "ifrequired" || k == "default" || k == "yes" || k == "true" || k == "1" || k == "on" ||
+      k == "enabled" || k == "auto") {
+    return EncryptPolicy::kIfRequired;
+  }
+  if (k == "desired") return EncryptPolicy::kDesired;
+  if (k == "required" || k == "mandatory" || k == "force" || k == "forced" || k == "enforced") {
+    return EncryptPolicy::kRequired;
+  }
+  return std::nullopt;
+}
+
+const char* encryptPolicyWord(EncryptPolicy p) {
+  switch (p) {
+    case EncryptPolicy::kOff:
+      return "off";
+    case EncryptPolicy::kDesired:
+      return "desired";
+    case EncryptPolicy::kRequired:
+      return "required";
+    case EncryptPolicy::kIfRequired:
+      break;
+  }
+  return "if_required";
+}
+
+struct AlgorithmName {
+  const char* name;  // Samba's spelling
+  uint16_t id;
+};
+
+// MS-SMB2 2.2.3.1.2 cipher ids.
+constexpr AlgorithmName kEncryptionAlgorithms[] = {
+    {"AES-128-GCM", 2}, {"AES-128-CCM", 1}, {"AES-256-GCM", 4}, {"AES-256-CCM", 3}};
+// MS-SMB2 2.2.3.1.7 signing algorithm ids; "HMAC-SHA-256" is accepted as well.
+constexpr AlgorithmName kSigningAlgorithms[] = {
+    {"AES-128-GMAC", 2}, {"AES-128-CMAC", 1}, {"HMAC-SHA256", 0}, {"HMAC-SHA-256", 0}};
+
+template <size_t N>
+std::optional<uint16_t> algorithmId(const AlgorithmName (&table)[N], std::string_view name) {
+  std::string upper = asciiUpperStr(trim(name));
+  for (const AlgorithmName& a : table) {
+    if (upper == a.name) return a.id;
+  }
+  return std::nullopt;
+}
+
+template <size_t N>
+std::string algorithmName(const AlgorithmName (&table)[N], uint16_t id) {
+  for (const AlgorithmName& a : table) {
+    if (a.id == id) return a.name;
+  }
+  return absl::StrFormat("0x%04x", id);
+}
+
 // Unsigned decimal, no sign, no junk; nullopt on overflow past `max`.
 std::optional<uint64_t> parseUnsigned(std::string_view v, uint64_t max) {
   if (v.empty() || v.size() > 20) return std::nullopt;
@@ -147,6 +207,12 @@ enum class Param {
   kMaxConnections,
   kSmbPasswdFile,
   kLogLevel,
+  kServerSmb3EncryptionAlgorithms,
+  kServerSmb3SigningAlgorithms,
+  kKerberosKeytabFile,
+  kRealm,
+  // [global] and per share: in [global] both the global value and the default for shares.
+  kServerSmbEncrypt,
   // Per share ([global] sets the default for every share).
   kPath,
   kComment,
@@ -165,7 +231,7 @@ enum class Param {
   kIgnoredWithWarning,
 };
 
-enum class Scope { kGlobal, kShare, kIgnored };
+enum class Scope { kGlobal, kShare, kGlobalAndShare, kIgnored };
 
 struct ParamInfo {
   const char* canonical;  // the spelling used in messages and renderConfig
@@ -197,6 +263,15 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("smb passwd file", Param::kSmbPasswdFile, Scope::kGlobal);
     add("log level", Param::kLogLevel, Scope::kGlobal);
     add("debuglevel", Param::kLogLevel, Scope::kGlobal, "log level");
+    add("server smb3 encryption algorithms", Param::kServerSmb3EncryptionAlgorithms,
+        Scope::kGlobal);
+    add("server smb3 signing algorithms", Param::kServerSmb3SigningAlgorithms, Scope::kGlobal);
+    add("kerberos keytab file", Param::kKerberosKeytabFile, Scope::kGlobal);
+    add("dedicated keytab file", Param::kKerberosKeytabFile, Scope::kGlobal,
+        "kerberos keytab file");
+    add("realm", Param::kRealm, Scope::kGlobal);
+    add("server smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare);
+    add("smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare, "server smb encrypt");
 
     add("path", Param::kPath, Scope::kShare);
     add("directory", Param::kPath, Scope::kShare, "path");
@@ -262,6 +337,7 @@ class Parser {
   void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g);
   void applyShare(const ParamInfo& info, const Assignment& a, ShareConfig* s);
   std::optional<bool> boolValue(const ParamInfo& info, const Assignment& a);
+  void algorithmList(const ParamInfo& info, const Assignment& a, std::vector<uint16_t>* list);
   void evaluate();
   void checkShare(const ShareConfig& share, int path_line);
 
@@ -368,6 +444,61 @@ std::optional<bool> Parser::boolValue(const ParamInfo& info, const Assignment& a
                                "\" (use yes or no)"));
   }
   return b;
+}
+
+// Samba's list syntax: names replace the list; when the first item starts with '+' or '-',
+// every item adds a name to (at the end) or removes it from the value so far. "default" alone
+// restores the built-in list. The list is left unchanged on any error.
+void Parser::algorithmList(const ParamInfo& info, const Assignment& a,
+                           std::vector<uint16_t>* list) {
+  bool encryption = info.param == Param::kServerSmb3EncryptionAlgorithms;
+  std::vector<std::string> items = splitList(a.value);
+  if (items.size() == 1 && normalizeKey(items[0]) == "default") {
+    GlobalConfig defaults;
+    *list = encryption ? defaults.server_smb3_encryption_algorithms
+                       : defaults.server_smb3_signing_algorithms;
+    return;
+  }
+  auto isEdit = [](const std::string& item) {
+    return item.size() > 1 && (item[0] == '+' || item[0] == '-');
+  };
+  bool edit = !items.empty() && isEdit(items[0]);
+  std::vector<uint16_t> out = edit ? *list : std::vector<uint16_t>{};
+  for (const std::string& item : items) {
+    if (isEdit(item) != edit) {
+      error(a.line,
+            absl::StrCat("\"", info.canonical, "\" mixes names with +/- edits (\"", item, "\")"));
+      return;
+    }
+    std::string_view name = edit ? std::string_view(item).substr(1) : std::string_view(item);
+    std::optional<uint16_t> id = encryption ? algorithmId(kEncryptionAlgorithms, name)
+                                            : algorithmId(kSigningAlgorithms, name);
+    if (!id) {
+      error(a.line,
+            absl::StrCat("unknown algorithm \"", std::string(name), "\" in \"", info.canonical,
+                         encryption ? "\" (use AES-128-GCM, AES-128-CCM, AES-256-GCM, "
+                                      "AES-256-CCM or default)"
+                                    : "\" (use AES-128-GMAC, AES-128-CMAC, HMAC-SHA256 "
+                                      "or default)"));
+      return;
+    }
+    auto it = std::find(out.begin(), out.end(), *id);
+    if (edit && item[0] == '-') {
+      if (it != out.end()) out.erase(it);
+    } else if (it != out.end()) {
+      if (!edit) {
+        warn(a.line, absl::StrCat("algorithm \"", std::string(name), "\" listed twice in \"",
+                                  info.canonical, "\"; the repetition is ignored"));
+      }
+    } else {
+      out.push_back(*id);
+    }
+  }
+  if (out.empty()) {
+    error(a.line, absl::StrCat("\"", info.canonical, "\" leaves no algorithm"));
+    return;
+  }
+  *list = std::move(out);
 }
 
 void Parser::applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g) {
@@ -502,6 +633,21 @@ void Parser::applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfi
       }
       break;
     }
+    case Param::kServerSmb3EncryptionAlgorithms:
+      algorithmList(info, a, &g->server_smb3_encryption_algorithms);
+      break;
+    case Param::kServerSmb3SigningAlgorithms:
+      algorithmList(info, a, &g->server_smb3_signing_algorithms);
+      break;
+    case Param::kKerberosKeytabFile:
+      g->kerberos_keytab_file = v;
+      if (!v.empty() && v.front() != '/') {
+        warn(a.line, absl::StrCat("\"kerberos keytab file\" \"", v, "\" is not an absolute path"));
+      }
+      break;
+    case Param::kRealm:
+      g->realm = asciiUpperStr(v);
+      break;
     default:
       break;
   }
@@ -550,6 +696,14 @@ void Parser::applyShare(const ParamInfo& info, const Assignment& a, ShareConfig*
       break;
     case Param::kForceGroup:
       s->force_group = v;
+      break;
+    case Param::kServerSmbEncrypt:
+      if (std::optional<EncryptPolicy> p = parseEncryptPolicy(v)) {
+        s->smb_encrypt = *p;
+      } else {
+        error(a.line, absl::StrCat("invalid value \"", v, "\" for \"", info.canonical,
+                                   "\" (use off, if_required, desired or required)"));
+      }
       break;
     default:
       break;
@@ -609,6 +763,10 @@ void Parser::evaluate() {
     } else if (info->scope == Scope::kShare) {
       applyShare(*info, a, &defaults);
       if (info->param == Param::kPath) default_path_line = a.line;
+    } else if (info->scope == Scope::kGlobalAndShare) {
+      // Parsed once (one error for a bad value), then copied to the global setting.
+      applyShare(*info, a, &defaults);
+      config.global.server_smb_encrypt = defaults.smb_encrypt;
     }
   }
   if (config.global.netbios_name.empty()) config.global.netbios_name = defaultNetbiosName();
@@ -636,7 +794,7 @@ void Parser::evaluate() {
       if (info->scope == Scope::kGlobal) {
         warn(a.line, absl::StrCat("global parameter \"", a.name, "\" in share [", section.name,
                                   "] ignored; it belongs in [global]"));
-      } else if (info->scope == Scope::kShare) {
+      } else if (info->scope == Scope::kShare || info->scope == Scope::kGlobalAndShare) {
         applyShare(*info, a, &share);
         if (info->param == Param::kPath) path_line = a.line;
       }
@@ -650,6 +808,8 @@ void Parser::evaluate() {
     ipc.comment = absl::StrCat("IPC Service (", config.global.server_string, ")");
     ipc.guest_ok = true;
     ipc.is_ipc = true;
+    // Like Samba's implicit IPC$, it follows the [global] encryption setting.
+    ipc.smb_encrypt = defaults.smb_encrypt;
     config.shares.push_back(std::move(ipc));
   }
 }
@@ -741,6 +901,18 @@ std::string renderConfig(const Config& config) {
   line("max connections", std::to_string(g.max_connections));
   line("smb passwd file", g.smb_passwd_file);
   line("log level", std::to_string(g.log_level));
+  line("server smb encrypt", encryptPolicyWord(g.server_smb_encrypt));
+  std::vector<std::string> ciphers, signers;
+  for (uint16_t id : g.server_smb3_encryption_algorithms) {
+    ciphers.push_back(encryptionAlgorithmName(id));
+  }
+  for (uint16_t id : g.server_smb3_signing_algorithms) {
+    signers.push_back(signingAlgorithmName(id));
+  }
+  line("server smb3 encryption algorithms", joinList(ciphers, ", ", false));
+  line("server smb3 signing algorithms", joinList(signers, ", ", false));
+  line("kerberos keytab file", g.kerberos_keytab_file);
+  line("realm", g.realm);
   for (const ShareConfig& s : config.shares) {
     absl::StrAppend(&out, "\n[", s.name, "]\n");
     line("path", s.path);
@@ -754,6 +926,7 @@ std::string renderConfig(const Config& config) {
     line("directory mask", octal(s.directory_mask));
     line("force user", s.force_user);
     line("force group", s.force_group);
+    line("server smb encrypt", encryptPolicyWord(s.smb_encrypt));
   }
   return out;
 }
@@ -781,6 +954,20 @@ Config embeddedDefault(const std::string& demo_dir, uint16_t port, const std::st
   c.shares.push_back(std::move(ipc));
   return c;
 }
+
+std::optional<uint16_t> encryptionAlgorithmFromName(std::string_view name) {
+  return algorithmId(kEncryptionAlgorithms, name);
+}
+
+std::optional<uint16_t> signingAlgorithmFromName(std::string_view name) {
+  return algorithmId(kSigningAlgorithms, name);
+}
+
+std::string encryptionAlgorithmName(uint16_t id) {
+  return algorithmName(kEncryptionAlgorithms, id);
+}
+
+std::string signingAlgorithmName(uint16_t id) { return algorithmName(kSigningAlgorithms, id); }
 
 std::optional<uint16_t> dialectFromProtocolName(std::string_view name) {
   static const std::pair<const char*, uint16_t> kNames[] = {

@@ -17,6 +17,11 @@ namespace xsmb::config {
 enum class SigningPolicy { kDisabled, kAuto, kMandatory };
 // "map to guest": Never|Bad User|Bad Password (case-insensitive, spaces optional).
 enum class MapToGuest { kNever, kBadUser, kBadPassword };
+// "server smb encrypt" (alias "smb encrypt"), with Samba's words: off|no|false|0|disabled ->
+// kOff; if_required|default|yes|true|1|on|enabled|auto -> kIfRequired (offer encryption, do not
+// turn it on); desired -> kDesired (encrypt when the client can); required|mandatory|force|forced|
+// enforced -> kRequired (refuse clients that cannot encrypt).
+enum class EncryptPolicy { kOff, kIfRequired, kDesired, kRequired };  // Samba "server smb encrypt"
 
 struct ShareConfig {
   std::string name;  // as written in [section]
@@ -29,6 +34,7 @@ struct ShareConfig {
   uint32_t create_mask = 0744;                          // octal
   uint32_t directory_mask = 0755;
   std::string force_user, force_group;
+  EncryptPolicy smb_encrypt = EncryptPolicy::kIfRequired;  // per-share "server smb encrypt"
   bool is_ipc = false;  // the IPC$ share (always present, added if not configured)
   int line = 0;         // line of its [section], 0 if implicit
 
@@ -50,6 +56,17 @@ struct GlobalConfig {
   uint32_t max_connections = 0;                             // 0 = unlimited
   std::string smb_passwd_file = "/var/lib/xsmbd/users.db";  // "smb passwd file": our user database
   int log_level = 1;                                        // "log level"
+  // "server smb encrypt" in [global]; it is also the default of every ShareConfig::smb_encrypt.
+  EncryptPolicy server_smb_encrypt = EncryptPolicy::kIfRequired;
+  // MS-SMB2 2.2.3.1.2 cipher ids in preference order: aes-128-gcm=2, aes-128-ccm=1,
+  // aes-256-gcm=4, aes-256-ccm=3 (Samba's "server smb3 encryption algorithms")
+  std::vector<uint16_t> server_smb3_encryption_algorithms = {2, 1, 4, 3};
+  // MS-SMB2 2.2.3.1.7 ids: aes-128-gmac=2, aes-128-cmac=1, hmac-sha-256=0
+  // (Samba's "server smb3 signing algorithms")
+  std::vector<uint16_t> server_smb3_signing_algorithms = {2, 1, 0};
+  // "kerberos keytab file" (alias "dedicated keytab file"); "" = no Kerberos
+  std::string kerberos_keytab_file;
+  std::string realm;  // "realm", upper-cased like Samba
 
   bool operator==(const GlobalConfig&) const = default;
 };
@@ -83,7 +100,11 @@ struct ParseResult {
 // Protocol names: SMB2, SMB2_02, SMB2_10, SMB3, SMB3_00, SMB3_02, SMB3_11 (NT1/LANMAN*/CORE
 // for "server min protocol" -> warning, treated as SMB2_02). A parameter given in the wrong
 // section (share parameter in [global] is fine as Samba's default for shares; a global-only
-// parameter inside a share is a warning).
+// parameter inside a share is a warning). "server smb encrypt" is both: in [global] it sets
+// GlobalConfig::server_smb_encrypt and every share's default. "server smb3 encryption/signing
+// algorithms" take comma/space separated names (see encryptionAlgorithmFromName), "default", or
+// Samba's edit syntax "-AES-128-CCM +AES-256-GCM" (remove from / append to the value so far);
+// an unknown name or an empty result is an error and leaves the list unchanged.
 ParseResult parseSmbConf(std::string_view text);
 
 // Reads and parses a file; IO failure -> NotFound/PermissionDenied status.
@@ -97,6 +118,15 @@ std::string renderConfig(const Config& config);
 // (writeable, guest ok), listening on 127.0.0.1 port `port` (bind interfaces only), map to
 // guest = Bad User, user database `passwd_file`.
 Config embeddedDefault(const std::string& demo_dir, uint16_t port, const std::string& passwd_file);
+
+// The MS-SMB2 id of an SMB3 cipher / signing algorithm name as Samba spells it in "server smb3
+// encryption algorithms" / "server smb3 signing algorithms" (case-insensitive: "AES-128-GCM" -> 2,
+// "HMAC-SHA256" or "HMAC-SHA-256" -> 0); nullopt if unknown.
+std::optional<uint16_t> encryptionAlgorithmFromName(std::string_view name);
+std::optional<uint16_t> signingAlgorithmFromName(std::string_view name);
+// Samba's spelling of an id ("AES-128-GCM", "HMAC-SHA256"); other ids as "0x%04x".
+std::string encryptionAlgorithmName(uint16_t id);
+std::string signingAlgorithmName(uint16_t id);
 
 // Dialect number for a protocol name ("SMB3_11" -> 0x0311, MS-SMB2 2.2.3); nullopt if unknown.
 // Case-insensitive; like Samba, "SMB2" selects SMB2_10 and "SMB3" selects SMB3_11.

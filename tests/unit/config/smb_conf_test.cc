@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -458,6 +459,318 @@ TEST_F(SmbConfTest, RenderedTrailingBackslashDoesNotContinue) {
   EXPECT_EQ(r.config.shares[0].comment, "C:\\");
   EXPECT_EQ(r.config.global.server_string, "srv\\");
   EXPECT_EQ(r.config.shares[0].path, dir_.path());
+}
+
+TEST_F(SmbConfTest, EncryptionAndKerberosDefaults) {
+  ParseResult r = parse("[s]\npath = @DIR@\n");
+  ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  const GlobalConfig& g = r.config.global;
+  EXPECT_EQ(g.server_smb_encrypt, EncryptPolicy::kIfRequired);
+  EXPECT_THAT(g.server_smb3_encryption_algorithms, ElementsAre(2, 1, 4, 3));
+  EXPECT_THAT(g.server_smb3_signing_algorithms, ElementsAre(2, 1, 0));
+  EXPECT_EQ(g.kerberos_keytab_file, "");
+  EXPECT_EQ(g.realm, "");
+  ASSERT_EQ(r.config.shares.size(), 2u);
+  EXPECT_EQ(r.config.shares[0].smb_encrypt, EncryptPolicy::kIfRequired);
+  EXPECT_EQ(r.config.shares[1].smb_encrypt, EncryptPolicy::kIfRequired);
+}
+
+// Every word of Samba's enum_smb_encryption_vals, through both parameter names and both scopes.
+TEST_F(SmbConfTest, SmbEncryptWords) {
+  const std::pair<const char*, EncryptPolicy> words[] = {
+      {"off", EncryptPolicy::kOff},
+      {"No", EncryptPolicy::kOff},
+      {"false", EncryptPolicy::kOff},
+      {"0", EncryptPolicy::kOff},
+      {"disabled", EncryptPolicy::kOff},
+      {"if_required", EncryptPolicy::kIfRequired},
+      {"IF_REQUIRED", EncryptPolicy::kIfRequired},
+      {"default", EncryptPolicy::kIfRequired},
+      {"yes", EncryptPolicy::kIfRequired},
+      {"True", EncryptPolicy::kIfRequired},
+      {"1", EncryptPolicy::kIfRequired},
+      {"on", EncryptPolicy::kIfRequired},
+      {"enabled", EncryptPolicy::kIfRequired},
+      {"auto", EncryptPolicy::kIfRequired},
+      {"desired", EncryptPolicy::kDesired},
+      {"Desired", EncryptPolicy::kDesired},
+      {"required", EncryptPolicy::kRequired},
+      {"mandatory", EncryptPolicy::kRequired},
+      {"force", EncryptPolicy::kRequired},
+      {"forced", EncryptPolicy::kRequired},
+      {"enforced", EncryptPolicy::kRequired},
+  };
+  for (const auto& [word, want] : words) {
+    for (const char* name : {"server smb encrypt", "smb encrypt", "Server_SMB_Encrypt"}) {
+      SCOPED_TRACE(std::string(name) + " = " + word);
+      // Global first turns encryption off; the share overrides only itself.
+      ParseResult r = parse(std::string("[global]\nserver smb encrypt = off\n[s]\npath = @DIR@\n") +
+                            name + " = " + word + "\n");
+      ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+      EXPECT_EQ(r.config.global.server_smb_encrypt, EncryptPolicy::kOff);
+      EXPECT_EQ(r.config.shares[0].smb_encrypt, want);
+
+      r = parseSmbConf(std::string("[global]\n") + name + " = " + word + "\n");
+      ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+      EXPECT_EQ(r.config.global.server_smb_encrypt, want);
+    }
+  }
+}
+
+TEST_F(SmbConfTest, GlobalSmbEncryptIsTheShareDefault) {
+  ParseResult r = parse(
+      "[global]\nsmb encrypt = required\n"
+      "[a]\npath = @DIR@\n"
+      "[b]\npath = @DIR@\nserver smb encrypt = desired\n"
+      "[c]\npath = @DIR@\nserver smb encrypt = off\n");
+  ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_EQ(r.config.global.server_smb_encrypt, EncryptPolicy::kRequired);
+  ASSERT_EQ(r.config.shares.size(), 4u);
+  EXPECT_EQ(r.config.findShare("a")->smb_encrypt, EncryptPolicy::kRequired);
+  EXPECT_EQ(r.config.findShare("b")->smb_encrypt, EncryptPolicy::kDesired);
+  EXPECT_EQ(r.config.findShare("c")->smb_encrypt, EncryptPolicy::kOff);
+  // The implicit IPC$ follows [global] too, as Samba's does.
+  EXPECT_EQ(r.config.findShare("IPC$")->smb_encrypt, EncryptPolicy::kRequired);
+
+  // A share's setting never changes the global value, whatever the order of sections.
+  r = parse("[a]\npath = @DIR@\nsmb encrypt = required\n[global]\nworkgroup = W\n");
+  ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_EQ(r.config.global.server_smb_encrypt, EncryptPolicy::kIfRequired);
+  EXPECT_EQ(r.config.shares[0].smb_encrypt, EncryptPolicy::kRequired);
+}
+
+TEST_F(SmbConfTest, AlgorithmLists) {
+  struct Case {
+    const char* lines;
+    std::vector<uint16_t> ciphers, signers;
+  };
+  const Case cases[] = {
+      {"server smb3 encryption algorithms = AES-256-GCM\n", {4}, {2, 1, 0}},
+      {"server smb3 encryption algorithms = aes-256-gcm, aes-128-ccm aes-256-ccm\n",
+       {4, 1, 3},
+       {2, 1, 0}},
+      {"server smb3 encryption algorithms = AES-128-CCM,AES-128-GCM\n", {1, 2}, {2, 1, 0}},
+      {"server smb3 encryption algorithms = default\n", {2, 1, 4, 3}, {2, 1, 0}},
+      {"server smb3 encryption algorithms = AES-128-GCM\n"
+       "server smb3 encryption algorithms = Default\n",
+       {2, 1, 4, 3},
+       {2, 1, 0}},
+      {"server smb3 signing algorithms = HMAC-SHA256\n", {2, 1, 4, 3}, {0}},
+      {"server smb3 signing algorithms = hmac-sha-256, AES-128-cmac\n", {2, 1, 4, 3}, {0, 1}},
+      {"server_smb3_signing_algorithms = AES-128-GMAC\n", {2, 1, 4, 3}, {2}},
+      // Samba's edit syntax: remove from / append to the value so far.
+      {"server smb3 encryption algorithms = -AES-128-GCM -AES-128-CCM\n", {4, 3}, {2, 1, 0}},
+      {"server smb3 signing algorithms = -AES-128-CMAC\n", {2, 1, 4, 3}, {2, 0}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.lines);
+    ParseResult r = parseSmbConf(c.lines);
+    ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+    EXPECT_EQ(r.config.global.server_smb3_encryption_algorithms, c.ciphers);
+    EXPECT_EQ(r.config.global.server_smb3_signing_algorithms, c.signers);
+  }
+}
+
+TEST_F(SmbConfTest, AlgorithmListEditsApply) {
+  ParseResult r = parseSmbConf(
+      "server smb3 encryption algorithms = AES-128-CCM\n"
+      "server smb3 encryption algorithms = +AES-256-GCM +AES-128-CCM -AES-256-CCM\n");
+  ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_THAT(r.config.global.server_smb3_encryption_algorithms, ElementsAre(1, 4));
+}
+
+TEST_F(SmbConfTest, AlgorithmListDuplicateIsAWarning) {
+  ParseResult r = parseSmbConf("\nserver smb3 signing algorithms = AES-128-CMAC aes-128-cmac\n");
+  ASSERT_EQ(r.problems.size(), 1u) << describe(r.problems);
+  EXPECT_EQ(r.problems[0].severity, Problem::Severity::kWarning);
+  EXPECT_EQ(r.problems[0].line, 2);
+  EXPECT_THAT(r.problems[0].message, HasSubstr("listed twice"));
+  EXPECT_THAT(r.config.global.server_smb3_signing_algorithms, ElementsAre(1));
+}
+
+TEST_F(SmbConfTest, AlgorithmNames) {
+  EXPECT_EQ(encryptionAlgorithmFromName("AES-128-CCM"), 1);
+  EXPECT_EQ(encryptionAlgorithmFromName("aes-128-gcm"), 2);
+  EXPECT_EQ(encryptionAlgorithmFromName("AES-256-CCM"), 3);
+  EXPECT_EQ(encryptionAlgorithmFromName("Aes-256-Gcm"), 4);
+  EXPECT_EQ(encryptionAlgorithmFromName("AES-128-GMAC"), std::nullopt);
+  EXPECT_EQ(encryptionAlgorithmFromName("AES128GCM"), std::nullopt);
+  EXPECT_EQ(signingAlgorithmFromName("HMAC-SHA256"), 0);
+  EXPECT_EQ(signingAlgorithmFromName("hmac-sha-256"), 0);
+  EXPECT_EQ(signingAlgorithmFromName("AES-128-CMAC"), 1);
+  EXPECT_EQ(signingAlgorithmFromName("aes-128-gmac"), 2);
+  EXPECT_EQ(signingAlgorithmFromName("AES-128-GCM"), std::nullopt);
+  EXPECT_EQ(encryptionAlgorithmName(1), "AES-128-CCM");
+  EXPECT_EQ(encryptionAlgorithmName(2), "AES-128-GCM");
+  EXPECT_EQ(encryptionAlgorithmName(3), "AES-256-CCM");
+  EXPECT_EQ(encryptionAlgorithmName(4), "AES-256-GCM");
+  EXPECT_EQ(encryptionAlgorithmName(9), "0x0009");
+  EXPECT_EQ(signingAlgorithmName(0), "HMAC-SHA256");
+  EXPECT_EQ(signingAlgorithmName(1), "AES-128-CMAC");
+  EXPECT_EQ(signingAlgorithmName(2), "AES-128-GMAC");
+  EXPECT_EQ(signingAlgorithmName(3), "0x0003");
+}
+
+TEST_F(SmbConfTest, KerberosKeytabAndRealm) {
+  ParseResult r = parseSmbConf(
+      "[global]\nkerberos keytab file = /etc/xsmbd/krb5.keytab\nrealm = example.com\n");
+  ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_EQ(r.config.global.kerberos_keytab_file, "/etc/xsmbd/krb5.keytab");
+  EXPECT_EQ(r.config.global.realm, "EXAMPLE.COM");
+
+  r = parseSmbConf("dedicated keytab file = /k.keytab\nREALM = Ad.Example.Org\n");
+  ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_EQ(r.config.global.kerberos_keytab_file, "/k.keytab");
+  EXPECT_EQ(r.config.global.realm, "AD.EXAMPLE.ORG");
+
+  // Empty values switch Kerberos off again.
+  r = parseSmbConf("kerberos keytab file = /k\nkerberos keytab file =\nrealm = X\nrealm =\n");
+  ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_EQ(r.config.global.kerberos_keytab_file, "");
+  EXPECT_EQ(r.config.global.realm, "");
+}
+
+// Each bad value yields exactly one problem on its own line and leaves the default in place.
+TEST_F(SmbConfTest, EncryptionParameterErrors) {
+  struct Case {
+    const char* text;
+    Problem::Severity severity;
+    int line;
+    const char* message;
+  };
+  using S = Problem::Severity;
+  const Case cases[] = {
+      {"[global]\nserver smb encrypt = sometimes\n", S::kError, 2,
+       "invalid value \"sometimes\" for \"server smb encrypt\""},
+      {"\n\nsmb encrypt = \n", S::kError, 3, "for \"server smb encrypt\""},
+      {"[s]\npath = @DIR@\nsmb encrypt = maybe\n", S::kError, 3, "invalid value \"maybe\""},
+      {"\nserver smb3 encryption algorithms = AES-128-GCM, ChaCha20\n", S::kError, 2,
+       "unknown algorithm \"ChaCha20\" in \"server smb3 encryption algorithms\""},
+      {"server smb3 encryption algorithms = AES-128-GMAC\n", S::kError, 1,
+       "unknown algorithm \"AES-128-GMAC\""},
+      {"server smb3 signing algorithms = HMAC-MD5\n", S::kError, 1,
+       "unknown algorithm \"HMAC-MD5\" in \"server smb3 signing algorithms\""},
+      {"server smb3 signing algorithms = AES-128-GCM\n", S::kError, 1, "unknown algorithm"},
+      {"[global]\n\nserver smb3 encryption algorithms =\n", S::kError, 3, "leaves no algorithm"},
+      {"server smb3 signing algorithms = ,\n", S::kError, 1, "leaves no algorithm"},
+      {"server smb3 signing algorithms = -AES-128-GMAC -AES-128-CMAC -HMAC-SHA256\n", S::kError, 1,
+       "leaves no algorithm"},
+      {"server smb3 encryption algorithms = -AES-128-GCM AES-128-CCM\n", S::kError, 1,
+       "mixes names with +/- edits"},
+      {"server smb3 encryption algorithms = AES-128-GCM +AES-128-CCM\n", S::kError, 1,
+       "mixes names"},
+      {"server smb3 encryption algorithms = -AES-128-GCM -AES-512-GCM\n", S::kError, 1,
+       "unknown algorithm \"AES-512-GCM\""},
+      {"server smb3 encryption algorithms = default AES-128-GCM\n", S::kError, 1,
+       "unknown algorithm \"default\""},
+      {"[s]\npath = @DIR@\nrealm = X\n", S::kWarning, 3, "global parameter \"realm\""},
+      {"[s]\npath = @DIR@\nserver smb3 signing algorithms = default\n", S::kWarning, 3,
+       "global parameter"},
+      {"kerberos keytab file = krb5.keytab\n", S::kWarning, 1, "not an absolute path"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    ParseResult r = parse(c.text);
+    ASSERT_EQ(r.problems.size(), 1u) << describe(r.problems);
+    EXPECT_EQ(r.problems[0].severity, c.severity);
+    EXPECT_EQ(r.problems[0].line, c.line);
+    EXPECT_THAT(r.problems[0].message, HasSubstr(c.message));
+    const GlobalConfig& g = r.config.global;
+    EXPECT_EQ(g.server_smb_encrypt, EncryptPolicy::kIfRequired);
+    EXPECT_THAT(g.server_smb3_encryption_algorithms, ElementsAre(2, 1, 4, 3));
+    EXPECT_THAT(g.server_smb3_signing_algorithms, ElementsAre(2, 1, 0));
+    EXPECT_EQ(g.realm, "");
+    for (const ShareConfig& s : r.config.shares) {
+      EXPECT_EQ(s.smb_encrypt, EncryptPolicy::kIfRequired) << s.name;
+    }
+  }
+}
+
+TEST_F(SmbConfTest, EncryptionSettingsRender) {
+  Config c = embeddedDefault(dir_.path(), 445, "/tmp/u.db");
+  std::string text = renderConfig(c);
+  EXPECT_THAT(text, HasSubstr("\tserver smb encrypt = if_required\n"));
+  EXPECT_THAT(text, HasSubstr("\tserver smb3 encryption algorithms = AES-128-GCM, AES-128-CCM, "
+                              "AES-256-GCM, AES-256-CCM\n"));
+  EXPECT_THAT(text, HasSubstr("\tserver smb3 signing algorithms = AES-128-GMAC, AES-128-CMAC, "
+                              "HMAC-SHA256\n"));
+  EXPECT_THAT(text, HasSubstr("\tkerberos keytab file = \n"));
+  EXPECT_THAT(text, HasSubstr("\trealm = \n"));
+
+  c.global.server_smb_encrypt = EncryptPolicy::kDesired;
+  c.global.server_smb3_encryption_algorithms = {3};
+  c.global.server_smb3_signing_algorithms = {0, 2};
+  c.global.kerberos_keytab_file = "/etc/krb5.keytab";
+  c.global.realm = "LAB.TEST";
+  c.shares[0].smb_encrypt = EncryptPolicy::kRequired;
+  c.shares[1].smb_encrypt = EncryptPolicy::kOff;
+  text = renderConfig(c);
+  EXPECT_THAT(text, HasSubstr("\tserver smb encrypt = desired\n"));
+  EXPECT_THAT(text, HasSubstr("\tserver smb encrypt = required\n"));
+  EXPECT_THAT(text, HasSubstr("\tserver smb encrypt = off\n"));
+  EXPECT_THAT(text, HasSubstr("\tserver smb3 encryption algorithms = AES-256-CCM\n"));
+  EXPECT_THAT(text, HasSubstr("\tserver smb3 signing algorithms = HMAC-SHA256, AES-128-GMAC\n"));
+  EXPECT_THAT(text, HasSubstr("\tkerberos keytab file = /etc/krb5.keytab\n"));
+  EXPECT_THAT(text, HasSubstr("\trealm = LAB.TEST\n"));
+  ParseResult r = parseSmbConf(text);
+  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems) << text;
+  for (ShareConfig& s : r.config.shares) s.line = 0;
+  EXPECT_EQ(r.config, c) << text;
+}
+
+// Every policy in every place, and every algorithm order the parser can produce, survive
+// renderConfig -> parseSmbConf.
+TEST_F(SmbConfTest, EncryptionSettingsRoundTrip) {
+  const EncryptPolicy policies[] = {EncryptPolicy::kOff, EncryptPolicy::kIfRequired,
+                                    EncryptPolicy::kDesired, EncryptPolicy::kRequired};
+  for (EncryptPolicy global : policies) {
+    for (EncryptPolicy share : policies) {
+      Config c = embeddedDefault(dir_.path(), 445, "/tmp/u.db");
+      c.global.server_smb_encrypt = global;
+      c.shares[0].smb_encrypt = share;
+      c.shares[1].smb_encrypt = global;
+      ParseResult r = parseSmbConf(renderConfig(c));
+      ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+      for (ShareConfig& s : r.config.shares) s.line = 0;
+      EXPECT_EQ(r.config, c) << renderConfig(c);
+    }
+  }
+  std::vector<uint16_t> ciphers = {1, 2, 3, 4};
+  do {
+    Config c = embeddedDefault(dir_.path(), 445, "/tmp/u.db");
+    c.global.server_smb3_encryption_algorithms = ciphers;
+    c.global.server_smb3_signing_algorithms = {static_cast<uint16_t>(ciphers[0] % 3),
+                                               static_cast<uint16_t>((ciphers[0] + 1) % 3)};
+    ParseResult r = parseSmbConf(renderConfig(c));
+    ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+    EXPECT_EQ(r.config.global, c.global) << renderConfig(c);
+  } while (std::next_permutation(ciphers.begin(), ciphers.end()));
+
+  ParseResult first = parse(R"([global]
+smb encrypt = mandatory
+server smb3 encryption algorithms = -AES-128-CCM
+server smb3 signing algorithms = hmac-sha-256 aes-128-gmac
+dedicated keytab file = /var/lib/xsmbd/krb5.keytab
+realm = corp.example
+[open]
+path = @DIR@
+server smb encrypt = off
+[sealed]
+path = @DIR@
+)");
+  ASSERT_THAT(first.problems, IsEmpty()) << describe(first.problems);
+  std::string text = renderConfig(first.config);
+  ParseResult second = parseSmbConf(text);
+  ASSERT_THAT(second.problems, IsEmpty()) << describe(second.problems) << text;
+  for (ShareConfig& s : first.config.shares) s.line = 0;
+  for (ShareConfig& s : second.config.shares) s.line = 0;
+  EXPECT_EQ(second.config, first.config) << text;
+  EXPECT_EQ(renderConfig(second.config), text);
+  EXPECT_THAT(second.config.global.server_smb3_encryption_algorithms, ElementsAre(2, 4, 3));
+  EXPECT_THAT(second.config.global.server_smb3_signing_algorithms, ElementsAre(0, 2));
+  EXPECT_EQ(second.config.global.realm, "CORP.EXAMPLE");
+  EXPECT_EQ(second.config.findShare("open")->smb_encrypt, EncryptPolicy::kOff);
+  EXPECT_EQ(second.config.findShare("sealed")->smb_encrypt, EncryptPolicy::kRequired);
 }
 
 TEST(ListenAddressesTest, AllAddressesUnlessBound) {
