@@ -37,7 +37,14 @@ void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r,
   r->max_transact_size = r->max_read_size = r->max_write_size = io;
   r->system_time = vfs::ntTimeNow();
   r->server_start_time = 0;
-  *spnego_token = auth::spnegoNegotiateToken({auth::SpnegoMech::kNtlmssp});
+  // Kerberos is offered first when a keytab is configured (as Windows and Samba order them).
+  if (s.config.global.kerberos_keytab_file.empty()) {
+    *spnego_token = auth::spnegoNegotiateToken({auth::SpnegoMech::kNtlmssp});
+  } else {
+    *spnego_token = auth::spnegoNegotiateToken({auth::SpnegoMech::kKerberosLegacy,
+                                                auth::SpnegoMech::kKerberos,
+                                                auth::SpnegoMech::kNtlmssp});
+  }
   r->security_buffer = *spnego_token;
   conn.server_security_mode = r->security_mode;
   conn.server_capabilities = r->capabilities;

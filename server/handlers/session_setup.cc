@@ -1,6 +1,7 @@
 // SESSION_SETUP (MS-SMB2 3.3.5.5) with SPNEGO/NTLMSSP, and LOGOFF (3.3.5.6).
 #include <cstring>
 
+#include "server/auth/kerberos.h"
 #include "server/auth/spnego.h"
 #include "server/common/log.h"
 #include "server/common/unicode.h"
@@ -44,6 +45,97 @@ void deriveKeys(session::ConnState& conn, session::Session& s) {
   } else {
     s.signing_key = s.session_key;
   }
+}
+
+// Completes an authenticated SESSION_SETUP: on a new session the keys (from `session_key`,
+// empty for guest and anonymous), signing (MS-SMB2 3.3.5.5.3: "server signing", the client's
+// SecurityMode; the final 3.1.1 response is signed) and "server smb encrypt" (required refuses
+// a session that cannot encrypt; desired and required ask the client to encrypt). Sets the
+// encryption/guest/null SessionFlags.
+NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, uint8_t security_mode,
+                       ByteSpan session_key, uint16_t* flags) {
+  session::ConnState& conn = *ctx.conn;
+  const auto& g = ctx.server->config.global;
+  if (!reauth) {
+    if (!session_key.empty()) {
+      s.session_key.assign(session_key.begin(), session_key.end());
+      deriveKeys(conn, s);
+      s.signing_required = g.server_signing == config::SigningPolicy::kMandatory ||
+                           (security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
+      ctx.sign_response = conn.dialect == SMB2_DIALECT_311 || s.signing_required;
+    }
+    const auto policy = g.server_smb_encrypt;
+    if (policy == config::EncryptPolicy::kRequired || policy == config::EncryptPolicy::kDesired) {
+      bool can = !s.encryption_key.empty();
+      if (policy == config::EncryptPolicy::kRequired && !can) {
+        XLOG(INFO) << conn.peer << ": encryption is required and the session cannot encrypt";
+        return STATUS_ACCESS_DENIED;
+      }
+      s.encrypt_data = can;
+      s.encrypt_required = policy == config::EncryptPolicy::kRequired;
+    }
+    s.state = session::Session::State::kValid;
+  }
+  *flags = 0;
+  if (s.encrypt_data) *flags |= SMB2_SESSION_FLAG_ENCRYPT_DATA;
+  if (s.guest) *flags |= SMB2_SESSION_FLAG_IS_GUEST;
+  if (s.anonymous) *flags |= SMB2_SESSION_FLAG_IS_NULL;
+  return STATUS_SUCCESS;
+}
+
+// MS-SPNG 3.3.5 / RFC 4121: a Kerberos AP-REQ, accepted against "kerberos keytab file"; the
+// client principal must be a user of the database (in the configured realm, if any).
+template <typename Fail>
+NtStatus kerberosLogon(RequestContext& ctx, session::Session& s, bool reauth, uint8_t security_mode,
+                       const auth::SpnegoRequest& spnego, ByteWriter& body, Fail& fail) {
+  session::ConnState& conn = *ctx.conn;
+  session::ServerContext& server = *ctx.server;
+  const auto& g = server.config.global;
+  if (g.kerberos_keytab_file.empty() || spnego.raw_ntlmssp || spnego.mech_token.empty()) {
+    return fail(STATUS_LOGON_FAILURE);
+  }
+  auth::KerberosAcceptor acceptor(g.kerberos_keytab_file);
+  auto result = acceptor.accept(spnego.mech_token);
+  if (!result.ok()) {
+    XLOG(INFO) << conn.peer << ": Kerberos AP-REQ rejected: " << result.status().message();
+    return fail(STATUS_LOGON_FAILURE);
+  }
+  if (!g.realm.empty() && !equalsIgnoreCase(result->realm, g.realm)) {
+    XLOG(INFO) << conn.peer << ": Kerberos principal " << result->principal << " is not of realm "
+               << g.realm;
+    return fail(STATUS_LOGON_FAILURE);
+  }
+  std::optional<config::UserEntry> entry = server.findUser(result->user);
+  if (!entry) {
+    XLOG(INFO) << conn.peer << ": Kerberos principal " << result->principal
+               << " has no user in the database";
+    return fail(STATUS_LOGON_FAILURE);
+  }
+  auto id = vfs::lookupUnixIdentity(entry->unix_name);
+  if (!id.ok()) {
+    XLOG(WARNING) << "user " << entry->name << ": unix account " << entry->unix_name
+                  << " not found";
+    return fail(STATUS_LOGON_FAILURE);
+  }
+  auth::SpnegoMech mech =
+      !spnego.mech_types.empty() && spnego.mech_types[0] == auth::SpnegoMech::kKerberosLegacy
+          ? auth::SpnegoMech::kKerberosLegacy
+          : auth::SpnegoMech::kKerberos;
+  Bytes out = auth::spnegoResponse(auth::NegState::kAcceptCompleted, mech, result->response_token);
+  s.user = entry->name;
+  s.domain = result->realm;
+  s.identity = std::move(*id);
+  s.guest = false;
+  s.anonymous = false;
+  uint16_t flags = 0;
+  if (NtStatus st = completeLogon(ctx, s, reauth, security_mode, result->session_key, &flags);
+      st != STATUS_SUCCESS) {
+    return fail(st);
+  }
+  encodeSessionSetupResponse(flags, out, body);
+  XLOG(INFO) << conn.peer << ": session " << s.id << " for " << result->principal
+             << " (Kerberos) as " << entry->name;
+  return STATUS_SUCCESS;
 }
 
 }  // namespace
@@ -90,8 +182,7 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
   if (!spnego.ok()) return fail(STATUS_INVALID_PARAMETER);
   const Bytes& token = spnego->mech_token;
   if (!isNtlmssp(token)) {
-    // Kerberos is not offered yet (issue: SMB3 encryption and Kerberos).
-    return fail(STATUS_LOGON_FAILURE);
+    return kerberosLogon(ctx, *s, reauth, req.security_mode, *spnego, body, fail);
   }
   uint32_t type = ntlmMessageType(token);
   if (type == 1) {
@@ -167,40 +258,17 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
   s->domain = result->domain;
   s->identity = std::move(identity);
   s->ntlm.reset();
-  uint16_t flags = 0;
   // A re-authentication changes whose rights the session uses, never its keys
   // (MS-SMB2 3.3.5.5.3).
   s->guest = guest;
   s->anonymous = anonymous;
-  if (!reauth) {
-    if (!guest && !anonymous) {
-      s->session_key.assign(result->session_key.begin(), result->session_key.end());
-      deriveKeys(conn, *s);
-      s->signing_required =
-          server.config.global.server_signing == config::SigningPolicy::kMandatory ||
-          (req.security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
-      // MS-SMB2 3.3.5.5.3: the final 3.1.1 response is signed; for older dialects when the
-      // session is going to sign.
-      ctx.sign_response = conn.dialect == SMB2_DIALECT_311 || s->signing_required;
-    }
-    s->state = session::Session::State::kValid;
+  Bytes key;
+  if (!guest && !anonymous) key.assign(result->session_key.begin(), result->session_key.end());
+  uint16_t flags = 0;
+  if (NtStatus st = completeLogon(ctx, *s, reauth, req.security_mode, key, &flags);
+      st != STATUS_SUCCESS) {
+    return fail(st);
   }
-  // "server smb encrypt" (MS-SMB2 3.3.5.5.3): required refuses sessions that cannot encrypt;
-  // desired and required ask the client to encrypt everything.
-  const auto policy = server.config.global.server_smb_encrypt;
-  if (!reauth && (policy == config::EncryptPolicy::kRequired ||
-                  policy == config::EncryptPolicy::kDesired)) {
-    bool can = !s->encryption_key.empty();
-    if (policy == config::EncryptPolicy::kRequired && !can) {
-      XLOG(INFO) << conn.peer << ": encryption is required and the session cannot encrypt";
-      return fail(STATUS_ACCESS_DENIED);
-    }
-    s->encrypt_data = can;
-    s->encrypt_required = policy == config::EncryptPolicy::kRequired;
-  }
-  if (s->encrypt_data) flags |= SMB2_SESSION_FLAG_ENCRYPT_DATA;
-  if (s->guest) flags |= SMB2_SESSION_FLAG_IS_GUEST;
-  if (s->anonymous) flags |= SMB2_SESSION_FLAG_IS_NULL;
   encodeSessionSetupResponse(flags, out, body);
   XLOG(INFO) << conn.peer << ": session " << s->id << (reauth ? " re-authenticated " : " for ")
              << (anonymous ? "anonymous"
