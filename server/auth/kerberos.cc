@@ -21,7 +21,7 @@ namespace {
 constexpr uint8_t kKrb5Oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02};
 constexpr uint8_t kKrb5MsOid[] = {0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02};
 constexpr uint16_t kTokIdApReq = 0x0100;  // RFC 4121 4.1 TOK_ID of the initial context token
-constexpr size_t kSmbSessionKeySize = 16;  // MS-SMB2 3.3.5.5.3
+[[maybe_unused]] constexpr size_t kSmbSessionKeySize = 16;  // MS-SMB2 3.3.5.5.3
 
 absl::Status malformed(const char* what) {
   return absl::InvalidArgumentError(absl::StrCat("Kerberos: malformed token: ", what));
@@ -228,9 +228,8 @@ absl::StatusOr<KerberosResult> KerberosAcceptor::accept(ByteSpan mech_token) {
   GssBuffer output;
   OM_uint32 flags = 0;
   // Delegated credentials are not asked for (nullptr): the server never acts as the client.
-  major = gss_accept_sec_context(&minor, &gss_->ctx, gss_->cred, &input,
-                                 GSS_C_NO_CHANNEL_BINDINGS, source.out(), nullptr, output.get(),
-                                 &flags, nullptr, nullptr);
+  major = gss_accept_sec_context(&minor, &gss_->ctx, gss_->cred, &input, GSS_C_NO_CHANNEL_BINDINGS,
+                                 source.out(), nullptr, output.get(), &flags, nullptr, nullptr);
   if (GSS_ERROR(major)) {
     std::string text = statusText("Kerberos: ticket rejected", major, minor);
     switch (GSS_ROUTINE_ERROR(major)) {
@@ -257,8 +256,7 @@ absl::StatusOr<KerberosResult> KerberosAcceptor::accept(ByteSpan mech_token) {
   if (result.user.empty()) return absl::UnauthenticatedError("Kerberos: empty client name");
 
   GssBufferSet key;
-  major = gss_inquire_sec_context_by_oid(&minor, gss_->ctx, GSS_C_INQ_SSPI_SESSION_KEY,
-                                         key.out());
+  major = gss_inquire_sec_context_by_oid(&minor, gss_->ctx, GSS_C_INQ_SSPI_SESSION_KEY, key.out());
   if (GSS_ERROR(major) || key.get() == GSS_C_NO_BUFFER_SET || key.get()->count < 1 ||
       key.get()->elements[0].length == 0) {
     return absl::UnauthenticatedError(statusText("Kerberos: no session key", major, minor));
@@ -284,6 +282,7 @@ KerberosAcceptor::KerberosAcceptor(KerberosAcceptor&&) noexcept = default;
 KerberosAcceptor& KerberosAcceptor::operator=(KerberosAcceptor&&) noexcept = default;
 
 absl::StatusOr<KerberosResult> KerberosAcceptor::accept(ByteSpan mech_token) {
+  used_ = true;
   if (absl::Status s = checkFraming(mech_token); !s.ok()) return s;
   (void)splitPrincipal;
   return absl::UnimplementedError("Kerberos: xsmbd was built without GSSAPI (libkrb5-dev)");

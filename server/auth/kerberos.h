@@ -43,8 +43,9 @@ class KerberosAcceptor {
   // Errors: InvalidArgument for a malformed token (GSS framing, AP-REQ envelope, a structure MIT
   // calls defective) or a non-krb5 mechanism; Unauthenticated for a bad, expired or replayed
   // ticket, one for a key not in the keytab, or garbage inside the AP-REQ (MIT reports those
-  // alike); the message carries the GSS major/minor status text; FailedPrecondition when the keytab is unusable (missing,
-  // unreadable, empty) or accept() was already called; Unimplemented when built without GSSAPI.
+  // alike); the message carries the GSS major/minor status text; FailedPrecondition when the keytab
+  // is unusable (missing, unreadable, empty) or accept() was already called; Unimplemented when
+  // built without GSSAPI.
   absl::StatusOr<KerberosResult> accept(ByteSpan mech_token);
 
  private:

@@ -5,7 +5,9 @@ Kdc(root) writes krb5.conf and kdc.conf under `root`, creates the database (kdb5
 adds the principals, exports the service keys to a keytab and runs krb5kdc in the foreground
 (-n) on a free loopback port (UDP and TCP, the same number). Every child gets KRB5_CONFIG and
 KRB5_KDC_PROFILE pointing at those files, so the host's /etc/krb5.conf is never read or touched.
-Clients must name the service "cifs/localhost": krb5 does not accept an IP address as a host.
+Clients must name the service by a host name, not an IP address: cifs/localhost for GSSAPI
+clients, cifs/xsmbd.test.xsmb (SMB_HOST, with smbclient -I 127.0.0.1) for smbclient, which
+refuses Kerberos towards "localhost".
 
 Library use (tests/integration/test_kerberos.py):
     kdc = Kdc(make_temp_dir()); kdc.setup(); kdc.start()
@@ -36,6 +38,11 @@ from pathlib import Path
 
 REALM = "TEST.XSMB"
 SERVICE = "cifs/localhost"
+# smbclient refuses Kerberos towards "localhost" and IP addresses (Samba's
+# cli_session_creds_prepare_krb5), so the end-to-end tests name the server SMB_HOST and connect
+# with -I 127.0.0.1; the name never has to resolve. Its key is in the same keytab.
+SMB_HOST = "xsmbd.test.xsmb"
+SMB_SERVICE = f"cifs/{SMB_HOST}"
 # In the KDC but never in the service keytab: a ticket for it cannot be accepted.
 FOREIGN_SERVICE = "cifs/otherhost"
 ALICE = "alice"
@@ -162,7 +169,8 @@ class Kdc:
 
 [domain_realm]
   localhost = {self.realm}
-  .localhost = {self.realm}
+  .test.xsmb = {self.realm}
+  test.xsmb = {self.realm}
 """)
         self.kdc_conf.write_text(f"""[kdcdefaults]
   kdc_listen = {addr}
@@ -201,8 +209,12 @@ class Kdc:
         """ktadd: gives `name` a new random key (kvno + 1) and appends it to `keytab`."""
         self.kadmin(f"ktadd -k {keytab} {name}@{self.realm}")
 
-    def setup(self, users=((ALICE, ALICE_PASSWORD), (MALLORY, MALLORY_PASSWORD))):
-        """Config files, database, users, service principals and keytabs (KDC not running)."""
+    def setup(self, users=((ALICE, ALICE_PASSWORD), (MALLORY, MALLORY_PASSWORD)), pac=True):
+        """Config files, database, users, service principals and keytabs (KDC not running).
+
+        pac=False: service tickets carry no PAC (+no_auth_data_required), which a standalone
+        smbd requires; AD-issued tickets, and so the default here, carry one.
+        """
         if not available():
             raise KdcError("MIT Kerberos KDC not installed (tools/install-deps.sh installs "
                            "krb5-kdc krb5-admin-server krb5-user)")
@@ -212,9 +224,14 @@ class Kdc:
         for name, password in users:
             self.add_user(name, password)
         self.add_service(SERVICE)
+        self.add_service(SMB_SERVICE)
         self.add_service(FOREIGN_SERVICE)
+        if not pac:
+            for name in (SERVICE, SMB_SERVICE):
+                self.kadmin(f"modprinc +no_auth_data_required {name}@{self.realm}")
         self.export_keys(SERVICE, self.stale_keytab)
         self.export_keys(SERVICE, self.keytab)
+        self.export_keys(SMB_SERVICE, self.keytab)
         os.chmod(self.keytab, 0o600)
         return self
 
@@ -307,6 +324,7 @@ class Kdc:
             "KEYTAB": self.keytab,
             "STALE_KEYTAB": self.stale_keytab,
             "SERVICE": f"{SERVICE}@{self.realm}",
+            "SMB_SERVICE": f"{SMB_SERVICE}@{self.realm}",
             "FOREIGN_SERVICE": f"{FOREIGN_SERVICE}@{self.realm}",
             "ALICE": f"{ALICE}@{self.realm}",
             "ALICE_CCACHE": alice_ccache,
