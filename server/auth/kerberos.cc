@@ -7,11 +7,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-#if XSMB_HAVE_GSSAPI
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
-#endif
 
 namespace xsmb::auth {
 namespace {
@@ -93,7 +91,6 @@ void splitPrincipal(const std::string& principal, std::string* user, std::string
 
 }  // namespace
 
-#if XSMB_HAVE_GSSAPI
 
 namespace {
 
@@ -272,24 +269,5 @@ absl::StatusOr<KerberosResult> KerberosAcceptor::accept(ByteSpan mech_token) {
 
 bool kerberosAvailable() { return true; }
 
-#else  // !XSMB_HAVE_GSSAPI
-
-struct KerberosAcceptor::GssState {};
-
-KerberosAcceptor::KerberosAcceptor(std::string keytab) : keytab_(std::move(keytab)) {}
-KerberosAcceptor::~KerberosAcceptor() = default;
-KerberosAcceptor::KerberosAcceptor(KerberosAcceptor&&) noexcept = default;
-KerberosAcceptor& KerberosAcceptor::operator=(KerberosAcceptor&&) noexcept = default;
-
-absl::StatusOr<KerberosResult> KerberosAcceptor::accept(ByteSpan mech_token) {
-  used_ = true;
-  if (absl::Status s = checkFraming(mech_token); !s.ok()) return s;
-  (void)splitPrincipal;
-  return absl::UnimplementedError("Kerberos: xsmbd was built without GSSAPI (libkrb5-dev)");
-}
-
-bool kerberosAvailable() { return false; }
-
-#endif  // XSMB_HAVE_GSSAPI
 
 }  // namespace xsmb::auth

@@ -44,8 +44,7 @@ class KerberosAcceptor {
   // calls defective) or a non-krb5 mechanism; Unauthenticated for a bad, expired or replayed
   // ticket, one for a key not in the keytab, or garbage inside the AP-REQ (MIT reports those
   // alike); the message carries the GSS major/minor status text; FailedPrecondition when the keytab
-  // is unusable (missing, unreadable, empty) or accept() was already called; Unimplemented when
-  // built without GSSAPI.
+  // is unusable (missing, unreadable, empty) or accept() was already called.
   absl::StatusOr<KerberosResult> accept(ByteSpan mech_token);
 
  private:
