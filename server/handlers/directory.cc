@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "server/common/unicode.h"
+#include "server/handlers/dispatcher.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/info.h"
@@ -125,14 +126,100 @@ NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body) {
   return STATUS_SUCCESS;
 }
 
+namespace {
+
+// MS-FSCC 2.7.1 FILE_NOTIFY_INFORMATION entries, 4-byte aligned; false when they do not fit in
+// `limit` bytes (the client is then told STATUS_NOTIFY_ENUM_DIR).
+bool encodeNotifyEvents(const std::vector<vfs::NotifyEvent>& events, size_t limit, Bytes* out) {
+  size_t last = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    size_t start = (out->size() + 3) & ~size_t{3};
+    Bytes name = utf8ToUtf16le(events[i].name);
+    if (start + 12 + name.size() > limit) return false;
+    out->resize(start, 0);
+    if (i) storeU32(&(*out)[last], static_cast<uint32_t>(start - last));
+    ByteWriter w(out);
+    w.u32(0);
+    w.u32(events[i].action);
+    w.u32(static_cast<uint32_t>(name.size()));
+    w.bytes(name);
+    last = start;
+  }
+  return true;
+}
+
+// The CHANGE_NOTIFY response body (MS-SMB2 2.2.36) for `events`, or an empty body with
+// STATUS_NOTIFY_ENUM_DIR when they overflowed or do not fit.
+NtStatus notifyBody(const std::vector<vfs::NotifyEvent>& events, bool overflow, size_t limit,
+                    Bytes* body) {
+  Bytes entries;
+  if (overflow || !encodeNotifyEvents(events, limit, &entries)) return STATUS_NOTIFY_ENUM_DIR;
+  ByteWriter w(body);
+  encodeQueryDirectoryResponse(entries, w);  // same layout: StructureSize 9, offset, length
+  return STATUS_SUCCESS;
+}
+
+// Runs on the notify hub's thread for each change of a watched directory: completes the oldest
+// waiting request, or keeps the change for the next one.
+void onDirectoryChange(const std::weak_ptr<session::NotifyState>& weak,
+                       const vfs::NotifyEvent& e) {
+  auto st = weak.lock();
+  if (!st) return;
+  std::lock_guard<std::mutex> lock(st->mu);
+  if (st->waiting.empty()) {
+    if (st->queued.size() < 256) {
+      st->queued.push_back(e);
+    } else {
+      st->overflow = true;
+    }
+    return;
+  }
+  auto conn = st->conn.lock();
+  session::NotifyState::Waiting w = std::move(st->waiting.front());
+  st->waiting.erase(st->waiting.begin());
+  if (!conn) return;
+  Bytes body;
+  NtStatus status = notifyBody({e}, false, w.buffer_size, &body);
+  conn->sendUnsolicited(buildAsyncResponse(w.reply, status, body));
+}
+
+}  // namespace
+
 NtStatus handleChangeNotify(RequestContext& ctx, ByteWriter& body) {
   ChangeNotifyRequest req;
   if (NtStatus st = decodeChangeNotifyRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
   if (!o->directory) return STATUS_INVALID_PARAMETER;
-  // Change notification needs asynchronous replies, which this server does not send yet.
-  return STATUS_NOT_SUPPORTED;
+  if (!(o->granted_access & FILE_LIST_DIRECTORY)) return STATUS_ACCESS_DENIED;
+  if (req.output_buffer_length > ctx.conn->max_transact_size) return STATUS_INVALID_PARAMETER;
+  if (!o->notify) {
+    auto st = std::make_shared<session::NotifyState>();
+    st->filter = req.completion_filter;
+    st->conn = ctx.conn->weak_from_this();
+    std::weak_ptr<session::NotifyState> weak = st;
+    st->watch_id = ctx.server->notify_hub->watch(
+        o->fd.get(), req.completion_filter,
+        [weak](const vfs::NotifyEvent& e) { onDirectoryChange(weak, e); });
+    o->notify = std::move(st);
+  }
+  session::NotifyState& st = *o->notify;
+  std::lock_guard<std::mutex> lock(st.mu);
+  if (!st.queued.empty() || st.overflow) {
+    // Changes since the last request are reported at once (MS-SMB2 3.3.5.19).
+    Bytes out;
+    NtStatus status = notifyBody(st.queued, st.overflow, req.output_buffer_length, &out);
+    st.queued.clear();
+    st.overflow = false;
+    body.bytes(out);
+    return status;
+  }
+  ctx.async_id = ctx.conn->next_async_id++;
+  session::AsyncReply reply = ctx.async_reply;
+  reply.async_id = ctx.async_id;
+  st.waiting.push_back({std::move(reply), req.output_buffer_length});
+  ctx.conn->async_ops[ctx.async_id] = o->notify;
+  return STATUS_PENDING;
 }
 
 }  // namespace xsmb::handlers

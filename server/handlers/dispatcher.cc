@@ -94,6 +94,33 @@ uint16_t grantCredits(session::ConnState& conn, const Header& h, uint16_t charge
   return static_cast<uint16_t>(grant);
 }
 
+Bytes finishFrame(Bytes out);
+
+// Answers the request a CANCEL names (by AsyncId, or by MessageId for a request that has not
+// gone async — which here has already been answered) with STATUS_CANCELLED.
+void cancelRequest(session::ConnState& conn, const Header& h) {
+  for (auto it = conn.async_ops.begin(); it != conn.async_ops.end();) {
+    auto st = it->second.lock();
+    if (!st) {
+      it = conn.async_ops.erase(it);
+      continue;
+    }
+    std::unique_lock<std::mutex> lock(st->mu);
+    for (auto w = st->waiting.begin(); w != st->waiting.end(); ++w) {
+      bool match = h.isAsync() ? w->reply.async_id == h.async_id
+                               : w->reply.message_id == h.message_id;
+      if (!match) continue;
+      session::AsyncReply r = std::move(w->reply);
+      st->waiting.erase(w);
+      lock.unlock();
+      conn.async_ops.erase(it);
+      conn.sendUnsolicited(buildAsyncResponse(r, STATUS_CANCELLED, {}));
+      return;
+    }
+    ++it;
+  }
+}
+
 Bytes finishFrame(Bytes out) {
   if (out.size() <= net::kNetBiosHeaderSize) return {};
   net::writeFrameHeader(static_cast<uint32_t>(out.size() - net::kNetBiosHeaderSize), out.data());
@@ -101,6 +128,40 @@ Bytes finishFrame(Bytes out) {
 }
 
 }  // namespace
+
+Bytes buildAsyncResponse(const session::AsyncReply& r, NtStatus status, ByteSpan body) {
+  Header h;
+  h.command = r.command;
+  h.status = status;
+  h.credit_charge = r.credit_charge;
+  h.credits = 0;  // credits were granted with the interim response
+  h.flags = SMB2_FLAGS_SERVER_TO_REDIR | SMB2_FLAGS_ASYNC_COMMAND;
+  h.message_id = r.message_id;
+  h.async_id = r.async_id;
+  h.session_id = r.session_id;
+  Bytes out(net::kNetBiosHeaderSize, 0);
+  ByteWriter w(&out);
+  encodeHeader(h, w);
+  if (body.empty()) {
+    encodeErrorResponse(w);
+  } else {
+    w.bytes(body);
+  }
+  std::span<uint8_t> msg(out.data() + net::kNetBiosHeaderSize,
+                         out.size() - net::kNetBiosHeaderSize);
+  if (r.seal) {
+    Bytes sealed = crypto::encryptMessage(static_cast<crypto::Cipher>(r.cipher), r.encryption_key,
+                                          r.session_id, msg);
+    Bytes frame(net::kNetBiosHeaderSize, 0);
+    frame.insert(frame.end(), sealed.begin(), sealed.end());
+    return finishFrame(std::move(frame));
+  }
+  if (r.sign) {
+    storeU32(&msg[kHeaderFlagsOffset], loadU32(&msg[kHeaderFlagsOffset]) | SMB2_FLAGS_SIGNED);
+    crypto::signInPlace(r.signing_algorithm, r.signing_key, msg);
+  }
+  return finishFrame(std::move(out));
+}
 
 namespace {
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
@@ -213,8 +274,10 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     server.stats.requests++;
 
     if (h.command == SMB2_CANCEL) {
-      // Requests run to completion before the next is read, so there is never anything left to
-      // cancel; CANCEL itself gets no response and uses no credit (MS-SMB2 3.3.5.16).
+      // Only requests that went async (CHANGE_NOTIFY) can still be waiting; the cancelled one
+      // is answered STATUS_CANCELLED; CANCEL itself gets no response and uses no credit
+      // (MS-SMB2 3.3.5.16).
+      cancelRequest(conn, h);
       if (h.next_command == 0) break;
       off += len;
       continue;
@@ -331,6 +394,21 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     }
     if (st == STATUS_SUCCESS) {
       ctx.session = s;
+      session::AsyncReply& ar = ctx.async_reply;
+      ar.message_id = h.message_id;
+      ar.session_id = sid;
+      ar.command = h.command;
+      ar.credit_charge = h.credit_charge;
+      ar.sign = pr.sign;
+      ar.signing_key = pr.key;
+      ar.signing_algorithm = pr.alg;
+      if (s && (encrypted || s->encrypt_data || (ctx.tree && ctx.tree->encrypt_data)) &&
+          !s->encryption_key.empty()) {
+        ar.seal = true;
+        ar.sign = false;
+        ar.cipher = conn.cipher;
+        ar.encryption_key = s->encryption_key;
+      }
       std::optional<vfs::ScopedIdentity> as_user;
       if (server.run_as_root && s) {
         const vfs::UnixIdentity* id = &s->identity;
@@ -348,6 +426,12 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
       st = (as_user && !as_user->active()) ? STATUS_ACCESS_DENIED : ci->fn(ctx, w);
     }
     if (h.command == SMB2_CREATE && st != STATUS_SUCCESS) create_error = st;
+    if (st == STATUS_PENDING && ctx.async_id) {
+      // MS-SMB2 3.3.4.2: the interim response carries the AsyncId the final one will use.
+      storeU32(&out[start + kHeaderFlagsOffset],
+               loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_ASYNC_COMMAND);
+      storeU64(&out[start + 32], ctx.async_id);
+    }
     if ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
         (st != STATUS_SUCCESS && out.size() == body_start)) {
       out.resize(body_start);

@@ -6,6 +6,7 @@
 
 #include "server/common/bytes.h"
 #include "server/session/state.h"
+#include "server/smb2/ntstatus.h"
 
 namespace xsmb::handlers {
 
@@ -15,6 +16,11 @@ namespace xsmb::handlers {
 // after sending what is returned (malformed input, a second NEGOTIATE, a MessageId outside the
 // credit window).
 Bytes processMessage(session::ConnState& conn, ByteSpan payload);
+
+// A complete frame (NetBIOS header included) for the final response of a request that went
+// async: async header with `r.async_id`, `status`, and `body` (an ERROR body when empty), signed
+// or encrypted as the original request required (MS-SMB2 3.3.4.2, 3.3.4.1.1, 3.3.4.1.4).
+Bytes buildAsyncResponse(const session::AsyncReply& r, NtStatus status, ByteSpan body);
 
 // Credits granted in a response (MS-SMB2 3.3.1.2): what the client asked for, at least 1,
 // keeping the client's outstanding credits at or below kMaxCredits.

@@ -30,6 +30,10 @@ struct RequestContext {
   bool preauth_connection = false;  // NEGOTIATE 3.1.1: hash the response into the connection's
   bool no_response = false;         // CANCEL
   Bytes error_data;                 // ErrorData of an ERROR response (MS-SMB2 2.2.2)
+  // Async requests: the dispatcher fills `async_reply` (how the final response must be signed
+  // or sealed); a handler that goes async sets `async_id` and returns STATUS_PENDING.
+  session::AsyncReply async_reply;
+  uint64_t async_id = 0;
 };
 
 // Each returns the NTSTATUS of the response. For an error status the dispatcher discards the

@@ -1,5 +1,7 @@
 #include "server/session/state.h"
 
+#include "server/handlers/dispatcher.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -70,6 +72,19 @@ void ConnState::closeOpen(uint64_t volatile_id) {
   if (it == opens.end()) return;
   std::unique_ptr<Open> o = std::move(it->second);
   opens.erase(it);
+  if (o->notify) {
+    // Waiting CHANGE_NOTIFY requests end with STATUS_NOTIFY_CLEANUP (MS-SMB2 3.3.5.10).
+    server->notify_hub->unwatch(o->notify->watch_id);
+    std::vector<NotifyState::Waiting> waiting;
+    {
+      std::lock_guard<std::mutex> lock(o->notify->mu);
+      waiting.swap(o->notify->waiting);
+    }
+    for (auto& w : waiting) {
+      async_ops.erase(w.reply.async_id);
+      sendUnsolicited(handlers::buildAsyncResponse(w.reply, STATUS_NOTIFY_CLEANUP, {}));
+    }
+  }
   bool remove_now = server->files.remove(o->key, o->token, o->delete_on_close);
   o->fd.reset();
   if (remove_now && o->share && o->share->root) {

@@ -30,6 +30,7 @@
 #include "server/smb2/messages.h"
 #include "server/vfs/fd.h"
 #include "server/vfs/identity.h"
+#include "server/vfs/notify.h"
 
 namespace xsmb::session {
 
@@ -55,6 +56,40 @@ struct Share {
   std::optional<gid_t> force_gid;
 };
 
+struct ConnState;
+
+// What an asynchronous final response needs (MS-SMB2 3.3.4.2), captured when the request went
+// async, so it can be built later on another thread without touching the session.
+struct AsyncReply {
+  uint64_t message_id = 0;
+  uint64_t async_id = 0;
+  uint64_t session_id = 0;
+  uint16_t command = 0;
+  uint16_t credit_charge = 0;
+  bool sign = false;
+  Bytes signing_key;
+  crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
+  bool seal = false;
+  uint16_t cipher = 0;
+  Bytes encryption_key;
+};
+
+// CHANGE_NOTIFY state of one directory open: its watch, the changes not reported yet, and the
+// requests waiting for changes. Shared with the notify hub's thread, hence the mutex.
+struct NotifyState {
+  std::mutex mu;
+  uint64_t watch_id = 0;
+  uint32_t filter = 0;
+  std::vector<vfs::NotifyEvent> queued;
+  bool overflow = false;  // more changes than we keep: the client must re-read the directory
+  struct Waiting {
+    AsyncReply reply;
+    uint32_t buffer_size;
+  };
+  std::vector<Waiting> waiting;
+  std::weak_ptr<ConnState> conn;
+};
+
 struct ServerContext {
   config::Config config;
   std::vector<std::unique_ptr<Share>> shares;
@@ -63,6 +98,7 @@ struct ServerContext {
   smb2::Guid server_guid{};
   uint64_t start_time = 0;  // FILETIME
   FileTable files;
+  std::unique_ptr<vfs::NotifyHub> notify_hub = std::make_unique<vfs::NotifyHub>();
   Stats stats;
   std::atomic<uint64_t> next_session_id{1};
   std::atomic<uint64_t> next_open_token{1};
@@ -103,6 +139,7 @@ struct Open {
   std::string dir_pattern;
   std::vector<std::string> dir_names;
   size_t dir_next = 0;
+  std::shared_ptr<NotifyState> notify;  // set by the first CHANGE_NOTIFY
 };
 
 struct TreeConnect {
@@ -168,6 +205,9 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   std::map<uint64_t, std::unique_ptr<Session>> sessions;
   std::unordered_map<uint64_t, std::unique_ptr<Open>> opens;
   uint64_t next_volatile_id = 1;
+  // Requests answered STATUS_PENDING, by AsyncId, for CANCEL (MS-SMB2 3.3.5.16).
+  std::map<uint64_t, std::weak_ptr<NotifyState>> async_ops;
+  uint64_t next_async_id = 1;
   bool disconnect = false;  // set by a handler: close after sending the response
 
   Session* findSession(uint64_t id);

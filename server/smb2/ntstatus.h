@@ -9,7 +9,8 @@ namespace xsmb {
 #define XSMB_NTSTATUS_LIST(X)                      \
   X(STATUS_SUCCESS, 0x00000000)                    \
   X(STATUS_PENDING, 0x00000103)                    \
-  X(STATUS_NOTIFY_ENUM_DIR, 0x0000010C)            \
+  X(STATUS_NOTIFY_ENUM_DIR, 0x0000010C)                    \
+  X(STATUS_NOTIFY_CLEANUP, 0x0000010B)                     \
   X(STATUS_BUFFER_OVERFLOW, 0x80000005)            \
   X(STATUS_NO_MORE_FILES, 0x80000006)              \
   X(STATUS_UNSUCCESSFUL, 0xC0000001)               \
