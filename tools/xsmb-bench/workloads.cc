@@ -1,0 +1,639 @@
+#include "tools/xsmb-bench/workloads.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <barrier>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/smb2/constants.h"
+#include "server/smb2/ntstatus.h"
+
+namespace xsmb::bench {
+namespace {
+
+using namespace xsmb::smb2;
+
+std::atomic<bool> g_interrupted{false};
+
+void onSignal(int) { g_interrupted.store(true); }
+
+int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+const Bytes& pattern() {
+  static const Bytes p = [] {
+    Bytes b(8u << 20);
+    std::mt19937_64 rng(42);
+    for (size_t i = 0; i + 8 <= b.size(); i += 8) storeU64(b.data() + i, rng());
+    return b;
+  }();
+  return p;
+}
+
+constexpr uint32_t kAllShare = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+constexpr uint32_t kListBuffer = 65536;
+
+struct Shared {
+  std::atomic<int64_t> measure_start{INT64_MAX};
+  std::atomic<int64_t> measure_end{INT64_MAX};
+  std::atomic<bool> stop{false};
+};
+
+struct ThreadState {
+  std::vector<int> conn_indices;
+  Histogram latency;
+  uint64_t ops = 0, bytes = 0, entries = 0, errors = 0, reconnects = 0;
+  uint64_t soft_timeouts = 0, hard_timeouts = 0, out_of_order = 0;
+  std::atomic<uint64_t> progress_ops{0}, progress_bytes{0};
+  absl::Status setup_status;
+  std::string dialect;
+  bool signing = false;
+};
+
+class Driver {
+ public:
+  Driver(Workload w, const BenchOptions& o, int index, ThreadState* ts, Shared* sh)
+      : w_(w), o_(o), index_(index), ts_(ts), sh_(sh), client_(o.client), rng_(index * 7919 + 1) {}
+
+  Client& client() { return client_; }
+  bool broken() const { return broken_; }
+  int active() const { return active_; }
+  void setRunning(bool r) { running_ = r; }
+
+  // Logs on (or again) and opens what the workload needs.
+  absl::Status setup() {
+    broken_ = false;
+    auto st = client_.transport().connected() ? client_.reconnect() : client_.connect();
+    if (!st.ok()) return st;
+    switch (w_) {
+      case Workload::kStat:
+      case Workload::kSeqRead:
+      case Workload::kRandRead:
+      case Workload::kSeqWrite:
+      case Workload::kRandWrite: {
+        uint32_t access = FILE_READ_DATA | FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE;
+        auto id = client_.open(o_.path, access, FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE);
+        if (!id.ok()) return id.status();
+        file_ = *id;
+        has_file_ = true;
+        break;
+      }
+      default:
+        break;
+    }
+    return absl::OkStatus();
+  }
+
+  void startSlots() {
+    for (int s = 0; s < o_.queue_depth; ++s) {
+      ++active_;
+      startOp(s);
+    }
+    (void)client_.transport().flush();
+  }
+
+  void teardown() {
+    if (has_file_ && client_.transport().connected()) (void)client_.close(file_);
+    has_file_ = false;
+    client_.transport().close(absl::CancelledError("done"));
+  }
+
+ private:
+  struct Op {
+    Clock::time_point t0;
+    int slot = 0;
+    FileId id;
+    uint64_t entries = 0;
+  };
+
+  bool transportFailed(const Reply& r) {
+    if (r.status.ok()) return false;
+    broken_ = true;
+    --active_;
+    return true;
+  }
+
+  void finish(const Op& op, bool ok, uint64_t bytes) {
+    int64_t now = nowNs();
+    ts_->progress_ops.fetch_add(1, std::memory_order_relaxed);
+    ts_->progress_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    if (now >= sh_->measure_start.load(std::memory_order_relaxed) &&
+        now <= sh_->measure_end.load(std::memory_order_relaxed)) {
+      if (ok) {
+        ++ts_->ops;
+        ts_->bytes += bytes;
+        ts_->entries += op.entries;
+        ts_->latency.record(static_cast<uint64_t>((Clock::now() - op.t0).count()));
+      } else {
+        ++ts_->errors;
+      }
+    }
+    if (running_ && !broken_ && !sh_->stop.load(std::memory_order_relaxed)) {
+      startOp(op.slot);
+    } else {
+      --active_;
+    }
+  }
+
+  uint64_t nextOffset(bool random) {
+    uint64_t blocks = std::max<uint64_t>(o_.file_size / o_.block_size, 1);
+    if (random) return (rng_() % blocks) * o_.block_size;
+    uint64_t off = next_offset_;
+    next_offset_ = (next_offset_ + o_.block_size) % (blocks * o_.block_size);
+    return off;
+  }
+
+  void startOp(int slot) {
+    auto op = std::make_shared<Op>();
+    op->t0 = Clock::now();
+    op->slot = slot;
+    switch (w_) {
+      case Workload::kEcho:
+        client_.submit(SMB2_ECHO, echoBody(), [this, op](const Reply& r) {
+          if (transportFailed(r)) return;
+          finish(*op, r.ntStatus() == 0, 0);
+        });
+        break;
+      case Workload::kCreate: {
+        std::string name = o_.shared_path ? o_.path
+                                          : absl::StrCat(o_.path, "-", index_, "-", slot);
+        client_.submit(
+            SMB2_CREATE,
+            createBody(name, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN_IF,
+                       FILE_NON_DIRECTORY_FILE, kAllShare),
+            [this, op](const Reply& r) {
+              if (transportFailed(r)) return;
+              if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
+                return finish(*op, false, 0);
+              }
+              client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op](const Reply& r2) {
+                if (transportFailed(r2)) return;
+                finish(*op, r2.ntStatus() == 0, 0);
+              });
+            });
+        break;
+      }
+      case Workload::kStat:
+        client_.submit(SMB2_QUERY_INFO,
+                       queryInfoBody(file_, SMB2_0_INFO_FILE, FileAllInformation, 4096),
+                       [this, op](const Reply& r) {
+                         if (transportFailed(r)) return;
+                         finish(*op, r.ntStatus() == 0, 0);
+                       });
+        break;
+      case Workload::kList:
+        client_.submit(SMB2_CREATE,
+                       createBody(o_.path, FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+                                  FILE_OPEN, FILE_DIRECTORY_FILE, kAllShare),
+                       [this, op](const Reply& r) {
+                         if (transportFailed(r)) return;
+                         if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
+                           return finish(*op, false, 0);
+                         }
+                         listNext(op, true);
+                       });
+        break;
+      case Workload::kSeqRead:
+      case Workload::kRandRead: {
+        uint64_t off = nextOffset(w_ == Workload::kRandRead);
+        client_.submit(
+            SMB2_READ, readBody(file_, off, o_.block_size),
+            [this, op](const Reply& r) {
+              if (transportFailed(r)) return;
+              ByteSpan data;
+              bool ok = r.ntStatus() == 0 && decodeReadReply(r.message, &data) &&
+                        data.size() == o_.block_size;
+              finish(*op, ok, ok ? data.size() : 0);
+            },
+            {}, o_.block_size);
+        break;
+      }
+      case Workload::kSeqWrite:
+      case Workload::kRandWrite: {
+        uint64_t off = nextOffset(w_ == Workload::kRandWrite);
+        client_.submit(
+            SMB2_WRITE, writeBody(file_, off, o_.block_size),
+            [this, op](const Reply& r) {
+              if (transportFailed(r)) return;
+              bool ok = r.ntStatus() == 0;
+              finish(*op, ok, ok ? o_.block_size : 0);
+            },
+            ByteSpan(pattern()).first(o_.block_size), o_.block_size);
+        break;
+      }
+      case Workload::kSessions:
+        break;
+    }
+  }
+
+  void listNext(std::shared_ptr<Op> op, bool restart) {
+    client_.submit(
+        SMB2_QUERY_DIRECTORY,
+        queryDirectoryBody(op->id, FileIdBothDirectoryInformation,
+                           restart ? SMB2_RESTART_SCANS : 0, "*", kListBuffer),
+        [this, op](const Reply& r) {
+          if (transportFailed(r)) return;
+          bool more = false, ok = true;
+          if (r.ntStatus() == 0) {
+            ByteSpan buf;
+            if (decodeOutputBuffer(r.message, &buf)) {
+              op->entries += countDirectoryEntries(buf);
+              more = true;
+            } else {
+              ok = false;
+            }
+          } else if (r.ntStatus() != static_cast<uint32_t>(STATUS_NO_MORE_FILES)) {
+            ok = false;
+          }
+          if (more) return listNext(op, false);
+          client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op, ok](const Reply& r2) {
+            if (transportFailed(r2)) return;
+            finish(*op, ok && r2.ntStatus() == 0, 0);
+          });
+        },
+        {}, kListBuffer);
+  }
+
+  Workload w_;
+  const BenchOptions& o_;
+  int index_;
+  ThreadState* ts_;
+  Shared* sh_;
+  Client client_;
+  std::mt19937_64 rng_;
+  FileId file_;
+  bool has_file_ = false;
+  bool broken_ = false;
+  bool running_ = true;
+  int active_ = 0;
+  uint64_t next_offset_ = 0;
+};
+
+// Makes `o.path` at least `o.file_size` bytes long (read workloads), writing 1 MiB blocks.
+absl::Status prepareFile(const BenchOptions& o) {
+  Client c(o.client);
+  if (auto st = c.connect(); !st.ok()) return st;
+  uint64_t eof = 0;
+  auto id = c.open(o.path, FILE_READ_DATA | FILE_WRITE_DATA | SYNCHRONIZE, FILE_OPEN_IF,
+                   FILE_NON_DIRECTORY_FILE, &eof);
+  if (!id.ok()) return id.status();
+  uint32_t block = std::min<uint32_t>({1u << 20, c.maxWrite(), 8u << 20});
+  uint64_t off = eof - eof % block;
+  int in_flight = 0;
+  absl::Status failure;
+  while (off < o.file_size || in_flight > 0) {
+    while (off < o.file_size && in_flight < 8 && failure.ok()) {
+      uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(block, o.file_size - off));
+      ++in_flight;
+      c.submit(
+          SMB2_WRITE, writeBody(*id, off, len),
+          [&](const Reply& r) {
+            --in_flight;
+            if (!r.status.ok()) failure = r.status;
+            else if (r.ntStatus() != 0) failure = ntError("WRITE", r.ntStatus());
+          },
+          ByteSpan(pattern()).first(len), len);
+      off += len;
+    }
+    if (!failure.ok() && in_flight == 0) break;
+    int target = in_flight - 1;
+    if (auto st = c.transport().runUntil([&] { return in_flight <= target; },
+                                         std::chrono::seconds(60));
+        !st.ok()) {
+      return st;
+    }
+  }
+  (void)c.close(*id);
+  return failure;
+}
+
+void runThread(Workload w, const BenchOptions& o, ThreadState* ts, Shared* sh,
+               std::barrier<>* ready) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<std::unique_ptr<Driver>> drivers;
+  std::unordered_map<Transport*, Driver*> by_transport;
+  for (int idx : ts->conn_indices) {
+    auto d = std::make_unique<Driver>(w, o, idx, ts, sh);
+    d->client().transport().setEpoll(ep);
+    Clock::time_point t0 = Clock::now();
+    absl::Status st = d->setup();
+    if (w == Workload::kSessions) {
+      ts->progress_ops.fetch_add(1, std::memory_order_relaxed);
+      if (st.ok()) {
+        ++ts->ops;
+        ts->latency.record(static_cast<uint64_t>((Clock::now() - t0).count()));
+      } else {
+        ++ts->errors;
+        if (ts->setup_status.ok()) ts->setup_status = st;
+        continue;
+      }
+    } else if (!st.ok()) {
+      ts->setup_status = st;
+      break;
+    }
+    if (ts->dialect.empty()) {
+      ts->dialect = absl::StrFormat("%x.%x.%x", d->client().dialect() >> 8,
+                                    (d->client().dialect() >> 4) & 0xf,
+                                    d->client().dialect() & 0xf);
+      ts->signing = d->client().signing();
+    }
+    by_transport[&d->client().transport()] = d.get();
+    drivers.push_back(std::move(d));
+  }
+  ready->arrive_and_wait();
+  if (ts->setup_status.ok() || w == Workload::kSessions) {
+    if (w != Workload::kSessions) {
+      for (auto& d : drivers) d->startSlots();
+    }
+    epoll_event evs[64];
+    Clock::time_point last_check = Clock::now();
+    bool stopping = false;
+    Clock::time_point drain_deadline{};
+    while (true) {
+      if (!stopping && sh->stop.load()) {
+        stopping = true;
+        drain_deadline = Clock::now() + std::chrono::seconds(5);
+        for (auto& d : drivers) d->setRunning(false);
+      }
+      if (stopping) {
+        bool busy = false;
+        for (auto& d : drivers) busy |= d->active() > 0 && !d->broken();
+        if (!busy || Clock::now() > drain_deadline) break;
+      }
+      int n = epoll_wait(ep, evs, 64, 20);
+      for (int i = 0; i < n; ++i) {
+        auto* t = static_cast<Transport*>(evs[i].data.ptr);
+        auto it = by_transport.find(t);
+        if (it == by_transport.end() || !t->connected()) continue;
+        bool readable = evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR);
+        bool writable = evs[i].events & EPOLLOUT;
+        (void)t->handleEvents(readable, writable);
+      }
+      Clock::time_point now = Clock::now();
+      if (now - last_check > std::chrono::milliseconds(100)) {
+        last_check = now;
+        for (auto& d : drivers) {
+          if (d->client().transport().connected()) {
+            (void)d->client().transport().checkTimeouts(now);
+          }
+        }
+      }
+      for (auto& d : drivers) {
+        bool dead = !d->client().transport().connected();
+        if (!(d->broken() || dead) || stopping || !o.reconnect) continue;
+        if (w == Workload::kSessions && !dead) continue;
+        ++ts->reconnects;
+        if (d->setup().ok()) {
+          if (w != Workload::kSessions) d->startSlots();
+        }
+      }
+    }
+  }
+  for (auto& d : drivers) {
+    auto& st = d->client().transport().stats();
+    ts->soft_timeouts += st.soft_timeouts;
+    ts->hard_timeouts += st.hard_timeouts;
+    ts->out_of_order += st.out_of_order;
+    d->teardown();
+  }
+  close(ep);
+}
+
+}  // namespace
+
+bool parseWorkload(const std::string& name, Workload* out) {
+  static const std::pair<const char*, Workload> kNames[] = {
+      {"echo", Workload::kEcho},         {"create", Workload::kCreate},
+      {"stat", Workload::kStat},         {"list", Workload::kList},
+      {"seqread", Workload::kSeqRead},   {"randread", Workload::kRandRead},
+      {"seqwrite", Workload::kSeqWrite}, {"randwrite", Workload::kRandWrite},
+      {"sessions", Workload::kSessions},
+  };
+  for (auto& [n, w] : kNames) {
+    if (name == n) {
+      *out = w;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* workloadName(Workload w) {
+  switch (w) {
+    case Workload::kEcho: return "echo";
+    case Workload::kCreate: return "create";
+    case Workload::kStat: return "stat";
+    case Workload::kList: return "list";
+    case Workload::kSeqRead: return "seqread";
+    case Workload::kRandRead: return "randread";
+    case Workload::kSeqWrite: return "seqwrite";
+    case Workload::kRandWrite: return "randwrite";
+    case Workload::kSessions: return "sessions";
+  }
+  return "?";
+}
+
+absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_in) {
+  BenchOptions o = opts_in;
+  if (o.path.empty()) {
+    switch (w) {
+      case Workload::kCreate: o.path = "xsmb-bench-create"; break;
+      case Workload::kList: o.path = ""; break;
+      default: o.path = "xsmb-bench.dat"; break;
+    }
+  }
+  int conns = w == Workload::kSessions ? o.sessions : o.connections;
+  if (conns <= 0) return absl::InvalidArgumentError("no connections/sessions to run");
+  if (w == Workload::kSessions) {
+    o.client.transport.soft_timeout = std::chrono::milliseconds(0);
+  }
+  if (w == Workload::kSeqRead || w == Workload::kRandRead || w == Workload::kStat) {
+    if (auto st = prepareFile(o); !st.ok()) return st;
+  }
+  if (o.block_size > pattern().size()) return absl::InvalidArgumentError("block size > 8 MiB");
+
+  g_interrupted = false;
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  int threads = std::max(1, std::min(o.threads, conns));
+  std::vector<std::unique_ptr<ThreadState>> states;
+  for (int t = 0; t < threads; ++t) states.push_back(std::make_unique<ThreadState>());
+  for (int c = 0; c < conns; ++c) states[c % threads]->conn_indices.push_back(c);
+  Shared sh;
+  std::barrier<> ready(threads + 1);
+  std::vector<std::thread> pool;
+  Clock::time_point setup_start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back(runThread, w, std::cref(o), states[t].get(), &sh, &ready);
+  }
+  bool tty = isatty(2);
+  const char* name = workloadName(w);
+  if (w == Workload::kSessions && o.progress) {
+    // Logon progress while the sessions are being set up.
+    std::atomic<bool> up{false};
+    std::thread progress([&] {
+      while (!up.load()) {
+        uint64_t n = 0;
+        for (auto& s : states) n += s->progress_ops.load(std::memory_order_relaxed);
+        std::fprintf(stderr, "%s[sessions] %llu/%d logged on%s", tty ? "\r" : "",
+                     static_cast<unsigned long long>(n), conns, tty ? "" : "\n");
+        for (int i = 0; i < 10 && !up.load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
+    });
+    ready.arrive_and_wait();
+    up = true;
+    progress.join();
+  } else {
+    ready.arrive_and_wait();
+  }
+  double setup_seconds = std::chrono::duration<double>(Clock::now() - setup_start).count();
+  for (auto& s : states) {
+    if (!s->setup_status.ok() && w != Workload::kSessions) {
+      sh.stop = true;
+      for (auto& th : pool) th.join();
+      return s->setup_status;
+    }
+  }
+
+  WorkloadResult res;
+  res.name = name;
+  if (w == Workload::kSessions) {
+    uint64_t ok = 0;
+    for (auto& s : states) ok += s->ops;
+    std::fprintf(stderr, "%sxsmb-bench: %llu sessions ready (%.1f s)\n", tty ? "\n" : "",
+                 static_cast<unsigned long long>(ok), setup_seconds);
+    std::fflush(stderr);
+    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(o.hold));
+    while (!g_interrupted.load() && (o.hold <= 0 ? true : Clock::now() < deadline)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    res.seconds = setup_seconds;
+  } else {
+    int64_t start = nowNs() + static_cast<int64_t>(o.warmup * 1e9);
+    int64_t end = start + static_cast<int64_t>(o.duration * 1e9);
+    sh.measure_start = start;
+    sh.measure_end = end;
+    uint64_t last_ops = 0, last_bytes = 0;
+    int64_t last_t = nowNs();
+    while (nowNs() < end && !g_interrupted.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          std::min<int64_t>(1000, std::max<int64_t>(1, (end - nowNs()) / 1000000))));
+      if (!o.progress) continue;
+      uint64_t ops = 0, bytes = 0;
+      for (auto& s : states) {
+        ops += s->progress_ops.load(std::memory_order_relaxed);
+        bytes += s->progress_bytes.load(std::memory_order_relaxed);
+      }
+      int64_t t = nowNs();
+      double dt = std::max(1e-9, (t - last_t) / 1e9);
+      std::fprintf(stderr, "%s[%s] %5.1fs %s %10.0f ops/s %9.1f MB/s%s", tty ? "\r" : "", name,
+                   (t - start) / 1e9, t < start ? "warmup " : "running", (ops - last_ops) / dt,
+                   (bytes - last_bytes) / dt / 1e6, tty ? "   " : "\n");
+      last_ops = ops;
+      last_bytes = bytes;
+      last_t = t;
+    }
+    if (o.progress && tty) std::fprintf(stderr, "\n");
+    int64_t actual_end = std::min<int64_t>(nowNs(), end);
+    sh.measure_end = actual_end;
+    res.seconds = std::max(0.0, (actual_end - start) / 1e9);
+  }
+  sh.stop = true;
+  for (auto& th : pool) th.join();
+
+  res.connections = conns;
+  res.queue_depth = o.queue_depth;
+  res.block_size = (w >= Workload::kSeqRead && w <= Workload::kRandWrite) ? o.block_size : 0;
+  res.setup_seconds = setup_seconds;
+  for (auto& s : states) {
+    res.ops += s->ops;
+    res.bytes += s->bytes;
+    res.entries += s->entries;
+    res.errors += s->errors;
+    res.reconnects += s->reconnects;
+    res.soft_timeouts += s->soft_timeouts;
+    res.hard_timeouts += s->hard_timeouts;
+    res.out_of_order += s->out_of_order;
+    res.latency.merge(s->latency);
+    if (res.dialect.empty()) {
+      res.dialect = s->dialect;
+      res.signing = s->signing;
+    }
+  }
+  if (w == Workload::kSessions && res.ops == 0) {
+    for (auto& s : states) {
+      if (!s->setup_status.ok()) return s->setup_status;
+    }
+  }
+  return res;
+}
+
+namespace {
+double perSec(uint64_t n, double s) { return s > 0 ? n / s : 0; }
+double us(uint64_t ns) { return ns / 1000.0; }
+}  // namespace
+
+std::string formatTable(const std::vector<WorkloadResult>& results) {
+  std::string out = absl::StrFormat("%-10s %5s %4s %8s %12s %10s %10s %10s %10s %7s\n",
+                                    "workload", "conns", "qd", "block", "ops/s", "MB/s",
+                                    "p50 us", "p99 us", "p99.9 us", "errors");
+  for (const auto& r : results) {
+    double s = r.name == "sessions" ? r.setup_seconds : r.seconds;
+    out += absl::StrFormat("%-10s %5d %4d %8u %12.0f %10.1f %10.1f %10.1f %10.1f %7llu\n",
+                           r.name, r.connections, r.queue_depth, r.block_size,
+                           perSec(r.ops, s), perSec(r.bytes, s) / 1e6,
+                           us(r.latency.percentile(0.5)), us(r.latency.percentile(0.99)),
+                           us(r.latency.percentile(0.999)),
+                           static_cast<unsigned long long>(r.errors));
+    if (r.entries) {
+      out += absl::StrFormat("%-10s entries/s %.0f\n", "", perSec(r.entries, s));
+    }
+  }
+  return out;
+}
+
+std::string formatJson(const std::vector<WorkloadResult>& results) {
+  std::string out = "[";
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    double s = r.name == "sessions" ? r.setup_seconds : r.seconds;
+    out += absl::StrFormat(
+        "%s\n  {\"workload\": \"%s\", \"dialect\": \"%s\", \"signing\": %s, "
+        "\"connections\": %d, \"queue_depth\": %d, \"block_size\": %u, \"seconds\": %.3f, "
+        "\"ops\": %llu, \"ops_per_sec\": %.1f, \"bytes\": %llu, \"mb_per_sec\": %.2f, "
+        "\"entries\": %llu, \"entries_per_sec\": %.1f, "
+        "\"latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f, "
+        "\"mean\": %.1f}, \"errors\": %llu, \"reconnects\": %llu, \"soft_timeouts\": %llu, "
+        "\"hard_timeouts\": %llu, \"out_of_order\": %llu}",
+        i ? "," : "", r.name, r.dialect, r.signing ? "true" : "false", r.connections,
+        r.queue_depth, r.block_size, s, static_cast<unsigned long long>(r.ops),
+        perSec(r.ops, s), static_cast<unsigned long long>(r.bytes), perSec(r.bytes, s) / 1e6,
+        static_cast<unsigned long long>(r.entries), perSec(r.entries, s),
+        us(r.latency.percentile(0.5)), us(r.latency.percentile(0.99)),
+        us(r.latency.percentile(0.999)), us(r.latency.max()), r.latency.mean() / 1000.0,
+        static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.reconnects),
+        static_cast<unsigned long long>(r.soft_timeouts),
+        static_cast<unsigned long long>(r.hard_timeouts),
+        static_cast<unsigned long long>(r.out_of_order));
+  }
+  out += "\n]\n";
+  return out;
+}
+
+}  // namespace xsmb::bench
