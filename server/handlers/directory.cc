@@ -161,8 +161,7 @@ NtStatus notifyBody(const std::vector<vfs::NotifyEvent>& events, bool overflow, 
 
 // Runs on the notify hub's thread for each change of a watched directory: completes the oldest
 // waiting request, or keeps the change for the next one.
-void onDirectoryChange(const std::weak_ptr<session::NotifyState>& weak,
-                       const vfs::NotifyEvent& e) {
+void onDirectoryChange(const std::weak_ptr<session::NotifyState>& weak, const vfs::NotifyEvent& e) {
   auto st = weak.lock();
   if (!st) return;
   std::lock_guard<std::mutex> lock(st->mu);

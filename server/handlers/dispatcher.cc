@@ -107,8 +107,8 @@ void cancelRequest(session::ConnState& conn, const Header& h) {
     }
     std::unique_lock<std::mutex> lock(st->mu);
     for (auto w = st->waiting.begin(); w != st->waiting.end(); ++w) {
-      bool match = h.isAsync() ? w->reply.async_id == h.async_id
-                               : w->reply.message_id == h.message_id;
+      bool match =
+          h.isAsync() ? w->reply.async_id == h.async_id : w->reply.message_id == h.message_id;
       if (!match) continue;
       session::AsyncReply r = std::move(w->reply);
       st->waiting.erase(w);

@@ -53,7 +53,7 @@ void deriveKeys(session::ConnState& conn, session::Session& s) {
 // a session that cannot encrypt; desired and required ask the client to encrypt). Sets the
 // encryption/guest/null SessionFlags.
 NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, uint8_t security_mode,
-                       ByteSpan session_key, uint16_t* flags) {
+                       uint64_t previous_session_id, ByteSpan session_key, uint16_t* flags) {
   session::ConnState& conn = *ctx.conn;
   const auto& g = ctx.server->config.global;
   if (!reauth) {
@@ -75,6 +75,23 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
       s.encrypt_required = policy == config::EncryptPolicy::kRequired;
     }
     s.state = session::Session::State::kValid;
+    ctx.server->registerSession(s.id, conn.weak_from_this(), s.user);
+    // MS-SMB2 3.3.5.5.3: a client reconnecting names its previous session, which ends now if it
+    // belongs to the same user (its opens are closed, wherever its connection is).
+    if (previous_session_id && previous_session_id != s.id) {
+      auto prev = ctx.server->lookupSession(previous_session_id);
+      if (prev && equalsIgnoreCase(prev->user, s.user) && !s.guest && !s.anonymous) {
+        if (auto other = prev->conn.lock(); other.get() == &conn) {
+          conn.removeSession(previous_session_id);
+        } else if (other && other->run_in_strand) {
+          other->run_in_strand([previous_session_id](session::ConnState& c) {
+            c.removeSession(previous_session_id);
+          });
+        }
+      }
+    }
+  } else {
+    ctx.server->registerSession(s.id, conn.weak_from_this(), s.user);
   }
   *flags = 0;
   if (s.encrypt_data) *flags |= SMB2_SESSION_FLAG_ENCRYPT_DATA;
@@ -87,7 +104,8 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
 // client principal must be a user of the database (in the configured realm, if any).
 template <typename Fail>
 NtStatus kerberosLogon(RequestContext& ctx, session::Session& s, bool reauth, uint8_t security_mode,
-                       const auth::SpnegoRequest& spnego, ByteWriter& body, Fail& fail) {
+                       uint64_t previous_session_id, const auth::SpnegoRequest& spnego,
+                       ByteWriter& body, Fail& fail) {
   session::ConnState& conn = *ctx.conn;
   session::ServerContext& server = *ctx.server;
   const auto& g = server.config.global;
@@ -128,7 +146,8 @@ NtStatus kerberosLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
   s.guest = false;
   s.anonymous = false;
   uint16_t flags = 0;
-  if (NtStatus st = completeLogon(ctx, s, reauth, security_mode, result->session_key, &flags);
+  if (NtStatus st = completeLogon(ctx, s, reauth, security_mode, previous_session_id,
+                                  result->session_key, &flags);
       st != STATUS_SUCCESS) {
     return fail(st);
   }
@@ -182,7 +201,8 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
   if (!spnego.ok()) return fail(STATUS_INVALID_PARAMETER);
   const Bytes& token = spnego->mech_token;
   if (!isNtlmssp(token)) {
-    return kerberosLogon(ctx, *s, reauth, req.security_mode, *spnego, body, fail);
+    return kerberosLogon(ctx, *s, reauth, req.security_mode, req.previous_session_id, *spnego, body,
+                         fail);
   }
   uint32_t type = ntlmMessageType(token);
   if (type == 1) {
@@ -265,7 +285,8 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
   Bytes key;
   if (!guest && !anonymous) key.assign(result->session_key.begin(), result->session_key.end());
   uint16_t flags = 0;
-  if (NtStatus st = completeLogon(ctx, *s, reauth, req.security_mode, key, &flags);
+  if (NtStatus st =
+          completeLogon(ctx, *s, reauth, req.security_mode, req.previous_session_id, key, &flags);
       st != STATUS_SUCCESS) {
     return fail(st);
   }

@@ -200,7 +200,10 @@ void Worker::acceptOn(int lfd) {
     c->state->peer = peerName(ss);
     uint64_t conn_id = c->id;
     c->state->send_unsolicited = [this, conn_id](Bytes frame) {
-      post({conn_id, std::move(frame), false, 0, true});
+      post({conn_id, std::move(frame), false, 0, true, nullptr});
+    };
+    c->state->run_in_strand = [this, conn_id](std::function<void(session::ConnState&)> task) {
+      post({conn_id, {}, false, 0, false, std::move(task)});
     };
     c->max_frame = kPreNegotiateMaxFrame;
     epoll_event ev{};
@@ -296,7 +299,7 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
 
 void Worker::deliver(Conn& c, Bytes msg) {
   if (msg.empty()) return;  // an empty session message carries nothing to answer
-  c.pending.push_back(std::move(msg));
+  c.pending.push_back(Work{std::move(msg), nullptr});
   if (c.pending.size() >= kMaxPending && c.reading) {
     c.reading = false;
     updateEvents(c);
@@ -307,12 +310,17 @@ void Worker::deliver(Conn& c, Bytes msg) {
 void Worker::submitNext(Conn& c) {
   if (c.pending.empty() || c.close_after_write) return;
   c.busy = true;
-  Bytes msg = std::move(c.pending.front());
+  Work work = std::move(c.pending.front());
   c.pending.pop_front();
   auto state = c.state;
   uint64_t id = c.id;
-  pool_->submit([this, state, id, msg = std::move(msg)]() mutable {
-    Bytes resp = handlers::processMessage(*state, msg);
+  pool_->submit([this, state, id, work = std::move(work)]() mutable {
+    Bytes resp;
+    if (work.task) {
+      work.task(*state);
+    } else {
+      resp = handlers::processMessage(*state, work.msg);
+    }
     uint32_t max_frame = state->negotiated
                              ? std::max(state->max_write_size, state->max_transact_size) +
                                    static_cast<uint32_t>(kFrameOverhead)
@@ -340,6 +348,11 @@ void Worker::drainCompletions() {
     auto it = conns_.find(d.conn_id);
     if (it == conns_.end()) continue;  // closed while its request ran
     Conn& c = *it->second;
+    if (d.task) {
+      c.pending.push_back(Work{{}, std::move(d.task)});
+      if (!c.busy) submitNext(c);
+      continue;
+    }
     if (d.unsolicited) {
       c.wq.push_back(std::move(d.response));
       flush(c);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,12 @@ class Worker {
   void stop();  // asks the loop to end and joins it
 
  private:
+  // One unit of a connection's serialized work: a complete message, or a task another
+  // connection asked to run on this one's state (e.g. expiring a previous session).
+  struct Work {
+    Bytes msg;
+    std::function<void(session::ConnState&)> task;
+  };
   struct Conn {
     int fd = -1;
     uint64_t id = 0;
@@ -47,10 +54,10 @@ class Worker {
     Bytes inflight;  // a message whose length is known, being read into place
     size_t inflight_got = 0;
     size_t max_frame = 0;
-    bool busy = false;          // a message of this connection is on the pool
-    std::deque<Bytes> pending;  // complete messages waiting their turn
-    std::deque<Bytes> wq;       // response frames to write
-    size_t woff = 0;            // bytes of wq.front() already written
+    bool busy = false;         // a message of this connection is on the pool
+    std::deque<Work> pending;  // complete messages (or strand tasks) waiting their turn
+    std::deque<Bytes> wq;      // response frames to write
+    size_t woff = 0;           // bytes of wq.front() already written
     bool close_after_write = false;
     bool reading = true;
   };
@@ -60,6 +67,7 @@ class Worker {
     bool disconnect;
     uint32_t max_frame;
     bool unsolicited = false;  // not the answer to the connection's running request
+    std::function<void(session::ConnState&)> task;  // to queue on the connection's strand
   };
   void post(Completion c);
 

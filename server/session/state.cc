@@ -1,13 +1,12 @@
 #include "server/session/state.h"
 
-#include "server/handlers/dispatcher.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "server/common/unicode.h"
+#include "server/handlers/dispatcher.h"
 #include "server/smb2/constants.h"
 #include "server/vfs/path.h"
 
@@ -56,10 +55,29 @@ std::optional<config::UserEntry> ServerContext::findUser(std::string_view name) 
   return *e;
 }
 
+void ServerContext::registerSession(uint64_t id, std::weak_ptr<ConnState> conn,
+                                    const std::string& user) {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  registry_[id] = SessionEntry{std::move(conn), user};
+}
+
+void ServerContext::unregisterSession(uint64_t id) {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  registry_.erase(id);
+}
+
+std::optional<ServerContext::SessionEntry> ServerContext::lookupSession(uint64_t id) {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  auto it = registry_.find(id);
+  if (it == registry_.end()) return std::nullopt;
+  return it->second;
+}
+
 ConnState::~ConnState() {
   std::vector<uint64_t> ids;
   for (auto& [id, o] : opens) ids.push_back(id);
   for (uint64_t id : ids) closeOpen(id);
+  for (auto& [id, s] : sessions) server->unregisterSession(id);
 }
 
 Session* ConnState::findSession(uint64_t id) {
@@ -103,6 +121,7 @@ void ConnState::closeOpensOf(uint64_t session_id, uint32_t tree_id) {
 void ConnState::removeSession(uint64_t session_id) {
   closeOpensOf(session_id, 0);
   sessions.erase(session_id);
+  server->unregisterSession(session_id);
 }
 
 }  // namespace xsmb::session

@@ -104,11 +104,23 @@ struct ServerContext {
   std::atomic<uint64_t> next_open_token{1};
 
   Share* findShare(std::string_view name) const;
+
+  // Every authenticated session of the server, for MS-SMB2 3.3.5.5.3's PreviousSessionId (a
+  // reconnecting client ends its old session on another connection) and for status listings.
+  struct SessionEntry {
+    std::weak_ptr<ConnState> conn;
+    std::string user;
+  };
+  void registerSession(uint64_t id, std::weak_ptr<ConnState> conn, const std::string& user);
+  void unregisterSession(uint64_t id);
+  std::optional<SessionEntry> lookupSession(uint64_t id);
   // The user database entry for `name` (case-insensitive); the file named by "smb passwd file"
   // is re-read when its modification time changed, so xsmbctl changes apply to new logons.
   std::optional<config::UserEntry> findUser(std::string_view name);
 
  private:
+  std::mutex registry_mu_;
+  std::unordered_map<uint64_t, SessionEntry> registry_;
   std::mutex users_mu_;
   config::UserDb users_;
   struct timespec users_mtime_ {};
@@ -167,8 +179,8 @@ struct Session {
   Bytes signing_key;           // empty: the session cannot sign
   crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
   bool signing_required = false;
-  Bytes encryption_key;  // server-to-client; empty: no encryption
-  Bytes decryption_key;  // client-to-server
+  Bytes encryption_key;           // server-to-client; empty: no encryption
+  Bytes decryption_key;           // client-to-server
   bool encrypt_data = false;      // responses are encrypted (Session.EncryptData)
   bool encrypt_required = false;  // unencrypted requests are refused
   std::array<uint8_t, 64> preauth_hash{};
@@ -186,6 +198,9 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   void sendUnsolicited(Bytes frame) {
     if (send_unsolicited) send_unsolicited(std::move(frame));
   }
+  // Runs `task` on this connection's serialized request path (after the request in progress).
+  // Callable from any thread; set by the owning worker.
+  std::function<void(std::function<void(ConnState&)>)> run_in_strand;
 
   ServerContext* server;
   std::string peer;  // "ip:port" for logs

@@ -33,7 +33,8 @@ bool wanted(uint32_t filter, uint32_t in_mask, bool is_dir) {
     return filter & (FILE_NOTIFY_CHANGE_ATTRIBUTES | FILE_NOTIFY_CHANGE_SECURITY |
                      FILE_NOTIFY_CHANGE_EA | FILE_NOTIFY_CHANGE_CREATION);
   }
-  if (in_mask & IN_MODIFY) return filter & (FILE_NOTIFY_CHANGE_SIZE | FILE_NOTIFY_CHANGE_LAST_WRITE);
+  if (in_mask & IN_MODIFY)
+    return filter & (FILE_NOTIFY_CHANGE_SIZE | FILE_NOTIFY_CHANGE_LAST_WRITE);
   if (in_mask & IN_ACCESS) return filter & FILE_NOTIFY_CHANGE_LAST_ACCESS;
   return false;
 }
