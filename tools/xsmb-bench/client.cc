@@ -351,14 +351,13 @@ absl::Status Client::connect() {
     auto sr = exchange(transport_, std::move(ss), opts_.timeout);
     if (!sr.ok()) return sr.status();
     if (smb311) preauth = crypto::sha512Concat(preauth, sr->request);
+    uint32_t expect = round == 0 ? static_cast<uint32_t>(STATUS_MORE_PROCESSING_REQUIRED) : 0;
+    if (sr->header.status != expect) return ntError("SESSION_SETUP", sr->header.status);
     Bytes server_token;
     if (!decodeSessionSetupReply(sr->message, &session_flags, &server_token)) {
       return absl::DataLossError("malformed SESSION_SETUP response");
     }
     if (round == 0) {
-      if (sr->header.status != static_cast<uint32_t>(STATUS_MORE_PROCESSING_REQUIRED)) {
-        return ntError("SESSION_SETUP (NTLM negotiate)", sr->header.status);
-      }
       transport_.setSessionId(sr->header.session_id);
       if (smb311) preauth = crypto::sha512Concat(preauth, sr->message);
       auto challenge = ntlmFromSpnego(server_token);
@@ -367,12 +366,13 @@ absl::Status Client::connect() {
       if (!auth.ok()) return auth.status();
       token = spnegoResponseToken(*auth);
     } else {
-      if (sr->header.status != 0) return ntError("SESSION_SETUP", sr->header.status);
       last = std::move(*sr);
     }
   }
   bool guest = session_flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL);
-  if (sign && !guest) {
+  // MS-SMB2 3.2.4.1.1: a 3.1.1 TREE_CONNECT of an authenticated session is always signed, so
+  // the key is installed whenever there is one; `sign` decides about the other requests.
+  if (!guest && (sign || smb311)) {
     crypto::SigningAlgorithm alg = crypto::SigningAlgorithm::kHmacSha256;
     crypto::Key16 key = ntlm.sessionKey();
     if (dialect_ >= SMB2_DIALECT_300) {
@@ -383,14 +383,15 @@ absl::Status Client::connect() {
     if (last.header.isSigned() && !crypto::verifySignature(alg, key, last.message)) {
       return absl::PermissionDeniedError("SESSION_SETUP response signature does not verify");
     }
-    transport_.setSigning(alg, key);
-    signing_ = true;
+    transport_.setSigning(alg, key, sign);
+    signing_ = sign;
   }
 
   // TREE_CONNECT.
   Request tc;
   tc.command = SMB2_TREE_CONNECT;
   tc.body = treeConnectBody("\\\\" + opts_.host + "\\" + opts_.share);
+  tc.sign = true;
   auto tr = exchange(transport_, std::move(tc), opts_.timeout);
   if (!tr.ok()) return tr.status();
   if (tr->header.status != 0) return ntError("TREE_CONNECT", tr->header.status);

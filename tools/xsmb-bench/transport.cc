@@ -151,9 +151,10 @@ void Transport::close(absl::Status reason) {
   }
 }
 
-void Transport::setSigning(crypto::SigningAlgorithm alg, const crypto::Key16& key) {
+void Transport::setSigning(crypto::SigningAlgorithm alg, const crypto::Key16& key, bool all) {
   sign_alg_ = alg;
   sign_key_ = key;
+  sign_all_ = all;
 }
 
 uint16_t Transport::chargeOf(const Request& r) const {
@@ -206,8 +207,8 @@ void Transport::send(Request& req, Completion done, bool probe) {
   h.process_id = 0xFEFF;
   next_message_id_ += used;
 
-  bool sign = sign_alg_.has_value() && req.command != smb2::SMB2_NEGOTIATE &&
-              req.command != smb2::SMB2_SESSION_SETUP;
+  bool sign = sign_alg_.has_value() && (sign_all_ || req.sign) &&
+              req.command != smb2::SMB2_NEGOTIATE && req.command != smb2::SMB2_SESSION_SETUP;
   if (sign) h.flags |= smb2::SMB2_FLAGS_SIGNED;
 
   Outgoing o;

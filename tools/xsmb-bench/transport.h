@@ -44,6 +44,7 @@ struct Request {
   ByteSpan payload;           // appended after `body` without a copy; must outlive the send
   uint32_t payload_size = 0;  // bytes the request moves (READ Length, WRITE Length): credits
   bool keep_request = false;  // keep the sent message for Reply::request (preauth hashing)
+  bool sign = false;          // sign this request even when setSigning(.., all=false)
 };
 
 struct Reply {
@@ -105,8 +106,9 @@ class Transport {
 
   void setSessionId(uint64_t id) { session_id_ = id; }
   uint64_t sessionId() const { return session_id_; }
-  // Signs every following request (MS-SMB2 3.2.4.1.1) and verifies signed replies.
-  void setSigning(crypto::SigningAlgorithm alg, const crypto::Key16& key);
+  // Installs the session's signing key (MS-SMB2 3.2.4.1.1): with `all`, every following
+  // request is signed; otherwise only those with Request::sign. Signed replies are verified.
+  void setSigning(crypto::SigningAlgorithm alg, const crypto::Key16& key, bool all = true);
   // Multi-credit requests (MS-SMB2 3.2.4.1.5): CreditCharge = ceil(payload_size / 64 KiB);
   // without it (SMB 2.0.2) CreditCharge is 0 and one credit is used.
   void setMultiCredit(bool on) { multi_credit_ = on; }
@@ -152,6 +154,7 @@ class Transport {
   uint64_t session_id_ = 0;
   std::optional<crypto::SigningAlgorithm> sign_alg_;
   crypto::Key16 sign_key_{};
+  bool sign_all_ = false;
   bool multi_credit_ = true;
   uint32_t credits_ = 1;  // MS-SMB2 3.2.4.1.5: one credit before NEGOTIATE
   uint64_t next_message_id_ = 0;
