@@ -11,6 +11,7 @@
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
+#include "server/vfs/security.h"
 
 namespace xsmb::handlers {
 namespace {
@@ -264,6 +265,7 @@ retry:
   o->smb_path = name;
   o->key = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   o->token = ctx.server->next_open_token.fetch_add(1);
+  if (ctx.identity) o->opener = *ctx.identity;
   bool write_intent = (o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) ||
                       create_action == FILE_OVERWRITTEN || create_action == FILE_SUPERSEDED;
   ctx.server->files.breakOplocks(o->key, ctx.conn, write_intent);
@@ -294,6 +296,19 @@ retry:
   fillTimes(meta, &resp);
   resp.file_id = {o->volatile_id, o->volatile_id};
   for (const CreateContext& c : req.contexts) {
+    if (c.name == "SecD" && create_action == FILE_CREATED) {
+      // MS-SMB2 2.2.13.2.3: the new file's security descriptor.
+      if (NtStatus sst = vfs::setSecurityDescriptor(
+              o->fd.get(), st, directory,
+              OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+              c.data);
+          sst != STATUS_SUCCESS) {
+        ctx.conn->opens[o->volatile_id] = std::move(o);
+        ctx.conn->closeOpen(resp.file_id.volatile_id);
+        return sst;
+      }
+      continue;
+    }
     if (c.name == "MxAc") {
       ByteWriter w;
       w.u32(STATUS_SUCCESS);

@@ -421,6 +421,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
           id = &forced;
         }
         as_user.emplace(*id);
+        ctx.identity = id;
       }
       // Never serve a request with the daemon's own (root) rights by accident.
       st = (as_user && !as_user->active()) ? STATUS_ACCESS_DENIED : ci->fn(ctx, w);

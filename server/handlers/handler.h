@@ -33,6 +33,8 @@ struct RequestContext {
   // Async requests: the dispatcher fills `async_reply` (how the final response must be signed
   // or sealed); a handler that goes async sets `async_id` and returns STATUS_PENDING.
   session::AsyncReply async_reply;
+  // The Unix identity this request runs as (when the server runs as root), else nullptr.
+  const vfs::UnixIdentity* identity = nullptr;
   uint64_t async_id = 0;
 };
 

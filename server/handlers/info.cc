@@ -14,6 +14,7 @@
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
+#include "server/vfs/security.h"
 
 namespace xsmb::handlers {
 namespace {
@@ -185,8 +186,8 @@ NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body) {
       if (!(o->granted_access & READ_CONTROL)) return STATUS_ACCESS_DENIED;
       struct stat sb {};
       if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
-      out = vfs::securityDescriptorFromStat(sb.st_uid, sb.st_gid, sb.st_mode, o->directory,
-                                            req.additional_information);
+      out = vfs::querySecurityDescriptor(o->fd.get(), sb, o->directory,
+                                         req.additional_information);
       if (out.size() > req.output_buffer_length) {
         // MS-SMB2 3.3.5.20.3: tell the client the size it needs.
         ByteWriter need;
@@ -220,6 +221,8 @@ NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body) {
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
   if (ctx.tree->read_only) return STATUS_ACCESS_DENIED;
+  std::optional<vfs::ScopedIdentity> as_opener;
+  if (o->opener) as_opener.emplace(*o->opener);
   NtStatus st = STATUS_INVALID_INFO_CLASS;
   if (req.info_type == SMB2_0_INFO_FILE) {
     ByteReader r(req.buffer);
@@ -272,8 +275,21 @@ NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body) {
       default:
         st = STATUS_INVALID_INFO_CLASS;
     }
-  } else if (req.info_type == SMB2_0_INFO_FILESYSTEM || req.info_type == SMB2_0_INFO_SECURITY ||
-             req.info_type == SMB2_0_INFO_QUOTA) {
+  } else if (req.info_type == SMB2_0_INFO_SECURITY) {
+    // MS-SMB2 3.3.5.21.3: owner and group need WRITE_OWNER, the DACL WRITE_DAC; the SACL needs
+    // a privilege no SMB user holds here.
+    uint32_t info = req.additional_information;
+    if ((info & (OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION)) &&
+        !(o->granted_access & WRITE_OWNER)) {
+      return STATUS_ACCESS_DENIED;
+    }
+    if ((info & DACL_SECURITY_INFORMATION) && !(o->granted_access & WRITE_DAC))
+      return STATUS_ACCESS_DENIED;
+    if (info & SACL_SECURITY_INFORMATION) return STATUS_PRIVILEGE_NOT_HELD;
+    struct stat sb {};
+    if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
+    st = vfs::setSecurityDescriptor(o->fd.get(), sb, o->directory, info, req.buffer);
+  } else if (req.info_type == SMB2_0_INFO_FILESYSTEM || req.info_type == SMB2_0_INFO_QUOTA) {
     st = STATUS_NOT_SUPPORTED;
   } else {
     st = STATUS_INVALID_PARAMETER;

@@ -152,6 +152,9 @@ struct Open {
   std::vector<std::string> dir_names;
   size_t dir_next = 0;
   std::shared_ptr<NotifyState> notify;  // set by the first CHANGE_NOTIFY
+  // Who opened it: metadata changes through the handle act with the opener's rights, as access
+  // on Windows is granted once, at open (a re-authenticated session keeps its handles' rights).
+  std::optional<vfs::UnixIdentity> opener;
 };
 
 struct TreeConnect {
