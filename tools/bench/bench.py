@@ -1,0 +1,451 @@
+#!/usr/bin/env python3
+"""xsmbd / Samba side-by-side benchmark (started by tools/bench/run.sh; see docs/performance.md).
+
+Both servers run as root on free 127.0.0.1 ports, started the same way (foreground, own
+process group), exporting the same directory as [bench] to the same user. Every workload runs
+ROUNDS times, alternating which server goes first; medians and ratios xsmbd/Samba are printed
+and written as JSON. Nothing is sent anywhere but 127.0.0.1.
+"""
+
+import argparse
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK = os.environ.get("QUICK") == "1"
+ROUNDS = int(os.environ.get("ROUNDS", "1" if QUICK else "3"))
+DURATION = float(os.environ.get("DURATION", "3" if QUICK else "10"))
+BIG_MB = int(os.environ.get("BIG_FILE_MB", "256" if QUICK else "1024"))
+IDLE = int(os.environ.get("IDLE_SESSIONS", "1000" if QUICK else "5000"))
+# smbd forks a process per connection; thousands of them would only measure fork.
+IDLE_SAMBA = int(os.environ.get("IDLE_SESSIONS_SAMBA", "200" if QUICK else "1000"))
+LIST_FILES = 10000
+ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
+USER, PASSWORD = "xsmbbench", "Bench-pw-1"
+HOST = "127.0.0.1"
+
+# name: (unit, higher is better, target ratio or None, description)
+BENCHES = {
+    "echo": ("ops/s", 2.0, "smbtorture smb2.bench.echo nprocs 8 qdepth 8"),
+    "path-contention-shared": ("ops/s", 3.0,
+                               "smbtorture smb2.bench.path-contention-shared nprocs 4 qdepth 4"),
+    "get-1g": ("MB/s", None, "smbclient get of a large file"),
+    "put-1g": ("MB/s", None, "smbclient put of a large file"),
+    "randread-4k": ("ops/s", 2.0, "xsmb-bench 4 KiB random read, qd 32, 1 connection"),
+    "seqread-1m": ("MB/s", 2.4, "xsmb-bench 1 MiB sequential read, qd 8, 1 connection"),
+    "seqwrite-1m": ("MB/s", 1.3, "xsmb-bench 1 MiB sequential write, qd 8, 1 connection"),
+    "create-close": ("ops/s", None, "xsmb-bench create+close, 4 connections x qd 4"),
+    "list-10k": ("entries/s", None, "xsmb-bench listing of a 10,000-file directory, qd 1"),
+}
+
+procs = []
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+
+
+def session_pids(sid):
+    """Pids whose session id is `sid` (the server and everything it forked)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[3]) == sid:
+            pids.append(int(d))
+    return pids
+
+
+def memory_kib(sid):
+    """(sum of RSS, sum of PSS) in KiB over the server's processes."""
+    rss = pss = 0
+    for pid in session_pids(sid):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            pass
+    return rss, pss
+
+
+class Server:
+    def __init__(self, kind, root, share):
+        self.kind, self.root, self.share = kind, root / kind, share
+        self.root.mkdir()
+        self.port = free_port()
+        self.proc = None
+        self.peak_rss = 0
+        self.conf = self.root / "smb.conf"
+        g = {
+            "smb ports": self.port, "interfaces": HOST, "bind interfaces only": "yes",
+            "netbios name": "BENCH" + kind.upper()[:6], "workgroup": "WORKGROUP",
+        }
+        if kind == "xsmbd":
+            g["smb passwd file"] = self.root / "users.db"
+        else:
+            for sub in ("private", "lock", "state", "cache", "pid", "ncalrpc"):
+                (self.root / sub).mkdir()
+            g.update({
+                "server role": "standalone server", "security": "user",
+                "passdb backend": f"tdbsam:{self.root / 'private' / 'passdb.tdb'}",
+                "private dir": self.root / "private", "lock directory": self.root / "lock",
+                "state directory": self.root / "state", "cache directory": self.root / "cache",
+                "pid directory": self.root / "pid", "ncalrpc dir": self.root / "ncalrpc",
+                "disable netbios": "yes", "load printers": "no", "printing": "bsd",
+                "printcap name": "/dev/null", "disable spoolss": "yes",
+                "log file": self.root / "log", "max log size": "0", "log level": "0",
+                "rpc_server:default": "embedded",
+                "max open files": "65536",
+            })
+        lines = ["[global]"] + [f"  {k} = {v}" for k, v in g.items()]
+        lines += ["", "[bench]", f"  path = {share}", "  read only = no"]
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self):
+        if self.kind == "xsmbd":
+            subprocess.run([os.environ["XSMBCTL"], "--db", str(self.root / "users.db"), "user",
+                            "add", USER, "--unix-user", USER], input=PASSWORD + "\n", text=True,
+                           check=True, capture_output=True)
+            cmd = [os.environ["XSMBD"], "--config", str(self.conf), "--foreground",
+                   "--log-level", "1"]
+        else:
+            subprocess.run(["pdbedit", "-s", str(self.conf), "-a", "-u", USER, "-t"],
+                           input=f"{PASSWORD}\n{PASSWORD}\n", text=True, check=True,
+                           capture_output=True)
+            cmd = [shutil.which("smbd") or "/usr/sbin/smbd", "-F", "--no-process-group",
+                   "-s", str(self.conf), "--debug-stdout", "-d", "0"]
+        out = open(self.root / "server.log", "ab")
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        procs.append(self.proc)
+        wait_port(self.port, self.proc)
+        time.sleep(0.5)
+        log(f"{self.kind}: pid {self.proc.pid} on {HOST}:{self.port}")
+
+    def memory(self):
+        return memory_kib(self.proc.pid)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+
+def run(cmd, timeout=600, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    return r.returncode, r.stdout + r.stderr
+
+
+def smbtorture(server, test, nprocs, qdepth, counter):
+    rc, out = run(["smbtorture", f"//{HOST}/bench", "-p", str(server.port),
+                   "-U", f"{USER}%{PASSWORD}", f"--option=torture:nprocs={nprocs}",
+                   f"--option=torture:qdepth={qdepth}",
+                   f"--option=torture:timelimit={int(DURATION) + 1}", test],
+                  timeout=DURATION + 120)
+    rates = [float(x) for x in re.findall(counter + r"\[num/s=(\d+)", out)]
+    if rc != 0 or "success:" not in out or len(rates) < 2:
+        raise RuntimeError(f"{test} failed ({rc}): {out[-800:]}")
+    return statistics.mean(rates[1:])  # the first second is ramp-up
+
+
+def smbclient(server, command, client_conf):
+    t0 = time.monotonic()
+    rc, out = run(["smbclient", f"//{HOST}/bench", "-p", str(server.port), "-s", str(client_conf),
+                   "-U", f"{USER}%{PASSWORD}", "--use-kerberos=off", "-c", command],
+                  timeout=900)
+    if rc != 0 or "NT_STATUS" in out:
+        raise RuntimeError(f"smbclient {command} failed ({rc}): {out[-800:]}")
+    return time.monotonic() - t0
+
+
+def xsmb_bench(server, args, key="mb_per_sec"):
+    cmd = [os.environ["XSMB_BENCH"], "--host", HOST, "--port", str(server.port), "--user", USER,
+           "--password", PASSWORD, "--share", "bench", "--json", "--progress=false",
+           "--duration", str(DURATION), "--warmup", "1"] + args
+    rc, out = run(cmd, timeout=DURATION + 300)
+    start = out.find("[")
+    if rc != 0 or start < 0:
+        raise RuntimeError(f"xsmb-bench {' '.join(args)} failed ({rc}): {out[-800:]}")
+    res = json.loads(out[start:out.rfind("]") + 1])[0]
+    if res["errors"]:
+        log(f"  xsmb-bench reported {res['errors']} errors")
+    return res[key]
+
+
+def iperf3():
+    port = free_port()
+    srv = subprocess.Popen(["iperf3", "-s", "-1", "-B", HOST, "-p", str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    procs.append(srv)
+    time.sleep(0.5)
+    rc, out = run(["iperf3", "-c", HOST, "-p", str(port), "-t", str(int(DURATION)), "-J"],
+                  timeout=DURATION + 60)
+    stop(srv)
+    if rc != 0:
+        raise RuntimeError(f"iperf3 failed: {out[-500:]}")
+    return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 8e6  # MB/s
+
+
+def idle_sessions(server, n):
+    """Server memory per idle session: N xsmb-bench sessions held open, RSS/PSS before/after."""
+    time.sleep(1)
+    rss0, pss0 = server.memory()
+    cmd = [os.environ["XSMB_BENCH"], "--host", HOST, "--port", str(server.port), "--user", USER,
+           "--password", PASSWORD, "--share", "bench", "--workload", "sessions", "--sessions",
+           str(n), "--threads", "2", "--hold", "0", "--progress=false", "--hard_timeout_ms", "0"]
+    errlog = server.root / "sessions.log"
+    with open(errlog, "w") as err:
+        bench = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                 start_new_session=True)
+    procs.append(bench)
+    deadline = time.time() + 600
+    while "sessions ready" not in errlog.read_text():
+        if bench.poll() is not None or time.time() > deadline:
+            stop(bench)
+            raise RuntimeError(f"sessions did not come up: {errlog.read_text()[-500:]}")
+        time.sleep(0.2)
+    m = re.search(r"(\d+) sessions ready", errlog.read_text())
+    ready = int(m.group(1))
+    time.sleep(3)
+    rss1, pss1 = server.memory()
+    stop(bench)
+    return {"sessions": ready, "rss_before_kib": rss0, "rss_after_kib": rss1,
+            "pss_before_kib": pss0, "pss_after_kib": pss1,
+            "rss_per_session_kib": (rss1 - rss0) / max(ready, 1),
+            "pss_per_session_kib": (pss1 - pss0) / max(ready, 1)}
+
+
+def sampler(servers, stop_event):
+    while not stop_event.wait(0.25):
+        for s in servers:
+            if s.alive():
+                s.peak_rss = max(s.peak_rss, s.memory()[0])
+
+
+def prepare_share(share):
+    share.mkdir(mode=0o777)
+    os.chmod(share, 0o777)
+    big = share / "big.bin"
+    log(f"share: writing {BIG_MB} MiB big.bin and {LIST_FILES} files in list/")
+    with open(big, "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for i in range(BIG_MB):
+            f.write(chunk[i % 251:] + chunk[:i % 251])
+    (share / "list").mkdir()
+    for i in range(LIST_FILES):
+        (share / "list" / f"file-{i:05d}.txt").touch()
+    (share / "cc").mkdir()
+    subprocess.run(["chown", "-R", USER, str(share)], check=True)
+    subprocess.run(["chmod", "-R", "a+rwX", str(share)], check=True)
+    return big
+
+
+def ensure_user():
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", USER], check=True)
+
+
+def commit():
+    try:
+        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+                                "server", "tools"], capture_output=True, text=True).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench.py: run as root (smbd, and xsmbd's per-user file access)")
+    ensure_user()
+    root = Path(tempfile.mkdtemp(prefix="xsmb-bench-"))
+    os.chmod(root, 0o755)
+    share = root / "share"
+    big = prepare_share(share)
+    local_src = root / "put-src.bin"
+    shutil.copyfile(big, local_src)
+    client_conf = root / "client.conf"
+    client_conf.write_text("[global]\n  client min protocol = SMB2_02\n  workgroup = WORKGROUP\n")
+    servers = [Server("xsmbd", root, share), Server("samba", root, share)]
+    results = {name: {"xsmbd": [], "samba": []} for name in BENCHES}
+    ceiling = []
+    idle = {}
+    stop_event = threading.Event()
+    try:
+        for s in servers:
+            s.start()
+        threading.Thread(target=sampler, args=(servers, stop_event), daemon=True).start()
+        big_bytes = BIG_MB << 20
+        jobs = {
+            "echo": lambda s: smbtorture(s, "smb2.bench.echo", 8, 8, "echo"),
+            "path-contention-shared": lambda s: smbtorture(
+                s, "smb2.bench.path-contention-shared", 4, 4, "open"),
+            "get-1g": lambda s: big_bytes / 1e6 / smbclient(s, "get big.bin /dev/null",
+                                                            client_conf),
+            "put-1g": lambda s: big_bytes / 1e6 / smbclient(s, f"put {local_src} put.bin",
+                                                            client_conf),
+            "randread-4k": lambda s: xsmb_bench(s, ["--workload", "randread", "--block", "4k",
+                                                    "--qd", "32", "--path", "big.bin",
+                                                    "--file_size", f"{BIG_MB}m"], "ops_per_sec"),
+            "seqread-1m": lambda s: xsmb_bench(s, ["--workload", "seqread", "--block", "1m",
+                                                   "--qd", "8", "--path", "big.bin",
+                                                   "--file_size", f"{BIG_MB}m"]),
+            "seqwrite-1m": lambda s: xsmb_bench(s, ["--workload", "seqwrite", "--block", "1m",
+                                                    "--qd", "8", "--path", "write.bin",
+                                                    "--file_size", f"{BIG_MB}m"]),
+            "create-close": lambda s: xsmb_bench(s, ["--workload", "create", "--connections",
+                                                     "4", "--qd", "4", "--threads", "2",
+                                                     "--path", "cc\\f"], "ops_per_sec"),
+            "list-10k": lambda s: xsmb_bench(s, ["--workload", "list", "--path", "list"],
+                                             "entries_per_sec"),
+        }
+        for rnd in range(ROUNDS):
+            if not ONLY or "iperf3" in ONLY:
+                ceiling.append(iperf3())
+                log(f"round {rnd + 1}/{ROUNDS}: iperf3 loopback {ceiling[-1]:.0f} MB/s")
+            order = servers if rnd % 2 == 0 else servers[::-1]
+            for name, job in jobs.items():
+                if ONLY and name not in ONLY:
+                    continue
+                for s in order:
+                    try:
+                        v = job(s)
+                    except Exception as e:  # noqa: BLE001 - one failure must not end the run
+                        log(f"round {rnd + 1}: {name} on {s.kind}: FAILED: {e}")
+                        continue
+                    results[name][s.kind].append(v)
+                    log(f"round {rnd + 1}/{ROUNDS}: {name:24s} {s.kind:6s} {v:12.1f} "
+                        f"{BENCHES[name][0]}")
+        if not ONLY or "idle" in ONLY:
+            for s, n in ((servers[0], IDLE), (servers[1], IDLE_SAMBA)):
+                try:
+                    idle[s.kind] = idle_sessions(s, n)
+                    log(f"idle: {s.kind} {idle[s.kind]}")
+                except Exception as e:  # noqa: BLE001
+                    log(f"idle sessions on {s.kind}: FAILED: {e}")
+    finally:
+        stop_event.set()
+        for p in procs:
+            stop(p)
+    report(results, ceiling, idle, servers, args.out)
+    if not os.environ.get("KEEP"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def med(v):
+    return statistics.median(v) if v else None
+
+
+def report(results, ceiling, idle, servers, out_path):
+    rows = []
+    ceiling_mb = med(ceiling)
+    doc = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+           "quick": QUICK, "rounds": ROUNDS, "duration_s": DURATION, "big_file_mib": BIG_MB,
+           "cpus": os.cpu_count(), "kernel": os.uname().release,
+           "iperf3_mb_per_sec": ceiling, "benchmarks": {}, "memory": {}}
+    print(f"\nxsmbd vs Samba, commit {doc['commit']}, {ROUNDS} round(s) of {DURATION:g} s, "
+          f"{os.cpu_count()} CPUs")
+    if ceiling_mb:
+        print(f"raw loopback TCP (iperf3, 1 stream): {ceiling_mb:.0f} MB/s")
+    print(f"{'benchmark':24s} {'unit':9s} {'xsmbd':>11s} {'Samba':>11s} {'ratio':>7s} "
+          f"{'target':>7s}  met")
+    for name, (unit, target, desc) in BENCHES.items():
+        x, s = med(results[name]["xsmbd"]), med(results[name]["samba"])
+        ratio = x / s if x and s else None
+        met = None
+        if target and ratio is not None:
+            met = ratio >= target
+            if name == "seqread-1m" and ceiling_mb:
+                met = met and x >= 0.8 * ceiling_mb
+        doc["benchmarks"][name] = {"unit": unit, "description": desc,
+                                   "xsmbd": results[name]["xsmbd"],
+                                   "samba": results[name]["samba"], "median_xsmbd": x,
+                                   "median_samba": s, "ratio": ratio, "target_ratio": target,
+                                   "met": met}
+        fmt = lambda v: f"{v:11.1f}" if v is not None else f"{'-':>11s}"  # noqa: E731
+        print(f"{name:24s} {unit:9s} {fmt(x)} {fmt(s)} "
+              f"{(f'{ratio:7.2f}' if ratio else '      -')} "
+              f"{(f'{target:6.1f}x' if target else '      -')}  "
+              f"{'-' if met is None else ('yes' if met else 'NO')}")
+    if ceiling_mb and med(results["seqread-1m"]["xsmbd"]):
+        frac = med(results["seqread-1m"]["xsmbd"]) / ceiling_mb
+        doc["seqread_fraction_of_tcp"] = frac
+        print(f"seqread-1m xsmbd / raw TCP: {frac:.0%} (target 80%)")
+    for s in servers:
+        doc["memory"][s.kind] = {"peak_rss_kib": s.peak_rss, **idle.get(s.kind, {})}
+        i = idle.get(s.kind)
+        line = f"{s.kind:6s} peak RSS {s.peak_rss / 1024:8.1f} MiB"
+        if i:
+            line += (f"; idle {i['sessions']} sessions: RSS {i['rss_before_kib'] / 1024:.1f} -> "
+                     f"{i['rss_after_kib'] / 1024:.1f} MiB = {i['rss_per_session_kib']:.1f} KiB"
+                     f"/session (PSS {i['pss_per_session_kib']:.1f} KiB/session)")
+        print(line)
+    if "xsmbd" in idle:
+        per = idle["xsmbd"]["rss_per_session_kib"]
+        doc["memory"]["xsmbd"]["idle_target_met"] = per < 8
+        print(f"idle target (< 8 KiB RSS per session on xsmbd): {'yes' if per < 8 else 'NO'}")
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_path).write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"JSON: {out_path}")
+
+
+if __name__ == "__main__":
+    main()
