@@ -13,10 +13,16 @@ PACKAGES=(
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 attr
   # real SMB clients used by the integration tests
-  smbclient samba-testsuite
+  smbclient samba-testsuite libfaketime
   # throw-away MIT KDC and kinit for the Kerberos tests (tests/integration/krb5_harness.py)
   krb5-kdc krb5-admin-server krb5-user
 )
+
+# BENCH=1: also what tools/bench/run.sh needs (Samba's smbd to compare against, iperf3 for the
+# raw loopback TCP ceiling). CI does not run benchmarks, so they are opt-in.
+if [ "${BENCH:-0}" = 1 ]; then
+  PACKAGES+=(samba iperf3)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

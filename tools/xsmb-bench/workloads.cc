@@ -343,9 +343,9 @@ void runThread(Workload w, const BenchOptions& o, ThreadState* ts, Shared* sh,
       break;
     }
     if (ts->dialect.empty()) {
-      ts->dialect = absl::StrFormat("%x.%x.%x", d->client().dialect() >> 8,
-                                    (d->client().dialect() >> 4) & 0xf,
-                                    d->client().dialect() & 0xf);
+      uint16_t dl = d->client().dialect();  // 0x0302 -> "3.0.2", 0x0210 -> "2.1"
+      ts->dialect = absl::StrFormat("%x.%x", dl >> 8, (dl >> 4) & 0xf);
+      if (dl & 0xf) ts->dialect += absl::StrFormat(".%x", dl & 0xf);
       ts->signing = d->client().signing();
     }
     by_transport[&d->client().transport()] = d.get();
