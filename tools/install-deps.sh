@@ -10,6 +10,7 @@ PACKAGES=(
   # libraries
   libabsl-dev libssl-dev liburing-dev libbpf-dev
   libkrb5-dev  # MIT GSSAPI (pkg-config krb5-gssapi) for the Kerberos acceptor
+  libseccomp-dev  # xsmb-rpcd's syscall filter
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 attr
   # real SMB clients used by the integration tests
