@@ -15,6 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 attr
   # real SMB clients used by the integration tests
   smbclient samba-testsuite libfaketime
+  samba-common-bin  # rpcclient (tests/integration/test_rpc.py)
   # throw-away MIT KDC and kinit for the Kerberos tests (tests/integration/krb5_harness.py)
   krb5-kdc krb5-admin-server krb5-user
 )
