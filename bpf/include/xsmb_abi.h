@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * xsmb_abi.h - the one description of everything the BPF programs and the C++ side
+ * (loader/, server/) share: map names, key and value structs, enums, and the counter
+ * list as an X-macro. Included by BPF C (clang -target bpf) and by C++20.
+ *
+ * Byte order: every multi-byte field says "net" (big-endian, as on the wire of
+ * Ethernet/IP/TCP), "host" (the CPU's order; BPF runs in host order) or "le"
+ * (little-endian as SMB2 carries it). Addresses are 16 bytes: IPv6 as is, IPv4 as
+ * the v4-mapped address ::ffff:a.b.c.d, both net order.
+ *
+ * Changing a struct changes the ABI: the static_asserts at the end and the BTF
+ * layout test (tests/bpf/abi_btf_test.cc) must be updated with it.
+ */
+#ifndef XSMB_ABI_H
+#define XSMB_ABI_H
+
+#include <linux/types.h>
+
+/* ---- map names: pinned as PIN_DIR/<name without "xsmb_"> (e.g. /sys/fs/bpf/xsmb/sessions) */
+#define XSMB_PIN_DIR_DEFAULT "/sys/fs/bpf/xsmb"
+
+/* ---- sizes */
+#define XSMB_MAX_PORTS 4          /* SMB ports the XDP/TC programs look at */
+#define XSMB_MAX_CPUS 128         /* cpumap slots */
+#define XSMB_MAX_WORKERS 64       /* reuseport slots per address family */
+#define XSMB_HIST_BUCKETS 32      /* log2(ns) buckets */
+#define XSMB_HDR_NEED 56          /* bytes read at a header position: NetBIOS(4) + TRANSFORM(52) */
+#define XSMB_CARRY_SIZE 128       /* carry buffer (power of two >= 2 * 64, see stream value) */
+#define XSMB_HDRS_PER_PACKET 8    /* headers parsed in one segment, at most */
+#define XSMB_CPU_NONE 0xffffffffu /* home_cpu: no steering */
+
+/* ---- SMB2 command slots: 0x00..0x12 are MS-SMB2 2.2.1.2 commands, then two extra slots. */
+#define XSMB_COMMANDS(X)                                                     \
+	X(NEGOTIATE, 0x00) X(SESSION_SETUP, 0x01) X(LOGOFF, 0x02)                \
+	X(TREE_CONNECT, 0x03) X(TREE_DISCONNECT, 0x04) X(CREATE, 0x05)           \
+	X(CLOSE, 0x06) X(FLUSH, 0x07) X(READ, 0x08) X(WRITE, 0x09) X(LOCK, 0x0a) \
+	X(IOCTL, 0x0b) X(CANCEL, 0x0c) X(ECHO, 0x0d) X(QUERY_DIRECTORY, 0x0e)    \
+	X(CHANGE_NOTIFY, 0x0f) X(QUERY_INFO, 0x10) X(SET_INFO, 0x11)             \
+	X(OPLOCK_BREAK, 0x12)                                                    \
+	X(OTHER, 0x13)     /* a Command value above 0x12 */                      \
+	X(TRANSFORM, 0x14) /* encrypted (0xFD 'SMB'): the command is not visible */
+
+enum xsmb_cmd_slot {
+#define XSMB_X_CMD(name, value) XSMB_CMD_##name = value,
+	XSMB_COMMANDS(XSMB_X_CMD)
+#undef XSMB_X_CMD
+	XSMB_CMD_SLOTS
+};
+
+/*
+ * ---- Per-CPU counters (map xsmb_counters, index = enum xsmb_counter).
+ * Every XDP packet adds one to XDP_PACKETS and to exactly one verdict counter:
+ * the XDP_PASS_* / XDP_DROP_* / XDP_REDIRECT_* group below ("reason").
+ * The other counters are events that may happen several times per packet.
+ */
+#define XSMB_COUNTERS(X)                                                                 \
+	X(XDP_PACKETS, "packets seen by the XDP program")                                    \
+	/* XDP verdicts: exactly one per packet */                                           \
+	X(XDP_PASS_TRUNC_L2, "pass: Ethernet/VLAN header cut short")                         \
+	X(XDP_PASS_NOT_IP, "pass: not IPv4/IPv6")                                            \
+	X(XDP_PASS_TRUNC_L3, "pass: IP header cut short or malformed")                       \
+	X(XDP_PASS_IP_FRAGMENT, "pass: IPv4 fragment")                                       \
+	X(XDP_PASS_IPV6_EXT, "pass: IPv6 extension header before TCP")                       \
+	X(XDP_PASS_NOT_TCP, "pass: not TCP")                                                 \
+	X(XDP_PASS_TRUNC_L4, "pass: TCP header cut short or malformed")                      \
+	X(XDP_PASS_OTHER_PORT, "pass: TCP to a port that is not an SMB port")                \
+	X(XDP_PASS_SYN, "pass: SYN within the source's rate")                                \
+	X(XDP_PASS_NO_PAYLOAD, "pass: TCP segment without payload")                          \
+	X(XDP_PASS_NOT_SMB, "pass: untracked connection, payload is no NetBIOS+SMB2 header") \
+	X(XDP_PASS_MID_MESSAGE, "pass: segment inside a message (no header starts in it)")   \
+	X(XDP_PASS_OUT_OF_WINDOW, "pass: retransmission or segment after a gap")            \
+	X(XDP_PASS_HDR_CUT, "pass: a header starts here and ends in the next segment")       \
+	X(XDP_PASS_DESYNC, "pass: no SMB2/TRANSFORM header where one was due")               \
+	X(XDP_PASS_SMB, "pass: SMB2/TRANSFORM headers read and counted")                     \
+	X(XDP_REDIRECT_CPU, "redirect: steered to the session's home CPU")                   \
+	X(XDP_DROP_BLOCKED, "drop: source in the blocklist")                                 \
+	X(XDP_DROP_SYN_RATE, "drop: SYN beyond the source's rate")                           \
+	/* XDP events */                                                                     \
+	X(SMB2_HEADERS, "SMB2 headers read (compound elements included)")                    \
+	X(TRANSFORM_HEADERS, "TRANSFORM headers read")                                       \
+	X(COMPRESSED_HEADERS, "compression transform headers (0xFC) skipped")                \
+	X(COMPOUND_HEADERS, "SMB2 headers after the first of a compound")                    \
+	X(NETBIOS_OTHER, "NetBIOS messages other than session messages (keep-alive...)")     \
+	X(BAD_SMB2_HEADER, "SMB2 header with a wrong StructureSize")                         \
+	X(HDR_CARRIED, "headers assembled from two segments")                                \
+	X(STREAMS_OPENED, "connections tracked from their first SMB header")                 \
+	X(STREAMS_CLOSED, "tracked connections ended by FIN/RST")                            \
+	X(STREAM_RESYNC, "streams restarted at a header after an unrecoverable gap")         \
+	X(SESSION_HITS, "headers whose SessionId is in the sessions map")                    \
+	X(STEER_FAILED, "steering wanted but the cpumap slot was empty")                     \
+	X(INFLIGHT_FULL, "request arrival time not recorded (map full)")                     \
+	/* TC egress */                                                                      \
+	X(TC_PACKETS, "packets seen by the TC egress program")                               \
+	X(TC_RESPONSES, "SMB2 response headers read at egress")                              \
+	X(TC_INTERIM, "interim (STATUS_PENDING) responses: the sample waits for the final")  \
+	X(LAT_SAMPLES, "wire latency samples recorded")                                      \
+	X(LAT_NO_REQUEST, "responses whose request arrival was not recorded")                \
+	/* sockmap stream parser / verdict */                                                \
+	X(SK_MESSAGES, "NetBIOS messages delivered by the sockmap verdict")                  \
+	X(SK_DROP_OVERSIZE, "messages dropped: longer than the negotiated maximum")          \
+	X(SK_DROP_BAD_HEADER, "messages dropped: no SMB2/TRANSFORM header")                  \
+	X(SK_SESSION_HITS, "messages accounted to a session in the sessions map")            \
+	/* sk_reuseport */                                                                   \
+	X(RP_SELECT_LOAD, "new connections given to the least loaded worker")                \
+	X(RP_SELECT_HASH, "new connections placed by the kernel's hash")                     \
+	X(RP_SELECT_FAILED, "worker selection failed (socket missing), kernel hash used")
+
+enum xsmb_counter {
+#define XSMB_X_COUNTER(name, doc) XSMB_CNT_##name,
+	XSMB_COUNTERS(XSMB_X_COUNTER)
+#undef XSMB_X_COUNTER
+	XSMB_CNT_MAX
+};
+
+/* ---- config (map xsmb_config: ARRAY, 1 entry, mmapable) */
+#define XSMB_CFG_STEER (1u << 0)   /* redirect a session's packets to its home CPU */
+#define XSMB_CFG_LATENCY (1u << 1) /* record request arrival times for wire latency */
+
+struct xsmb_config {
+	__u16 ports[XSMB_MAX_PORTS]; /* host; 0 = unused; all zero means 445 */
+	__u32 syn_rate;              /* host; SYNs per second per source, 0 = no limit */
+	__u32 syn_burst;             /* host; token bucket depth in SYNs */
+	__u32 max_msg_size;          /* host; largest NetBIOS payload in bytes, 0 = no limit */
+	__u32 flags;                 /* host; XSMB_CFG_* */
+	__u32 nworkers;              /* host; workers in each reuseport group (<= 64) */
+	__u32 reserved;
+};
+
+/* ---- addresses and connections */
+struct xsmb_addr {
+	__u8 b[16]; /* net; IPv6, or ::ffff:a.b.c.d for IPv4 */
+};
+
+/* A TCP connection seen from the server: client and server endpoints. */
+struct xsmb_conn_key {
+	struct xsmb_addr client; /* net */
+	struct xsmb_addr server; /* net */
+	__u16 client_port;       /* net */
+	__u16 server_port;       /* net */
+	__u8 dir;                /* XSMB_DIR_*: which stream of the connection (streams map) */
+	__u8 pad[3];
+};
+#define XSMB_DIR_IN 0  /* client -> server (XDP) */
+#define XSMB_DIR_OUT 1 /* server -> client (TC egress) */
+
+/* ---- sessions (map xsmb_sessions: HASH, key = SessionId) */
+/* Key: __u64 SessionId, host order (the wire carries it le; MS-SMB2 2.2.1). */
+struct xsmb_session {
+	__u32 uid;        /* host; Unix uid of the session user */
+	__u16 dialect;    /* host; MS-SMB2 2.2.3 dialect, e.g. 0x0311 */
+	__u8 signing;     /* 1 = messages are signed */
+	__u8 encryption;  /* 1 = messages are encrypted */
+	__u32 home_cpu;   /* host; CPU of the owning worker, XSMB_CPU_NONE = no steering */
+	__u32 reserved;
+	__u64 last_seen_ns;             /* host; bpf_ktime_get_ns() of the last header */
+	__u64 ops[XSMB_CMD_SLOTS];      /* host; headers seen at XDP, per command slot */
+	__u64 bytes[XSMB_CMD_SLOTS];    /* host; message bytes (NetBIOS payload) per slot */
+	__u64 sk_messages;              /* host; messages passed by the sockmap verdict */
+};
+
+/* ---- per-command traffic (map xsmb_cmd_stats: PERCPU_ARRAY, index = xsmb_cmd_slot) */
+struct xsmb_cmd_stat {
+	__u64 msgs;  /* host; request headers */
+	__u64 bytes; /* host; bytes of those requests (compound element or whole message) */
+};
+
+/* ---- sources (map xsmb_sources: LRU_HASH, key = struct xsmb_addr) */
+struct xsmb_source {
+	__u64 tokens_milli; /* host; SYN tokens x 1000 */
+	__u64 last_ns;      /* host; bpf_ktime_get_ns() of the last refill */
+	__u64 syns;         /* host; SYNs seen */
+	__u64 drops;        /* host; SYNs dropped by the rate limit */
+};
+
+/* ---- blocklist (map xsmb_blocklist: LPM_TRIE) */
+struct xsmb_lpm_key {
+	__u32 prefixlen;       /* host; bits of addr that must match (IPv4: 96 + prefix) */
+	struct xsmb_addr addr; /* net */
+};
+struct xsmb_block {
+	__u64 drops; /* host; packets dropped for this entry */
+};
+
+/* ---- request arrival times (map xsmb_inflight: LRU_HASH) */
+struct xsmb_inflight_key {
+	struct xsmb_conn_key conn; /* dir = XSMB_DIR_IN */
+	__u64 message_id;          /* host; MS-SMB2 2.2.1 MessageId */
+};
+struct xsmb_inflight {
+	__u64 arrival_ns; /* host; bpf_ktime_get_ns() at XDP */
+	__u16 command;    /* host; xsmb_cmd_slot */
+	__u16 pad[3];
+};
+
+/* ---- per-direction TCP stream state (map xsmb_streams: LRU_HASH, key = xsmb_conn_key) */
+#define XSMB_NEXT_NETBIOS 0  /* next_seq is a NetBIOS header */
+#define XSMB_NEXT_COMPOUND 1 /* next_seq is an SMB2 header inside the message ending at msg_end */
+struct xsmb_stream {
+	__u32 next_seq;  /* host; TCP sequence number where the next header starts */
+	__u32 msg_end;   /* host; sequence number where the current NetBIOS message ends */
+	__u8 kind;       /* XSMB_NEXT_* */
+	__u8 carry_len;  /* bytes at next_seq held in carry (header cut by a segment end) */
+	__u16 pad;
+	__u32 home_cpu;  /* host; CPU the connection is steered to, XSMB_CPU_NONE = none */
+	__u8 carry[XSMB_CARRY_SIZE]; /* raw bytes from next_seq on; first carry_len valid */
+};
+
+/* ---- latency histograms (xsmb_wire_lat, xsmb_srv_lat: ARRAY, index = xsmb_cmd_slot) */
+/* Bucket i holds samples with 2^i <= ns < 2^(i+1) (bucket 0 also 0 ns, the last is open). */
+struct xsmb_hist {
+	__u64 count;                      /* host; samples */
+	__u64 sum_ns;                     /* host; sum of the samples in ns */
+	__u64 buckets[XSMB_HIST_BUCKETS]; /* host */
+};
+
+/* ---- reuseport worker load (map xsmb_wload: ARRAY, index = worker) */
+struct xsmb_wload {
+	__u32 load;     /* host; connections the worker reports it holds (xsmbd writes it) */
+	__u32 pad;
+	__u64 selected; /* host; connections the program gave it */
+};
+
+/* ---- layout checks */
+#ifdef __cplusplus
+#define XSMB_STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define XSMB_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+XSMB_STATIC_ASSERT(XSMB_CMD_SLOTS == 21, "command slots");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_config) == 32, "xsmb_config");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_addr) == 16, "xsmb_addr");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_conn_key) == 40, "xsmb_conn_key");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_session) == 24 + 2 * 8 * XSMB_CMD_SLOTS + 8, "session");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_cmd_stat) == 16, "xsmb_cmd_stat");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_source) == 32, "xsmb_source");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_lpm_key) == 20, "xsmb_lpm_key");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_inflight_key) == 48, "xsmb_inflight_key");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_inflight) == 16, "xsmb_inflight");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_stream) == 16 + XSMB_CARRY_SIZE, "xsmb_stream");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_hist) == 16 + 8 * XSMB_HIST_BUCKETS, "xsmb_hist");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_wload) == 16, "xsmb_wload");
+XSMB_STATIC_ASSERT(XSMB_HDR_NEED * 2 <= XSMB_CARRY_SIZE, "carry holds a header twice");
+
+#endif /* XSMB_ABI_H */

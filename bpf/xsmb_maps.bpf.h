@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * xsmb_maps.bpf.h - BPF-only: the map definitions every xsmb object shares and the
+ * inline helpers (counters, histograms, the NetBIOS/SMB2 header reader). Each object
+ * defines the full set of maps so that any of them, loaded alone with the loader's
+ * pin paths, finds or creates the same pinned maps.
+ */
+#ifndef XSMB_MAPS_BPF_H
+#define XSMB_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xsmb_abi.h"
+
+/* Ports, limits and flags; one entry, mmapable so xsmbd can store a field atomically. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xsmb_config);
+} xsmb_config SEC(".maps");
+
+/* SessionId -> the session's look-aside record and per-command traffic. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct xsmb_session);
+} xsmb_sessions SEC(".maps");
+
+/* Source address -> SYN token bucket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct xsmb_addr);
+	__type(value, struct xsmb_source);
+} xsmb_sources SEC(".maps");
+
+/* Source prefixes whose packets to the SMB ports are dropped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct xsmb_lpm_key);
+	__type(value, struct xsmb_block);
+} xsmb_blocklist SEC(".maps");
+
+/* (connection, MessageId) -> request arrival time, until the response leaves. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct xsmb_inflight_key);
+	__type(value, struct xsmb_inflight);
+} xsmb_inflight SEC(".maps");
+
+/* (connection, direction) -> where the next NetBIOS/SMB2 header starts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, struct xsmb_conn_key);
+	__type(value, struct xsmb_stream);
+} xsmb_streams SEC(".maps");
+
+/* enum xsmb_counter -> event count, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XSMB_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xsmb_counters SEC(".maps");
+
+/* Command slot -> request headers and bytes, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XSMB_CMD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xsmb_cmd_stat);
+} xsmb_cmd_stats SEC(".maps");
+
+/* Command slot -> latency measured at the wire (XDP arrival to TC departure). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XSMB_CMD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xsmb_hist);
+} xsmb_wire_lat SEC(".maps");
+
+/* Command slot -> latency measured by xsmbd (written through mmap). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XSMB_CMD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xsmb_hist);
+} xsmb_srv_lat SEC(".maps");
+
+/* CPU -> its cpumap queue, for steering a session's packets to its worker's CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, XSMB_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} xsmb_cpumap SEC(".maps");
+
+/* Accepted connections whose messages pass the stream parser and verdict (key: cookie). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} xsmb_sockhash SEC(".maps");
+
+/* Worker index (+64 for IPv6) -> that worker's listening socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
+	__uint(max_entries, 2 * XSMB_MAX_WORKERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} xsmb_workers SEC(".maps");
+
+/* Worker index -> its load (reported by xsmbd through mmap) and connections given to it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XSMB_MAX_WORKERS);
+	__type(key, __u32);
+	__type(value, struct xsmb_wload);
+} xsmb_wload SEC(".maps");
+
+/* ---- helpers */
+
+static __always_inline void xsmb_count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&xsmb_counters, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomic needed */
+}
+
+static __always_inline struct xsmb_config *xsmb_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&xsmb_config, &zero);
+}
+
+static __always_inline int xsmb_is_smb_port(const struct xsmb_config *cfg, __u16 port_host)
+{
+	int any = 0;
+
+	if (!cfg)
+		return port_host == 445;
+#pragma unroll
+	for (int i = 0; i < XSMB_MAX_PORTS; i++) {
+		if (cfg->ports[i]) {
+			any = 1;
+			if (cfg->ports[i] == port_host)
+				return 1;
+		}
+	}
+	return !any && port_host == 445;
+}
+
+/* Verifier workaround: clamps v to mask in a way the compiler cannot drop, so the bound
+ * is on the very register later added to a packet pointer. */
+static __always_inline __u64 xsmb_bound(__u64 v, const __u64 mask)
+{
+	asm volatile("%0 &= %1" : "+r"(v) : "i"(mask));
+	return v;
+}
+
+/* Verifier workaround: an opaque copy the compiler cannot rematerialize from memory, so a
+ * bounds check on it is the one the verifier sees on the register used for indexing. */
+#define xsmb_opaque(v) asm volatile("" : "+r"(v))
+
+/* Raw bytes at a header position; a struct so global functions see its size in BTF. */
+struct xsmb_hdr_bytes {
+	__u8 b[XSMB_HDR_NEED];
+};
+
+/* floor(log2(v)) for v > 0, 0 for 0; straight-line code (no loop for the verifier). */
+static __always_inline __u32 xsmb_log2(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) { r += 1; }
+	return r;
+}
+
+static __always_inline void xsmb_hist_add(struct xsmb_hist *h, __u64 ns)
+{
+	__u32 b = xsmb_log2(ns);
+
+	if (b >= XSMB_HIST_BUCKETS)
+		b = XSMB_HIST_BUCKETS - 1;
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+	__sync_fetch_and_add(&h->buckets[b], 1);
+}
+
+/* Little-endian loads from a byte buffer (SMB2 fields are le; MS-SMB2 2.2.1). */
+static __always_inline __u16 xsmb_le16(const __u8 *p)
+{
+	return (__u16)p[0] | ((__u16)p[1] << 8);
+}
+
+static __always_inline __u32 xsmb_le32(const __u8 *p)
+{
+	return (__u32)p[0] | ((__u32)p[1] << 8) | ((__u32)p[2] << 16) | ((__u32)p[3] << 24);
+}
+
+static __always_inline __u64 xsmb_le64(const __u8 *p)
+{
+	return (__u64)xsmb_le32(p) | ((__u64)xsmb_le32(p + 4) << 32);
+}
+
+/* 0xFE/0xFD/0xFC 'S' 'M' 'B' ProtocolId (MS-SMB2 2.2.1, 2.2.41, 2.2.42). */
+#define XSMB_PROTO_SMB2 0xfe
+#define XSMB_PROTO_TRANSFORM 0xfd
+#define XSMB_PROTO_COMPRESSED 0xfc
+#define XSMB_PROTO_SMB1 0xff
+
+static __always_inline int xsmb_is_smb_magic(const __u8 *h)
+{
+	return h[1] == 'S' && h[2] == 'M' && h[3] == 'B';
+}
+
+/* A direct-TCP/NetBIOS session message carrying an SMB2 or TRANSFORM header (8 bytes). */
+static __always_inline int xsmb_looks_like_smb(const __u8 *p)
+{
+	return p[0] == 0 && (p[4] == XSMB_PROTO_SMB2 || p[4] == XSMB_PROTO_TRANSFORM) &&
+	       xsmb_is_smb_magic(p + 4);
+}
+
+/* What one header position held. */
+enum xsmb_hdr_kind {
+	XSMB_H_SMB2 = 1,
+	XSMB_H_TRANSFORM,
+	XSMB_H_COMPRESSED,
+	XSMB_H_NETBIOS_OTHER, /* keep-alive, session request... (RFC 1002 4.3) */
+	XSMB_H_BAD,           /* framed message without a usable header */
+	XSMB_H_DESYNC,        /* no NetBIOS header where one was due: stop tracking */
+};
+
+struct xsmb_hdr {
+	__u32 kind;       /* enum xsmb_hdr_kind */
+	__u32 slot;       /* xsmb_cmd_slot */
+	__u32 flags;      /* SMB2 Flags */
+	__u32 status;     /* SMB2 Status (responses) */
+	__u64 message_id; /* SMB2 MessageId */
+	__u64 session_id; /* SMB2 / TRANSFORM SessionId */
+	__u32 size;       /* bytes of this request (compound element or NetBIOS payload) */
+	__u32 first;      /* 1 = first header of its NetBIOS message */
+};
+
+#define SMB2_FLAGS_SERVER_TO_REDIR 0x00000001
+#define SMB2_FLAGS_ASYNC_COMMAND 0x00000002
+#define XSMB_STATUS_PENDING 0x00000103
+
+/*
+ * Reads the header at st->next_seq from buf (XSMB_HDR_NEED bytes copied from the stream)
+ * and moves st to the next header position: the next compound element (NextCommand,
+ * MS-SMB2 3.2.4.1.4) or the next NetBIOS message (4-byte length, MS-SMB2 2.1).
+ */
+static __always_inline void xsmb_read_header(struct xsmb_stream *st, const __u8 *buf,
+					     struct xsmb_hdr *out)
+{
+	__u32 pos = st->next_seq;
+	const __u8 *h = buf;
+	__u32 hdr_pos = pos;
+
+	out->first = 0;
+	if (st->kind == XSMB_NEXT_NETBIOS) {
+		__u32 len = ((__u32)buf[1] << 16) | ((__u32)buf[2] << 8) | buf[3];
+
+		if (buf[0] != 0) {
+			/* RFC 1002 session packet types 0x81..0x85 keep the framing. */
+			if (buf[0] < 0x81 || buf[0] > 0x85) {
+				out->kind = XSMB_H_DESYNC;
+				return;
+			}
+			out->kind = XSMB_H_NETBIOS_OTHER;
+			st->next_seq = pos + 4 + len;
+			return;
+		}
+		st->msg_end = pos + 4 + len;
+		h = buf + 4;
+		hdr_pos = pos + 4;
+		out->first = 1;
+	}
+	/* By default the next header is the next NetBIOS message. */
+	st->next_seq = st->msg_end;
+	st->kind = XSMB_NEXT_NETBIOS;
+	out->size = st->msg_end - hdr_pos;
+	out->slot = XSMB_CMD_OTHER;
+	out->flags = 0;
+	out->status = 0;
+	out->message_id = 0;
+	out->session_id = 0;
+
+	if (!xsmb_is_smb_magic(h)) {
+		out->kind = XSMB_H_BAD;
+		return;
+	}
+	if (h[0] == XSMB_PROTO_TRANSFORM) {
+		/* MS-SMB2 2.2.41: SessionId at offset 44. */
+		if (out->size < 52) {
+			out->kind = XSMB_H_BAD;
+			return;
+		}
+		out->kind = XSMB_H_TRANSFORM;
+		out->slot = XSMB_CMD_TRANSFORM;
+		out->session_id = xsmb_le64(h + 44);
+		return;
+	}
+	if (h[0] == XSMB_PROTO_COMPRESSED) {
+		out->kind = XSMB_H_COMPRESSED;
+		return;
+	}
+	if (h[0] != XSMB_PROTO_SMB2 || xsmb_le16(h + 4) != 64 || out->size < 64) {
+		out->kind = XSMB_H_BAD;
+		return;
+	}
+	out->kind = XSMB_H_SMB2;
+	{
+		__u16 cmd = xsmb_le16(h + 12);
+		__u32 next = xsmb_le32(h + 20);
+
+		out->slot = cmd <= 0x12 ? cmd : XSMB_CMD_OTHER;
+		out->status = xsmb_le32(h + 8);
+		out->flags = xsmb_le32(h + 16);
+		out->message_id = xsmb_le64(h + 24);
+		out->session_id = xsmb_le64(h + 40);
+		/* A usable NextCommand is 8-aligned and leaves room for a header in the message. */
+		if (next != 0 && (next & 7) == 0 && next >= 64 && next <= out->size - 64) {
+			st->next_seq = hdr_pos + next;
+			st->kind = XSMB_NEXT_COMPOUND;
+			out->size = next;
+		}
+	}
+}
+
+#endif /* XSMB_MAPS_BPF_H */

@@ -1,0 +1,520 @@
+#include "loader/loader.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iomanip>
+
+#include "loader/objects.h"
+#include "xsmb_sock.skel.h"
+#include "xsmb_tc.skel.h"
+#include "xsmb_xdp.skel.h"
+
+namespace xsmb::bpf {
+namespace {
+
+// TC filter identity on clsact egress: handle 'XS', priority chosen to sit early.
+constexpr uint32_t kTcHandle = 0x5853;
+constexpr uint32_t kTcPriority = 0x5853;
+constexpr char kXdpProgName[] = "xsmb_xdp";
+constexpr uint32_t kCpumapQsize = 2048;
+
+std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
+
+bool fail(std::string* error, const std::string& text) {
+  if (error != nullptr) *error = text;
+  return false;
+}
+
+// Creates dir and its parents (bpffs allows mkdir); mounts bpffs at /sys/fs/bpf if the
+// pin directory lies there and nothing is mounted.
+bool ensureDir(const std::string& dir, std::string* error) {
+  if (dir.rfind("/sys/fs/bpf", 0) == 0) {
+    struct statfs st;
+    if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type != BPF_FS_MAGIC) {
+      if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0) {
+        return fail(error, "mounting bpffs at /sys/fs/bpf: " + errnoText(errno));
+      }
+    }
+  }
+  for (size_t pos = 1; pos <= dir.size(); pos++) {
+    if (pos == dir.size() || dir[pos] == '/') {
+      std::string part = dir.substr(0, pos);
+      if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
+        return fail(error, "creating " + part + ": " + errnoText(errno));
+      }
+    }
+  }
+  return true;
+}
+
+// Exclusive flock on the pin directory for the lifetime of the object.
+class DirLock {
+ public:
+  bool acquire(const std::string& dir, bool create, std::string* error) {
+    if (create && !ensureDir(dir, error)) return false;
+    fd_ = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) return fail(error, "opening " + dir + ": " + errnoText(errno));
+    if (flock(fd_, LOCK_EX) != 0) return fail(error, "locking " + dir + ": " + errnoText(errno));
+    return true;
+  }
+  ~DirLock() {
+    if (fd_ >= 0) close(fd_);  // releases the flock
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+// Removes every pin in dir and dir itself (pins are files of bpffs; unlink drops them).
+void removePins(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    unlink((dir + "/" + e->d_name).c_str());
+  }
+  closedir(d);
+}
+
+int pinProgram(bpf_program* prog, const std::string& pin_dir) {
+  std::string path = progPinPath(pin_dir, bpf_program__name(prog));
+  unlink(path.c_str());  // a stale pin of an earlier, partial load
+  return bpf_program__pin(prog, path.c_str());
+}
+
+bool fillCpumap(const std::string& pin_dir, std::string* error) {
+  Fd map(bpf_obj_get(mapPinPath(pin_dir, "xsmb_cpumap").c_str()));
+  if (map.get() < 0) return fail(error, "opening the cpumap: " + errnoText(errno));
+  int ncpu = libbpf_num_possible_cpus();
+  for (uint32_t cpu = 0; cpu < static_cast<uint32_t>(ncpu) && cpu < XSMB_MAX_CPUS; cpu++) {
+    bpf_cpumap_val v = {};
+    v.qsize = kCpumapQsize;
+    // Offline CPUs refuse an entry; steering to them falls back to XDP_PASS.
+    bpf_map_update_elem(map.get(), &cpu, &v, BPF_ANY);
+  }
+  return true;
+}
+
+// Feature probes instead of kernel version checks.
+bool probeFeatures(std::string* error) {
+  struct Probe {
+    bool prog;
+    int type;
+    const char* what;
+  };
+  const Probe probes[] = {
+      {true, BPF_PROG_TYPE_XDP, "XDP programs"},
+      {true, BPF_PROG_TYPE_SCHED_CLS, "TC programs"},
+      {true, BPF_PROG_TYPE_SK_SKB, "sk_skb programs"},
+      {true, BPF_PROG_TYPE_SK_REUSEPORT, "sk_reuseport programs"},
+      {false, BPF_MAP_TYPE_CPUMAP, "cpumap"},
+      {false, BPF_MAP_TYPE_SOCKHASH, "sockhash"},
+      {false, BPF_MAP_TYPE_LRU_HASH, "LRU hash maps"},
+      {false, BPF_MAP_TYPE_LPM_TRIE, "LPM tries"},
+      {false, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, "reuseport socket arrays"},
+  };
+  for (const auto& p : probes) {
+    int r = p.prog ? libbpf_probe_bpf_prog_type(static_cast<bpf_prog_type>(p.type), nullptr)
+                   : libbpf_probe_bpf_map_type(static_cast<bpf_map_type>(p.type), nullptr);
+    if (r == 0) return fail(error, std::string("the kernel lacks ") + p.what);
+    if (r < 0) return fail(error, std::string("probing ") + p.what + ": " + errnoText(r));
+  }
+  return true;
+}
+
+bool readConfig(int fd, xsmb_config* cfg) {
+  uint32_t zero = 0;
+  return bpf_map_lookup_elem(fd, &zero, cfg) == 0;
+}
+
+// Finds the xsmb program in the XDP chain of ifindex; nullptr when absent. *mp owns it.
+xdp_program* findXdp(int ifindex, xdp_multiprog** mp_out) {
+  *mp_out = nullptr;
+  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+  if (mp == nullptr || libxdp_get_error(mp)) return nullptr;
+  *mp_out = mp;
+  if (xdp_multiprog__is_legacy(mp)) {
+    xdp_program* p = xdp_multiprog__main_prog(mp);
+    if (p != nullptr && std::strcmp(xdp_program__name(p), kXdpProgName) == 0) return p;
+    return nullptr;
+  }
+  for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p != nullptr;
+       p = xdp_multiprog__next_prog(p, mp)) {
+    if (std::strcmp(xdp_program__name(p), kXdpProgName) == 0) return p;
+  }
+  return nullptr;
+}
+
+uint32_t tcProgId(int ifindex) {
+  DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+  DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+  if (bpf_tc_query(&hook, &opts) != 0) return 0;
+  return opts.prog_id;
+}
+
+const char* modeName(xdp_attach_mode m) {
+  switch (m) {
+    case XDP_MODE_NATIVE:
+      return "native";
+    case XDP_MODE_SKB:
+      return "generic";
+    case XDP_MODE_HW:
+      return "offload";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+bool parsePrefix(const std::string& text, xsmb_lpm_key* key) {
+  std::string addr = text;
+  int len = -1;
+  size_t slash = text.find('/');
+  if (slash != std::string::npos) {
+    addr = text.substr(0, slash);
+    char* endp = nullptr;
+    long v = strtol(text.c_str() + slash + 1, &endp, 10);
+    if (endp == text.c_str() + slash + 1 || *endp != '\0' || v < 0 || v > 128) return false;
+    len = static_cast<int>(v);
+  }
+  std::memset(key, 0, sizeof(*key));
+  in_addr v4;
+  if (inet_pton(AF_INET, addr.c_str(), &v4) == 1) {
+    if (len > 32) return false;
+    key->addr.b[10] = 0xff;
+    key->addr.b[11] = 0xff;
+    std::memcpy(&key->addr.b[12], &v4, 4);
+    key->prefixlen = 96 + (len < 0 ? 32 : len);
+    return true;
+  }
+  if (inet_pton(AF_INET6, addr.c_str(), key->addr.b) == 1) {
+    key->prefixlen = len < 0 ? 128 : len;
+    return true;
+  }
+  return false;
+}
+
+bool Loader::isLoaded() const {
+  return exists(mapPinPath(pin_dir_, "xsmb_config")) &&
+         exists(progPinPath(pin_dir_, "xsmb_tc_egress"));
+}
+
+bool Loader::load(const LoadOptions& opts, std::string* error) {
+  DirLock lock;
+  if (!lock.acquire(pin_dir_, true, error)) return false;
+  return loadLocked(opts, error);
+}
+
+bool Loader::loadLocked(const LoadOptions& opts, std::string* error) {
+  bool fresh = !isLoaded();
+  if (fresh) {
+    if (!probeFeatures(error)) return false;
+    removePins(pin_dir_);  // leftovers of an interrupted load
+    auto undo = [&](const std::string& what, int err) {
+      removePins(pin_dir_);
+      return fail(error, what + ": " + errnoText(err));
+    };
+    std::string e;
+    // The socket object first: it creates (and pins) every map, like the others would.
+    SockSkel sock = openSock(&e);
+    if (!sock) return fail(error, e);
+    int err = setPinPaths(objectOf(sock.get()), pin_dir_);
+    if (!err) err = loadSock(sock.get());
+    if (err) return undo("loading the socket programs", err);
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, objectOf(sock.get())) {
+      if ((err = pinProgram(prog, pin_dir_))) return undo("pinning socket programs", err);
+    }
+    int sockhash = bpf_map__fd(sock->maps.xsmb_sockhash);
+    if (bpf_prog_attach(bpf_program__fd(sock->progs.xsmb_sk_parser), sockhash,
+                        BPF_SK_SKB_STREAM_PARSER, 0) ||
+        bpf_prog_attach(bpf_program__fd(sock->progs.xsmb_sk_verdict), sockhash,
+                        BPF_SK_SKB_STREAM_VERDICT, 0)) {
+      return undo("attaching the stream parser and verdict", errno);
+    }
+
+    TcSkel tc = openTc(&e);
+    if (!tc) return undo(e, EINVAL);
+    err = setPinPaths(objectOf(tc.get()), pin_dir_);
+    if (!err) err = loadTc(tc.get());
+    if (!err) err = pinProgram(tc->progs.xsmb_tc_egress, pin_dir_);
+    if (err) return undo("loading the TC program", err);
+
+    // A standalone copy of the XDP program, pinned for bpftool and bpf_prog_test_run;
+    // attach loads its own copy into libxdp's dispatcher.
+    XdpSkel xdp = openXdp(&e);
+    if (!xdp) return undo(e, EINVAL);
+    err = setPinPaths(objectOf(xdp.get()), pin_dir_);
+    if (!err) err = loadXdp(xdp.get());
+    if (!err) err = pinProgram(xdp->progs.xsmb_xdp, pin_dir_);
+    if (err) return undo("loading the XDP program", err);
+
+    if (!fillCpumap(pin_dir_, error)) {
+      removePins(pin_dir_);
+      return false;
+    }
+  }
+
+  Fd cfg_fd(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_config").c_str()));
+  if (cfg_fd.get() < 0) return fail(error, "opening the config map: " + errnoText(errno));
+  xsmb_config cfg = {};
+  if (!readConfig(cfg_fd.get(), &cfg)) return fail(error, "reading config: " + errnoText(errno));
+  if (fresh) {
+    cfg.ports[0] = 445;
+    cfg.flags = XSMB_CFG_LATENCY;
+  }
+  if (!opts.ports.empty()) {
+    if (opts.ports.size() > XSMB_MAX_PORTS) return fail(error, "at most 4 ports");
+    std::memset(cfg.ports, 0, sizeof(cfg.ports));
+    for (size_t i = 0; i < opts.ports.size(); i++) cfg.ports[i] = opts.ports[i];
+  }
+  if (opts.syn_rate >= 0) {
+    cfg.syn_rate = static_cast<uint32_t>(opts.syn_rate);
+    if (opts.syn_burst < 0) cfg.syn_burst = cfg.syn_rate * 2;
+  }
+  if (opts.syn_burst >= 0) cfg.syn_burst = static_cast<uint32_t>(opts.syn_burst);
+  if (opts.max_msg_size >= 0) cfg.max_msg_size = static_cast<uint32_t>(opts.max_msg_size);
+  if (opts.steer >= 0) {
+    cfg.flags = opts.steer ? (cfg.flags | XSMB_CFG_STEER) : (cfg.flags & ~XSMB_CFG_STEER);
+  }
+  if (opts.latency >= 0) {
+    cfg.flags = opts.latency ? (cfg.flags | XSMB_CFG_LATENCY) : (cfg.flags & ~XSMB_CFG_LATENCY);
+  }
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(cfg_fd.get(), &zero, &cfg, BPF_ANY) != 0) {
+    return fail(error, "writing config: " + errnoText(errno));
+  }
+  return true;
+}
+
+bool Loader::attach(const std::string& iface, AttachMode mode, std::string* error) {
+  DirLock lock;
+  if (!lock.acquire(pin_dir_, true, error)) return false;
+  int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (ifindex == 0) return fail(error, "no interface " + iface);
+  if (!loadLocked(LoadOptions{}, error)) return false;
+
+  xdp_multiprog* mp = nullptr;
+  bool xdp_there = findXdp(ifindex, &mp) != nullptr;
+  if (mp != nullptr) xdp_multiprog__close(mp);
+  bool attached_xdp = false;
+  if (!xdp_there) {
+    std::string e;
+    XdpSkel xdp = openXdp(&e);
+    if (!xdp) return fail(error, e);
+    int err = setPinPaths(objectOf(xdp.get()), pin_dir_);
+    if (err) return fail(error, "pin paths: " + errnoText(err));
+    xdp_program* prog = xdp_program__from_bpf_obj(objectOf(xdp.get()), "xdp");
+    if (prog == nullptr || libxdp_get_error(prog)) {
+      return fail(error, "libxdp: cannot use the XDP object");
+    }
+    err = -EINVAL;
+    if (mode == AttachMode::kAuto || mode == AttachMode::kNative) {
+      err = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
+    }
+    if (err && (mode == AttachMode::kAuto || mode == AttachMode::kGeneric)) {
+      err = xdp_program__attach(prog, ifindex, XDP_MODE_SKB, 0);
+    }
+    xdp_program__close(prog);
+    if (err) {
+      char buf[256];
+      libxdp_strerror(err, buf, sizeof(buf));
+      return fail(error, "attaching XDP to " + iface + ": " + buf);
+    }
+    attached_xdp = true;
+  }
+
+  if (tcProgId(ifindex) == 0) {
+    Fd prog(bpf_obj_get(progPinPath(pin_dir_, "xsmb_tc_egress").c_str()));
+    DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+    DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog.get(), .handle = kTcHandle,
+                        .priority = kTcPriority);
+    int err = prog.get() < 0 ? -errno : bpf_tc_hook_create(&hook);
+    if (err == -EEXIST) err = 0;  // clsact is there already (ours or someone's)
+    if (!err) err = bpf_tc_attach(&hook, &opts);
+    if (err) {
+      std::string ignored;
+      if (attached_xdp) detachLocked(iface, ifindex, &ignored);  // unwind our half
+      return fail(error, "attaching TC egress to " + iface + ": " + errnoText(err));
+    }
+  }
+  return true;
+}
+
+bool Loader::detach(const std::string& iface, std::string* error) {
+  DirLock lock;
+  if (!lock.acquire(pin_dir_, true, error)) return false;
+  int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (ifindex == 0) return fail(error, "no interface " + iface);
+  return detachLocked(iface, ifindex, error);
+}
+
+bool Loader::detachLocked(const std::string& iface, int ifindex, std::string* error) {
+  bool ok = true;
+  xdp_multiprog* mp = nullptr;
+  if (xdp_program* p = findXdp(ifindex, &mp)) {
+    int err = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+    if (err) ok = fail(error, "detaching XDP from " + iface + ": " + errnoText(err));
+  }
+  if (mp != nullptr) xdp_multiprog__close(mp);
+  if (tcProgId(ifindex) != 0) {
+    DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+    DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+    int err = bpf_tc_detach(&hook, &opts);
+    if (err && err != -ENOENT) {
+      ok = fail(error, "detaching TC from " + iface + ": " + errnoText(err));
+    }
+  }
+  return ok;
+}
+
+std::vector<InterfaceStatus> Loader::interfaces() const {
+  std::vector<InterfaceStatus> out;
+  struct if_nameindex* names = if_nameindex();
+  if (names == nullptr) return out;
+  for (struct if_nameindex* n = names; n->if_index != 0; n++) {
+    InterfaceStatus s;
+    s.name = n->if_name;
+    s.ifindex = static_cast<int>(n->if_index);
+    xdp_multiprog* mp = nullptr;
+    if (xdp_program* p = findXdp(s.ifindex, &mp)) {
+      s.xdp_prog_id = xdp_program__id(p);
+      s.xdp_mode = modeName(xdp_multiprog__attach_mode(mp));
+    }
+    if (mp != nullptr) xdp_multiprog__close(mp);
+    s.tc_prog_id = tcProgId(s.ifindex);
+    if (s.xdp_prog_id != 0 || s.tc_prog_id != 0) out.push_back(s);
+  }
+  if_freenameindex(names);
+  return out;
+}
+
+bool Loader::unload(std::string* error) {
+  if (!exists(pin_dir_)) return true;
+  DirLock lock;
+  if (!lock.acquire(pin_dir_, false, error)) return false;
+  bool ok = true;
+  for (const auto& s : interfaces()) ok = detachLocked(s.name, s.ifindex, error) && ok;
+  removePins(pin_dir_);
+  if (rmdir(pin_dir_.c_str()) != 0 && errno != ENOENT) {
+    ok = fail(error, "removing " + pin_dir_ + ": " + errnoText(errno));
+  }
+  return ok;
+}
+
+bool Loader::block(const std::string& prefix, bool add, std::string* error) {
+  xsmb_lpm_key key;
+  if (!parsePrefix(prefix, &key)) return fail(error, "not an address prefix: " + prefix);
+  Fd map(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_blocklist").c_str()));
+  if (map.get() < 0) return fail(error, "opening the blocklist (loaded?): " + errnoText(errno));
+  if (add) {
+    xsmb_block v = {};
+    if (bpf_map_update_elem(map.get(), &key, &v, BPF_NOEXIST) != 0 && errno != EEXIST) {
+      return fail(error, "adding " + prefix + ": " + errnoText(errno));
+    }
+  } else if (bpf_map_delete_elem(map.get(), &key) != 0 && errno != ENOENT) {
+    return fail(error, "removing " + prefix + ": " + errnoText(errno));
+  }
+  return true;
+}
+
+bool Loader::status(std::ostream& out, std::string* error) {
+  if (!isLoaded()) {
+    out << "xsmb: not loaded (no pins under " << pin_dir_ << ")\n";
+    return true;
+  }
+  out << "xsmb: loaded, pins under " << pin_dir_ << "\n";
+  for (const char* p : {"xsmb_xdp", "xsmb_tc_egress", "xsmb_reuseport", "xsmb_sk_parser",
+                        "xsmb_sk_verdict"}) {
+    Fd fd(bpf_obj_get(progPinPath(pin_dir_, p).c_str()));
+    bpf_prog_info info = {};
+    uint32_t len = sizeof(info);
+    if (fd.get() >= 0 && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
+      out << "  program " << std::left << std::setw(16) << p << " id " << info.id << "\n";
+    } else {
+      out << "  program " << std::left << std::setw(16) << p << " missing\n";
+    }
+  }
+  auto ifs = interfaces();
+  if (ifs.empty()) out << "  attached: nowhere\n";
+  for (const auto& s : ifs) {
+    out << "  attached: " << s.name << " xdp "
+        << (s.xdp_prog_id ? s.xdp_mode + " (prog " + std::to_string(s.xdp_prog_id) + ")"
+                          : std::string("-"))
+        << ", tc egress " << (s.tc_prog_id ? "prog " + std::to_string(s.tc_prog_id) : "-")
+        << "\n";
+  }
+  Fd cfg_fd(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_config").c_str()));
+  xsmb_config cfg = {};
+  if (cfg_fd.get() >= 0 && readConfig(cfg_fd.get(), &cfg)) {
+    out << "  config: ports";
+    for (uint16_t p : cfg.ports)
+      if (p) out << " " << p;
+    out << ", syn rate " << cfg.syn_rate << "/s burst " << cfg.syn_burst << ", max message "
+        << cfg.max_msg_size << ", steer " << ((cfg.flags & XSMB_CFG_STEER) ? "on" : "off")
+        << ", latency " << ((cfg.flags & XSMB_CFG_LATENCY) ? "on" : "off") << ", workers "
+        << cfg.nworkers << "\n";
+  }
+  Fd cnt_fd(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_counters").c_str()));
+  auto counters = readPercpuCounters(cnt_fd.get(), XSMB_CNT_MAX);
+  if (counters.empty()) return fail(error, "reading counters: " + errnoText(errno));
+  out << "  counters:\n";
+  for (size_t i = 0; i < counters.size(); i++) {
+    if (counters[i] == 0) continue;
+    out << "    " << std::left << std::setw(24) << counterNames()[i] << " " << counters[i]
+        << "\n";
+  }
+  Fd cmd_fd(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_cmd_stats").c_str()));
+  auto cmds = readCmdStats(cmd_fd.get());
+  out << "  requests by command (messages, bytes):\n";
+  for (size_t i = 0; i < cmds.size(); i++) {
+    if (cmds[i].msgs == 0) continue;
+    out << "    " << std::left << std::setw(16) << commandSlotNames()[i] << " " << cmds[i].msgs
+        << " " << cmds[i].bytes << "\n";
+  }
+  Fd sess_fd(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_sessions").c_str()));
+  uint64_t key = 0, next = 0;
+  size_t sessions = 0;
+  bool first = true;
+  while (sess_fd.get() >= 0 &&
+         bpf_map_get_next_key(sess_fd.get(), first ? nullptr : &key, &next) == 0) {
+    first = false;
+    key = next;
+    sessions++;
+  }
+  out << "  sessions: " << sessions << "\n";
+  return true;
+}
+
+}  // namespace xsmb::bpf

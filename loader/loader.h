@@ -1,0 +1,67 @@
+// What `xsmb-loader` does: load and pin the xsmb maps and programs, attach the XDP program
+// (through libxdp's dispatcher, so it coexists with other XDP programs) and the TC egress
+// program to an interface, detach, report and unload. Every operation holds an exclusive
+// flock on the pin directory, is idempotent, and undoes its own partial work on failure.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "xsmb_abi.h"
+
+namespace xsmb::bpf {
+
+struct LoadOptions {
+  std::vector<uint16_t> ports;  // SMB ports (host order); empty = keep (445 on first load)
+  int64_t syn_rate = -1;        // SYNs/s per source, 0 = no limit, -1 = keep
+  int64_t syn_burst = -1;       // token bucket depth, -1 = keep (default 2 x rate)
+  int64_t max_msg_size = -1;    // bytes, 0 = no limit, -1 = keep
+  int steer = -1;               // 1/0 = XSMB_CFG_STEER on/off, -1 = keep
+  int latency = -1;             // 1/0 = XSMB_CFG_LATENCY on/off, -1 = keep (on at first load)
+};
+
+enum class AttachMode { kAuto, kNative, kGeneric };
+
+struct InterfaceStatus {
+  std::string name;
+  int ifindex = 0;
+  std::string xdp_mode;  // "native", "generic" or "" (not attached)
+  uint32_t xdp_prog_id = 0;
+  uint32_t tc_prog_id = 0;  // 0 = not attached
+};
+
+class Loader {
+ public:
+  explicit Loader(std::string pin_dir = XSMB_PIN_DIR_DEFAULT) : pin_dir_(std::move(pin_dir)) {}
+
+  // Creates/pins every map and the TC and socket programs, attaches the stream parser and
+  // verdict to the sockhash, fills the cpumap, then applies opts. Already loaded: only opts.
+  bool load(const LoadOptions& opts, std::string* error);
+  // Attaches XDP (mode kAuto: native, else generic) and TC egress to iface; loads first if
+  // needed. Attached already: nothing changes. On failure nothing stays attached.
+  bool attach(const std::string& iface, AttachMode mode, std::string* error);
+  // Removes the xsmb XDP and TC programs from iface (others' programs stay).
+  bool detach(const std::string& iface, std::string* error);
+  // Detaches from every interface, then removes every pin and the pin directory.
+  bool unload(std::string* error);
+  // Adds/removes a source prefix ("10.0.0.3", "10.1.0.0/16", "fd00::/64") in the blocklist.
+  bool block(const std::string& prefix, bool add, std::string* error);
+  // Human-readable report: pins, attachments, config, counters, per-command traffic.
+  bool status(std::ostream& out, std::string* error);
+
+  bool isLoaded() const;
+  std::vector<InterfaceStatus> interfaces() const;
+  const std::string& pinDir() const { return pin_dir_; }
+
+ private:
+  bool loadLocked(const LoadOptions& opts, std::string* error);
+  bool detachLocked(const std::string& iface, int ifindex, std::string* error);
+  std::string pin_dir_;
+};
+
+// Parses "a.b.c.d[/len]" or "v6[/len]" into an LPM key (IPv4 as ::ffff:a.b.c.d, len + 96).
+bool parsePrefix(const std::string& text, xsmb_lpm_key* key);
+
+}  // namespace xsmb::bpf

@@ -1,0 +1,246 @@
+#include "loader/xsmb_bpf.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "loader/objects.h"
+#include "xsmb_sock.skel.h"
+
+namespace xsmb::bpf {
+
+struct SockObject {
+  SockSkel skel;
+};
+
+namespace {
+
+std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
+
+// Page-rounded size of an mmapable array map (the kernel maps whole pages).
+size_t mmapLength(size_t value_size, size_t entries) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t bytes = value_size * entries;
+  return (bytes + page - 1) / page * page;
+}
+
+void* mapShared(int fd, size_t len) {
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+template <typename T>
+void atomicAdd(T* p, T v) {
+  std::atomic_ref<T>(*p).fetch_add(v, std::memory_order_relaxed);
+}
+
+uint32_t log2Bucket(uint64_t ns) {
+  uint32_t b = ns == 0 ? 0 : 63 - static_cast<uint32_t>(__builtin_clzll(ns));
+  return b < XSMB_HIST_BUCKETS ? b : XSMB_HIST_BUCKETS - 1;
+}
+
+}  // namespace
+
+DataPlane::~DataPlane() {
+  if (config_ != nullptr) munmap(config_, config_len_);
+  if (srv_lat_ != nullptr) munmap(srv_lat_, srv_lat_len_);
+  if (wload_ != nullptr) munmap(wload_, wload_len_);
+  for (int fd : {config_fd_, sessions_fd_, counters_fd_, srv_lat_fd_, sockhash_fd_, workers_fd_,
+                 wload_fd_, reuseport_prog_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+std::unique_ptr<DataPlane> DataPlane::open(const std::string& pin_dir, std::string* why_not) {
+  std::unique_ptr<DataPlane> dp(new DataPlane());
+  dp->pin_dir_ = pin_dir.empty() ? XSMB_PIN_DIR_DEFAULT : pin_dir;
+  auto get = [&](const char* name, int* fd) {
+    *fd = bpf_obj_get(mapPinPath(dp->pin_dir_, name).c_str());
+    if (*fd >= 0) return true;
+    int err = errno;
+    if (why_not != nullptr) {
+      if (err == ENOENT) {
+        *why_not = "no BPF maps pinned under " + dp->pin_dir_ + " (run xsmb-loader load)";
+      } else if (err == EPERM || err == EACCES) {
+        *why_not = "BPF not permitted (" + errnoText(err) + ") opening " + dp->pin_dir_;
+      } else {
+        *why_not = std::string("opening ") + name + ": " + errnoText(err);
+      }
+    }
+    return false;
+  };
+  if (!get("xsmb_config", &dp->config_fd_) || !get("xsmb_sessions", &dp->sessions_fd_) ||
+      !get("xsmb_counters", &dp->counters_fd_) || !get("xsmb_srv_lat", &dp->srv_lat_fd_) ||
+      !get("xsmb_sockhash", &dp->sockhash_fd_) || !get("xsmb_workers", &dp->workers_fd_) ||
+      !get("xsmb_wload", &dp->wload_fd_)) {
+    return nullptr;
+  }
+  dp->config_len_ = mmapLength(sizeof(xsmb_config), 1);
+  dp->srv_lat_len_ = mmapLength(sizeof(xsmb_hist), XSMB_CMD_SLOTS);
+  dp->wload_len_ = mmapLength(sizeof(xsmb_wload), XSMB_MAX_WORKERS);
+  dp->config_ = static_cast<xsmb_config*>(mapShared(dp->config_fd_, dp->config_len_));
+  dp->srv_lat_ = static_cast<xsmb_hist*>(mapShared(dp->srv_lat_fd_, dp->srv_lat_len_));
+  dp->wload_ = static_cast<xsmb_wload*>(mapShared(dp->wload_fd_, dp->wload_len_));
+  if (dp->config_ == nullptr || dp->srv_lat_ == nullptr || dp->wload_ == nullptr) {
+    if (why_not != nullptr) *why_not = "mapping the BPF arrays: " + errnoText(errno);
+    return nullptr;
+  }
+  // Accelerated connections need the verdict on the sockhash (xsmb-loader load attaches it).
+  uint32_t count = 0;
+  dp->sockhash_ready_ = bpf_prog_query(dp->sockhash_fd_, BPF_SK_SKB_STREAM_VERDICT, 0, nullptr,
+                                       nullptr, &count) == 0 &&
+                        count > 0;
+  return dp;
+}
+
+bool DataPlane::ensureSockPrograms(std::string* error) {
+  if (reuseport_prog_fd_ >= 0 && sockhash_ready_) return true;
+  reuseport_prog_fd_ = bpf_obj_get(progPinPath(pin_dir_, "xsmb_reuseport").c_str());
+  if (reuseport_prog_fd_ >= 0 && sockhash_ready_) return true;
+  // Not pinned by the loader: load the socket object here, on the pinned maps.
+  std::string e;
+  auto obj = std::make_unique<SockObject>();
+  obj->skel = openSock(&e);
+  if (!obj->skel) {
+    if (error != nullptr) *error = e;
+    return false;
+  }
+  int err = setPinPaths(objectOf(obj->skel.get()), pin_dir_);
+  if (!err) err = loadSock(obj->skel.get());
+  if (err) {
+    if (error != nullptr) *error = "loading the socket programs: " + errnoText(err);
+    return false;
+  }
+  if (reuseport_prog_fd_ < 0) {
+    reuseport_prog_fd_ = dup(bpf_program__fd(obj->skel->progs.xsmb_reuseport));
+  }
+  if (!sockhash_ready_) {
+    if (bpf_prog_attach(bpf_program__fd(obj->skel->progs.xsmb_sk_parser), sockhash_fd_,
+                        BPF_SK_SKB_STREAM_PARSER, 0) != 0 ||
+        bpf_prog_attach(bpf_program__fd(obj->skel->progs.xsmb_sk_verdict), sockhash_fd_,
+                        BPF_SK_SKB_STREAM_VERDICT, 0) != 0) {
+      if (error != nullptr) *error = "attaching the stream parser/verdict: " + errnoText(errno);
+      return false;
+    }
+    sockhash_ready_ = true;
+  }
+  sock_ = std::move(obj);
+  return true;
+}
+
+bool DataPlane::attachReuseport(const std::vector<int>& listen_fds, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (listen_fds.empty()) return true;
+  if (listen_fds.size() > XSMB_MAX_WORKERS) {
+    if (error != nullptr) *error = "more than 64 workers in one reuseport group";
+    return false;
+  }
+  if (!ensureSockPrograms(error)) return false;
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof(ss);
+  if (getsockname(listen_fds[0], reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    if (error != nullptr) *error = "getsockname: " + errnoText(errno);
+    return false;
+  }
+  uint32_t base = ss.ss_family == AF_INET6 ? XSMB_MAX_WORKERS : 0;
+  for (size_t i = 0; i < listen_fds.size(); i++) {
+    uint32_t key = base + static_cast<uint32_t>(i);
+    uint64_t fd = static_cast<uint64_t>(listen_fds[i]);
+    if (bpf_map_update_elem(workers_fd_, &key, &fd, BPF_ANY) != 0) {
+      if (error != nullptr) *error = "adding a listening socket: " + errnoText(errno);
+      return false;
+    }
+  }
+  int prog = reuseport_prog_fd_;
+  if (setsockopt(listen_fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog, sizeof(prog)) != 0) {
+    if (error != nullptr) *error = "SO_ATTACH_REUSEPORT_EBPF: " + errnoText(errno);
+    return false;
+  }
+  std::atomic_ref<__u32>(config_->nworkers)
+      .store(static_cast<uint32_t>(listen_fds.size()), std::memory_order_relaxed);
+  return true;
+}
+
+bool DataPlane::addConnection(int fd) {
+  if (!sockhash_ready_) return false;
+  // The stream parser holds a whole message before the verdict sees it; the kernel refuses
+  // (EMSGSIZE, and the connection breaks) a message larger than the receive buffer.
+  uint32_t max_msg = std::atomic_ref<__u32>(config_->max_msg_size).load();
+  int want = static_cast<int>((max_msg ? max_msg : 8u << 20) + 64 * 1024);
+  int have = 0;
+  socklen_t len = sizeof(have);
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len);
+  if (have < want) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+    }
+    len = sizeof(have);
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) != 0 || have < want) return false;
+  }
+  uint64_t cookie = 0;
+  len = sizeof(cookie);
+  if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return false;
+  uint64_t value = static_cast<uint64_t>(fd);
+  return bpf_map_update_elem(sockhash_fd_, &cookie, &value, BPF_NOEXIST) == 0;
+}
+
+void DataPlane::sessionUp(const SessionRecord& r) {
+  xsmb_session v = {};
+  v.uid = r.uid;
+  v.dialect = r.dialect;
+  v.signing = r.signing;
+  v.encryption = r.encryption;
+  v.home_cpu = r.home_cpu;
+  bpf_map_update_elem(sessions_fd_, &r.session_id, &v, BPF_ANY);
+}
+
+void DataPlane::sessionDown(uint64_t session_id) {
+  bpf_map_delete_elem(sessions_fd_, &session_id);
+}
+
+void DataPlane::recordLatency(uint16_t command, uint64_t nanoseconds) {
+  xsmb_hist& h = srv_lat_[commandSlot(command)];
+  atomicAdd<__u64>(&h.count, 1);
+  atomicAdd<__u64>(&h.sum_ns, nanoseconds);
+  atomicAdd<__u64>(&h.buckets[log2Bucket(nanoseconds)], 1);
+}
+
+void DataPlane::setMaxMessageSize(uint32_t bytes) {
+  std::atomic_ref<__u32>(config_->max_msg_size).store(bytes, std::memory_order_relaxed);
+}
+
+void DataPlane::setWorkerLoad(uint32_t worker, uint32_t connections) {
+  if (worker >= XSMB_MAX_WORKERS) return;
+  std::atomic_ref<__u32>(wload_[worker].load).store(connections, std::memory_order_relaxed);
+}
+
+std::vector<std::pair<std::string, uint64_t>> DataPlane::counters() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  auto values = readPercpuCounters(counters_fd_, XSMB_CNT_MAX);
+  for (size_t i = 0; i < values.size(); i++) out.emplace_back(counterNames()[i], values[i]);
+  return out;
+}
+
+bool DataPlane::lookupSession(uint64_t session_id, xsmb_session* out) const {
+  return bpf_map_lookup_elem(sessions_fd_, &session_id, out) == 0;
+}
+
+xsmb_hist DataPlane::serverLatency(uint32_t slot) const {
+  xsmb_hist h = {};
+  if (slot >= XSMB_CMD_SLOTS) return h;
+  h.count = std::atomic_ref<__u64>(srv_lat_[slot].count).load();
+  h.sum_ns = std::atomic_ref<__u64>(srv_lat_[slot].sum_ns).load();
+  for (int b = 0; b < XSMB_HIST_BUCKETS; b++) {
+    h.buckets[b] = std::atomic_ref<__u64>(srv_lat_[slot].buckets[b]).load();
+  }
+  return h;
+}
+
+}  // namespace xsmb::bpf

@@ -1,0 +1,89 @@
+// The xsmbd side of the BPF data plane: opens the maps `xsmb-loader load` pinned, keeps the
+// sessions map in step with the server's sessions, feeds the server-measured latency
+// histogram, and optionally attaches the socket-level programs (sk_reuseport for the
+// listening sockets, the sockhash stream parser/verdict for accepted connections).
+//
+// Every method is cheap and thread-safe: map updates are single bpf() syscalls, and the
+// histogram, config and worker-load maps are mmapped arrays updated with atomics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xsmb_abi.h"
+
+namespace xsmb::bpf {
+
+// Mirror of struct xsmb_session's identity part (bpf/include/xsmb_abi.h), host order.
+struct SessionRecord {
+  uint64_t session_id;  // MS-SMB2 2.2.1 SessionId
+  uint32_t uid;         // Unix uid of the session user
+  uint16_t dialect;     // MS-SMB2 2.2.3 dialect, e.g. 0x0311
+  uint8_t signing;      // 1 = signed
+  uint8_t encryption;   // 1 = encrypted
+  uint32_t home_cpu;    // CPU of the owning worker; XSMB_CPU_NONE = no steering
+};
+
+class DataPlane {
+ public:
+  ~DataPlane();
+  DataPlane(const DataPlane&) = delete;
+  DataPlane& operator=(const DataPlane&) = delete;
+
+  // Opens the maps pinned under pin_dir (default /sys/fs/bpf/xsmb). Returns nullptr (and a
+  // reason) when nothing is pinned or BPF is not permitted; the server then logs one line
+  // and runs in plain socket mode.
+  static std::unique_ptr<DataPlane> open(const std::string& pin_dir, std::string* why_not);
+
+  // Attaches the sk_reuseport program to one reuseport group: listen_fds[i] is worker i's
+  // listening socket for one address (at most 64 workers; one IPv4 and one IPv6 group).
+  // Uses the pinned program, or loads the socket object itself (smb.conf "bpf = yes").
+  // Also makes sure the sockhash has its stream parser and verdict. false + *error on failure.
+  bool attachReuseport(const std::vector<int>& listen_fds, std::string* error);
+  // Puts an accepted TCP socket into the sockhash (stream parser + verdict); false = not
+  // accelerated (no verdict attached, or the socket could not get a receive buffer large
+  // enough for the largest message). The kernel removes it when the socket closes.
+  bool addConnection(int fd);
+  // Writes/removes the sessions map entry (MS-SMB2 3.3.5.5 completion / 3.3.5.6 logoff).
+  void sessionUp(const SessionRecord& r);
+  void sessionDown(uint64_t session_id);
+  // Adds a server-measured request latency (command = MS-SMB2 2.2.1.2 Command, ns).
+  void recordLatency(uint16_t command, uint64_t nanoseconds);
+  // Largest NetBIOS message payload (bytes) the verdict lets through; 0 = no limit. Also
+  // the receive buffer addConnection() asks for.
+  void setMaxMessageSize(uint32_t bytes);
+  // Connections worker `worker` holds now; the reuseport program prefers the least loaded.
+  void setWorkerLoad(uint32_t worker, uint32_t connections);
+
+  // Reading side (xsmbctl, metrics, tests).
+  // Counters summed over CPUs, as (name from XSMB_COUNTERS, value).
+  std::vector<std::pair<std::string, uint64_t>> counters() const;
+  // The sessions map entry of session_id; false when absent.
+  bool lookupSession(uint64_t session_id, xsmb_session* out) const;
+  // The server-measured histogram of one command slot.
+  xsmb_hist serverLatency(uint32_t slot) const;
+  const std::string& pinDir() const { return pin_dir_; }
+
+ private:
+  DataPlane() = default;
+  bool ensureSockPrograms(std::string* error);
+
+  std::string pin_dir_;
+  int config_fd_ = -1, sessions_fd_ = -1, counters_fd_ = -1, srv_lat_fd_ = -1;
+  int sockhash_fd_ = -1, workers_fd_ = -1, wload_fd_ = -1;
+  int reuseport_prog_fd_ = -1;
+  xsmb_config* config_ = nullptr;  // mmapped
+  xsmb_hist* srv_lat_ = nullptr;   // mmapped, XSMB_CMD_SLOTS entries
+  size_t config_len_ = 0, srv_lat_len_ = 0;
+  bool sockhash_ready_ = false;
+  std::unique_ptr<struct SockObject> sock_;  // socket programs this process loaded
+  xsmb_wload* wload_ = nullptr;              // mmapped, XSMB_MAX_WORKERS entries
+  size_t wload_len_ = 0;
+  std::mutex mu_;                            // guards attachReuseport / sock_
+};
+
+}  // namespace xsmb::bpf
