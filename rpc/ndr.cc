@@ -194,6 +194,7 @@ PolicyHandle NdrReader::policyHandle() {
 
 UnicodeStringHeader readUnicodeStringHeader(NdrReader& r) {
   UnicodeStringHeader h;
+  r.align(4);  // a struct aligns to its widest member, the pointer (C706 14.2.5)
   h.length = r.u16();
   h.max_length = r.u16();
   h.referent = r.pointer();
@@ -246,6 +247,7 @@ void NdrWriter::unicodeString(std::string_view utf8, bool null_if_empty) {
   // Length is a USHORT; longer strings are cut at a code unit boundary.
   if (units.size() > 0xFFFC) units.resize(0xFFFC);
   auto len = static_cast<uint16_t>(units.size());
+  align(4);  // a struct aligns to its widest member, the pointer (C706 14.2.5)
   u16(len);
   u16(len);
   bool present = !(null_if_empty && units.empty());

@@ -91,6 +91,21 @@ std::vector<NdrCase> ndrCases() {
          EXPECT_EQ(h.length, 4);
          EXPECT_EQ(readUnicodeStringBody(r, h), "hi");
        }},
+      // A struct aligns to its widest member: Length of an RPC_UNICODE_STRING after a USHORT
+      // (e.g. LSAPR_TRANSLATED_NAME.Use) starts at the next 4-byte boundary.
+      {"rpc_unicode_string_after_u16",
+       [](NdrWriter& w) {
+         w.u16(8);
+         w.unicodeString("", true);
+         w.flush();
+       },
+       {8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+       [](NdrReader& r) {
+         EXPECT_EQ(r.u16(), 8);
+         auto h = readUnicodeStringHeader(r);
+         EXPECT_EQ(h.referent, 0u);
+         EXPECT_EQ(readUnicodeStringBody(r, h), "");
+       }},
       {"sid",
        [](NdrWriter& w) { w.sid(*Sid::parse("S-1-5-32-544")); },
        {2, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0},
