@@ -7,19 +7,19 @@ namespace xsmb::rpc {
 
 namespace {
 
-constexpr uint16_t kOpClose = 0;                 // MS-LSAD 3.1.4.9.4 LsarClose
-constexpr uint16_t kOpOpenPolicy = 6;            // MS-LSAD 3.1.4.4.2
-constexpr uint16_t kOpQueryInfoPolicy = 7;       // MS-LSAD 3.1.4.4.4
-constexpr uint16_t kOpLookupNames = 14;          // MS-LSAT 3.1.4.8
-constexpr uint16_t kOpLookupSids = 15;           // MS-LSAT 3.1.4.11
-constexpr uint16_t kOpOpenPolicy2 = 44;          // MS-LSAD 3.1.4.4.1
-constexpr uint16_t kOpGetUserName = 45;          // MS-LSAT 3.1.4.4
-constexpr uint16_t kOpQueryInfoPolicy2 = 46;     // MS-LSAD 3.1.4.4.3
-constexpr uint16_t kOpLookupSids2 = 57;          // MS-LSAT 3.1.4.10
-constexpr uint16_t kOpLookupNames2 = 58;         // MS-LSAT 3.1.4.7
-constexpr uint16_t kOpLookupNames3 = 68;         // MS-LSAT 3.1.4.6
-constexpr uint16_t kOpLookupSids3 = 76;          // MS-LSAT 3.1.4.9
-constexpr uint16_t kOpLookupNames4 = 77;         // MS-LSAT 3.1.4.5
+constexpr uint16_t kOpClose = 0;              // MS-LSAD 3.1.4.9.4 LsarClose
+constexpr uint16_t kOpOpenPolicy = 6;         // MS-LSAD 3.1.4.4.2
+constexpr uint16_t kOpQueryInfoPolicy = 7;    // MS-LSAD 3.1.4.4.4
+constexpr uint16_t kOpLookupNames = 14;       // MS-LSAT 3.1.4.8
+constexpr uint16_t kOpLookupSids = 15;        // MS-LSAT 3.1.4.11
+constexpr uint16_t kOpOpenPolicy2 = 44;       // MS-LSAD 3.1.4.4.1
+constexpr uint16_t kOpGetUserName = 45;       // MS-LSAT 3.1.4.4
+constexpr uint16_t kOpQueryInfoPolicy2 = 46;  // MS-LSAD 3.1.4.4.3
+constexpr uint16_t kOpLookupSids2 = 57;       // MS-LSAT 3.1.4.10
+constexpr uint16_t kOpLookupNames2 = 58;      // MS-LSAT 3.1.4.7
+constexpr uint16_t kOpLookupNames3 = 68;      // MS-LSAT 3.1.4.6
+constexpr uint16_t kOpLookupSids3 = 76;       // MS-LSAT 3.1.4.9
+constexpr uint16_t kOpLookupNames4 = 77;      // MS-LSAT 3.1.4.5
 
 // MS-LSAD 2.2.4.1 POLICY_INFORMATION_CLASS.
 constexpr uint16_t kPolicyPrimaryDomainInformation = 3;
@@ -51,20 +51,45 @@ class Lsarpc : public Service {
     NdrReader r(stub);
     NdrWriter w;
     switch (opnum) {
-      case kOpClose: close(r, w); break;
-      case kOpOpenPolicy: openPolicy(r, w, false); break;
-      case kOpOpenPolicy2: openPolicy(r, w, true); break;
+      case kOpClose:
+        close(r, w);
+        break;
+      case kOpOpenPolicy:
+        openPolicy(r, w, false);
+        break;
+      case kOpOpenPolicy2:
+        openPolicy(r, w, true);
+        break;
       case kOpQueryInfoPolicy:
-      case kOpQueryInfoPolicy2: queryInfoPolicy(r, w); break;
-      case kOpLookupNames: lookupNames(r, w, 1, true); break;
-      case kOpLookupNames2: lookupNames(r, w, 2, true); break;
-      case kOpLookupNames3: lookupNames(r, w, 3, true); break;
-      case kOpLookupNames4: lookupNames(r, w, 3, false); break;
-      case kOpLookupSids: lookupSids(r, w, 1, true); break;
-      case kOpLookupSids2: lookupSids(r, w, 2, true); break;
-      case kOpLookupSids3: lookupSids(r, w, 2, false); break;
-      case kOpGetUserName: getUserName(r, w); break;
-      default: return {kNcaOpRangeError, {}};
+      case kOpQueryInfoPolicy2:
+        queryInfoPolicy(r, w);
+        break;
+      case kOpLookupNames:
+        lookupNames(r, w, 1, true);
+        break;
+      case kOpLookupNames2:
+        lookupNames(r, w, 2, true);
+        break;
+      case kOpLookupNames3:
+        lookupNames(r, w, 3, true);
+        break;
+      case kOpLookupNames4:
+        lookupNames(r, w, 3, false);
+        break;
+      case kOpLookupSids:
+        lookupSids(r, w, 1, true);
+        break;
+      case kOpLookupSids2:
+        lookupSids(r, w, 2, true);
+        break;
+      case kOpLookupSids3:
+        lookupSids(r, w, 2, false);
+        break;
+      case kOpGetUserName:
+        getUserName(r, w);
+        break;
+      default:
+        return {kNcaOpRangeError, {}};
     }
     if (!r.ok()) return {kFaultBadStubData, {}};
     return {0, w.take()};

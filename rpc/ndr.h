@@ -21,10 +21,10 @@ namespace xsmb::rpc {
 // Caps applied while decoding; a value beyond a cap fails the reader (-> fault
 // RPC_X_BAD_STUB_DATA), it never truncates silently.
 struct NdrLimits {
-  uint32_t max_count = 4096;           // elements of one conformant or varying array
-  uint32_t max_string_chars = 4096;    // UTF-16 code units of one string
-  uint32_t max_depth = 8;              // nesting of constructed types (DepthGuard)
-  uint32_t max_pointers = 16384;       // referent ids in one stub (full pointer table)
+  uint32_t max_count = 4096;         // elements of one conformant or varying array
+  uint32_t max_string_chars = 4096;  // UTF-16 code units of one string
+  uint32_t max_depth = 8;            // nesting of constructed types (DepthGuard)
+  uint32_t max_pointers = 16384;     // referent ids in one stub (full pointer table)
 };
 
 // MS-DTYP 2.4.2.3 RPC_SID: a security identifier. sub_authorities has at most 15 entries.

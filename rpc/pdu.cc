@@ -8,8 +8,8 @@ namespace xsmb::rpc {
 
 namespace {
 
-constexpr size_t kAuthTrailerSize = 8;    // sec_trailer before auth_value (MS-RPCE 2.2.2.11)
-constexpr size_t kMaxContextElems = 64;   // far above what any client proposes
+constexpr size_t kAuthTrailerSize = 8;   // sec_trailer before auth_value (MS-RPCE 2.2.2.11)
+constexpr size_t kMaxContextElems = 64;  // far above what any client proposes
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -45,7 +45,7 @@ constexpr size_t kHeaderSize = 16;
 constexpr uint32_t kDrepLittleEndian = 0x00000010;  // drep bytes 10 00 00 00
 
 // Fault status codes (C706 appendix E, MS-RPCE 2.2.2.11 / 3.1.1.5.5).
-constexpr uint32_t kNcaOpRangeError = 0x1C010002;     // nca_s_op_rng_error: unknown opnum
+constexpr uint32_t kNcaOpRangeError = 0x1C010002;      // nca_s_op_rng_error: unknown opnum
 constexpr uint32_t kNcaUnknownInterface = 0x1C010003;  // nca_s_unknown_if: unbound context
 constexpr uint32_t kNcaProtoError = 0x1C01000B;        // nca_proto_error
 constexpr uint32_t kNcaUnsupportedType = 0x1C00000F;   // nca_unsupported_type
@@ -161,8 +161,8 @@ struct FaultPdu {
 // PDUs with no body that this server reads (auth3, shutdown, co_cancel, orphaned).
 struct EmptyPdu {};
 
-using PduBody = std::variant<EmptyPdu, BindPdu, BindAckPdu, BindNakPdu, RequestPdu, ResponsePdu,
-                             FaultPdu>;
+using PduBody =
+    std::variant<EmptyPdu, BindPdu, BindAckPdu, BindNakPdu, RequestPdu, ResponsePdu, FaultPdu>;
 
 struct Pdu {
   PduHeader header;

@@ -59,8 +59,7 @@ class PipeEndpoint {
   void handlePdu(ByteSpan pdu_bytes, Bytes* out);
   void handleBind(const PduHeader& h, const BindPdu& b, bool has_auth, Bytes* out);
   void handleRequest(const PduHeader& h, RequestPdu& q, bool has_auth, Bytes* out);
-  void dispatch(uint32_t call_id, uint16_t context_id, uint16_t opnum, ByteSpan stub,
-                Bytes* out);
+  void dispatch(uint32_t call_id, uint16_t context_id, uint16_t opnum, ByteSpan stub, Bytes* out);
   void appendFault(uint32_t call_id, uint16_t context_id, uint32_t status, bool did_not_execute,
                    Bytes* out);
   void appendBindNak(uint32_t call_id, uint16_t reason, Bytes* out);
@@ -74,7 +73,7 @@ class PipeEndpoint {
   bool bound_ = false;
   uint16_t max_xmit_ = kMaxFragment;
   uint32_t assoc_group_ = 0;
-  std::map<uint16_t, Service*> contexts_;          // presentation context id -> service
+  std::map<uint16_t, Service*> contexts_;                     // presentation context id -> service
   std::map<std::string, std::unique_ptr<Service>> services_;  // interface uuid -> instance
   Reassembly pending_;
 };

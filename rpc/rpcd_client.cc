@@ -32,8 +32,7 @@ RpcdClient::RpcdClient(std::string path, ServerInfo info, RpcdOptions opts)
     : path_(std::move(path)), opts_(std::move(opts)), config_(serializeServerInfo(info)) {}
 
 absl::StatusOr<std::unique_ptr<RpcdClient>> RpcdClient::start(std::string rpcd_path,
-                                                              ServerInfo info,
-                                                              RpcdOptions opts) {
+                                                              ServerInfo info, RpcdOptions opts) {
   if (access(rpcd_path.c_str(), X_OK) != 0) {
     return absl::NotFoundError("xsmb-rpcd not executable: " + rpcd_path);
   }
@@ -133,8 +132,7 @@ absl::StatusOr<Frame> RpcdClient::roundTrip(Frame f, uint64_t* generation) {
   uint64_t gen;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, toChrono(opts_.start_timeout),
-                      [&] { return fd_ >= 0 || stopping_; }) ||
+    if (!cv_.wait_for(lock, toChrono(opts_.start_timeout), [&] { return fd_ >= 0 || stopping_; }) ||
         stopping_) {
       return unavailable("helper is not running");
     }
@@ -290,8 +288,8 @@ absl::StatusOr<Bytes> RpcdClient::transact(uint64_t pipe_id, ByteSpan client_byt
       return unavailable("pipe was lost in a helper restart");
     }
   }
-  auto reply = roundTrip(Frame{MsgType::kData, 0, pipe_id, Bytes(client_bytes.begin(),
-                                                                 client_bytes.end())});
+  auto reply =
+      roundTrip(Frame{MsgType::kData, 0, pipe_id, Bytes(client_bytes.begin(), client_bytes.end())});
   if (!reply.ok()) {
     if (absl::IsUnavailable(reply.status())) {
       std::lock_guard<std::mutex> lock(mu_);

@@ -24,8 +24,8 @@ namespace xsmb::rpc {
 
 struct RpcdOptions {
   std::string user = "nobody";  // the helper drops to this account when xsmbd runs as root
-  absl::Duration call_timeout = absl::Seconds(10);   // per request; the helper is then killed
-  absl::Duration start_timeout = absl::Seconds(5);   // helper start / restart wait per call
+  absl::Duration call_timeout = absl::Seconds(10);      // per request; the helper is then killed
+  absl::Duration start_timeout = absl::Seconds(5);      // helper start / restart wait per call
   absl::Duration max_restart_delay = absl::Seconds(2);  // backoff cap between restarts
 };
 
@@ -39,8 +39,7 @@ struct RpcdOptions {
 class RpcdClient {
  public:
   // Starts `rpcd_path` and waits until it accepted `info`. Thread-safe afterwards.
-  static absl::StatusOr<std::unique_ptr<RpcdClient>> start(std::string rpcd_path,
-                                                           ServerInfo info,
+  static absl::StatusOr<std::unique_ptr<RpcdClient>> start(std::string rpcd_path, ServerInfo info,
                                                            RpcdOptions opts = {});
   ~RpcdClient();
   RpcdClient(const RpcdClient&) = delete;
@@ -80,12 +79,12 @@ class RpcdClient {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  int fd_ = -1;            // socket to the running helper, -1 while restarting
+  int fd_ = -1;  // socket to the running helper, -1 while restarting
   pid_t pid_ = 0;
   uint64_t generation_ = 0;  // incremented at every (re)start
   uint64_t restarts_ = 0;
   bool stopping_ = false;
-  Bytes config_;           // serialized last ServerInfo
+  Bytes config_;  // serialized last ServerInfo
   uint64_t next_request_ = 1;
   uint64_t next_pipe_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<Call>> calls_;

@@ -16,22 +16,22 @@
 namespace xsmb::rpc {
 
 enum class MsgType : uint32_t {
-  kConfig = 1,      // -> payload: serializeServerInfo(); reply kConfigOk
+  kConfig = 1,  // -> payload: serializeServerInfo(); reply kConfigOk
   kConfigOk = 2,
-  kOpen = 3,        // -> payload: u16 name length, name (UTF-8), serializeCallerInfo()
+  kOpen = 3,  // -> payload: u16 name length, name (UTF-8), serializeCallerInfo()
   kOpenOk = 4,
-  kOpenFail = 5,    // unknown pipe name (or pipe_id already in use / too many pipes)
-  kData = 6,        // -> payload: the bytes the SMB client wrote to the pipe
-  kDataReply = 7,   // <- payload: the bytes the SMB client reads next (may be empty)
-  kPipeError = 8,   // <- the pipe is broken (or unknown); the SMB layer disconnects it
-  kClose = 9,       // -> no reply
+  kOpenFail = 5,   // unknown pipe name (or pipe_id already in use / too many pipes)
+  kData = 6,       // -> payload: the bytes the SMB client wrote to the pipe
+  kDataReply = 7,  // <- payload: the bytes the SMB client reads next (may be empty)
+  kPipeError = 8,  // <- the pipe is broken (or unknown); the SMB layer disconnects it
+  kClose = 9,      // -> no reply
   // Test-only messages, compiled in and harmless: they let tests observe the sandbox.
   kTestOpenFile = 100,  // -> payload: path; reply kTestResult
   kTestHold = 101,      // -> the helper never answers this request (a call stuck in flight)
   kTestResult = 102,    // <- payload: i32 open() errno (0 = opened), u32 uid, u32 euid, u32 gid
 };
 
-constexpr size_t kFrameHeaderSize = 24;      // length field + 20
+constexpr size_t kFrameHeaderSize = 24;  // length field + 20
 constexpr uint32_t kMaxFramePayload = 4 << 20;
 
 struct Frame {

@@ -7,31 +7,32 @@ namespace xsmb::rpc {
 
 namespace {
 
-constexpr uint16_t kOpConnect = 0;                 // MS-SAMR 3.1.5.1.4
-constexpr uint16_t kOpClose = 1;                   // 3.1.5.13.1 SamrCloseHandle
-constexpr uint16_t kOpLookupDomain = 5;            // 3.1.5.11.1 SamrLookupDomainInSamServer
-constexpr uint16_t kOpEnumDomains = 6;             // 3.1.5.2.1 SamrEnumerateDomainsInSamServer
-constexpr uint16_t kOpOpenDomain = 7;              // 3.1.5.1.5
-constexpr uint16_t kOpQueryDomainInfo = 8;         // 3.1.5.5.2
-constexpr uint16_t kOpEnumDomainUsers = 13;        // 3.1.5.2.5
-constexpr uint16_t kOpGetAliasMembership = 16;     // 3.1.5.9.2
-constexpr uint16_t kOpLookupNames = 17;            // 3.1.5.11.2 SamrLookupNamesInDomain
-constexpr uint16_t kOpOpenUser = 34;               // 3.1.5.1.9
-constexpr uint16_t kOpQueryUserInfo = 36;          // 3.1.5.5.6
-constexpr uint16_t kOpGetGroupsForUser = 39;       // 3.1.5.9.1
-constexpr uint16_t kOpQueryDomainInfo2 = 46;       // 3.1.5.5.1
-constexpr uint16_t kOpQueryUserInfo2 = 47;         // 3.1.5.5.5
-constexpr uint16_t kOpConnect2 = 57;               // 3.1.5.1.3
-constexpr uint16_t kOpConnect4 = 62;               // 3.1.5.1.2
-constexpr uint16_t kOpConnect5 = 64;               // 3.1.5.1.1
+constexpr uint16_t kOpConnect = 0;              // MS-SAMR 3.1.5.1.4
+constexpr uint16_t kOpClose = 1;                // 3.1.5.13.1 SamrCloseHandle
+constexpr uint16_t kOpLookupDomain = 5;         // 3.1.5.11.1 SamrLookupDomainInSamServer
+constexpr uint16_t kOpEnumDomains = 6;          // 3.1.5.2.1 SamrEnumerateDomainsInSamServer
+constexpr uint16_t kOpOpenDomain = 7;           // 3.1.5.1.5
+constexpr uint16_t kOpQueryDomainInfo = 8;      // 3.1.5.5.2
+constexpr uint16_t kOpEnumDomainUsers = 13;     // 3.1.5.2.5
+constexpr uint16_t kOpGetAliasMembership = 16;  // 3.1.5.9.2
+constexpr uint16_t kOpLookupNames = 17;         // 3.1.5.11.2 SamrLookupNamesInDomain
+constexpr uint16_t kOpOpenUser = 34;            // 3.1.5.1.9
+constexpr uint16_t kOpQueryUserInfo = 36;       // 3.1.5.5.6
+constexpr uint16_t kOpGetGroupsForUser = 39;    // 3.1.5.9.1
+constexpr uint16_t kOpQueryDomainInfo2 = 46;    // 3.1.5.5.1
+constexpr uint16_t kOpQueryUserInfo2 = 47;      // 3.1.5.5.5
+constexpr uint16_t kOpConnect2 = 57;            // 3.1.5.1.3
+constexpr uint16_t kOpConnect4 = 62;            // 3.1.5.1.2
+constexpr uint16_t kOpConnect5 = 64;            // 3.1.5.1.1
 
 constexpr uint32_t kSidTypeUser = 1;
 constexpr uint32_t kSidTypeUnknown = 8;
 constexpr uint32_t kDomainUsersRid = 513;
-constexpr uint32_t kMaxNames = 1000;  // [range(0,1000)]
-constexpr uint32_t kUserNormalAccount = 0x00000010;       // MS-SAMR 2.2.1.12
+constexpr uint32_t kMaxNames = 1000;                 // [range(0,1000)]
+constexpr uint32_t kUserNormalAccount = 0x00000010;  // MS-SAMR 2.2.1.12
 constexpr uint32_t kUserDontExpirePassword = 0x00000200;
-constexpr uint32_t kSeGroupDefaultAttributes = 0x00000007;  // mandatory, enabled by default, enabled
+constexpr uint32_t kSeGroupDefaultAttributes =
+    0x00000007;  // mandatory, enabled by default, enabled
 
 struct SamHandle {
   enum class Kind { kServer, kDomain, kUser } kind = Kind::kServer;
@@ -50,24 +51,55 @@ class Samr : public Service {
     NdrReader r(stub);
     NdrWriter w;
     switch (opnum) {
-      case kOpConnect: connect(r, w, opnum); break;
-      case kOpConnect2: connect(r, w, opnum); break;
-      case kOpConnect4: connect(r, w, opnum); break;
-      case kOpConnect5: connect(r, w, opnum); break;
-      case kOpClose: close(r, w); break;
-      case kOpLookupDomain: lookupDomain(r, w); break;
-      case kOpEnumDomains: enumDomains(r, w); break;
-      case kOpOpenDomain: openDomain(r, w); break;
+      case kOpConnect:
+        connect(r, w, opnum);
+        break;
+      case kOpConnect2:
+        connect(r, w, opnum);
+        break;
+      case kOpConnect4:
+        connect(r, w, opnum);
+        break;
+      case kOpConnect5:
+        connect(r, w, opnum);
+        break;
+      case kOpClose:
+        close(r, w);
+        break;
+      case kOpLookupDomain:
+        lookupDomain(r, w);
+        break;
+      case kOpEnumDomains:
+        enumDomains(r, w);
+        break;
+      case kOpOpenDomain:
+        openDomain(r, w);
+        break;
       case kOpQueryDomainInfo:
-      case kOpQueryDomainInfo2: queryDomainInfo(r, w); break;
-      case kOpEnumDomainUsers: enumDomainUsers(r, w); break;
-      case kOpGetAliasMembership: getAliasMembership(r, w); break;
-      case kOpLookupNames: lookupNames(r, w); break;
-      case kOpOpenUser: openUser(r, w); break;
+      case kOpQueryDomainInfo2:
+        queryDomainInfo(r, w);
+        break;
+      case kOpEnumDomainUsers:
+        enumDomainUsers(r, w);
+        break;
+      case kOpGetAliasMembership:
+        getAliasMembership(r, w);
+        break;
+      case kOpLookupNames:
+        lookupNames(r, w);
+        break;
+      case kOpOpenUser:
+        openUser(r, w);
+        break;
       case kOpQueryUserInfo:
-      case kOpQueryUserInfo2: queryUserInfo(r, w); break;
-      case kOpGetGroupsForUser: getGroupsForUser(r, w); break;
-      default: return {kNcaOpRangeError, {}};
+      case kOpQueryUserInfo2:
+        queryUserInfo(r, w);
+        break;
+      case kOpGetGroupsForUser:
+        getGroupsForUser(r, w);
+        break;
+      default:
+        return {kNcaOpRangeError, {}};
     }
     if (!r.ok()) return {kFaultBadStubData, {}};
     return {0, w.take()};
@@ -223,22 +255,22 @@ class Samr : public Service {
     w.pointer(true);
     w.u16(cls);
     switch (cls) {
-      case 1:  // DOMAIN_PASSWORD_INFORMATION
-        w.u16(0);  // MinPasswordLength
-        w.u16(0);  // PasswordHistoryLength
-        w.u32(0);  // PasswordProperties
+      case 1:                        // DOMAIN_PASSWORD_INFORMATION
+        w.u16(0);                    // MinPasswordLength
+        w.u16(0);                    // PasswordHistoryLength
+        w.u32(0);                    // PasswordProperties
         oldLargeInteger(w, kNever);  // MaxPasswordAge
         oldLargeInteger(w, 0);       // MinPasswordAge
         break;
-      case 2:  // SAMPR_DOMAIN_GENERAL_INFORMATION
-        oldLargeInteger(w, kNever);  // ForceLogoff
+      case 2:                                 // SAMPR_DOMAIN_GENERAL_INFORMATION
+        oldLargeInteger(w, kNever);           // ForceLogoff
         w.unicodeString(info.server_string);  // OemInformation
         w.unicodeString(name);
-        w.unicodeString("");  // ReplicaSourceNodeName
+        w.unicodeString("");    // ReplicaSourceNodeName
         oldLargeInteger(w, 1);  // DomainModifiedCount
-        w.u32(1);  // DomainServerState: enabled
-        w.u32(3);  // DomainServerRole: primary
-        w.u8(0);   // UasCompatibilityRequired
+        w.u32(1);               // DomainServerState: enabled
+        w.u32(3);               // DomainServerRole: primary
+        w.u8(0);                // UasCompatibilityRequired
         w.u32(users);
         w.u32(0);  // GroupCount
         w.u32(0);  // AliasCount
@@ -252,10 +284,10 @@ class Samr : public Service {
       case 7:  // DOMAIN_SERVER_ROLE_INFORMATION
         w.u32(3);
         break;
-      case 12:  // DOMAIN_LOCKOUT_INFORMATION
+      case 12:                                         // DOMAIN_LOCKOUT_INFORMATION
         w.u64(static_cast<uint64_t>(-18000000000LL));  // LockoutDuration: 30 min
         w.u64(static_cast<uint64_t>(-18000000000LL));  // LockoutObservationWindow
-        w.u16(0);                                       // LockoutThreshold: never
+        w.u16(0);                                      // LockoutThreshold: never
         break;
     }
     w.flush();
@@ -279,7 +311,8 @@ class Samr : public Service {
     std::vector<std::pair<uint32_t, std::string>> page;
     const auto& users = ctx_.info->users;
     if (!d->builtin) {
-      for (size_t i = context; i < users.size(); ++i) page.emplace_back(users[i].rid, users[i].name);
+      for (size_t i = context; i < users.size(); ++i)
+        page.emplace_back(users[i].rid, users[i].name);
     }
     w.u32(static_cast<uint32_t>(d->builtin ? 0 : users.size()));
     writeEnumBuffer(w, page);

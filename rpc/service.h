@@ -104,8 +104,8 @@ constexpr uint32_t kStatusNoSuchDomain = 0xC00000DF;
 constexpr uint32_t kStatusInsufficientResources = 0xC000009A;
 // WERROR values (MS-ERREF 2.2).
 constexpr uint32_t kWerrOk = 0;
-constexpr uint32_t kWerrInvalidLevel = 124;       // ERROR_INVALID_LEVEL
-constexpr uint32_t kWerrNetNameNotFound = 2310;   // NERR_NetNameNotFound
+constexpr uint32_t kWerrInvalidLevel = 124;      // ERROR_INVALID_LEVEL
+constexpr uint32_t kWerrNetNameNotFound = 2310;  // NERR_NetNameNotFound
 constexpr uint32_t kWerrInvalidParameter = 87;
 
 }  // namespace xsmb::rpc

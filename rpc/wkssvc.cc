@@ -35,8 +35,8 @@ class Wkssvc : public Service {
     w.u32(kPlatformIdNt);
     str(info.netbios_name);
     str(info.workgroup);
-    w.u32(10);  // ver_major
-    w.u32(0);   // ver_minor
+    w.u32(10);                      // ver_major
+    w.u32(0);                       // ver_minor
     if (level >= 101) str("C:\\");  // lan_root
     if (level == 102) w.u32(0);     // logged_on_users: no interactive users on a file server
     w.flush();

@@ -39,9 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rest = rest.subspan(n);
     size_t off = 0;
     while (off < out.size()) {
-      auto pdu = decodePdu(xsmb::ByteSpan(out).subspan(off, std::min<size_t>(
-                                                               out.size() - off,
-                                                               xsmb::loadU16(out.data() + off + 8))));
+      auto pdu = decodePdu(xsmb::ByteSpan(out).subspan(
+          off, std::min<size_t>(out.size() - off, xsmb::loadU16(out.data() + off + 8))));
       if (!pdu.ok()) abort();  // the server produced a malformed PDU
       off += pdu->header.frag_length;
     }

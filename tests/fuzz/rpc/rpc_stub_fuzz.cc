@@ -66,10 +66,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint16_t opnum = static_cast<uint16_t>((data[1] | (data[2] << 8)) % 80);
   std::unique_ptr<Service> svc;
   switch (kind) {
-    case 0: svc = makeSrvsvc(context()); break;
-    case 1: svc = makeWkssvc(context()); break;
-    case 2: svc = makeLsarpc(context()); break;
-    default: svc = makeSamr(context()); break;
+    case 0:
+      svc = makeSrvsvc(context());
+      break;
+    case 1:
+      svc = makeWkssvc(context());
+      break;
+    case 2:
+      svc = makeLsarpc(context());
+      break;
+    default:
+      svc = makeSamr(context());
+      break;
   }
   prime(*svc, kind);
   CallResult r = svc->call(opnum, xsmb::ByteSpan(data + 3, size - 3));

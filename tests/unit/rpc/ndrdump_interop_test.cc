@@ -42,8 +42,8 @@ class NdrdumpTest : public ::testing::Test {
         .write(reinterpret_cast<const char*>(in.data()), in.size());
     std::ofstream(base + ".out", std::ios::binary)
         .write(reinterpret_cast<const char*>(r.stub.data()), r.stub.size());
-    std::string cmd = std::string(kNdrdump) + " -c " + base + ".in " + pipe + " " + fn +
-                      " out " + base + ".out 2>&1";
+    std::string cmd = std::string(kNdrdump) + " -c " + base + ".in " + pipe + " " + fn + " out " +
+                      base + ".out 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     std::string text;
     char buf[4096];
@@ -63,9 +63,12 @@ class NdrdumpTest : public ::testing::Test {
 };
 
 TEST_F(NdrdumpTest, Srvsvc) {
-  check(*srv_, "srvsvc", "srvsvc_NetSrvGetInfo", 21, fixtureStub("rpcclient-018-c2s-ptype0-op21.bin"));
-  check(*srv_, "srvsvc", "srvsvc_NetShareEnumAll", 15, fixtureStub("rpcclient-027-c2s-ptype0-op15.bin"));
-  check(*srv_, "srvsvc", "srvsvc_NetShareEnumAll", 15, fixtureStub("smbclient-L-023-c2s-ptype0-op15.bin"));
+  check(*srv_, "srvsvc", "srvsvc_NetSrvGetInfo", 21,
+        fixtureStub("rpcclient-018-c2s-ptype0-op21.bin"));
+  check(*srv_, "srvsvc", "srvsvc_NetShareEnumAll", 15,
+        fixtureStub("rpcclient-027-c2s-ptype0-op15.bin"));
+  check(*srv_, "srvsvc", "srvsvc_NetShareEnumAll", 15,
+        fixtureStub("smbclient-L-023-c2s-ptype0-op15.bin"));
   for (uint32_t level : {0u, 1u, 2u, 501u, 502u, 1005u}) {
     NdrWriter q;
     q.pointer(true);
@@ -89,7 +92,8 @@ TEST_F(NdrdumpTest, Srvsvc) {
 }
 
 TEST_F(NdrdumpTest, Lsarpc) {
-  Bytes open = check(*lsa_, "lsarpc", "lsa_OpenPolicy", 6, fixtureStub("rpcclient-036-c2s-ptype0-op6.bin"));
+  Bytes open =
+      check(*lsa_, "lsarpc", "lsa_OpenPolicy", 6, fixtureStub("rpcclient-036-c2s-ptype0-op6.bin"));
   for (uint16_t cls : {3, 5, 12}) {
     NdrWriter q;
     q.bytes(ByteSpan(open).first(20));
@@ -130,13 +134,20 @@ TEST_F(NdrdumpTest, Lsarpc) {
 }
 
 TEST_F(NdrdumpTest, Samr) {
-  Bytes c5 = check(*sam_, "samr", "samr_Connect5", 64, fixtureStub("rpcclient-062-c2s-ptype0-op64.bin"));
-  check(*sam_, "samr", "samr_EnumDomains", 6, withHandle(fixtureStub("rpcclient-064-c2s-ptype0-op6.bin"), c5, 16));
-  check(*sam_, "samr", "samr_LookupDomain", 5, withHandle(fixtureStub("rpcclient-066-c2s-ptype0-op5.bin"), c5, 16));
-  Bytes od = check(*sam_, "samr", "samr_OpenDomain", 7, withHandle(fixtureStub("rpcclient-068-c2s-ptype0-op7.bin"), c5, 16));
-  check(*sam_, "samr", "samr_EnumDomainUsers", 13, withHandle(fixtureStub("rpcclient-070-c2s-ptype0-op13.bin"), od, 0));
-  check(*sam_, "samr", "samr_LookupNames", 17, withHandle(fixtureStub("rpcclient-089-c2s-ptype0-op17.bin"), od, 0));
-  Bytes ou = check(*sam_, "samr", "samr_OpenUser", 34, withHandle(fixtureStub("rpcclient-091-c2s-ptype0-op34.bin"), od, 0));
+  Bytes c5 =
+      check(*sam_, "samr", "samr_Connect5", 64, fixtureStub("rpcclient-062-c2s-ptype0-op64.bin"));
+  check(*sam_, "samr", "samr_EnumDomains", 6,
+        withHandle(fixtureStub("rpcclient-064-c2s-ptype0-op6.bin"), c5, 16));
+  check(*sam_, "samr", "samr_LookupDomain", 5,
+        withHandle(fixtureStub("rpcclient-066-c2s-ptype0-op5.bin"), c5, 16));
+  Bytes od = check(*sam_, "samr", "samr_OpenDomain", 7,
+                   withHandle(fixtureStub("rpcclient-068-c2s-ptype0-op7.bin"), c5, 16));
+  check(*sam_, "samr", "samr_EnumDomainUsers", 13,
+        withHandle(fixtureStub("rpcclient-070-c2s-ptype0-op13.bin"), od, 0));
+  check(*sam_, "samr", "samr_LookupNames", 17,
+        withHandle(fixtureStub("rpcclient-089-c2s-ptype0-op17.bin"), od, 0));
+  Bytes ou = check(*sam_, "samr", "samr_OpenUser", 34,
+                   withHandle(fixtureStub("rpcclient-091-c2s-ptype0-op34.bin"), od, 0));
   for (uint16_t cls : {1, 6, 7, 8, 16, 21}) {
     NdrWriter q;
     q.bytes(ByteSpan(ou).first(20));

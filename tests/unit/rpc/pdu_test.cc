@@ -134,7 +134,7 @@ TEST(PduTest, HeaderRejectsBadFraming) {
   EXPECT_FALSE(mutate(4, 0x00));  // big-endian drep
   EXPECT_FALSE(mutate(8, 4));     // frag_length < 16
   Bytes auth = good;
-  auth[10] = 0xF0;                // auth_length beyond the PDU
+  auth[10] = 0xF0;  // auth_length beyond the PDU
   EXPECT_FALSE(decodeHeader(auth).ok());
   Bytes unknown = good;
   unknown[2] = 99;

@@ -22,7 +22,8 @@ using testing::testServerInfo;
 
 class Client {
  public:
-  explicit Client(std::string_view pipe, const SyntaxId& iface, CallerInfo caller = {"bench", "SAMBABARS", false})
+  explicit Client(std::string_view pipe, const SyntaxId& iface,
+                  CallerInfo caller = {"bench", "SAMBABARS", false})
       : ep_(PipeEndpoint::create(pipe, testServerInfo(), caller)) {
     EXPECT_NE(ep_, nullptr);
     Bytes out = ep_->write(bindBytes(1, iface));
@@ -246,9 +247,9 @@ TEST(PipeEndpointTest, Names) {
   struct {
     const char* name;
     const char* canonical;
-  } cases[] = {{"srvsvc", "srvsvc"},    {"\\PIPE\\srvsvc", "srvsvc"}, {"\\pipe\\SAMR", "samr"},
-               {"LSARPC", "lsarpc"},    {"\\wkssvc", "wkssvc"},       {"spoolss", nullptr},
-               {"", nullptr},           {"\\PIPE\\", nullptr},        {"srvsvc\\x", nullptr},
+  } cases[] = {{"srvsvc", "srvsvc"}, {"\\PIPE\\srvsvc", "srvsvc"}, {"\\pipe\\SAMR", "samr"},
+               {"LSARPC", "lsarpc"}, {"\\wkssvc", "wkssvc"},       {"spoolss", nullptr},
+               {"", nullptr},        {"\\PIPE\\", nullptr},        {"srvsvc\\x", nullptr},
                {"netlogon", nullptr}};
   for (const auto& c : cases) {
     auto ep = PipeEndpoint::create(c.name, info, {});
@@ -315,8 +316,8 @@ TEST(PipeEndpointTest, WindowsStyleBindWithThreeContexts) {
   EXPECT_EQ(ack.results[3].reason, kReasonAbstractSyntaxNotSupported);
   EXPECT_EQ(ack.results[4].result, kResultAcceptance);  // samr on the lsarpc pipe
   // alter_context adds srvsvc? Not on this pipe: abstract syntax rejected.
-  auto alt = decodePdu(ep->write(bindBytes(3, srvsvcSyntax(), {ndr20Syntax()}, 4280,
-                                           PType::kAlterContext, 5)));
+  auto alt = decodePdu(
+      ep->write(bindBytes(3, srvsvcSyntax(), {ndr20Syntax()}, 4280, PType::kAlterContext, 5)));
   ASSERT_TRUE(alt.ok());
   EXPECT_EQ(alt->header.ptype, PType::kAlterContextResp);
   EXPECT_EQ(std::get<BindAckPdu>(alt->body).results[0].reason, kReasonAbstractSyntaxNotSupported);
@@ -326,8 +327,8 @@ TEST(PipeEndpointTest, WindowsStyleBindWithThreeContexts) {
 TEST(PipeEndpointTest, AlterContextAddsAContext) {
   auto ep = PipeEndpoint::create("samr", testServerInfo(), {});
   ep->write(bindBytes(1, samrSyntax()));
-  auto alt = decodePdu(ep->write(bindBytes(2, lsarpcSyntax(), {ndr20Syntax()}, 4280,
-                                           PType::kAlterContext, 1)));
+  auto alt = decodePdu(
+      ep->write(bindBytes(2, lsarpcSyntax(), {ndr20Syntax()}, 4280, PType::kAlterContext, 1)));
   ASSERT_TRUE(alt.ok());
   EXPECT_EQ(std::get<BindAckPdu>(alt->body).results[0].result, kResultAcceptance);
   // lsa_OpenPolicy2 on context 1 works.
@@ -810,9 +811,9 @@ TEST_F(LsaTest, LookupSids) {
   for (int version : {1, 2, 3}) {
     SCOPED_TRACE(version);
     uint16_t op = version == 1 ? 15 : version == 2 ? 57 : 76;
-    Bytes out = c_.call(op, lookupSidsStub(version == 3 ? nullptr : &handle_,
-                                           {dom + "-1000", dom, "S-1-5-21-1-2-3-4", dom + "-513"},
-                                           version));
+    Bytes out = c_.call(
+        op, lookupSidsStub(version == 3 ? nullptr : &handle_,
+                           {dom + "-1000", dom, "S-1-5-21-1-2-3-4", dom + "-513"}, version));
     NdrReader r(out);
     auto doms = decodeRefDomains(r);
     ASSERT_EQ(doms.size(), 1u);

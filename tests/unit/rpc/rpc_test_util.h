@@ -31,9 +31,8 @@ inline Bytes fixtureStub(const std::string& name) {
 }
 
 inline Bytes bindBytes(uint32_t call_id, const SyntaxId& abstract,
-                       std::vector<SyntaxId> transfers = {ndr20Syntax()},
-                       uint16_t max_frag = 4280, PType type = PType::kBind,
-                       uint16_t context_id = 0) {
+                       std::vector<SyntaxId> transfers = {ndr20Syntax()}, uint16_t max_frag = 4280,
+                       PType type = PType::kBind, uint16_t context_id = 0) {
   PduHeader h;
   h.ptype = type;
   h.call_id = call_id;
@@ -84,8 +83,10 @@ inline Bytes responseStub(const Bytes& out, uint32_t* fault = nullptr) {
   Bytes stub;
   for (const Pdu& p : splitPdus(out, &storage)) {
     if (auto* f = std::get_if<FaultPdu>(&p.body)) {
-      if (fault) *fault = f->status;
-      else ADD_FAILURE() << "fault 0x" << std::hex << f->status;
+      if (fault)
+        *fault = f->status;
+      else
+        ADD_FAILURE() << "fault 0x" << std::hex << f->status;
       return {};
     }
     auto* r = std::get_if<ResponsePdu>(&p.body);

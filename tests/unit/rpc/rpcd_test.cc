@@ -1,7 +1,5 @@
 // RpcdClient against the real xsmb-rpcd: calls, concurrency, crash and restart, timeouts and
 // the sandbox (no file can be opened; unprivileged when started as root).
-#include "rpc/rpcd_client.h"
-
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,6 +10,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "rpc/rpcd_client.h"
 #include "rpc_test_util.h"
 
 namespace xsmb::rpc {
