@@ -9,6 +9,7 @@ PACKAGES=(
   clang llvm libclang-rt-14-dev
   # libraries
   libabsl-dev libssl-dev liburing-dev libbpf-dev
+  libxdp-dev bpftool xdp-tools  # BPF data plane: libxdp dispatcher, skeletons, inspection
   libkrb5-dev  # MIT GSSAPI (pkg-config krb5-gssapi) for the Kerberos acceptor
   libseccomp-dev  # xsmb-rpcd's syscall filter
   # tests

@@ -1,0 +1,362 @@
+// Privileged: the loader (load/attach/detach/status/unload on a veth pair) and the DataPlane
+// library xsmbd links (sessions, latency, config, sockhash stream parser/verdict on real TCP
+// connections, reuseport selection). Runs in a network namespace and a bpffs of its own.
+#include "loader/xsmb_bpf.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <thread>
+
+#include "loader/loader.h"
+#include "tests/bpf/bpf_fixture.h"
+
+namespace xsmb::bpf::test {
+namespace {
+
+class DataPlaneTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    problem_ = privilegeProblem();
+    if (!problem_.empty()) return;
+    std::string e;
+    if (!enterPrivateNetns(&e)) {
+      problem_ = e;
+      return;
+    }
+    // A private mount namespace with a bpffs of our own: the test's pins are invisible to
+    // (and cannot disturb) a production /sys/fs/bpf/xsmb.
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) {
+      problem_ = std::string("private mount namespace: ") + strerror(errno);
+      return;
+    }
+    char tmpl[] = "/tmp/xsmb-bpffs-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr || mount("bpf", tmpl, "bpf", 0, "mode=0700") != 0) {
+      problem_ = std::string("mounting a bpffs: ") + strerror(errno);
+      return;
+    }
+    bpffs_ = tmpl;
+  }
+  static void TearDownTestSuite() {
+    if (!bpffs_.empty()) {
+      umount2(bpffs_.c_str(), MNT_DETACH);
+      rmdir(bpffs_.c_str());
+    }
+  }
+  void SetUp() override {
+    if (!problem_.empty()) GTEST_SKIP() << problem_;
+    pin_dir_ = bpffs_ + "/xsmb";
+  }
+  void TearDown() override {
+    if (!problem_.empty()) return;
+    std::string e;
+    Loader(pin_dir_).unload(&e);
+  }
+
+  bool load(std::string* e) { return Loader(pin_dir_).load(LoadOptions{}, e); }
+
+  xsmb_config config() {
+    xsmb_config c = {};
+    int fd = bpf_obj_get(mapPinPath(pin_dir_, "xsmb_config").c_str());
+    uint32_t zero = 0;
+    bpf_map_lookup_elem(fd, &zero, &c);
+    close(fd);
+    return c;
+  }
+  uint64_t counter(DataPlane& dp, xsmb_counter c) { return dp.counters().at(c).second; }
+
+  static inline std::string problem_;
+  static inline std::string bpffs_;
+  std::string pin_dir_;
+};
+
+TEST_F(DataPlaneTest, OpenWithoutPinsSaysWhy) {
+  std::string why;
+  EXPECT_EQ(DataPlane::open(pin_dir_, &why), nullptr);
+  EXPECT_NE(why.find("no BPF maps pinned"), std::string::npos) << why;
+}
+
+TEST_F(DataPlaneTest, LoadIsIdempotentAndUnloadRemovesEveryPin) {
+  std::string e;
+  Loader loader(pin_dir_);
+  ASSERT_TRUE(loader.load(LoadOptions{}, &e)) << e;
+  ASSERT_TRUE(loader.isLoaded());
+  auto id = [&](const char* prog) {
+    int fd = bpf_obj_get(progPinPath(pin_dir_, prog).c_str());
+    bpf_prog_info info = {};
+    uint32_t len = sizeof(info);
+    bpf_obj_get_info_by_fd(fd, &info, &len);
+    close(fd);
+    return info.id;
+  };
+  uint32_t tc_id = id("xsmb_tc_egress");
+  ASSERT_NE(tc_id, 0u);
+  LoadOptions o;
+  o.ports = {445, 1445};
+  o.syn_rate = 50;
+  o.max_msg_size = 1 << 20;
+  o.steer = 1;
+  ASSERT_TRUE(loader.load(o, &e)) << e;
+  EXPECT_EQ(id("xsmb_tc_egress"), tc_id) << "a second load must not reload";
+  xsmb_config c = config();
+  EXPECT_EQ(c.ports[0], 445);
+  EXPECT_EQ(c.ports[1], 1445);
+  EXPECT_EQ(c.syn_rate, 50u);
+  EXPECT_EQ(c.syn_burst, 100u);
+  EXPECT_EQ(c.max_msg_size, 1u << 20);
+  EXPECT_EQ(c.flags, static_cast<uint32_t>(XSMB_CFG_STEER | XSMB_CFG_LATENCY));
+  std::ostringstream status;
+  ASSERT_TRUE(loader.status(status, &e)) << e;
+  EXPECT_NE(status.str().find("ports 445 1445"), std::string::npos) << status.str();
+  ASSERT_TRUE(loader.unload(&e)) << e;
+  EXPECT_NE(access(pin_dir_.c_str(), F_OK), 0);
+  ASSERT_TRUE(loader.unload(&e)) << "unloading twice is fine: " << e;
+}
+
+TEST_F(DataPlaneTest, AttachDetachOnVethIsIdempotent) {
+  ASSERT_EQ(system("ip link add xsmbt0 type veth peer name xsmbt1 && ip link set xsmbt0 up "
+                   "&& ip link set xsmbt1 up"),
+            0);
+  std::string e;
+  Loader loader(pin_dir_);
+  ASSERT_TRUE(loader.attach("xsmbt0", AttachMode::kNative, &e)) << e;
+  auto ifs = loader.interfaces();
+  ASSERT_EQ(ifs.size(), 1u);
+  EXPECT_EQ(ifs[0].name, "xsmbt0");
+  EXPECT_EQ(ifs[0].xdp_mode, "native");
+  EXPECT_NE(ifs[0].xdp_prog_id, 0u);
+  EXPECT_NE(ifs[0].tc_prog_id, 0u);
+  ASSERT_TRUE(loader.attach("xsmbt0", AttachMode::kNative, &e)) << e;
+  auto again = loader.interfaces();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].xdp_prog_id, ifs[0].xdp_prog_id);
+  EXPECT_EQ(again[0].tc_prog_id, ifs[0].tc_prog_id);
+  EXPECT_FALSE(loader.attach("nosuchif0", AttachMode::kAuto, &e));
+  ASSERT_TRUE(loader.detach("xsmbt0", &e)) << e;
+  EXPECT_TRUE(loader.interfaces().empty());
+  ASSERT_TRUE(loader.detach("xsmbt0", &e)) << "detaching twice is fine: " << e;
+  // Unload detaches what is still attached.
+  ASSERT_TRUE(loader.attach("xsmbt1", AttachMode::kGeneric, &e)) << e;
+  EXPECT_EQ(loader.interfaces().at(0).xdp_mode, "generic");
+  ASSERT_TRUE(loader.unload(&e)) << e;
+  EXPECT_TRUE(loader.interfaces().empty());
+  system("ip link del xsmbt0");
+}
+
+TEST_F(DataPlaneTest, BlocklistPrefixes) {
+  xsmb_lpm_key k;
+  ASSERT_TRUE(parsePrefix("10.1.0.0/16", &k));
+  EXPECT_EQ(k.prefixlen, 112u);
+  EXPECT_EQ(k.addr.b[11], 0xff);
+  EXPECT_EQ(k.addr.b[12], 10);
+  ASSERT_TRUE(parsePrefix("fd00::1", &k));
+  EXPECT_EQ(k.prefixlen, 128u);
+  EXPECT_FALSE(parsePrefix("10.1.0.0/33", &k));
+  EXPECT_FALSE(parsePrefix("nonsense", &k));
+  std::string e;
+  ASSERT_TRUE(load(&e)) << e;
+  Loader loader(pin_dir_);
+  ASSERT_TRUE(loader.block("10.1.0.0/16", true, &e)) << e;
+  ASSERT_TRUE(loader.block("10.1.0.0/16", true, &e)) << e;
+  int fd = bpf_obj_get(mapPinPath(pin_dir_, "xsmb_blocklist").c_str());
+  ASSERT_TRUE(parsePrefix("10.1.0.0/16", &k));
+  xsmb_block v;
+  EXPECT_EQ(bpf_map_lookup_elem(fd, &k, &v), 0);
+  ASSERT_TRUE(loader.block("10.1.0.0/16", false, &e)) << e;
+  EXPECT_NE(bpf_map_lookup_elem(fd, &k, &v), 0);
+  close(fd);
+}
+
+TEST_F(DataPlaneTest, SessionsLatencyAndConfig) {
+  std::string e;
+  ASSERT_TRUE(load(&e)) << e;
+  auto dp = DataPlane::open(pin_dir_, &e);
+  ASSERT_NE(dp, nullptr) << e;
+  dp->sessionUp({0xabcdef, 1000, 0x0311, 1, 0, 1});
+  xsmb_session s;
+  ASSERT_TRUE(dp->lookupSession(0xabcdef, &s));
+  EXPECT_EQ(s.uid, 1000u);
+  EXPECT_EQ(s.dialect, 0x0311);
+  EXPECT_EQ(s.signing, 1);
+  EXPECT_EQ(s.encryption, 0);
+  EXPECT_EQ(s.home_cpu, 1u);
+  dp->sessionDown(0xabcdef);
+  EXPECT_FALSE(dp->lookupSession(0xabcdef, &s));
+
+  dp->recordLatency(8, 1500);  // READ, bucket floor(log2(1500)) = 10
+  dp->recordLatency(8, 1024);
+  dp->recordLatency(0x99, 5);  // beyond the commands: OTHER
+  xsmb_hist h = dp->serverLatency(XSMB_CMD_READ);
+  EXPECT_EQ(h.count, 2u);
+  EXPECT_EQ(h.sum_ns, 2524u);
+  EXPECT_EQ(h.buckets[10], 2u);
+  EXPECT_EQ(dp->serverLatency(XSMB_CMD_OTHER).buckets[2], 1u);
+  // The same histogram is visible through the map (what bpftool dumps).
+  int fd = bpf_obj_get(mapPinPath(pin_dir_, "xsmb_srv_lat").c_str());
+  uint32_t slot = XSMB_CMD_READ;
+  xsmb_hist via_map = {};
+  ASSERT_EQ(bpf_map_lookup_elem(fd, &slot, &via_map), 0);
+  close(fd);
+  EXPECT_EQ(via_map.count, 2u);
+
+  dp->setMaxMessageSize(8 << 20);
+  EXPECT_EQ(config().max_msg_size, 8u << 20);
+  // Many threads at once: nothing lost.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; i++) dp->recordLatency(9, 100);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(dp->serverLatency(XSMB_CMD_WRITE).count, 40000u);
+}
+
+int listenTcp(uint16_t* port, bool reuseport) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(*port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 64) != 0) {
+    close(fd);
+    return -1;
+  }
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+int connectTcp(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads what arrives within timeout_ms of silence.
+Bytes readAll(int fd, int timeout_ms) {
+  Bytes out;
+  uint8_t buf[65536];
+  for (;;) {
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) break;
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  return out;
+}
+
+TEST_F(DataPlaneTest, SockhashDeliversWholeMessagesAndDropsBadOnes) {
+  std::string e;
+  ASSERT_TRUE(load(&e)) << e;
+  auto dp = DataPlane::open(pin_dir_, &e);
+  ASSERT_NE(dp, nullptr) << e;
+  dp->setMaxMessageSize(4096);
+  uint64_t sid = 0x42;
+  dp->sessionUp({sid, 0, 0x0311, 0, 0, XSMB_CPU_NONE});
+
+  uint16_t port = 0;
+  int lfd = listenTcp(&port, false);
+  ASSERT_GE(lfd, 0);
+  int cfd = connectTcp(port);
+  ASSERT_GE(cfd, 0);
+  int sfd = accept(lfd, nullptr, nullptr);
+  ASSERT_GE(sfd, 0);
+  ASSERT_TRUE(dp->addConnection(sfd));
+
+  Smb2Header h;
+  h.command = 5;
+  h.session_id = sid;
+  h.body_len = 100;
+  Bytes good1 = NetBiosFrame(Smb2(h));
+  h.body_len = 5000;
+  Bytes oversize = NetBiosFrame(Smb2(h));
+  Bytes bad = NetBiosFrame(Bytes(80, 0x41));
+  h.command = 6;
+  h.body_len = 24;
+  Bytes good2 = NetBiosFrame(Smb2(h));
+  // The first message arrives in three pieces: the verdict still sees it whole, once.
+  send(cfd, good1.data(), 3, 0);
+  usleep(20000);
+  send(cfd, good1.data() + 3, 40, 0);
+  usleep(20000);
+  send(cfd, good1.data() + 43, good1.size() - 43, 0);
+  for (const Bytes* m : {&oversize, &bad, &good2}) send(cfd, m->data(), m->size(), 0);
+
+  Bytes got = readAll(sfd, 300);
+  Bytes want = good1;
+  want.insert(want.end(), good2.begin(), good2.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(counter(*dp, XSMB_CNT_SK_MESSAGES), 2u);
+  EXPECT_EQ(counter(*dp, XSMB_CNT_SK_DROP_OVERSIZE), 1u);
+  EXPECT_EQ(counter(*dp, XSMB_CNT_SK_DROP_BAD_HEADER), 1u);
+  xsmb_session s;
+  ASSERT_TRUE(dp->lookupSession(sid, &s));
+  EXPECT_EQ(s.sk_messages, 2u);
+  // Responses flow normally in the other direction.
+  ASSERT_EQ(send(sfd, good2.data(), good2.size(), 0), static_cast<ssize_t>(good2.size()));
+  EXPECT_EQ(readAll(cfd, 200), good2);
+  close(cfd);
+  close(sfd);
+  close(lfd);
+}
+
+TEST_F(DataPlaneTest, ReuseportPrefersTheLeastLoadedWorker) {
+  std::string e;
+  ASSERT_TRUE(load(&e)) << e;
+  auto dp = DataPlane::open(pin_dir_, &e);
+  ASSERT_NE(dp, nullptr) << e;
+  uint16_t port = 0;
+  std::vector<int> fds;
+  for (int i = 0; i < 4; i++) {
+    int fd = listenTcp(&port, true);
+    ASSERT_GE(fd, 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    fds.push_back(fd);
+  }
+  ASSERT_TRUE(dp->attachReuseport(fds, &e)) << e;
+  EXPECT_EQ(config().nworkers, 4u);
+  for (uint32_t w = 0; w < 4; w++) dp->setWorkerLoad(w, w == 2 ? 1 : 5);
+  std::vector<int> clients;
+  for (int i = 0; i < 8; i++) clients.push_back(connectTcp(port));
+  usleep(50000);
+  std::vector<int> accepted(4);
+  for (int w = 0; w < 4; w++) {
+    int c;
+    while ((c = accept(fds[w], nullptr, nullptr)) >= 0) {
+      accepted[w]++;
+      close(c);
+    }
+  }
+  EXPECT_EQ(accepted, (std::vector<int>{0, 0, 8, 0}));
+  EXPECT_EQ(counter(*dp, XSMB_CNT_RP_SELECT_LOAD), 8u);
+  // No loads reported: the kernel's hash places connections.
+  for (uint32_t w = 0; w < 4; w++) dp->setWorkerLoad(w, 0);
+  int c = connectTcp(port);
+  EXPECT_EQ(counter(*dp, XSMB_CNT_RP_SELECT_HASH), 1u);
+  close(c);
+  for (int fd : clients) close(fd);
+  for (int fd : fds) close(fd);
+}
+
+}  // namespace
+}  // namespace xsmb::bpf::test
