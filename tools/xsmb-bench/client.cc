@@ -423,13 +423,13 @@ absl::StatusOr<Bytes> Client::call(uint16_t command, Bytes body, uint32_t also_o
   return std::move(c->message);
 }
 
-absl::StatusOr<FileId> Client::open(const std::string& name, uint32_t access,
-                                    uint32_t disposition, uint32_t options,
-                                    uint64_t* end_of_file) {
+absl::StatusOr<FileId> Client::open(const std::string& name, uint32_t access, uint32_t disposition,
+                                    uint32_t options, uint64_t* end_of_file) {
   auto m = call(SMB2_CREATE, createBody(name, access, disposition, options,
                                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE));
-  if (!m.ok()) return absl::Status(m.status().code(), absl::StrCat("CREATE ", name, ": ",
-                                                                    m.status().message()));
+  if (!m.ok())
+    return absl::Status(m.status().code(),
+                        absl::StrCat("CREATE ", name, ": ", m.status().message()));
   FileId id;
   if (!decodeCreateReply(*m, &id, end_of_file)) return absl::DataLossError("bad CREATE reply");
   return id;

@@ -55,9 +55,9 @@ struct ClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 445;
   NtlmCredentials credentials;
-  std::string share;               // share name; the tree is \\host\share
-  uint16_t max_dialect = 0x0311;   // highest dialect offered (0x0202 .. 0x0311)
-  bool sign = false;               // sign even when the server does not require it
+  std::string share;                         // share name; the tree is \\host\share
+  uint16_t max_dialect = 0x0311;             // highest dialect offered (0x0202 .. 0x0311)
+  bool sign = false;                         // sign even when the server does not require it
   std::chrono::milliseconds timeout{10000};  // for each logon step
   TransportOptions transport;
 };

@@ -21,8 +21,7 @@
 ABSL_FLAG(std::string, host, "127.0.0.1", "server address");
 ABSL_FLAG(int, port, 445, "server TCP port");
 ABSL_FLAG(std::string, user, "", "user name (empty: anonymous)");
-ABSL_FLAG(std::string, password, "",
-          "password (or the environment variable XSMB_BENCH_PASSWORD)");
+ABSL_FLAG(std::string, password, "", "password (or the environment variable XSMB_BENCH_PASSWORD)");
 ABSL_FLAG(std::string, domain, "", "NTLM domain");
 ABSL_FLAG(std::string, share, "", "share name");
 ABSL_FLAG(std::string, max_dialect, "3.1.1", "highest dialect offered: 2.0.2 2.1 3.0 3.0.2 3.1.1");
@@ -143,7 +142,7 @@ int main(int argc, char** argv) {
   std::vector<WorkloadResult> results;
   int rc = 0;
   for (const std::string& name : std::vector<std::string>(
-       absl::StrSplit(absl::GetFlag(FLAGS_workload), ',', absl::SkipEmpty()))) {
+           absl::StrSplit(absl::GetFlag(FLAGS_workload), ',', absl::SkipEmpty()))) {
     Workload w;
     if (!parseWorkload(name, &w)) {
       std::fprintf(stderr, "xsmb-bench: unknown workload %s\n", name.c_str());

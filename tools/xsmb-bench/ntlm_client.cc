@@ -26,8 +26,7 @@ uint64_t nowFiletime() {
 
 // One "fields" triple (Len, MaxLen, Offset) pointing at `data` appended to `payload`, whose
 // first byte sits at `payload_base` in the message.
-void putField(ByteWriter& w, size_t field_off, Bytes& payload, size_t payload_base,
-              ByteSpan data) {
+void putField(ByteWriter& w, size_t field_off, Bytes& payload, size_t payload_base, ByteSpan data) {
   w.patchU16(field_off, static_cast<uint16_t>(data.size()));
   w.patchU16(field_off + 2, static_cast<uint16_t>(data.size()));
   w.patchU32(field_off + 4, static_cast<uint32_t>(payload_base + payload.size()));
@@ -163,8 +162,8 @@ absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
   } else {
     crypto::randomBytes(client_challenge);
   }
-  uint64_t timestamp = server_time ? *server_time
-                                   : (fixed_challenge_ ? fixed_timestamp_ : nowFiletime());
+  uint64_t timestamp =
+      server_time ? *server_time : (fixed_challenge_ ? fixed_timestamp_ : nowFiletime());
 
   bool anonymous = creds_.user.empty();
   Bytes nt_response, lm_response;
@@ -230,8 +229,8 @@ absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
 
 Bytes spnegoInitToken(ByteSpan ntlm_negotiate) {
   static constexpr uint8_t kSpnegoOid[] = {0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02};
-  static constexpr uint8_t kNtlmOid[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01,
-                                         0x82, 0x37, 0x02, 0x02, 0x0a};
+  static constexpr uint8_t kNtlmOid[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04,
+                                         0x01, 0x82, 0x37, 0x02, 0x02, 0x0a};
   Bytes mech_types = der(0xa0, der(0x30, kNtlmOid));
   Bytes mech_token = der(0xa2, der(0x04, ntlm_negotiate));
   Bytes init = der(0xa0, der(0x30, concat({mech_types, mech_token})));

@@ -298,8 +298,7 @@ absl::Status Transport::readSome() {
     // Make room: compact, and grow to the announced frame length when it does not fit.
     size_t want = 4096;
     if (rend_ - rstart_ >= net::kNetBiosHeaderSize) {
-      auto f = net::parseFrame(ByteSpan(rbuf_.data() + rstart_, rend_ - rstart_),
-                               opts_.max_frame);
+      auto f = net::parseFrame(ByteSpan(rbuf_.data() + rstart_, rend_ - rstart_), opts_.max_frame);
       if (f.status == net::FrameStatus::kIncomplete) {
         want = std::max<size_t>(net::kNetBiosHeaderSize + f.length - (rend_ - rstart_), 4096);
       }

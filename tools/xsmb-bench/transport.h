@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
-#include <map>
 
 #include "absl/status/status.h"
 #include "server/common/bytes.h"

@@ -166,22 +166,20 @@ class Driver {
         });
         break;
       case Workload::kCreate: {
-        std::string name = o_.shared_path ? o_.path
-                                          : absl::StrCat(o_.path, "-", index_, "-", slot);
-        client_.submit(
-            SMB2_CREATE,
-            createBody(name, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN_IF,
-                       FILE_NON_DIRECTORY_FILE, kAllShare),
-            [this, op](const Reply& r) {
-              if (transportFailed(r)) return;
-              if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
-                return finish(*op, false, 0);
-              }
-              client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op](const Reply& r2) {
-                if (transportFailed(r2)) return;
-                finish(*op, r2.ntStatus() == 0, 0);
-              });
-            });
+        std::string name = o_.shared_path ? o_.path : absl::StrCat(o_.path, "-", index_, "-", slot);
+        client_.submit(SMB2_CREATE,
+                       createBody(name, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+                                  FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE, kAllShare),
+                       [this, op](const Reply& r) {
+                         if (transportFailed(r)) return;
+                         if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
+                           return finish(*op, false, 0);
+                         }
+                         client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op](const Reply& r2) {
+                           if (transportFailed(r2)) return;
+                           finish(*op, r2.ntStatus() == 0, 0);
+                         });
+                       });
         break;
       }
       case Workload::kStat:
@@ -240,8 +238,8 @@ class Driver {
   void listNext(std::shared_ptr<Op> op, bool restart) {
     client_.submit(
         SMB2_QUERY_DIRECTORY,
-        queryDirectoryBody(op->id, FileIdBothDirectoryInformation,
-                           restart ? SMB2_RESTART_SCANS : 0, "*", kListBuffer),
+        queryDirectoryBody(op->id, FileIdBothDirectoryInformation, restart ? SMB2_RESTART_SCANS : 0,
+                           "*", kListBuffer),
         [this, op](const Reply& r) {
           if (transportFailed(r)) return;
           bool more = false, ok = true;
@@ -300,16 +298,18 @@ absl::Status prepareFile(const BenchOptions& o) {
           SMB2_WRITE, writeBody(*id, off, len),
           [&](const Reply& r) {
             --in_flight;
-            if (!r.status.ok()) failure = r.status;
-            else if (r.ntStatus() != 0) failure = ntError("WRITE", r.ntStatus());
+            if (!r.status.ok())
+              failure = r.status;
+            else if (r.ntStatus() != 0)
+              failure = ntError("WRITE", r.ntStatus());
           },
           ByteSpan(pattern()).first(len), len);
       off += len;
     }
     if (!failure.ok() && in_flight == 0) break;
     int target = in_flight - 1;
-    if (auto st = c.transport().runUntil([&] { return in_flight <= target; },
-                                         std::chrono::seconds(60));
+    if (auto st =
+            c.transport().runUntil([&] { return in_flight <= target; }, std::chrono::seconds(60));
         !st.ok()) {
       return st;
     }
@@ -431,15 +431,24 @@ bool parseWorkload(const std::string& name, Workload* out) {
 
 const char* workloadName(Workload w) {
   switch (w) {
-    case Workload::kEcho: return "echo";
-    case Workload::kCreate: return "create";
-    case Workload::kStat: return "stat";
-    case Workload::kList: return "list";
-    case Workload::kSeqRead: return "seqread";
-    case Workload::kRandRead: return "randread";
-    case Workload::kSeqWrite: return "seqwrite";
-    case Workload::kRandWrite: return "randwrite";
-    case Workload::kSessions: return "sessions";
+    case Workload::kEcho:
+      return "echo";
+    case Workload::kCreate:
+      return "create";
+    case Workload::kStat:
+      return "stat";
+    case Workload::kList:
+      return "list";
+    case Workload::kSeqRead:
+      return "seqread";
+    case Workload::kRandRead:
+      return "randread";
+    case Workload::kSeqWrite:
+      return "seqwrite";
+    case Workload::kRandWrite:
+      return "randwrite";
+    case Workload::kSessions:
+      return "sessions";
   }
   return "?";
 }
@@ -448,9 +457,15 @@ absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_
   BenchOptions o = opts_in;
   if (o.path.empty()) {
     switch (w) {
-      case Workload::kCreate: o.path = "xsmb-bench-create"; break;
-      case Workload::kList: o.path = ""; break;
-      default: o.path = "xsmb-bench.dat"; break;
+      case Workload::kCreate:
+        o.path = "xsmb-bench-create";
+        break;
+      case Workload::kList:
+        o.path = "";
+        break;
+      default:
+        o.path = "xsmb-bench.dat";
+        break;
     }
   }
   int conns = w == Workload::kSessions ? o.sessions : o.connections;
@@ -590,16 +605,15 @@ double us(uint64_t ns) { return ns / 1000.0; }
 }  // namespace
 
 std::string formatTable(const std::vector<WorkloadResult>& results) {
-  std::string out = absl::StrFormat("%-10s %5s %4s %8s %12s %10s %10s %10s %10s %7s\n",
-                                    "workload", "conns", "qd", "block", "ops/s", "MB/s",
-                                    "p50 us", "p99 us", "p99.9 us", "errors");
+  std::string out =
+      absl::StrFormat("%-10s %5s %4s %8s %12s %10s %10s %10s %10s %7s\n", "workload", "conns", "qd",
+                      "block", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "errors");
   for (const auto& r : results) {
     double s = r.name == "sessions" ? r.setup_seconds : r.seconds;
-    out += absl::StrFormat("%-10s %5d %4d %8u %12.0f %10.1f %10.1f %10.1f %10.1f %7llu\n",
-                           r.name, r.connections, r.queue_depth, r.block_size,
-                           perSec(r.ops, s), perSec(r.bytes, s) / 1e6,
-                           us(r.latency.percentile(0.5)), us(r.latency.percentile(0.99)),
-                           us(r.latency.percentile(0.999)),
+    out += absl::StrFormat("%-10s %5d %4d %8u %12.0f %10.1f %10.1f %10.1f %10.1f %7llu\n", r.name,
+                           r.connections, r.queue_depth, r.block_size, perSec(r.ops, s),
+                           perSec(r.bytes, s) / 1e6, us(r.latency.percentile(0.5)),
+                           us(r.latency.percentile(0.99)), us(r.latency.percentile(0.999)),
                            static_cast<unsigned long long>(r.errors));
     if (r.entries) {
       out += absl::StrFormat("%-10s entries/s %.0f\n", "", perSec(r.entries, s));
@@ -621,9 +635,9 @@ std::string formatJson(const std::vector<WorkloadResult>& results) {
         "\"latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f, "
         "\"mean\": %.1f}, \"errors\": %llu, \"reconnects\": %llu, \"soft_timeouts\": %llu, "
         "\"hard_timeouts\": %llu, \"out_of_order\": %llu}",
-        i ? "," : "", r.name, r.dialect, r.signing ? "true" : "false", r.connections,
-        r.queue_depth, r.block_size, s, static_cast<unsigned long long>(r.ops),
-        perSec(r.ops, s), static_cast<unsigned long long>(r.bytes), perSec(r.bytes, s) / 1e6,
+        i ? "," : "", r.name, r.dialect, r.signing ? "true" : "false", r.connections, r.queue_depth,
+        r.block_size, s, static_cast<unsigned long long>(r.ops), perSec(r.ops, s),
+        static_cast<unsigned long long>(r.bytes), perSec(r.bytes, s) / 1e6,
         static_cast<unsigned long long>(r.entries), perSec(r.entries, s),
         us(r.latency.percentile(0.5)), us(r.latency.percentile(0.99)),
         us(r.latency.percentile(0.999)), us(r.latency.max()), r.latency.mean() / 1000.0,

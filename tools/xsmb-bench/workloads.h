@@ -12,15 +12,15 @@
 namespace xsmb::bench {
 
 enum class Workload {
-  kEcho,       // ECHO
-  kCreate,     // CREATE (open-if) + CLOSE of a file name per slot (or one shared name)
-  kStat,       // QUERY_INFO FileAllInformation on an open handle
-  kList,       // CREATE dir + QUERY_DIRECTORY until STATUS_NO_MORE_FILES + CLOSE
+  kEcho,    // ECHO
+  kCreate,  // CREATE (open-if) + CLOSE of a file name per slot (or one shared name)
+  kStat,    // QUERY_INFO FileAllInformation on an open handle
+  kList,    // CREATE dir + QUERY_DIRECTORY until STATUS_NO_MORE_FILES + CLOSE
   kSeqRead,
   kRandRead,
   kSeqWrite,
   kRandWrite,
-  kSessions,   // N sessions (connection + logon + tree connect) held open, idle
+  kSessions,  // N sessions (connection + logon + tree connect) held open, idle
 };
 bool parseWorkload(const std::string& name, Workload* out);
 const char* workloadName(Workload w);
@@ -29,17 +29,17 @@ struct BenchOptions {
   ClientOptions client;
   int connections = 1;
   int threads = 1;
-  int queue_depth = 1;           // requests in flight per connection
-  uint32_t block_size = 65536;   // READ/WRITE size, bytes
+  int queue_depth = 1;             // requests in flight per connection
+  uint32_t block_size = 65536;     // READ/WRITE size, bytes
   uint64_t file_size = 64u << 20;  // bytes of the file the I/O workloads use
-  std::string path;              // file (I/O, stat), directory (list) or create name
-  bool shared_path = false;      // create: every slot opens the same name
-  double duration = 10;          // seconds measured
-  double warmup = 1;             // seconds run before measuring
-  int sessions = 0;              // kSessions: how many
-  double hold = 0;               // kSessions: seconds to hold them (0 = until SIGINT/SIGTERM)
+  std::string path;                // file (I/O, stat), directory (list) or create name
+  bool shared_path = false;        // create: every slot opens the same name
+  double duration = 10;            // seconds measured
+  double warmup = 1;               // seconds run before measuring
+  int sessions = 0;                // kSessions: how many
+  double hold = 0;                 // kSessions: seconds to hold them (0 = until SIGINT/SIGTERM)
   bool progress = true;
-  bool reconnect = true;         // log on again when a connection drops, and go on
+  bool reconnect = true;  // log on again when a connection drops, and go on
 };
 
 struct WorkloadResult {
@@ -51,7 +51,7 @@ struct WorkloadResult {
   double seconds = 0;
   uint64_t ops = 0, bytes = 0, entries = 0, errors = 0, reconnects = 0;
   uint64_t soft_timeouts = 0, hard_timeouts = 0, out_of_order = 0;
-  Histogram latency;  // per operation (a create+close or a listing is one operation)
+  Histogram latency;         // per operation (a create+close or a listing is one operation)
   double setup_seconds = 0;  // kSessions: time to establish them all
 };
 

@@ -28,8 +28,8 @@ using xsmb::testing::toHex;
 // MS-NLMP 4.2.4: NTLMv2 with User/Domain/Password, server challenge 0123456789abcdef, client
 // challenge aa*8, random session key 55*16, Time 0, TargetInfo {Domain, Server}.
 Bytes msNlmpChallenge() {
-  Bytes target_info = fromHex(
-      "02000c0044006f006d00610069006e00 01000c00530065007200760065007200 00000000");
+  Bytes target_info =
+      fromHex("02000c0044006f006d00610069006e00 01000c00530065007200760065007200 00000000");
   Bytes target_name = utf8ToUtf16le("Domain");
   ByteWriter w;
   w.bytes("NTLMSSP\0", 8);
@@ -74,9 +74,12 @@ TEST(NtlmClient, MsNlmp424Vectors) {
   EXPECT_EQ(toHex(nt.first(16)), "68cd0ab851e51c96aabc927bebef6a1c");  // 4.2.4.2.2 NTProofStr
   // temp = 0101 0000 00000000, Time 0, client challenge, 0, AV pairs, 0.
   EXPECT_EQ(toHex(nt.subspan(16, 28)),
-            "0101000000000000" "0000000000000000" "aaaaaaaaaaaaaaaa" "00000000");
+            "0101000000000000"
+            "0000000000000000"
+            "aaaaaaaaaaaaaaaa"
+            "00000000");
   EXPECT_EQ(toHex(field(*auth, 12)),
-            "86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa");  // 4.2.4.2.1 LMv2
+            "86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa");           // 4.2.4.2.1 LMv2
   EXPECT_EQ(toHex(field(*auth, 52)), "c5dad2544fc9799094ce1ce90bc9d03e");  // 4.2.4.2.3
   EXPECT_EQ(utf16leToUtf8(field(*auth, 36)).value_or(""), "User");
   EXPECT_EQ(utf16leToUtf8(field(*auth, 28)).value_or(""), "Domain");
@@ -302,8 +305,9 @@ class FakeLogonServer {
           if (h.session_id == 0) {
             auto challenge = ntlm.negotiate(spnego->mech_token);
             smb2::encodeSessionSetupResponse(
-                0, auth::spnegoResponse(auth::NegState::kAcceptIncomplete,
-                                        auth::SpnegoMech::kNtlmssp, *challenge),
+                0,
+                auth::spnegoResponse(auth::NegState::kAcceptIncomplete, auth::SpnegoMech::kNtlmssp,
+                                     *challenge),
                 body);
             sendReply(fd, rh, static_cast<uint32_t>(STATUS_MORE_PROCESSING_REQUIRED), 1,
                       body.buf());
@@ -408,9 +412,7 @@ TEST(Histogram, PercentilesWithinBucketResolution) {
   Histogram h;
   for (uint64_t us = 1; us <= 1000; ++us) h.record(us * 1000);
   EXPECT_EQ(h.count(), 1000u);
-  auto near = [](uint64_t got, uint64_t want) {
-    return got >= want && got <= want + want / 32;
-  };
+  auto near = [](uint64_t got, uint64_t want) { return got >= want && got <= want + want / 32; };
   EXPECT_TRUE(near(h.percentile(0.5), 501000)) << h.percentile(0.5);
   EXPECT_TRUE(near(h.percentile(0.99), 991000)) << h.percentile(0.99);
   EXPECT_EQ(h.percentile(1.0), 1000000u);
