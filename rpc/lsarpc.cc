@@ -193,6 +193,7 @@ class Lsarpc : public Service {
     if (!isOurDomain(domain)) return t;
     if (domain.empty() && equalsIgnoreCase(name, info.netbios_name)) {
       t.use = kSidTypeDomain;
+      t.rid = 0xFFFFFFFF;  // MS-LSAT 2.2.14: a domain has no RID; clients then use the domain SID
       t.domain_index = 0;
       t.sid = domain_sid_;
       return t;

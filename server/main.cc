@@ -37,6 +37,7 @@ ABSL_FLAG(int, log_level, -1,
 ABSL_FLAG(bool, check_config, false,
           "print the effective configuration and every problem "
           "found, then exit (1 when there are errors)");
+ABSL_FLAG(std::string, rpcd, "", "path of the xsmb-rpcd helper (default: next to xsmbd, or ../rpc)");
 ABSL_FLAG(int, workers, 0, "event-loop threads (default: one per CPU)");
 ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 4 per CPU)");
 
@@ -73,6 +74,41 @@ config::Config demoConfig() {
     if (db->add(e).ok()) (void)db->save(db_path);
   }
   return config::embeddedDefault(share.string(), port, db_path);
+}
+
+// The server's domain SID (S-1-5-21-a-b-c) for the RPC services: made once at random and kept
+// beside the user database, so SIDs stay the same across restarts.
+std::string loadDomainSid(const std::string& passwd_file) {
+  std::filesystem::path p = std::filesystem::path(passwd_file).parent_path() / "domain.sid";
+  if (FILE* f = fopen(p.c_str(), "r")) {
+    char buf[96] = {};
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    std::string sid(buf, n);
+    while (!sid.empty() && (sid.back() == '\n' || sid.back() == ' ')) sid.pop_back();
+    if (sid.rfind("S-1-5-21-", 0) == 0) return sid;
+  }
+  uint32_t sub[3];
+  crypto::randomBytes(std::span<uint8_t>(reinterpret_cast<uint8_t*>(sub), sizeof(sub)));
+  std::string sid = "S-1-5-21-" + std::to_string(sub[0]) + "-" + std::to_string(sub[1]) + "-" +
+                    std::to_string(sub[2]);
+  if (FILE* f = fopen(p.c_str(), "w")) {
+    fprintf(f, "%s\n", sid.c_str());
+    fclose(f);
+  } else {
+    XLOG(WARNING) << "cannot store the domain SID in " << p << ": SIDs change at restart";
+  }
+  return sid;
+}
+
+std::string findRpcd() {
+  if (!absl::GetFlag(FLAGS_rpcd).empty()) return absl::GetFlag(FLAGS_rpcd);
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  for (auto candidate : {self / "xsmb-rpcd", self / ".." / "rpc" / "xsmb-rpcd"}) {
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.lexically_normal().string();
+  }
+  return "";
 }
 
 int run() {
@@ -163,6 +199,22 @@ int run() {
     }
     server->shares.push_back(std::move(sh));
   }
+  server->findUser("");  // loads the user database
+  server->domain_sid = loadDomainSid(cfg.global.smb_passwd_file);
+  if (std::string rpcd = findRpcd(); rpcd.empty()) {
+    XLOG(ERROR) << "xsmb-rpcd not found (--rpcd): named pipes on IPC$ are unavailable";
+  } else {
+    rpc::RpcdOptions opts;
+    opts.user = cfg.global.guest_account;
+    auto client = rpc::RpcdClient::start(rpcd, server->rpcServerInfo(), opts);
+    if (client.ok()) {
+      server->rpcd = std::move(*client);
+      XLOG(INFO) << "RPC helper " << rpcd << " running as pid " << server->rpcd->helperPid();
+    } else {
+      XLOG(ERROR) << "cannot start " << rpcd << ": " << client.status().message()
+                  << "; named pipes on IPC$ are unavailable";
+    }
+  }
   auto hosts = config::listenAddresses(cfg.global);
   if (!hosts.ok()) {
     XLOG(ERROR) << "interfaces: " << hosts.status().message();
@@ -225,6 +277,7 @@ int run() {
   for (auto& w : workers) w->stop();
   pool.reset();
   workers.clear();
+  server->rpcd.reset();
   const auto& st = server->stats;
   XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests " << st.requests
                 << ", bad signatures " << st.bad_signatures << ", decryption failures "

@@ -78,6 +78,38 @@ void fillTimes(const vfs::FileMeta& m, CreateResponse* r) {
   r->file_attributes = m.attributes;
 }
 
+// A named pipe on IPC$ (srvsvc, wkssvc, lsarpc, samr), served by the sandboxed helper.
+NtStatus openPipe(RequestContext& ctx, const CreateRequest& req, ByteWriter& body) {
+  if (!ctx.server->rpcd) return STATUS_OBJECT_NAME_NOT_FOUND;
+  rpc::CallerInfo caller;
+  caller.user = ctx.session->user;
+  caller.domain = ctx.session->domain;
+  caller.guest = ctx.session->guest || ctx.session->anonymous;
+  auto pipe = ctx.server->rpcd->openPipe(req.name, caller);
+  if (!pipe.ok()) {
+    return pipe.status().code() == absl::StatusCode::kNotFound ? STATUS_OBJECT_NAME_NOT_FOUND
+                                                               : STATUS_PIPE_NOT_AVAILABLE;
+  }
+  auto o = std::make_unique<session::Open>();
+  o->volatile_id = ctx.conn->next_volatile_id++;
+  o->share = ctx.tree->share;
+  o->session_id = ctx.session->id;
+  o->tree_id = ctx.tree->id;
+  o->pipe_id = *pipe;
+  o->granted_access = mapGeneric(req.desired_access) & ~MAXIMUM_ALLOWED;
+  o->smb_path = req.name;
+  o->token = ctx.server->next_open_token.fetch_add(1);
+  CreateResponse resp;
+  resp.create_action = FILE_OPENED;
+  resp.file_attributes = FILE_ATTRIBUTE_NORMAL;
+  resp.allocation_size = 4096;
+  resp.file_id = {o->volatile_id, o->volatile_id};
+  if (ctx.compound_file_id) *ctx.compound_file_id = resp.file_id;
+  ctx.conn->opens[o->volatile_id] = std::move(o);
+  encodeCreateResponse(resp, body);
+  return STATUS_SUCCESS;
+}
+
 }  // namespace
 
 session::Open* findOpen(RequestContext& ctx, const FileId& id) {
@@ -101,7 +133,7 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
               << " attrs 0x" << req.file_attributes << " share 0x" << req.share_access << " disp "
               << req.create_disposition << " options 0x" << req.create_options << std::dec;
   session::TreeConnect& tree = *ctx.tree;
-  if (tree.ipc) return STATUS_OBJECT_NAME_NOT_FOUND;  // named pipes: DCE/RPC issue
+  if (tree.ipc) return openPipe(ctx, req, body);
 
   // MS-SMB2 3.3.5.9 parameter validation.
   if (req.impersonation_level > 3) return STATUS_BAD_IMPERSONATION_LEVEL;

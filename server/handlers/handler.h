@@ -64,6 +64,10 @@ NtStatus handleOplockBreak(RequestContext& ctx, ByteWriter& body);
 // placeholder, checking that it belongs to the request's session and tree.
 session::Open* findOpen(RequestContext& ctx, const smb2::FileId& id);
 
+// Named pipes: feeds `data` to the pipe's RPC service and appends its reply to the open's
+// unread bytes. STATUS_PIPE_DISCONNECTED when the helper failed the call.
+NtStatus pipeTransact(RequestContext& ctx, session::Open& o, ByteSpan data);
+
 // Builds the answer to an SMB1 NEGOTIATE that offers SMB2 dialects (MS-SMB2 3.3.5.3.1): a full
 // SMB2 message (header + NEGOTIATE response with dialect 0x02FF or 0x0202). Empty when the
 // request offers no SMB2 dialect.

@@ -28,7 +28,41 @@ std::pair<std::string, std::string> splitDiskPath(const std::string& p) {
   return {p.substr(0, slash), p.substr(slash + 1)};
 }
 
+// Information about a named-pipe open (MS-FSCC 2.4.38, 2.4.35, 2.4.36).
+NtStatus queryPipe(session::Open& o, uint8_t cls, Bytes* out) {
+  ByteWriter w(out);
+  switch (cls) {
+    case FileStandardInformation:
+      w.u64(4096);  // AllocationSize
+      w.u64(0);     // EndOfFile
+      w.u32(1);     // NumberOfLinks
+      w.u8(0);      // DeletePending
+      w.u8(0);      // Directory
+      w.u16(0);
+      return STATUS_SUCCESS;
+    case FilePipeInformation:
+      w.u32(1);  // ReadMode: FILE_PIPE_MESSAGE_MODE
+      w.u32(0);  // CompletionMode: FILE_PIPE_QUEUE_OPERATION
+      return STATUS_SUCCESS;
+    case FilePipeLocalInformation:
+      w.u32(1);           // NamedPipeType: FILE_PIPE_MESSAGE_TYPE
+      w.u32(2);           // NamedPipeConfiguration: FILE_PIPE_FULL_DUPLEX
+      w.u32(0xFFFFFFFF);  // MaximumInstances: unlimited
+      w.u32(1);           // CurrentInstances
+      w.u32(65536);       // InboundQuota
+      w.u32(static_cast<uint32_t>(o.pipe_out.size()));  // ReadDataAvailable
+      w.u32(65536);       // OutboundQuota
+      w.u32(65536);       // WriteQuotaAvailable
+      w.u32(3);           // NamedPipeState: FILE_PIPE_CONNECTED_STATE
+      w.u32(1);           // NamedPipeEnd: FILE_PIPE_SERVER_END
+      return STATUS_SUCCESS;
+    default:
+      return STATUS_INVALID_PARAMETER;
+  }
+}
+
 NtStatus queryFile(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* out) {
+  if (o.pipe_id) return queryPipe(o, cls, out);
   if (cls == FileNormalizedNameInformation && ctx.conn->dialect < SMB2_DIALECT_311)
     return STATUS_NOT_SUPPORTED;
   vfs::OpenFileInfo info;

@@ -60,9 +60,29 @@ NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body) {
       // No DFS namespace is served (the DFS capability is not advertised).
       st = STATUS_NOT_FOUND;
       break;
-    case FSCTL_PIPE_TRANSCEIVE:
-      st = STATUS_NOT_SUPPORTED;  // named pipes arrive with the DCE/RPC helper
+    case FSCTL_PIPE_TRANSCEIVE: {
+      // MS-FSCC 2.3.49: write the request, read the reply; a reply larger than the client's
+      // buffer is cut and the rest read with READ (STATUS_BUFFER_OVERFLOW).
+      session::Open* o = findOpen(ctx, req.file_id);
+      if (!o) {
+        st = STATUS_FILE_CLOSED;
+        break;
+      }
+      if (!o->pipe_id) {
+        st = STATUS_INVALID_DEVICE_REQUEST;
+        break;
+      }
+      st = pipeTransact(ctx, *o, req.input);
+      if (st != STATUS_SUCCESS) break;
+      size_t n = std::min<size_t>(o->pipe_out.size(), req.max_output_response);
+      out.assign(o->pipe_out.begin(), o->pipe_out.begin() + static_cast<ptrdiff_t>(n));
+      o->pipe_out.erase(o->pipe_out.begin(), o->pipe_out.begin() + static_cast<ptrdiff_t>(n));
+      if (!o->pipe_out.empty()) {
+        encodeIoctlResponse(req.ctl_code, req.file_id, out, body);
+        return STATUS_BUFFER_OVERFLOW;
+      }
       break;
+    }
     case FSCTL_CREATE_OR_GET_OBJECT_ID: {
       // MS-FSCC 2.3.7 FILE_OBJECTID_BUFFER: no object ids are stored, so the id is derived from
       // the file's identity (inode and device), which is stable for the file's lifetime.

@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "server/common/log.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/path.h"
 
@@ -19,13 +20,37 @@ constexpr uint32_t SMB2_LOCKFLAG_UNLOCK = 0x04;
 constexpr uint32_t SMB2_LOCKFLAG_FAIL_IMMEDIATELY = 0x10;
 constexpr uint32_t SMB2_WRITEFLAG_WRITE_THROUGH = 0x01;
 
+// A message-mode pipe read: what the last write produced, in pieces no larger than asked;
+// STATUS_BUFFER_OVERFLOW says more of the same message follows (MS-SMB2 3.3.5.12).
+NtStatus readPipe(session::Open& o, const ReadRequest& req, ByteWriter& body) {
+  if (o.pipe_out.empty()) return STATUS_PIPE_EMPTY;
+  size_t n = std::min<size_t>(req.length, o.pipe_out.size());
+  encodeReadResponseHeader(static_cast<uint32_t>(n), body);
+  body.bytes(o.pipe_out.data(), n);
+  o.pipe_out.erase(o.pipe_out.begin(), o.pipe_out.begin() + static_cast<ptrdiff_t>(n));
+  return o.pipe_out.empty() ? STATUS_SUCCESS : STATUS_BUFFER_OVERFLOW;
+}
+
 }  // namespace
+
+// Hands a client write to the pipe's service and keeps its reply for the next reads.
+NtStatus pipeTransact(RequestContext& ctx, session::Open& o, ByteSpan data) {
+  if (!ctx.server->rpcd) return STATUS_PIPE_DISCONNECTED;
+  auto reply = ctx.server->rpcd->transact(o.pipe_id, data);
+  if (!reply.ok()) {
+    XLOG(INFO) << ctx.conn->peer << ": pipe " << o.smb_path << ": " << reply.status().message();
+    return STATUS_PIPE_DISCONNECTED;
+  }
+  o.pipe_out.insert(o.pipe_out.end(), reply->begin(), reply->end());
+  return STATUS_SUCCESS;
+}
 
 NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
   ReadRequest req;
   if (NtStatus st = decodeReadRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
+  if (o->pipe_id) return readPipe(*o, req, body);
   if (o->directory) return STATUS_INVALID_DEVICE_REQUEST;
   if (!o->has_read) return STATUS_ACCESS_DENIED;
   if (req.length > ctx.conn->max_read_size) return STATUS_INVALID_PARAMETER;
@@ -65,6 +90,11 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
   if (NtStatus st = decodeWriteRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
+  if (o->pipe_id) {
+    if (NtStatus st = pipeTransact(ctx, *o, req.data); st != STATUS_SUCCESS) return st;
+    encodeWriteResponse(static_cast<uint32_t>(req.data.size()), body);
+    return STATUS_SUCCESS;
+  }
   if (o->directory) return STATUS_INVALID_DEVICE_REQUEST;
   if (!o->has_write) return STATUS_ACCESS_DENIED;
   if (req.data.size() > ctx.conn->max_write_size) return STATUS_INVALID_PARAMETER;

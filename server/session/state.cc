@@ -36,7 +36,20 @@ Share* ServerContext::findShare(std::string_view name) const {
 }
 
 std::optional<config::UserEntry> ServerContext::findUser(std::string_view name) {
-  std::lock_guard<std::mutex> lock(users_mu_);
+  bool reloaded = false;
+  std::optional<config::UserEntry> found;
+  {
+    std::lock_guard<std::mutex> lock(users_mu_);
+    found = findUserLocked(name, &reloaded);
+  }
+  // New users become visible to the RPC services (samr, lsarpc) too.
+  if (reloaded && rpcd) rpcd->updateServerInfo(rpcServerInfo());
+  return found;
+}
+
+std::optional<config::UserEntry> ServerContext::findUserLocked(std::string_view name,
+                                                               bool* reloaded_out) {
+  bool reloaded = false;
   const std::string& path = config.global.smb_passwd_file;
   struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
@@ -47,9 +60,11 @@ std::optional<config::UserEntry> ServerContext::findUser(std::string_view name) 
         users_ = std::move(*db);
         users_mtime_ = st.st_mtim;
         users_loaded_ = true;
+        reloaded = true;
       }
     }
   }
+  *reloaded_out = reloaded;
   const config::UserEntry* e = users_.find(name);
   if (!e || e->disabled) return std::nullopt;
   return *e;
@@ -71,6 +86,32 @@ std::optional<ServerContext::SessionEntry> ServerContext::lookupSession(uint64_t
   auto it = registry_.find(id);
   if (it == registry_.end()) return std::nullopt;
   return it->second;
+}
+
+rpc::ServerInfo ServerContext::rpcServerInfo() {
+  rpc::ServerInfo info;
+  info.netbios_name = config.global.netbios_name;
+  info.workgroup = config.global.workgroup;
+  info.server_string = config.global.server_string;
+  info.domain_sid = domain_sid;
+  for (const auto& sh : shares) {
+    rpc::ShareInfo si;
+    si.name = sh->cfg.name;
+    si.comment = sh->cfg.comment;
+    si.path = sh->cfg.path;
+    si.type = sh->cfg.is_ipc ? (rpc::kStypeIpc | rpc::kStypeSpecial) : rpc::kStypeDisktree;
+    si.browseable = sh->cfg.browseable;
+    info.shares.push_back(std::move(si));
+  }
+  std::lock_guard<std::mutex> lock(users_mu_);
+  for (const auto& u : users_.users()) {
+    if (u.disabled) continue;
+    // A stable RID per user name (FNV-1a of the upper-cased name), above the well-known range.
+    uint32_t h = 2166136261u;
+    for (char c : upcaseUtf8(u.name)) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+    info.users.push_back({u.name, 1000 + h % 0x3FFFFC00u, u.name});
+  }
+  return info;
 }
 
 ConnState::~ConnState() {
@@ -102,6 +143,10 @@ void ConnState::closeOpen(uint64_t volatile_id) {
       async_ops.erase(w.reply.async_id);
       sendUnsolicited(handlers::buildAsyncResponse(w.reply, STATUS_NOTIFY_CLEANUP, {}));
     }
+  }
+  if (o->pipe_id) {
+    if (server->rpcd) server->rpcd->closePipe(o->pipe_id);
+    return;
   }
   bool remove_now = server->files.remove(o->key, o->token, o->delete_on_close);
   o->fd.reset();

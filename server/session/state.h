@@ -31,6 +31,8 @@
 #include "server/vfs/fd.h"
 #include "server/vfs/identity.h"
 #include "server/vfs/notify.h"
+#include "rpc/rpcd_client.h"
+#include "rpc/server_info.h"
 
 namespace xsmb::session {
 
@@ -99,6 +101,11 @@ struct ServerContext {
   uint64_t start_time = 0;  // FILETIME
   FileTable files;
   std::unique_ptr<vfs::NotifyHub> notify_hub = std::make_unique<vfs::NotifyHub>();
+  // The sandboxed DCE/RPC helper behind the IPC$ named pipes (nullptr when it cannot start).
+  std::unique_ptr<rpc::RpcdClient> rpcd;
+  std::string domain_sid;  // "S-1-5-21-a-b-c", stable across restarts (see main.cc)
+  // What the RPC services report: shares, users (with stable RIDs), names.
+  rpc::ServerInfo rpcServerInfo();
   Stats stats;
   std::atomic<uint64_t> next_session_id{1};
   std::atomic<uint64_t> next_open_token{1};
@@ -117,6 +124,8 @@ struct ServerContext {
   // The user database entry for `name` (case-insensitive); the file named by "smb passwd file"
   // is re-read when its modification time changed, so xsmbctl changes apply to new logons.
   std::optional<config::UserEntry> findUser(std::string_view name);
+  // Loads the user database if it changed (call with users_mu_ held).
+  std::optional<config::UserEntry> findUserLocked(std::string_view name, bool* reloaded);
 
  private:
   std::mutex registry_mu_;
@@ -155,6 +164,10 @@ struct Open {
   // Who opened it: metadata changes through the handle act with the opener's rights, as access
   // on Windows is granted once, at open (a re-authenticated session keeps its handles' rights).
   std::optional<vfs::UnixIdentity> opener;
+  // A named pipe on IPC$ (MS-SMB2 3.3.5.9 with a pipe share): its helper pipe id, and reply
+  // bytes the client has not read yet (message-mode reads may take them in pieces).
+  uint64_t pipe_id = 0;
+  Bytes pipe_out;
 };
 
 struct TreeConnect {

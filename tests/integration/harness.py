@@ -265,8 +265,11 @@ class Server:
     def _create_users(self):
         for user in self.users.values():
             if self.kind == "xsmbd":
-                cmd = [self.xsmbctl, "--db", str(self.db_path), "user", "add", user.name,
-                       "--unix-user", user.unix_user]
+                # A restarted server keeps its user database (and so its users' SIDs).
+                verb = "passwd" if self._has_user(user.name) else "add"
+                cmd = [self.xsmbctl, "--db", str(self.db_path), "user", verb, user.name]
+                if verb == "add":
+                    cmd += ["--unix-user", user.unix_user]
                 stdin = user.password + "\n"
             else:
                 self._ensure_unix_account(user.name)
@@ -276,6 +279,13 @@ class Server:
             if r.returncode != 0:
                 raise ServerError(f"creating user {user.name} failed ({r.returncode}): "
                                   f"{' '.join(cmd)}\n{r.stdout}{r.stderr}")
+
+    def _has_user(self, name):
+        if not self.db_path.exists():
+            return False
+        r = subprocess.run([self.xsmbctl, "--db", str(self.db_path), "user", "list"],
+                           capture_output=True, text=True, timeout=30)
+        return any(line.split("\t")[0] == name for line in r.stdout.splitlines())
 
     @staticmethod
     def _ensure_unix_account(name):
