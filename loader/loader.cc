@@ -225,6 +225,8 @@ bool parsePrefix(const std::string& text, xsmb_lpm_key* key) {
   return false;
 }
 
+Loader::Loader(std::string pin_dir) : pin_dir_(std::move(pin_dir)) { installLibbpfLogging(); }
+
 bool Loader::isLoaded() const {
   return exists(mapPinPath(pin_dir_, "xsmb_config")) &&
          exists(progPinPath(pin_dir_, "xsmb_tc_egress"));

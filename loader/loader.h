@@ -34,7 +34,7 @@ struct InterfaceStatus {
 
 class Loader {
  public:
-  explicit Loader(std::string pin_dir = XSMB_PIN_DIR_DEFAULT) : pin_dir_(std::move(pin_dir)) {}
+  explicit Loader(std::string pin_dir = XSMB_PIN_DIR_DEFAULT);
 
   // Creates/pins every map and the TC and socket programs, attaches the stream parser and
   // verdict to the sockhash, fills the cpumap, then applies opts. Already loaded: only opts.

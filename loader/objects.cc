@@ -134,6 +134,8 @@ std::vector<xsmb_cmd_stat> readCmdStats(int map_fd) {
   return out;
 }
 
+void installLibbpfLogging() { installPrint(); }
+
 void setLibbpfVerbosity(int level) {
   installPrint();
   g_verbosity.store(level, std::memory_order_relaxed);

@@ -69,7 +69,10 @@ inline uint32_t commandSlot(uint16_t command) {
   return command <= 0x12 ? command : XSMB_CMD_OTHER;
 }
 
-// "libbpf: ..." messages go to stderr only at this verbosity or above (0 = silent).
+// "libbpf: ..." messages go to stderr only at this verbosity or above (0 = silent, the
+// default once any function here ran; 1 warnings, 2 info, 3 debug).
 void setLibbpfVerbosity(int level);
+// Routes libbpf's messages through the verbosity filter without changing the level.
+void installLibbpfLogging();
 
 }  // namespace xsmb::bpf

@@ -1,0 +1,349 @@
+"""End-to-end BPF data plane test (privileged; ctest label `privileged`).
+
+Three network namespaces the test creates and removes:
+  srv  xsmbd, XDP (native) + TC egress on both veths, socket programs (bpf = yes)
+  cli  smbclient, over veth 10.201.0.2 -> 10.201.0.1
+  fl   a flooder, over veth 10.202.0.2 (rate-limited) and 10.202.0.3 (blocklisted)
+
+Cases:
+  test_bpf_mode    64 MiB put/get intact; per-command counters read back with
+                   `bpftool map dump -j` match the session's requests exactly (fixed counts for
+                   NEGOTIATE/SESSION_SETUP/TREE_CONNECT, the server's own per-command counts for
+                   the rest), one wire-latency sample per request, the sessions map entry.
+  test_plain_mode  the same transfer with no BPF at all.
+  test_flood       SYNs and garbage at a bounded rate for a bounded time from the third
+                   namespace while a transfer runs; the transfer completes, drops are counted.
+
+Binaries: XSMBD, XSMBCTL (harness), XSMB_LOADER, BPFTOOL (default: PATH / build dirs).
+"""
+
+import ctypes
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+import harness  # noqa: E402
+
+CLONE_NEWNET = 0x40000000
+TAG = f"xsmbe{os.getpid() % 100000}"
+NS_SRV, NS_CLI, NS_FL = f"{TAG}s", f"{TAG}c", f"{TAG}f"
+SRV_CLI, CLI_ADDR = "10.201.0.1", "10.201.0.2"
+SRV_FL, FL_ADDR, FL_BLOCKED = "10.202.0.1", "10.202.0.2", "10.202.0.3"
+PIN_DIR = f"/sys/fs/bpf/{TAG}"
+CMDS = ["NEGOTIATE", "SESSION_SETUP", "LOGOFF", "TREE_CONNECT", "TREE_DISCONNECT", "CREATE",
+        "CLOSE", "FLUSH", "READ", "WRITE", "LOCK", "IOCTL", "CANCEL", "ECHO", "QUERY_DIRECTORY",
+        "CHANGE_NOTIFY", "QUERY_INFO", "SET_INFO", "OPLOCK_BREAK", "OTHER", "TRANSFORM"]
+
+
+def sh(*cmd, check=True):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stdout}{r.stderr}")
+    return r
+
+
+def enter_netns(name):
+    """Moves this (main) thread, and so every child it starts, into netns `name`."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns")
+    finally:
+        os.close(fd)
+
+
+def loader_bin():
+    return harness.find_binary("XSMB_LOADER", "xsmb-loader")
+
+
+def bpftool_bin():
+    return os.environ.get("BPFTOOL") or shutil.which("bpftool") or "/usr/sbin/bpftool"
+
+
+def loader(*args, check=True):
+    return sh(loader_bin(), "--pin-dir", PIN_DIR, *args, check=check)
+
+
+def dump(map_name):
+    """`bpftool map dump pinned PIN_DIR/map -j`, as the BTF-formatted entries."""
+    out = sh(bpftool_bin(), "map", "dump", "pinned", f"{PIN_DIR}/{map_name}", "-j").stdout
+    return [e.get("formatted", e) for e in json.loads(out)]
+
+
+def percpu_sum(entries, field):
+    """{key: sum over CPUs of value[field]} for a per-CPU map dump."""
+    return {e["key"]: sum(v["value"][field] for v in e["values"]) for e in entries}
+
+
+def counters():
+    names = COUNTER_NAMES
+    out = {}
+    for e in dump("counters"):
+        out[names[e["key"]]] = sum(v["value"] for v in e["values"])
+    return out
+
+
+def _counter_names():
+    # The X-macro list of bpf/include/xsmb_abi.h, in order (the BTF has no names for it).
+    text = (Path(__file__).resolve().parents[2] / "bpf/include/xsmb_abi.h").read_text()
+    body = text[text.index("#define XSMB_COUNTERS(X)"):text.index("enum xsmb_counter {")]
+    names = []
+    for line in body.splitlines():
+        line = line.strip()
+        if line.startswith("X("):
+            names.append(line[2:line.index(",")])
+    return names
+
+
+COUNTER_NAMES = _counter_names()
+
+
+class Topology:
+    def __init__(self):
+        self.made = []
+
+    def up(self):
+        for ns in (NS_SRV, NS_CLI, NS_FL):
+            sh("ip", "netns", "add", ns)
+            self.made.append(ns)
+        for ns in (NS_SRV, NS_CLI, NS_FL):
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", f"{TAG}a", "netns", NS_SRV, "type", "veth", "peer", "name",
+           f"{TAG}b", "netns", NS_CLI)
+        sh("ip", "link", "add", f"{TAG}x", "netns", NS_SRV, "type", "veth", "peer", "name",
+           f"{TAG}y", "netns", NS_FL)
+        for ns, dev, addr in ((NS_SRV, f"{TAG}a", SRV_CLI), (NS_CLI, f"{TAG}b", CLI_ADDR),
+                              (NS_SRV, f"{TAG}x", SRV_FL), (NS_FL, f"{TAG}y", FL_ADDR),
+                              (NS_FL, f"{TAG}y", FL_BLOCKED)):
+            sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+
+    def down(self):
+        for ns in self.made:
+            sh("ip", "netns", "del", ns, check=False)
+
+
+FLOOD_SCRIPT = r"""
+import os, random, socket, sys, time
+target, port, rate, seconds, syn_src, junk_src = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+raw.bind((junk_src, 0))
+end = time.monotonic() + seconds
+sent = 0
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    s.bind((syn_src, 0))
+    try:
+        s.connect((target, port))
+    except BlockingIOError:
+        pass
+    s.close()
+    seg = (random.randrange(1024, 65535).to_bytes(2, "big") + port.to_bytes(2, "big") +
+           os.urandom(8) + bytes([0x50, 0x18]) + b"\xff\xff\x00\x00\x00\x00" + os.urandom(200))
+    raw.sendto(seg, (target, 0))
+    sent += 1
+    time.sleep(1.0 / rate)
+print(sent)
+"""
+
+
+class E2E(unittest.TestCase):
+    topo = None
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root (network namespaces, BPF)")
+        if not loader_bin():
+            raise unittest.SkipTest("xsmb-loader not built (set XSMB_LOADER)")
+        if not shutil.which("smbclient"):
+            raise unittest.SkipTest("smbclient not installed (tools/install-deps.sh)")
+        cls.topo = Topology()
+        try:
+            cls.topo.up()
+        except RuntimeError as e:
+            cls.topo.down()
+            raise unittest.SkipTest(f"cannot build the namespaces: {e}")
+        cls.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
+        enter_netns(NS_SRV)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.topo is None:
+            return
+        loader("unload", check=False)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.setns(cls.host_ns, CLONE_NEWNET)
+        os.close(cls.host_ns)
+        cls.topo.down()
+
+    def tearDown(self):
+        loader("unload", check=False)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def start_server(self, bpf):
+        """xsmbd in the srv namespace. With bpf, `bpf = yes` and the pin dir; an xsmbd that
+        does not know those options yet runs without them (self.server_wired False) so that
+        the XDP/TC side is still tested and the server-side checks skip."""
+        opts = {"interfaces": f"127.0.0.1 {SRV_CLI} {SRV_FL}"}
+        if bpf:
+            opts.update({"bpf": "yes", "bpf pin dir": PIN_DIR})
+        self.server_wired = bpf
+        server = harness.Server(global_options=opts)
+        server.add_share("data", {"read only": "no"})
+        server.add_user("alice", "Secret-1")
+        try:
+            server.start()
+        except harness.ServerError as e:
+            if not (bpf and "unknown parameter" in str(e)):
+                raise
+            print("note: xsmbd does not accept 'bpf = yes' yet; running it without")
+            self.server_wired = False
+            server = harness.Server(global_options={"interfaces": opts["interfaces"]})
+            server.add_share("data", {"read only": "no"})
+            server.add_user("alice", "Secret-1")
+            server.start()
+        self.addCleanup(server.stop)
+        if "plain socket mode" in server.log():
+            self.server_wired = False
+        return server
+
+    def smbclient(self, server, commands):
+        cmd = ["ip", "netns", "exec", NS_CLI, "smbclient", f"//{SRV_CLI}/data", "-p",
+               str(server.port), "-s", str(server.client_conf), "--use-kerberos=off",
+               "-U", "alice%Secret-1", "-m", "SMB3_11", "-c", commands]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def transfer(self, server, size, on_hold=None):
+        """put + get of `size` random bytes. With on_hold, smbclient then downloads once more
+        into a FIFO nobody reads yet, which holds the session up while on_hold() runs; its
+        result is returned."""
+        src, digest = harness.random_file(size)
+        out_dir = harness.make_temp_dir("xsmbd-e2e-out-")
+        dst = out_dir / "back.bin"
+        fifo = out_dir / "hold.fifo"
+        cmds = f"put {src} big.bin; get big.bin {dst}"
+        if on_hold:
+            os.mkfifo(fifo)
+            cmds += f"; get big.bin {fifo}"
+        proc = self.smbclient(server, cmds)
+        held = None
+        deadline = time.monotonic() + 240
+        while on_hold and time.monotonic() < deadline and proc.poll() is None:
+            if dst.exists() and dst.stat().st_size == size:
+                time.sleep(1.0)  # smbclient is now blocked opening the FIFO
+                held = on_hold()
+                break
+            time.sleep(0.1)
+        if on_hold:
+            drain = threading.Thread(target=lambda: Path(fifo).read_bytes(), daemon=True)
+            drain.start()
+        out, _ = proc.communicate(timeout=300)
+        self.assertEqual(proc.returncode, 0, out + "\n" + server.log())
+        self.assertEqual(harness.sha256_file(dst), digest, out + "\n" + server.log())
+        self.assertEqual(harness.sha256_file(server.shares["data"].path / "big.bin"), digest)
+        return held
+
+    def load_and_attach(self, port, *extra):
+        loader("load", "--port", str(port), *extra)
+        for dev in (f"{TAG}a", f"{TAG}x"):
+            loader("attach", dev, "--mode", "native")
+
+    # --- cases ---------------------------------------------------------------------------
+
+    def test_bpf_mode(self):
+        loader("load")  # maps pinned before xsmbd starts, so it finds them
+        server = self.start_server(bpf=True)
+        self.load_and_attach(server.port)
+        status = loader("status").stdout
+        self.assertIn("xdp native", status)
+
+        def snapshot():
+            return {"sessions": dump("sessions"), "cmd": percpu_sum(dump("cmd_stats"), "msgs")}
+
+        held = self.transfer(server, 64 << 20, on_hold=snapshot)
+        self.assertIsNotNone(held, "the session ended before it could be inspected")
+        time.sleep(0.5)
+        cmd = percpu_sum(dump("cmd_stats"), "msgs")
+        wire = {e["key"]: e["value"]["count"] for e in dump("wire_lat")}
+        srv = {e["key"]: e["value"]["count"] for e in dump("srv_lat")}
+        c = counters()
+        report = (f"xdp per command: { {CMDS[k]: v for k, v in cmd.items() if v} }\n"
+                  f"wire latency:    { {CMDS[k]: v for k, v in wire.items() if v} }\n"
+                  f"server latency:  { {CMDS[k]: v for k, v in srv.items() if v} }\n"
+                  f"counters: { {k: v for k, v in c.items() if v} }")
+        print(report)
+        # What smbclient does for one connection: one NEGOTIATE, NTLMSSP in two legs, one
+        # tree, and at least 64 MiB each way in WRITE and READ requests.
+        self.assertEqual(cmd[CMDS.index("NEGOTIATE")], 1, report)
+        self.assertEqual(cmd[CMDS.index("SESSION_SETUP")], 2, report)
+        self.assertEqual(cmd[CMDS.index("TREE_CONNECT")], 1, report)
+        for name in ("CREATE", "CLOSE", "READ", "WRITE"):
+            self.assertGreater(cmd[CMDS.index(name)], 0, report)
+        self.assertEqual(c.get("XDP_PASS_DESYNC", 0), 0, report)
+        self.assertEqual(c.get("TRANSFORM_HEADERS", 0), 0, report)
+        # One wire-latency sample per request (every request has a response but CANCEL).
+        for k, n in cmd.items():
+            if CMDS[k] not in ("CANCEL", "TRANSFORM"):
+                self.assertEqual(wire.get(k, 0), n, f"{CMDS[k]}\n{report}")
+        # The server's own count of each command is the wire's.
+        if not self.server_wired or not any(srv.values()):
+            self.skipTest("xsmbd does not feed the BPF maps yet (server wiring); the XDP/TC "
+                          "checks above passed\n" + report)
+        for k in range(19):
+            self.assertEqual(srv.get(k, 0), cmd.get(k, 0), f"{CMDS[k]}\n{report}")
+        # The session's entry while it was up: identity and the traffic since its setup.
+        sessions = held["sessions"]
+        self.assertEqual(len(sessions), 1, json.dumps(sessions))
+        v = sessions[0]["value"]
+        self.assertEqual(v["dialect"], 0x0311)
+        self.assertEqual(v["uid"], os.getuid())
+        for name in ("WRITE", "READ", "CREATE"):
+            self.assertEqual(v["ops"][CMDS.index(name)], held["cmd"][CMDS.index(name)], name)
+        self.assertGreater(v["sk_messages"], 0, "accepted connections go through the sockhash")
+        # Logoff/disconnect removed it.
+        self.assertEqual(dump("sessions"), [])
+
+    def test_plain_mode(self):
+        server = self.start_server(bpf=False)
+        self.transfer(server, 64 << 20)
+        self.assertFalse(os.path.exists(PIN_DIR))
+
+    def test_flood(self):
+        loader("load")
+        server = self.start_server(bpf=True)
+        self.load_and_attach(server.port, "--syn-rate", "20", "--syn-burst", "20")
+        loader("block", f"{FL_BLOCKED}/32")
+        flood = subprocess.Popen(
+            ["ip", "netns", "exec", NS_FL, sys.executable, "-c", FLOOD_SCRIPT, SRV_FL,
+             str(server.port), "300", "4", FL_ADDR, FL_BLOCKED],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            self.transfer(server, 16 << 20)
+        finally:
+            out, _ = flood.communicate(timeout=60)
+        self.assertEqual(flood.returncode, 0, out)
+        c = counters()
+        print(f"flood sent {out.strip()}; counters { {k: v for k, v in c.items() if v} }")
+        self.assertGreater(c.get("XDP_DROP_SYN_RATE", 0), 0)
+        self.assertGreater(c.get("XDP_DROP_BLOCKED", 0), 0)
+        blocked = dump("blocklist")
+        self.assertEqual(len(blocked), 1)
+        self.assertGreater(blocked[0]["value"]["drops"], 0)
+        self.assertTrue(server.alive())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
