@@ -200,6 +200,13 @@ int run() {
     server->shares.push_back(std::move(sh));
   }
   server->findUser("");  // loads the user database
+  {
+    std::string why;
+    server->dataplane = bpf::DataPlane::open(cfg.global.bpf_pin_dir, &why);
+    if (!server->dataplane) {
+      XLOG(WARNING) << "plain socket mode: no BPF data plane (" << why << ")";
+    }
+  }
   server->domain_sid = loadDomainSid(cfg.global.smb_passwd_file);
   if (std::string rpcd = findRpcd(); rpcd.empty()) {
     XLOG(ERROR) << "xsmb-rpcd not found (--rpcd): named pipes on IPC$ are unavailable";
@@ -247,15 +254,30 @@ int run() {
   std::atomic<int> connections{0};
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (int i = 0; i < nworkers; ++i) {
-    auto w = std::make_unique<net::Worker>(server.get(), pool.get(), &connections);
+    auto w = std::make_unique<net::Worker>(server.get(), pool.get(), &connections,
+                                           static_cast<uint32_t>(i));
     if (!w->listen(addrs)) return 1;
     workers.push_back(std::move(w));
+  }
+  if (server->dataplane && cfg.global.bpf) {
+    server->dataplane->setMaxMessageSize(server->max_io_size + 64 * 1024);
+    // sk_reuseport: one group per address; socket i of a group belongs to worker i.
+    for (size_t a = 0; a < addrs.size(); ++a) {
+      std::vector<int> group;
+      for (auto& w : workers) group.push_back(w->listeners()[a]);
+      std::string err;
+      if (!server->dataplane->attachReuseport(group, &err)) {
+        XLOG(WARNING) << "bpf: reuseport selection not attached (" << err << ")";
+      }
+    }
   }
   for (auto& w : workers) w->start();
   for (const auto& a : addrs) {
     XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers
-                << " workers, " << nio << " I/O threads, plain socket mode: no "
-                << "BPF programs pinned)";
+                << " workers, " << nio << " I/O threads, "
+                << (server->dataplane ? "BPF data plane at " + cfg.global.bpf_pin_dir
+                                      : std::string("plain socket mode"))
+                << ")";
   }
   if (embedded) {
     uint16_t port = addrs.empty() ? kDemoPort : addrs[0].port;

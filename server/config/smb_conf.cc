@@ -199,6 +199,10 @@ enum class Param {
   kSmbPorts,
   kInterfaces,
   kBindInterfacesOnly,
+  kBpf,
+  kBpfSockmap,
+  kBpfPinDir,
+  kControlSocket,
   kServerMinProtocol,
   kServerMaxProtocol,
   kServerSigning,
@@ -251,6 +255,10 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("smb ports", Param::kSmbPorts, Scope::kGlobal);
     add("interfaces", Param::kInterfaces, Scope::kGlobal);
     add("bind interfaces only", Param::kBindInterfacesOnly, Scope::kGlobal);
+    add("bpf", Param::kBpf, Scope::kGlobal);
+    add("bpf sockmap", Param::kBpfSockmap, Scope::kGlobal);
+    add("bpf pin dir", Param::kBpfPinDir, Scope::kGlobal);
+    add("control socket", Param::kControlSocket, Scope::kGlobal);
     add("server min protocol", Param::kServerMinProtocol, Scope::kGlobal);
     add("min protocol", Param::kServerMinProtocol, Scope::kGlobal, "server min protocol");
     add("server max protocol", Param::kServerMaxProtocol, Scope::kGlobal);
@@ -541,6 +549,22 @@ void Parser::applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfi
       break;
     case Param::kBindInterfacesOnly:
       if (auto b = boolValue(info, a)) g->bind_interfaces_only = *b;
+      break;
+    case Param::kBpf:
+      if (auto b = boolValue(info, a)) g->bpf = *b;
+      break;
+    case Param::kBpfSockmap:
+      if (auto b = boolValue(info, a)) g->bpf_sockmap = *b;
+      break;
+    case Param::kBpfPinDir:
+      if (v.empty()) {
+        error(a.line, "\"bpf pin dir\" must not be empty");
+      } else {
+        g->bpf_pin_dir = v;
+      }
+      break;
+    case Param::kControlSocket:
+      g->control_socket = v;
       break;
     case Param::kServerMinProtocol:
     case Param::kServerMaxProtocol: {
@@ -889,6 +913,10 @@ std::string renderConfig(const Config& config) {
   line("smb ports", joinList(ports, " ", false));
   line("interfaces", joinList(g.interfaces, " ", true));
   line("bind interfaces only", boolWord(g.bind_interfaces_only));
+  line("bpf", boolWord(g.bpf));
+  line("bpf sockmap", boolWord(g.bpf_sockmap));
+  line("bpf pin dir", g.bpf_pin_dir);
+  line("control socket", g.control_socket);
   line("server min protocol", protocolNameFromDialect(g.server_min_protocol));
   line("server max protocol", protocolNameFromDialect(g.server_max_protocol));
   line("server signing", g.server_signing == SigningPolicy::kDisabled    ? "disabled"

@@ -48,6 +48,14 @@ struct GlobalConfig {
   std::vector<uint16_t> smb_ports = {445};  // "smb ports" (space separated)
   std::vector<std::string> interfaces;      // "interfaces": IPs, CIDRs, or iface names
   bool bind_interfaces_only = false;
+  // "bpf": use the BPF data plane (maps pinned by xsmb-loader; the socket programs are loaded
+  // by xsmbd itself). "bpf pin dir": where the maps are pinned.
+  bool bpf = false;
+  // "bpf sockmap": also frame messages in the kernel (sk_skb stream parser). Experimental.
+  bool bpf_sockmap = false;
+  std::string bpf_pin_dir = "/sys/fs/bpf/xsmb";
+  // "control socket": the Unix socket xsmbctl status reads ("" = none).
+  std::string control_socket;
   uint16_t server_min_protocol = 0x0202;  // SMB2_02 ... SMB3_11 as dialect numbers
   uint16_t server_max_protocol = 0x0311;
   SigningPolicy server_signing = SigningPolicy::kAuto;

@@ -1,6 +1,7 @@
 #include "server/handlers/dispatcher.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "server/common/log.h"
@@ -272,6 +273,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     }
     ByteSpan msg = rest.first(len);
     server.stats.requests++;
+    const auto started = std::chrono::steady_clock::now();
 
     if (h.command == SMB2_CANCEL) {
       // Only requests that went async (CHANGE_NOTIFY) can still be waiting; the cancelled one
@@ -442,6 +444,12 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
       out.resize(start);
     }
     storeU32(&out[start + 8], st);
+    if (server.dataplane) {  // server-measured latency histogram, one sample per request
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+      server.dataplane->recordLatency(h.command, static_cast<uint64_t>(ns));
+    }
     XLOG(DEBUG) << conn.peer << ": cmd " << h.command << " mid " << h.message_id << " -> "
                 << ntStatusName(st);
     if (ctx.response_session_id) {

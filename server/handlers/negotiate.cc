@@ -11,7 +11,6 @@ namespace {
 
 using namespace smb2;
 
-constexpr uint32_t kLargeIoSize = 8 * 1024 * 1024;  // MaxRead/Write/TransactSize for 2.1+
 constexpr uint32_t kSmallIoSize = 64 * 1024;        // 2.0.2 has no multi-credit requests
 
 bool dialectAllowed(const session::ServerContext& s, uint16_t d) {
@@ -32,7 +31,7 @@ void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r,
   uint32_t io = kSmallIoSize;
   if (d != SMB2_DIALECT_202 && d != SMB2_DIALECT_WILDCARD) {
     r->capabilities |= SMB2_GLOBAL_CAP_LARGE_MTU;
-    io = kLargeIoSize;
+    io = s.max_io_size;
   }
   r->max_transact_size = r->max_read_size = r->max_write_size = io;
   r->system_time = vfs::ntTimeNow();

@@ -76,6 +76,17 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
     }
     s.state = session::Session::State::kValid;
     ctx.server->registerSession(s.id, conn.weak_from_this(), s.user);
+    if (ctx.server->dataplane) {
+      // The session's look-aside record in the pinned BPF map (bpftool map dump shows it).
+      bpf::SessionRecord r{};
+      r.session_id = s.id;
+      r.uid = s.identity.uid;
+      r.dialect = conn.dialect;
+      r.signing = s.signing_required ? 2 : (s.signing_key.empty() ? 0 : 1);
+      r.encryption = s.encrypt_required ? 2 : (s.encrypt_data ? 1 : 0);
+      r.home_cpu = conn.worker;
+      ctx.server->dataplane->sessionUp(r);
+    }
     // MS-SMB2 3.3.5.5.3: a client reconnecting names its previous session, which ends now if it
     // belongs to the same user (its opens are closed, wherever its connection is).
     if (previous_session_id && previous_session_id != s.id) {

@@ -91,8 +91,9 @@ int listenOn(const ListenAddress& a) {
   return fd;
 }
 
-Worker::Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count)
-    : server_(server), pool_(pool), connection_count_(connection_count) {
+Worker::Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count,
+               uint32_t index)
+    : server_(server), pool_(pool), connection_count_(connection_count), index_(index) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   eventfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -198,6 +199,13 @@ void Worker::acceptOn(int lfd) {
     c->id = next_id_++;
     c->state = std::make_shared<session::ConnState>(server_);
     c->state->peer = peerName(ss);
+    c->state->worker = index_;
+    if (server_->dataplane && server_->config.global.bpf) {
+      // Framing and per-message policy in the kernel (sockmap stream parser), only when asked:
+      // with messages of several MiB the stream parser stalls on the kernels tested so far.
+      if (server_->config.global.bpf_sockmap) server_->dataplane->addConnection(fd);
+      server_->dataplane->setWorkerLoad(index_, ++my_connections_);
+    }
     uint64_t conn_id = c->id;
     c->state->send_unsolicited = [this, conn_id](Bytes frame) {
       post({conn_id, std::move(frame), false, 0, true, nullptr});
@@ -429,6 +437,9 @@ void Worker::closeConn(uint64_t id) {
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
   close(c.fd);
   connection_count_->fetch_sub(1);
+  if (server_->dataplane && server_->config.global.bpf && my_connections_ > 0) {
+    server_->dataplane->setWorkerLoad(index_, --my_connections_);
+  }
   XLOG(INFO) << "connection from " << c.state->peer << " closed";
   conns_.erase(it);
 }

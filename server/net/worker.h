@@ -31,7 +31,10 @@ int listenOn(const ListenAddress& a);
 
 class Worker {
  public:
-  Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count);
+  Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count,
+         uint32_t index = 0);
+  // The listening sockets (for the BPF reuseport group).
+  const std::vector<int>& listeners() const { return listeners_; }
   ~Worker();
   // Opens this worker's listening sockets (one per address); false if any fails (logged).
   bool listen(const std::vector<ListenAddress>& addresses);
@@ -85,6 +88,8 @@ class Worker {
   session::ServerContext* server_;
   IoPool* pool_;
   std::atomic<int>* connection_count_;
+  uint32_t index_ = 0;
+  uint32_t my_connections_ = 0;
   int epfd_ = -1;
   int eventfd_ = -1;
   std::vector<int> listeners_;

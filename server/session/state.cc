@@ -77,8 +77,11 @@ void ServerContext::registerSession(uint64_t id, std::weak_ptr<ConnState> conn,
 }
 
 void ServerContext::unregisterSession(uint64_t id) {
-  std::lock_guard<std::mutex> lock(registry_mu_);
-  registry_.erase(id);
+  {
+    std::lock_guard<std::mutex> lock(registry_mu_);
+    if (registry_.erase(id) == 0) return;
+  }
+  if (dataplane) dataplane->sessionDown(id);
 }
 
 std::optional<ServerContext::SessionEntry> ServerContext::lookupSession(uint64_t id) {

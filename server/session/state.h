@@ -31,6 +31,7 @@
 #include "server/vfs/fd.h"
 #include "server/vfs/identity.h"
 #include "server/vfs/notify.h"
+#include "loader/xsmb_bpf.h"
 #include "rpc/rpcd_client.h"
 #include "rpc/server_info.h"
 
@@ -101,9 +102,13 @@ struct ServerContext {
   uint64_t start_time = 0;  // FILETIME
   FileTable files;
   std::unique_ptr<vfs::NotifyHub> notify_hub = std::make_unique<vfs::NotifyHub>();
+  // The BPF data plane's maps (sessions, counters, latency), or nullptr in plain socket mode.
+  std::unique_ptr<bpf::DataPlane> dataplane;
   // The sandboxed DCE/RPC helper behind the IPC$ named pipes (nullptr when it cannot start).
   std::unique_ptr<rpc::RpcdClient> rpcd;
   std::string domain_sid;  // "S-1-5-21-a-b-c", stable across restarts (see main.cc)
+  // MaxReadSize / MaxWriteSize / MaxTransactSize offered to 2.1+ clients (bytes).
+  uint32_t max_io_size = 8 * 1024 * 1024;
   // What the RPC services report: shares, users (with stable RIDs), names.
   rpc::ServerInfo rpcServerInfo();
   Stats stats;
@@ -220,6 +225,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
 
   ServerContext* server;
   std::string peer;  // "ip:port" for logs
+  uint32_t worker = 0;  // index of the worker (and CPU) that owns the connection
   bool negotiated = false;
   uint16_t dialect = 0;
   uint16_t client_security_mode = 0;

@@ -312,7 +312,8 @@ class E2E(unittest.TestCase):
         self.assertEqual(v["uid"], os.getuid())
         for name in ("WRITE", "READ", "CREATE"):
             self.assertEqual(v["ops"][CMDS.index(name)], held["cmd"][CMDS.index(name)], name)
-        self.assertGreater(v["sk_messages"], 0, "accepted connections go through the sockhash")
+        # The sockhash stream parser is opt-in ("bpf sockmap"), so sk_messages is not checked:
+        # with multi-MiB messages it stalls on the kernels tested (see docs/bpf.md).
         # Logoff/disconnect removed it.
         self.assertEqual(dump("sessions"), [])
 
