@@ -1,6 +1,7 @@
 // xsmbd: the SMB2/SMB3 file server daemon.
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -37,7 +38,8 @@ ABSL_FLAG(int, log_level, -1,
 ABSL_FLAG(bool, check_config, false,
           "print the effective configuration and every problem "
           "found, then exit (1 when there are errors)");
-ABSL_FLAG(std::string, rpcd, "", "path of the xsmb-rpcd helper (default: next to xsmbd, or ../rpc)");
+ABSL_FLAG(std::string, rpcd, "",
+          "path of the xsmb-rpcd helper (default: next to xsmbd, or ../rpc)");
 ABSL_FLAG(int, workers, 0, "event-loop threads (default: one per CPU)");
 ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 4 per CPU)");
 
@@ -148,6 +150,10 @@ int run() {
   }
 
   crypto::initProviders();
+  // Response buffers of up to 8 MiB are made and freed per request: keep them in the heap
+  // (instead of a fresh mmap, page faults and munmap each time) and keep freed memory around.
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
   umask(0);  // "create mask" and "directory mask" are applied exactly
   auto server = std::make_unique<session::ServerContext>();
   server->config = cfg;

@@ -39,10 +39,14 @@ const EVP_CIPHER* evpCipher(Cipher c) {
                  EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr)};
   }();
   switch (c) {
-    case Cipher::kAes128Ccm: return table.ccm128;
-    case Cipher::kAes128Gcm: return table.gcm128;
-    case Cipher::kAes256Ccm: return table.ccm256;
-    case Cipher::kAes256Gcm: return table.gcm256;
+    case Cipher::kAes128Ccm:
+      return table.ccm128;
+    case Cipher::kAes128Gcm:
+      return table.gcm128;
+    case Cipher::kAes256Ccm:
+      return table.ccm256;
+    case Cipher::kAes256Gcm:
+      return table.gcm256;
   }
   return nullptr;
 }
@@ -108,9 +112,11 @@ bool isKnownCipher(uint16_t id) { return id >= 1 && id <= 4; }
 size_t cipherKeySize(Cipher c) {
   switch (c) {
     case Cipher::kAes128Ccm:
-    case Cipher::kAes128Gcm: return 16;
+    case Cipher::kAes128Gcm:
+      return 16;
     case Cipher::kAes256Ccm:
-    case Cipher::kAes256Gcm: return 32;
+    case Cipher::kAes256Gcm:
+      return 32;
   }
   return 0;
 }
@@ -118,9 +124,11 @@ size_t cipherKeySize(Cipher c) {
 size_t cipherNonceSize(Cipher c) {
   switch (c) {
     case Cipher::kAes128Ccm:
-    case Cipher::kAes256Ccm: return 11;
+    case Cipher::kAes256Ccm:
+      return 11;
     case Cipher::kAes128Gcm:
-    case Cipher::kAes256Gcm: return 12;
+    case Cipher::kAes256Gcm:
+      return 12;
   }
   return 0;
 }
@@ -158,6 +166,27 @@ Bytes encryptMessageWithNonce(Cipher c, ByteSpan key, uint64_t session_id, ByteS
   return out;
 }
 
+bool encryptInPlace(Cipher c, ByteSpan key, uint64_t session_id, std::span<uint8_t> message) {
+  size_t key_size = cipherKeySize(c);
+  size_t nonce_size = cipherNonceSize(c);
+  if (key_size == 0 || key.size() != key_size || message.size() <= kTransformHeaderSize ||
+      message.size() - kTransformHeaderSize > static_cast<size_t>(INT_MAX)) {
+    return false;
+  }
+  uint8_t* h = message.data();
+  size_t plain = message.size() - kTransformHeaderSize;
+  std::memset(h, 0, kTransformHeaderSize);
+  putLe(h, kTransformProtocolId, 4);
+  randomBytes(std::span<uint8_t>(h + kNonceOffset, nonce_size));
+  putLe(h + kOriginalSizeOffset, plain, 4);
+  putLe(h + kFlagsOffset, kTransformFlagEncrypted, 2);
+  putLe(h + kSessionIdOffset, session_id, 8);
+  return aead(true, c, key, ByteSpan(h + kNonceOffset, nonce_size),
+              ByteSpan(h + kNonceOffset, kTransformAadSize),
+              ByteSpan(h + kTransformHeaderSize, plain), h + kTransformHeaderSize,
+              h + kSignatureOffset);
+}
+
 bool parseTransformHeader(ByteSpan message, TransformHeader* out) {
   ByteReader r(message);
   uint32_t protocol_id = r.u32();
@@ -193,8 +222,8 @@ absl::StatusOr<Bytes> decryptMessage(Cipher c, ByteSpan key, ByteSpan message) {
   }
   Bytes plaintext(header.original_size);
   if (!aead(false, c, key, ByteSpan(header.nonce.data(), cipherNonceSize(c)),
-            message.subspan(kNonceOffset, kTransformAadSize),
-            message.subspan(kTransformHeaderSize), plaintext.data(), header.signature.data())) {
+            message.subspan(kNonceOffset, kTransformAadSize), message.subspan(kTransformHeaderSize),
+            plaintext.data(), header.signature.data())) {
     // Nothing unauthenticated leaves this function, not even in freed memory.
     OPENSSL_cleanse(plaintext.data(), plaintext.size());
     return absl::PermissionDeniedError("TRANSFORM message does not authenticate");

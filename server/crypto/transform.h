@@ -62,6 +62,11 @@ struct TransformHeader {
 // ProtocolId, Flags != 1, or OriginalMessageSize != message.size() - 52, and when that size is 0
 // (MS-SMB2 3.3.5.2.1.1: a message not longer than the header is rejected). `out` is written only
 // on success.
+// Encrypts in place: `message` holds kTransformHeaderSize bytes of room followed by the
+// plaintext; the header (random nonce) is written into the room and the plaintext is replaced
+// by its ciphertext. False (message unusable) on a bad key or size.
+bool encryptInPlace(Cipher c, ByteSpan key, uint64_t session_id, std::span<uint8_t> message);
+
 bool parseTransformHeader(ByteSpan message, TransformHeader* out);
 
 // Decrypts and authenticates a TRANSFORM message (header + ciphertext, no NetBIOS header) with

@@ -232,12 +232,16 @@ Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame) {
   if (frame.size() <= net::kNetBiosHeaderSize) return {};
   session::Session* s = conn.findSession(session_id);
   if (!s || s->encryption_key.empty() || conn.cipher == 0) return frame;
-  Bytes sealed = crypto::encryptMessage(
-      static_cast<crypto::Cipher>(conn.cipher), s->encryption_key, session_id,
-      ByteSpan(frame.data() + net::kNetBiosHeaderSize, frame.size() - net::kNetBiosHeaderSize));
-  Bytes out(net::kNetBiosHeaderSize, 0);
-  out.insert(out.end(), sealed.begin(), sealed.end());
-  return finishFrame(std::move(out));
+  // Room for the TRANSFORM header goes in front of the messages, which are encrypted in place.
+  frame.insert(frame.begin() + net::kNetBiosHeaderSize, crypto::kTransformHeaderSize, 0);
+  std::span<uint8_t> msg(frame.data() + net::kNetBiosHeaderSize,
+                         frame.size() - net::kNetBiosHeaderSize);
+  if (!crypto::encryptInPlace(static_cast<crypto::Cipher>(conn.cipher), s->encryption_key,
+                              session_id, msg)) {
+    conn.disconnect = true;
+    return {};
+  }
+  return finishFrame(std::move(frame));
 }
 
 // Processes an SMB2 message or compound chain (plain, or already decrypted) and returns the
@@ -411,10 +415,11 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
         ar.cipher = conn.cipher;
         ar.encryption_key = s->encryption_key;
       }
-      std::optional<vfs::ScopedIdentity> as_user;
-      if (server.run_as_root && s) {
+      bool identity_ok = true;
+      vfs::UnixIdentity forced;  // lives as long as the handler runs (ctx.identity may name it)
+      // Only commands on a tree touch the filesystem, so only they take on the user's identity.
+      if (server.run_as_root && s && ci->needs_tree) {
         const vfs::UnixIdentity* id = &s->identity;
-        vfs::UnixIdentity forced;
         if (ctx.tree && ctx.tree->share->force_identity) id = &*ctx.tree->share->force_identity;
         if (ctx.tree && ctx.tree->share->force_gid) {
           forced = *id;
@@ -422,11 +427,11 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
           forced.groups.push_back(forced.gid);
           id = &forced;
         }
-        as_user.emplace(*id);
+        identity_ok = vfs::assumeIdentity(*id);
         ctx.identity = id;
       }
       // Never serve a request with the daemon's own (root) rights by accident.
-      st = (as_user && !as_user->active()) ? STATUS_ACCESS_DENIED : ci->fn(ctx, w);
+      st = identity_ok ? ci->fn(ctx, w) : STATUS_ACCESS_DENIED;
     }
     if (h.command == SMB2_CREATE && st != STATUS_SUCCESS) create_error = st;
     if (st == STATUS_PENDING && ctx.async_id) {

@@ -17,6 +17,7 @@
 #include "server/common/log.h"
 #include "server/handlers/dispatcher.h"
 #include "server/net/netbios.h"
+#include "server/smb2/header.h"
 
 namespace xsmb::net {
 namespace {
@@ -238,7 +239,7 @@ void Worker::onReadable(Conn& c) {
           Bytes msg = std::move(c.inflight);
           c.inflight.clear();
           c.inflight_got = 0;
-          deliver(c, std::move(msg));
+          if (!deliver(c, std::move(msg))) return;
         }
         continue;
       }
@@ -286,8 +287,10 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
         pos += kNetBiosHeaderSize + f.length;
         break;
       case FrameStatus::kMessage:
-        deliver(c, Bytes(rest.begin() + kNetBiosHeaderSize,
-                         rest.begin() + kNetBiosHeaderSize + f.length));
+        if (!deliver(c, Bytes(rest.begin() + kNetBiosHeaderSize,
+                              rest.begin() + kNetBiosHeaderSize + f.length))) {
+          return false;
+        }
         pos += kNetBiosHeaderSize + f.length;
         break;
       case FrameStatus::kIncomplete:
@@ -305,14 +308,40 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
   return true;
 }
 
-void Worker::deliver(Conn& c, Bytes msg) {
-  if (msg.empty()) return;  // an empty session message carries nothing to answer
+namespace {
+
+// Messages that touch no file (a lone ECHO, CANCEL or NEGOTIATE) are answered on the event
+// loop itself when nothing else of the connection is in flight: the hop to the I/O pool and
+// back would cost more than the work.
+bool answerInline(ByteSpan msg) {
+  if (msg.size() < smb2::kHeaderSize || loadU32(msg.data()) != smb2::kProtocolId) return false;
+  if (loadU32(&msg[smb2::kHeaderNextCommandOffset]) != 0) return false;
+  uint16_t cmd = loadU16(&msg[12]);
+  return cmd == smb2::SMB2_ECHO || cmd == smb2::SMB2_CANCEL || cmd == smb2::SMB2_NEGOTIATE;
+}
+
+}  // namespace
+
+bool Worker::deliver(Conn& c, Bytes msg) {
+  if (msg.empty()) return true;  // an empty session message carries nothing to answer
+  if (!c.busy && c.pending.empty() && !c.close_after_write && answerInline(msg)) {
+    Bytes resp = handlers::processMessage(*c.state, msg);
+    if (c.state->negotiated) {
+      c.max_frame = std::max(c.state->max_write_size, c.state->max_transact_size) + kFrameOverhead;
+    }
+    if (!resp.empty()) c.wq.push_back(std::move(resp));
+    if (c.state->disconnect) c.close_after_write = true;
+    uint64_t id = c.id;
+    flush(c);  // may close the connection
+    return conns_.count(id) > 0;
+  }
   c.pending.push_back(Work{std::move(msg), nullptr});
   if (c.pending.size() >= kMaxPending && c.reading) {
     c.reading = false;
     updateEvents(c);
   }
   if (!c.busy) submitNext(c);
+  return true;
 }
 
 void Worker::submitNext(Conn& c) {

@@ -78,7 +78,7 @@ class Worker {
   void acceptOn(int lfd);
   void onReadable(Conn& c);
   bool consume(Conn& c, const uint8_t* data, size_t n);  // false: close
-  void deliver(Conn& c, Bytes msg);
+  bool deliver(Conn& c, Bytes msg);  // false: the connection was closed
   void submitNext(Conn& c);
   void flush(Conn& c);
   void updateEvents(Conn& c);

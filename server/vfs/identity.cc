@@ -52,7 +52,34 @@ absl::StatusOr<UnixIdentity> lookupUnixIdentity(const std::string& name) {
   return id;
 }
 
+namespace {
+// What assumeIdentity() last set on this thread (valid = false: unknown, e.g. after a
+// ScopedIdentity, which changes and restores it behind the cache's back).
+struct ThreadIdentity {
+  bool valid = false;
+  UnixIdentity id{};
+};
+thread_local ThreadIdentity t_identity;
+}  // namespace
+
+bool assumeIdentity(const UnixIdentity& id) {
+  if (geteuid() != 0) return false;
+  ThreadIdentity& cur = t_identity;
+  if (cur.valid && cur.id.uid == id.uid && cur.id.gid == id.gid && cur.id.groups == id.groups) {
+    return true;
+  }
+  cur.valid = false;
+  if (!setThreadGroups(id.groups)) return false;
+  syscall(SYS_setfsgid, id.gid);
+  syscall(SYS_setfsuid, id.uid);
+  if (currentFsgid() != id.gid || currentFsuid() != id.uid) return false;
+  cur.id = id;
+  cur.valid = true;
+  return true;
+}
+
 ScopedIdentity::ScopedIdentity(const UnixIdentity& id) {
+  t_identity.valid = false;
   if (geteuid() != 0) return;
   int n = static_cast<int>(syscall(SYS_getgroups, 0, nullptr));
   if (n < 0) return;
@@ -75,6 +102,7 @@ ScopedIdentity::ScopedIdentity(const UnixIdentity& id) {
 }
 
 ScopedIdentity::~ScopedIdentity() {
+  t_identity.valid = false;
   if (!active_) return;
   syscall(SYS_setfsuid, saved_fsuid_);
   syscall(SYS_setfsgid, saved_fsgid_);

@@ -28,6 +28,13 @@ absl::StatusOr<UnixIdentity> lookupUnixIdentity(const std::string& name);
 // destruction. Threads created while it is alive start with its identity (clone copies the
 // creator's credentials). No-op when the process is not root (geteuid() != 0). Not movable: it must
 // end on the thread that made it.
+// Makes the calling thread touch the filesystem as `id` from now on (no restore), issuing the
+// setgroups/setfsgid/setfsuid syscalls only when the thread's identity differs from the one it
+// assumed last: threads that serve request after request for the same user switch once.
+// False when not root or when the kernel refused (the thread's identity is then unknown and the
+// caller must not touch the filesystem).
+bool assumeIdentity(const UnixIdentity& id);
+
 class ScopedIdentity {
  public:
   explicit ScopedIdentity(const UnixIdentity& id);
