@@ -23,29 +23,30 @@ struct CommandInfo {
   HandlerFn fn;
   bool needs_session;
   bool needs_tree;
+  bool needs_identity;  // touches the filesystem by path: runs as the session's Unix user
 };
 
 // Indexed by Command (MS-SMB2 2.2.1.2).
 constexpr CommandInfo kCommands[kNumCommands] = {
-    {handleNegotiate, false, false},     // NEGOTIATE
-    {handleSessionSetup, false, false},  // SESSION_SETUP
-    {handleLogoff, true, false},         // LOGOFF
-    {handleTreeConnect, true, false},    // TREE_CONNECT
-    {handleTreeDisconnect, true, true},  // TREE_DISCONNECT
-    {handleCreate, true, true},          // CREATE
-    {handleClose, true, true},           // CLOSE
-    {handleFlush, true, true},           // FLUSH
-    {handleRead, true, true},            // READ
-    {handleWrite, true, true},           // WRITE
-    {handleLock, true, true},            // LOCK
-    {handleIoctl, true, true},           // IOCTL
-    {nullptr, false, false},             // CANCEL: handled before dispatch
-    {handleEcho, false, false},          // ECHO
-    {handleQueryDirectory, true, true},  // QUERY_DIRECTORY
-    {handleChangeNotify, true, true},    // CHANGE_NOTIFY
-    {handleQueryInfo, true, true},       // QUERY_INFO
-    {handleSetInfo, true, true},         // SET_INFO
-    {handleOplockBreak, true, true},     // OPLOCK_BREAK
+    {handleNegotiate, false, false, false},     // NEGOTIATE
+    {handleSessionSetup, false, false, false},  // SESSION_SETUP
+    {handleLogoff, true, false, true},          // LOGOFF (closes opens: delete-on-close)
+    {handleTreeConnect, true, false, false},    // TREE_CONNECT
+    {handleTreeDisconnect, true, true, true},   // TREE_DISCONNECT
+    {handleCreate, true, true, true},           // CREATE
+    {handleClose, true, true, true},            // CLOSE
+    {handleFlush, true, true, false},           // FLUSH (an open descriptor)
+    {handleRead, true, true, false},            // READ
+    {handleWrite, true, true, false},           // WRITE
+    {handleLock, true, true, false},            // LOCK
+    {handleIoctl, true, true, true},            // IOCTL
+    {nullptr, false, false, false},             // CANCEL: handled before dispatch
+    {handleEcho, false, false, false},          // ECHO
+    {handleQueryDirectory, true, true, true},   // QUERY_DIRECTORY
+    {handleChangeNotify, true, true, true},     // CHANGE_NOTIFY
+    {handleQueryInfo, true, true, true},        // QUERY_INFO
+    {handleSetInfo, true, true, true},          // SET_INFO
+    {handleOplockBreak, true, true, false},     // OPLOCK_BREAK
 };
 
 struct PendingResponse {
@@ -166,7 +167,7 @@ Bytes buildAsyncResponse(const session::AsyncReply& r, NtStatus status, ByteSpan
 
 namespace {
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
-                   uint64_t* seal_session);
+                   uint64_t* seal_session, std::function<Bytes()>* deferred = nullptr);
 Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame);
 }  // namespace
 
@@ -224,6 +225,13 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   return seal_sid ? seal(conn, seal_sid, std::move(resp)) : resp;
 }
 
+Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload,
+                         std::function<Bytes()>* deferred) {
+  uint64_t seal_sid = 0;
+  Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid, deferred);
+  return seal_sid ? seal(conn, seal_sid, std::move(resp)) : resp;
+}
+
 namespace {
 
 // Encrypts a response frame for `session_id` (MS-SMB2 3.3.4.1.4). A session that went away
@@ -248,7 +256,7 @@ Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame) {
 // response frame with its NetBIOS header. Sets *seal_session when the responses must be
 // encrypted for a session that asks for it (then nothing is signed).
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
-                   uint64_t* seal_session) {
+                   uint64_t* seal_session, std::function<Bytes()>* deferred) {
   session::ServerContext& server = *conn.server;
   Bytes out(net::kNetBiosHeaderSize, 0);
   std::vector<PendingResponse> responses;
@@ -334,6 +342,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     RequestContext ctx{&server, &conn, &h, msg};
     ctx.compound_file_id = &cur_file;
     ctx.related = related;
+    ctx.on_event_loop = deferred != nullptr;
     NtStatus st = STATUS_SUCCESS;
     PendingResponse pr{start, false, {}, crypto::SigningAlgorithm::kHmacSha256};
     const CommandInfo* ci = h.command < kNumCommands ? &kCommands[h.command] : nullptr;
@@ -389,6 +398,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     // desired or required: responses are encrypted (MS-SMB2 3.3.5.2.9, 3.3.4.1.4).
     if (s && h.command != SMB2_SESSION_SETUP && h.command != SMB2_NEGOTIATE) {
       bool want_seal = s->encrypt_data || (ctx.tree && ctx.tree->encrypt_data);
+      if (want_seal) ctx.on_event_loop = false;  // the sealed reply is built here, not deferred
       if (!encrypted && st == STATUS_SUCCESS &&
           (s->encrypt_required || (ctx.tree && ctx.tree->encrypt_required))) {
         st = STATUS_ACCESS_DENIED;
@@ -417,8 +427,8 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
       }
       bool identity_ok = true;
       vfs::UnixIdentity forced;  // lives as long as the handler runs (ctx.identity may name it)
-      // Only commands on a tree touch the filesystem, so only they take on the user's identity.
-      if (server.run_as_root && s && ci->needs_tree) {
+      // Only commands that reach the filesystem by path take on the user's identity.
+      if (server.run_as_root && s && ci->needs_identity) {
         const vfs::UnixIdentity* id = &s->identity;
         if (ctx.tree && ctx.tree->share->force_identity) id = &*ctx.tree->share->force_identity;
         if (ctx.tree && ctx.tree->share->force_gid) {
@@ -440,8 +450,8 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
                loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_ASYNC_COMMAND);
       storeU64(&out[start + 32], ctx.async_id);
     }
-    if ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
-        (st != STATUS_SUCCESS && out.size() == body_start)) {
+    if (!ctx.deferred && ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
+                          (st != STATUS_SUCCESS && out.size() == body_start))) {
       out.resize(body_start);
       encodeErrorResponse(w, ctx.error_data);
     }
@@ -483,6 +493,32 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
       if (session::Session* ps = conn.findSession(sid)) {
         ps->preauth_hash = crypto::sha512Concat(ps->preauth_hash, response);
       }
+    }
+    if (ctx.deferred) {
+      // The I/O runs on the pool; this message's response is completed there (header as
+      // patched here, body and status from the I/O, signed as decided here).
+      *deferred = [hdr = Bytes(out.begin() + start, out.begin() + body_start),
+                   io = std::move(ctx.deferred), sign = pr.sign, key = pr.key, alg = pr.alg]() {
+        Bytes frame(net::kNetBiosHeaderSize, 0);
+        frame.insert(frame.end(), hdr.begin(), hdr.end());
+        ByteWriter w(&frame);
+        size_t body = frame.size();
+        NtStatus st = io(w);
+        if (ntIsError(st) || (st != STATUS_SUCCESS && frame.size() == body)) {
+          frame.resize(body);
+          encodeErrorResponse(w);
+        }
+        std::span<uint8_t> msg(frame.data() + net::kNetBiosHeaderSize,
+                               frame.size() - net::kNetBiosHeaderSize);
+        storeU32(&msg[8], st);
+        if (sign) {
+          storeU32(&msg[kHeaderFlagsOffset], loadU32(&msg[kHeaderFlagsOffset]) | SMB2_FLAGS_SIGNED);
+          crypto::signInPlace(alg, key, msg);
+        }
+        return finishFrame(std::move(frame));
+      };
+      out.resize(start);
+      break;
     }
     responses.push_back(std::move(pr));
     if (conn.disconnect || h.next_command == 0) break;

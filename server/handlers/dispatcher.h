@@ -4,6 +4,8 @@
 // response headers, credit grants, preauth integrity hashing and response signing.
 #pragma once
 
+#include <functional>
+
 #include "server/common/bytes.h"
 #include "server/session/state.h"
 #include "server/smb2/ntstatus.h"
@@ -16,6 +18,14 @@ namespace xsmb::handlers {
 // after sending what is returned (malformed input, a second NEGOTIATE, a MessageId outside the
 // credit window).
 Bytes processMessage(session::ConnState& conn, ByteSpan payload);
+
+// The event loop's variant, for a lone READ, WRITE, ECHO, CANCEL or NEGOTIATE of a connection
+// with nothing else in flight: handlers must not block. A READ or WRITE whose data is not
+// taken by the page cache at once comes back as `*deferred` (and an empty frame): the caller
+// runs it on the I/O pool, where it does the I/O and returns the complete response frame. The
+// payload must stay alive until then.
+Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload,
+                         std::function<Bytes()>* deferred);
 
 // A complete frame (NetBIOS header included) for the final response of a request that went
 // async: async header with `r.async_id`, `status`, and `body` (an ERROR body when empty), signed

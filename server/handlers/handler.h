@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "server/common/bytes.h"
 #include "server/session/state.h"
@@ -33,6 +34,11 @@ struct RequestContext {
   // Async requests: the dispatcher fills `async_reply` (how the final response must be signed
   // or sealed); a handler that goes async sets `async_id` and returns STATUS_PENDING.
   session::AsyncReply async_reply;
+  // Set when the request is processed on the event loop (a lone READ/WRITE/ECHO...): handlers
+  // must not block; READ/WRITE then try RWF_NOWAIT and otherwise set `deferred` and return
+  // STATUS_PENDING: the blocking part, run later on the I/O pool, appends the response body.
+  bool on_event_loop = false;
+  std::function<NtStatus(ByteWriter& body)> deferred;
   // The Unix identity this request runs as (when the server runs as root), else nullptr.
   const vfs::UnixIdentity* identity = nullptr;
   uint64_t async_id = 0;

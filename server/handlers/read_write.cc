@@ -1,6 +1,7 @@
 // READ (MS-SMB2 3.3.5.12), WRITE (3.3.5.13), FLUSH (3.3.5.11) and LOCK (3.3.5.14).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <limits>
@@ -19,6 +20,59 @@ constexpr uint32_t SMB2_LOCKFLAG_EXCLUSIVE_LOCK = 0x02;
 constexpr uint32_t SMB2_LOCKFLAG_UNLOCK = 0x04;
 constexpr uint32_t SMB2_LOCKFLAG_FAIL_IMMEDIATELY = 0x10;
 constexpr uint32_t SMB2_WRITEFLAG_WRITE_THROUGH = 0x01;
+
+// Reads req.length bytes at req.offset into a READ response body (MS-SMB2 2.2.20). With
+// RWF_NOWAIT (`flags`) anything short of the full length is a failure (STATUS_RETRY), so the
+// caller can hand the read to a thread that may block.
+NtStatus readInto(int fd, const ReadRequest& req, ByteWriter& body, int flags) {
+  size_t start = body.size();
+  size_t hdr_end = start + 16;
+  encodeReadResponseHeader(0, body);
+  Bytes& buf = body.buf();
+  buf.resize(hdr_end + req.length);
+  size_t got = 0;
+  while (got < req.length) {
+    iovec iov{buf.data() + hdr_end + got, req.length - got};
+    ssize_t n = preadv2(fd, &iov, 1, static_cast<off_t>(req.offset + got), flags);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      buf.resize(start);
+      return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (flags && got < req.length) {  // end of file, or only partly cached: decide off the loop
+    buf.resize(start);
+    return STATUS_RETRY;
+  }
+  buf.resize(hdr_end + got);
+  if ((got == 0 && req.length > 0) || got < req.minimum_count) {
+    buf.resize(start);
+    return STATUS_END_OF_FILE;
+  }
+  body.patchU32(start + 4, static_cast<uint32_t>(got));
+  if (got == 0) buf.push_back(0);  // a READ response carries at least one byte of Buffer
+  return STATUS_SUCCESS;
+}
+
+// Writes `data` at `offset` and encodes the WRITE response (MS-SMB2 2.2.22). With RWF_NOWAIT a
+// write that would block fails with STATUS_RETRY having written `*done` bytes.
+NtStatus writeFrom(int fd, uint64_t offset, ByteSpan data, bool sync, int flags, size_t* done,
+                   ByteWriter& body) {
+  while (*done < data.size()) {
+    iovec iov{const_cast<uint8_t*>(data.data()) + *done, data.size() - *done};
+    ssize_t n = pwritev2(fd, &iov, 1, static_cast<off_t>(offset + *done), flags);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
+    }
+    *done += static_cast<size_t>(n);
+  }
+  if (sync && fdatasync(fd) != 0) return vfs::ntStatusFromErrno(errno);
+  encodeWriteResponse(static_cast<uint32_t>(*done), body);
+  return STATUS_SUCCESS;
+}
 
 // A message-mode pipe read: what the last write produced, in pieces no larger than asked;
 // STATUS_BUFFER_OVERFLOW says more of the same message follows (MS-SMB2 3.3.5.12).
@@ -58,31 +112,20 @@ NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
     return STATUS_INVALID_PARAMETER;
   if (ctx.server->files.ioConflicts(o->key, o->token, req.offset, req.length, false))
     return STATUS_FILE_LOCK_CONFLICT;
-  size_t hdr_end = body.size() + 16;
-  encodeReadResponseHeader(0, body);
-  Bytes& buf = body.buf();
-  buf.resize(hdr_end + req.length);
-  size_t got = 0;
-  while (got < req.length) {
-    ssize_t n = pread(o->fd.get(), buf.data() + hdr_end + got, req.length - got,
-                      static_cast<off_t>(req.offset + got));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      buf.resize(hdr_end);
-      return vfs::ntStatusFromErrno(errno);
+  // On the event loop only data already in the page cache is read (RWF_NOWAIT); anything
+  // else goes to the I/O pool with a reference to the file, off the connection's strand.
+  if (ctx.on_event_loop) {
+    if (readInto(o->fd.get(), req, body, RWF_NOWAIT) == STATUS_SUCCESS) {
+      o->position = req.offset + req.length;
+      return STATUS_SUCCESS;
     }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
+    auto fd = o->sharedFd();
+    ctx.deferred = [fd, req](ByteWriter& out) { return readInto(fd->get(), req, out, 0); };
+    return STATUS_PENDING;
   }
-  buf.resize(hdr_end + got);
-  if ((got == 0 && req.length > 0) || got < req.minimum_count) {
-    buf.resize(hdr_end);
-    return STATUS_END_OF_FILE;
-  }
-  body.patchU32(hdr_end - 16 + 4, static_cast<uint32_t>(got));
-  if (got == 0) buf.push_back(0);  // a READ response carries at least one byte of Buffer
-  o->position = req.offset + got;
-  return STATUS_SUCCESS;
+  NtStatus st = readInto(o->fd.get(), req, body, 0);
+  if (st == STATUS_SUCCESS) o->position = req.offset + req.length;
+  return st;
 }
 
 NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
@@ -113,22 +156,23 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
     return STATUS_FILE_LOCK_CONFLICT;
   // Writers break LEVEL_II oplocks of others (MS-FSA 2.1.5.3).
   ctx.server->files.breakOplocks(o->key, ctx.conn, /*write_intent=*/true);
+  bool sync =
+      (req.flags & SMB2_WRITEFLAG_WRITE_THROUGH) || (o->create_options & FILE_WRITE_THROUGH);
+  o->position = offset + req.data.size();
   size_t done = 0;
-  while (done < req.data.size()) {
-    ssize_t n = pwrite(o->fd.get(), req.data.data() + done, req.data.size() - done,
-                       static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return vfs::ntStatusFromErrno(errno);
-    }
-    done += static_cast<size_t>(n);
+  if (ctx.on_event_loop) {
+    // As for READ: what the page cache takes at once is written here, the rest on the pool.
+    NtStatus st = sync ? STATUS_RETRY
+                       : writeFrom(o->fd.get(), offset, req.data, false, RWF_NOWAIT, &done, body);
+    if (st != STATUS_RETRY) return st;
+    auto fd = o->sharedFd();
+    ByteSpan data = req.data;  // the worker keeps the request message alive until the reply
+    ctx.deferred = [fd, offset, data, sync, done](ByteWriter& out) mutable {
+      return writeFrom(fd->get(), offset, data, sync, 0, &done, out);
+    };
+    return STATUS_PENDING;
   }
-  if ((req.flags & SMB2_WRITEFLAG_WRITE_THROUGH) || (o->create_options & FILE_WRITE_THROUGH)) {
-    if (fdatasync(o->fd.get()) != 0) return vfs::ntStatusFromErrno(errno);
-  }
-  o->position = offset + done;
-  encodeWriteResponse(static_cast<uint32_t>(done), body);
-  return STATUS_SUCCESS;
+  return writeFrom(o->fd.get(), offset, req.data, sync, 0, &done, body);
 }
 
 NtStatus handleFlush(RequestContext& ctx, ByteWriter& body) {

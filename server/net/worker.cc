@@ -310,14 +310,16 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
 
 namespace {
 
-// Messages that touch no file (a lone ECHO, CANCEL or NEGOTIATE) are answered on the event
-// loop itself when nothing else of the connection is in flight: the hop to the I/O pool and
-// back would cost more than the work.
+// A lone ECHO, CANCEL, NEGOTIATE, READ or WRITE is answered on the event loop itself when
+// nothing else of the connection is in flight: the hop to the I/O pool and back would cost
+// more than the work. READ and WRITE only touch the page cache there (RWF_NOWAIT); what would
+// block goes to the pool as deferred I/O, off the connection's strand.
 bool answerInline(ByteSpan msg) {
   if (msg.size() < smb2::kHeaderSize || loadU32(msg.data()) != smb2::kProtocolId) return false;
   if (loadU32(&msg[smb2::kHeaderNextCommandOffset]) != 0) return false;
   uint16_t cmd = loadU16(&msg[12]);
-  return cmd == smb2::SMB2_ECHO || cmd == smb2::SMB2_CANCEL || cmd == smb2::SMB2_NEGOTIATE;
+  return cmd == smb2::SMB2_ECHO || cmd == smb2::SMB2_CANCEL || cmd == smb2::SMB2_NEGOTIATE ||
+         cmd == smb2::SMB2_READ || cmd == smb2::SMB2_WRITE;
 }
 
 }  // namespace
@@ -325,7 +327,15 @@ bool answerInline(ByteSpan msg) {
 bool Worker::deliver(Conn& c, Bytes msg) {
   if (msg.empty()) return true;  // an empty session message carries nothing to answer
   if (!c.busy && c.pending.empty() && !c.close_after_write && answerInline(msg)) {
-    Bytes resp = handlers::processMessage(*c.state, msg);
+    auto holder = std::make_shared<Bytes>(std::move(msg));
+    std::function<Bytes()> deferred;
+    Bytes resp = handlers::processOnEventLoop(*c.state, *holder, &deferred);
+    if (deferred) {
+      uint64_t conn_id = c.id;
+      pool_->submit([this, conn_id, holder, deferred = std::move(deferred)] {
+        post({conn_id, deferred(), false, 0, true, nullptr});
+      });
+    }
     if (c.state->negotiated) {
       c.max_frame = std::max(c.state->max_write_size, c.state->max_transact_size) + kFrameOverhead;
     }

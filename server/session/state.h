@@ -7,6 +7,7 @@
 // is either immutable after start or guarded by its own mutex.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <array>
@@ -21,6 +22,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "loader/xsmb_bpf.h"
+#include "rpc/rpcd_client.h"
+#include "rpc/server_info.h"
 #include "server/auth/ntlmssp.h"
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
@@ -31,9 +35,6 @@
 #include "server/vfs/fd.h"
 #include "server/vfs/identity.h"
 #include "server/vfs/notify.h"
-#include "loader/xsmb_bpf.h"
-#include "rpc/rpcd_client.h"
-#include "rpc/server_info.h"
 
 namespace xsmb::session {
 
@@ -173,6 +174,13 @@ struct Open {
   // bytes the client has not read yet (message-mode reads may take them in pieces).
   uint64_t pipe_id = 0;
   Bytes pipe_out;
+  // A second descriptor of the file for I/O that runs off the connection's strand: it stays
+  // open while such I/O runs, even if the client closes the handle meanwhile.
+  std::shared_ptr<vfs::UniqueFd> io_fd;
+  std::shared_ptr<vfs::UniqueFd> sharedFd() {
+    if (!io_fd) io_fd = std::make_shared<vfs::UniqueFd>(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+    return io_fd;
+  }
 };
 
 struct TreeConnect {
@@ -224,7 +232,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   std::function<void(std::function<void(ConnState&)>)> run_in_strand;
 
   ServerContext* server;
-  std::string peer;  // "ip:port" for logs
+  std::string peer;     // "ip:port" for logs
   uint32_t worker = 0;  // index of the worker (and CPU) that owns the connection
   bool negotiated = false;
   uint16_t dialect = 0;

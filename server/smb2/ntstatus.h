@@ -89,6 +89,7 @@ namespace xsmb {
   X(STATUS_PIPE_NOT_AVAILABLE, 0xC00000AC)                 \
   X(STATUS_PIPE_DISCONNECTED, 0xC00000B0)                  \
   X(STATUS_PIPE_EMPTY, 0xC00000D9)                         \
+  X(STATUS_RETRY, 0xC000022D)                              \
   X(STATUS_INVALID_SMB, 0x00010002)
 
 enum NtStatus : uint32_t {
