@@ -88,7 +88,9 @@ uint32_t requiredCharge(const Header& h, ByteSpan msg) {
 
 uint16_t grantCredits(session::ConnState& conn, const Header& h, uint16_t charge) {
   uint64_t outstanding = conn.credits.outstanding();
-  uint64_t want = std::max<uint64_t>(h.credits, 1);
+  // What the request used is given back at least, so a client issuing large multi-credit
+  // READ/WRITEs keeps its window (as Windows and Samba do), plus what it asks for beyond that.
+  uint64_t want = std::max<uint64_t>({h.credits, charge, 1});
   uint64_t room = outstanding >= kMaxCredits ? 0 : kMaxCredits - outstanding;
   uint64_t grant = std::min(want, room);
   if (grant == 0 && outstanding == 0) grant = 1;
