@@ -261,6 +261,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
                    uint64_t* seal_session, std::function<Bytes()>* deferred) {
   session::ServerContext& server = *conn.server;
   Bytes out(net::kNetBiosHeaderSize, 0);
+  out.reserve(512);  // most responses fit: one allocation per reply
   std::vector<PendingResponse> responses;
   size_t off = 0;
   uint64_t cur_session = 0;

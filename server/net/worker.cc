@@ -228,6 +228,16 @@ void Worker::acceptOn(int lfd) {
 
 void Worker::onReadable(Conn& c) {
   const uint64_t id = c.id;
+  readAvailable(c);
+  auto it = conns_.find(id);
+  if (it != conns_.end() && it->second->flush_pending) {
+    it->second->flush_pending = false;
+    flush(*it->second);
+  }
+}
+
+void Worker::readAvailable(Conn& c) {
+  const uint64_t id = c.id;
   for (int rounds = 0; rounds < 16 && c.reading; ++rounds) {
     ssize_t n;
     if (!c.inflight.empty()) {
@@ -340,10 +350,15 @@ bool Worker::deliver(Conn& c, Bytes msg) {
       c.max_frame = std::max(c.state->max_write_size, c.state->max_transact_size) + kFrameOverhead;
     }
     if (!resp.empty()) c.wq.push_back(std::move(resp));
-    if (c.state->disconnect) c.close_after_write = true;
-    uint64_t id = c.id;
-    flush(c);  // may close the connection
-    return conns_.count(id) > 0;
+    if (c.state->disconnect) {
+      c.close_after_write = true;
+      uint64_t id = c.id;
+      flush(c);  // closes the connection once written
+      return conns_.count(id) > 0;
+    }
+    // Replies to everything this read brought in go out together (onReadable flushes).
+    c.flush_pending = true;
+    return true;
   }
   c.pending.push_back(Work{std::move(msg), nullptr});
   if (c.pending.size() >= kMaxPending && c.reading) {

@@ -63,6 +63,7 @@ class Worker {
     size_t woff = 0;           // bytes of wq.front() already written
     bool close_after_write = false;
     bool reading = true;
+    bool flush_pending = false;  // replies queued on the event loop, not yet written
   };
   struct Completion {
     uint64_t conn_id;
@@ -77,8 +78,9 @@ class Worker {
   void run();
   void acceptOn(int lfd);
   void onReadable(Conn& c);
+  void readAvailable(Conn& c);  // reads and frames what the socket has (may close it)
   bool consume(Conn& c, const uint8_t* data, size_t n);  // false: close
-  bool deliver(Conn& c, Bytes msg);  // false: the connection was closed
+  bool deliver(Conn& c, Bytes msg);                      // false: the connection was closed
   void submitNext(Conn& c);
   void flush(Conn& c);
   void updateEvents(Conn& c);
