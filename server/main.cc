@@ -22,6 +22,7 @@
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
 #include "server/crypto/crypto.h"
+#include "server/net/control.h"
 #include "server/net/io_pool.h"
 #include "server/net/worker.h"
 #include "server/session/state.h"
@@ -278,6 +279,15 @@ int run() {
     }
   }
   for (auto& w : workers) w->start();
+  net::ControlSocket control;
+  std::string control_path = cfg.global.control_socket;
+  if (control_path.empty()) {
+    control_path =
+        (std::filesystem::path(cfg.global.smb_passwd_file).parent_path() / "xsmbd.sock").string();
+  }
+  if (!control_path.empty() && control.start(control_path, server.get())) {
+    XLOG(INFO) << "control socket " << control_path << " (xsmbctl status)";
+  }
   for (const auto& a : addrs) {
     XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers
                 << " workers, " << nio << " I/O threads, "

@@ -201,6 +201,7 @@ void Worker::acceptOn(int lfd) {
     c->state = std::make_shared<session::ConnState>(server_);
     c->state->peer = peerName(ss);
     c->state->worker = index_;
+    server_->registerConnection(c->state);
     if (server_->dataplane && server_->config.global.bpf) {
       // Framing and per-message policy in the kernel (sockmap stream parser), only when asked:
       // with messages of several MiB the stream parser stalls on the kernels tested so far.

@@ -76,6 +76,22 @@ void ServerContext::registerSession(uint64_t id, std::weak_ptr<ConnState> conn,
   registry_[id] = SessionEntry{std::move(conn), user};
 }
 
+void ServerContext::registerConnection(std::weak_ptr<ConnState> conn) {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  // Dead entries are dropped as new connections come, so the list stays as long as the live set.
+  std::erase_if(connections_, [](const std::weak_ptr<ConnState>& w) { return w.expired(); });
+  connections_.push_back(std::move(conn));
+}
+
+std::vector<std::shared_ptr<ConnState>> ServerContext::liveConnections() {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  std::vector<std::shared_ptr<ConnState>> out;
+  for (const auto& w : connections_) {
+    if (auto c = w.lock()) out.push_back(std::move(c));
+  }
+  return out;
+}
+
 void ServerContext::unregisterSession(uint64_t id) {
   {
     std::lock_guard<std::mutex> lock(registry_mu_);

@@ -125,6 +125,9 @@ struct ServerContext {
     std::string user;
   };
   void registerSession(uint64_t id, std::weak_ptr<ConnState> conn, const std::string& user);
+  // Connections for status listings (registered at accept; closed ones drop out).
+  void registerConnection(std::weak_ptr<ConnState> conn);
+  std::vector<std::shared_ptr<ConnState>> liveConnections();
   void unregisterSession(uint64_t id);
   std::optional<SessionEntry> lookupSession(uint64_t id);
   // The user database entry for `name` (case-insensitive); the file named by "smb passwd file"
@@ -135,6 +138,7 @@ struct ServerContext {
 
  private:
   std::mutex registry_mu_;
+  std::vector<std::weak_ptr<ConnState>> connections_;  // guarded by registry_mu_
   std::unordered_map<uint64_t, SessionEntry> registry_;
   std::mutex users_mu_;
   config::UserDb users_;

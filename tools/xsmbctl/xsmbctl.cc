@@ -10,12 +10,15 @@
 // from memory as soon as it is hashed.
 #include <openssl/crypto.h>
 #include <pwd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -37,7 +40,10 @@ const char kUsage[] =
     "       xsmbctl [--config FILE | --db FILE] user del NAME\n"
     "       xsmbctl [--config FILE | --db FILE] user passwd NAME\n"
     "       xsmbctl [--config FILE | --db FILE] user list\n"
-    "The user database is --db, else the \"smb passwd file\" of --config, else %s.\n";
+    "       xsmbctl [--config FILE | --socket PATH] status\n"
+    "The user database is --db, else the \"smb passwd file\" of --config, else %s.\n"
+    "status reads the server's control socket: --socket, else \"control socket\" of --config,\n"
+    "else xsmbd.sock beside the user database.\n";
 
 int usage(const char* problem) {
   if (problem) fprintf(stderr, "xsmbctl: %s\n", problem);
@@ -132,8 +138,46 @@ struct Options {
   std::optional<std::string> config_path;
   std::optional<std::string> db_path;
   std::optional<std::string> unix_user;
+  std::optional<std::string> socket_path;
   std::vector<std::string> args;  // positional
 };
+
+// Prints the running server's status report (sessions, tree connects, open files, counters),
+// read from its control socket.
+int status(const Options& opts) {
+  std::string path;
+  if (opts.socket_path) {
+    path = *opts.socket_path;
+  } else {
+    config::GlobalConfig g;
+    if (opts.config_path) {
+      auto parsed = config::loadSmbConf(*opts.config_path);
+      if (!parsed.ok()) return fail(std::string(parsed.status().message()));
+      g = parsed->config.global;
+    }
+    path = !g.control_socket.empty()
+               ? g.control_socket
+               : (std::filesystem::path(g.smb_passwd_file).parent_path() / "xsmbd.sock").string();
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) return fail("control socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    std::string why = std::strerror(errno);
+    if (fd >= 0) close(fd);
+    return fail("cannot reach xsmbd at " + path + ": " + why + " (is it running?)");
+  }
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    fwrite(buf, 1, static_cast<size_t>(n), stdout);
+  }
+  close(fd);
+  return kExitOk;
+}
 
 std::string databasePath(const Options& opts, std::string* error) {
   if (opts.db_path) return *opts.db_path;
@@ -225,6 +269,8 @@ int run(int argc, char** argv) {
       if (!value(&opts.config_path)) return usage("--config needs a file");
     } else if (a == "--db") {
       if (!value(&opts.db_path)) return usage("--db needs a file");
+    } else if (a == "--socket") {
+      if (!value(&opts.socket_path)) return usage("--socket needs a path");
     } else if (a == "--unix-user") {
       if (!value(&opts.unix_user)) return usage("--unix-user needs a user name");
     } else if (a.size() > 1 && a[0] == '-') {
@@ -236,6 +282,10 @@ int run(int argc, char** argv) {
   if (opts.config_path && opts.db_path) return usage("give either --config or --db, not both");
   const std::vector<std::string>& args = opts.args;
   if (args.empty()) return usage(nullptr);
+  if (args[0] == "status") {
+    if (args.size() != 1) return usage("status takes no arguments");
+    return status(opts);
+  }
   if (args[0] != "user") return usage(("unknown command \"" + args[0] + "\"").c_str());
   if (args.size() < 2) return usage("missing user subcommand");
   const std::string& cmd = args[1];

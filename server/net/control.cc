@@ -1,0 +1,141 @@
+#include "server/net/control.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <sstream>
+
+#include "server/common/log.h"
+#include "server/config/smb_conf.h"
+#include "server/smb2/ntstatus.h"
+
+namespace xsmb::net {
+namespace {
+
+std::string describe(const session::ConnState& c) {
+  std::ostringstream o;
+  o << "connection " << c.peer << " dialect " << config::protocolNameFromDialect(c.dialect)
+    << " worker " << c.worker << "\n";
+  for (const auto& [id, s] : c.sessions) {
+    o << "  session " << id << " user "
+      << (s->anonymous ? "(anonymous)"
+          : s->guest   ? "(guest)"
+                       : s->user)
+      << " uid " << s->identity.uid << (s->signing_required ? " signing-required" : "")
+      << (s->encrypt_data ? " encrypted" : "") << "\n";
+    for (const auto& [tid, t] : s->trees) {
+      o << "    tree " << tid << " share " << (t.share ? t.share->cfg.name : "?")
+        << (t.read_only ? " ro" : " rw") << (t.encrypt_data ? " encrypted" : "") << "\n";
+    }
+  }
+  for (const auto& [vid, op] : c.opens) {
+    o << "  open " << vid << " session " << op->session_id << " tree " << op->tree_id << " "
+      << (op->pipe_id     ? "pipe "
+          : op->directory ? "dir "
+                          : "file ")
+      << "\\" << op->smb_path << " access 0x" << std::hex << op->granted_access << std::dec
+      << (op->delete_on_close ? " delete-on-close" : "") << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace
+
+std::string buildStatusReport(session::ServerContext& server) {
+  std::ostringstream o;
+  const auto& st = server.stats;
+  o << "xsmbd status\n"
+    << "counters: connections " << st.connections_accepted << ", refused " << st.connections_refused
+    << ", requests " << st.requests << ", bad signatures " << st.bad_signatures
+    << ", decryption failures " << st.decrypt_failures << ", malformed frames "
+    << st.malformed_frames << ", oversized frames " << st.oversized_frames << ", logon failures "
+    << st.logon_failures << "\n";
+  std::vector<std::pair<std::shared_ptr<session::ConnState>, std::future<std::string>>> asks;
+  for (const auto& conn : server.liveConnections()) {
+    if (!conn->run_in_strand) continue;
+    auto promise = std::make_shared<std::promise<std::string>>();
+    asks.emplace_back(conn, promise->get_future());
+    conn->run_in_strand([promise](session::ConnState& c) { promise->set_value(describe(c)); });
+  }
+  for (auto& [conn, fut] : asks) {
+    if (fut.wait_for(std::chrono::seconds(1)) == std::future_status::ready) {
+      o << fut.get();
+    } else {
+      o << "connection " << conn->peer << " (busy, not described)\n";
+    }
+  }
+  if (server.dataplane) {
+    o << "bpf counters (" << server.dataplane->pinDir() << "):\n";
+    for (const auto& [name, value] : server.dataplane->counters()) {
+      if (value) o << "  " << name << " " << value << "\n";
+    }
+  } else {
+    o << "bpf: plain socket mode\n";
+  }
+  return o.str();
+}
+
+ControlSocket::~ControlSocket() {
+  if (thread_.joinable()) {
+    uint64_t one = 1;
+    (void)!write(stop_fd_, &one, sizeof(one));
+    thread_.join();
+  }
+  if (fd_ >= 0) {
+    close(fd_);
+    unlink(path_.c_str());
+  }
+  if (stop_fd_ >= 0) close(stop_fd_);
+}
+
+bool ControlSocket::start(const std::string& path, session::ServerContext* server) {
+  server_ = server;
+  path_ = path;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    XLOG(ERROR) << "control socket path too long: " << path;
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  unlink(path.c_str());
+  mode_t old = umask(0177);
+  bool ok = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            listen(fd_, 8) == 0;
+  umask(old);
+  if (!ok) {
+    XLOG(ERROR) << "control socket " << path << ": " << std::strerror(errno);
+    return false;
+  }
+  stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  thread_ = std::thread([this] { run(); });
+  return true;
+}
+
+void ControlSocket::run() {
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  for (;;) {
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents) return;
+    int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    std::string report = buildStatusReport(*server_);
+    size_t off = 0;
+    while (off < report.size()) {
+      ssize_t n = send(c, report.data() + off, report.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    close(c);
+  }
+}
+
+}  // namespace xsmb::net

@@ -1,0 +1,35 @@
+// The control socket (smb.conf "control socket"): a Unix stream socket on which xsmbd writes a
+// status report — connections, sessions, tree connects, open files and counters, like Samba's
+// smbstatus — to whoever connects (xsmbctl status), then closes. Root-only (mode 0600).
+#pragma once
+
+#include <string>
+#include <thread>
+
+#include "server/session/state.h"
+
+namespace xsmb::net {
+
+// Builds the report. Each connection describes itself on its own serialized request path
+// (ConnState::run_in_strand), so nothing is read while a request changes it; a connection that
+// does not answer within a second is listed as busy.
+std::string buildStatusReport(session::ServerContext& server);
+
+class ControlSocket {
+ public:
+  ControlSocket() = default;
+  ~ControlSocket();
+  // Binds `path` (replacing a stale socket file) and starts serving reports. Logs and returns
+  // false on failure.
+  bool start(const std::string& path, session::ServerContext* server);
+
+ private:
+  void run();
+  session::ServerContext* server_ = nullptr;
+  std::string path_;
+  int fd_ = -1;
+  int stop_fd_ = -1;
+  std::thread thread_;
+};
+
+}  // namespace xsmb::net
