@@ -43,6 +43,15 @@ bool utf16At(ByteSpan msg, uint32_t offset, uint32_t length, std::string* out) {
 // header start), so alignment holds relative to the SMB2 header wherever the buffer began.
 void padFrom(ByteWriter& w, size_t base) { w.zeros((8 - (w.size() - base) % 8) % 8); }
 
+// A variable buffer, or the single pad byte StructureSize counts when the buffer is empty.
+void bufferOrPad(ByteWriter& w, ByteSpan b) {
+  if (b.empty()) {
+    w.u8(0);
+  } else {
+    w.bytes(b);
+  }
+}
+
 FileId readFileId(ByteReader& r) {
   FileId f;
   f.persistent = r.u64();
@@ -144,11 +153,7 @@ void encodeSessionSetupResponse(uint16_t session_flags, ByteSpan security_buffer
   w.u16(session_flags);
   w.u16(security_buffer.empty() ? 0 : static_cast<uint16_t>(kHeaderSize + 8));
   w.u16(static_cast<uint16_t>(security_buffer.size()));
-  if (security_buffer.empty()) {
-    w.u8(0);
-  } else {
-    w.bytes(security_buffer);
-  }
+  bufferOrPad(w, security_buffer);
 }
 
 NtStatus decodeTreeConnectRequest(ByteSpan msg, TreeConnectRequest* out) {
@@ -411,11 +416,7 @@ void encodeQueryDirectoryResponse(ByteSpan output, ByteWriter& w) {
   w.u16(9);
   w.u16(static_cast<uint16_t>(kHeaderSize + 8));
   w.u32(static_cast<uint32_t>(output.size()));
-  if (output.empty()) {
-    w.u8(0);
-  } else {
-    w.bytes(output);
-  }
+  bufferOrPad(w, output);
 }
 
 NtStatus decodeChangeNotifyRequest(ByteSpan msg, ChangeNotifyRequest* out) {
@@ -480,11 +481,7 @@ void encodeErrorResponse(ByteWriter& w, ByteSpan error_data) {
   w.u8(0);
   w.u8(0);
   w.u32(static_cast<uint32_t>(error_data.size()));
-  if (error_data.empty()) {
-    w.u8(0);
-  } else {
-    w.bytes(error_data);
-  }
+  bufferOrPad(w, error_data);
 }
 
 NtStatus decodeOplockBreakAck(ByteSpan msg, uint8_t* oplock_level, FileId* file_id) {
