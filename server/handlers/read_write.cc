@@ -134,6 +134,8 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
   if (o->pipe_id) {
+    // Also on the event loop: the call goes to the local RPC helper over a socketpair and is
+    // answered in well under a millisecond (bounded by the helper's call timeout).
     if (NtStatus st = pipeTransact(ctx, *o, req.data); st != STATUS_SUCCESS) return st;
     encodeWriteResponse(static_cast<uint32_t>(req.data.size()), body);
     return STATUS_SUCCESS;
