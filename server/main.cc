@@ -42,7 +42,7 @@ ABSL_FLAG(bool, check_config, false,
 ABSL_FLAG(std::string, rpcd, "",
           "path of the xsmb-rpcd helper (default: next to xsmbd, or ../rpc)");
 ABSL_FLAG(int, workers, 0, "event-loop threads (default: one per CPU)");
-ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 4 per CPU)");
+ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 2 per CPU)");
 
 namespace xsmb {
 namespace {
@@ -256,7 +256,7 @@ int run() {
 
   unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   int nworkers = absl::GetFlag(FLAGS_workers) > 0 ? absl::GetFlag(FLAGS_workers) : cpus;
-  int nio = absl::GetFlag(FLAGS_io_threads) > 0 ? absl::GetFlag(FLAGS_io_threads) : 4 * cpus;
+  int nio = absl::GetFlag(FLAGS_io_threads) > 0 ? absl::GetFlag(FLAGS_io_threads) : 2 * cpus;
   auto pool = std::make_unique<net::IoPool>(nio);
   std::atomic<int> connections{0};
   std::vector<std::unique_ptr<net::Worker>> workers;
