@@ -134,6 +134,10 @@ rpc::ServerInfo ServerContext::rpcServerInfo() {
 }
 
 ConnState::~ConnState() {
+  // A dropped connection's delete-on-close files are removed with the daemon's rights (the
+  // deletion was authorized when it was asked for); the thread running this may still carry
+  // whichever user's identity its last request assumed.
+  if (server->run_as_root && !opens.empty()) vfs::assumeIdentity(vfs::UnixIdentity{0, 0, {0}});
   std::vector<uint64_t> ids;
   for (auto& [id, o] : opens) ids.push_back(id);
   for (uint64_t id : ids) closeOpen(id);
