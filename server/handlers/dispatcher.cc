@@ -169,8 +169,9 @@ Bytes buildAsyncResponse(const session::AsyncReply& r, NtStatus status, ByteSpan
 
 namespace {
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
-                   uint64_t* seal_session, std::function<Bytes()>* deferred = nullptr);
-Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame);
+                   uint64_t* seal_session, std::function<Bytes()>* deferred = nullptr,
+                   bool room_for_transform = false);
+Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame, bool has_room = false);
 }  // namespace
 
 Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
@@ -214,8 +215,10 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
     }
     uint64_t sid = th.session_id;
     uint64_t seal_sid = sid;
-    Bytes resp = processChain(conn, *plain, /*encrypted=*/true, &seal_sid);
-    return seal(conn, sid, std::move(resp));
+    // The replies are built behind room for their TRANSFORM header and encrypted in place.
+    Bytes resp = processChain(conn, *plain, /*encrypted=*/true, &seal_sid, nullptr,
+                              /*room_for_transform=*/true);
+    return seal(conn, sid, std::move(resp), /*has_room=*/true);
   }
   if (protocol != kProtocolId) {
     server.stats.malformed_frames++;
@@ -238,12 +241,20 @@ namespace {
 
 // Encrypts a response frame for `session_id` (MS-SMB2 3.3.4.1.4). A session that went away
 // meanwhile (LOGOFF) takes its keys with it; its response then goes out as it is.
-Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame) {
-  if (frame.size() <= net::kNetBiosHeaderSize) return {};
+Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame, bool has_room) {
+  const size_t room = has_room ? crypto::kTransformHeaderSize : 0;
+  if (frame.size() <= net::kNetBiosHeaderSize + room) return {};
   session::Session* s = conn.findSession(session_id);
-  if (!s || s->encryption_key.empty() || conn.cipher == 0) return frame;
+  if (!s || s->encryption_key.empty() || conn.cipher == 0) {
+    if (!has_room) return frame;
+    frame.erase(frame.begin() + net::kNetBiosHeaderSize,
+                frame.begin() + net::kNetBiosHeaderSize + room);
+    return finishFrame(std::move(frame));
+  }
   // Room for the TRANSFORM header goes in front of the messages, which are encrypted in place.
-  frame.insert(frame.begin() + net::kNetBiosHeaderSize, crypto::kTransformHeaderSize, 0);
+  if (!has_room) {
+    frame.insert(frame.begin() + net::kNetBiosHeaderSize, crypto::kTransformHeaderSize, 0);
+  }
   std::span<uint8_t> msg(frame.data() + net::kNetBiosHeaderSize,
                          frame.size() - net::kNetBiosHeaderSize);
   if (!crypto::encryptInPlace(static_cast<crypto::Cipher>(conn.cipher), s->encryption_key,
@@ -258,9 +269,14 @@ Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame) {
 // response frame with its NetBIOS header. Sets *seal_session when the responses must be
 // encrypted for a session that asks for it (then nothing is signed).
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
-                   uint64_t* seal_session, std::function<Bytes()>* deferred) {
+                   uint64_t* seal_session, std::function<Bytes()>* deferred,
+                   bool room_for_transform) {
   session::ServerContext& server = *conn.server;
-  Bytes out(net::kNetBiosHeaderSize, 0);
+  // Where the first reply starts: after the NetBIOS header, and after room for a TRANSFORM
+  // header when the replies will be encrypted in place (the frame is then left unfinished).
+  const size_t base =
+      net::kNetBiosHeaderSize + (room_for_transform ? crypto::kTransformHeaderSize : 0);
+  Bytes out(base, 0);
   out.reserve(512);  // most responses fit: one allocation per reply
   std::vector<PendingResponse> responses;
   size_t off = 0;
@@ -323,7 +339,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
 
     // Response header; status, credits and ids are patched after the handler ran.
     size_t start = out.size();
-    size_t aligned = net::kNetBiosHeaderSize + ((start - net::kNetBiosHeaderSize + 7) & ~size_t{7});
+    size_t aligned = base + ((start - base + 7) & ~size_t{7});
     out.resize(aligned, 0);
     start = aligned;
     if (!responses.empty()) {
@@ -536,6 +552,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     storeU32(&out[r.start + kHeaderFlagsOffset], flags | SMB2_FLAGS_SIGNED);
     crypto::signInPlace(r.alg, r.key, std::span<uint8_t>(out.data() + r.start, end - r.start));
   }
+  if (room_for_transform) return out.size() > base ? std::move(out) : Bytes{};
   return finishFrame(std::move(out));
 }
 
