@@ -284,7 +284,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
   uint32_t cur_tree = 0;
   FileId cur_file{~0ULL, ~0ULL};
   NtStatus create_error = STATUS_SUCCESS;
-  for (bool first = true;; first = false) {
+  for (;;) {
     ByteSpan rest = payload.subspan(off);
     Header h;
     if (!decodeHeader(rest, &h)) {
@@ -367,7 +367,6 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     const CommandInfo* ci = h.command < kNumCommands ? &kCommands[h.command] : nullptr;
     session::Session* s = nullptr;
     bool bad_signature = false;
-    (void)first;
     uint32_t allowed_flags = SMB2_FLAGS_RELATED_OPERATIONS | SMB2_FLAGS_SIGNED |
                              SMB2_FLAGS_DFS_OPERATIONS | SMB2_FLAGS_PRIORITY_MASK |
                              SMB2_FLAGS_REPLAY_OPERATION;
