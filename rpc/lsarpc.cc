@@ -98,6 +98,33 @@ class Lsarpc : public Service {
  private:
   bool validHandle(const PolicyHandle& h) { return handles_.find(h) != nullptr; }
 
+  // The [in] fields every Lookup{Names,Sids}{,2,3,4} ends with: the empty translation array
+  // the client sends, LookupLevel, MappedCount and, from version 2 on, LookupOptions and
+  // ClientRevision. False when the stub is malformed.
+  static bool readLookupTail(NdrReader& r, int version) {
+    r.u32();  // Translated{Sids,Names}.Entries
+    if (r.pointer()) r.fail();
+    r.u16();  // LookupLevel
+    r.u32();  // MappedCount
+    if (version >= 2) {
+      r.u32();  // LookupOptions
+      r.u32();  // ClientRevision
+    }
+    return r.ok();
+  }
+
+  // For a lookup naming an unknown policy handle, writes the empty reply with
+  // STATUS_INVALID_HANDLE and returns false.
+  bool lookupHandleOk(bool has_handle, const PolicyHandle& h, NdrWriter& w) {
+    if (!has_handle || validHandle(h)) return true;
+    w.pointer(false);  // ReferencedDomains
+    w.u32(0);          // Translated*.Entries
+    w.pointer(false);
+    w.u32(0);          // MappedCount
+    w.u32(kStatusInvalidHandle);
+    return false;
+  }
+
   void close(NdrReader& r, NdrWriter& w) {
     PolicyHandle h = r.policyHandle();
     if (!r.ok()) return;
@@ -267,23 +294,7 @@ class Lsarpc : public Service {
       if (!r.ok()) break;
       names.push_back(readUnicodeStringBody(r, hd));
     }
-    r.u32();  // TranslatedSids.Entries
-    if (r.pointer()) r.fail();
-    r.u16();  // LookupLevel
-    r.u32();  // MappedCount
-    if (version >= 2) {
-      r.u32();  // LookupOptions
-      r.u32();  // ClientRevision
-    }
-    if (!r.ok()) return;
-    if (has_handle && !validHandle(h)) {
-      w.pointer(false);
-      w.u32(0);
-      w.pointer(false);
-      w.u32(0);
-      w.u32(kStatusInvalidHandle);
-      return;
-    }
+    if (!readLookupTail(r, version) || !lookupHandleOk(has_handle, h, w)) return;
     std::vector<Translation> ts;
     uint32_t mapped = 0;
     for (const auto& n : names) {
@@ -334,23 +345,7 @@ class Lsarpc : public Service {
     } else if (entries != 0) {
       r.fail();
     }
-    r.u32();  // TranslatedNames.Entries
-    if (r.pointer()) r.fail();
-    r.u16();  // LookupLevel
-    r.u32();  // MappedCount
-    if (version >= 2) {
-      r.u32();  // LookupOptions
-      r.u32();  // ClientRevision
-    }
-    if (!r.ok()) return;
-    if (has_handle && !validHandle(h)) {
-      w.pointer(false);
-      w.u32(0);
-      w.pointer(false);
-      w.u32(0);
-      w.u32(kStatusInvalidHandle);
-      return;
-    }
+    if (!readLookupTail(r, version) || !lookupHandleOk(has_handle, h, w)) return;
     std::vector<Translation> ts;
     uint32_t mapped = 0;
     for (const auto& s : sids) {
