@@ -74,6 +74,19 @@ session::Open* findOpen(RequestContext& ctx, const smb2::FileId& id);
 // unread bytes. STATUS_PIPE_DISCONNECTED when the helper failed the call.
 NtStatus pipeTransact(RequestContext& ctx, session::Open& o, ByteSpan data);
 
+// "server smb encrypt" applied to a session or tree connect (MS-SMB2 3.3.5.5.3, 3.3.5.7):
+// desired and required ask for encryption where `can_encrypt`; required refuses otherwise
+// (returns false). Off and if_required change nothing.
+inline bool applyEncryptPolicy(config::EncryptPolicy policy, bool can_encrypt,
+                               bool* encrypt_data, bool* encrypt_required) {
+  const bool required = policy == config::EncryptPolicy::kRequired;
+  if (!required && policy != config::EncryptPolicy::kDesired) return true;
+  if (required && !can_encrypt) return false;
+  *encrypt_data = can_encrypt;
+  *encrypt_required = required;
+  return true;
+}
+
 // Builds the answer to an SMB1 NEGOTIATE that offers SMB2 dialects (MS-SMB2 3.3.5.3.1): a full
 // SMB2 message (header + NEGOTIATE response with dialect 0x02FF or 0x0202). Empty when the
 // request offers no SMB2 dialect.

@@ -64,15 +64,10 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
                            (security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
       ctx.sign_response = conn.dialect == SMB2_DIALECT_311 || s.signing_required;
     }
-    const auto policy = g.server_smb_encrypt;
-    if (policy == config::EncryptPolicy::kRequired || policy == config::EncryptPolicy::kDesired) {
-      bool can = !s.encryption_key.empty();
-      if (policy == config::EncryptPolicy::kRequired && !can) {
-        XLOG(INFO) << conn.peer << ": encryption is required and the session cannot encrypt";
-        return STATUS_ACCESS_DENIED;
-      }
-      s.encrypt_data = can;
-      s.encrypt_required = policy == config::EncryptPolicy::kRequired;
+    if (!applyEncryptPolicy(g.server_smb_encrypt, !s.encryption_key.empty(), &s.encrypt_data,
+                            &s.encrypt_required)) {
+      XLOG(INFO) << conn.peer << ": encryption is required and the session cannot encrypt";
+      return STATUS_ACCESS_DENIED;
     }
     s.state = session::Session::State::kValid;
     ctx.server->registerSession(s.id, conn.weak_from_this(), s.user);

@@ -64,12 +64,9 @@ NtStatus handleTreeConnect(RequestContext& ctx, ByteWriter& body) {
   t.maximal_access = t.read_only ? (FILE_GENERIC_READ | FILE_GENERIC_EXECUTE) : FILE_ALL_ACCESS;
   if (ipc) t.maximal_access = FILE_GENERIC_READ | FILE_GENERIC_WRITE;
   uint32_t share_flags = SMB2_SHAREFLAG_MANUAL_CACHING;
-  if (!ipc && (cfg.smb_encrypt == config::EncryptPolicy::kRequired ||
-               cfg.smb_encrypt == config::EncryptPolicy::kDesired)) {
-    bool can = !s.encryption_key.empty();
-    if (cfg.smb_encrypt == config::EncryptPolicy::kRequired && !can) return STATUS_ACCESS_DENIED;
-    t.encrypt_data = can;
-    t.encrypt_required = cfg.smb_encrypt == config::EncryptPolicy::kRequired;
+  if (!ipc && !applyEncryptPolicy(cfg.smb_encrypt, !s.encryption_key.empty(), &t.encrypt_data,
+                                  &t.encrypt_required)) {
+    return STATUS_ACCESS_DENIED;
   }
   if (t.encrypt_data) share_flags |= SMB2_SHAREFLAG_ENCRYPT_DATA;
   s.trees[t.id] = t;
