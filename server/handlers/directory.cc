@@ -213,6 +213,18 @@ NtStatus handleChangeNotify(RequestContext& ctx, ByteWriter& body) {
     body.bytes(out);
     return status;
   }
+  // Requests of this open that a change already answered leave their AsyncId behind; drop them
+  // so the table holds only requests still waiting.
+  for (auto it = ctx.conn->async_ops.begin(); it != ctx.conn->async_ops.end();) {
+    bool waiting = std::any_of(st.waiting.begin(), st.waiting.end(), [&](const auto& w) {
+      return w.reply.async_id == it->first;
+    });
+    if (it->second.lock() == o->notify && !waiting) {
+      it = ctx.conn->async_ops.erase(it);
+    } else {
+      ++it;
+    }
+  }
   ctx.async_id = ctx.conn->next_async_id++;
   session::AsyncReply reply = ctx.async_reply;
   reply.async_id = ctx.async_id;
