@@ -4,11 +4,14 @@
 #include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -48,6 +51,9 @@ namespace xsmb {
 namespace {
 
 constexpr uint16_t kDemoPort = 4455;
+// Descriptors beyond one per connection: listeners, epoll and event fds, share roots, the RPC
+// helper's sockets, open files of clients and the I/O pool's own.
+constexpr rlim_t kFdHeadroom = 1024;
 
 std::string currentUserName() {
   struct passwd* pw = getpwuid(geteuid());
@@ -104,6 +110,50 @@ std::string loadDomainSid(const std::string& passwd_file) {
   return sid;
 }
 
+// Raises RLIMIT_NOFILE so `max connections` (0 = unlimited) can be reached: the soft limit to the
+// hard one, and as root the hard limit to max connections + kFdHeadroom, capped by
+// /proc/sys/fs/nr_open. Logs the resulting limit once; warns when it cannot hold max connections.
+void raiseFileLimit(uint32_t max_connections) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    XLOG(WARNING) << "getrlimit(RLIMIT_NOFILE): " << std::strerror(errno);
+    return;
+  }
+  rlim_t want = max_connections ? max_connections + kFdHeadroom : rl.rlim_max;
+  if (want > rl.rlim_max && geteuid() == 0) {
+    rlim_t nr_open = want;
+    if (FILE* f = fopen("/proc/sys/fs/nr_open", "r")) {
+      unsigned long long v = 0;
+      if (fscanf(f, "%llu", &v) == 1) nr_open = static_cast<rlim_t>(v);
+      fclose(f);
+    }
+    rlimit raised{std::min(want, nr_open), std::min(want, nr_open)};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      rl = raised;
+    } else {
+      XLOG(WARNING) << "cannot raise the RLIMIT_NOFILE hard limit to " << raised.rlim_max << ": "
+                    << std::strerror(errno);
+    }
+  }
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit soft{rl.rlim_max, rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &soft) == 0) {
+      rl = soft;
+    } else {
+      XLOG(WARNING) << "cannot raise the RLIMIT_NOFILE soft limit: " << std::strerror(errno);
+    }
+  }
+  // Level 0 like the "listening" line: the limit bounds how many clients can be served.
+  XLOG(ERROR) << "open file limit (RLIMIT_NOFILE) " << rl.rlim_cur;
+  if (max_connections && rl.rlim_cur < want) {
+    XLOG(WARNING) << "max connections " << max_connections << " needs about " << want
+                  << " descriptors but RLIMIT_NOFILE is " << rl.rlim_cur
+                  << ": connections beyond about "
+                  << (rl.rlim_cur > kFdHeadroom ? rl.rlim_cur - kFdHeadroom : 0)
+                  << " may not be accepted (raise the hard limit, e.g. LimitNOFILE=)";
+  }
+}
+
 std::string findRpcd() {
   if (!absl::GetFlag(FLAGS_rpcd).empty()) return absl::GetFlag(FLAGS_rpcd);
   std::error_code ec;
@@ -150,6 +200,7 @@ int run() {
     }
   }
 
+  raiseFileLimit(cfg.global.max_connections);
   crypto::initProviders();
   // Response buffers of up to 8 MiB are made and freed per request: keep them in the heap
   // (instead of a fresh mmap, page faults and munmap each time) and keep freed memory around.

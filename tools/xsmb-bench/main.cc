@@ -5,7 +5,9 @@
 //   xsmb-bench --port 4450 --user bench --password secret --share bench \
 //       --workload randread --block 4096 --qd 32 --duration 10
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -27,8 +29,11 @@ ABSL_FLAG(std::string, share, "", "share name");
 ABSL_FLAG(std::string, max_dialect, "3.1.1", "highest dialect offered: 2.0.2 2.1 3.0 3.0.2 3.1.1");
 ABSL_FLAG(bool, sign, false, "sign requests even when the server does not require it");
 ABSL_FLAG(std::string, workload, "echo",
-          "comma-separated: echo create stat list seqread randread seqwrite randwrite sessions");
-ABSL_FLAG(int, connections, 1, "connections (each its own session and tree connect)");
+          "comma-separated: echo create stat list seqread randread seqwrite randwrite sessions "
+          "connections");
+ABSL_FLAG(int, connections, 1,
+          "connections (each its own session and tree connect; the connections workload: "
+          "how many to open at once)");
 ABSL_FLAG(int, threads, 1, "client threads (each an epoll loop over its connections)");
 ABSL_FLAG(int, qd, 1, "requests in flight per connection");
 ABSL_FLAG(std::string, block, "64k", "READ/WRITE size (suffix k or m)");
@@ -39,7 +44,13 @@ ABSL_FLAG(bool, shared_path, false, "create: every slot opens the same --path");
 ABSL_FLAG(double, duration, 10, "seconds measured per workload");
 ABSL_FLAG(double, warmup, 1, "seconds run before measuring");
 ABSL_FLAG(int, sessions, 100, "sessions workload: number of sessions held open");
-ABSL_FLAG(double, hold, 0, "sessions workload: seconds to hold them (0: until SIGINT/SIGTERM)");
+ABSL_FLAG(double, hold, 0,
+          "sessions and connections workloads: seconds to hold them (0: until SIGINT/SIGTERM)");
+ABSL_FLAG(int, connect_window, 256,
+          "connections workload: connects and NEGOTIATEs in flight at once (keep it below the "
+          "server's listen backlog)");
+ABSL_FLAG(bool, logon, false,
+          "connections workload: also SESSION_SETUP and TREE_CONNECT on each connection");
 ABSL_FLAG(int, credits, 512, "credits to ask the server for");
 ABSL_FLAG(int, soft_timeout_ms, 2000, "unanswered this long: send an ECHO probe (0 = off)");
 ABSL_FLAG(int, hard_timeout_ms, 30000, "unanswered this long: drop and reconnect (0 = off)");
@@ -77,12 +88,32 @@ bool parseDialect(const std::string& s, uint16_t* out) {
   return false;
 }
 
-// Thousands of sessions need thousands of descriptors.
-void raiseFileLimit() {
+// Thousands of connections need thousands of descriptors: the soft limit goes to the hard one,
+// and as root the hard limit to `want` (capped by /proc/sys/fs/nr_open). Warns when `want`
+// descriptors are still not allowed.
+void raiseFileLimit(rlim_t want) {
   rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (want > rl.rlim_max && geteuid() == 0) {
+    rlim_t cap = want;
+    if (FILE* f = std::fopen("/proc/sys/fs/nr_open", "r")) {
+      unsigned long long v = 0;
+      if (std::fscanf(f, "%llu", &v) == 1) cap = static_cast<rlim_t>(v);
+      std::fclose(f);
+    }
+    rlimit raised{std::min(want, cap), std::min(want, cap)};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < want) {
+    std::fprintf(stderr,
+                 "xsmb-bench: RLIMIT_NOFILE is %llu, %llu wanted: connections beyond it fail\n",
+                 static_cast<unsigned long long>(rl.rlim_cur),
+                 static_cast<unsigned long long>(want));
   }
 }
 
@@ -91,7 +122,6 @@ void raiseFileLimit() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("SMB2/3 load generator: xsmb-bench --port P --share S ...");
   absl::ParseCommandLine(argc, argv);
-  raiseFileLimit();
   using namespace xsmb::bench;
 
   BenchOptions o;
@@ -134,15 +164,24 @@ int main(int argc, char** argv) {
   o.hold = absl::GetFlag(FLAGS_hold);
   o.reconnect = absl::GetFlag(FLAGS_reconnect);
   o.progress = absl::GetFlag(FLAGS_progress);
-  if (o.client.share.empty()) {
+  o.connect_window = std::max(1, absl::GetFlag(FLAGS_connect_window));
+  o.logon = absl::GetFlag(FLAGS_logon);
+  std::vector<std::string> names =
+      absl::StrSplit(absl::GetFlag(FLAGS_workload), ',', absl::SkipEmpty());
+  // Only NEGOTIATE-only connections go without a tree.
+  bool needs_share = o.logon || std::any_of(names.begin(), names.end(), [](const auto& n) {
+                       return n != "connections";
+                     });
+  if (needs_share && o.client.share.empty()) {
     std::fprintf(stderr, "xsmb-bench: --share is required\n");
     return 2;
   }
+  // Connections plus the epoll descriptors, the standard streams and some slack.
+  raiseFileLimit(static_cast<rlim_t>(std::max({o.connections, o.sessions, 0})) + 64);
 
   std::vector<WorkloadResult> results;
   int rc = 0;
-  for (const std::string& name : std::vector<std::string>(
-           absl::StrSplit(absl::GetFlag(FLAGS_workload), ',', absl::SkipEmpty()))) {
+  for (const std::string& name : names) {
     Workload w;
     if (!parseWorkload(name, &w)) {
       std::fprintf(stderr, "xsmb-bench: unknown workload %s\n", name.c_str());

@@ -31,7 +31,25 @@ absl::Status errnoStatus(const char* what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
+bool isPeerClose(int err) { return err == ECONNRESET || err == EPIPE; }
+
 }  // namespace
+
+absl::StatusOr<Endpoint> resolveEndpoint(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("resolve ", host, ": ", gai_strerror(rc)));
+  }
+  Endpoint e;
+  std::memcpy(&e.addr, res->ai_addr, res->ai_addrlen);
+  e.len = res->ai_addrlen;
+  freeaddrinfo(res);
+  return e;
+}
 
 Transport::Transport(TransportOptions opts) : opts_(opts) {}
 
@@ -51,6 +69,8 @@ void Transport::reset() {
   rstart_ = rend_ = 0;
   probe_outstanding_ = false;
   epoll_out_ = false;
+  connecting_ = false;
+  on_connect_ = nullptr;
   last_activity_ = Clock::now();
 }
 
@@ -99,6 +119,55 @@ absl::Status Transport::connect(const std::string& host, uint16_t port,
   return absl::OkStatus();
 }
 
+absl::Status Transport::connectAsync(const Endpoint& to,
+                                     std::function<void(const absl::Status&)> done) {
+  if (fd_ >= 0) close(absl::CancelledError("reconnecting"));
+  int fd = ::socket(to.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return errnoStatus("socket");
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&to.addr), to.len);
+  if (rc < 0 && errno != EINPROGRESS) {
+    auto st = errnoStatus("connect");
+    ::close(fd);
+    return st;
+  }
+  adopt(fd);
+  if (rc == 0) {
+    if (done) done(absl::OkStatus());
+    return absl::OkStatus();
+  }
+  connecting_ = true;
+  on_connect_ = std::move(done);
+  updateInterest();
+  return absl::OkStatus();
+}
+
+absl::Status Transport::finishConnect() {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == 0) {
+    // A wakeup without an outcome yet (not writable, no error): keep waiting.
+    sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    if (getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &plen) != 0 && errno == ENOTCONN) {
+      return absl::OkStatus();
+    }
+  }
+  connecting_ = false;
+  auto done = std::move(on_connect_);
+  on_connect_ = nullptr;
+  absl::Status st;
+  if (err != 0) {
+    errno = err;
+    st = errnoStatus("connect");
+  }
+  last_activity_ = Clock::now();
+  if (done) done(st);
+  return st;
+}
+
 void Transport::adopt(int fd) {
   if (fd_ >= 0) close(absl::CancelledError("replaced"));
   reset();
@@ -133,6 +202,9 @@ void Transport::close(absl::Status reason) {
     ::close(fd_);
     fd_ = -1;
   }
+  auto on_connect = std::move(on_connect_);
+  on_connect_ = nullptr;
+  connecting_ = false;
   auto pending = std::move(pending_);
   auto waiting = std::move(waiting_);
   pending_.clear();
@@ -149,6 +221,7 @@ void Transport::close(absl::Status reason) {
   for (auto& w : waiting) {
     if (w.done) w.done(r);
   }
+  if (on_connect) on_connect(reason);
 }
 
 void Transport::setSigning(crypto::SigningAlgorithm alg, const crypto::Key16& key, bool all) {
@@ -246,6 +319,7 @@ absl::Status Transport::flush() {
 }
 
 absl::Status Transport::writeSome() {
+  if (connecting_) return absl::OkStatus();
   while (!out_.empty()) {
     iovec iov[64];
     int n = 0;
@@ -265,6 +339,7 @@ absl::Status Transport::writeSome() {
     if (sent < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
       if (errno == EINTR) continue;
+      if (isPeerClose(errno)) ++stats_.peer_closes;
       return errnoStatus("send");
     }
     stats_.bytes_sent += sent;
@@ -283,7 +358,7 @@ absl::Status Transport::writeSome() {
 
 void Transport::updateInterest() {
   if (epoll_fd_ < 0 || fd_ < 0) return;
-  bool want = !out_.empty();
+  bool want = wantsWrite();
   if (want == epoll_out_) return;
   epoll_event ev{};
   ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
@@ -316,9 +391,13 @@ absl::Status Transport::readSome() {
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
       if (errno == EINTR) continue;
+      if (isPeerClose(errno)) ++stats_.peer_closes;
       return errnoStatus("recv");
     }
-    if (n == 0) return absl::UnavailableError("connection closed by the server");
+    if (n == 0) {
+      ++stats_.peer_closes;
+      return absl::UnavailableError("connection closed by the server");
+    }
     stats_.bytes_received += n;
     rend_ += n;
     last_activity_ = Clock::now();
@@ -402,7 +481,15 @@ absl::Status Transport::handleEvents(bool readable, bool writable) {
   if (fd_ < 0) return absl::UnavailableError("not connected");
   in_handler_ = true;
   absl::Status st;
-  if (readable) st = readSome();
+  if (connecting_ && (readable || writable)) {
+    st = finishConnect();
+    if (st.ok() && connecting_) {
+      in_handler_ = false;
+      return absl::OkStatus();
+    }
+    readable = readable && st.ok();
+  }
+  if (st.ok() && readable) st = readSome();
   if (st.ok() && fd_ >= 0) {
     pump();
     st = writeSome();

@@ -14,7 +14,10 @@
 #include <optional>
 #include <string>
 
+#include <sys/socket.h>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "server/common/bytes.h"
 #include "server/crypto/signing.h"
 #include "server/smb2/header.h"
@@ -64,7 +67,18 @@ struct TransportStats {
   uint64_t soft_timeouts = 0, hard_timeouts = 0, probes = 0;
   uint64_t bad_signatures = 0, unmatched = 0;
   uint64_t bytes_sent = 0, bytes_received = 0;
+  // The server ended the connection (EOF, ECONNRESET or EPIPE), as opposed to a local close, a
+  // timeout or a protocol error; a refused connection shows this with replies == 0.
+  uint64_t peer_closes = 0;
 };
+
+// A resolved server address (IPv4 or IPv6), so thousands of connects resolve the name once.
+struct Endpoint {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
+// Resolves `host` (address or name) and `port`; InvalidArgument when it does not resolve.
+absl::StatusOr<Endpoint> resolveEndpoint(const std::string& host, uint16_t port);
 
 class Transport {
  public:
@@ -77,6 +91,13 @@ class Transport {
   // Resets the SMB2 state (credits 1, MessageId 0, no session, no signing).
   absl::Status connect(const std::string& host, uint16_t port,
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Starts a non-blocking TCP connect (TCP_NODELAY) and returns at once, resetting the SMB2
+  // state. Requests submitted meanwhile wait for it. `done` runs exactly once, from
+  // handleEvents() or close() (it must not destroy the transport): OK when the connection is established, else the connect
+  // error (Unavailable; the transport is then closed and its requests fail with that error). A
+  // synchronous failure (socket(2) or connect(2) other than EINPROGRESS) is returned instead.
+  absl::Status connectAsync(const Endpoint& to, std::function<void(const absl::Status&)> done);
+  bool connecting() const { return connecting_; }
   // Adopts an already connected stream socket (tests use a socketpair), resetting state.
   void adopt(int fd);
   // Closes the socket; every request in flight or waiting completes with `reason`.
@@ -98,7 +119,8 @@ class Transport {
   absl::Status runUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
   // Flushes queued output now (after submits made outside handleEvents).
   absl::Status flush();
-  bool wantsWrite() const { return !out_.empty(); }
+  // Output is queued, or a connect waits for writability.
+  bool wantsWrite() const { return !out_.empty() || connecting_; }
 
   // Registers with an epoll instance (data.ptr = this); the transport keeps EPOLLOUT interest
   // in step with its queue. -1 detaches.
@@ -146,11 +168,14 @@ class Transport {
   absl::Status writeSome();
   void updateInterest();
   void sendProbe();
+  absl::Status finishConnect();
 
   TransportOptions opts_;
   int fd_ = -1;
   int epoll_fd_ = -1;
   bool epoll_out_ = false;
+  bool connecting_ = false;
+  std::function<void(const absl::Status&)> on_connect_;
   uint64_t session_id_ = 0;
   std::optional<crypto::SigningAlgorithm> sign_alg_;
   crypto::Key16 sign_key_{};

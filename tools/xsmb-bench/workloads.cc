@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "server/smb2/constants.h"
 #include "server/smb2/ntstatus.h"
+#include "tools/xsmb-bench/connections.h"
 
 namespace xsmb::bench {
 namespace {
@@ -231,6 +232,7 @@ class Driver {
         break;
       }
       case Workload::kSessions:
+      case Workload::kConnections:
         break;
     }
   }
@@ -419,6 +421,7 @@ bool parseWorkload(const std::string& name, Workload* out) {
       {"seqread", Workload::kSeqRead},   {"randread", Workload::kRandRead},
       {"seqwrite", Workload::kSeqWrite}, {"randwrite", Workload::kRandWrite},
       {"sessions", Workload::kSessions},
+      {"connections", Workload::kConnections},
   };
   for (auto& [n, w] : kNames) {
     if (name == n) {
@@ -449,6 +452,8 @@ const char* workloadName(Workload w) {
       return "randwrite";
     case Workload::kSessions:
       return "sessions";
+    case Workload::kConnections:
+      return "connections";
   }
   return "?";
 }
@@ -482,6 +487,9 @@ absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
   std::signal(SIGPIPE, SIG_IGN);
+  if (w == Workload::kConnections) {
+    return runConnections(o, [] { return g_interrupted.load(std::memory_order_relaxed); });
+  }
 
   int threads = std::max(1, std::min(o.threads, conns));
   std::vector<std::unique_ptr<ThreadState>> states;
@@ -601,6 +609,22 @@ absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_
 
 namespace {
 double perSec(uint64_t n, double s) { return s > 0 ? n / s : 0; }
+
+std::string jsonEscape(const std::string& in) {
+  std::string out;
+  for (char c : in) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += absl::StrFormat("\\u%04x", static_cast<int>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 double us(uint64_t ns) { return ns / 1000.0; }
 }  // namespace
 
@@ -609,7 +633,7 @@ std::string formatTable(const std::vector<WorkloadResult>& results) {
       absl::StrFormat("%-10s %5s %4s %8s %12s %10s %10s %10s %10s %7s\n", "workload", "conns", "qd",
                       "block", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "errors");
   for (const auto& r : results) {
-    double s = r.name == "sessions" ? r.setup_seconds : r.seconds;
+    double s = r.name == "sessions" || r.name == "connections" ? r.setup_seconds : r.seconds;
     out += absl::StrFormat("%-10s %5d %4d %8u %12.0f %10.1f %10.1f %10.1f %10.1f %7llu\n", r.name,
                            r.connections, r.queue_depth, r.block_size, perSec(r.ops, s),
                            perSec(r.bytes, s) / 1e6, us(r.latency.percentile(0.5)),
@@ -617,6 +641,15 @@ std::string formatTable(const std::vector<WorkloadResult>& results) {
                            static_cast<unsigned long long>(r.errors));
     if (r.entries) {
       out += absl::StrFormat("%-10s entries/s %.0f\n", "", perSec(r.entries, s));
+    }
+    if (r.name == "connections") {
+      out += absl::StrFormat(
+          "%-10s accepted %llu refused %llu failed %llu served %llu served after hold %llu%s\n",
+          "", static_cast<unsigned long long>(r.accepted),
+          static_cast<unsigned long long>(r.refused), static_cast<unsigned long long>(r.failed),
+          static_cast<unsigned long long>(r.served),
+          static_cast<unsigned long long>(r.served_after_hold),
+          r.first_error.empty() ? "" : absl::StrCat(" (first error: ", r.first_error, ")"));
     }
   }
   return out;
@@ -626,7 +659,7 @@ std::string formatJson(const std::vector<WorkloadResult>& results) {
   std::string out = "[";
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    double s = r.name == "sessions" ? r.setup_seconds : r.seconds;
+    double s = r.name == "sessions" || r.name == "connections" ? r.setup_seconds : r.seconds;
     out += absl::StrFormat(
         "%s\n  {\"workload\": \"%s\", \"dialect\": \"%s\", \"signing\": %s, "
         "\"connections\": %d, \"queue_depth\": %d, \"block_size\": %u, \"seconds\": %.3f, "
@@ -645,6 +678,15 @@ std::string formatJson(const std::vector<WorkloadResult>& results) {
         static_cast<unsigned long long>(r.soft_timeouts),
         static_cast<unsigned long long>(r.hard_timeouts),
         static_cast<unsigned long long>(r.out_of_order));
+    if (r.name == "connections") {
+      out.pop_back();  // the closing brace: the counts go inside the object
+      out += absl::StrFormat(
+          ", \"accepted\": %llu, \"refused\": %llu, \"failed\": %llu, \"served\": %llu, "
+          "\"served_after_hold\": %llu, \"first_error\": \"%s\"}",
+          static_cast<unsigned long long>(r.accepted), static_cast<unsigned long long>(r.refused),
+          static_cast<unsigned long long>(r.failed), static_cast<unsigned long long>(r.served),
+          static_cast<unsigned long long>(r.served_after_hold), jsonEscape(r.first_error));
+    }
   }
   out += "\n]\n";
   return out;

@@ -20,7 +20,8 @@ enum class Workload {
   kRandRead,
   kSeqWrite,
   kRandWrite,
-  kSessions,  // N sessions (connection + logon + tree connect) held open, idle
+  kSessions,     // N sessions (connection + logon + tree connect) held open, idle
+  kConnections,  // N connections NEGOTIATEd (or logged on) at once, each proven served by ECHO
 };
 bool parseWorkload(const std::string& name, Workload* out);
 const char* workloadName(Workload w);
@@ -40,6 +41,8 @@ struct BenchOptions {
   double hold = 0;                 // kSessions: seconds to hold them (0 = until SIGINT/SIGTERM)
   bool progress = true;
   bool reconnect = true;  // log on again when a connection drops, and go on
+  int connect_window = 256;  // kConnections: connects + NEGOTIATEs in flight at once (all threads)
+  bool logon = false;        // kConnections: SESSION_SETUP + TREE_CONNECT on each connection too
 };
 
 struct WorkloadResult {
@@ -52,7 +55,12 @@ struct WorkloadResult {
   uint64_t ops = 0, bytes = 0, entries = 0, errors = 0, reconnects = 0;
   uint64_t soft_timeouts = 0, hard_timeouts = 0, out_of_order = 0;
   Histogram latency;         // per operation (a create+close or a listing is one operation)
-  double setup_seconds = 0;  // kSessions: time to establish them all
+  double setup_seconds = 0;  // kSessions, kConnections: time to establish them all
+  // kConnections: connections NEGOTIATEd (logged on with --logon); closed by the server before
+  // any reply; failed otherwise (connect error, timeout, error status); answering an ECHO right
+  // after the setup, and again after the hold.
+  uint64_t accepted = 0, refused = 0, failed = 0, served = 0, served_after_hold = 0;
+  std::string first_error;  // kConnections: the first failure other than a refusal
 };
 
 // Runs one workload to completion. Errors: the first connection could not log on, or the
