@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "server/crypto/crypto.h"
 #include "server/smb2/constants.h"
 #include "server/smb2/ntstatus.h"
@@ -41,6 +42,7 @@ struct ThreadRun {
   uint64_t accepted = 0, refused = 0, failed = 0, served = 0, served_after_hold = 0;
   double setup_seconds = 0;
   std::string first_error;
+  std::string dialect;               // as negotiated on the first accepted connection, e.g. "3.1.1"
   std::atomic<uint64_t> settled{0};  // progress: connections accepted, refused or failed
 };
 
@@ -119,7 +121,11 @@ class ConnectionsThread {
     if (t.connected()) t.close(absl::CancelledError("failed"));
   }
 
-  void accept(Slot& s) {
+  void accept(Slot& s, uint16_t dialect) {
+    if (run_->dialect.empty()) {
+      run_->dialect = absl::StrFormat("%x.%x", dialect >> 8, (dialect >> 4) & 0xf);
+      if (dialect & 0xf) run_->dialect += absl::StrFormat(".%x", dialect & 0xf);
+    }
     s.phase = Phase::kAccepted;
     ++run_->accepted;
     run_->setup_latency.record(static_cast<uint64_t>((Clock::now() - s.t0).count()));
@@ -152,8 +158,11 @@ class ConnectionsThread {
         t.submit(std::move(neg), [&, slot = &s](const Reply& r) {
           --in_flight;
           run_->settled.fetch_add(1, std::memory_order_relaxed);
-          if (r.status.ok() && r.ntStatus() == 0) {
-            accept(*slot);
+          NegotiateReply info;
+          if (r.status.ok() && r.ntStatus() == 0 && decodeNegotiateReply(r.message, &info)) {
+            accept(*slot, info.dialect);
+          } else if (r.status.ok() && r.ntStatus() == 0) {
+            fail(*slot, absl::DataLossError("malformed NEGOTIATE response"));
           } else {
             fail(*slot, r.status.ok() ? ntError("NEGOTIATE", r.ntStatus()) : r.status);
           }
@@ -175,7 +184,7 @@ class ConnectionsThread {
       absl::Status st = s.client->connect();
       if (st.ok()) {
         s.client->transport().setEpoll(ep_);
-        accept(s);
+        accept(s, s.client->dialect());
       } else {
         fail(s, st);
       }
@@ -275,6 +284,7 @@ absl::StatusOr<WorkloadResult> runConnections(const BenchOptions& opts,
     res.setup_seconds = std::max(res.setup_seconds, r->setup_seconds);
     res.latency.merge(r->setup_latency);
     if (res.first_error.empty()) res.first_error = r->first_error;
+    if (res.dialect.empty()) res.dialect = r->dialect;
   }
   // The line a driving script waits for before it looks at the server (it is flushed now).
   std::fprintf(stderr,

@@ -110,10 +110,9 @@ void raiseFileLimit(rlim_t want) {
   }
   getrlimit(RLIMIT_NOFILE, &rl);
   if (rl.rlim_cur < want) {
-    std::fprintf(stderr,
-                 "xsmb-bench: RLIMIT_NOFILE is %llu, %llu wanted: connections beyond it fail\n",
-                 static_cast<unsigned long long>(rl.rlim_cur),
-                 static_cast<unsigned long long>(want));
+    std::fprintf(
+        stderr, "xsmb-bench: RLIMIT_NOFILE is %llu, %llu wanted: connections beyond it fail\n",
+        static_cast<unsigned long long>(rl.rlim_cur), static_cast<unsigned long long>(want));
   }
 }
 
@@ -169,9 +168,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> names =
       absl::StrSplit(absl::GetFlag(FLAGS_workload), ',', absl::SkipEmpty());
   // Only NEGOTIATE-only connections go without a tree.
-  bool needs_share = o.logon || std::any_of(names.begin(), names.end(), [](const auto& n) {
-                       return n != "connections";
-                     });
+  bool needs_share = o.logon || std::any_of(names.begin(), names.end(),
+                                            [](const auto& n) { return n != "connections"; });
   if (needs_share && o.client.share.empty()) {
     std::fprintf(stderr, "xsmb-bench: --share is required\n");
     return 2;

@@ -6,6 +6,8 @@
 // epoll Reactor shared by many transports).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -13,8 +15,6 @@
 #include <map>
 #include <optional>
 #include <string>
-
-#include <sys/socket.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -93,9 +93,10 @@ class Transport {
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Starts a non-blocking TCP connect (TCP_NODELAY) and returns at once, resetting the SMB2
   // state. Requests submitted meanwhile wait for it. `done` runs exactly once, from
-  // handleEvents() or close() (it must not destroy the transport): OK when the connection is established, else the connect
-  // error (Unavailable; the transport is then closed and its requests fail with that error). A
-  // synchronous failure (socket(2) or connect(2) other than EINPROGRESS) is returned instead.
+  // handleEvents() or close() (it must not destroy the transport): OK when the connection is
+  // established, else the connect error (Unavailable; the transport is then closed and its requests
+  // fail with that error). A synchronous failure (socket(2) or connect(2) other than EINPROGRESS)
+  // is returned instead.
   absl::Status connectAsync(const Endpoint& to, std::function<void(const absl::Status&)> done);
   bool connecting() const { return connecting_; }
   // Adopts an already connected stream socket (tests use a socketpair), resetting state.

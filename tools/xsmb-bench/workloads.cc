@@ -420,8 +420,7 @@ bool parseWorkload(const std::string& name, Workload* out) {
       {"stat", Workload::kStat},         {"list", Workload::kList},
       {"seqread", Workload::kSeqRead},   {"randread", Workload::kRandRead},
       {"seqwrite", Workload::kSeqWrite}, {"randwrite", Workload::kRandWrite},
-      {"sessions", Workload::kSessions},
-      {"connections", Workload::kConnections},
+      {"sessions", Workload::kSessions}, {"connections", Workload::kConnections},
   };
   for (auto& [n, w] : kNames) {
     if (name == n) {
@@ -644,10 +643,9 @@ std::string formatTable(const std::vector<WorkloadResult>& results) {
     }
     if (r.name == "connections") {
       out += absl::StrFormat(
-          "%-10s accepted %llu refused %llu failed %llu served %llu served after hold %llu%s\n",
-          "", static_cast<unsigned long long>(r.accepted),
-          static_cast<unsigned long long>(r.refused), static_cast<unsigned long long>(r.failed),
-          static_cast<unsigned long long>(r.served),
+          "%-10s accepted %llu refused %llu failed %llu served %llu served after hold %llu%s\n", "",
+          static_cast<unsigned long long>(r.accepted), static_cast<unsigned long long>(r.refused),
+          static_cast<unsigned long long>(r.failed), static_cast<unsigned long long>(r.served),
           static_cast<unsigned long long>(r.served_after_hold),
           r.first_error.empty() ? "" : absl::StrCat(" (first error: ", r.first_error, ")"));
     }

@@ -40,7 +40,7 @@ struct BenchOptions {
   int sessions = 0;                // kSessions: how many
   double hold = 0;                 // kSessions: seconds to hold them (0 = until SIGINT/SIGTERM)
   bool progress = true;
-  bool reconnect = true;  // log on again when a connection drops, and go on
+  bool reconnect = true;     // log on again when a connection drops, and go on
   int connect_window = 256;  // kConnections: connects + NEGOTIATEs in flight at once (all threads)
   bool logon = false;        // kConnections: SESSION_SETUP + TREE_CONNECT on each connection too
 };

@@ -31,6 +31,24 @@ Request echo() {
   return r;
 }
 
+// MS-SMB2 2.2.4 NEGOTIATE response body choosing `dialect`, no security blob, no contexts.
+Bytes negotiateReplyBody(uint16_t dialect) {
+  ByteWriter w;
+  w.u16(65);
+  w.u16(smb2::SMB2_NEGOTIATE_SIGNING_ENABLED);
+  w.u16(dialect);
+  w.u16(0);                                  // NegotiateContextCount
+  for (int i = 0; i < 16; ++i) w.u8(0);      // ServerGuid
+  w.u32(0);                                  // Capabilities
+  for (int i = 0; i < 3; ++i) w.u32(65536);  // MaxTransactSize, MaxReadSize, MaxWriteSize
+  for (int i = 0; i < 16; ++i) w.u8(0);      // SystemTime, ServerStartTime
+  w.u16(0);                                  // SecurityBufferOffset
+  w.u16(0);                                  // SecurityBufferLength
+  w.u32(0);                                  // NegotiateContextOffset
+  w.u8(0);                                   // the one-byte buffer StructureSize 65 counts
+  return w.take();
+}
+
 // A TCP listener on 127.0.0.1 and an ephemeral port.
 struct Listener {
   int fd = -1;
@@ -102,9 +120,8 @@ TEST(ConnectAsyncTest, RequestSubmittedWhileConnectingIsSentOnceEstablished) {
                }).ok());
   ASSERT_TRUE(t.connected());
   bool replied = false;
-  t.submit(echo(), [&](const Reply& r) {
-    replied = r.status.ok() && r.header.command == smb2::SMB2_ECHO;
-  });
+  t.submit(echo(),
+           [&](const Reply& r) { replied = r.status.ok() && r.header.command == smb2::SMB2_ECHO; });
   if (t.connecting()) {
     // Nothing may be written before the connect completes; the transport waits for EPOLLOUT.
     EXPECT_TRUE(t.wantsWrite());
@@ -263,7 +280,11 @@ class LimitedServer {
           continue;
         }
         ++requests_;
-        sendReply(fds[i].fd, req->header, 0, 8);
+        if (req->header.command == smb2::SMB2_NEGOTIATE) {
+          sendReply(fds[i].fd, req->header, 0, 8, negotiateReplyBody(0x0210));
+        } else {
+          sendReply(fds[i].fd, req->header, 0, 8);
+        }
       }
     }
     for (int fd : served) ::close(fd);
@@ -290,6 +311,7 @@ TEST(ConnectionsWorkloadTest, CountsAcceptedRefusedAndServedConnections) {
   auto r = runConnections(o, [] { return false; });
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->name, "connections");
+  EXPECT_EQ(r->dialect, "2.1");
   EXPECT_EQ(r->connections, kConnections);
   EXPECT_EQ(r->accepted, uint64_t{kLimit});
   EXPECT_EQ(r->refused, uint64_t{kConnections - kLimit});
