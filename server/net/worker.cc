@@ -144,6 +144,7 @@ void Worker::stop() {
 }
 
 void Worker::run() {
+  session::setOnEventLoopThread();
   epoll_event events[128];
   while (!stop_) {
     int n = epoll_wait(epfd_, events, 128, 1000);
@@ -218,6 +219,7 @@ void Worker::acceptOn(int lfd) {
     c->max_frame = kPreNegotiateMaxFrame;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
+    c->events = ev.events;
     ev.data.u64 = c->id;
     epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
     connection_count_->fetch_add(1);
@@ -243,9 +245,11 @@ void Worker::readAvailable(Conn& c) {
     ssize_t n;
     if (!c.inflight.empty()) {
       // The rest of a large message goes straight into its own buffer.
-      n = recv(c.fd, c.inflight.data() + c.inflight_got, c.inflight.size() - c.inflight_got, 0);
+      const size_t want = c.inflight.size() - c.inflight_got;
+      n = recv(c.fd, c.inflight.data() + c.inflight_got, want, 0);
       if (n > 0) {
         c.inflight_got += static_cast<size_t>(n);
+        if (static_cast<size_t>(n) < want) return;  // drained (see below)
         if (c.inflight_got == c.inflight.size()) {
           Bytes msg = std::move(c.inflight);
           c.inflight.clear();
@@ -256,7 +260,8 @@ void Worker::readAvailable(Conn& c) {
       }
     } else {
       std::memcpy(scratch_.data(), c.head, c.head_len);
-      n = recv(c.fd, scratch_.data() + c.head_len, scratch_.size() - c.head_len, 0);
+      const size_t room = scratch_.size() - c.head_len;
+      n = recv(c.fd, scratch_.data() + c.head_len, room, 0);
       if (n > 0) {
         size_t total = c.head_len + static_cast<size_t>(n);
         c.head_len = 0;
@@ -265,6 +270,9 @@ void Worker::readAvailable(Conn& c) {
           return;
         }
         if (conns_.find(id) == conns_.end()) return;
+        // A short read drained the socket: asking again would only return EAGAIN (the loop is
+        // level-triggered, so anything arriving meanwhile wakes it again).
+        if (static_cast<size_t>(n) < room) return;
         continue;
       }
     }
@@ -321,23 +329,49 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
 
 namespace {
 
-// A lone ECHO, CANCEL, NEGOTIATE, READ or WRITE is answered on the event loop itself when
-// nothing else of the connection is in flight: the hop to the I/O pool and back would cost
-// more than the work. READ and WRITE only touch the page cache there (RWF_NOWAIT); what would
-// block goes to the pool as deferred I/O, off the connection's strand.
-bool answerInline(ByteSpan msg) {
-  if (msg.size() < smb2::kHeaderSize || loadU32(msg.data()) != smb2::kProtocolId) return false;
-  if (loadU32(&msg[smb2::kHeaderNextCommandOffset]) != 0) return false;
-  uint16_t cmd = loadU16(&msg[12]);
-  return cmd == smb2::SMB2_ECHO || cmd == smb2::SMB2_CANCEL || cmd == smb2::SMB2_NEGOTIATE ||
-         cmd == smb2::SMB2_READ || cmd == smb2::SMB2_WRITE;
+// Requests that are cheap and never wait for another request are answered on the event loop
+// itself when nothing else of the connection is in flight: the hop to the I/O pool and back
+// (two thread wake-ups) costs more than the work. A lone ECHO, CANCEL, NEGOTIATE, READ or WRITE
+// qualifies (READ and WRITE only touch the page cache there, RWF_NOWAIT; what would block goes to
+// the pool as deferred I/O, off the connection's strand), and so does a message or compound
+// chain of CREATE, CLOSE and QUERY_INFO: a CREATE only while no open holds a BATCH or EXCLUSIVE
+// oplock, whose break it would have to wait for. Encrypted messages go to the pool.
+bool answerInline(ByteSpan msg, const session::ServerContext& server) {
+  constexpr int kMaxChain = 8;
+  size_t off = 0;
+  for (int i = 0; i < kMaxChain; ++i) {
+    ByteSpan m = msg.subspan(off);
+    if (m.size() < smb2::kHeaderSize || loadU32(m.data()) != smb2::kProtocolId) return false;
+    uint32_t next = loadU32(&m[smb2::kHeaderNextCommandOffset]);
+    bool lone = off == 0 && next == 0;
+    switch (loadU16(&m[12])) {
+      case smb2::SMB2_ECHO:
+      case smb2::SMB2_CANCEL:
+      case smb2::SMB2_NEGOTIATE:
+      case smb2::SMB2_READ:
+      case smb2::SMB2_WRITE:
+        return lone;
+      case smb2::SMB2_CREATE:
+        if (server.files.anyStrongOplocks()) return false;
+        break;
+      case smb2::SMB2_CLOSE:
+      case smb2::SMB2_QUERY_INFO:
+        break;
+      default:
+        return false;
+    }
+    if (next == 0) return true;
+    if (next < smb2::kHeaderSize || next > m.size()) return false;
+    off += next;
+  }
+  return false;
 }
 
 }  // namespace
 
 bool Worker::deliver(Conn& c, Bytes msg) {
   if (msg.empty()) return true;  // an empty session message carries nothing to answer
-  if (!c.busy && c.pending.empty() && !c.close_after_write && answerInline(msg)) {
+  if (!c.busy && c.pending.empty() && !c.close_after_write && answerInline(msg, *server_)) {
     auto holder = std::make_shared<Bytes>(std::move(msg));
     std::function<Bytes()> deferred;
     Bytes resp = handlers::processOnEventLoop(*c.state, *holder, &deferred);
@@ -479,8 +513,11 @@ void Worker::flush(Conn& c) {
 }
 
 void Worker::updateEvents(Conn& c) {
+  uint32_t want = EPOLLRDHUP | (c.reading ? EPOLLIN : 0) | (c.wq.empty() ? 0 : EPOLLOUT);
+  if (want == c.events) return;  // most flushes change nothing: no system call
+  c.events = want;
   epoll_event ev{};
-  ev.events = EPOLLRDHUP | (c.reading ? EPOLLIN : 0) | (c.wq.empty() ? 0 : EPOLLOUT);
+  ev.events = want;
   ev.data.u64 = c.id;
   epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
 }

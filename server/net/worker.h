@@ -64,6 +64,7 @@ class Worker {
     bool close_after_write = false;
     bool reading = true;
     bool flush_pending = false;  // replies queued on the event loop, not yet written
+    uint32_t events = 0;         // the epoll events registered for fd
   };
   struct Completion {
     uint64_t conn_id;

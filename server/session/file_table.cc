@@ -10,6 +10,13 @@
 
 namespace xsmb::session {
 namespace {
+thread_local bool t_on_event_loop = false;
+}  // namespace
+
+void setOnEventLoopThread() { t_on_event_loop = true; }
+bool onEventLoopThread() { return t_on_event_loop; }
+
+namespace {
 
 using namespace smb2;
 
@@ -129,7 +136,7 @@ void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool writ
     }
     auto holder = r.info.conn.lock();
     if (!holder) {
-      r.oplock = to;
+      setLevel(r, to);
       continue;
     }
     bool level2 = r.oplock == SMB2_OPLOCK_LEVEL_II;
@@ -138,8 +145,11 @@ void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool writ
     }
     // A LEVEL_II break needs no acknowledgment (MS-SMB2 3.3.4.6), and neither does one sent
     // to the requester's own connection: its reply can only come after this request.
-    if (level2 || holder.get() == requester) {
-      r.oplock = to;
+    // Nor can one on a connection of the requester's own event loop when this request runs on
+    // that loop: the acknowledgment would be read by the thread that waits for it.
+    bool same_loop = onEventLoopThread() && requester && holder->worker == requester->worker;
+    if (level2 || holder.get() == requester || same_loop) {
+      setLevel(r, to);
       r.breaking = false;
     } else {
       r.breaking = true;
@@ -162,7 +172,7 @@ void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool writ
     for (OpenRef& r : f->second.opens) {
       if (r.info.token == token && r.breaking) {
         r.breaking = false;  // no acknowledgment in time: the break applies anyway
-        r.oplock = r.break_to;
+        setLevel(r, r.break_to);
       }
     }
   }
@@ -213,7 +223,7 @@ uint8_t FileTable::grantOplock(const Key& k, uint64_t token, uint8_t requested) 
   } else if (requested == SMB2_OPLOCK_LEVEL_II) {
     level = others_strong ? SMB2_OPLOCK_LEVEL_NONE : SMB2_OPLOCK_LEVEL_II;
   }
-  self->oplock = level;
+  setLevel(*self, level);
   return level;
 }
 
@@ -228,17 +238,27 @@ NtStatus FileTable::acknowledgeBreak(const Key& k, uint64_t token, uint8_t level
     if (!r.breaking) return STATUS_INVALID_DEVICE_STATE;
     if (level > r.break_to && level != SMB2_OPLOCK_LEVEL_NONE) {
       r.breaking = false;
-      r.oplock = SMB2_OPLOCK_LEVEL_NONE;
+      setLevel(r, SMB2_OPLOCK_LEVEL_NONE);
       sh.acked.notify_all();
       return STATUS_INVALID_OPLOCK_PROTOCOL;
     }
     r.breaking = false;
-    r.oplock = level;
+    setLevel(r, level);
     *new_level = level;
     sh.acked.notify_all();
     return STATUS_SUCCESS;
   }
   return STATUS_INVALID_OPLOCK_PROTOCOL;
+}
+
+void FileTable::setLevel(OpenRef& r, uint8_t level) {
+  auto strong = [](uint8_t l) {
+    return l == SMB2_OPLOCK_LEVEL_BATCH || l == SMB2_OPLOCK_LEVEL_EXCLUSIVE;
+  };
+  if (strong(r.oplock) != strong(level)) {
+    strong_oplocks_.fetch_add(strong(level) ? 1 : -1, std::memory_order_relaxed);
+  }
+  r.oplock = level;
 }
 
 bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
@@ -249,7 +269,11 @@ bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
   Entry& e = it->second;
   if (delete_on_close) e.delete_pending = true;
   e.opens.erase(std::remove_if(e.opens.begin(), e.opens.end(),
-                               [&](const OpenRef& o) { return o.info.token == token; }),
+                               [&](OpenRef& o) {
+                                 if (o.info.token != token) return false;
+                                 setLevel(o, SMB2_OPLOCK_LEVEL_NONE);
+                                 return true;
+                               }),
                 e.opens.end());
   // Closing an open releases its byte-range locks (MS-FSA 2.1.5.4).
   e.locks.erase(std::remove_if(e.locks.begin(), e.locks.end(),

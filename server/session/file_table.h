@@ -6,6 +6,7 @@
 // acknowledgment.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -18,6 +19,11 @@
 namespace xsmb::session {
 
 struct ConnState;
+
+// Marks the calling thread as a worker's event loop (for its whole life): requests run there
+// must never wait for something only that loop can deliver (see breakOplocks).
+void setOnEventLoopThread();
+bool onEventLoopThread();
 
 class FileTable {
  public:
@@ -37,7 +43,8 @@ class FileTable {
   // and batch oplocks of other opens go to LEVEL_II (NONE when `write_intent`), and the call
   // waits up to `timeout_ms` for each holder on another connection to acknowledge; holders on
   // the requester's own connection are notified without waiting (their acknowledgment can only
-  // arrive after this request). LEVEL_II oplocks are broken to NONE when `write_intent`.
+  // arrive after this request), nor, on an event loop thread, are holders on connections of the
+  // same loop. LEVEL_II oplocks are broken to NONE when `write_intent`.
   void breakOplocks(const Key& k, const ConnState* requester, bool write_intent,
                     int timeout_ms = 35000);
   // Registers an open. STATUS_SHARING_VIOLATION when it conflicts with a live open,
@@ -69,6 +76,10 @@ class FileTable {
   // True when a read (or write) of [offset, offset+length) by `token` hits another open's
   // exclusive lock (for a write: any lock of another open, or a shared lock of its own).
   bool ioConflicts(const Key& k, uint64_t token, uint64_t offset, uint64_t length, bool write);
+  // True while any open holds a BATCH or EXCLUSIVE oplock: only then may a CREATE have to wait
+  // for a break acknowledgment. Racy by nature; the event loop uses it to keep CREATEs that
+  // would probably wait off the loop.
+  bool anyStrongOplocks() const { return strong_oplocks_.load(std::memory_order_relaxed) > 0; }
 
  private:
   struct OpenRef {
@@ -77,6 +88,8 @@ class FileTable {
     bool breaking = false;
     uint8_t break_to = 0;
   };
+  void setLevel(OpenRef& r, uint8_t level);  // keeps strong_oplocks_ in step
+  std::atomic<int64_t> strong_oplocks_{0};
   struct RangeLock {
     uint64_t token;
     uint64_t offset, length;
