@@ -187,15 +187,23 @@ std::unique_ptr<IoEngine> IoUringEngine::create(unsigned entries, size_t max_chu
 
 IoUringEngine::~IoUringEngine() {
   // The kernel may still write into callers' buffers; wait for every request it holds. Cancel
-  // first so requests parked in io-wq (or on a pipe) do not keep us here.
+  // first so requests parked in io-wq (or on a pipe) do not keep us here. From a thread other
+  // than the owner the cancel is refused (SINGLE_ISSUER) and we simply wait.
+  unsigned stuck = enabled_ ? unsubmitted_ : in_kernel_;  // SQEs the kernel never took
   if (in_kernel_ > 0 && enabled_) {
+    bool cancel = false;
     if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) {
       io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
       io_uring_sqe_set_data(sqe, nullptr);
+      cancel = true;
     }
-    io_uring_submit(&ring_);
+    unsigned pending = unsubmitted_ + (cancel ? 1 : 0);
+    int ret = io_uring_submit(&ring_);
+    unsigned taken = ret > 0 ? std::min<unsigned>(pending, static_cast<unsigned>(ret)) : 0;
+    // The kernel consumes SQEs in order and the cancel is last: what is left is requests.
+    stuck = std::min(unsubmitted_, pending - taken);
   }
-  while (in_kernel_ > 0) {
+  while (in_kernel_ > stuck) {
     io_uring_cqe* cqe = nullptr;
     int ret = io_uring_wait_cqe(&ring_, &cqe);
     if (ret == -EINTR) continue;
@@ -446,8 +454,7 @@ void ThreadEngine::reap() {
 
 namespace internal {
 
-std::unique_ptr<IoEngine> makeIoUringEngine(unsigned entries, size_t max_chunk,
-                                            std::string* why) {
+std::unique_ptr<IoEngine> makeIoUringEngine(unsigned entries, size_t max_chunk, std::string* why) {
   std::string ignored;
   return IoUringEngine::create(entries, std::max<size_t>(1, std::min(max_chunk, kDefaultMaxChunk)),
                                why != nullptr ? why : &ignored);
