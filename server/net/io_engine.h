@@ -35,6 +35,8 @@ using FileIoDone = std::function<void(int64_t result)>;
 // Callbacks run only inside reap(), never inside submit(); they may call submit() again.
 // Destroying the engine waits for the operations the kernel (or the pool) already holds, so no
 // buffer is touched afterwards, and drops all callbacks that have not run without calling them.
+// Destroy it on the owner thread or after that thread has ended (io_uring completion work runs
+// on the owner thread).
 class IoEngine {
  public:
   virtual ~IoEngine() = default;
