@@ -113,6 +113,14 @@ struct {
 	__type(value, __u64);
 } xsmb_sockhash SEC(".maps");
 
+/* Socket cookie -> where the stream parser's current message starts (see xsmb_skframe). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, __u64);
+	__type(value, struct xsmb_skframe);
+} xsmb_skframe SEC(".maps");
+
 /* Worker index (+64 for IPv6) -> that worker's listening socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);

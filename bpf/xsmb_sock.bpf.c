@@ -5,11 +5,11 @@
  * xsmb_reuseport: picks the listening socket (worker) for each new connection: the
  * least loaded worker by xsmb_wload when xsmbd reports loads, else the kernel's hash.
  *
- * xsmb_sk_parser / xsmb_sk_verdict: a sockhash of accepted connections with a stream
- * parser that frames NetBIOS messages (4-byte header, 24-bit length; MS-SMB2 2.1) and a
- * verdict that sees each complete message once: messages over the negotiated maximum or
- * without an SMB header are dropped and counted, the rest are accounted to their session
- * and passed to the socket, so the worker wakes once per complete message.
+ * xsmb_sk_verdict: a sockhash of accepted connections whose verdict follows the NetBIOS
+ * framing (4-byte header, 24-bit length; MS-SMB2 2.1) across the skbs TCP queues: it reads
+ * every message header, accounts the message to its session, and refuses messages over the
+ * negotiated maximum or without an SMB header (counted); after a refused message the
+ * connection receives nothing more and the server closes it at the marked header.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -65,52 +65,72 @@ int xsmb_reuseport(struct sk_reuseport_md *md)
 	return SK_PASS;
 }
 
-SEC("sk_skb/stream_parser")
-int xsmb_sk_parser(struct __sk_buff *skb)
-{
-	__u8 nb[4];
+/* Verifier workaround: clang drops a mask it can prove redundant (v <= XSMB_HDR_NEED is
+ * already known) and passes the unmasked register to the helper; the empty asm hides the
+ * value so the mask the verifier needs stays. */
+#define xsmb_sk_bound(v)                        \
+	do {                                    \
+		asm volatile("" : "+r"(v));     \
+		(v) &= 0x3f;                    \
+	} while (0)
 
-	if (bpf_skb_load_bytes(skb, 0, nb, sizeof(nb)))
-		return 0; /* fewer than 4 bytes: wait for more */
-	return 4 + (((__u32)nb[1] << 16) | ((__u32)nb[2] << 8) | nb[3]);
+/* Framing state of one socket (struct xsmb_skframe in xsmb_abi.h). */
+static __always_inline struct xsmb_skframe *xsmb_skframe_of(struct __sk_buff *skb)
+{
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct xsmb_skframe *f = bpf_map_lookup_elem(&xsmb_skframe, &cookie);
+	struct xsmb_skframe zero = {};
+
+	if (f)
+		return f;
+	bpf_map_update_elem(&xsmb_skframe, &cookie, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&xsmb_skframe, &cookie);
 }
 
-SEC("sk_skb/stream_verdict")
-int xsmb_sk_verdict(struct __sk_buff *skb)
+/* Outcome of reading one header from f->hdr (avail bytes valid). */
+#define XSMB_HDR_SHORT 0  /* the header needs more bytes than avail (cut by the skb end) */
+#define XSMB_HDR_PASS 1   /* a message to pass; *total = its NetBIOS header + payload bytes */
+#define XSMB_HDR_REFUSE 2 /* oversize or not SMB: refuse it and cut the connection */
+
+static __always_inline int xsmb_sk_header(struct xsmb_skframe *f, __u32 avail, __u32 *total)
 {
 	struct xsmb_config *cfg = xsmb_cfg();
 	struct xsmb_session *sess;
-	__u8 b[XSMB_HDR_NEED];
+	const __u8 *b = f->hdr;
+	__u32 len, want;
 	__u64 sid = 0;
-	__u32 len;
 
-	if (bpf_skb_load_bytes(skb, 0, b, 4))
-		return SK_PASS;
+	if (avail < 4)
+		return XSMB_HDR_SHORT;
 	len = ((__u32)b[1] << 16) | ((__u32)b[2] << 8) | b[3];
-	if (b[0] != 0) { /* NetBIOS keep-alive and session service packets */
+	*total = 4 + len;
+	if (b[0] != 0) { /* NetBIOS keep-alive and session service packets: the server decides */
 		xsmb_count(XSMB_CNT_SK_MESSAGES);
-		return SK_PASS;
+		return XSMB_HDR_PASS;
 	}
 	if (cfg && cfg->max_msg_size && len > cfg->max_msg_size) {
 		xsmb_count(XSMB_CNT_SK_DROP_OVERSIZE);
-		return SK_DROP;
+		return XSMB_HDR_REFUSE;
 	}
-	if (len < 4 || bpf_skb_load_bytes(skb, 4, b + 4, 4) || !xsmb_is_smb_magic(b + 4) ||
+	want = *total < XSMB_HDR_NEED ? *total : XSMB_HDR_NEED;
+	if (avail < want)
+		return XSMB_HDR_SHORT;
+	if (len < 4 || !xsmb_is_smb_magic(b + 4) ||
 	    (b[4] != XSMB_PROTO_SMB2 && b[4] != XSMB_PROTO_TRANSFORM &&
 	     b[4] != XSMB_PROTO_COMPRESSED && b[4] != XSMB_PROTO_SMB1)) {
 		xsmb_count(XSMB_CNT_SK_DROP_BAD_HEADER);
-		return SK_DROP;
+		return XSMB_HDR_REFUSE;
 	}
 	if (b[4] == XSMB_PROTO_SMB2) {
-		if (len < 64 || bpf_skb_load_bytes(skb, 4, b + 4, 48) || xsmb_le16(b + 8) != 64) {
+		if (len < 64 || xsmb_le16(b + 8) != 64) {
 			xsmb_count(XSMB_CNT_SK_DROP_BAD_HEADER);
-			return SK_DROP;
+			return XSMB_HDR_REFUSE;
 		}
 		sid = xsmb_le64(b + 4 + 40);
 	} else if (b[4] == XSMB_PROTO_TRANSFORM) {
-		if (len < 52 || bpf_skb_load_bytes(skb, 4, b + 4, 52)) {
+		if (len < 52) {
 			xsmb_count(XSMB_CNT_SK_DROP_BAD_HEADER);
-			return SK_DROP;
+			return XSMB_HDR_REFUSE;
 		}
 		sid = xsmb_le64(b + 4 + 44);
 	}
@@ -122,5 +142,111 @@ int xsmb_sk_verdict(struct __sk_buff *skb)
 			xsmb_count(XSMB_CNT_SK_SESSION_HITS);
 		}
 	}
+	return XSMB_HDR_PASS;
+}
+
+/* Refuses the message whose header starts at byte `at` of this skb: its NetBIOS type byte
+ * becomes 0xFF, which the server treats as a framing error and closes the connection on; the
+ * bytes before it (earlier messages) are passed, everything after this skb is dropped. A
+ * header that started in an earlier, already passed skb cannot be marked: this skb is dropped. */
+static __always_inline int xsmb_sk_refuse(struct __sk_buff *skb, struct xsmb_skframe *f, int at)
+{
+	__u8 bad = 0xff;
+
+	f->state = XSMB_SKF_CUT;
+	if (at < 0 || bpf_skb_store_bytes(skb, at, &bad, 1, 0)) {
+		xsmb_count(XSMB_CNT_SK_CUT_SKBS);
+		return SK_DROP;
+	}
+	xsmb_count(XSMB_CNT_SK_SKBS);
+	return SK_PASS;
+}
+
+/*
+ * Runs on every skb TCP queues on an accelerated connection, in stream order, under the socket
+ * lock. Reads each NetBIOS + SMB2/TRANSFORM header that starts in the skb (one cut by the skb
+ * end is completed from the next skb), accounts the message to its session, and refuses
+ * messages over the negotiated maximum or without an SMB header.
+ */
+SEC("sk_skb/stream_verdict")
+int xsmb_sk_verdict(struct __sk_buff *skb)
+{
+	struct xsmb_skframe *f = xsmb_skframe_of(skb);
+	__u32 len = skb->len, pos, total = 0, have, got;
+	int r;
+
+	if (!f) {
+		xsmb_count(XSMB_CNT_SK_NO_FRAME_STATE);
+		return SK_PASS;
+	}
+	if (f->state == XSMB_SKF_CUT) {
+		xsmb_count(XSMB_CNT_SK_CUT_SKBS);
+		return SK_DROP;
+	}
+	if (f->state == XSMB_SKF_LOST) {
+		xsmb_count(XSMB_CNT_SK_SKBS);
+		return SK_PASS;
+	}
+	if (f->carry_len) {
+		/* A header cut by the last skb's end: complete it from this one. */
+		have = f->carry_len;
+		if (have >= XSMB_HDR_NEED)
+			have = XSMB_HDR_NEED - 1;
+		xsmb_sk_bound(have);
+		got = XSMB_HDR_NEED - have;
+		if (got > len)
+			got = len;
+		xsmb_sk_bound(got);
+		if (got == 0 || bpf_skb_load_bytes(skb, 0, f->hdr + have, got))
+			return SK_PASS; /* cannot happen: len > 0 */
+		r = xsmb_sk_header(f, have + got, &total);
+		if (r == XSMB_HDR_SHORT) { /* still cut (a tiny skb): keep collecting */
+			f->carry_len = have + got;
+			xsmb_count(XSMB_CNT_SK_SKBS);
+			return SK_PASS;
+		}
+		xsmb_count(XSMB_CNT_SK_HDR_CARRIED);
+		f->carry_len = 0;
+		if (r == XSMB_HDR_REFUSE)
+			return xsmb_sk_refuse(skb, f, -1);
+		pos = total - have; /* the carried bytes all belong to this header (total > have) */
+	} else {
+		if (f->need >= len) { /* the middle of a message */
+			f->need -= len;
+			xsmb_count(XSMB_CNT_SK_SKBS);
+			return SK_PASS;
+		}
+		pos = f->need;
+	}
+	f->need = 0;
+	for (int i = 0; i < XSMB_SK_MAX_HDRS; i++) { /* constant cap */
+		if (pos >= len) {
+			f->need = pos - len;
+			xsmb_count(XSMB_CNT_SK_SKBS);
+			return SK_PASS;
+		}
+		got = len - pos;
+		if (got > XSMB_HDR_NEED)
+			got = XSMB_HDR_NEED;
+		xsmb_sk_bound(got);
+		if (got == 0 || bpf_skb_load_bytes(skb, pos, f->hdr, got))
+			return SK_PASS; /* cannot happen: pos < len */
+		r = xsmb_sk_header(f, got, &total);
+		if (r == XSMB_HDR_SHORT) { /* cut by the skb end: the rest comes with the next */
+			f->carry_len = got;
+			xsmb_count(XSMB_CNT_SK_SKBS);
+			return SK_PASS;
+		}
+		if (r == XSMB_HDR_REFUSE)
+			return xsmb_sk_refuse(skb, f, pos);
+		pos += total;
+	}
+	if (pos >= len) {
+		f->need = pos - len;
+	} else {
+		f->state = XSMB_SKF_LOST;
+		xsmb_count(XSMB_CNT_SK_LOST);
+	}
+	xsmb_count(XSMB_CNT_SK_SKBS);
 	return SK_PASS;
 }

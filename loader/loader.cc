@@ -259,11 +259,12 @@ bool Loader::loadLocked(const LoadOptions& opts, std::string* error) {
       if ((err = pinProgram(prog, pin_dir_))) return undo("pinning socket programs", err);
     }
     int sockhash = bpf_map__fd(sock->maps.xsmb_sockhash);
-    if (bpf_prog_attach(bpf_program__fd(sock->progs.xsmb_sk_parser), sockhash,
-                        BPF_SK_SKB_STREAM_PARSER, 0) ||
-        bpf_prog_attach(bpf_program__fd(sock->progs.xsmb_sk_verdict), sockhash,
+    // The verdict alone, no stream parser (docs/bpf.md, "Why no stream parser"); a parser
+    // left attached by an older loader is detached.
+    detachStreamParser(sockhash);
+    if (bpf_prog_attach(bpf_program__fd(sock->progs.xsmb_sk_verdict), sockhash,
                         BPF_SK_SKB_STREAM_VERDICT, 0)) {
-      return undo("attaching the stream parser and verdict", errno);
+      return undo("attaching the stream verdict", errno);
     }
 
     TcSkel tc = openTc(&e);
@@ -457,8 +458,7 @@ bool Loader::status(std::ostream& out, std::string* error) {
     return true;
   }
   out << "xsmb: loaded, pins under " << pin_dir_ << "\n";
-  for (const char* p : {"xsmb_xdp", "xsmb_tc_egress", "xsmb_reuseport", "xsmb_sk_parser",
-                        "xsmb_sk_verdict"}) {
+  for (const char* p : {"xsmb_xdp", "xsmb_tc_egress", "xsmb_reuseport", "xsmb_sk_verdict"}) {
     Fd fd(bpf_obj_get(progPinPath(pin_dir_, p).c_str()));
     bpf_prog_info info = {};
     uint32_t len = sizeof(info);

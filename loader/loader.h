@@ -36,8 +36,8 @@ class Loader {
  public:
   explicit Loader(std::string pin_dir = XSMB_PIN_DIR_DEFAULT);
 
-  // Creates/pins every map and the TC and socket programs, attaches the stream parser and
-  // verdict to the sockhash, fills the cpumap, then applies opts. Already loaded: only opts.
+  // Creates/pins every map and the TC and socket programs, attaches the stream verdict
+  // (alone) to the sockhash, fills the cpumap, then applies opts. Already loaded: only opts.
   bool load(const LoadOptions& opts, std::string* error);
   // Attaches XDP (mode kAuto: native, else generic) and TC egress to iface; loads first if
   // needed. Attached already: nothing changes. On failure nothing stays attached.

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -139,6 +140,23 @@ void installLibbpfLogging() { installPrint(); }
 void setLibbpfVerbosity(int level) {
   installPrint();
   g_verbosity.store(level, std::memory_order_relaxed);
+}
+
+int detachStreamParser(int map_fd) {
+  uint32_t ids[8] = {};
+  uint32_t count = 8;
+  if (bpf_prog_query(map_fd, BPF_SK_SKB_STREAM_PARSER, 0, nullptr, ids, &count) != 0) {
+    return -errno;
+  }
+  for (uint32_t i = 0; i < count && i < 8; i++) {
+    int prog = bpf_prog_get_fd_by_id(ids[i]);
+    if (prog < 0) return -errno;
+    int err = bpf_prog_detach2(prog, map_fd, BPF_SK_SKB_STREAM_PARSER);
+    int saved = errno;
+    close(prog);
+    if (err != 0) return -saved;
+  }
+  return 0;
 }
 
 }  // namespace xsmb::bpf

@@ -54,6 +54,10 @@ int loadXdp(xsmb_xdp* s);
 int loadTc(xsmb_tc* s);
 int loadSock(xsmb_sock* s);
 
+// Detaches every stream parser program from a sockhash/sockmap (map_fd), so that the verdict
+// runs alone on each skb. Returns 0 or -errno.
+int detachStreamParser(int map_fd);
+
 // Names of enum xsmb_counter, in index order ("XDP_PACKETS", ...).
 const std::vector<std::string>& counterNames();
 // Names of the command slots ("NEGOTIATE", ..., "OTHER", "TRANSFORM").

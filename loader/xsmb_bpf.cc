@@ -97,6 +97,9 @@ std::unique_ptr<DataPlane> DataPlane::open(const std::string& pin_dir, std::stri
   dp->sockhash_ready_ = bpf_prog_query(dp->sockhash_fd_, BPF_SK_SKB_STREAM_VERDICT, 0, nullptr,
                                        nullptr, &count) == 0 &&
                         count > 0;
+  // A stream parser left attached by an older loader would frame in the kernel (the mode
+  // that stalls, docs/bpf.md); the verdict runs alone.
+  if (dp->sockhash_ready_) detachStreamParser(dp->sockhash_fd_);
   return dp;
 }
 
@@ -122,11 +125,11 @@ bool DataPlane::ensureSockPrograms(std::string* error) {
     reuseport_prog_fd_ = dup(bpf_program__fd(obj->skel->progs.xsmb_reuseport));
   }
   if (!sockhash_ready_) {
-    if (bpf_prog_attach(bpf_program__fd(obj->skel->progs.xsmb_sk_parser), sockhash_fd_,
-                        BPF_SK_SKB_STREAM_PARSER, 0) != 0 ||
-        bpf_prog_attach(bpf_program__fd(obj->skel->progs.xsmb_sk_verdict), sockhash_fd_,
+    // The verdict alone: no kernel stream parser (docs/bpf.md, "Why no stream parser").
+    detachStreamParser(sockhash_fd_);
+    if (bpf_prog_attach(bpf_program__fd(obj->skel->progs.xsmb_sk_verdict), sockhash_fd_,
                         BPF_SK_SKB_STREAM_VERDICT, 0) != 0) {
-      if (error != nullptr) *error = "attaching the stream parser/verdict: " + errnoText(errno);
+      if (error != nullptr) *error = "attaching the stream verdict: " + errnoText(errno);
       return false;
     }
     sockhash_ready_ = true;
@@ -170,22 +173,8 @@ bool DataPlane::attachReuseport(const std::vector<int>& listen_fds, std::string*
 
 bool DataPlane::addConnection(int fd) {
   if (!sockhash_ready_) return false;
-  // The stream parser holds a whole message before the verdict sees it; the kernel refuses
-  // (EMSGSIZE, and the connection breaks) a message larger than the receive buffer.
-  uint32_t max_msg = std::atomic_ref<__u32>(config_->max_msg_size).load();
-  int want = static_cast<int>((max_msg ? max_msg : 8u << 20) + 64 * 1024);
-  int have = 0;
-  socklen_t len = sizeof(have);
-  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len);
-  if (have < want) {
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
-    }
-    len = sizeof(have);
-    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) != 0 || have < want) return false;
-  }
   uint64_t cookie = 0;
-  len = sizeof(cookie);
+  socklen_t len = sizeof(cookie);
   if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return false;
   uint64_t value = static_cast<uint64_t>(fd);
   return bpf_map_update_elem(sockhash_fd_, &cookie, &value, BPF_NOEXIST) == 0;

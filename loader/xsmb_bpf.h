@@ -1,7 +1,7 @@
 // The xsmbd side of the BPF data plane: opens the maps `xsmb-loader load` pinned, keeps the
 // sessions map in step with the server's sessions, feeds the server-measured latency
 // histogram, and optionally attaches the socket-level programs (sk_reuseport for the
-// listening sockets, the sockhash stream parser/verdict for accepted connections).
+// listening sockets, the sockhash stream verdict for accepted connections).
 //
 // Every method is cheap and thread-safe: map updates are single bpf() syscalls, and the
 // histogram, config and worker-load maps are mmapped arrays updated with atomics.
@@ -42,19 +42,19 @@ class DataPlane {
   // Attaches the sk_reuseport program to one reuseport group: listen_fds[i] is worker i's
   // listening socket for one address (at most 64 workers; one IPv4 and one IPv6 group).
   // Uses the pinned program, or loads the socket object itself (smb.conf "bpf = yes").
-  // Also makes sure the sockhash has its stream parser and verdict. false + *error on failure.
+  // Also makes sure the sockhash has its verdict. false + *error on failure.
   bool attachReuseport(const std::vector<int>& listen_fds, std::string* error);
-  // Puts an accepted TCP socket into the sockhash (stream parser + verdict); false = not
-  // accelerated (no verdict attached, or the socket could not get a receive buffer large
-  // enough for the largest message). The kernel removes it when the socket closes.
+  // Puts an accepted TCP socket into the sockhash, whose verdict then reads every message
+  // header (policy, accounting); false = not accelerated (no verdict attached). The socket
+  // must not have been read from yet (the verdict follows the framing from byte 0). The
+  // kernel removes it when the socket closes.
   bool addConnection(int fd);
   // Writes/removes the sessions map entry (MS-SMB2 3.3.5.5 completion / 3.3.5.6 logoff).
   void sessionUp(const SessionRecord& r);
   void sessionDown(uint64_t session_id);
   // Adds a server-measured request latency (command = MS-SMB2 2.2.1.2 Command, ns).
   void recordLatency(uint16_t command, uint64_t nanoseconds);
-  // Largest NetBIOS message payload (bytes) the verdict lets through; 0 = no limit. Also
-  // the receive buffer addConnection() asks for.
+  // Largest NetBIOS message payload (bytes) the verdict lets through; 0 = no limit.
   void setMaxMessageSize(uint32_t bytes);
   // Connections worker `worker` holds now; the reuseport program prefers the least loaded.
   void setWorkerLoad(uint32_t worker, uint32_t connections);

@@ -97,10 +97,15 @@ enum xsmb_cmd_slot {
 	X(LAT_SAMPLES, "wire latency samples recorded")                                      \
 	X(LAT_NO_REQUEST, "responses whose request arrival was not recorded")                \
 	/* sockmap stream parser / verdict */                                                \
-	X(SK_MESSAGES, "NetBIOS messages delivered by the sockmap verdict")                  \
-	X(SK_DROP_OVERSIZE, "messages dropped: longer than the negotiated maximum")          \
-	X(SK_DROP_BAD_HEADER, "messages dropped: no SMB2/TRANSFORM header")                  \
+	X(SK_MESSAGES, "NetBIOS messages whose header the sockmap verdict read and passed")  \
+	X(SK_SKBS, "skbs the sockmap verdict passed")                                        \
+	X(SK_DROP_OVERSIZE, "messages refused: longer than the negotiated maximum")          \
+	X(SK_DROP_BAD_HEADER, "messages refused: no SMB2/TRANSFORM header")                  \
+	X(SK_CUT_SKBS, "skbs dropped after a refused message (the connection is cut)")      \
+	X(SK_HDR_CARRIED, "headers assembled from two skbs")                                 \
 	X(SK_SESSION_HITS, "messages accounted to a session in the sessions map")            \
+	X(SK_LOST, "connections whose framing the verdict gave up (all data passes)")       \
+	X(SK_NO_FRAME_STATE, "skbs passed without framing state (map full)")                \
 	/* sk_reuseport */                                                                   \
 	X(RP_SELECT_LOAD, "new connections given to the least loaded worker")                \
 	X(RP_SELECT_HASH, "new connections placed by the kernel's hash")                     \
@@ -206,6 +211,24 @@ struct xsmb_stream {
 	__u8 carry[XSMB_CARRY_SIZE]; /* raw bytes from next_seq on; first carry_len valid */
 };
 
+/* ---- sockhash framing state (map xsmb_skframe: LRU_HASH, key = __u64 socket cookie) */
+/* The sockhash runs the verdict alone, on each skb as TCP queues it (no kernel stream parser:
+ * see docs/bpf.md, "Why no stream parser"), so the verdict follows the NetBIOS framing itself:
+ * where in the byte stream the next header starts, and the first bytes of a header that an
+ * skb cut short. */
+#define XSMB_SK_MAX_HDRS 32 /* headers read in one skb; beyond that the socket is LOST */
+#define XSMB_SKF_TRACK 0    /* following the framing */
+#define XSMB_SKF_CUT 1      /* a message was refused: everything after it is dropped */
+#define XSMB_SKF_LOST 2     /* framing given up (too many headers in one skb): all passes */
+struct xsmb_skframe {
+	__u32 need;      /* host; bytes of the current message still to come before a header */
+	__u8 carry_len;  /* bytes of a cut header held in hdr[0..carry_len) */
+	__u8 state;      /* XSMB_SKF_* */
+	__u16 pad;
+	__u8 hdr[128];   /* raw header bytes (cut header carried over, or scratch); 128 so that
+	                  * the verifier sees carry_len + the rest in bounds */
+};
+
 /* ---- latency histograms (xsmb_wire_lat, xsmb_srv_lat: ARRAY, index = xsmb_cmd_slot) */
 /* Bucket i holds samples with 2^i <= ns < 2^(i+1) (bucket 0 also 0 ns, the last is open). */
 struct xsmb_hist {
@@ -238,6 +261,8 @@ XSMB_STATIC_ASSERT(sizeof(struct xsmb_lpm_key) == 20, "xsmb_lpm_key");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_inflight_key) == 48, "xsmb_inflight_key");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_inflight) == 16, "xsmb_inflight");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_stream) == 16 + XSMB_CARRY_SIZE, "xsmb_stream");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_skframe) == 136, "xsmb_skframe");
+XSMB_STATIC_ASSERT(2 * 64 <= 128 && XSMB_HDR_NEED < 64, "hdr holds carry + rest (masked)");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_hist) == 16 + 8 * XSMB_HIST_BUCKETS, "xsmb_hist");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_wload) == 16, "xsmb_wload");
 XSMB_STATIC_ASSERT(XSMB_HDR_NEED * 2 <= XSMB_CARRY_SIZE, "carry holds a header twice");
