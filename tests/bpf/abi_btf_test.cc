@@ -55,6 +55,9 @@ std::vector<Layout> Layouts() {
       {"xsmb_hist", sizeof(xsmb_hist),
        {M(xsmb_hist, count), M(xsmb_hist, sum_ns), M(xsmb_hist, buckets)}},
       {"xsmb_wload", sizeof(xsmb_wload), {M(xsmb_wload, load), M(xsmb_wload, selected)}},
+      {"xsmb_skframe", sizeof(xsmb_skframe),
+       {M(xsmb_skframe, need), M(xsmb_skframe, carry_len), M(xsmb_skframe, state),
+        M(xsmb_skframe, hdr)}},
   };
 }
 
@@ -113,7 +116,7 @@ TEST(AbiBtf, EveryObjectDefinesTheSameMapsWithPinPaths) {
     EXPECT_EQ(bpf_map__type(same), bpf_map__type(m)) << n;
     EXPECT_EQ(bpf_map__value_size(same), bpf_map__value_size(m)) << n;
   }
-  EXPECT_EQ(names.size(), 14u);
+  EXPECT_EQ(names.size(), 15u);
   EXPECT_EQ(mapPinPath("/p", "xsmb_sessions"), "/p/sessions");
   EXPECT_EQ(progPinPath("/p", "xsmb_tc_egress"), "/p/prog_tc_egress");
 }
