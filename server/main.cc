@@ -329,7 +329,10 @@ int run() {
       }
     }
   }
+  server->io_engine = std::string(workers.front()->ioEngine());
   for (auto& w : workers) w->start();
+  XLOG(INFO) << nworkers << " workers, " << nio << " I/O threads, file I/O by "
+             << workers.front()->ioEngine();
   net::ControlSocket control;
   std::string control_path = cfg.global.control_socket;
   if (control_path.empty()) {

@@ -230,6 +230,7 @@ enum class Param {
   kDirectoryMask,
   kForceUser,
   kForceGroup,
+  kUseSendfile,
   // Accepted for compatibility with copied Samba files.
   kIgnoredSilently,
   kIgnoredWithWarning,
@@ -293,6 +294,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("valid users", Param::kValidUsers, Scope::kShare);
     add("invalid users", Param::kInvalidUsers, Scope::kShare);
     add("browseable", Param::kBrowseable, Scope::kShare);
+    add("use sendfile", Param::kUseSendfile, Scope::kShare);
     add("browsable", Param::kBrowseable, Scope::kShare, "browseable");
     add("create mask", Param::kCreateMask, Scope::kShare);
     add("create mode", Param::kCreateMask, Scope::kShare, "create mask");
@@ -695,6 +697,9 @@ void Parser::applyShare(const ParamInfo& info, const Assignment& a, ShareConfig*
     case Param::kGuestOk:
       if (auto b = boolValue(info, a)) s->guest_ok = *b;
       break;
+    case Param::kUseSendfile:
+      if (auto b = boolValue(info, a)) s->use_sendfile = *b;
+      break;
     case Param::kValidUsers:
       s->valid_users = splitList(v);
       break;
@@ -955,6 +960,7 @@ std::string renderConfig(const Config& config) {
     line("force user", s.force_user);
     line("force group", s.force_group);
     line("server smb encrypt", encryptPolicyWord(s.smb_encrypt));
+    line("use sendfile", boolWord(s.use_sendfile));
   }
   return out;
 }

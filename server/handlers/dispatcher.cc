@@ -125,6 +125,25 @@ void cancelRequest(session::ConnState& conn, const Header& h) {
   }
 }
 
+// The response frame of deferred I/O: `frame` holds the NetBIOS and SMB2 headers and, from
+// `body`, what the I/O produced; an error status replaces the body with an ERROR body.
+Bytes completeDeferred(Bytes frame, size_t body, NtStatus st, bool sign, const Bytes& key,
+                       crypto::SigningAlgorithm alg) {
+  ByteWriter w(&frame);
+  if (ntIsError(st) || (st != STATUS_SUCCESS && frame.size() == body)) {
+    frame.resize(body);
+    encodeErrorResponse(w);
+  }
+  std::span<uint8_t> msg(frame.data() + net::kNetBiosHeaderSize,
+                         frame.size() - net::kNetBiosHeaderSize);
+  storeU32(&msg[8], st);
+  if (sign) {
+    storeU32(&msg[kHeaderFlagsOffset], loadU32(&msg[kHeaderFlagsOffset]) | SMB2_FLAGS_SIGNED);
+    crypto::signInPlace(alg, key, msg);
+  }
+  return finishFrame(std::move(frame));
+}
+
 Bytes finishFrame(Bytes out) {
   if (out.size() <= net::kNetBiosHeaderSize) return {};
   net::writeFrameHeader(static_cast<uint32_t>(out.size() - net::kNetBiosHeaderSize), out.data());
@@ -169,8 +188,8 @@ Bytes buildAsyncResponse(const session::AsyncReply& r, NtStatus status, ByteSpan
 
 namespace {
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
-                   uint64_t* seal_session, std::function<Bytes()>* deferred = nullptr,
-                   bool room_for_transform = false);
+                   uint64_t* seal_session, DeferredReply* deferred = nullptr,
+                   bool room_for_transform = false, session::FileSegment* segment = nullptr);
 Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame, bool has_room = false);
 }  // namespace
 
@@ -230,10 +249,22 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   return seal_sid ? seal(conn, seal_sid, std::move(resp)) : resp;
 }
 
-Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload,
-                         std::function<Bytes()>* deferred) {
+Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredReply* deferred,
+                         session::FileSegment* segment) {
   uint64_t seal_sid = 0;
-  Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid, deferred);
+  Bytes resp =
+      processChain(conn, payload, /*encrypted=*/false, &seal_sid, deferred, false, segment);
+  if (segment && segment->length) {
+    if (seal_sid || resp.size() <= net::kNetBiosHeaderSize) {  // cannot happen; be safe
+      *segment = {};
+      conn.disconnect = true;
+      return {};
+    }
+    net::writeFrameHeader(
+        static_cast<uint32_t>(resp.size() - net::kNetBiosHeaderSize + segment->length),
+        resp.data());
+    return resp;
+  }
   return seal_sid ? seal(conn, seal_sid, std::move(resp)) : resp;
 }
 
@@ -269,8 +300,8 @@ Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame, bool has_
 // response frame with its NetBIOS header. Sets *seal_session when the responses must be
 // encrypted for a session that asks for it (then nothing is signed).
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
-                   uint64_t* seal_session, std::function<Bytes()>* deferred,
-                   bool room_for_transform) {
+                   uint64_t* seal_session, DeferredReply* deferred, bool room_for_transform,
+                   session::FileSegment* segment) {
   session::ServerContext& server = *conn.server;
   // Where the first reply starts: after the NetBIOS header, and after room for a TRANSFORM
   // header when the replies will be encrypted in place (the frame is then left unfinished).
@@ -362,6 +393,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     ctx.compound_file_id = &cur_file;
     ctx.related = related;
     ctx.on_event_loop = deferred != nullptr;
+    session::FileSegment* seg_out = nullptr;  // offered once the signing decision is known
     NtStatus st = STATUS_SUCCESS;
     PendingResponse pr{start, false, {}, crypto::SigningAlgorithm::kHmacSha256};
     const CommandInfo* ci = h.command < kNumCommands ? &kCommands[h.command] : nullptr;
@@ -458,8 +490,13 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
         identity_ok = vfs::assumeIdentity(*id);
         ctx.identity = id;
       }
+      if (segment && off == 0 && h.next_command == 0 && !pr.sign && !ar.seal && !*seal_session) {
+        seg_out = segment;
+        ctx.file_segment = segment;
+      }
       // Never serve a request with the daemon's own (root) rights by accident.
       st = identity_ok ? ci->fn(ctx, w) : STATUS_ACCESS_DENIED;
+      if (st != STATUS_SUCCESS && seg_out) *seg_out = {};
     }
     if (h.command == SMB2_CREATE && st != STATUS_SUCCESS) create_error = st;
     if (st == STATUS_PENDING && ctx.async_id) {
@@ -468,8 +505,9 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
                loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_ASYNC_COMMAND);
       storeU64(&out[start + 32], ctx.async_id);
     }
-    if (!ctx.deferred && ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
-                          (st != STATUS_SUCCESS && out.size() == body_start))) {
+    const bool is_deferred = ctx.deferred || ctx.deferred_io.prepare;
+    if (!is_deferred && ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
+                         (st != STATUS_SUCCESS && out.size() == body_start))) {
       out.resize(body_start);
       encodeErrorResponse(w, ctx.error_data);
     }
@@ -512,29 +550,33 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
         ps->preauth_hash = crypto::sha512Concat(ps->preauth_hash, response);
       }
     }
-    if (ctx.deferred) {
-      // The I/O runs on the pool; this message's response is completed there (header as
-      // patched here, body and status from the I/O, signed as decided here).
-      *deferred = [hdr = Bytes(out.begin() + start, out.begin() + body_start),
-                   io = std::move(ctx.deferred), sign = pr.sign, key = pr.key, alg = pr.alg]() {
-        Bytes frame(net::kNetBiosHeaderSize, 0);
-        frame.insert(frame.end(), hdr.begin(), hdr.end());
-        ByteWriter w(&frame);
-        size_t body = frame.size();
-        NtStatus st = io(w);
-        if (ntIsError(st) || (st != STATUS_SUCCESS && frame.size() == body)) {
-          frame.resize(body);
-          encodeErrorResponse(w);
-        }
-        std::span<uint8_t> msg(frame.data() + net::kNetBiosHeaderSize,
-                               frame.size() - net::kNetBiosHeaderSize);
-        storeU32(&msg[8], st);
-        if (sign) {
-          storeU32(&msg[kHeaderFlagsOffset], loadU32(&msg[kHeaderFlagsOffset]) | SMB2_FLAGS_SIGNED);
-          crypto::signInPlace(alg, key, msg);
-        }
-        return finishFrame(std::move(frame));
-      };
+    if (is_deferred) {
+      // The I/O runs later; this message's response is completed then (header as patched
+      // here, body and status from the I/O, signed as decided here).
+      Bytes frame(net::kNetBiosHeaderSize, 0);
+      frame.insert(frame.end(), out.begin() + start, out.begin() + body_start);
+      const size_t body = frame.size();
+      if (ctx.deferred_io.prepare) {
+        ByteWriter fw(&frame);
+        deferred->io = ctx.deferred_io.prepare(fw);
+        deferred->fd = std::move(ctx.deferred_io.fd);
+        // A READ's target points into `frame`'s heap buffer, which moving the vector into the
+        // closure keeps where it is.
+        deferred->complete = [frame = std::move(frame), body,
+                              finish = std::move(ctx.deferred_io.finish), sign = pr.sign,
+                              key = pr.key, alg = pr.alg](int64_t r) mutable {
+          ByteWriter fw(&frame);
+          NtStatus st = finish(r, fw, body);
+          return completeDeferred(std::move(frame), body, st, sign, key, alg);
+        };
+      } else {
+        deferred->blocking = [frame = std::move(frame), body, io = std::move(ctx.deferred),
+                              sign = pr.sign, key = pr.key, alg = pr.alg]() mutable {
+          ByteWriter fw(&frame);
+          NtStatus st = io(fw);
+          return completeDeferred(std::move(frame), body, st, sign, key, alg);
+        };
+      }
       out.resize(start);
       break;
     }

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "server/common/bytes.h"
+#include "server/net/io_engine.h"
 #include "server/session/state.h"
 #include "server/smb2/ntstatus.h"
 
@@ -19,13 +20,27 @@ namespace xsmb::handlers {
 // credit window).
 Bytes processMessage(session::ConnState& conn, ByteSpan payload);
 
-// The event loop's variant, for a lone READ, WRITE, ECHO, CANCEL or NEGOTIATE of a connection
-// with nothing else in flight: handlers must not block. A READ or WRITE whose data is not
-// taken by the page cache at once comes back as `*deferred` (and an empty frame): the caller
-// runs it on the I/O pool, where it does the I/O and returns the complete response frame. The
-// payload must stay alive until then.
-Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload,
-                         std::function<Bytes()>* deferred);
+// What is left of a request answered on the event loop once its file I/O is done: either one
+// file operation for the worker's I/O engine and `complete`, which builds the response frame
+// from its result; or `blocking` work for the I/O pool that returns the frame.
+struct DeferredReply {
+  net::FileIo io;
+  std::shared_ptr<vfs::UniqueFd> fd;  // keeps io.fd open until the operation completes
+  std::function<Bytes(int64_t result)> complete;
+  std::function<Bytes()> blocking;
+  explicit operator bool() const { return complete || blocking; }
+};
+
+// The event loop's variant, for requests the worker chose to answer there (see
+// Worker::deliver): handlers must not block. A READ, WRITE or FLUSH that would wait for the
+// disk comes back as `*deferred` (and an empty frame); the payload must stay alive until it
+// completes.
+//
+// With `segment`, a READ of data that is in the page cache may be answered by reference: the
+// frame returned then holds the headers only (its NetBIOS length counts the data) and
+// `*segment` names the file range that must follow it on the wire.
+Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredReply* deferred,
+                         session::FileSegment* segment = nullptr);
 
 // A complete frame (NetBIOS header included) for the final response of a request that went
 // async: async header with `r.async_id`, `status`, and `body` (an ERROR body when empty), signed

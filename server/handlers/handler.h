@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "server/common/bytes.h"
+#include "server/net/io_engine.h"
 #include "server/session/state.h"
 #include "server/smb2/header.h"
 #include "server/smb2/ntstatus.h"
@@ -39,6 +40,20 @@ struct RequestContext {
   // STATUS_PENDING: the blocking part, run later on the I/O pool, appends the response body.
   bool on_event_loop = false;
   std::function<NtStatus(ByteWriter& body)> deferred;
+  // The preferred form of deferred work: one file operation run by the worker's I/O engine
+  // (io_uring, or threads). `prepare` appends what precedes the data to the response body and
+  // returns the operation (a READ's target points into that body, which is not touched again
+  // until `finish`); `finish` turns the result (bytes, or -errno) into the status and body;
+  // `body_start` is where the body begins in the buffer `body` writes to.
+  struct DeferredIo {
+    std::shared_ptr<vfs::UniqueFd> fd;  // keeps the descriptor open while the I/O runs
+    std::function<net::FileIo(ByteWriter& body)> prepare;
+    std::function<NtStatus(int64_t result, ByteWriter& body, size_t body_start)> finish;
+  } deferred_io;
+  // Set (on the event loop, for a lone request whose response is neither signed nor sealed)
+  // where a READ may leave its data in the page cache: the handler then encodes only the READ
+  // response header and describes the data here; the caller sends it with sendfile.
+  session::FileSegment* file_segment = nullptr;
   // The Unix identity this request runs as (when the server runs as root), else nullptr.
   const vfs::UnixIdentity* identity = nullptr;
   uint64_t async_id = 0;
@@ -77,8 +92,8 @@ NtStatus pipeTransact(RequestContext& ctx, session::Open& o, ByteSpan data);
 // "server smb encrypt" applied to a session or tree connect (MS-SMB2 3.3.5.5.3, 3.3.5.7):
 // desired and required ask for encryption where `can_encrypt`; required refuses otherwise
 // (returns false). Off and if_required change nothing.
-inline bool applyEncryptPolicy(config::EncryptPolicy policy, bool can_encrypt,
-                               bool* encrypt_data, bool* encrypt_required) {
+inline bool applyEncryptPolicy(config::EncryptPolicy policy, bool can_encrypt, bool* encrypt_data,
+                               bool* encrypt_required) {
   const bool required = policy == config::EncryptPolicy::kRequired;
   if (!required && policy != config::EncryptPolicy::kDesired) return true;
   if (required && !can_encrypt) return false;

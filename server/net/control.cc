@@ -56,7 +56,8 @@ std::string buildStatusReport(session::ServerContext& server) {
     << ", requests " << st.requests << ", bad signatures " << st.bad_signatures
     << ", decryption failures " << st.decrypt_failures << ", malformed frames "
     << st.malformed_frames << ", oversized frames " << st.oversized_frames << ", logon failures "
-    << st.logon_failures << "\n";
+    << st.logon_failures << ", sendfile reads " << st.sendfile_reads << ", " << server.io_engine
+    << " file I/O " << st.engine_ios << "\n";
   std::vector<std::pair<std::shared_ptr<session::ConnState>, std::future<std::string>>> asks;
   for (const auto& conn : server.liveConnections()) {
     if (!conn->run_in_strand) continue;

@@ -7,12 +7,19 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <string_view>
 
 #include "server/common/log.h"
 #include "server/handlers/dispatcher.h"
@@ -31,6 +38,24 @@ constexpr size_t kFrameOverhead = 64 * 1024;
 constexpr size_t kMaxPending = 64;
 constexpr uint64_t kListenerTag = 1ULL << 63;
 constexpr uint64_t kEventFdTag = (1ULL << 63) - 1;
+constexpr uint64_t kIoEngineTag = (1ULL << 63) - 2;
+constexpr unsigned kIoUringEntries = 256;
+
+// The I/O engine for one worker: io_uring unless the kernel refuses it (the first refusal is
+// logged and every worker then uses the pool's threads) or XSMBD_IO_ENGINE=threads.
+std::unique_ptr<IoEngine> makeEngine(IoPool* pool) {
+  static std::atomic<bool> uring_ok{true};
+  static std::once_flag logged;
+  const char* forced = getenv("XSMBD_IO_ENGINE");
+  if (forced && std::string_view(forced) == "threads") uring_ok = false;
+  if (uring_ok) {
+    std::string why;
+    if (auto e = makeIoUringEngine(kIoUringEntries, &why)) return e;
+    uring_ok = false;
+    std::call_once(logged, [&] { XLOG(WARNING) << "io_uring unavailable (" << why << ")"; });
+  }
+  return makeThreadEngine(pool);
+}
 
 std::string peerName(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -102,6 +127,11 @@ Worker::Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* c
   ev.data.u64 = kEventFdTag;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, eventfd_, &ev);
   scratch_.resize(kScratchSize);
+  reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  io_ = makeEngine(pool_);
+  ev.events = EPOLLIN;
+  ev.data.u64 = kIoEngineTag;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, io_->eventFd(), &ev);
 }
 
 Worker::~Worker() {
@@ -111,6 +141,7 @@ Worker::~Worker() {
   for (uint64_t id : ids) closeConn(id);
   for (int fd : listeners_) close(fd);
   if (eventfd_ >= 0) close(eventfd_);
+  if (reserve_fd_ >= 0) close(reserve_fd_);
   if (epfd_ >= 0) close(epfd_);
 }
 
@@ -155,6 +186,10 @@ void Worker::run() {
     }
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
+      if (tag == kIoEngineTag) {
+        io_->reap();  // completion callbacks queue and write their replies
+        continue;
+      }
       if (tag == kEventFdTag) {
         uint64_t v;
         (void)!read(eventfd_, &v, sizeof(v));
@@ -186,11 +221,33 @@ void Worker::acceptOn(int lfd) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
     int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+      // Out of descriptors: the listener would stay readable and the loop spin. The spare
+      // descriptor makes room to accept the waiting connection and close it at once.
+      if ((errno == EMFILE || errno == ENFILE) && reserve_fd_ >= 0) {
+        close(reserve_fd_);
+        int refused = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (refused >= 0) {
+          close(refused);
+          server_->stats.connections_refused++;
+        }
+        reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (refused >= 0) continue;
+      }
+      return;
+    }
     uint32_t max = server_->config.global.max_connections;
-    if (max && connection_count_->load() >= static_cast<int>(max)) {
-      server_->stats.connections_refused++;
-      XLOG(WARNING) << "refusing " << peerName(ss) << ": max connections (" << max << ") reached";
+    // The slot is taken before the check, so two workers cannot both admit the last one.
+    if (connection_count_->fetch_add(1) >= static_cast<int>(max) && max) {
+      connection_count_->fetch_sub(1);
+      // One line per second at most: a flood of refusals must not flood the log.
+      uint64_t refused = ++server_->stats.connections_refused;
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
+        last_refusal_log_ = now;
+        XLOG(WARNING) << "refusing " << peerName(ss) << ": max connections (" << max
+                      << ") reached (" << refused << " refused so far)";
+      }
       close(fd);
       continue;
     }
@@ -222,7 +279,6 @@ void Worker::acceptOn(int lfd) {
     c->events = ev.events;
     ev.data.u64 = c->id;
     epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-    connection_count_->fetch_add(1);
     server_->stats.connections_accepted++;
     XLOG(INFO) << "connection from " << c->state->peer;
     conns_[c->id] = std::move(c);
@@ -331,9 +387,10 @@ namespace {
 
 // Requests that are cheap and never wait for another request are answered on the event loop
 // itself when nothing else of the connection is in flight: the hop to the I/O pool and back
-// (two thread wake-ups) costs more than the work. A lone ECHO, CANCEL, NEGOTIATE, READ or WRITE
-// qualifies (READ and WRITE only touch the page cache there, RWF_NOWAIT; what would block goes to
-// the pool as deferred I/O, off the connection's strand), and so does a message or compound
+// (two thread wake-ups) costs more than the work. A lone ECHO, CANCEL, NEGOTIATE, READ, WRITE
+// or FLUSH qualifies (READ and WRITE only touch the page cache there, RWF_NOWAIT; what would
+// block, and every fsync, goes to the I/O engine, off the connection's strand), and so does a
+// message or compound
 // chain of CREATE, CLOSE and QUERY_INFO: a CREATE only while no open holds a BATCH or EXCLUSIVE
 // oplock, whose break it would have to wait for. Encrypted messages go to the pool.
 bool answerInline(ByteSpan msg, const session::ServerContext& server) {
@@ -350,6 +407,7 @@ bool answerInline(ByteSpan msg, const session::ServerContext& server) {
       case smb2::SMB2_NEGOTIATE:
       case smb2::SMB2_READ:
       case smb2::SMB2_WRITE:
+      case smb2::SMB2_FLUSH:
         return lone;
       case smb2::SMB2_CREATE:
         if (server.files.anyStrongOplocks()) return false;
@@ -373,18 +431,26 @@ bool Worker::deliver(Conn& c, Bytes msg) {
   if (msg.empty()) return true;  // an empty session message carries nothing to answer
   if (!c.busy && c.pending.empty() && !c.close_after_write && answerInline(msg, *server_)) {
     auto holder = std::make_shared<Bytes>(std::move(msg));
-    std::function<Bytes()> deferred;
-    Bytes resp = handlers::processOnEventLoop(*c.state, *holder, &deferred);
-    if (deferred) {
-      uint64_t conn_id = c.id;
-      pool_->submit([this, conn_id, holder, deferred = std::move(deferred)] {
-        post({conn_id, deferred(), false, 0, true, nullptr});
+    handlers::DeferredReply deferred;
+    session::FileSegment segment;
+    Bytes resp = handlers::processOnEventLoop(*c.state, *holder, &deferred, &segment);
+    uint64_t conn_id = c.id;
+    if (deferred.blocking) {
+      pool_->submit([this, conn_id, holder, blocking = std::move(deferred.blocking)] {
+        post({conn_id, blocking(), false, 0, true, nullptr});
+      });
+    } else if (deferred.complete) {
+      // Off the connection's strand: later requests are served while the disk works.
+      auto d = std::make_shared<handlers::DeferredReply>(std::move(deferred));
+      server_->stats.engine_ios++;
+      io_->submit(d->io, [this, conn_id, holder, d](int64_t result) {
+        sendUnsolicited(conn_id, d->complete(result));
       });
     }
     if (c.state->negotiated) {
       c.max_frame = std::max(c.state->max_write_size, c.state->max_transact_size) + kFrameOverhead;
     }
-    if (!resp.empty()) c.wq.push_back(std::move(resp));
+    if (!resp.empty()) c.wq.push_back(OutFrame{std::move(resp), std::move(segment)});
     if (c.state->disconnect) {
       c.close_after_write = true;
       uint64_t id = c.id;
@@ -426,6 +492,13 @@ void Worker::submitNext(Conn& c) {
   });
 }
 
+void Worker::sendUnsolicited(uint64_t id, Bytes frame) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || frame.empty()) return;  // closed while its I/O ran
+  it->second->wq.push_back(OutFrame{std::move(frame), {}});
+  flush(*it->second);
+}
+
 void Worker::post(Completion c) {
   {
     std::lock_guard<std::mutex> lock(completions_mu_);
@@ -451,13 +524,12 @@ void Worker::drainCompletions() {
       continue;
     }
     if (d.unsolicited) {
-      c.wq.push_back(std::move(d.response));
-      flush(c);
+      sendUnsolicited(d.conn_id, std::move(d.response));
       continue;
     }
     c.busy = false;
     c.max_frame = d.max_frame;
-    if (!d.response.empty()) c.wq.push_back(std::move(d.response));
+    if (!d.response.empty()) c.wq.push_back(OutFrame{std::move(d.response), {}});
     if (d.disconnect) {
       c.close_after_write = true;
       c.pending.clear();
@@ -475,17 +547,40 @@ void Worker::drainCompletions() {
 
 void Worker::flush(Conn& c) {
   while (!c.wq.empty()) {
-    iovec iov[64];
-    int cnt = 0;
-    size_t first_off = c.woff;
-    for (auto it = c.wq.begin(); it != c.wq.end() && cnt < 64; ++it, ++cnt) {
-      iov[cnt].iov_base = it->data() + (cnt == 0 ? first_off : 0);
-      iov[cnt].iov_len = it->size() - (cnt == 0 ? first_off : 0);
+    OutFrame& front = c.wq.front();
+    ssize_t n;
+    if (c.woff >= front.bytes.size()) {
+      // The frame's file data, from the page cache straight to the socket.
+      size_t sent = c.woff - front.bytes.size();
+      size_t left = front.file.length - sent;
+      off_t pos = static_cast<off_t>(front.file.offset + sent);
+      n = sendfile(c.fd, front.file.fd->get(), &pos, left);
+      if (n == 0) {
+        // The file shrank after the header promised the data: zeros keep the stream framed.
+        static const uint8_t kZeros[4096] = {};
+        n = send(c.fd, kZeros, std::min(left, sizeof(kZeros)), MSG_NOSIGNAL);
+      }
+    } else {
+      // Whole frames gathered into one send; a frame whose data comes from a file ends the
+      // batch (MSG_MORE: its headers wait for the data rather than leaving as a packet alone).
+      iovec iov[64];
+      int cnt = 0;
+      bool more = false;
+      for (auto it = c.wq.begin(); it != c.wq.end() && cnt < 64; ++it, ++cnt) {
+        size_t skip = cnt == 0 ? c.woff : 0;
+        iov[cnt].iov_base = it->bytes.data() + skip;
+        iov[cnt].iov_len = it->bytes.size() - skip;
+        if (it->file.length) {
+          more = true;
+          ++cnt;
+          break;
+        }
+      }
+      msghdr mh{};
+      mh.msg_iov = iov;
+      mh.msg_iovlen = static_cast<size_t>(cnt);
+      n = sendmsg(c.fd, &mh, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     }
-    msghdr mh{};
-    mh.msg_iov = iov;
-    mh.msg_iovlen = static_cast<size_t>(cnt);
-    ssize_t n = sendmsg(c.fd, &mh, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -494,14 +589,14 @@ void Worker::flush(Conn& c) {
     }
     size_t left = static_cast<size_t>(n);
     while (left > 0 && !c.wq.empty()) {
-      size_t avail = c.wq.front().size() - c.woff;
-      if (left >= avail) {
-        left -= avail;
+      OutFrame& f = c.wq.front();
+      size_t avail = f.bytes.size() + f.file.length - c.woff;
+      size_t take = std::min(left, avail);
+      c.woff += take;
+      left -= take;
+      if (c.woff == f.bytes.size() + f.file.length) {
         c.wq.pop_front();
         c.woff = 0;
-      } else {
-        c.woff += left;
-        left = 0;
       }
     }
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "server/common/bytes.h"
+#include "server/net/io_engine.h"
 #include "server/net/io_pool.h"
 #include "server/session/state.h"
 
@@ -33,6 +35,9 @@ class Worker {
  public:
   Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count,
          uint32_t index = 0);
+  // This worker's file I/O engine: "io_uring" where the kernel allows it, else "threads"
+  // (XSMBD_IO_ENGINE=threads forces the latter).
+  std::string_view ioEngine() const { return io_->name(); }
   // The listening sockets (for the BPF reuseport group).
   const std::vector<int>& listeners() const { return listeners_; }
   ~Worker();
@@ -48,6 +53,12 @@ class Worker {
     Bytes msg;
     std::function<void(session::ConnState&)> task;
   };
+  // A response frame, and the file data that follows it on the wire when it is sent from the
+  // page cache (a READ answered by sendfile).
+  struct OutFrame {
+    Bytes bytes;
+    session::FileSegment file;
+  };
   struct Conn {
     int fd = -1;
     uint64_t id = 0;
@@ -59,8 +70,8 @@ class Worker {
     size_t max_frame = 0;
     bool busy = false;         // a message of this connection is on the pool
     std::deque<Work> pending;  // complete messages (or strand tasks) waiting their turn
-    std::deque<Bytes> wq;      // response frames to write
-    size_t woff = 0;           // bytes of wq.front() already written
+    std::deque<OutFrame> wq;   // response frames to write
+    size_t woff = 0;           // bytes of wq.front() already written (its data included)
     bool close_after_write = false;
     bool reading = true;
     bool flush_pending = false;  // replies queued on the event loop, not yet written
@@ -87,6 +98,8 @@ class Worker {
   void updateEvents(Conn& c);
   void closeConn(uint64_t id);
   void drainCompletions();
+  // Queues a frame that answers no running request of connection `id` and writes it.
+  void sendUnsolicited(uint64_t id, Bytes frame);
 
   session::ServerContext* server_;
   IoPool* pool_;
@@ -95,6 +108,9 @@ class Worker {
   uint32_t my_connections_ = 0;
   int epfd_ = -1;
   int eventfd_ = -1;
+  std::unique_ptr<IoEngine> io_;  // this loop's file I/O (io_uring, or the pool's threads)
+  int reserve_fd_ = -1;           // spare descriptor, given up to refuse a connection at EMFILE
+  std::chrono::steady_clock::time_point last_refusal_log_{};
   std::vector<int> listeners_;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;

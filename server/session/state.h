@@ -48,6 +48,8 @@ struct Stats {
   std::atomic<uint64_t> oversized_frames{0};
   std::atomic<uint64_t> logon_failures{0};
   std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> sendfile_reads{0};  // READs answered from the page cache by sendfile
+  std::atomic<uint64_t> engine_ios{0};      // READ/WRITE/FLUSH I/O run by a worker's I/O engine
 };
 
 struct Share {
@@ -112,6 +114,7 @@ struct ServerContext {
   uint32_t max_io_size = 8 * 1024 * 1024;
   // What the RPC services report: shares, users (with stable RIDs), names.
   rpc::ServerInfo rpcServerInfo();
+  std::string io_engine;  // the workers' file I/O engine: "io_uring" or "threads"
   Stats stats;
   std::atomic<uint64_t> next_session_id{1};
   std::atomic<uint64_t> next_open_token{1};
@@ -185,6 +188,15 @@ struct Open {
     if (!io_fd) io_fd = std::make_shared<vfs::UniqueFd>(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
     return io_fd;
   }
+};
+
+// File data that follows a response frame on the wire, sent from the page cache by sendfile
+// (a READ's Buffer, MS-SMB2 2.2.20): `length` bytes of `fd` at `offset`. The frame's NetBIOS
+// length already counts them.
+struct FileSegment {
+  std::shared_ptr<vfs::UniqueFd> fd;
+  uint64_t offset = 0;
+  uint32_t length = 0;
 };
 
 struct TreeConnect {

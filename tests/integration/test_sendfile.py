@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""READ from the page cache by sendfile ("use sendfile", on by default): large READs whose
+responses are neither signed nor encrypted go from the page cache to the socket; the data must
+be byte-identical to the copy path's, and signed responses or `use sendfile = no` must not take
+this path. The server's "sendfile reads" counter (xsmbctl status) tells which path ran.
+
+Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_sendfile.py
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+USER, PASSWORD = "sfuser", "Send-file-123"
+SIZE = 48 << 20
+
+
+@unittest.skipIf(harness.backend() != "xsmbd", "counts xsmbd's own sendfile reads")
+class SendfileTest(harness.ServerTestCase):
+    @classmethod
+    def configure(cls, server):
+        cls.on = server.add_share("on", {"read only": "no"})
+        cls.off = server.add_share("off", {"read only": "no", "use sendfile": "no"})
+        server.add_user(USER, PASSWORD)
+
+    def setUp(self):
+        self.tmp = harness.make_temp_dir("xsmbd-sendfile-")
+
+    def counters(self):
+        """(sendfile reads, engine name, file I/O by the engine) from xsmbctl status."""
+        sock = self.server.db_path.parent / "xsmbd.sock"
+        r = subprocess.run([self.server.xsmbctl, "--socket", str(sock), "status"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.search(r"sendfile reads (\d+), (\S+) file I/O (\d+)", r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        return int(m.group(1)), m.group(2), int(m.group(3))
+
+    def sendfile_reads(self):
+        return self.counters()[0]
+
+    def get(self, share, protection):
+        src, sha = harness.random_file(SIZE)
+        name = f"f-{share.name}-{protection}.bin"
+        shutil.copyfile(src, share.path / name)
+        # Written just now: the file is in the page cache, as the sendfile path requires.
+        local = self.tmp / name
+        before = self.sendfile_reads()
+        rc, out = self.server.smbclient(share.name, f"get {name} {local}", user=USER,
+                                        password=PASSWORD, protection=protection)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(harness.sha256_file(local), sha, f"{name}: data differs")
+        return self.sendfile_reads() - before
+
+    def test_plain_reads_use_sendfile_and_data_is_intact(self):
+        # smbclient reads up to 8 MiB per READ: 48 MiB take at least 6 READs.
+        self.assertGreaterEqual(self.get(self.on, "off"), 6)
+
+    def test_signed_reads_take_the_copy_path(self):
+        self.assertEqual(self.get(self.on, "sign"), 0)
+
+    def test_encrypted_reads_take_the_copy_path(self):
+        self.assertEqual(self.get(self.on, "encrypt"), 0)
+
+    def test_use_sendfile_no_is_honoured(self):
+        self.assertEqual(self.get(self.off, "off"), 0)
+
+    def test_uncached_reads_go_through_the_io_engine(self):
+        # Data not in the page cache cannot be read on the event loop (RWF_NOWAIT fails): the
+        # worker's I/O engine reads it, and the bytes must still be exact.
+        src, sha = harness.random_file(SIZE)
+        path = self.on.path / "cold.bin"
+        shutil.copyfile(src, path)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        sf0, engine, io0 = self.counters()
+        self.assertIn(engine, ("io_uring", "threads"))
+        if os.environ.get("XSMBD_IO_ENGINE") == "threads":
+            self.assertEqual(engine, "threads")
+        local = self.tmp / "cold.bin"
+        rc, out = self.server.smbclient("on", f"get cold.bin {local}", user=USER,
+                                        password=PASSWORD, protection="off")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(harness.sha256_file(local), sha, "cold.bin: data differs")
+        sf1, _, io1 = self.counters()
+        self.assertGreater(io1, io0, f"no READ went through the {engine} engine")
+
+    def test_writes_and_flush_are_durable_through_the_engine(self):
+        # put: WRITEs the page cache takes at once, the rest by the engine; the result on disk
+        # must be the file sent.
+        src, sha = harness.random_file(SIZE)
+        rc, out = self.server.smbclient("on", f"put {src} put.bin", user=USER,
+                                        password=PASSWORD, protection="off")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(harness.sha256_file(self.on.path / "put.bin"), sha)
+
+
+if __name__ == "__main__":
+    harness.main()
