@@ -331,8 +331,6 @@ int run() {
   }
   server->io_engine = std::string(workers.front()->ioEngine());
   for (auto& w : workers) w->start();
-  XLOG(INFO) << nworkers << " workers, " << nio << " I/O threads, file I/O by "
-             << workers.front()->ioEngine();
   net::ControlSocket control;
   std::string control_path = cfg.global.control_socket;
   if (control_path.empty()) {
@@ -344,7 +342,7 @@ int run() {
   }
   for (const auto& a : addrs) {
     XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers
-                << " workers, " << nio << " I/O threads, "
+                << " workers, " << nio << " I/O threads, file I/O by " << server->io_engine << ", "
                 << (server->dataplane ? "BPF data plane at " + cfg.global.bpf_pin_dir
                                       : std::string("plain socket mode"))
                 << ")";

@@ -30,6 +30,8 @@ namespace xsmb::net {
 namespace {
 
 constexpr size_t kScratchSize = 256 * 1024;
+// Messages with more than this still to come set SO_RCVLOWAT (see consume()).
+constexpr size_t kLowatMin = 64 * 1024;
 // Before NEGOTIATE nothing legitimate is larger than this (an SPNEGO token fits easily).
 constexpr size_t kPreNegotiateMaxFrame = 256 * 1024;
 // Room for headers and compounded requests above MaxWriteSize/MaxTransactSize.
@@ -305,11 +307,25 @@ void Worker::readAvailable(Conn& c) {
       n = recv(c.fd, c.inflight.data() + c.inflight_got, want, 0);
       if (n > 0) {
         c.inflight_got += static_cast<size_t>(n);
-        if (static_cast<size_t>(n) < want) return;  // drained (see below)
+        if (static_cast<size_t>(n) < want) {  // drained (see below)
+          // Woken early (memory pressure, a closing window): the mark must not ask for more
+          // than the rest of this message, which may be all the client sends before a reply.
+          if (c.lowat) {
+            int lowat =
+                static_cast<int>(std::min<size_t>(want - static_cast<size_t>(n), INT32_MAX));
+            setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+          }
+          return;
+        }
         if (c.inflight_got == c.inflight.size()) {
           Bytes msg = std::move(c.inflight);
           c.inflight.clear();
           c.inflight_got = 0;
+          if (c.lowat) {
+            int one = 1;
+            setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+            c.lowat = false;
+          }
           if (!deliver(c, std::move(msg))) return;
         }
         continue;
@@ -376,6 +392,14 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
           c.inflight.resize(f.length);
           c.inflight_got = rest.size() - kNetBiosHeaderSize;
           std::memcpy(c.inflight.data(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
+          // A large WRITE wakes the loop once, when the rest of it is there, rather than once
+          // per segment (the kernel caps the mark at half the receive buffer it may grow to).
+          // With the BPF stream parser, messages arrive whole anyway.
+          size_t rest_len = f.length - c.inflight_got;
+          if (rest_len > kLowatMin && !server_->config.global.bpf_sockmap) {
+            int lowat = static_cast<int>(std::min<size_t>(rest_len, INT32_MAX));
+            c.lowat = setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
+          }
         }
         return true;
     }

@@ -76,6 +76,7 @@ class Worker {
     bool reading = true;
     bool flush_pending = false;  // replies queued on the event loop, not yet written
     uint32_t events = 0;         // the epoll events registered for fd
+    bool lowat = false;          // SO_RCVLOWAT is raised for the message being read
   };
   struct Completion {
     uint64_t conn_id;
