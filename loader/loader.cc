@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
@@ -321,7 +322,21 @@ bool Loader::loadLocked(const LoadOptions& opts, std::string* error) {
   return true;
 }
 
-bool Loader::attach(const std::string& iface, AttachMode mode, std::string* error) {
+// Why libxdp's dispatcher cannot be used here (empty when nothing known prevents it).
+static std::string dispatcherUnavailableReason() {
+  struct statfs fs = {};
+  if (statfs("/sys/fs/bpf", &fs) != 0 || fs.f_type != BPF_FS_MAGIC) {
+    return "no bpffs at /sys/fs/bpf, where libxdp keeps the dispatcher's state";
+  }
+  if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_EXT, nullptr) <= 0) {
+    return "the kernel refuses freplace (BPF_PROG_TYPE_EXT) programs, which the dispatcher "
+           "needs to chain XDP programs";
+  }
+  return "";
+}
+
+bool Loader::attach(const std::string& iface, AttachMode mode, std::string* error,
+                    std::string* note) {
   DirLock lock;
   if (!lock.acquire(pin_dir_, true, error)) return false;
   int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
@@ -330,7 +345,18 @@ bool Loader::attach(const std::string& iface, AttachMode mode, std::string* erro
 
   xdp_multiprog* mp = nullptr;
   bool xdp_there = findXdp(ifindex, &mp) != nullptr;
+  std::string foreign;  // a program attached without the dispatcher, which libxdp cannot chain
+  if (!xdp_there && mp != nullptr && xdp_multiprog__is_legacy(mp)) {
+    xdp_program* p = xdp_multiprog__main_prog(mp);
+    if (p == nullptr) p = xdp_multiprog__hw_prog(mp);
+    if (p != nullptr) foreign = xdp_program__name(p);
+  }
   if (mp != nullptr) xdp_multiprog__close(mp);
+  if (!foreign.empty()) {
+    return fail(error, iface + " already has XDP program " + foreign +
+                           " attached without libxdp's dispatcher, which nothing can share; "
+                           "detach it or attach it through libxdp (xdp-loader load)");
+  }
   bool attached_xdp = false;
   if (!xdp_there) {
     std::string e;
@@ -356,6 +382,14 @@ bool Loader::attach(const std::string& iface, AttachMode mode, std::string* erro
       return fail(error, "attaching XDP to " + iface + ": " + buf);
     }
     attached_xdp = true;
+    if (findXdp(ifindex, &mp) != nullptr && xdp_multiprog__is_legacy(mp) && note != nullptr) {
+      std::string why = dispatcherUnavailableReason();
+      *note = "xsmb_xdp attached to " + iface + " alone, without libxdp's dispatcher (" +
+              (why.empty() ? "libxdp declined it; -v shows why" : why) +
+              "): no other XDP program can run on " + iface + " while it is attached";
+    }
+    if (mp != nullptr) xdp_multiprog__close(mp);
+    mp = nullptr;
   }
 
   if (tcProgId(ifindex) == 0) {
@@ -414,6 +448,11 @@ std::vector<InterfaceStatus> Loader::interfaces() const {
     if (xdp_program* p = findXdp(s.ifindex, &mp)) {
       s.xdp_prog_id = xdp_program__id(p);
       s.xdp_mode = modeName(xdp_multiprog__attach_mode(mp));
+      s.xdp_dispatcher = !xdp_multiprog__is_legacy(mp);
+      for (xdp_program* o = s.xdp_dispatcher ? xdp_multiprog__next_prog(nullptr, mp) : nullptr;
+           o != nullptr; o = xdp_multiprog__next_prog(o, mp)) {
+        if (o != p) s.xdp_others.push_back(xdp_program__name(o));
+      }
     }
     if (mp != nullptr) xdp_multiprog__close(mp);
     s.tc_prog_id = tcProgId(s.ifindex);
@@ -471,11 +510,16 @@ bool Loader::status(std::ostream& out, std::string* error) {
   auto ifs = interfaces();
   if (ifs.empty()) out << "  attached: nowhere\n";
   for (const auto& s : ifs) {
+    std::string chain = "alone";
+    if (s.xdp_dispatcher) {
+      chain = "dispatcher";
+      for (const auto& o : s.xdp_others) chain += (o == s.xdp_others.front() ? " with " : ", ") + o;
+    }
     out << "  attached: " << s.name << " xdp "
-        << (s.xdp_prog_id ? s.xdp_mode + " (prog " + std::to_string(s.xdp_prog_id) + ")"
-                          : std::string("-"))
-        << ", tc egress " << (s.tc_prog_id ? "prog " + std::to_string(s.tc_prog_id) : "-")
-        << "\n";
+        << (s.xdp_prog_id
+                ? s.xdp_mode + " (prog " + std::to_string(s.xdp_prog_id) + ", " + chain + ")"
+                : std::string("-"))
+        << ", tc egress " << (s.tc_prog_id ? "prog " + std::to_string(s.tc_prog_id) : "-") << "\n";
   }
   Fd cfg_fd(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_config").c_str()));
   xsmb_config cfg = {};
@@ -494,8 +538,7 @@ bool Loader::status(std::ostream& out, std::string* error) {
   out << "  counters:\n";
   for (size_t i = 0; i < counters.size(); i++) {
     if (counters[i] == 0) continue;
-    out << "    " << std::left << std::setw(24) << counterNames()[i] << " " << counters[i]
-        << "\n";
+    out << "    " << std::left << std::setw(24) << counterNames()[i] << " " << counters[i] << "\n";
   }
   Fd cmd_fd(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_cmd_stats").c_str()));
   auto cmds = readCmdStats(cmd_fd.get());

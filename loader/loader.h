@@ -29,7 +29,9 @@ struct InterfaceStatus {
   int ifindex = 0;
   std::string xdp_mode;  // "native", "generic" or "" (not attached)
   uint32_t xdp_prog_id = 0;
-  uint32_t tc_prog_id = 0;  // 0 = not attached
+  bool xdp_dispatcher = false;          // attached through libxdp's multi-program dispatcher
+  std::vector<std::string> xdp_others;  // the other programs in that dispatcher
+  uint32_t tc_prog_id = 0;              // 0 = not attached
 };
 
 class Loader {
@@ -40,8 +42,13 @@ class Loader {
   // (alone) to the sockhash, fills the cpumap, then applies opts. Already loaded: only opts.
   bool load(const LoadOptions& opts, std::string* error);
   // Attaches XDP (mode kAuto: native, else generic) and TC egress to iface; loads first if
-  // needed. Attached already: nothing changes. On failure nothing stays attached.
-  bool attach(const std::string& iface, AttachMode mode, std::string* error);
+  // needed. XDP goes through libxdp's dispatcher, so other programs attached through libxdp
+  // keep running; where the dispatcher is unusable (the kernel refuses the freplace programs
+  // it needs, or no bpffs at /sys/fs/bpf) xsmb_xdp is attached alone, and *note (if given)
+  // says so and why. A program already attached without the dispatcher is never replaced:
+  // that is an error. Attached already: nothing changes. On failure nothing stays attached.
+  bool attach(const std::string& iface, AttachMode mode, std::string* error,
+              std::string* note = nullptr);
   // Removes the xsmb XDP and TC programs from iface (others' programs stay).
   bool detach(const std::string& iface, std::string* error);
   // Detaches from every interface, then removes every pin and the pin directory.

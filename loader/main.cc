@@ -105,7 +105,9 @@ int main(int argc, char** argv) {
     } else if (rest.size() != 1) {
       return usage();
     }
-    ok = loader.attach(rest[0], mode, &error);
+    std::string note;
+    ok = loader.attach(rest[0], mode, &error, &note);
+    if (!note.empty()) std::cerr << "xsmb-loader: " << note << "\n";
   } else if (cmd == "detach") {
     if (rest.size() != 1) return usage();
     ok = loader.detach(rest[0], &error);

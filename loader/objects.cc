@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
+#include <xdp/libxdp.h>
 
 #include <atomic>
 #include <cerrno>
@@ -31,8 +32,19 @@ int printLibbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
   return vfprintf(stderr, fmt, args);
 }
 
+int printLibxdp(enum libxdp_print_level level, const char* fmt, va_list args) {
+  int want = level == LIBXDP_WARN ? 1 : level == LIBXDP_INFO ? 2 : 3;
+  if (g_verbosity.load(std::memory_order_relaxed) < want) return 0;
+  return vfprintf(stderr, fmt, args);
+}
+
+// libxdp's warnings (e.g. its dispatcher fallback) are said once, in the loader's own words
+// (Loader::attach notes); with -v they show as well.
 struct PrintInstaller {
-  PrintInstaller() { libbpf_set_print(printLibbpf); }
+  PrintInstaller() {
+    libbpf_set_print(printLibbpf);
+    libxdp_set_print(printLibxdp);
+  }
 };
 
 void installPrint() { static PrintInstaller installer; }
@@ -43,7 +55,8 @@ Skel* openChecked(Skel* (*open)(), std::string* error, const char* what) {
   errno = 0;
   Skel* s = open();
   if (s == nullptr && error != nullptr) {
-    *error = std::string("opening the ") + what + " BPF object: " + strerror(errno ? errno : EINVAL);
+    *error =
+        std::string("opening the ") + what + " BPF object: " + strerror(errno ? errno : EINVAL);
   }
   return s;
 }
@@ -76,9 +89,7 @@ void XdpSkelDeleter::operator()(xsmb_xdp* s) const { xsmb_xdp__destroy(s); }
 void TcSkelDeleter::operator()(xsmb_tc* s) const { xsmb_tc__destroy(s); }
 void SockSkelDeleter::operator()(xsmb_sock* s) const { xsmb_sock__destroy(s); }
 
-XdpSkel openXdp(std::string* error) {
-  return XdpSkel(openChecked(&xsmb_xdp__open, error, "XDP"));
-}
+XdpSkel openXdp(std::string* error) { return XdpSkel(openChecked(&xsmb_xdp__open, error, "XDP")); }
 TcSkel openTc(std::string* error) { return TcSkel(openChecked(&xsmb_tc__open, error, "TC")); }
 SockSkel openSock(std::string* error) {
   return SockSkel(openChecked(&xsmb_sock__open, error, "socket"));

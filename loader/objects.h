@@ -69,9 +69,7 @@ std::vector<uint64_t> readPercpuCounters(int map_fd, uint32_t entries);
 std::vector<xsmb_cmd_stat> readCmdStats(int map_fd);
 
 // Command slot of an SMB2 Command value (MS-SMB2 2.2.1.2): the value up to 0x12, else OTHER.
-inline uint32_t commandSlot(uint16_t command) {
-  return command <= 0x12 ? command : XSMB_CMD_OTHER;
-}
+inline uint32_t commandSlot(uint16_t command) { return command <= 0x12 ? command : XSMB_CMD_OTHER; }
 
 // "libbpf: ..." messages go to stderr only at this verbosity or above (0 = silent, the
 // default once any function here ran; 1 warnings, 2 info, 3 debug).

@@ -190,9 +190,7 @@ void DataPlane::sessionUp(const SessionRecord& r) {
   bpf_map_update_elem(sessions_fd_, &r.session_id, &v, BPF_ANY);
 }
 
-void DataPlane::sessionDown(uint64_t session_id) {
-  bpf_map_delete_elem(sessions_fd_, &session_id);
-}
+void DataPlane::sessionDown(uint64_t session_id) { bpf_map_delete_elem(sessions_fd_, &session_id); }
 
 void DataPlane::recordLatency(uint16_t command, uint64_t nanoseconds) {
   xsmb_hist& h = srv_lat_[commandSlot(command)];

@@ -83,7 +83,7 @@ class DataPlane {
   std::unique_ptr<struct SockObject> sock_;  // socket programs this process loaded
   xsmb_wload* wload_ = nullptr;              // mmapped, XSMB_MAX_WORKERS entries
   size_t wload_len_ = 0;
-  std::mutex mu_;                            // guards attachReuseport / sock_
+  std::mutex mu_;  // guards attachReuseport / sock_
 };
 
 }  // namespace xsmb::bpf

@@ -1,22 +1,26 @@
 // Privileged: the loader (load/attach/detach/status/unload on a veth pair) and the DataPlane
 // library xsmbd links (sessions, latency, config, sockhash verdict on real TCP
 // connections, reuseport selection). Runs in a network namespace and a bpffs of its own.
-#include "loader/xsmb_bpf.h"
-
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xdp/libxdp.h>
 
+#include <algorithm>
 #include <sstream>
 #include <thread>
 
 #include "loader/loader.h"
+#include "loader/xsmb_bpf.h"
 #include "tests/bpf/bpf_fixture.h"
 
 namespace xsmb::bpf::test {
@@ -149,6 +153,109 @@ TEST_F(DataPlaneTest, AttachDetachOnVethIsIdempotent) {
   ASSERT_TRUE(loader.unload(&e)) << e;
   EXPECT_TRUE(loader.interfaces().empty());
   system("ip link del xsmbt0");
+}
+
+// Sends `n` broadcast Ethernet frames out of ifname (its veth peer's XDP sees them).
+void sendFrames(const char* ifname, int n) {
+  int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+  if (fd < 0) return;
+  sockaddr_ll to = {};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = static_cast<int>(if_nametoindex(ifname));
+  to.sll_halen = ETH_ALEN;
+  uint8_t frame[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x88, 0xb5};
+  for (int i = 0; i < n; i++) {
+    sendto(fd, frame, sizeof(frame), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+  }
+  close(fd);
+}
+
+// Another program on the interface (xdp-tools' allow-all filter, attached through libxdp).
+// With libxdp's dispatcher both run and detaching ours leaves the other. Where the kernel
+// cannot run the dispatcher, ours is attached alone with a note saying why, and a program
+// attached without the dispatcher is never replaced (nor is ours by it).
+TEST_F(DataPlaneTest, XdpSharesAnInterfaceThroughLibxdpOrRefusesCleanly) {
+  std::string other_obj;
+  for (const char* p :
+       {"/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o",
+        "/usr/lib/aarch64-linux-gnu/bpf/xdpfilt_alw_all.o", "/usr/lib/bpf/xdpfilt_alw_all.o",
+        "/usr/share/xdp-tools/xdpfilt_alw_all.o"}) {
+    if (access(p, R_OK) == 0) other_obj = p;
+  }
+  if (other_obj.empty()) GTEST_SKIP() << "xdp-tools' xdpfilt_alw_all.o not installed";
+  ASSERT_EQ(system("ip link add xsmbt2 type veth peer name xsmbt3 && ip link set xsmbt2 up "
+                   "&& ip link set xsmbt3 up"),
+            0);
+  int ifindex = static_cast<int>(if_nametoindex("xsmbt2"));
+  auto chain = [&] {  // program names on xsmbt2, dispatcher order; "legacy:" prefix if none
+    std::vector<std::string> names;
+    xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+    if (mp == nullptr || libxdp_get_error(mp)) return names;
+    if (xdp_multiprog__is_legacy(mp)) {
+      if (xdp_program* p = xdp_multiprog__main_prog(mp)) {
+        names.push_back(std::string("legacy:") + xdp_program__name(p));
+      }
+    } else {
+      for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p != nullptr;
+           p = xdp_multiprog__next_prog(p, mp)) {
+        names.push_back(xdp_program__name(p));
+      }
+    }
+    xdp_multiprog__close(mp);
+    return names;
+  };
+  xdp_program* other = xdp_program__open_file(other_obj.c_str(), nullptr, nullptr);
+  ASSERT_EQ(libxdp_get_error(other), 0);
+  ASSERT_EQ(xdp_program__attach(other, ifindex, XDP_MODE_NATIVE, 0), 0);
+  const std::vector<std::string> before = chain();
+  ASSERT_EQ(before.size(), 1u);
+  const bool dispatcher = before[0].rfind("legacy:", 0) != 0;
+
+  std::string e, note;
+  Loader loader(pin_dir_);
+  if (dispatcher) {
+    ASSERT_TRUE(loader.attach("xsmbt2", AttachMode::kNative, &e, &note)) << e;
+    EXPECT_EQ(note, "");
+    auto names = chain();
+    EXPECT_EQ(names.size(), 2u);
+    EXPECT_NE(std::find(names.begin(), names.end(), "xsmb_xdp"), names.end());
+    ASSERT_EQ(loader.interfaces().size(), 1u);
+    EXPECT_TRUE(loader.interfaces()[0].xdp_dispatcher);
+    EXPECT_EQ(loader.interfaces()[0].xdp_others, std::vector<std::string>{"xdpfilt_alw_all"});
+    // Both run: ours counts the frames, and the allow-all filter passes them on to it.
+    auto dp = DataPlane::open(pin_dir_, &e);
+    ASSERT_NE(dp, nullptr) << e;
+    sendFrames("xsmbt3", 5);
+    usleep(100000);
+    EXPECT_GE(counter(*dp, XSMB_CNT_XDP_PACKETS), 5u);
+    ASSERT_TRUE(loader.detach("xsmbt2", &e)) << e;
+    EXPECT_EQ(chain(), std::vector<std::string>{"xdpfilt_alw_all"});
+  } else {
+    // This kernel cannot run the dispatcher: nothing is replaced, in either order.
+    EXPECT_FALSE(loader.attach("xsmbt2", AttachMode::kNative, &e, &note));
+    EXPECT_NE(e.find("xdpfilt_alw_all attached without libxdp's dispatcher"), std::string::npos)
+        << e;
+    EXPECT_EQ(chain(), before);
+    EXPECT_TRUE(loader.interfaces().empty()) << "a failed attach leaves nothing attached";
+    ASSERT_TRUE(loader.detach("xsmbt2", &e)) << e;
+    EXPECT_EQ(chain(), before) << "detach removes only xsmb programs";
+    ASSERT_EQ(xdp_program__detach(other, ifindex, XDP_MODE_NATIVE, 0), 0);
+    ASSERT_TRUE(loader.attach("xsmbt2", AttachMode::kNative, &e, &note)) << e;
+    EXPECT_NE(note.find("alone, without libxdp's dispatcher ("), std::string::npos) << note;
+    EXPECT_EQ(note.find("libxdp declined it"), std::string::npos) << "a reason is known: " << note;
+    EXPECT_EQ(chain(), std::vector<std::string>{"legacy:xsmb_xdp"});
+    EXPECT_NE(xdp_program__attach(other, ifindex, XDP_MODE_NATIVE, 0), 0);
+    EXPECT_EQ(chain(), std::vector<std::string>{"legacy:xsmb_xdp"});
+    std::ostringstream status;
+    ASSERT_TRUE(loader.status(status, &e)) << e;
+    EXPECT_NE(status.str().find("xsmbt2 xdp native"), std::string::npos) << status.str();
+    EXPECT_NE(status.str().find(", alone)"), std::string::npos) << status.str();
+    ASSERT_TRUE(loader.detach("xsmbt2", &e)) << e;
+    EXPECT_TRUE(chain().empty());
+  }
+  xdp_program__close(other);
+  ASSERT_TRUE(loader.unload(&e)) << e;
+  system("ip link del xsmbt2");
 }
 
 TEST_F(DataPlaneTest, BlocklistPrefixes) {
@@ -309,18 +416,45 @@ TEST_F(DataPlaneTest, SockhashVerdictFollowsTheFramingAndRefusesBadMessages) {
       {"whole messages, one per skb", {good1, good2}, cat({good1, good2}), 2, 0, 0, 0, 2},
       {"a header cut after 3 and 43 bytes is read once, from three skbs",
        {slice(good1, 0, 3), slice(good1, 3, 43), slice(good1, 43, good1.size()), good2},
-       cat({good1, good2}), 2, 0, 0, 1, 2},
+       cat({good1, good2}),
+       2,
+       0,
+       0,
+       1,
+       2},
       {"six messages in one skb", {burst}, burst, 6, 0, 0, 0, 6},
       {"a burst cut inside a header and inside a body",
        {slice(burst, 0, 60), slice(burst, 60, 200), slice(burst, 200, 4300),
         slice(burst, 4300, burst.size())},
-       burst, 6, 0, 0, 1, 6},
+       burst,
+       6,
+       0,
+       0,
+       1,
+       6},
       {"oversize: marked, passed up to its skb end, the rest of the connection dropped",
-       {good1, oversize, good2}, cat({good1, marked}), 1, 1, 0, 0, 1},
-      {"no SMB header: marked, the rest dropped", {good2, bad, good1}, cat({good2, marked_bad}),
-       1, 0, 1, 0, 1},
+       {good1, oversize, good2},
+       cat({good1, marked}),
+       1,
+       1,
+       0,
+       0,
+       1},
+      {"no SMB header: marked, the rest dropped",
+       {good2, bad, good1},
+       cat({good2, marked_bad}),
+       1,
+       0,
+       1,
+       0,
+       1},
       {"a bad message after good ones in the same skb: they pass, it is marked",
-       {cat({good1, good2, bad, good1})}, cat({good1, good2, marked_bad, good1}), 2, 0, 1, 0,
+       {cat({good1, good2, bad, good1})},
+       cat({good1, good2, marked_bad, good1}),
+       2,
+       0,
+       1,
+       0,
        2},
   };
   for (const SockCase& c : cases) {
