@@ -47,8 +47,8 @@ uint32_t fileMaximalAccess(int dirfd, const std::string& name, bool directory, u
     a |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES |
          FILE_DELETE_CHILD;
   }
-  if (faccessat(dirfd, n, X_OK, flags) == 0) a |= FILE_EXECUTE;
-  uid_t fsuid = static_cast<uid_t>(setfsuid(-1));
+  if (!(a & FILE_EXECUTE) && faccessat(dirfd, n, X_OK, flags) == 0) a |= FILE_EXECUTE;
+  uid_t fsuid = vfs::threadFsuid();
   if (fsuid == 0 || fsuid == owner) a |= WRITE_DAC | WRITE_OWNER | FILE_WRITE_ATTRIBUTES;
   return a;
 }
@@ -281,8 +281,9 @@ retry:
     res.disk_path = res.disk_path.empty() ? res.name : res.disk_path;
   }
 
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
+  // One statx for the file table's key and the response's times and sizes.
+  vfs::FileMeta meta;
+  if (NtStatus ms = vfs::readFileMeta(fd.get(), &meta); ms != STATUS_SUCCESS) return ms;
   auto o = std::make_unique<session::Open>();
   o->volatile_id = ctx.conn->next_volatile_id++;
   o->share = tree.share;
@@ -295,7 +296,7 @@ retry:
   o->delete_on_close = req.create_options & FILE_DELETE_ON_CLOSE;
   o->disk_path = res.disk_path;
   o->smb_path = name;
-  o->key = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  o->key = {meta.device, meta.file_id};
   o->token = ctx.server->next_open_token.fetch_add(1);
   if (ctx.identity) o->opener = *ctx.identity;
   bool write_intent = (o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) ||
@@ -318,8 +319,6 @@ retry:
   o->has_write = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_WRONLY || (acc & O_ACCMODE) == O_RDWR);
   o->fd = std::move(fd);
 
-  vfs::FileMeta meta;
-  vfs::readFileMeta(o->fd.get(), &meta);
   CreateResponse resp;
   resp.create_action = create_action;
   if (!directory) {
@@ -330,6 +329,13 @@ retry:
   for (const CreateContext& c : req.contexts) {
     if (c.name == "SecD" && create_action == FILE_CREATED) {
       // MS-SMB2 2.2.13.2.3: the new file's security descriptor.
+      struct stat st {};
+      if (fstat(o->fd.get(), &st) != 0) {
+        NtStatus sst = vfs::ntStatusFromErrno(errno);
+        ctx.conn->opens[o->volatile_id] = std::move(o);
+        ctx.conn->closeOpen(resp.file_id.volatile_id);
+        return sst;
+      }
       if (NtStatus sst = vfs::setSecurityDescriptor(
               o->fd.get(), st, directory,
               OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
@@ -349,7 +355,7 @@ retry:
     } else if (c.name == "QFid") {
       ByteWriter w;
       w.u64(meta.file_id);
-      w.u64(static_cast<uint64_t>(st.st_dev));
+      w.u64(meta.device);
       w.zeros(16);
       resp.contexts.emplace_back("QFid", w.take());
     }

@@ -1,5 +1,6 @@
 #include "server/vfs/attributes.h"
 
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -132,6 +133,7 @@ FileMeta fileMetaFromStatx(const struct statx& stx, const std::optional<DosInfo>
   const bool dir = S_ISDIR(stx.stx_mode);
   m.directory = dir;
   m.file_id = stx.stx_ino;
+  m.device = makedev(stx.stx_dev_major, stx.stx_dev_minor);
   m.number_of_links = stx.stx_nlink;
   m.last_access_time = ntTimeFromStatx(stx.stx_atime);
   m.last_write_time = ntTimeFromStatx(stx.stx_mtime);

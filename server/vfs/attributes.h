@@ -30,6 +30,7 @@ struct FileMeta {
   uint64_t end_of_file = 0, allocation_size = 0;  // bytes; both 0 for directories (as Samba)
   uint32_t attributes = 0;                        // FILE_ATTRIBUTE_* (MS-FSCC 2.6)
   uint64_t file_id = 0;                           // inode number (FileId / IndexNumber)
+  uint64_t device = 0;                            // st_dev of the filesystem holding it
   uint32_t number_of_links = 1;
   bool directory = false;
   bool delete_pending = false;

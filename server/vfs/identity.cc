@@ -62,8 +62,15 @@ struct ThreadIdentity {
 thread_local ThreadIdentity t_identity;
 }  // namespace
 
+bool runningAsRoot() {
+  static const bool root = geteuid() == 0;  // the daemon never changes its euid
+  return root;
+}
+
+uid_t threadFsuid() { return t_identity.valid ? t_identity.id.uid : currentFsuid(); }
+
 bool assumeIdentity(const UnixIdentity& id) {
-  if (geteuid() != 0) return false;
+  if (!runningAsRoot()) return false;
   ThreadIdentity& cur = t_identity;
   if (cur.valid && cur.id.uid == id.uid && cur.id.gid == id.gid && cur.id.groups == id.groups) {
     return true;
@@ -80,7 +87,7 @@ bool assumeIdentity(const UnixIdentity& id) {
 
 ScopedIdentity::ScopedIdentity(const UnixIdentity& id) {
   t_identity.valid = false;
-  if (geteuid() != 0) return;
+  if (!runningAsRoot()) return;
   int n = static_cast<int>(syscall(SYS_getgroups, 0, nullptr));
   if (n < 0) return;
   saved_groups_.resize(n);

@@ -34,6 +34,11 @@ absl::StatusOr<UnixIdentity> lookupUnixIdentity(const std::string& name);
 // False when not root or when the kernel refused (the thread's identity is then unknown and the
 // caller must not touch the filesystem).
 bool assumeIdentity(const UnixIdentity& id);
+// geteuid() == 0, asked once per process.
+bool runningAsRoot();
+// The calling thread's fsuid: what assumeIdentity() last set, without a system call, else the
+// kernel's answer.
+uid_t threadFsuid();
 
 class ScopedIdentity {
  public:
