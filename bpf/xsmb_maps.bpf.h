@@ -113,10 +113,12 @@ struct {
 	__type(value, __u64);
 } xsmb_sockhash SEC(".maps");
 
-/* Socket cookie -> where the stream parser's current message starts (see xsmb_skframe). */
+/* Socket cookie -> the verdict's framing state of that connection (see xsmb_skframe). LRU:
+ * entries of closed connections age out; an evicted idle connection restarts at a message
+ * boundary, which is where an idle connection is. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 131072);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct xsmb_skframe);
 } xsmb_skframe SEC(".maps");
