@@ -204,7 +204,9 @@ TEST_F(DataPlaneTest, XdpSharesAnInterfaceThroughLibxdpOrRefusesCleanly) {
     xdp_multiprog__close(mp);
     return names;
   };
-  xdp_program* other = xdp_program__open_file(other_obj.c_str(), nullptr, nullptr);
+  // Its maps are pinned by name: into the test's own bpffs, not the host's /sys/fs/bpf.
+  DECLARE_LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = bpffs_.c_str());
+  xdp_program* other = xdp_program__open_file(other_obj.c_str(), nullptr, &open_opts);
   ASSERT_EQ(libxdp_get_error(other), 0);
   ASSERT_EQ(xdp_program__attach(other, ifindex, XDP_MODE_NATIVE, 0), 0);
   const std::vector<std::string> before = chain();
