@@ -303,8 +303,8 @@ void Worker::readAvailable(Conn& c) {
     ssize_t n;
     if (!c.inflight.empty()) {
       // The rest of a large message goes straight into its own buffer.
-      const size_t want = c.inflight.size() - c.inflight_got;
-      n = recv(c.fd, c.inflight.data() + c.inflight_got, want, 0);
+      const size_t want = c.inflight.size - c.inflight_got;
+      n = recv(c.fd, c.inflight.data.get() + c.inflight_got, want, 0);
       if (n > 0) {
         c.inflight_got += static_cast<size_t>(n);
         if (static_cast<size_t>(n) < want) {  // drained (see below)
@@ -317,9 +317,9 @@ void Worker::readAvailable(Conn& c) {
           }
           return;
         }
-        if (c.inflight_got == c.inflight.size()) {
-          Bytes msg = std::move(c.inflight);
-          c.inflight.clear();
+        if (c.inflight_got == c.inflight.size) {
+          MsgBuf msg = std::move(c.inflight);
+          c.inflight = {};
           c.inflight_got = 0;
           if (c.lowat) {
             int one = 1;
@@ -377,11 +377,11 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
       case FrameStatus::kKeepAlive:
         pos += kNetBiosHeaderSize + f.length;
         break;
-      case FrameStatus::kMessage:
-        if (!deliver(c, Bytes(rest.begin() + kNetBiosHeaderSize,
-                              rest.begin() + kNetBiosHeaderSize + f.length))) {
-          return false;
-        }
+      case FrameStatus::kMessage: {
+        MsgBuf msg = MsgBuf::make(f.length);
+        std::memcpy(msg.data.get(), rest.data() + kNetBiosHeaderSize, f.length);
+        if (!deliver(c, std::move(msg))) return false;
+      }
         pos += kNetBiosHeaderSize + f.length;
         break;
       case FrameStatus::kIncomplete:
@@ -389,9 +389,9 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
           std::memcpy(c.head, rest.data(), rest.size());
           c.head_len = rest.size();
         } else {
-          c.inflight.resize(f.length);
+          c.inflight = MsgBuf::make(f.length);
           c.inflight_got = rest.size() - kNetBiosHeaderSize;
-          std::memcpy(c.inflight.data(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
+          std::memcpy(c.inflight.data.get(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
           // A large WRITE wakes the loop once, when the rest of it is there, rather than once
           // per segment (the kernel caps the mark at half the receive buffer it may grow to).
           // With the BPF stream parser, messages arrive whole anyway.
@@ -451,13 +451,13 @@ bool answerInline(ByteSpan msg, const session::ServerContext& server) {
 
 }  // namespace
 
-bool Worker::deliver(Conn& c, Bytes msg) {
+bool Worker::deliver(Conn& c, MsgBuf msg) {
   if (msg.empty()) return true;  // an empty session message carries nothing to answer
-  if (!c.busy && c.pending.empty() && !c.close_after_write && answerInline(msg, *server_)) {
-    auto holder = std::make_shared<Bytes>(std::move(msg));
+  if (!c.busy && c.pending.empty() && !c.close_after_write && answerInline(msg.span(), *server_)) {
+    auto holder = std::make_shared<MsgBuf>(std::move(msg));
     handlers::DeferredReply deferred;
     session::FileSegment segment;
-    Bytes resp = handlers::processOnEventLoop(*c.state, *holder, &deferred, &segment);
+    Bytes resp = handlers::processOnEventLoop(*c.state, holder->span(), &deferred, &segment);
     uint64_t conn_id = c.id;
     if (deferred.blocking) {
       pool_->submit([this, conn_id, holder, blocking = std::move(deferred.blocking)] {
@@ -506,7 +506,7 @@ void Worker::submitNext(Conn& c) {
     if (work.task) {
       work.task(*state);
     } else {
-      resp = handlers::processMessage(*state, work.msg);
+      resp = handlers::processMessage(*state, work.msg.span());
     }
     uint32_t max_frame = state->negotiated
                              ? std::max(state->max_write_size, state->max_transact_size) +

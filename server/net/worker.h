@@ -47,10 +47,19 @@ class Worker {
   void stop();  // asks the loop to end and joins it
 
  private:
+  // A received message. Not zero-filled when allocated: it is about to be overwritten by the
+  // socket, and clearing megabytes per WRITE would cost as much as a copy.
+  struct MsgBuf {
+    std::shared_ptr<uint8_t[]> data;  // shared: work items travel in copyable std::functions
+    size_t size = 0;
+    static MsgBuf make(size_t n) { return {std::shared_ptr<uint8_t[]>(new uint8_t[n]), n}; }
+    ByteSpan span() const { return {data.get(), size}; }
+    bool empty() const { return size == 0; }
+  };
   // One unit of a connection's serialized work: a complete message, or a task another
   // connection asked to run on this one's state (e.g. expiring a previous session).
   struct Work {
-    Bytes msg;
+    MsgBuf msg;
     std::function<void(session::ConnState&)> task;
   };
   // A response frame, and the file data that follows it on the wire when it is sent from the
@@ -65,7 +74,7 @@ class Worker {
     std::shared_ptr<session::ConnState> state;
     uint8_t head[4] = {};  // a NetBIOS header cut by a read boundary
     size_t head_len = 0;
-    Bytes inflight;  // a message whose length is known, being read into place
+    MsgBuf inflight;  // a message whose length is known, being read into place
     size_t inflight_got = 0;
     size_t max_frame = 0;
     bool busy = false;         // a message of this connection is on the pool
@@ -93,7 +102,7 @@ class Worker {
   void onReadable(Conn& c);
   void readAvailable(Conn& c);  // reads and frames what the socket has (may close it)
   bool consume(Conn& c, const uint8_t* data, size_t n);  // false: close
-  bool deliver(Conn& c, Bytes msg);                      // false: the connection was closed
+  bool deliver(Conn& c, MsgBuf msg);                     // false: the connection was closed
   void submitNext(Conn& c);
   void flush(Conn& c);
   void updateEvents(Conn& c);
