@@ -36,8 +36,9 @@ struct ShareConfig {
   std::string force_user, force_group;
   EncryptPolicy smb_encrypt = EncryptPolicy::kIfRequired;  // per-share "server smb encrypt"
   // "use sendfile": large READs of cached file data without signing or encryption go from the
-  // page cache to the socket (sendfile) instead of through a user-space buffer.
-  bool use_sendfile = true;
+  // page cache to the socket (sendfile) instead of through a user-space buffer. Off by default,
+  // as in Samba: on loopback the copy path measured faster (docs/performance.md).
+  bool use_sendfile = false;
   bool is_ipc = false;  // the IPC$ share (always present, added if not configured)
   int line = 0;         // line of its [section], 0 if implicit
 

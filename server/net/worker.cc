@@ -263,8 +263,7 @@ void Worker::acceptOn(int lfd) {
     c->state->worker = index_;
     server_->registerConnection(c->state);
     if (server_->dataplane && server_->config.global.bpf) {
-      // Framing and per-message policy in the kernel (sockmap stream parser), only when asked:
-      // with messages of several MiB the stream parser stalls on the kernels tested so far.
+      // Per-message policy and accounting in the kernel (sockhash verdict), only when asked.
       if (server_->config.global.bpf_sockmap) server_->dataplane->addConnection(fd);
       server_->dataplane->setWorkerLoad(index_, ++my_connections_);
     }
@@ -394,7 +393,8 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
           std::memcpy(c.inflight.data.get(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
           // A large WRITE wakes the loop once, when the rest of it is there, rather than once
           // per segment (the kernel caps the mark at half the receive buffer it may grow to).
-          // With the BPF stream parser, messages arrive whole anyway.
+          // SO_RCVLOWAT is not used with the sockhash: readiness there comes from the psock
+          // queue.
           size_t rest_len = f.length - c.inflight_got;
           if (rest_len > kLowatMin && !server_->config.global.bpf_sockmap) {
             int lowat = static_cast<int>(std::min<size_t>(rest_len, INT32_MAX));

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""READ from the page cache by sendfile ("use sendfile", on by default): large READs whose
+"""READ from the page cache by sendfile ("use sendfile = yes"; off by default): large READs whose
 responses are neither signed nor encrypted go from the page cache to the socket; the data must
 be byte-identical to the copy path's, and signed responses or `use sendfile = no` must not take
 this path. The server's "sendfile reads" counter (xsmbctl status) tells which path ran.
@@ -26,8 +26,8 @@ SIZE = 48 << 20
 class SendfileTest(harness.ServerTestCase):
     @classmethod
     def configure(cls, server):
-        cls.on = server.add_share("on", {"read only": "no"})
-        cls.off = server.add_share("off", {"read only": "no", "use sendfile": "no"})
+        cls.on = server.add_share("on", {"read only": "no", "use sendfile": "yes"})
+        cls.off = server.add_share("off", {"read only": "no"})  # the default: no
         server.add_user(USER, PASSWORD)
 
     def setUp(self):
@@ -69,7 +69,7 @@ class SendfileTest(harness.ServerTestCase):
     def test_encrypted_reads_take_the_copy_path(self):
         self.assertEqual(self.get(self.on, "encrypt"), 0)
 
-    def test_use_sendfile_no_is_honoured(self):
+    def test_sendfile_is_off_by_default(self):
         self.assertEqual(self.get(self.off, "off"), 0)
 
     def test_uncached_reads_go_through_the_io_engine(self):

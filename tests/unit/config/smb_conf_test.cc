@@ -121,6 +121,7 @@ create mask = 0600
 directory mask = 700
 force user = www-data
 force group = staff
+use sendfile = yes
 )");
   EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
   const ShareConfig* s = r.config.findShare("DATA");
@@ -138,6 +139,7 @@ force group = staff
   EXPECT_EQ(s->directory_mask, 0700u);
   EXPECT_EQ(s->force_user, "www-data");
   EXPECT_EQ(s->force_group, "staff");
+  EXPECT_TRUE(s->use_sendfile);
   EXPECT_FALSE(s->is_ipc);
   ASSERT_EQ(r.config.shares.size(), 2u);  // + implicit IPC$
   EXPECT_TRUE(r.config.shares[1].is_ipc);
@@ -152,6 +154,7 @@ TEST_F(SmbConfTest, ShareDefaultsWhenUnset) {
   EXPECT_TRUE(s.browseable);
   EXPECT_EQ(s.create_mask, 0744u);
   EXPECT_EQ(s.directory_mask, 0755u);
+  EXPECT_FALSE(s.use_sendfile);  // as Samba's default
 }
 
 // Synonyms and spelling variants Samba accepts, each with the field value it must produce.
