@@ -5,11 +5,17 @@ XDP + TC egress on its link, reuseport program, session records, server latency)
 `sockmap` (the same plus `bpf sockmap = yes`: every connection under the sockhash verdict).
 
 Topology (default): the servers run in a network namespace `srv`, the clients (smbtorture,
-xsmb-bench) in a namespace `cli`, joined by two veth pairs that the script creates and removes:
-`plain` is reached over 10.203.0.1 on a veth without XDP, `bpf` and `sockmap` over 10.204.0.1
-on a veth with xsmb's XDP program attached in native mode (veth's driver XDP) and the TC
-egress program. With LO=1 the old topology is used instead: everything on 127.0.0.1, XDP in
-generic mode on `lo` (loopback has no native XDP).
+xsmb-bench) in a namespace `cli`, joined by one veth pair per server that the script creates
+and removes (10.203.0.1 plain, 10.204.0.1 bpf, 10.205.0.1 sockmap). `bpf` and `sockmap` each
+have their own pin directory (one xsmbd per pin directory is the supported setup: they would
+otherwise share `xsmb_workers`, and one server's reuseport program would fail over to the
+kernel's hash) with xsmb's XDP program attached in native mode (veth's driver XDP) and the TC
+egress program on their veth. The comparison is kept fair by giving `plain`'s veth a
+two-instruction XDP program that returns XDP_PASS, attached in native mode too: native XDP
+on a veth changes the link itself (the receiving veth runs NAPI with GRO, the peer's GSO is
+turned off), and that cost or gain belongs to neither server. PASS_XDP=0 leaves plain's veth
+without XDP (the setup of the first measurements). With LO=1 the old topology is used
+instead: everything on 127.0.0.1, XDP in generic mode on `lo` (loopback has no native XDP).
 
 Workloads run in alternation, several rounds: smbtorture smb2.bench.echo (nprocs 8, qdepth 8),
 smb2.bench.path-contention-shared (nprocs 4, qdepth 4) and a 1 MiB sequential read with
@@ -21,6 +27,7 @@ build/). Nothing leaves the namespaces (or 127.0.0.1).
 
 import ctypes
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,14 +42,20 @@ for var, rel in (("XSMBD", "server/xsmbd"), ("XSMBCTL", "tools/xsmbctl/xsmbctl")
                  ("XSMB_BENCH", "tools/xsmb-bench/xsmb-bench"),
                  ("XSMB_LOADER", "loader/xsmb-loader")):
     os.environ.setdefault(var, str(BUILD / rel))
-PIN = "/sys/fs/bpf/xsmb-bench-" + str(os.getpid())
+PIN = {label: f"/sys/fs/bpf/xsmb-bench-{os.getpid()}-{label}" for label in ("bpf", "sockmap")}
 LO = os.environ.get("LO") == "1"
+PASS_XDP = os.environ.get("PASS_XDP", "1") == "1"
 TAG = f"xsb{os.getpid() % 100000}"
 NS_SRV, NS_CLI = f"{TAG}s", f"{TAG}c"
 # (server-side veth, client-side veth, server address, client address) per link
 LINKS = {"plain": (f"{TAG}p", f"{TAG}q", "10.203.0.1", "10.203.0.2"),
-         "xdp": (f"{TAG}x", f"{TAG}y", "10.204.0.1", "10.204.0.2")}
+         "bpf": (f"{TAG}b", f"{TAG}c", "10.204.0.1", "10.204.0.2"),
+         "sockmap": (f"{TAG}s", f"{TAG}t", "10.205.0.1", "10.205.0.2")}
 CLONE_NEWNET = 0x40000000
+# bpf(2) commands and constants (linux/bpf.h, linux/if_link.h)
+BPF_PROG_LOAD, BPF_LINK_CREATE = 5, 28
+BPF_PROG_TYPE_XDP, BPF_XDP, XDP_FLAGS_DRV_MODE, XDP_PASS = 6, 37, 1 << 2, 2
+SYS_BPF = 321  # x86_64
 
 
 def sh(*cmd, check=True):
@@ -52,8 +65,38 @@ def sh(*cmd, check=True):
     return r.stdout
 
 
-def loader(*args):
-    return sh(os.environ["XSMB_LOADER"], "--pin-dir", PIN, *args)
+def loader(label, *args):
+    return sh(os.environ["XSMB_LOADER"], "--pin-dir", PIN[label], *args)
+
+
+def attach_xdp_pass(dev):
+    """Attaches `r0 = XDP_PASS; exit` to dev in native mode through a BPF link; returns the
+    link's fd (the program stays attached while it is open). No object file, no pin."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    insns = (ctypes.c_uint64 * 2)(
+        0x00000000000000b7 | (XDP_PASS << 32),  # BPF_ALU64 | BPF_MOV | BPF_K, r0 = imm
+        0x0000000000000095)                     # BPF_JMP | BPF_EXIT
+    license_ = ctypes.create_string_buffer(b"GPL")
+    attr = (ctypes.c_uint8 * 160)()
+    ctypes.memmove(ctypes.byref(attr, 0), ctypes.byref(ctypes.c_uint32(BPF_PROG_TYPE_XDP)), 4)
+    ctypes.memmove(ctypes.byref(attr, 4), ctypes.byref(ctypes.c_uint32(2)), 4)
+    ctypes.memmove(ctypes.byref(attr, 8), ctypes.byref(ctypes.c_uint64(
+        ctypes.addressof(insns))), 8)
+    ctypes.memmove(ctypes.byref(attr, 16), ctypes.byref(ctypes.c_uint64(
+        ctypes.addressof(license_))), 8)
+    ctypes.memmove(ctypes.byref(attr, 48), b"bench_xdp_pass", 14)  # prog_name
+    prog = libc.syscall(SYS_BPF, BPF_PROG_LOAD, attr, ctypes.sizeof(attr))
+    if prog < 0:
+        raise OSError(ctypes.get_errno(), "BPF_PROG_LOAD (XDP_PASS)")
+    link_attr = (ctypes.c_uint32 * 16)(prog, socket.if_nametoindex(dev), BPF_XDP,
+                                       XDP_FLAGS_DRV_MODE)
+    link = libc.syscall(SYS_BPF, BPF_LINK_CREATE, link_attr, ctypes.sizeof(link_attr))
+    err = ctypes.get_errno()
+    os.close(prog)
+    if link < 0:
+        raise OSError(err, f"BPF_LINK_CREATE (XDP_PASS on {dev})")
+    return link
 
 
 def with_options(server, options):
@@ -100,7 +143,7 @@ def main():
     bench.prepare_share(share)
     servers = {}
     host_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
-    xdp_dev = "lo"
+    pass_link = -1
     try:
         if not LO:
             make_topology()
@@ -108,21 +151,24 @@ def main():
             run = bench.run
             # Clients run in the client namespace.
             bench.run = lambda cmd, *a, **kw: run(["ip", "netns", "exec", NS_CLI, *cmd], *a, **kw)
-            xdp_dev = LINKS["xdp"][0]
+            if PASS_XDP:
+                pass_link = attach_xdp_pass(LINKS["plain"][0])
         hosts = {"plain": "127.0.0.1", "bpf": "127.0.0.1", "sockmap": "127.0.0.1"}
         if not LO:
-            hosts = {"plain": LINKS["plain"][2], "bpf": LINKS["xdp"][2],
-                     "sockmap": LINKS["xdp"][2]}
+            hosts = {label: link[2] for label, link in LINKS.items()}
         for label in ("plain", "bpf", "sockmap"):
             (root / label).mkdir()
             bench.HOST = hosts[label]  # the Server's config and port probe use it
             servers[label] = bench.Server("xsmbd", root / label, share)
             servers[label].host = hosts[label]
-        loader("load", "--port", str(servers["bpf"].port), "--port",
-               str(servers["sockmap"].port))
-        loader("attach", xdp_dev, "--mode", "generic" if LO else "native")
-        with_options(servers["bpf"], {"bpf": "yes", "bpf pin dir": PIN})
-        with_options(servers["sockmap"], {"bpf": "yes", "bpf pin dir": PIN,
+        for label in ("bpf", "sockmap"):
+            loader(label, "load", "--port", str(servers[label].port))
+            # On lo (LO=1) the two programs share the device; libxdp chains them where the
+            # kernel allows it, else the second attach fails and says why.
+            loader(label, "attach", "lo" if LO else LINKS[label][0], "--mode",
+                   "generic" if LO else "native")
+        with_options(servers["bpf"], {"bpf": "yes", "bpf pin dir": PIN["bpf"]})
+        with_options(servers["sockmap"], {"bpf": "yes", "bpf pin dir": PIN["sockmap"],
                                           "bpf sockmap": "yes"})
         for label, server in servers.items():
             bench.HOST = server.host
@@ -152,7 +198,8 @@ def main():
                     results[name][label].append(value)
                     bench.log(f"round {rnd + 1}: {name:30s} {label:8s} {value:12.1f}")
         where = ("127.0.0.1, XDP generic on lo" if LO else
-                 "veth between two namespaces, XDP native on the server's veth")
+                 "one veth per server between two namespaces, XDP native on each server's "
+                 "veth" + ("" if PASS_XDP else "; plain's veth without XDP"))
         print(f"\nxsmbd with / without BPF ({where}), {bench.ROUNDS} round(s) of "
               f"{bench.DURATION:.0f} s, commit {bench.commit()}")
         print(f"{'workload':32s} {'plain':>11s} {'bpf':>11s} {'sockmap':>11s} "
@@ -163,13 +210,18 @@ def main():
             ratio = {label: (med[label] / p if p else 0.0) for label in ("bpf", "sockmap")}
             print(f"{name:32s} {p:11.1f} {med['bpf']:11.1f} {med['sockmap']:11.1f} "
                   f"{ratio['bpf']:9.3f} {ratio['sockmap']:13.3f}")
-        print(loader("status"))
+        for label in ("bpf", "sockmap"):
+            print(f"--- {label}: xsmb-loader status")
+            print(loader(label, "status"))
     finally:
         for server in servers.values():
             if server and server.proc:
                 bench.stop(server.proc)
-        subprocess.run([os.environ["XSMB_LOADER"], "--pin-dir", PIN, "unload"],
-                       capture_output=True)
+        for pin in PIN.values():
+            subprocess.run([os.environ["XSMB_LOADER"], "--pin-dir", pin, "unload"],
+                           capture_output=True)
+        if pass_link >= 0:
+            os.close(pass_link)
         libc = ctypes.CDLL(None, use_errno=True)
         libc.setns(host_ns, CLONE_NEWNET)
         os.close(host_ns)
