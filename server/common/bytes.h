@@ -123,11 +123,19 @@ class ByteWriter {
   void patchU64(size_t off, uint64_t v) { patch(off, v, 8); }
 
  private:
+  // One resize per value, not one push_back (and capacity check) per byte: these run for every
+  // header field of every response.
   void le(uint64_t v, size_t n) {
-    for (size_t i = 0; i < n; ++i) buf().push_back(static_cast<uint8_t>(v >> (8 * i)));
+    Bytes& b = buf();
+    size_t at = b.size();
+    b.resize(at + n);
+    for (size_t i = 0; i < n; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
   }
   void be(uint64_t v, size_t n) {
-    for (size_t i = n; i-- > 0;) buf().push_back(static_cast<uint8_t>(v >> (8 * i)));
+    Bytes& b = buf();
+    size_t at = b.size();
+    b.resize(at + n);
+    for (size_t i = 0; i < n; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * (n - 1 - i)));
   }
   void patch(size_t off, uint64_t v, size_t n) {
     for (size_t i = 0; i < n; ++i) buf()[off + i] = static_cast<uint8_t>(v >> (8 * i));

@@ -335,7 +335,9 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     }
     ByteSpan msg = rest.first(len);
     server.stats.requests++;
-    const auto started = std::chrono::steady_clock::now();
+    // Only the BPF data plane's server-side latency histogram needs the clock.
+    const auto started = server.dataplane ? std::chrono::steady_clock::now()
+                                          : std::chrono::steady_clock::time_point{};
 
     if (h.command == SMB2_CANCEL) {
       // Only requests that went async (CHANGE_NOTIFY) can still be waiting; the cancelled one

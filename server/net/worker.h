@@ -52,7 +52,7 @@ class Worker {
   struct MsgBuf {
     std::shared_ptr<uint8_t[]> data;  // shared: work items travel in copyable std::functions
     size_t size = 0;
-    static MsgBuf make(size_t n) { return {std::shared_ptr<uint8_t[]>(new uint8_t[n]), n}; }
+    static MsgBuf make(size_t n) { return {std::make_shared_for_overwrite<uint8_t[]>(n), n}; }
     ByteSpan span() const { return {data.get(), size}; }
     bool empty() const { return size == 0; }
   };
