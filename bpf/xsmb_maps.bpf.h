@@ -80,19 +80,21 @@ struct {
 	__type(value, struct xsmb_cmd_stat);
 } xsmb_cmd_stats SEC(".maps");
 
-/* Command slot -> latency measured at the wire (XDP arrival to TC departure). */
+/* Command slot -> latency measured at the wire (XDP arrival to TC departure), per CPU: TC
+ * runs on whichever CPU sends the response, and one shared histogram would bounce its cache
+ * lines between them on every response. Readers sum over CPUs. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XSMB_CMD_SLOTS);
 	__type(key, __u32);
 	__type(value, struct xsmb_hist);
 } xsmb_wire_lat SEC(".maps");
 
-/* Command slot -> latency measured by xsmbd (written through mmap). */
+/* (xsmbd thread stripe, command slot) -> latency measured by xsmbd (written through mmap). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XSMB_CMD_SLOTS);
+	__uint(max_entries, XSMB_SRV_LAT_STRIPES * XSMB_CMD_SLOTS);
 	__type(key, __u32);
 	__type(value, struct xsmb_hist);
 } xsmb_srv_lat SEC(".maps");
@@ -141,6 +143,27 @@ struct {
 } xsmb_wload SEC(".maps");
 
 /* ---- helpers */
+
+/* All zeros, in .rodata: a new xsmb_streams entry is written from here and its few non-zero
+ * fields set in place, so the value (280 bytes) never sits on the 512-byte stack. */
+static const struct xsmb_stream xsmb_stream_zero;
+
+/* Starts tracking one direction of a connection at sequence number seq, where a NetBIOS
+ * header starts; 0, or -1 when the map refused the entry. */
+static __always_inline int xsmb_stream_create(const struct xsmb_conn_key *key, __u32 seq)
+{
+	struct xsmb_stream *st;
+
+	if (bpf_map_update_elem(&xsmb_streams, key, &xsmb_stream_zero, BPF_ANY))
+		return -1;
+	st = bpf_map_lookup_elem(&xsmb_streams, key);
+	if (!st)
+		return -1;
+	st->next_seq = seq;
+	st->kind = XSMB_NEXT_NETBIOS;
+	st->home_cpu = XSMB_CPU_NONE;
+	return 0;
+}
 
 static __always_inline void xsmb_count(__u32 idx)
 {
@@ -205,15 +228,17 @@ static __always_inline __u32 xsmb_log2(__u64 v)
 	return r;
 }
 
+/* h is this CPU's slot of a per-CPU histogram: plain adds (TC egress does not nest on one
+ * CPU). */
 static __always_inline void xsmb_hist_add(struct xsmb_hist *h, __u64 ns)
 {
 	__u32 b = xsmb_log2(ns);
 
 	if (b >= XSMB_HIST_BUCKETS)
 		b = XSMB_HIST_BUCKETS - 1;
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum_ns, ns);
-	__sync_fetch_and_add(&h->buckets[b], 1);
+	h->count += 1;
+	h->sum_ns += ns;
+	h->buckets[b] += 1;
 }
 
 /* Little-endian loads from a byte buffer (SMB2 fields are le; MS-SMB2 2.2.1). */

@@ -126,8 +126,10 @@ __noinline int xsmb_response(const struct seg *sg, struct xsmb_stream *st,
 	struct xsmb_hdr h = {};
 	struct xsmb_inflight_key ik = {};
 	struct xsmb_inflight *iv;
+	struct xsmb_stream *ist;
 	struct xsmb_hist *hist;
-	__u32 slot;
+	__u64 arrival_ns = 0;
+	__u32 slot = XSMB_CMD_SLOTS;
 
 	if (!sg || !st || !hb || !desync)
 		return 0;
@@ -145,34 +147,47 @@ __noinline int xsmb_response(const struct seg *sg, struct xsmb_stream *st,
 	}
 	if (h.message_id == ~0ULL) /* unsolicited oplock/lease break (MS-SMB2 3.3.4.6) */
 		return 0;
+	/* The request's arrival: in a pending slot of the client stream (XDP's entry), else
+	 * in xsmb_inflight (every slot was taken, or a CHANGE_NOTIFY). */
 	ik.conn = sg->key;
 	ik.conn.dir = XSMB_DIR_IN;
 	ik.message_id = h.message_id;
-	iv = bpf_map_lookup_elem(&xsmb_inflight, &ik);
-	if (!iv) {
-		xsmb_count(XSMB_CNT_LAT_NO_REQUEST);
-		return 0;
+	ist = bpf_map_lookup_elem(&xsmb_streams, &ik.conn);
+	if (ist) {
+#pragma clang loop unroll(disable)
+		for (int i = 0; i < XSMB_PENDING_SLOTS; i++) {
+			if (ist->pending[i].arrival_ns && ist->pending[i].message_id == h.message_id) {
+				arrival_ns = ist->pending[i].arrival_ns;
+				slot = ist->pending_cmd[i];
+				ist->pending[i].arrival_ns = 0; /* frees the slot for XDP */
+				break;
+			}
+		}
 	}
-	slot = iv->command;
+	if (!arrival_ns) {
+		iv = bpf_map_lookup_elem(&xsmb_inflight, &ik);
+		if (!iv) {
+			xsmb_count(XSMB_CNT_LAT_NO_REQUEST);
+			return 0;
+		}
+		arrival_ns = iv->arrival_ns;
+		slot = iv->command;
+		bpf_map_delete_elem(&xsmb_inflight, &ik);
+	}
 	if (slot < XSMB_CMD_SLOTS) {
 		hist = bpf_map_lookup_elem(&xsmb_wire_lat, &slot);
 		if (hist) {
-			xsmb_hist_add(hist, bpf_ktime_get_ns() - iv->arrival_ns);
+			xsmb_hist_add(hist, bpf_ktime_get_ns() - arrival_ns);
 			xsmb_count(XSMB_CNT_LAT_SAMPLES);
 		}
 	}
-	bpf_map_delete_elem(&xsmb_inflight, &ik);
 	return 0;
 }
 
-/* Starts tracking the server's stream at a segment that begins with a header. Its own
- * function so that the fresh value is not on the stack of the header walk. */
+/* Starts tracking the server's stream at a segment that begins with a header. */
 static __noinline int stream_open(const struct xsmb_conn_key *key, __u32 seq)
 {
-	struct xsmb_stream fresh = { .home_cpu = XSMB_CPU_NONE };
-
-	fresh.next_seq = seq;
-	return bpf_map_update_elem(&xsmb_streams, key, &fresh, BPF_ANY) ? -1 : 0;
+	return xsmb_stream_create(key, seq);
 }
 
 SEC("tc")

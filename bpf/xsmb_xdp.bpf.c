@@ -210,17 +210,33 @@ struct acct {
 	__u32 desync;
 };
 
-/* Wire latency: the response leaving through TC egress closes the sample. CANCEL has no
- * response (MS-SMB2 3.3.5.16). Its own frame: keeps the call chain's stack small. */
-static __noinline void record_arrival(const struct xsmb_conn_key *conn, __u64 message_id,
-				      __u32 slot)
+/* Wire latency: the response leaving through TC egress closes the sample. The arrival goes
+ * into a free pending slot of the client stream's entry, which this program holds already:
+ * a few stores instead of a hash map update here and a delete at TC. CHANGE_NOTIFY may stay
+ * pending for hours, so it would hold a slot: it goes to xsmb_inflight, as does any request
+ * that finds every slot taken. Its own frame: keeps the call chain's stack small. */
+static __noinline void record_arrival(const struct xsmb_conn_key *conn, struct xsmb_stream *st,
+				      __u64 message_id, __u32 slot)
 {
 	struct xsmb_inflight_key ik = {};
 	struct xsmb_inflight iv = {};
+	__u64 now = bpf_ktime_get_ns();
 
+	if (slot != XSMB_CMD_CHANGE_NOTIFY) {
+#pragma unroll
+		for (int i = 0; i < XSMB_PENDING_SLOTS; i++) {
+			if (st->pending[i].arrival_ns == 0) {
+				st->pending[i].message_id = message_id;
+				st->pending_cmd[i] = slot;
+				/* Set last: a non-zero arrival_ns is what makes the slot taken. */
+				st->pending[i].arrival_ns = now;
+				return;
+			}
+		}
+	}
 	ik.conn = *conn;
 	ik.message_id = message_id;
-	iv.arrival_ns = bpf_ktime_get_ns();
+	iv.arrival_ns = now;
 	iv.command = slot;
 	if (bpf_map_update_elem(&xsmb_inflight, &ik, &iv, BPF_ANY))
 		xsmb_count(XSMB_CNT_INFLIGHT_FULL);
@@ -309,7 +325,7 @@ __noinline int xsmb_account(struct xdp_md *ctx, const struct pkt *pk, struct xsm
 	 * CANCEL has no response (MS-SMB2 3.3.5.16). */
 	if (h.kind == XSMB_H_SMB2 && !(h.flags & SMB2_FLAGS_SERVER_TO_REDIR) &&
 	    slot != XSMB_CMD_CANCEL && cfg && (cfg->flags & XSMB_CFG_LATENCY))
-		record_arrival(&pk->key, h.message_id, slot);
+		record_arrival(&pk->key, st, h.message_id, slot);
 	return 0;
 }
 
@@ -327,21 +343,19 @@ static __always_inline int out_of_window(struct xsmb_stream *st, const struct pk
 		st->next_seq = pk->seq;
 		st->kind = XSMB_NEXT_NETBIOS;
 		st->carry_len = 0;
+		/* A connection whose requests the program missed: its pending requests are
+		 * not coming back either (and a reused 4-tuple must not match old ones). */
+		__builtin_memset(st->pending, 0, sizeof(st->pending));
 		xsmb_count(XSMB_CNT_STREAM_RESYNC);
 	}
 	return XSMB_CNT_XDP_PASS_OUT_OF_WINDOW;
 }
 
 /* Starts tracking a connection whose segment begins with a NetBIOS + SMB header. Called
- * from the top level, not from the header walk: the 512-byte stack limit counts the call
- * chain, and the fresh value is large. */
+ * from the top level, not from the header walk. */
 static __noinline int stream_open(const struct xsmb_conn_key *key, __u32 seq)
 {
-	struct xsmb_stream fresh = { .home_cpu = XSMB_CPU_NONE };
-
-	fresh.next_seq = seq;
-	fresh.kind = XSMB_NEXT_NETBIOS;
-	if (bpf_map_update_elem(&xsmb_streams, key, &fresh, BPF_ANY))
+	if (xsmb_stream_create(key, seq))
 		return -1;
 	xsmb_count(XSMB_CNT_STREAMS_OPENED);
 	return 0;

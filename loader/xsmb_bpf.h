@@ -52,7 +52,8 @@ class DataPlane {
   // Writes/removes the sessions map entry (MS-SMB2 3.3.5.5 completion / 3.3.5.6 logoff).
   void sessionUp(const SessionRecord& r);
   void sessionDown(uint64_t session_id);
-  // Adds a server-measured request latency (command = MS-SMB2 2.2.1.2 Command, ns).
+  // Adds a server-measured request latency (command = MS-SMB2 2.2.1.2 Command, ns) to the
+  // calling thread's stripe of the histogram.
   void recordLatency(uint16_t command, uint64_t nanoseconds);
   // Largest NetBIOS message payload (bytes) the verdict lets through; 0 = no limit.
   void setMaxMessageSize(uint32_t bytes);
@@ -64,7 +65,7 @@ class DataPlane {
   std::vector<std::pair<std::string, uint64_t>> counters() const;
   // The sessions map entry of session_id; false when absent.
   bool lookupSession(uint64_t session_id, xsmb_session* out) const;
-  // The server-measured histogram of one command slot.
+  // The server-measured histogram of one command slot (its stripes summed).
   xsmb_hist serverLatency(uint32_t slot) const;
   const std::string& pinDir() const { return pin_dir_; }
 
@@ -77,7 +78,7 @@ class DataPlane {
   int sockhash_fd_ = -1, workers_fd_ = -1, wload_fd_ = -1;
   int reuseport_prog_fd_ = -1;
   xsmb_config* config_ = nullptr;  // mmapped
-  xsmb_hist* srv_lat_ = nullptr;   // mmapped, XSMB_CMD_SLOTS entries
+  xsmb_hist* srv_lat_ = nullptr;   // mmapped, XSMB_SRV_LAT_STRIPES * XSMB_CMD_SLOTS entries
   size_t config_len_ = 0, srv_lat_len_ = 0;
   bool sockhash_ready_ = false;
   std::unique_ptr<struct SockObject> sock_;  // socket programs this process loaded

@@ -187,7 +187,8 @@ struct xsmb_block {
 	__u64 drops; /* host; packets dropped for this entry */
 };
 
-/* ---- request arrival times (map xsmb_inflight: LRU_HASH) */
+/* ---- request arrival times: in the client stream's xsmb_stream (pending[]), and in map
+ * xsmb_inflight (LRU_HASH) for what does not fit there */
 struct xsmb_inflight_key {
 	struct xsmb_conn_key conn; /* dir = XSMB_DIR_IN */
 	__u64 message_id;          /* host; MS-SMB2 2.2.1 MessageId */
@@ -201,6 +202,18 @@ struct xsmb_inflight {
 /* ---- per-direction TCP stream state (map xsmb_streams: LRU_HASH, key = xsmb_conn_key) */
 #define XSMB_NEXT_NETBIOS 0  /* next_seq is a NetBIOS header */
 #define XSMB_NEXT_COMPOUND 1 /* next_seq is an SMB2 header inside the message ending at msg_end */
+/* Requests waiting for their response, kept in the client stream's entry (which XDP has
+ * already looked up and TC looks up instead of a separate map): no map update or delete per
+ * request. A slot is free while arrival_ns is 0; XDP fills only free slots, TC frees only
+ * the slot whose message_id its response carries, so the two never write one slot at once.
+ * Requests that find no free slot (more than XSMB_PENDING_SLOTS outstanding, or ones that may
+ * wait long, like CHANGE_NOTIFY) go to xsmb_inflight. */
+#define XSMB_PENDING_SLOTS 8
+struct xsmb_pending {
+	__u64 message_id; /* host; MS-SMB2 2.2.1 MessageId */
+	__u64 arrival_ns; /* host; bpf_ktime_get_ns() at XDP; 0 = slot free */
+};
+
 struct xsmb_stream {
 	__u32 next_seq;  /* host; TCP sequence number where the next header starts */
 	__u32 msg_end;   /* host; sequence number where the current NetBIOS message ends */
@@ -209,6 +222,8 @@ struct xsmb_stream {
 	__u16 pad;
 	__u32 home_cpu;  /* host; CPU the connection is steered to, XSMB_CPU_NONE = none */
 	__u8 carry[XSMB_CARRY_SIZE]; /* raw bytes from next_seq on; first carry_len valid */
+	__u8 pending_cmd[XSMB_PENDING_SLOTS]; /* xsmb_cmd_slot of pending[i] (client stream) */
+	struct xsmb_pending pending[XSMB_PENDING_SLOTS]; /* client stream only (dir IN) */
 };
 
 /* ---- sockhash framing state (map xsmb_skframe: LRU_HASH, key = __u64 socket cookie) */
@@ -229,7 +244,12 @@ struct xsmb_skframe {
 	                  * the verifier sees carry_len + the rest in bounds */
 };
 
-/* ---- latency histograms (xsmb_wire_lat, xsmb_srv_lat: ARRAY, index = xsmb_cmd_slot) */
+/* ---- latency histograms (xsmb_wire_lat: PERCPU_ARRAY, index = xsmb_cmd_slot; xsmb_srv_lat:
+ * ARRAY, index = stripe * XSMB_CMD_SLOTS + xsmb_cmd_slot) */
+/* xsmbd's threads each add to their own stripe of xsmb_srv_lat (thread i: stripe i mod
+ * XSMB_SRV_LAT_STRIPES), so workers do not bounce one histogram's cache lines between them;
+ * a reader sums the stripes of a slot. */
+#define XSMB_SRV_LAT_STRIPES 16
 /* Bucket i holds samples with 2^i <= ns < 2^(i+1) (bucket 0 also 0 ns, the last is open). */
 struct xsmb_hist {
 	__u64 count;                      /* host; samples */
@@ -260,7 +280,9 @@ XSMB_STATIC_ASSERT(sizeof(struct xsmb_source) == 32, "xsmb_source");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_lpm_key) == 20, "xsmb_lpm_key");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_inflight_key) == 48, "xsmb_inflight_key");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_inflight) == 16, "xsmb_inflight");
-XSMB_STATIC_ASSERT(sizeof(struct xsmb_stream) == 16 + XSMB_CARRY_SIZE, "xsmb_stream");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_pending) == 16, "xsmb_pending");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_stream) == 16 + XSMB_CARRY_SIZE + 17 * XSMB_PENDING_SLOTS,
+		   "xsmb_stream");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_skframe) == 136, "xsmb_skframe");
 XSMB_STATIC_ASSERT(2 * 64 <= 128 && XSMB_HDR_NEED < 64, "hdr holds carry + rest (masked)");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_hist) == 16 + 8 * XSMB_HIST_BUCKETS, "xsmb_hist");

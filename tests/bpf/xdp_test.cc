@@ -67,7 +67,7 @@ class XdpTest : public ::testing::Test {
     clearMap(fd(xdp_->maps.xsmb_inflight), sizeof(xsmb_inflight_key));
     zeroArray(fd(xdp_->maps.xsmb_counters), XSMB_CNT_MAX, 8, true);
     zeroArray(fd(xdp_->maps.xsmb_cmd_stats), XSMB_CMD_SLOTS, sizeof(xsmb_cmd_stat), true);
-    zeroArray(fd(xdp_->maps.xsmb_wire_lat), XSMB_CMD_SLOTS, sizeof(xsmb_hist), false);
+    zeroArray(fd(xdp_->maps.xsmb_wire_lat), XSMB_CMD_SLOTS, sizeof(xsmb_hist), true);
     xsmb_config cfg = {};
     cfg.ports[0] = 445;
     cfg.flags = XSMB_CFG_LATENCY;
@@ -86,9 +86,19 @@ class XdpTest : public ::testing::Test {
   }
   uint64_t counter(xsmb_counter c) { return counts().counters.at(c); }
   uint64_t cmdMsgs(uint32_t slot) { return counts().cmds.at(slot).msgs; }
+  // The wire latency histogram of one slot, summed over CPUs (a per-CPU array).
   xsmb_hist wireLat(uint32_t slot) {
+    std::vector<xsmb_hist> per_cpu(libbpf_num_possible_cpus());
     xsmb_hist h = {};
-    bpf_map_lookup_elem(bpf_map__fd(xdp_->maps.xsmb_wire_lat), &slot, &h);
+    if (bpf_map_lookup_elem(bpf_map__fd(xdp_->maps.xsmb_wire_lat), &slot, per_cpu.data()) != 0) {
+      ADD_FAILURE() << "reading xsmb_wire_lat";
+      return h;
+    }
+    for (const xsmb_hist& c : per_cpu) {
+      h.count += c.count;
+      h.sum_ns += c.sum_ns;
+      for (int b = 0; b < XSMB_HIST_BUCKETS; b++) h.buckets[b] += c.buckets[b];
+    }
     return h;
   }
   // The one verdict counter a frame added (index), or -1 if not exactly one.

@@ -45,6 +45,11 @@ for var, rel in (("XSMBD", "server/xsmbd"), ("XSMBCTL", "tools/xsmbctl/xsmbctl")
 PIN = {label: f"/sys/fs/bpf/xsmb-bench-{os.getpid()}-{label}" for label in ("bpf", "sockmap")}
 LO = os.environ.get("LO") == "1"
 PASS_XDP = os.environ.get("PASS_XDP", "1") == "1"
+# BPF_STATS=1: kernel.bpf_stats_enabled during the run, then each program's run count and
+# average run time (it adds two clock reads per program run, so not for the ratios).
+BPF_STATS = os.environ.get("BPF_STATS") == "1"
+# WORKLOADS=echo,seqread: only the workloads whose names start with one of these.
+WORKLOADS = [w for w in os.environ.get("WORKLOADS", "").split(",") if w]
 TAG = f"xsb{os.getpid() % 100000}"
 NS_SRV, NS_CLI = f"{TAG}s", f"{TAG}c"
 # (server-side veth, client-side veth, server address, client address) per link
@@ -134,6 +139,18 @@ def remove_topology():
         sh("ip", "netns", "del", ns, check=False)
 
 
+def print_prog_stats():
+    """Run count and average run time of every program that ran (bpf_stats_enabled)."""
+    import json
+    progs = json.loads(sh("bpftool", "prog", "show", "-j"))
+    print(f"{'program':20s} {'id':>6s} {'runs':>10s} {'ns/run':>8s}")
+    for p in progs:
+        name = p.get("name", "")
+        if (name.startswith("xsmb_") or name == "bench_xdp_pass") and p.get("run_cnt"):
+            print(f"{name:20s} {p['id']:6d} {p['run_cnt']:10d} "
+                  f"{p['run_time_ns'] / p['run_cnt']:8.1f}")
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("bpf.py: run as root (BPF programs, XDP, network namespaces)")
@@ -144,7 +161,11 @@ def main():
     servers = {}
     host_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
     pass_link = -1
+    stats_path = Path("/proc/sys/kernel/bpf_stats_enabled")
+    stats_before = stats_path.read_text().strip()
     try:
+        if BPF_STATS:
+            stats_path.write_text("1")
         if not LO:
             make_topology()
             setns(f"/var/run/netns/{NS_SRV}")  # servers (and the loader) run here
@@ -188,6 +209,9 @@ def main():
                 s, ["--workload", "seqread", "--block", "1m", "--qd", "8", "--path", "big.bin",
                     "--file_size", f"{bench.BIG_MB}m"])),
         }
+        if WORKLOADS:
+            workloads = {k: v for k, v in workloads.items()
+                         if any(k.startswith(w) for w in WORKLOADS)}
         labels = list(servers)
         results = {name: {label: [] for label in labels} for name in workloads}
         for rnd in range(bench.ROUNDS):
@@ -213,7 +237,10 @@ def main():
         for label in ("bpf", "sockmap"):
             print(f"--- {label}: xsmb-loader status")
             print(loader(label, "status"))
+        if BPF_STATS:
+            print_prog_stats()
     finally:
+        stats_path.write_text(stats_before)
         for server in servers.values():
             if server and server.proc:
                 bench.stop(server.proc)
