@@ -264,7 +264,12 @@ int xsmb_tc_egress(struct __sk_buff *skb)
 	if (desync)
 		bpf_map_delete_elem(&xsmb_streams, &sg.key);
 done:
-	if (sg.fin || sg.rst)
+	if (sg.fin || sg.rst) {
 		bpf_map_delete_elem(&xsmb_streams, &sg.key);
+		/* The client stream, which XDP keeps past the client's FIN while requests are
+		 * pending: the server's FIN follows its last response. */
+		sg.key.dir = XSMB_DIR_IN;
+		bpf_map_delete_elem(&xsmb_streams, &sg.key);
+	}
 	return TC_ACT_OK;
 }

@@ -361,6 +361,24 @@ static __noinline int stream_open(const struct xsmb_conn_key *key, __u32 seq)
 	return 0;
 }
 
+/* The client ended its side (FIN or RST). Requests it sent before may still be answered:
+ * while one is pending the entry stays, and TC egress removes it with the server's own FIN
+ * or RST (after the last response). 0 when the stream was tracked. */
+static __noinline int stream_close(const struct xsmb_conn_key *key)
+{
+	struct xsmb_stream *st = bpf_map_lookup_elem(&xsmb_streams, key);
+
+	if (!st)
+		return -1;
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < XSMB_PENDING_SLOTS; i++) {
+		if (st->pending[i].arrival_ns)
+			return 0;
+	}
+	bpf_map_delete_elem(&xsmb_streams, key);
+	return 0;
+}
+
 #define XSMB_SEG_OPEN (-1)
 
 /*
@@ -530,7 +548,7 @@ int xsmb_xdp(struct xdp_md *ctx)
 	goto steer;
 
 closing:
-	if (bpf_map_delete_elem(&xsmb_streams, &pk.key) == 0)
+	if (stream_close(&pk.key) == 0)
 		xsmb_count(XSMB_CNT_STREAMS_CLOSED);
 	goto pass;
 
