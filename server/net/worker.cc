@@ -74,6 +74,11 @@ std::string peerName(const sockaddr_storage& ss) {
   return std::string(host) + ":" + std::to_string(port);
 }
 
+std::mutex& acceptMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 }  // namespace
 
 int listenOn(const ListenAddress& a) {
@@ -180,7 +185,10 @@ void Worker::run() {
   session::setOnEventLoopThread();
   epoll_event events[128];
   while (!stop_) {
-    int n = epoll_wait(epfd_, events, 128, 1000);
+    if (listeners_paused_ && std::chrono::steady_clock::now() >= resume_listeners_at_) {
+      resumeListeners();
+    }
+    int n = epoll_wait(epfd_, events, 128, listeners_paused_ ? 100 : 1000);
     if (n < 0) {
       if (errno == EINTR) continue;
       XLOG(ERROR) << "epoll_wait: " << std::strerror(errno);
@@ -222,34 +230,37 @@ void Worker::acceptOn(int lfd) {
   for (;;) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
+    // Workers accept one at a time: otherwise the descriptor one frees from its spare (below)
+    // is taken by another worker's accept and the spare is lost for good.
+    std::unique_lock<std::mutex> accept_lock(acceptMutex());
     int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      if (errno != EMFILE && errno != ENFILE) return;
       // Out of descriptors: the listener would stay readable and the loop spin. The spare
       // descriptor makes room to accept the waiting connection and close it at once.
-      if ((errno == EMFILE || errno == ENFILE) && reserve_fd_ >= 0) {
+      if (reserve_fd_ < 0) reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (reserve_fd_ >= 0) {
         close(reserve_fd_);
         int refused = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
         if (refused >= 0) {
           close(refused);
-          server_->stats.connections_refused++;
+          uint64_t n = ++server_->stats.connections_refused;
+          logRefusal(nullptr, n, "out of file descriptors (RLIMIT_NOFILE)");
         }
         reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (refused >= 0) continue;
       }
+      // Another thread took the slot: stop listening for a moment rather than spin.
+      pauseListeners();
       return;
     }
+    accept_lock.unlock();
     uint32_t max = server_->config.global.max_connections;
     // The slot is taken before the check, so two workers cannot both admit the last one.
     if (connection_count_->fetch_add(1) >= static_cast<int>(max) && max) {
       connection_count_->fetch_sub(1);
-      // One line per second at most: a flood of refusals must not flood the log.
       uint64_t refused = ++server_->stats.connections_refused;
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
-        last_refusal_log_ = now;
-        XLOG(WARNING) << "refusing " << peerName(ss) << ": max connections (" << max
-                      << ") reached (" << refused << " refused so far)";
-      }
+      logRefusal(&ss, refused, "max connections (" + std::to_string(max) + ") reached");
       close(fd);
       continue;
     }
@@ -283,6 +294,36 @@ void Worker::acceptOn(int lfd) {
     server_->stats.connections_accepted++;
     XLOG(INFO) << "connection from " << c->state->peer;
     conns_[c->id] = std::move(c);
+  }
+}
+
+void Worker::logRefusal(const sockaddr_storage* peer, uint64_t refused, const std::string& why) {
+  // One line per second at most: a flood of refusals must not flood the log.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ < std::chrono::seconds(1)) return;
+  last_refusal_log_ = now;
+  XLOG(WARNING) << "refusing " << (peer ? peerName(*peer) : std::string("a connection")) << ": "
+                << why << " (" << refused << " refused so far)";
+}
+
+void Worker::pauseListeners() {
+  if (listeners_paused_) return;
+  listeners_paused_ = true;
+  resume_listeners_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  for (int fd : listeners_) {
+    epoll_event ev{};
+    ev.data.u64 = kListenerTag | static_cast<uint64_t>(fd);
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
+  }
+}
+
+void Worker::resumeListeners() {
+  listeners_paused_ = false;
+  for (int fd : listeners_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenerTag | static_cast<uint64_t>(fd);
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
   }
 }
 

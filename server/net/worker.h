@@ -4,6 +4,8 @@
 // back with vectored sends. An idle connection holds no buffer.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -108,6 +110,10 @@ class Worker {
   void updateEvents(Conn& c);
   void closeConn(uint64_t id);
   void drainCompletions();
+  // Out of descriptors with no spare: the listening sockets leave the epoll set for 100 ms.
+  void pauseListeners();
+  void resumeListeners();
+  void logRefusal(const sockaddr_storage* peer, uint64_t refused, const std::string& why);
   // Queues a frame that answers no running request of connection `id` and writes it.
   void sendUnsolicited(uint64_t id, Bytes frame);
 
@@ -121,6 +127,8 @@ class Worker {
   std::unique_ptr<IoEngine> io_;  // this loop's file I/O (io_uring, or the pool's threads)
   int reserve_fd_ = -1;           // spare descriptor, given up to refuse a connection at EMFILE
   std::chrono::steady_clock::time_point last_refusal_log_{};
+  bool listeners_paused_ = false;
+  std::chrono::steady_clock::time_point resume_listeners_at_{};
   std::vector<int> listeners_;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;

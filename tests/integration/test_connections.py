@@ -9,6 +9,7 @@ Run: XSMBD=... XSMBCTL=... XSMB_BENCH=... python3 tests/integration/test_connect
 """
 
 import json
+import shutil
 import os
 import queue
 import re
@@ -227,6 +228,47 @@ class TenThousandConnectionsTest(unittest.TestCase):
         self.assertEqual(result["failed"], 0, result)
         self.assertEqual(result["served"], want, result)
         self.assertEqual(result["served_after_hold"], want, result)
+        self.assertTrue(self.server.alive())
+
+
+
+class OutOfDescriptorsTest(unittest.TestCase):
+    """With no `max connections` and a small RLIMIT_NOFILE, connections beyond what the
+    descriptors allow are refused (accepted and closed at once through a spare descriptor),
+    never left waiting in the backlog while the listener spins."""
+
+    LIMIT, CONNECTIONS = 600, 900
+
+    def setUp(self):
+        if os.geteuid() != 0 and not shutil.which("prlimit"):
+            self.skipTest("needs prlimit")
+        self.bench = bench_binary()
+        self.server = harness.Server(log_level=1)
+        self.server.add_share("share", {"read only": "no"})
+        self.server.start()
+        self.addCleanup(self.server.stop)
+        # Lower the running server's limit (it raised its own at start).
+        subprocess.run(["prlimit", "--pid", str(self.server.proc.pid),
+                        f"--nofile={self.LIMIT}:{self.LIMIT}"], check=True)
+
+    def test_connections_beyond_the_descriptor_limit_are_refused(self):
+        r = subprocess.run([self.bench, "--port", str(self.server.port), "--workload",
+                            "connections", "--connections", str(self.CONNECTIONS), "--hold", "1",
+                            "--json", "--progress=false"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        (result,) = json.loads(r.stdout[r.stdout.find("["):])
+        self.assertEqual(result["failed"], 0, result)  # none stuck unanswered
+        self.assertGreater(result["refused"], 0, result)
+        self.assertLess(result["accepted"], self.LIMIT, result)
+        self.assertEqual(result["accepted"] + result["refused"], self.CONNECTIONS, result)
+        self.assertEqual(result["served_after_hold"], result["accepted"], result)
+        self.assertIn("out of file descriptors", self.server.log())
+        # Once the bench is gone, new connections are served again.
+        c = negotiated(self.server.port)
+        r, mid = c.echo()
+        c.close()
+        self.assertEqual((r.status, r.message_id), (smb2raw.STATUS_SUCCESS, mid))
         self.assertTrue(self.server.alive())
 
 

@@ -33,6 +33,7 @@ IDLE = int(os.environ.get("IDLE_SESSIONS", "1000" if QUICK else "5000"))
 IDLE_SAMBA = int(os.environ.get("IDLE_SESSIONS_SAMBA", "200" if QUICK else "1000"))
 LIST_FILES = 10000
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
+SHARE_OPTIONS = os.environ.get("SHARE_OPTIONS", "")
 USER, PASSWORD = "xsmbbench", "Bench-pw-1"
 HOST = "127.0.0.1"
 
@@ -151,6 +152,8 @@ class Server:
             })
         lines = ["[global]"] + [f"  {k} = {v}" for k, v in g.items()]
         lines += ["", "[bench]", f"  path = {share}", "  read only = no"]
+        # SHARE_OPTIONS="use sendfile = yes; ..." goes into both servers' [bench] alike.
+        lines += [f"  {o.strip()}" for o in SHARE_OPTIONS.split(";") if o.strip()]
         self.conf.write_text("\n".join(lines) + "\n")
 
     def start(self):

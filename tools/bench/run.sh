@@ -11,7 +11,8 @@
 # prints medians and xsmbd/Samba ratios; JSON goes to $OUT (default $BUILD_DIR/bench.json).
 # Needs root (smbd, and xsmbd switching to the share user) and:
 #   BENCH=1 tools/install-deps.sh      # samba, iperf3, smbclient, samba-testsuite
-# Environment: QUICK ROUNDS DURATION BIG_FILE_MB IDLE_SESSIONS IDLE_SESSIONS_SAMBA ONLY OUT.
+# Environment: QUICK ROUNDS DURATION BIG_FILE_MB IDLE_SESSIONS IDLE_SESSIONS_SAMBA ONLY OUT
+# SHARE_OPTIONS ("use sendfile = yes; ...": added to both servers' [bench] share).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$REPO/build-release}"
