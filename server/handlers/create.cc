@@ -195,6 +195,7 @@ retry:
   bool directory = false;
   uint32_t maximal = 0;
   vfs::UniqueFd fd;
+  int open_flags = 0;  // the access flags fd was opened with
   const auto& cfg = tree.share->cfg;
 
   if (res.exists && S_ISLNK(res.stx.stx_mode)) {
@@ -236,8 +237,11 @@ retry:
     const char* n = res.name.empty() ? "." : res.name.c_str();
     // openat2 accepts only a few flags together with O_PATH.
     fd.reset(vfs::openBeneath(res.parent.get(), n, flags == O_PATH ? flags : flags | O_NONBLOCK));
-    if (!fd && directory && errno == EACCES)
+    open_flags = flags;
+    if (!fd && directory && errno == EACCES) {
       fd.reset(vfs::openBeneath(res.parent.get(), n, O_PATH));
+      open_flags = O_PATH;
+    }
     if (!fd) return vfs::ntStatusFromErrno(errno);
     if (overwrite) {
       int tfd = vfs::openBeneath(res.parent.get(), n, O_WRONLY | O_TRUNC);
@@ -261,11 +265,13 @@ retry:
         return vfs::ntStatusFromErrno(errno);
       }
       fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(), O_RDONLY | O_DIRECTORY));
+      open_flags = O_RDONLY;
     } else {
       int flags = openFlagsFor(desired, false);
       if (flags == O_PATH || flags == O_RDONLY) flags = O_RDONLY;
       fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(),
                                 flags | O_CREAT | O_EXCL | O_NONBLOCK, 0666 & cfg.create_mask));
+      open_flags = flags;
     }
     if (!fd) {
       // Another client created it between our lookup and our create: open what is there
@@ -314,7 +320,8 @@ retry:
     }
     return s2;
   }
-  int acc = fcntl(fd.get(), F_GETFL) & (O_ACCMODE | O_PATH);
+  // What the descriptor allows, from the flags it was opened with (no F_GETFL call).
+  int acc = open_flags & (O_ACCMODE | O_PATH);
   o->has_read = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_RDONLY || (acc & O_ACCMODE) == O_RDWR);
   o->has_write = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_WRONLY || (acc & O_ACCMODE) == O_RDWR);
   o->fd = std::move(fd);
