@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -425,6 +426,47 @@ TEST(IoUringEngineTest, CreatedOnOneThreadUsedOnAnother) {
   EXPECT_EQ(results[0], 50000);
   EXPECT_EQ(results[1], 0);
   EXPECT_EQ(buf, content);
+}
+
+// io_uring only: an operation the kernel cannot finish at once (a read of an empty pipe, which
+// completes when another thread writes) must make the eventfd readable while the owner sleeps
+// in epoll_wait, without the owner entering the kernel for any other reason: an event loop has
+// nothing else that would wake it.
+TEST(IoUringEngineTest, PuntedCompletionWakesASleepingOwner) {
+  std::string why;
+  std::unique_ptr<IoEngine> engine = makeIoUringEngine(kEntries, &why);
+  if (engine == nullptr) GTEST_SKIP() << "io_uring refused by this kernel: " << why;
+  int pipefd[2];
+  ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+  uint8_t buf[16] = {};
+  int64_t result = -1;
+  int woke = -1;
+  std::thread owner([&] {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    epoll_ctl(ep, EPOLL_CTL_ADD, engine->eventFd(), &ev);
+    FileIo io;
+    io.op = FileIo::Op::kRead;
+    io.fd = pipefd[0];
+    io.data = buf;
+    io.length = 5;
+    engine->submit(io, [&](int64_t r) { result = r; });
+    // Sleeps here while the writer below fills the pipe; 20 s only bounds a broken build.
+    do {
+      woke = epoll_wait(ep, &ev, 1, 20000);  // the completion's task work may interrupt it
+    } while (woke < 0 && errno == EINTR);
+    if (woke == 1) engine->reap();
+    ::close(ep);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the owner fall asleep
+  ASSERT_EQ(write(pipefd[1], "hello", 5), 5);
+  owner.join();
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+  EXPECT_EQ(woke, 1) << "the completion did not wake the owner";
+  EXPECT_EQ(result, 5);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), 5), "hello");
 }
 
 // io_uring only: the owner thread submits and ends (as a stopped worker does) with requests in
