@@ -34,6 +34,7 @@ IDLE_SAMBA = int(os.environ.get("IDLE_SESSIONS_SAMBA", "200" if QUICK else "1000
 LIST_FILES = 10000
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
 SHARE_OPTIONS = os.environ.get("SHARE_OPTIONS", "")
+WRITES = {"put-1g", "seqwrite-1m"}  # preceded by a sync
 USER, PASSWORD = "xsmbbench", "Bench-pw-1"
 HOST = "127.0.0.1"
 
@@ -371,6 +372,10 @@ def main():
                 if ONLY and name not in ONLY:
                     continue
                 for s in order:
+                    if name in WRITES:
+                        # Each server starts from a clean page cache: no writeback of the
+                        # previous server's (or the setup's) gigabyte lands on its measurement.
+                        os.sync()
                     try:
                         v = job(s)
                     except Exception as e:  # noqa: BLE001 - one failure must not end the run
