@@ -2,12 +2,14 @@
 """Connection limit: with `max connections = 2`, a third concurrent TCP connection is closed
 without being served while two are open, the two keep being served, and once one closes a new
 connection is served again (the count is released, refusals do not leak slots).
+Credits: one connection keeps 64 requests in flight.
 
 Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_limits.py
 """
 
 import os
 import socket
+import struct
 import sys
 import time
 import unittest
@@ -101,6 +103,40 @@ class MaxConnectionsTest(harness.ServerTestCase):
         self.assert_echo(e, "e")
         self.assert_refused("with d and e open")
         self.assertIn("max connections (2) reached", self.server.log())
+
+
+
+class CreditsInFlightTest(harness.ServerTestCase):
+    """Credits (MS-SMB2 3.3.1.2): a client that asks for them gets enough to keep at least 64
+    requests in flight on one connection, and all 64 are answered, in any order."""
+
+    IN_FLIGHT = 64
+
+    @classmethod
+    def configure(cls, server):
+        server.add_share("share", {"read only": "no"})
+
+    def test_sixty_four_requests_in_flight(self):
+        with smb2raw.Connection(self.server.port) as conn:
+            neg = bytearray(smb2raw.negotiate_request(dialects=DIALECTS))
+            struct.pack_into("<H", neg, 14, self.IN_FLIGHT + 1)  # CreditRequest
+            conn.send(bytes(neg))
+            r = smb2raw.Response(conn.recv())
+            self.assertEqual(r.status, smb2raw.STATUS_SUCCESS)
+            self.assertGreaterEqual(r.credits, self.IN_FLIGHT,
+                                    "NEGOTIATE granted too few credits for 64 in flight")
+            # MessageIds 1..64 sent at once, before reading any response.
+            batch = b"".join(smb2raw.frame(smb2raw.echo_request(mid))
+                             for mid in range(1, self.IN_FLIGHT + 1))
+            conn.send_raw(batch)
+            seen = set()
+            for _ in range(self.IN_FLIGHT):
+                r = smb2raw.Response(conn.recv())
+                self.assertEqual(r.status, smb2raw.STATUS_SUCCESS, hex(r.status))
+                self.assertEqual(r.command, smb2raw.ECHO)
+                self.assertGreaterEqual(r.credits, 1)  # each gives its credit back
+                seen.add(r.message_id)
+            self.assertEqual(seen, set(range(1, self.IN_FLIGHT + 1)))
 
 
 if __name__ == "__main__":
