@@ -108,11 +108,12 @@ NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body) {
       continue;
     }
     size_t start = (out.size() + 7) & ~size_t{7};
-    size_t size = vfs::dirEntrySize(cls, utf8ToUtf16le(name).size());
+    const Bytes name16 = utf8ToUtf16le(name);  // once: for the size, then the entry
+    size_t size = vfs::dirEntrySize(cls, name16.size());
     if (start + size > limit) break;
     out.resize(start, 0);
     if (count) storeU32(&out[last_entry], static_cast<uint32_t>(start - last_entry));
-    vfs::appendDirEntry(cls, meta, name, static_cast<uint32_t>(o->dir_next + 1), &out);
+    vfs::appendDirEntryUtf16(cls, meta, name16, static_cast<uint32_t>(o->dir_next + 1), &out);
     last_entry = start;
     ++count;
     ++o->dir_next;
@@ -216,9 +217,8 @@ NtStatus handleChangeNotify(RequestContext& ctx, ByteWriter& body) {
   // Requests of this open that a change already answered leave their AsyncId behind; drop them
   // so the table holds only requests still waiting.
   for (auto it = ctx.conn->async_ops.begin(); it != ctx.conn->async_ops.end();) {
-    bool waiting = std::any_of(st.waiting.begin(), st.waiting.end(), [&](const auto& w) {
-      return w.reply.async_id == it->first;
-    });
+    bool waiting = std::any_of(st.waiting.begin(), st.waiting.end(),
+                               [&](const auto& w) { return w.reply.async_id == it->first; });
     if (it->second.lock() == o->notify && !waiting) {
       it = ctx.conn->async_ops.erase(it);
     } else {

@@ -95,8 +95,13 @@ size_t dirEntrySize(uint8_t cls, size_t name_utf16_bytes) {
 bool appendDirEntry(uint8_t cls, const FileMeta& meta, std::string_view name, uint32_t file_index,
                     Bytes* out) {
   if (dirFixedSize(cls) == 0) return false;
+  return appendDirEntryUtf16(cls, meta, utf8ToUtf16le(name), file_index, out);
+}
+
+bool appendDirEntryUtf16(uint8_t cls, const FileMeta& meta, ByteSpan name16, uint32_t file_index,
+                         Bytes* out) {
+  if (dirFixedSize(cls) == 0) return false;
   ByteWriter w(out);
-  const Bytes name16 = utf8ToUtf16le(name);
   w.u32(0);  // NextEntryOffset, patched by the caller
   w.u32(file_index);
   if (cls == FileNamesInformation) {

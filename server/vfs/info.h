@@ -32,6 +32,10 @@ size_t dirEntrySize(uint8_t cls, size_t name_utf16_bytes);
 // class.
 bool appendDirEntry(uint8_t cls, const FileMeta& meta, std::string_view name, uint32_t file_index,
                     Bytes* out);
+// The same with the name already in UTF-16LE (`name16`, bytes), for callers that needed its
+// size first.
+bool appendDirEntryUtf16(uint8_t cls, const FileMeta& meta, ByteSpan name16, uint32_t file_index,
+                         Bytes* out);
 
 struct OpenFileInfo {  // what a query needs beyond FileMeta
   FileMeta meta;

@@ -79,6 +79,22 @@ TEST(DirEntry, NamesInformation) {
   EXPECT_EQ(dirEntrySize(FileNamesInformation, 4), 16u);
 }
 
+TEST(DirEntry, PreconvertedNameGivesTheSameEntry) {
+  for (uint8_t cls :
+       {FileDirectoryInformation, FileFullDirectoryInformation, FileIdFullDirectoryInformation,
+        FileBothDirectoryInformation, FileIdBothDirectoryInformation, FileNamesInformation}) {
+    Bytes a, b;
+    ASSERT_TRUE(appendDirEntry(cls, sampleMeta(), "a\xC3\xA9.txt", 9, &a));
+    ASSERT_TRUE(appendDirEntryUtf16(cls, sampleMeta(), utf8ToUtf16le("a\xC3\xA9.txt"), 9, &b));
+    EXPECT_EQ(a, b) << int{cls};
+    EXPECT_EQ(a.size(), dirEntrySize(cls, 12)) << int{cls};  // 6 UTF-16 code units
+  }
+  Bytes out;
+  EXPECT_FALSE(
+      appendDirEntryUtf16(FileBasicInformation, sampleMeta(), utf8ToUtf16le("x"), 0, &out));
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(DirEntry, RejectsNonDirectoryClasses) {
   Bytes out;
   EXPECT_FALSE(appendDirEntry(FileBasicInformation, sampleMeta(), "x", 0, &out));
