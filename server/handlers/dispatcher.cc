@@ -255,11 +255,8 @@ Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredRep
   Bytes resp =
       processChain(conn, payload, /*encrypted=*/false, &seal_sid, deferred, false, segment);
   if (segment && segment->length) {
-    if (seal_sid || resp.size() <= net::kNetBiosHeaderSize) {  // cannot happen; be safe
-      *segment = {};
-      conn.disconnect = true;
-      return {};
-    }
+    // The data follows the headers on the wire: the NetBIOS length counts both. (A segment is
+    // only offered to a lone request whose response is neither signed nor sealed.)
     net::writeFrameHeader(
         static_cast<uint32_t>(resp.size() - net::kNetBiosHeaderSize + segment->length),
         resp.data());
@@ -395,7 +392,6 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     ctx.compound_file_id = &cur_file;
     ctx.related = related;
     ctx.on_event_loop = deferred != nullptr;
-    session::FileSegment* seg_out = nullptr;  // offered once the signing decision is known
     NtStatus st = STATUS_SUCCESS;
     PendingResponse pr{start, false, {}, crypto::SigningAlgorithm::kHmacSha256};
     const CommandInfo* ci = h.command < kNumCommands ? &kCommands[h.command] : nullptr;
@@ -493,12 +489,11 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
         ctx.identity = id;
       }
       if (segment && off == 0 && h.next_command == 0 && !pr.sign && !ar.seal && !*seal_session) {
-        seg_out = segment;
-        ctx.file_segment = segment;
+        ctx.file_segment = segment;  // offered once the signing decision is known
       }
       // Never serve a request with the daemon's own (root) rights by accident.
       st = identity_ok ? ci->fn(ctx, w) : STATUS_ACCESS_DENIED;
-      if (st != STATUS_SUCCESS && seg_out) *seg_out = {};
+      if (st != STATUS_SUCCESS && ctx.file_segment) *ctx.file_segment = {};
     }
     if (h.command == SMB2_CREATE && st != STATUS_SUCCESS) create_error = st;
     if (st == STATUS_PENDING && ctx.async_id) {
@@ -507,7 +502,7 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
                loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_ASYNC_COMMAND);
       storeU64(&out[start + 32], ctx.async_id);
     }
-    const bool is_deferred = ctx.deferred || ctx.deferred_io.prepare;
+    const bool is_deferred = static_cast<bool>(ctx.deferred_io.prepare);
     if (!is_deferred && ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
                          (st != STATUS_SUCCESS && out.size() == body_start))) {
       out.resize(body_start);
@@ -558,27 +553,18 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
       Bytes frame(net::kNetBiosHeaderSize, 0);
       frame.insert(frame.end(), out.begin() + start, out.begin() + body_start);
       const size_t body = frame.size();
-      if (ctx.deferred_io.prepare) {
+      ByteWriter fw(&frame);
+      deferred->io = ctx.deferred_io.prepare(fw);
+      deferred->fd = std::move(ctx.deferred_io.fd);
+      // A READ's target points into `frame`'s heap buffer, which moving the vector into the
+      // closure keeps where it is.
+      deferred->complete = [frame = std::move(frame), body,
+                            finish = std::move(ctx.deferred_io.finish), sign = pr.sign,
+                            key = pr.key, alg = pr.alg](int64_t r) mutable {
         ByteWriter fw(&frame);
-        deferred->io = ctx.deferred_io.prepare(fw);
-        deferred->fd = std::move(ctx.deferred_io.fd);
-        // A READ's target points into `frame`'s heap buffer, which moving the vector into the
-        // closure keeps where it is.
-        deferred->complete = [frame = std::move(frame), body,
-                              finish = std::move(ctx.deferred_io.finish), sign = pr.sign,
-                              key = pr.key, alg = pr.alg](int64_t r) mutable {
-          ByteWriter fw(&frame);
-          NtStatus st = finish(r, fw, body);
-          return completeDeferred(std::move(frame), body, st, sign, key, alg);
-        };
-      } else {
-        deferred->blocking = [frame = std::move(frame), body, io = std::move(ctx.deferred),
-                              sign = pr.sign, key = pr.key, alg = pr.alg]() mutable {
-          ByteWriter fw(&frame);
-          NtStatus st = io(fw);
-          return completeDeferred(std::move(frame), body, st, sign, key, alg);
-        };
-      }
+        NtStatus st = finish(r, fw, body);
+        return completeDeferred(std::move(frame), body, st, sign, key, alg);
+      };
       out.resize(start);
       break;
     }

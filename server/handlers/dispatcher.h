@@ -20,15 +20,13 @@ namespace xsmb::handlers {
 // credit window).
 Bytes processMessage(session::ConnState& conn, ByteSpan payload);
 
-// What is left of a request answered on the event loop once its file I/O is done: either one
-// file operation for the worker's I/O engine and `complete`, which builds the response frame
-// from its result; or `blocking` work for the I/O pool that returns the frame.
+// What is left of a request answered on the event loop once its file I/O is done: one file
+// operation for the worker's I/O engine, and `complete`, which builds the response frame from
+// its result.
 struct DeferredReply {
   net::FileIo io;
   std::shared_ptr<vfs::UniqueFd> fd;  // keeps io.fd open until the operation completes
   std::function<Bytes(int64_t result)> complete;
-  std::function<Bytes()> blocking;
-  explicit operator bool() const { return complete || blocking; }
 };
 
 // The event loop's variant, for requests the worker chose to answer there (see

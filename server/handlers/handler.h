@@ -36,15 +36,13 @@ struct RequestContext {
   // or sealed); a handler that goes async sets `async_id` and returns STATUS_PENDING.
   session::AsyncReply async_reply;
   // Set when the request is processed on the event loop (a lone READ/WRITE/ECHO...): handlers
-  // must not block; READ/WRITE then try RWF_NOWAIT and otherwise set `deferred` and return
-  // STATUS_PENDING: the blocking part, run later on the I/O pool, appends the response body.
+  // must not block; READ/WRITE then try RWF_NOWAIT and otherwise set `deferred_io` and return
+  // STATUS_PENDING: one file operation run by the worker's I/O engine (io_uring, or threads).
   bool on_event_loop = false;
-  std::function<NtStatus(ByteWriter& body)> deferred;
-  // The preferred form of deferred work: one file operation run by the worker's I/O engine
-  // (io_uring, or threads). `prepare` appends what precedes the data to the response body and
-  // returns the operation (a READ's target points into that body, which is not touched again
-  // until `finish`); `finish` turns the result (bytes, or -errno) into the status and body;
-  // `body_start` is where the body begins in the buffer `body` writes to.
+  // `prepare` appends what precedes the data to the response body and returns the operation (a
+  // READ's target points into that body, which is not touched again until `finish`); `finish` turns
+  // the result (bytes, or -errno) into the status and body; `body_start` is where the body begins
+  // in the buffer `body` writes to.
   struct DeferredIo {
     std::shared_ptr<vfs::UniqueFd> fd;  // keeps the descriptor open while the I/O runs
     std::function<net::FileIo(ByteWriter& body)> prepare;

@@ -59,19 +59,20 @@ NtStatus readInto(int fd, const ReadRequest& req, ByteWriter& body, int flags) {
 }
 
 // Writes `data` at `offset` and encodes the WRITE response (MS-SMB2 2.2.22). With RWF_NOWAIT a
-// write that would block fails with STATUS_RETRY having written `*done` bytes.
+// write that would block fails with STATUS_RETRY having written `*done` bytes. `sync` (write
+// through) makes each write durable before it returns (RWF_DSYNC, as the I/O engine does).
 NtStatus writeFrom(int fd, uint64_t offset, ByteSpan data, bool sync, int flags, size_t* done,
                    ByteWriter& body) {
   while (*done < data.size()) {
     iovec iov{const_cast<uint8_t*>(data.data()) + *done, data.size() - *done};
-    ssize_t n = pwritev2(fd, &iov, 1, static_cast<off_t>(offset + *done), flags);
+    ssize_t n =
+        pwritev2(fd, &iov, 1, static_cast<off_t>(offset + *done), flags | (sync ? RWF_DSYNC : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
       return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
     }
     *done += static_cast<size_t>(n);
   }
-  if (sync && fdatasync(fd) != 0) return vfs::ntStatusFromErrno(errno);
   encodeWriteResponse(static_cast<uint32_t>(*done), body);
   return STATUS_SUCCESS;
 }
@@ -230,22 +231,18 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
   o->position = offset + req.data.size();
   size_t done = 0;
   if (ctx.on_event_loop) {
-    // As for READ: what the page cache takes at once is written here, the rest on the pool.
+    // As for READ: what the page cache takes at once is written here, the rest (and every
+    // write-through WRITE, RWF_DSYNC) by the I/O engine.
     NtStatus st = sync ? STATUS_RETRY
                        : writeFrom(o->fd.get(), offset, req.data, false, RWF_NOWAIT, &done, body);
     if (st != STATUS_RETRY) return st;
     auto fd = o->sharedFd();
     ByteSpan data = req.data;  // the worker keeps the request message alive until the reply
-    if (sync) {                // write and flush: two steps, on the pool
-      ctx.deferred = [fd, offset, data, sync, done](ByteWriter& out) mutable {
-        return writeFrom(fd->get(), offset, data, sync, 0, &done, out);
-      };
-      return STATUS_PENDING;
-    }
     ctx.deferred_io.fd = fd;
-    ctx.deferred_io.prepare = [fd = fd->get(), offset, data, done](ByteWriter&) {
-      return net::FileIo{net::FileIo::Op::kWrite, fd, offset + done,
-                         const_cast<uint8_t*>(data.data()) + done, data.size() - done};
+    ctx.deferred_io.prepare = [fd = fd->get(), offset, data, done, sync](ByteWriter&) {
+      return net::FileIo{net::FileIo::Op::kWrite, fd,
+                         offset + done,           const_cast<uint8_t*>(data.data()) + done,
+                         data.size() - done,      sync};
     };
     ctx.deferred_io.finish = [done](int64_t r, ByteWriter& body, size_t) {
       if (r < 0) return vfs::ntStatusFromErrno(static_cast<int>(-r));

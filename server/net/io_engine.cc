@@ -3,6 +3,7 @@
 #include <liburing.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -246,6 +247,7 @@ bool IoUringEngine::prepare(Request* r) {
     case FileIo::Op::kWrite:
       io_uring_prep_write(sqe, io.fd, io.data + r->transferred, static_cast<unsigned>(piece),
                           offset);
+      if (io.datasync) sqe->rw_flags = RWF_DSYNC;
       break;
     case FileIo::Op::kFsync:
       io_uring_prep_fsync(sqe, io.fd, 0);
@@ -338,6 +340,13 @@ void IoUringEngine::reap() {
 // ---------------------------------------------------------------------------------------------
 // Thread pool
 
+// One pread, or one pwrite (RWF_DSYNC for a datasync write).
+ssize_t transfer(const FileIo& io, uint8_t* data, size_t n, off_t offset) {
+  if (io.op == FileIo::Op::kRead) return pread(io.fd, data, n, offset);
+  iovec iov{data, n};
+  return pwritev2(io.fd, &iov, 1, offset, io.datasync ? RWF_DSYNC : 0);
+}
+
 // pread/pwrite until done, end of file or error; the same contract as the io_uring engine.
 int64_t runBlocking(const FileIo& io, size_t max_chunk) {
   if (io.op == FileIo::Op::kFsync) return fsync(io.fd) == 0 ? 0 : -errno;
@@ -346,8 +355,7 @@ int64_t runBlocking(const FileIo& io, size_t max_chunk) {
   while (done < io.length) {
     size_t piece = std::min(io.length - done, max_chunk);
     off_t offset = static_cast<off_t>(io.offset + done);
-    ssize_t n = io.op == FileIo::Op::kRead ? pread(io.fd, io.data + done, piece, offset)
-                                           : pwrite(io.fd, io.data + done, piece, offset);
+    ssize_t n = transfer(io, io.data + done, piece, offset);
     if (n < 0) {
       if (errno == EINTR) continue;
       return -errno;
@@ -360,9 +368,7 @@ int64_t runBlocking(const FileIo& io, size_t max_chunk) {
   }
   // A zero-length read or write still checks the descriptor, as the kernel does for io_uring.
   if (io.length == 0) {
-    ssize_t n = io.op == FileIo::Op::kRead ? pread(io.fd, io.data, 0, io.offset)
-                                           : pwrite(io.fd, io.data, 0, io.offset);
-    if (n < 0) return -errno;
+    if (transfer(io, io.data, 0, static_cast<off_t>(io.offset)) < 0) return -errno;
   }
   return static_cast<int64_t>(done);
 }

@@ -24,6 +24,9 @@ struct FileIo {
   uint64_t offset = 0;      // bytes from the start of the file; above INT64_MAX is -EINVAL
   uint8_t* data = nullptr;  // read target or write source
   size_t length = 0;
+  // kWrite: the data is on stable storage when the write completes (RWF_DSYNC), as a
+  // write-through WRITE requires (MS-SMB2 2.2.21 SMB2_WRITEFLAG_WRITE_THROUGH).
+  bool datasync = false;
 };
 
 // Result: bytes transferred (a read stops early only at end of file; a write is complete), or

@@ -500,11 +500,7 @@ bool Worker::deliver(Conn& c, MsgBuf msg) {
     session::FileSegment segment;
     Bytes resp = handlers::processOnEventLoop(*c.state, holder->span(), &deferred, &segment);
     uint64_t conn_id = c.id;
-    if (deferred.blocking) {
-      pool_->submit([this, conn_id, holder, blocking = std::move(deferred.blocking)] {
-        post({conn_id, blocking(), false, 0, true, nullptr});
-      });
-    } else if (deferred.complete) {
+    if (deferred.complete) {
       // Off the connection's strand: later requests are served while the disk works.
       auto d = std::make_shared<handlers::DeferredReply>(std::move(deferred));
       server_->stats.engine_ios++;

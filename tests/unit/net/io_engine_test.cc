@@ -226,6 +226,18 @@ TEST_P(IoEngineTest, WritesThenReadsBack) {
   EXPECT_EQ(back, expected);
 }
 
+// A write-through WRITE (RWF_DSYNC): the whole range is written and reads back (durability
+// itself cannot be observed without pulling the plug; the flag reaching the kernel is what the
+// engine owes, and an unsupported flag would fail the write with -EOPNOTSUPP/-EINVAL).
+TEST_P(IoEngineTest, DatasyncWriteIsCompleteAndReadsBack) {
+  TempFile file;
+  std::vector<uint8_t> data = pattern(70000, 7);
+  FileIo io = writeOf(file.fd(), 0, &data);
+  io.datasync = true;
+  EXPECT_EQ(runOne(io), 70000);
+  EXPECT_EQ(file.contents(), data);
+}
+
 TEST_P(IoEngineTest, ZeroLengthTransfersReturnZero) {
   TempFile file(pattern(100));
   std::vector<uint8_t> empty;
