@@ -455,9 +455,9 @@ namespace {
 // (two thread wake-ups) costs more than the work. A lone ECHO, CANCEL, NEGOTIATE, READ, WRITE
 // or FLUSH qualifies (READ and WRITE only touch the page cache there, RWF_NOWAIT; what would
 // block, and every fsync, goes to the I/O engine, off the connection's strand), and so does a
-// message or compound
-// chain of CREATE, CLOSE and QUERY_INFO: a CREATE only while no open holds a BATCH or EXCLUSIVE
-// oplock, whose break it would have to wait for. Encrypted messages go to the pool.
+// message or compound chain of CREATE, CLOSE and QUERY_INFO: a CREATE only while no open holds
+// a BATCH or EXCLUSIVE oplock, whose break it would have to wait for. Encrypted messages go to
+// the pool.
 bool answerInline(ByteSpan msg, const session::ServerContext& server) {
   constexpr int kMaxChain = 8;
   size_t off = 0;
