@@ -110,7 +110,7 @@ NtStatus readAsSegment(session::Open& o, const ReadRequest& req, session::FileSe
     if (errno == ENOSYS || errno == EPERM) no_cachestat = true;
     return STATUS_RETRY;
   }
-  const uint64_t page = 4096;
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   uint64_t pages = (req.offset + req.length - 1) / page - req.offset / page + 1;
   if (cs.nr_cache < pages) return STATUS_RETRY;
   encodeReadResponseHeader(req.length, body);
