@@ -42,8 +42,11 @@ uint32_t fileMaximalAccess(int dirfd, const std::string& name, bool directory, u
   uint32_t a = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
   // Clients ask for FILE_EXECUTE with read (GENERIC_READ maps to it for programs they run
   // themselves), so it goes with read, as Samba maps it.
-  if (faccessat(dirfd, n, R_OK, flags) == 0) a |= FILE_READ_DATA | FILE_READ_EA | FILE_EXECUTE;
-  if (faccessat(dirfd, n, W_OK, flags) == 0) {
+  // Read and write are asked together first: the usual answer (both) costs one call.
+  bool both = faccessat(dirfd, n, R_OK | W_OK, flags) == 0;
+  if (both || faccessat(dirfd, n, R_OK, flags) == 0)
+    a |= FILE_READ_DATA | FILE_READ_EA | FILE_EXECUTE;
+  if (both || faccessat(dirfd, n, W_OK, flags) == 0) {
     a |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES |
          FILE_DELETE_CHILD;
   }
@@ -214,8 +217,7 @@ retry:
                       disposition == FILE_SUPERSEDE)) {
       return STATUS_INVALID_PARAMETER;
     }
-    maximal = fileMaximalAccess(res.name.empty() ? res.parent.get() : res.parent.get(), res.name,
-                                directory, res.stx.stx_uid);
+    maximal = fileMaximalAccess(res.parent.get(), res.name, directory, res.stx.stx_uid);
     if (!res.name.empty() && parentWritable(res.parent.get())) maximal |= DELETE;
     maximal &= tree.maximal_access;
     // The READONLY attribute denies writing the data to everyone, administrators included

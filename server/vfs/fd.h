@@ -35,4 +35,41 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// A directory fd that is either owned (closed in the destructor) or borrowed from an owner
+// that outlives it (a share's root fd), so resolving a path directly under the root needs no
+// openat2 to duplicate the root. Move-only; -1 means "none".
+class DirFd {
+ public:
+  DirFd() = default;
+  static DirFd owned(int fd) { return DirFd(fd, true); }
+  static DirFd borrowed(int fd) { return DirFd(fd, false); }
+  DirFd(DirFd&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), owned_(std::exchange(other.owned_, false)) {}
+  DirFd& operator=(DirFd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+      owned_ = std::exchange(other.owned_, false);
+    }
+    return *this;
+  }
+  DirFd(const DirFd&) = delete;
+  DirFd& operator=(const DirFd&) = delete;
+  ~DirFd() { reset(); }
+
+  int get() const { return fd_; }
+  bool isOwned() const { return owned_; }
+  void reset() {
+    if (owned_ && fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    owned_ = false;
+  }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  DirFd(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  int fd_ = -1;
+  bool owned_ = false;
+};
+
 }  // namespace xsmb::vfs

@@ -107,8 +107,7 @@ NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Re
   for (const std::string& c : components) {
     if (!isValidComponent(c)) return STATUS_OBJECT_NAME_INVALID;
   }
-  UniqueFd cur(openBeneath(root_fd, ".", O_PATH | O_DIRECTORY));
-  if (!cur) return ntStatusFromErrno(errno);
+  DirFd cur = DirFd::borrowed(root_fd);
   if (components.empty()) {
     if (statx(cur.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &out->stx) != 0) {
       return ntStatusFromErrno(errno);
@@ -136,7 +135,7 @@ NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Re
       if (err == ENOENT || err == ENOTDIR || err == ELOOP) return STATUS_OBJECT_PATH_NOT_FOUND;
       return ntStatusFromErrno(err);
     }
-    cur.reset(fd);
+    cur = DirFd::owned(fd);
     if (!disk_path.empty()) disk_path += '/';
     disk_path += disk_name;
   }

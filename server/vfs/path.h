@@ -39,8 +39,9 @@ bool isValidComponent(std::string_view name);
 int openBeneath(int dirfd, const char* name, int flags, mode_t mode = 0);
 
 struct Resolved {
-  UniqueFd parent;        // O_PATH|O_DIRECTORY fd of the directory holding the last component;
-                          // for the share root itself: an O_PATH fd of the root
+  DirFd parent;           // O_PATH|O_DIRECTORY fd of the directory holding the last component;
+                          // the share root's own fd (borrowed, not duplicated) when that
+                          // directory is the root, and for the share root itself
   std::string name;       // on-disk name of the last component (the requested spelling if it
                           // does not exist); empty for the share root itself (open it with
                           // openBeneath(parent, ".", ...))
@@ -58,7 +59,8 @@ struct Resolved {
 // caller decides). The last component is not followed (statx AT_SYMLINK_NOFOLLOW): opening it
 // with openBeneath(parent, name) enforces the same rule. A component that isValidComponent
 // rejects -> STATUS_OBJECT_NAME_INVALID. Other errors via ntStatusFromErrno.
-// Cost: one openat2 per intermediate component, one statx for the last; a directory scan only
+// Cost: one openat2 per intermediate component (none for a name directly under the root),
+// one statx for the last; a directory scan only
 // for a name that misses its exact spelling.
 NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Resolved* out);
 
