@@ -209,6 +209,7 @@ enum class Param {
   kMapToGuest,
   kGuestAccount,
   kMaxConnections,
+  kBusyPoll,
   kSmbPasswdFile,
   kLogLevel,
   kServerSmb3EncryptionAlgorithms,
@@ -269,6 +270,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("map to guest", Param::kMapToGuest, Scope::kGlobal);
     add("guest account", Param::kGuestAccount, Scope::kGlobal);
     add("max connections", Param::kMaxConnections, Scope::kGlobal);
+    add("busy poll", Param::kBusyPoll, Scope::kGlobal);
     add("smb passwd file", Param::kSmbPasswdFile, Scope::kGlobal);
     add("log level", Param::kLogLevel, Scope::kGlobal);
     add("debuglevel", Param::kLogLevel, Scope::kGlobal, "log level");
@@ -641,6 +643,17 @@ void Parser::applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfi
       }
       break;
     }
+    case Param::kBusyPoll: {
+      std::optional<uint64_t> n = parseUnsigned(v, kMaxBusyPollUsecs);
+      if (!n) {
+        error(a.line,
+              absl::StrCat("invalid number \"", v, "\" for \"busy poll\" (microseconds, 0 to ",
+                           kMaxBusyPollUsecs, ")"));
+      } else {
+        g->busy_poll_usecs = static_cast<uint32_t>(*n);
+      }
+      break;
+    }
     case Param::kSmbPasswdFile:
       if (v.empty()) {
         error(a.line, "\"smb passwd file\" must not be empty");
@@ -932,6 +945,7 @@ std::string renderConfig(const Config& config) {
                                                                     : "Never");
   line("guest account", g.guest_account);
   line("max connections", std::to_string(g.max_connections));
+  line("busy poll", std::to_string(g.busy_poll_usecs));
   line("smb passwd file", g.smb_passwd_file);
   line("log level", std::to_string(g.log_level));
   line("server smb encrypt", encryptPolicyWord(g.server_smb_encrypt));

@@ -45,6 +45,8 @@ struct ShareConfig {
   bool operator==(const ShareConfig&) const = default;
 };
 
+inline constexpr uint32_t kMaxBusyPollUsecs = 10000;  // "busy poll" upper bound
+
 struct GlobalConfig {
   std::string workgroup = "WORKGROUP";
   std::string netbios_name;  // default: upper-cased short hostname
@@ -65,7 +67,14 @@ struct GlobalConfig {
   SigningPolicy server_signing = SigningPolicy::kAuto;
   MapToGuest map_to_guest = MapToGuest::kNever;
   std::string guest_account = "nobody";
-  uint32_t max_connections = 0;                             // 0 = unlimited
+  uint32_t max_connections = 0;  // 0 = unlimited
+  // "busy poll": microseconds an event loop keeps polling its sockets (epoll_wait with no
+  // timeout) after its last event before it sleeps, 0 to 10,000 (0 = always sleep). A client
+  // whose next request arrives within the window then need not wake the loop: on a loaded
+  // loopback or VM the wake-up (an inter-processor interrupt to an idle CPU) costs the sender
+  // more than the request itself (docs/performance.md "Busy polling"). Costs up to that much CPU
+  // after each burst of requests, none while idle.
+  uint32_t busy_poll_usecs = 50;
   std::string smb_passwd_file = "/var/lib/xsmbd/users.db";  // "smb passwd file": our user database
   int log_level = 1;                                        // "log level"
   // "server smb encrypt" in [global]; it is also the default of every ShareConfig::smb_encrypt.

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <mutex>
 #include <string_view>
+#include <thread>
 
 #include "server/common/log.h"
 #include "server/handlers/dispatcher.h"
@@ -77,6 +78,24 @@ std::string peerName(const sockaddr_storage& ss) {
 std::mutex& acceptMutex() {
   static std::mutex mu;
   return mu;
+}
+
+// Loops allowed to busy-poll at the same time: half the CPUs, at least one. With every loop
+// polling, a two-CPU machine measured path-contention-shared 15 % slower (the pollers took the
+// CPU the requests needed); with one of two, faster than not polling at all.
+std::atomic<int>& pollSlots() {
+  static std::atomic<int> slots{
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2))};
+  return slots;
+}
+
+bool takePollSlot() {
+  std::atomic<int>& slots = pollSlots();
+  int n = slots.load(std::memory_order_relaxed);
+  while (n > 0) {
+    if (slots.compare_exchange_weak(n, n - 1)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -184,11 +203,33 @@ void Worker::stop() {
 void Worker::run() {
   session::setOnEventLoopThread();
   epoll_event events[128];
+  // "busy poll": after an event the loop polls without sleeping for this long, so a request
+  // that follows soon is found without the sender paying to wake this thread. Only half the
+  // CPUs' loops poll at once (takePollSlot), so polling never takes every CPU from the work.
+  const auto busy_poll = std::chrono::microseconds(server_->config.global.busy_poll_usecs);
+  auto last_event = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  bool polling = false;  // this loop holds a poll slot
+  struct SlotReturn {
+    bool& polling;
+    ~SlotReturn() {
+      if (polling) pollSlots().fetch_add(1);
+    }
+  } slot_return{polling};
   while (!stop_) {
     if (listeners_paused_ && std::chrono::steady_clock::now() >= resume_listeners_at_) {
       resumeListeners();
     }
-    int n = epoll_wait(epfd_, events, 128, listeners_paused_ ? 100 : 1000);
+    int timeout = listeners_paused_ ? 100 : 1000;
+    if (busy_poll.count() > 0 && std::chrono::steady_clock::now() - last_event < busy_poll &&
+        (polling || takePollSlot())) {
+      polling = true;
+      timeout = 0;
+    } else if (polling) {
+      polling = false;
+      pollSlots().fetch_add(1);
+    }
+    int n = epoll_wait(epfd_, events, 128, timeout);
+    if (n > 0 && busy_poll.count() > 0) last_event = std::chrono::steady_clock::now();
     if (n < 0) {
       if (errno == EINTR) continue;
       XLOG(ERROR) << "epoll_wait: " << std::strerror(errno);

@@ -63,6 +63,7 @@ TEST_F(SmbConfTest, EmptyTextGivesDefaultsAndIpc) {
   EXPECT_THAT(g.smb_ports, ElementsAre(445));
   EXPECT_EQ(g.server_min_protocol, 0x0202);
   EXPECT_EQ(g.server_max_protocol, 0x0311);
+  EXPECT_EQ(g.busy_poll_usecs, 50u);
   ASSERT_EQ(r.config.shares.size(), 1u);
   const ShareConfig& ipc = r.config.shares[0];
   EXPECT_EQ(ipc.name, "IPC$");
@@ -87,6 +88,7 @@ TEST_F(SmbConfTest, EveryGlobalParameter) {
   map to guest = bad user
   guest account = guest
   max connections = 100
+  busy poll = 0
   smb passwd file = /etc/xsmbd/users.db
   log level = 3 auth:5
 )");
@@ -104,6 +106,7 @@ TEST_F(SmbConfTest, EveryGlobalParameter) {
   EXPECT_EQ(g.map_to_guest, MapToGuest::kBadUser);
   EXPECT_EQ(g.guest_account, "guest");
   EXPECT_EQ(g.max_connections, 100u);
+  EXPECT_EQ(g.busy_poll_usecs, 0u);
   EXPECT_EQ(g.smb_passwd_file, "/etc/xsmbd/users.db");
   EXPECT_EQ(g.log_level, 3);
 }
@@ -348,6 +351,8 @@ TEST_F(SmbConfTest, ErrorsCarryTheirLineNumber) {
       {"guest account =\n", S::kError, 1, "guest account"},
       {"max connections = -1\n", S::kError, 1, "invalid number \"-1\""},
       {"max connections = 4294967296\n", S::kError, 1, "invalid number"},
+      {"busy poll = 10001\n", S::kError, 1, "invalid number \"10001\" for \"busy poll\""},
+      {"busy poll = fast\n", S::kError, 1, "invalid number \"fast\""},
       {"smb passwd file =\n", S::kError, 1, "smb passwd file"},
       {"log level = high\n", S::kError, 1, "log level"},
       {"log level = 11\n", S::kError, 1, "log level"},
