@@ -3,6 +3,7 @@
 without being served while two are open, the two keep being served, and once one closes a new
 connection is served again (the count is released, refusals do not leak slots).
 Credits: one connection keeps 64 requests in flight.
+Busy polling: after a burst the event loops stop polling and an idle server uses no CPU.
 
 Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_limits.py
 """
@@ -137,6 +138,51 @@ class CreditsInFlightTest(harness.ServerTestCase):
                 self.assertGreaterEqual(r.credits, 1)  # each gives its credit back
                 seen.add(r.message_id)
             self.assertEqual(seen, set(range(1, self.IN_FLIGHT + 1)))
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of every thread of `pid` so far, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BusyPollTest(harness.ServerTestCase):
+    """`busy poll` (default 50 us): a loop polls epoll for a while after its last event instead
+    of sleeping at once. Once the requests stop, polling must stop too: an xsmbd that has just
+    answered a burst from several connections uses (next to) no CPU while idle."""
+
+    @classmethod
+    def configure(cls, server):
+        server.add_share("share", {"read only": "no"})
+
+    def test_idle_after_a_burst_uses_no_cpu(self):
+        conns = [smb2raw.Connection(self.server.port) for _ in range(4)]
+        try:
+            for conn in conns:
+                neg = bytearray(smb2raw.negotiate_request(dialects=DIALECTS))
+                struct.pack_into("<H", neg, 14, 64)
+                conn.send(bytes(neg))
+                self.assertEqual(smb2raw.Response(conn.recv()).status, smb2raw.STATUS_SUCCESS)
+            for round_ in range(20):
+                for conn in conns:
+                    conn.send_raw(b"".join(smb2raw.frame(smb2raw.echo_request(mid))
+                                           for mid in range(1 + round_ * 32, 33 + round_ * 32)))
+                for conn in conns:
+                    for _ in range(32):
+                        self.assertEqual(smb2raw.Response(conn.recv()).status,
+                                         smb2raw.STATUS_SUCCESS)
+            pid = self.server.proc.pid
+            time.sleep(0.2)
+            before = cpu_seconds(pid)
+            time.sleep(2.0)
+            used = cpu_seconds(pid) - before
+            # A loop left polling would burn a whole CPU (2 s here); idle loops wake once a
+            # second at most.
+            self.assertLess(used, 0.2, f"idle xsmbd used {used:.2f} s of CPU in 2 s")
+        finally:
+            for conn in conns:
+                conn.close()
 
 
 if __name__ == "__main__":
