@@ -33,6 +33,9 @@ namespace {
 constexpr size_t kScratchSize = 256 * 1024;
 // Messages with more than this still to come set SO_RCVLOWAT (see consume()).
 constexpr size_t kLowatMin = 64 * 1024;
+// After a large message the next read takes this much: the NetBIOS header, the SMB2 header and
+// a WRITE request's fixed part (MS-SMB2 2.2.21), which is where a WRITE's data begins.
+constexpr size_t kLargeStreamHeadRead = kNetBiosHeaderSize + 64 + 48;
 // Before NEGOTIATE nothing legitimate is larger than this (an SPNEGO token fits easily).
 constexpr size_t kPreNegotiateMaxFrame = 256 * 1024;
 // Room for headers and compounded requests above MaxWriteSize/MaxTransactSize.
@@ -399,6 +402,7 @@ void Worker::readAvailable(Conn& c) {
           return;
         }
         if (c.inflight_got == c.inflight.size) {
+          c.large_stream = c.inflight.size >= kLowatMin;
           MsgBuf msg = std::move(c.inflight);
           c.inflight = {};
           c.inflight_got = 0;
@@ -413,7 +417,8 @@ void Worker::readAvailable(Conn& c) {
       }
     } else {
       std::memcpy(scratch_.data(), c.head, c.head_len);
-      const size_t room = scratch_.size() - c.head_len;
+      size_t room = scratch_.size() - c.head_len;
+      if (c.large_stream) room = std::min(room, kLargeStreamHeadRead);
       n = recv(c.fd, scratch_.data() + c.head_len, room, 0);
       if (n > 0) {
         size_t total = c.head_len + static_cast<size_t>(n);
@@ -459,6 +464,7 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
         pos += kNetBiosHeaderSize + f.length;
         break;
       case FrameStatus::kMessage: {
+        c.large_stream = false;
         MsgBuf msg = MsgBuf::make(f.length);
         std::memcpy(msg.data.get(), rest.data() + kNetBiosHeaderSize, f.length);
         if (!deliver(c, std::move(msg))) return false;

@@ -88,6 +88,10 @@ class Worker {
     bool flush_pending = false;  // replies queued on the event loop, not yet written
     uint32_t events = 0;         // the epoll events registered for fd
     bool lowat = false;          // SO_RCVLOWAT is raised for the message being read
+    // The last message was large (a WRITE stream): the next read asks for a header's worth
+    // only, so the next large message lands in its own buffer instead of the scratch buffer
+    // (saving a copy of up to kScratchSize of its data).
+    bool large_stream = false;
   };
   struct Completion {
     uint64_t conn_id;

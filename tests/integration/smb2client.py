@@ -2,7 +2,7 @@
 
 NEGOTIATE (one dialect, 0x0210 by default), SESSION_SETUP with bare NTLMSSP tokens and an
 NTLMv2 response (MS-NLMP 3.3.2), HMAC-SHA256 signing (MS-SMB2 3.1.4.1), TREE_CONNECT, CREATE,
-READ, CLOSE, ECHO and LOGOFF. Every request and response stays visible to the test (raw bytes,
+READ, WRITE, CLOSE, ECHO and LOGOFF. Every request and response stays visible to the test (raw bytes,
 status, header fields) so tests can send wrong signatures or unsigned requests on purpose.
 Written from the specifications; SMB 3.x (AES-CMAC, key derivation) is out of scope.
 
@@ -27,6 +27,7 @@ TREE_DISCONNECT = 0x0004
 CREATE = 0x0005
 CLOSE = 0x0006
 READ = 0x0008
+WRITE = 0x0009
 ECHO = 0x000D
 
 FLAGS_SERVER_TO_REDIR = 0x00000001
@@ -404,6 +405,24 @@ class Smb2Client:
         if r.status == STATUS_SUCCESS:
             data_off, data_len = r.body[2], struct.unpack_from("<I", r.body, 4)[0]
             r.data = r.raw[data_off:data_off + data_len]
+        return r
+
+    def write_request(self, file_id, data, offset=0, flags=0):
+        """A WRITE request (MS-SMB2 2.2.21), unsigned and not sent: data at DataOffset 0x70,
+        CreditCharge one per started 64 KiB (MS-SMB2 3.1.5.2) from dialect 2.1 on."""
+        body = (struct.pack("<HHIQ", 49, 64 + 48, len(data), offset) + file_id
+                + struct.pack("<IIHHI", 0, 0, 0, 0, flags) + data)
+        msg = bytearray(self.build(WRITE, body))
+        if self.dialect and self.dialect >= 0x0210:
+            charge = max(1, (len(data) + 65535) // 65536)
+            struct.pack_into("<H", msg, 6, charge)
+            self.message_id += charge - 1  # the request takes `charge` MessageIds
+        return bytes(msg)
+
+    def write(self, file_id, data, offset=0, flags=0, **send_kwargs):
+        """WRITE `data` at `offset`; reply.count holds the bytes written on success."""
+        r = self.send(self.write_request(file_id, data, offset, flags), **send_kwargs)
+        r.count = struct.unpack_from("<I", r.body, 4)[0] if r.status == STATUS_SUCCESS else 0
         return r
 
     def close_file(self, file_id, **send_kwargs):
