@@ -246,7 +246,10 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   }
   uint64_t seal_sid = 0;
   Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid);
-  return seal_sid ? seal(conn, seal_sid, std::move(resp)) : resp;
+  // Not `seal_sid ? seal(...) : resp`: a conditional expression copies the lvalue (a READ's
+  // megabytes), where a return statement moves it.
+  if (seal_sid) return seal(conn, seal_sid, std::move(resp));
+  return resp;
 }
 
 Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredReply* deferred,
@@ -262,7 +265,10 @@ Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredRep
         resp.data());
     return resp;
   }
-  return seal_sid ? seal(conn, seal_sid, std::move(resp)) : resp;
+  // Not `seal_sid ? seal(...) : resp`: a conditional expression copies the lvalue (a READ's
+  // megabytes), where a return statement moves it.
+  if (seal_sid) return seal(conn, seal_sid, std::move(resp));
+  return resp;
 }
 
 namespace {
