@@ -72,8 +72,9 @@ struct GlobalConfig {
   // timeout) after its last event before it sleeps, 0 to 10,000 (0 = always sleep). A client
   // whose next request arrives within the window then need not wake the loop: on a loaded
   // loopback or VM the wake-up (an inter-processor interrupt to an idle CPU) costs the sender
-  // more than the request itself (docs/performance.md "Busy polling"). Costs up to that much CPU
-  // after each burst of requests, none while idle.
+  // more than the request itself (docs/performance.md, Session 3). At most half the CPUs' loops
+  // poll at once (none on a single CPU). Costs up to that much CPU after each burst of
+  // requests, none while idle.
   uint32_t busy_poll_usecs = 50;
   std::string smb_passwd_file = "/var/lib/xsmbd/users.db";  // "smb passwd file": our user database
   int log_level = 1;                                        // "log level"
