@@ -120,6 +120,27 @@ NtStatus readAsSegment(session::Open& o, const ReadRequest& req, session::FileSe
   return STATUS_SUCCESS;
 }
 
+// Reads a lone READ's data into a buffer of its own that the response frame carries as its
+// segment (`seg->data`): unlike growing the response vector, the buffer is not zero-filled
+// before the read overwrites it. RWF_NOWAIT; STATUS_RETRY unless the whole range was read at
+// once from the page cache (the end of the file included: the caller's slower path handles it).
+NtStatus readIntoSegment(session::Open& o, const ReadRequest& req, session::FileSegment* seg,
+                         ByteWriter& body) {
+  auto data = std::make_shared_for_overwrite<uint8_t[]>(req.length);
+  size_t got = 0;
+  while (got < req.length) {
+    iovec iov{data.get() + got, req.length - got};
+    ssize_t n = preadv2(o.fd.get(), &iov, 1, static_cast<off_t>(req.offset + got), RWF_NOWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return STATUS_RETRY;
+    got += static_cast<size_t>(n);
+  }
+  encodeReadResponseHeader(req.length, body);
+  seg->data = std::move(data);
+  seg->length = req.length;
+  return STATUS_SUCCESS;
+}
+
 // A message-mode pipe read: what the last write produced, in pieces no larger than asked;
 // STATUS_BUFFER_OVERFLOW says more of the same message follows (MS-SMB2 3.3.5.12).
 NtStatus readPipe(session::Open& o, const ReadRequest& req, ByteWriter& body) {
@@ -161,13 +182,20 @@ NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
   // On the event loop only data already in the page cache is read (RWF_NOWAIT); anything
   // else goes to the I/O pool with a reference to the file, off the connection's strand.
   if (ctx.on_event_loop) {
-    if (ctx.file_segment && req.length >= kSendfileMinLength && o->share->cfg.use_sendfile &&
-        readAsSegment(*o, req, ctx.file_segment, body) == STATUS_SUCCESS) {
-      ctx.server->stats.sendfile_reads++;
-      o->position = req.offset + req.length;
-      return STATUS_SUCCESS;
-    }
-    if (readInto(o->fd.get(), req, body, RWF_NOWAIT) == STATUS_SUCCESS) {
+    if (ctx.file_segment && req.length >= kSendfileMinLength) {
+      // A large lone READ whose response is neither signed nor sealed: its data leaves from
+      // the page cache (sendfile) or from a buffer of its own, never through the response.
+      if (o->share->cfg.use_sendfile &&
+          readAsSegment(*o, req, ctx.file_segment, body) == STATUS_SUCCESS) {
+        ctx.server->stats.sendfile_reads++;
+        o->position = req.offset + req.length;
+        return STATUS_SUCCESS;
+      }
+      if (readIntoSegment(*o, req, ctx.file_segment, body) == STATUS_SUCCESS) {
+        o->position = req.offset + req.length;
+        return STATUS_SUCCESS;
+      }
+    } else if (readInto(o->fd.get(), req, body, RWF_NOWAIT) == STATUS_SUCCESS) {
       o->position = req.offset + req.length;
       return STATUS_SUCCESS;
     }

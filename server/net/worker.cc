@@ -657,7 +657,7 @@ void Worker::flush(Conn& c) {
   while (!c.wq.empty()) {
     OutFrame& front = c.wq.front();
     ssize_t n;
-    if (c.woff >= front.bytes.size()) {
+    if (c.woff >= front.bytes.size() && !front.file.data) {
       // The frame's file data, from the page cache straight to the socket.
       size_t sent = c.woff - front.bytes.size();
       size_t left = front.file.length - sent;
@@ -671,16 +671,24 @@ void Worker::flush(Conn& c) {
     } else {
       // Whole frames gathered into one send; a frame whose data comes from a file ends the
       // batch (MSG_MORE: its headers wait for the data rather than leaving as a packet alone).
+      // Data read into memory (file.data) goes as a second iovec of its frame.
       iovec iov[64];
       int cnt = 0;
       bool more = false;
-      for (auto it = c.wq.begin(); it != c.wq.end() && cnt < 64; ++it, ++cnt) {
-        size_t skip = cnt == 0 ? c.woff : 0;
-        iov[cnt].iov_base = it->bytes.data() + skip;
-        iov[cnt].iov_len = it->bytes.size() - skip;
-        if (it->file.length) {
-          more = true;
+      for (auto it = c.wq.begin(); it != c.wq.end() && cnt + 2 <= 64; ++it) {
+        size_t skip = it == c.wq.begin() ? c.woff : 0;
+        if (skip < it->bytes.size()) {
+          iov[cnt].iov_base = it->bytes.data() + skip;
+          iov[cnt].iov_len = it->bytes.size() - skip;
           ++cnt;
+        }
+        if (it->file.data) {
+          size_t data_skip = skip > it->bytes.size() ? skip - it->bytes.size() : 0;
+          iov[cnt].iov_base = it->file.data.get() + data_skip;
+          iov[cnt].iov_len = it->file.length - data_skip;
+          ++cnt;
+        } else if (it->file.length) {
+          more = true;
           break;
         }
       }

@@ -190,13 +190,15 @@ struct Open {
   }
 };
 
-// File data that follows a response frame on the wire, sent from the page cache by sendfile
-// (a READ's Buffer, MS-SMB2 2.2.20): `length` bytes of `fd` at `offset`. The frame's NetBIOS
-// length already counts them.
+// File data that follows a response frame on the wire (a READ's Buffer, MS-SMB2 2.2.20), and
+// that the frame's NetBIOS length already counts: either `length` bytes of `fd` at `offset`,
+// sent from the page cache by sendfile, or, when `data` is set, `length` bytes already read
+// into `data` (a buffer that is never zero-filled first, unlike a growing response vector).
 struct FileSegment {
   std::shared_ptr<vfs::UniqueFd> fd;
   uint64_t offset = 0;
   uint32_t length = 0;
+  std::shared_ptr<uint8_t[]> data;
 };
 
 struct TreeConnect {
