@@ -100,6 +100,7 @@ NtStatus readAsSegment(session::Open& o, const ReadRequest& req, session::FileSe
                        ByteWriter& body) {
   static std::atomic<bool> no_cachestat{false};
   if (no_cachestat.load(std::memory_order_relaxed)) return STATUS_RETRY;
+  if (req.minimum_count > req.length) return STATUS_RETRY;  // answered STATUS_END_OF_FILE
   struct stat st {};
   if (fstat(o.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return STATUS_RETRY;
   uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -126,6 +127,8 @@ NtStatus readAsSegment(session::Open& o, const ReadRequest& req, session::FileSe
 // once from the page cache (the end of the file included: the caller's slower path handles it).
 NtStatus readIntoSegment(session::Open& o, const ReadRequest& req, session::FileSegment* seg,
                          ByteWriter& body) {
+  // MinimumCount above Length can never be met: STATUS_END_OF_FILE comes from the other path.
+  if (req.minimum_count > req.length) return STATUS_RETRY;
   auto data = std::make_shared_for_overwrite<uint8_t[]>(req.length);
   size_t got = 0;
   while (got < req.length) {

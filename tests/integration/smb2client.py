@@ -396,11 +396,11 @@ class Smb2Client:
         r.file_id = r.body[64:80] if r.status == STATUS_SUCCESS else None
         return r
 
-    def read(self, file_id, length=65536, offset=0, **send_kwargs):
+    def read(self, file_id, length=65536, offset=0, minimum_count=0, **send_kwargs):
         """READ (MS-SMB2 2.2.19); reply.data holds the bytes read on success."""
         body = (struct.pack("<HBBIQ", 49, 0, 0, length, offset) + file_id
-                + struct.pack("<IIIHH", 0, 0, 0, 0, 0) + b"\x00")
-        r = self.send(self.build(READ, body), **send_kwargs)
+                + struct.pack("<IIIHH", minimum_count, 0, 0, 0, 0) + b"\x00")
+        r = self.send(self.charged(self.build(READ, body), length), **send_kwargs)
         r.data = b""
         if r.status == STATUS_SUCCESS:
             data_off, data_len = r.body[2], struct.unpack_from("<I", r.body, 4)[0]
@@ -412,11 +412,18 @@ class Smb2Client:
         CreditCharge one per started 64 KiB (MS-SMB2 3.1.5.2) from dialect 2.1 on."""
         body = (struct.pack("<HHIQ", 49, 64 + 48, len(data), offset) + file_id
                 + struct.pack("<IIHHI", 0, 0, 0, 0, flags) + data)
-        msg = bytearray(self.build(WRITE, body))
-        if self.dialect and self.dialect >= 0x0210:
-            charge = max(1, (len(data) + 65535) // 65536)
-            struct.pack_into("<H", msg, 6, charge)
-            self.message_id += charge - 1  # the request takes `charge` MessageIds
+        return self.charged(self.build(WRITE, body), len(data))
+
+    def charged(self, message, payload):
+        """`message` (just built) with the CreditCharge a READ or WRITE of `payload` bytes needs
+        from dialect 2.1 on: one per started 64 KiB (MS-SMB2 3.1.5.2); the request then takes
+        that many MessageIds."""
+        if not self.dialect or self.dialect < 0x0210 or payload <= 65536:
+            return message
+        charge = (payload + 65535) // 65536
+        msg = bytearray(message)
+        struct.pack_into("<H", msg, 6, charge)
+        self.message_id += charge - 1
         return bytes(msg)
 
     def write(self, file_id, data, offset=0, flags=0, **send_kwargs):

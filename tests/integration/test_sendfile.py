@@ -17,6 +17,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+import smb2client  # noqa: E402
 
 USER, PASSWORD = "sfuser", "Send-file-123"
 SIZE = 48 << 20
@@ -104,6 +105,32 @@ class SendfileTest(harness.ServerTestCase):
                                         password=PASSWORD, protection="off")
         self.assertEqual(rc, 0, out)
         self.assertEqual(harness.sha256_file(self.on.path / "put.bin"), sha)
+
+    def test_large_reads_from_memory_and_minimum_count(self):
+        """A large lone READ on either share, cached: the data whole and exact (from the page
+        cache by sendfile on "on", from a buffer of its own on "off"); a MinimumCount above
+        Length can never be met and is STATUS_END_OF_FILE (MS-SMB2 3.3.5.12) on both."""
+        for share in (self.on, self.off):
+            data = os.urandom(3 << 20)
+            (share.path / "mc.bin").write_bytes(data)
+            with smb2client.Smb2Client(self.server.port) as c:
+                self.assertEqual(c.negotiate(0x0210).status, smb2client.STATUS_SUCCESS)
+                self.assertEqual(c.login(USER, PASSWORD).status, smb2client.STATUS_SUCCESS)
+                c.sign_requests = False  # unsigned: the paths under test
+                r = c.tree_connect(f"\\\\127.0.0.1\\{share.name}", sign_it=True)
+                self.assertEqual(r.status, smb2client.STATUS_SUCCESS)
+                r = c.create("mc.bin")
+                self.assertEqual(r.status, smb2client.STATUS_SUCCESS)
+                fid = r.file_id
+                for offset, length in ((0, 1 << 20), (12345, 1 << 20), ((3 << 20) - 65536, 65536)):
+                    rr = c.read(fid, length=length, offset=offset)
+                    self.assertEqual(rr.status, smb2client.STATUS_SUCCESS, share.name)
+                    self.assertTrue(rr.data == data[offset:offset + length],
+                                    f"{share.name}: {length} bytes at {offset} differ")
+                rr = c.read(fid, length=1 << 20, offset=0, minimum_count=(1 << 20) + 1)
+                self.assertEqual(rr.status, smb2client.STATUS_END_OF_FILE,
+                                 f"{share.name}: {smb2client.status_name(rr.status)}")
+                self.assertEqual(c.close_file(fid).status, smb2client.STATUS_SUCCESS)
 
 
 if __name__ == "__main__":
