@@ -191,6 +191,13 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
                    uint64_t* seal_session, DeferredReply* deferred = nullptr,
                    bool room_for_transform = false, session::FileSegment* segment = nullptr);
 Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes frame, bool has_room = false);
+
+// `frame` sealed for `session_id`, or as it is when that is 0. (An `if`, not `sid ? seal(...) :
+// frame`: a conditional expression would copy the frame, a READ's megabytes included.)
+Bytes sealIfAsked(session::ConnState& conn, uint64_t session_id, Bytes frame) {
+  if (session_id) return seal(conn, session_id, std::move(frame));
+  return frame;
+}
 }  // namespace
 
 Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
@@ -246,10 +253,7 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   }
   uint64_t seal_sid = 0;
   Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid);
-  // Not `seal_sid ? seal(...) : resp`: a conditional expression copies the lvalue (a READ's
-  // megabytes), where a return statement moves it.
-  if (seal_sid) return seal(conn, seal_sid, std::move(resp));
-  return resp;
+  return sealIfAsked(conn, seal_sid, std::move(resp));
 }
 
 Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredReply* deferred,
@@ -265,10 +269,7 @@ Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredRep
         resp.data());
     return resp;
   }
-  // Not `seal_sid ? seal(...) : resp`: a conditional expression copies the lvalue (a READ's
-  // megabytes), where a return statement moves it.
-  if (seal_sid) return seal(conn, seal_sid, std::move(resp));
-  return resp;
+  return sealIfAsked(conn, seal_sid, std::move(resp));
 }
 
 namespace {

@@ -23,6 +23,21 @@ constexpr uint32_t SMB2_LOCKFLAG_UNLOCK = 0x04;
 constexpr uint32_t SMB2_LOCKFLAG_FAIL_IMMEDIATELY = 0x10;
 constexpr uint32_t SMB2_WRITEFLAG_WRITE_THROUGH = 0x01;
 
+// Reads up to `len` bytes at `offset` into `buf`, stopping early only at the end of the file.
+// Returns the bytes read, or -1 with errno set (EAGAIN with RWF_NOWAIT: not in the page cache).
+ssize_t preadFull(int fd, uint8_t* buf, size_t len, uint64_t offset, int flags) {
+  size_t got = 0;
+  while (got < len) {
+    iovec iov{buf + got, len - got};
+    ssize_t n = preadv2(fd, &iov, 1, static_cast<off_t>(offset + got), flags);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(got);
+}
+
 // Reads req.length bytes at req.offset into a READ response body (MS-SMB2 2.2.20). With
 // RWF_NOWAIT (`flags`) anything short of the full length is a failure (STATUS_RETRY), so the
 // caller can hand the read to a thread that may block.
@@ -32,18 +47,12 @@ NtStatus readInto(int fd, const ReadRequest& req, ByteWriter& body, int flags) {
   encodeReadResponseHeader(0, body);
   Bytes& buf = body.buf();
   buf.resize(hdr_end + req.length);
-  size_t got = 0;
-  while (got < req.length) {
-    iovec iov{buf.data() + hdr_end + got, req.length - got};
-    ssize_t n = preadv2(fd, &iov, 1, static_cast<off_t>(req.offset + got), flags);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      buf.resize(start);
-      return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
+  ssize_t n = preadFull(fd, buf.data() + hdr_end, req.length, req.offset, flags);
+  if (n < 0) {
+    buf.resize(start);
+    return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
   }
+  size_t got = static_cast<size_t>(n);
   if (flags && got < req.length) {  // end of file, or only partly cached: decide off the loop
     buf.resize(start);
     return STATUS_RETRY;
@@ -130,13 +139,9 @@ NtStatus readIntoSegment(session::Open& o, const ReadRequest& req, session::File
   // MinimumCount above Length can never be met: STATUS_END_OF_FILE comes from the other path.
   if (req.minimum_count > req.length) return STATUS_RETRY;
   auto data = std::make_shared_for_overwrite<uint8_t[]>(req.length);
-  size_t got = 0;
-  while (got < req.length) {
-    iovec iov{data.get() + got, req.length - got};
-    ssize_t n = preadv2(o.fd.get(), &iov, 1, static_cast<off_t>(req.offset + got), RWF_NOWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return STATUS_RETRY;
-    got += static_cast<size_t>(n);
+  if (preadFull(o.fd.get(), data.get(), req.length, req.offset, RWF_NOWAIT) !=
+      static_cast<ssize_t>(req.length)) {
+    return STATUS_RETRY;
   }
   encodeReadResponseHeader(req.length, body);
   seg->data = std::move(data);

@@ -35,7 +35,9 @@ constexpr size_t kScratchSize = 256 * 1024;
 constexpr size_t kLowatMin = 64 * 1024;
 // After a large message the next read takes this much: the NetBIOS header, the SMB2 header and
 // a WRITE request's fixed part (MS-SMB2 2.2.21), which is where a WRITE's data begins.
-constexpr size_t kLargeStreamHeadRead = kNetBiosHeaderSize + 64 + 48;
+constexpr size_t kWriteRequestFixedSize = 48;  // MS-SMB2 2.2.21, up to Buffer
+constexpr size_t kLargeStreamHeadRead =
+    kNetBiosHeaderSize + smb2::kHeaderSize + kWriteRequestFixedSize;
 // Before NEGOTIATE nothing legitimate is larger than this (an SPNEGO token fits easily).
 constexpr size_t kPreNegotiateMaxFrame = 256 * 1024;
 // Room for headers and compounded requests above MaxWriteSize/MaxTransactSize.

@@ -58,7 +58,6 @@ class DirFd {
   ~DirFd() { reset(); }
 
   int get() const { return fd_; }
-  bool isOwned() const { return owned_; }
   void reset() {
     if (owned_ && fd_ >= 0) ::close(fd_);
     fd_ = -1;

@@ -60,8 +60,7 @@ struct Resolved {
 // with openBeneath(parent, name) enforces the same rule. A component that isValidComponent
 // rejects -> STATUS_OBJECT_NAME_INVALID. Other errors via ntStatusFromErrno.
 // Cost: one openat2 per intermediate component (none for a name directly under the root),
-// one statx for the last; a directory scan only
-// for a name that misses its exact spelling.
+// one statx for the last; a directory scan only for a name that misses its exact spelling.
 NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Resolved* out);
 
 // errno -> NTSTATUS, as a Windows client expects it:
