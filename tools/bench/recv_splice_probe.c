@@ -19,15 +19,20 @@
 #include <time.h>
 #define MSG (1<<20)
 #define TOTAL (4096L<<20)
+static void check(int ok, const char* what) {
+  if (!ok) { perror(what); exit(1); }
+}
 int main(int argc, char** argv) {
+  if (argc != 3) { fprintf(stderr, "usage: %s 0|1 FILE\n", argv[0]); return 2; }
   int mode = atoi(argv[1]);  // 0 recv+pwrite, 1 splice
   int l = socket(AF_INET, SOCK_STREAM, 0);
+  check(l >= 0, "socket");
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-  bind(l, (void*)&a, sizeof a); listen(l, 1);
-  socklen_t al = sizeof a; getsockname(l, (void*)&a, &al);
+  check(bind(l, (void*)&a, sizeof a) == 0 && listen(l, 1) == 0, "bind/listen");
+  socklen_t al = sizeof a; check(getsockname(l, (void*)&a, &al) == 0, "getsockname");
   if (fork() == 0) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    connect(s, (void*)&a, sizeof a);
+    check(s >= 0 && connect(s, (void*)&a, sizeof a) == 0, "connect");
     char* buf = malloc(MSG); memset(buf, 7, MSG);
     for (long done = 0; done < TOTAL; done += MSG) {
       size_t off = 0; while (off < MSG) { ssize_t n = write(s, buf + off, MSG - off); if (n <= 0) exit(1); off += n; }
@@ -35,9 +40,13 @@ int main(int argc, char** argv) {
     exit(0);
   }
   int c = accept(l, 0, 0);
+  check(c >= 0, "accept");
   int f = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  check(f >= 0, argv[2]);
   char* buf = malloc(MSG);
-  int p[2]; pipe(p); fcntl(p[1], F_SETPIPE_SZ, MSG);
+  check(buf != NULL, "malloc");
+  int p[2];
+  check(pipe(p) == 0 && fcntl(p[1], F_SETPIPE_SZ, MSG) >= MSG, "pipe of 1 MiB");
   struct timespec t0, t1; clock_gettime(CLOCK_MONOTONIC, &t0);
   long off = 0;
   while (off < TOTAL) {
