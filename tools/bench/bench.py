@@ -34,6 +34,10 @@ IDLE_SAMBA = int(os.environ.get("IDLE_SESSIONS_SAMBA", "200" if QUICK else "1000
 LIST_FILES = 10000
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
 SHARE_OPTIONS = os.environ.get("SHARE_OPTIONS", "")
+# TCP congestion control for the whole run (both servers, both clients, iperf3): the system
+# default is switched for the run and restored after. Empty: the machine's own setting.
+TCP_CC = os.environ.get("TCP_CC", "")
+CC_SYSCTL = Path("/proc/sys/net/ipv4/tcp_congestion_control")
 WRITES = {"put-1g", "seqwrite-1m"}  # preceded by a sync
 USER, PASSWORD = "xsmbbench", "Bench-pw-1"
 HOST = "127.0.0.1"
@@ -302,6 +306,29 @@ def ensure_user():
         subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", USER], check=True)
 
 
+def tcp_settings():
+    """The loopback TCP set-up every number depends on: congestion control and qdisc."""
+    qdisc = subprocess.run(["tc", "qdisc", "show", "dev", "lo"], capture_output=True,
+                           text=True).stdout.splitlines()
+    return {"congestion_control": CC_SYSCTL.read_text().strip(),
+            "default_qdisc": Path("/proc/sys/net/core/default_qdisc").read_text().strip(),
+            "lo_qdisc": qdisc[0].split()[1] if qdisc else "unknown"}
+
+
+def switch_cc(name):
+    """Makes `name` the system's TCP congestion control; returns the one it replaces."""
+    available = Path("/proc/sys/net/ipv4/tcp_available_congestion_control").read_text().split()
+    if name not in available:
+        subprocess.run(["modprobe", f"tcp_{name}"], capture_output=True)
+        available = Path("/proc/sys/net/ipv4/tcp_available_congestion_control").read_text()
+        if name not in available.split():
+            sys.exit(f"bench.py: TCP_CC={name}: not available (have: {available.strip()})")
+    old = CC_SYSCTL.read_text().strip()
+    CC_SYSCTL.write_text(name + "\n")
+    log(f"TCP congestion control {old} -> {name} for this run")
+    return old
+
+
 def commit():
     if os.environ.get("BENCH_COMMIT"):
         return os.environ["BENCH_COMMIT"]
@@ -322,6 +349,16 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench.py: run as root (smbd, and xsmbd's per-user file access)")
     ensure_user()
+    old_cc = switch_cc(TCP_CC) if TCP_CC else None
+    try:
+        run_all(args)
+    finally:
+        if old_cc:
+            CC_SYSCTL.write_text(old_cc + "\n")
+            log(f"TCP congestion control back to {old_cc}")
+
+
+def run_all(args):
     root = Path(tempfile.mkdtemp(prefix="xsmb-bench-"))
     os.chmod(root, 0o755)
     share = root / "share"
@@ -409,10 +446,13 @@ def report(results, ceiling, idle, servers, out_path):
     ceiling_mb = med(ceiling)
     doc = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
            "quick": QUICK, "rounds": ROUNDS, "duration_s": DURATION, "big_file_mib": BIG_MB,
-           "cpus": os.cpu_count(), "kernel": os.uname().release,
+           "cpus": os.cpu_count(), "kernel": os.uname().release, "tcp": tcp_settings(),
            "iperf3_mb_per_sec": ceiling, "benchmarks": {}, "memory": {}}
     print(f"\nxsmbd vs Samba, commit {doc['commit']}, {ROUNDS} round(s) of {DURATION:g} s, "
           f"{os.cpu_count()} CPUs")
+    tcp = doc["tcp"]
+    print(f"loopback TCP: congestion control {tcp['congestion_control']}, lo qdisc "
+          f"{tcp['lo_qdisc']} (default {tcp['default_qdisc']})")
     if ceiling_mb:
         print(f"raw loopback TCP (iperf3, 1 stream): {ceiling_mb:.0f} MB/s")
     print(f"{'benchmark':24s} {'unit':9s} {'xsmbd':>11s} {'Samba':>11s} {'ratio':>7s} "
