@@ -22,9 +22,10 @@ PACKAGES=(
 )
 
 # BENCH=1: also what tools/bench/run.sh needs (Samba's smbd to compare against, iperf3 for the
-# raw loopback TCP ceiling). CI does not run benchmarks, so they are opt-in.
+# raw loopback TCP ceiling, tc to report the loopback qdisc). CI does not run benchmarks, so
+# they are opt-in.
 if [ "${BENCH:-0}" = 1 ]; then
-  PACKAGES+=(samba iperf3)
+  PACKAGES+=(samba iperf3 iproute2)
 fi
 
 missing=()

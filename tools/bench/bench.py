@@ -308,8 +308,11 @@ def ensure_user():
 
 def tcp_settings():
     """The loopback TCP set-up every number depends on: congestion control and qdisc."""
-    qdisc = subprocess.run(["tc", "qdisc", "show", "dev", "lo"], capture_output=True,
-                           text=True).stdout.splitlines()
+    try:
+        qdisc = subprocess.run(["tc", "qdisc", "show", "dev", "lo"], capture_output=True,
+                               text=True).stdout.splitlines()
+    except OSError:  # no iproute2
+        qdisc = []
     return {"congestion_control": CC_SYSCTL.read_text().strip(),
             "default_qdisc": Path("/proc/sys/net/core/default_qdisc").read_text().strip(),
             "lo_qdisc": qdisc[0].split()[1] if qdisc else "unknown"}
@@ -319,7 +322,10 @@ def switch_cc(name):
     """Makes `name` the system's TCP congestion control; returns the one it replaces."""
     available = Path("/proc/sys/net/ipv4/tcp_available_congestion_control").read_text().split()
     if name not in available:
-        subprocess.run(["modprobe", f"tcp_{name}"], capture_output=True)
+        try:
+            subprocess.run(["modprobe", f"tcp_{name}"], capture_output=True)
+        except OSError:  # no kmod: only what is loaded can be chosen
+            pass
         available = Path("/proc/sys/net/ipv4/tcp_available_congestion_control").read_text()
         if name not in available.split():
             sys.exit(f"bench.py: TCP_CC={name}: not available (have: {available.strip()})")
