@@ -12,6 +12,7 @@
 # Needs root (smbd, and xsmbd switching to the share user) and:
 #   BENCH=1 tools/install-deps.sh      # samba, iperf3, smbclient, samba-testsuite
 # Environment: QUICK ROUNDS DURATION BIG_FILE_MB IDLE_SESSIONS IDLE_SESSIONS_SAMBA ONLY OUT
+# TRANSFERS (smbclient get/put transfers per round, median taken; default 3)
 # SHARE_OPTIONS ("use sendfile = yes; ...": added to both servers' [bench] share)
 # TCP_CC (e.g. cubic: the system's TCP congestion control for the whole run, restored after;
 # the table's header and the JSON name the one in use, see docs/performance.md "Session 4").
