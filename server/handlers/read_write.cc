@@ -269,8 +269,11 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
   if (ctx.on_event_loop) {
     // As for READ: what the page cache takes at once is written here, the rest (and every
     // write-through WRITE, RWF_DSYNC) by the I/O engine.
-    NtStatus st = sync ? STATUS_RETRY
-                       : writeFrom(o->fd.get(), offset, req.data, false, RWF_NOWAIT, &done, body);
+    NtStatus st = STATUS_RETRY;
+    if (!sync && !o->nowait_write_refused) {
+      st = writeFrom(o->fd.get(), offset, req.data, false, RWF_NOWAIT, &done, body);
+      if (st == STATUS_RETRY && done == 0 && errno == EOPNOTSUPP) o->nowait_write_refused = true;
+    }
     if (st != STATUS_RETRY) return st;
     auto fd = o->sharedFd();
     ByteSpan data = req.data;  // the worker keeps the request message alive until the reply

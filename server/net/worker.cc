@@ -31,7 +31,8 @@ namespace xsmb::net {
 namespace {
 
 constexpr size_t kScratchSize = 256 * 1024;
-// Messages with more than this still to come set SO_RCVLOWAT (see consume()).
+// Messages with more than this still to come when the socket runs dry set SO_RCVLOWAT (see
+// Worker::awaitRest()).
 constexpr size_t kLowatMin = 64 * 1024;
 // After a large message the next read takes this much: the NetBIOS header, the SMB2 header and
 // a WRITE request's fixed part (MS-SMB2 2.2.21), which is where a WRITE's data begins.
@@ -269,6 +270,7 @@ void Worker::run() {
       }
       if (events[i].events & EPOLLIN) onReadable(c);
     }
+    flushMarked();
   }
 }
 
@@ -391,16 +393,14 @@ void Worker::readAvailable(Conn& c) {
       // The rest of a large message goes straight into its own buffer.
       const size_t want = c.inflight.size - c.inflight_got;
       n = recv(c.fd, c.inflight.data.get() + c.inflight_got, want, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        awaitRest(c);
+        return;
+      }
       if (n > 0) {
         c.inflight_got += static_cast<size_t>(n);
         if (static_cast<size_t>(n) < want) {  // drained (see below)
-          // Woken early (memory pressure, a closing window): the mark must not ask for more
-          // than the rest of this message, which may be all the client sends before a reply.
-          if (c.lowat) {
-            int lowat =
-                static_cast<int>(std::min<size_t>(want - static_cast<size_t>(n), INT32_MAX));
-            setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
-          }
+          awaitRest(c);
           return;
         }
         if (c.inflight_got == c.inflight.size) {
@@ -432,7 +432,10 @@ void Worker::readAvailable(Conn& c) {
         if (conns_.find(id) == conns_.end()) return;
         // A short read drained the socket: asking again would only return EAGAIN (the loop is
         // level-triggered, so anything arriving meanwhile wakes it again).
-        if (static_cast<size_t>(n) < room) return;
+        if (static_cast<size_t>(n) < room) {
+          if (!c.inflight.empty()) awaitRest(c);
+          return;
+        }
         continue;
       }
     }
@@ -445,6 +448,20 @@ void Worker::readAvailable(Conn& c) {
     closeConn(id);
     return;
   }
+}
+
+void Worker::awaitRest(Conn& c) {
+  // A large WRITE wakes the loop once, when the rest of it is there, rather than once per
+  // segment (the kernel caps the mark at half the receive buffer it may grow to). Set only once
+  // the socket ran dry: most of a pipelined WRITE stream is already there when its header is
+  // read, and then the mark would cost two system calls for nothing. Woken early (memory
+  // pressure, a closing window), the mark is lowered to what is left: it must not ask for more
+  // than the rest of this message, which may be all the client sends before a reply.
+  // SO_RCVLOWAT is not used with the sockhash: readiness there comes from the psock queue.
+  size_t left = c.inflight.size - c.inflight_got;
+  if ((left <= kLowatMin && !c.lowat) || server_->config.global.bpf_sockmap) return;
+  int lowat = static_cast<int>(std::min<size_t>(left, INT32_MAX));
+  c.lowat = setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
 }
 
 bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
@@ -481,15 +498,7 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
           c.inflight = MsgBuf::make(f.length);
           c.inflight_got = rest.size() - kNetBiosHeaderSize;
           std::memcpy(c.inflight.data.get(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
-          // A large WRITE wakes the loop once, when the rest of it is there, rather than once
-          // per segment (the kernel caps the mark at half the receive buffer it may grow to).
-          // SO_RCVLOWAT is not used with the sockhash: readiness there comes from the psock
-          // queue.
-          size_t rest_len = f.length - c.inflight_got;
-          if (rest_len > kLowatMin && !server_->config.global.bpf_sockmap) {
-            int lowat = static_cast<int>(std::min<size_t>(rest_len, INT32_MAX));
-            c.lowat = setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
-          }
+          // readAvailable() reads the rest at once, or waits for it (awaitRest()).
         }
         return true;
     }
@@ -568,7 +577,7 @@ bool Worker::deliver(Conn& c, MsgBuf msg) {
       return conns_.count(id) > 0;
     }
     // Replies to everything this read brought in go out together (onReadable flushes).
-    c.flush_pending = true;
+    markFlush(c);
     return true;
   }
   c.pending.push_back(Work{std::move(msg), nullptr});
@@ -606,7 +615,23 @@ void Worker::sendUnsolicited(uint64_t id, Bytes frame) {
   auto it = conns_.find(id);
   if (it == conns_.end() || frame.empty()) return;  // closed while its I/O ran
   it->second->wq.push_back(OutFrame{std::move(frame), {}});
-  flush(*it->second);
+  markFlush(*it->second);
+}
+
+void Worker::markFlush(Conn& c) {
+  if (c.flush_pending) return;
+  c.flush_pending = true;
+  to_flush_.push_back(c.id);
+}
+
+void Worker::flushMarked() {
+  for (size_t i = 0; i < to_flush_.size(); ++i) {  // flush() may close, never marks
+    auto it = conns_.find(to_flush_[i]);
+    if (it == conns_.end() || !it->second->flush_pending) continue;
+    it->second->flush_pending = false;
+    flush(*it->second);
+  }
+  to_flush_.clear();
 }
 
 void Worker::post(Completion c) {
@@ -643,10 +668,12 @@ void Worker::drainCompletions() {
     if (d.disconnect) {
       c.close_after_write = true;
       c.pending.clear();
+      flush(c);  // closes the connection once written
+      it = conns_.find(d.conn_id);
+      if (it == conns_.end()) continue;
+    } else {
+      markFlush(c);  // with the other replies this batch of completions produced
     }
-    flush(c);
-    it = conns_.find(d.conn_id);
-    if (it == conns_.end()) continue;
     if (!c.reading && c.pending.size() < kMaxPending / 2 && !c.close_after_write) {
       c.reading = true;
       updateEvents(c);

@@ -158,6 +158,9 @@ struct Open {
   vfs::UniqueFd fd;  // data fd (O_RDONLY/O_WRONLY/O_RDWR), dir fd, or O_PATH
   bool has_read = false, has_write = false;
   bool directory = false;
+  // The file system refused a non-blocking write (RWF_NOWAIT: EOPNOTSUPP, as ext4 does for
+  // every buffered write): WRITEs go straight to the I/O engine without asking again.
+  bool nowait_write_refused = false;
   std::string disk_path;  // relative to the share root, '/'-separated, "" = root
   std::string smb_path;   // as the client named it, '\'-separated, no leading '\'
   uint32_t granted_access = 0;
