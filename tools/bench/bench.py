@@ -370,6 +370,8 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench.py: run as root (smbd, and xsmbd's per-user file access)")
     ensure_user()
+    # A SIGTERM unwinds like ^C, so the servers stop and the machine's TCP setting comes back.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     old_cc = switch_cc(TCP_CC) if TCP_CC else None
     try:
         run_all(args)
