@@ -625,7 +625,8 @@ void Worker::markFlush(Conn& c) {
 }
 
 void Worker::flushMarked() {
-  for (size_t i = 0; i < to_flush_.size(); ++i) {  // flush() may close, never marks
+  // By index: whatever is marked meanwhile is written in this pass too.
+  for (size_t i = 0; i < to_flush_.size(); ++i) {
     auto it = conns_.find(to_flush_[i]);
     if (it == conns_.end() || !it->second->flush_pending) continue;
     it->second->flush_pending = false;

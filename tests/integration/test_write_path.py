@@ -11,6 +11,7 @@ Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_write_path.py
 import os
 import struct
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -89,6 +90,41 @@ class WritePathTest(harness.ServerTestCase):
         on_disk = (self.share.path / "mixed.bin").read_bytes()
         self.assertEqual(len(on_disk), len(expected))
         self.assertTrue(on_disk == bytes(expected), "file content differs from what was written")
+
+    def test_large_write_arriving_in_pieces(self):
+        """A WRITE whose data arrives in pieces with pauses between them: the server runs dry
+        inside the message each time (it then waits for the rest with SO_RCVLOWAT, lowered as
+        pieces come in). The last piece is smaller than the 64 KiB below which no mark is set,
+        and an ECHO follows at once: both must be answered, nothing waits for bytes the
+        client never sends."""
+        c = self.connect()
+        fid = self.open_for_write(c, "pieces.bin")
+        data = os.urandom((1 << 20) + 5)
+        write_mid = c.message_id
+        frame = smb2raw.frame(c.write_request(fid, data, 0))
+        echo_mid = c.message_id
+        echo = smb2raw.frame(c.build(smb2client.ECHO, struct.pack("<HH", 4, 0)))
+        # Header and a little data; then 300 KiB; then all but 1,000 bytes; then the rest.
+        cuts = [4 + 64 + 48 + 4096, 4 + 64 + 48 + 4096 + 300 * 1024, len(frame) - 1000]
+        start = 0
+        for cut in cuts:
+            c.conn.send_raw(frame[start:cut])
+            start = cut
+            time.sleep(0.2)
+        c.conn.send_raw(frame[start:] + echo)
+        answered = {}
+        while len(answered) < 2:
+            r = smb2client.Reply(c.conn.recv())
+            if r.status != smb2client.STATUS_PENDING:
+                answered[r.message_id] = r
+        self.assertEqual(set(answered), {write_mid, echo_mid})
+        w = answered[write_mid]
+        self.assertEqual(w.status, smb2client.STATUS_SUCCESS, smb2client.status_name(w.status))
+        self.assertEqual(struct.unpack_from("<I", w.body, 4)[0], len(data))
+        self.assertEqual(answered[echo_mid].status, smb2client.STATUS_SUCCESS)
+        self.assertEqual(c.close_file(fid).status, smb2client.STATUS_SUCCESS)
+        self.assertTrue((self.share.path / "pieces.bin").read_bytes() == data,
+                        "file content differs from what was written")
 
     def test_write_through_is_on_disk_when_answered(self):
         c = self.connect()
