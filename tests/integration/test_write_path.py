@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """WRITE data path: large WRITEs are received straight into the buffer that is written (after a
 large message the next read takes only a header's worth), so the framing must hold when large
-and small requests follow each other back to back in one TCP stream, in every order. Also
+and small requests follow each other back to back in one TCP stream, in every order, and when a
+large WRITE arrives in pieces (the server waits for the rest with SO_RCVLOWAT). Also
 write-through WRITEs (SMB2_WRITEFLAG_WRITE_THROUGH, RWF_DSYNC through the I/O engine).
 Every byte written is compared with the file on disk.
 
