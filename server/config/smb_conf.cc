@@ -5,10 +5,14 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -159,6 +163,89 @@ std::optional<uint64_t> parseUnsigned(std::string_view v, uint64_t max) {
   return n;
 }
 
+// "socket options" words (see GlobalConfig::socket_options). Returns "" or the error; words
+// Samba knows that mean nothing on a connection go to *ignored.
+std::string parseSocketOptions(std::string_view v, std::vector<SocketOption>* out,
+                               std::vector<std::string>* ignored) {
+  enum Kind { kFlag, kNumber, kTos, kIgnored, kRefused };
+  struct Known {
+    const char* name;
+    Kind kind;
+    int level, opt, tos;
+    const char* why;
+  };
+  static constexpr Known kKnown[] = {
+      {"TCP_NODELAY", kFlag, IPPROTO_TCP, TCP_NODELAY, 0, nullptr},
+      {"SO_KEEPALIVE", kFlag, SOL_SOCKET, SO_KEEPALIVE, 0, nullptr},
+      {"TCP_QUICKACK", kFlag, IPPROTO_TCP, TCP_QUICKACK, 0, nullptr},
+      {"SO_SNDBUF", kNumber, SOL_SOCKET, SO_SNDBUF, 0, nullptr},
+      {"SO_RCVBUF", kNumber, SOL_SOCKET, SO_RCVBUF, 0, nullptr},
+      {"TCP_KEEPIDLE", kNumber, IPPROTO_TCP, TCP_KEEPIDLE, 0, nullptr},
+      {"TCP_KEEPINTVL", kNumber, IPPROTO_TCP, TCP_KEEPINTVL, 0, nullptr},
+      {"TCP_KEEPCNT", kNumber, IPPROTO_TCP, TCP_KEEPCNT, 0, nullptr},
+      {"TCP_USER_TIMEOUT", kNumber, IPPROTO_TCP, TCP_USER_TIMEOUT, 0, nullptr},
+      {"IPTOS_LOWDELAY", kTos, IPPROTO_IP, IP_TOS, IPTOS_LOWDELAY, nullptr},
+      {"IPTOS_THROUGHPUT", kTos, IPPROTO_IP, IP_TOS, IPTOS_THROUGHPUT, nullptr},
+      {"SO_REUSEADDR", kIgnored, 0, 0, 0, nullptr},
+      {"SO_REUSEPORT", kIgnored, 0, 0, 0, nullptr},
+      {"SO_BROADCAST", kIgnored, 0, 0, 0, nullptr},
+      {"SO_RCVLOWAT", kRefused, 0, 0, 0, "xsmbd sets it itself for large WRITEs"},
+      {"SO_SNDLOWAT", kRefused, 0, 0, 0, "Linux does not let it change"},
+      {"SO_SNDTIMEO", kRefused, 0, 0, 0, "xsmbd's sockets are non-blocking"},
+      {"SO_RCVTIMEO", kRefused, 0, 0, 0, "xsmbd's sockets are non-blocking"},
+  };
+  out->clear();
+  size_t pos = 0;
+  while (pos < v.size()) {
+    size_t end = v.find_first_of(" \t,", pos);
+    if (end == std::string_view::npos) end = v.size();
+    std::string_view word = v.substr(pos, end - pos);
+    pos = end + 1;
+    if (word.empty()) continue;
+    size_t eq = word.find('=');
+    std::string name(word.substr(0, eq));
+    for (char& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    std::optional<std::string_view> value;
+    if (eq != std::string_view::npos) value = word.substr(eq + 1);
+    const Known* k = nullptr;
+    for (const Known& c : kKnown) {
+      if (name == c.name) k = &c;
+    }
+    if (!k) return absl::StrCat("unknown socket option \"", std::string(word), "\"");
+    if (k->kind == kRefused) {
+      return absl::StrCat("socket option ", name, " is not supported (", k->why, ")");
+    }
+    if (k->kind == kIgnored) {
+      ignored->push_back(name);
+      continue;
+    }
+    SocketOption o{k->level, k->opt, 1, name};
+    if (k->kind == kTos) {
+      if (value) return absl::StrCat("socket option ", name, " takes no value");
+      o.value = k->tos;
+    } else if (k->kind == kFlag) {
+      if (value && *value != "0" && *value != "1") {
+        return absl::StrCat("invalid value \"", std::string(*value), "\" for socket option ", name,
+                            " (0 or 1)");
+      }
+      if (value) {
+        o.value = *value == "1";
+        o.text = absl::StrCat(name, "=", std::string(*value));
+      }
+    } else {
+      std::optional<uint64_t> n = value ? parseUnsigned(*value, INT32_MAX) : std::nullopt;
+      if (!n) {
+        return absl::StrCat("socket option ", name, " needs a number (", name, "=value), got \"",
+                            std::string(word), "\"");
+      }
+      o.value = static_cast<int>(*n);
+      o.text = absl::StrCat(name, "=", *n);
+    }
+    out->push_back(std::move(o));
+  }
+  return "";
+}
+
 // Octal permission mask such as "0744" or "744" (at most 07777).
 std::optional<uint32_t> parseOctalMask(std::string_view v) {
   if (v.empty() || v.size() > 12) return std::nullopt;
@@ -210,6 +297,7 @@ enum class Param {
   kGuestAccount,
   kMaxConnections,
   kBusyPoll,
+  kSocketOptions,
   kSmbPasswdFile,
   kLogLevel,
   kServerSmb3EncryptionAlgorithms,
@@ -271,6 +359,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("guest account", Param::kGuestAccount, Scope::kGlobal);
     add("max connections", Param::kMaxConnections, Scope::kGlobal);
     add("busy poll", Param::kBusyPoll, Scope::kGlobal);
+    add("socket options", Param::kSocketOptions, Scope::kGlobal);
     add("smb passwd file", Param::kSmbPasswdFile, Scope::kGlobal);
     add("log level", Param::kLogLevel, Scope::kGlobal);
     add("debuglevel", Param::kLogLevel, Scope::kGlobal, "log level");
@@ -654,6 +743,21 @@ void Parser::applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfi
       }
       break;
     }
+    case Param::kSocketOptions: {
+      std::vector<SocketOption> opts;
+      std::vector<std::string> ignored;
+      std::string err = parseSocketOptions(v, &opts, &ignored);
+      if (!err.empty()) {
+        error(a.line, err);
+      } else {
+        for (const std::string& w : ignored) {
+          warn(a.line,
+               absl::StrCat("socket option ", w, " has no effect on a connection, ignored"));
+        }
+        g->socket_options = std::move(opts);
+      }
+      break;
+    }
     case Param::kSmbPasswdFile:
       if (v.empty()) {
         error(a.line, "\"smb passwd file\" must not be empty");
@@ -877,6 +981,8 @@ std::string octal(uint32_t v) { return absl::StrFormat("0%o", v); }
 
 }  // namespace
 
+SocketOption defaultSocketOption() { return {IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY"}; }
+
 const ShareConfig* Config::findShare(std::string_view name) const {
   for (const ShareConfig& s : shares) {
     if (equalsIgnoreCase(s.name, name)) return &s;
@@ -946,6 +1052,9 @@ std::string renderConfig(const Config& config) {
   line("guest account", g.guest_account);
   line("max connections", std::to_string(g.max_connections));
   line("busy poll", std::to_string(g.busy_poll_usecs));
+  std::vector<std::string> socket_words;
+  for (const SocketOption& o : g.socket_options) socket_words.push_back(o.text);
+  line("socket options", joinList(socket_words, " ", false));
   line("smb passwd file", g.smb_passwd_file);
   line("log level", std::to_string(g.log_level));
   line("server smb encrypt", encryptPolicyWord(g.server_smb_encrypt));

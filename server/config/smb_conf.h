@@ -23,6 +23,20 @@ enum class MapToGuest { kNever, kBadUser, kBadPassword };
 // enforced -> kRequired (refuse clients that cannot encrypt).
 enum class EncryptPolicy { kOff, kIfRequired, kDesired, kRequired };  // Samba "server smb encrypt"
 
+// One word of "socket options" (Samba's parameter): setsockopt(level, name, &value,
+// sizeof(int)) on every accepted connection. `text` is the word as it reads back, upper-cased
+// ("SO_RCVBUF=262144").
+struct SocketOption {
+  int level = 0;
+  int name = 0;
+  int value = 0;
+  std::string text;
+  bool operator==(const SocketOption&) const = default;
+};
+
+// TCP_NODELAY on, the default of "socket options".
+SocketOption defaultSocketOption();
+
 struct ShareConfig {
   std::string name;  // as written in [section]
   std::string path;
@@ -76,6 +90,16 @@ struct GlobalConfig {
   // poll at once (none on a single CPU). Costs up to that much CPU after each burst of
   // requests, none while idle.
   uint32_t busy_poll_usecs = 50;
+  // "socket options": NAME or NAME=value words, case-insensitive, separated by spaces or commas
+  // (Samba's syntax), applied to every accepted TCP connection: TCP_NODELAY, SO_KEEPALIVE,
+  // TCP_QUICKACK (0 or 1 when given a value), SO_SNDBUF=bytes, SO_RCVBUF=bytes (the kernel
+  // doubles both and stops autotuning that direction), TCP_KEEPIDLE=s, TCP_KEEPINTVL=s,
+  // TCP_KEEPCNT=n, TCP_USER_TIMEOUT=ms, IPTOS_LOWDELAY, IPTOS_THROUGHPUT (IP_TOS, or the IPv6
+  // traffic class). Samba's SO_REUSEADDR, SO_REUSEPORT and SO_BROADCAST are accepted with a
+  // warning (no effect on a connection); SO_RCVLOWAT (xsmbd sets it itself), SO_SNDLOWAT,
+  // SO_SNDTIMEO and SO_RCVTIMEO (no meaning on xsmbd's non-blocking sockets) are errors.
+  // Samba's default: TCP_NODELAY.
+  std::vector<SocketOption> socket_options = {defaultSocketOption()};
   std::string smb_passwd_file = "/var/lib/xsmbd/users.db";  // "smb passwd file": our user database
   int log_level = 1;                                        // "log level"
   // "server smb encrypt" in [global]; it is also the default of every ShareConfig::smb_encrypt.

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <string_view>
 #include <thread>
 
@@ -102,6 +104,26 @@ bool takePollSlot() {
     if (slots.compare_exchange_weak(n, n - 1)) return true;
   }
   return false;
+}
+
+// "socket options" on an accepted connection. IP_TOS becomes the traffic class on IPv6. A
+// failure is logged once per option word (the kernel refuses the same value every time).
+void applySocketOptions(int fd, int family, const std::vector<config::SocketOption>& opts) {
+  static std::mutex logged_mu;
+  static std::set<std::string> logged;
+  for (const config::SocketOption& o : opts) {
+    int level = o.level, name = o.name;
+    if (family == AF_INET6 && level == IPPROTO_IP && name == IP_TOS) {
+      level = IPPROTO_IPV6;
+      name = IPV6_TCLASS;
+    }
+    if (setsockopt(fd, level, name, &o.value, sizeof(o.value)) == 0) continue;
+    int err = errno;
+    std::lock_guard<std::mutex> lock(logged_mu);
+    if (logged.insert(o.text).second) {
+      XLOG(WARNING) << "socket options: " << o.text << ": " << std::strerror(err);
+    }
+  }
 }
 
 }  // namespace
@@ -312,8 +334,7 @@ void Worker::acceptOn(int lfd) {
       close(fd);
       continue;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    applySocketOptions(fd, ss.ss_family, server_->config.global.socket_options);
     auto c = std::make_unique<Conn>();
     c->fd = fd;
     c->id = next_id_++;

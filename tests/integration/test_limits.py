@@ -9,8 +9,10 @@ Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_limits.py
 """
 
 import os
+import re
 import socket
 import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -183,6 +185,40 @@ class BusyPollTest(harness.ServerTestCase):
         finally:
             for conn in conns:
                 conn.close()
+
+
+class SocketOptionsTest(harness.ServerTestCase):
+    """`socket options` (Samba's parameter) reach every accepted connection: the kernel's view
+    of the server's end of the socket (`ss`) shows the buffer sizes (doubled by the kernel,
+    autotuning off) and the keep-alive timer set from TCP_KEEPIDLE."""
+
+    GLOBAL_OPTIONS = {"socket options":
+                      "TCP_NODELAY SO_RCVBUF=131072 SO_SNDBUF=262144 SO_KEEPALIVE TCP_KEEPIDLE=77"}
+
+    @classmethod
+    def configure(cls, server):
+        server.add_share("share", {"read only": "no"})
+
+    def test_options_are_on_the_server_socket(self):
+        conn = smb2raw.Connection(self.server.port)
+        try:
+            conn.send(smb2raw.negotiate_request(dialects=DIALECTS))
+            self.assertEqual(smb2raw.Response(conn.recv()).status, smb2raw.STATUS_SUCCESS)
+            out = subprocess.run(
+                ["ss", "-tnmo", "state", "established", f"( sport = :{self.server.port} )"],
+                capture_output=True, text=True, check=True).stdout
+            rb = re.search(r"\brb(\d+)", out)
+            tb = re.search(r"\btb(\d+)", out)
+            self.assertTrue(rb and tb, out)
+            self.assertEqual(int(rb.group(1)), 2 * 131072, out)
+            self.assertEqual(int(tb.group(1)), 2 * 262144, out)
+            # timer:(keepalive,1min16sec,0): idle time before the first probe, counting down
+            timer = re.search(r"timer:\(keepalive,(?:(\d+)min)?(\d+)(?:\.\d+)?sec", out)
+            self.assertTrue(timer, out)
+            left = int(timer.group(1) or 0) * 60 + int(timer.group(2))
+            self.assertTrue(60 <= left <= 77, out)
+        finally:
+            conn.close()
 
 
 if __name__ == "__main__":

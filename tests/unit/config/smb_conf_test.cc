@@ -1,5 +1,9 @@
 #include "server/config/smb_conf.h"
 
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +68,8 @@ TEST_F(SmbConfTest, EmptyTextGivesDefaultsAndIpc) {
   EXPECT_EQ(g.server_min_protocol, 0x0202);
   EXPECT_EQ(g.server_max_protocol, 0x0311);
   EXPECT_EQ(g.busy_poll_usecs, 50u);
+  EXPECT_THAT(g.socket_options, ElementsAre(SocketOption{IPPROTO_TCP, TCP_NODELAY, 1,
+                                                         "TCP_NODELAY"}));  // Samba's default
   ASSERT_EQ(r.config.shares.size(), 1u);
   const ShareConfig& ipc = r.config.shares[0];
   EXPECT_EQ(ipc.name, "IPC$");
@@ -428,6 +434,49 @@ TEST_F(SmbConfTest, EmbeddedDefaultRoundTrips) {
   EXPECT_EQ(renderConfig(r.config), text);
 }
 
+TEST_F(SmbConfTest, SocketOptions) {
+  ParseResult r = parse(
+      "socket options = tcp_nodelay SO_RCVBUF=131072,IPTOS_LOWDELAY  so_keepalive=0\t"
+      "TCP_KEEPIDLE=30 TCP_USER_TIMEOUT=5000\n");
+  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_THAT(
+      r.config.global.socket_options,
+      ElementsAre(SocketOption{IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY"},
+                  SocketOption{SOL_SOCKET, SO_RCVBUF, 131072, "SO_RCVBUF=131072"},
+                  SocketOption{IPPROTO_IP, IP_TOS, IPTOS_LOWDELAY, "IPTOS_LOWDELAY"},
+                  SocketOption{SOL_SOCKET, SO_KEEPALIVE, 0, "SO_KEEPALIVE=0"},
+                  SocketOption{IPPROTO_TCP, TCP_KEEPIDLE, 30, "TCP_KEEPIDLE=30"},
+                  SocketOption{IPPROTO_TCP, TCP_USER_TIMEOUT, 5000, "TCP_USER_TIMEOUT=5000"}));
+  // An empty list turns even TCP_NODELAY off, as in Samba.
+  EXPECT_THAT(parse("socket options =\n").config.global.socket_options, IsEmpty());
+  // Words Samba knows that do nothing on a connection: a warning, the rest still applies.
+  r = parse("socket options = SO_REUSEADDR TCP_NODELAY\n");
+  ASSERT_EQ(r.problems.size(), 1u) << describe(r.problems);
+  EXPECT_EQ(r.problems[0].severity, Problem::Severity::kWarning);
+  EXPECT_THAT(r.problems[0].message, HasSubstr("SO_REUSEADDR has no effect"));
+  EXPECT_THAT(r.config.global.socket_options,
+              ElementsAre(SocketOption{IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY"}));
+  const char* errors[][2] = {
+      {"socket options = SO_FOO\n", "unknown socket option \"SO_FOO\""},
+      {"socket options = SO_RCVBUF\n", "SO_RCVBUF needs a number"},
+      {"socket options = SO_SNDBUF=lots\n", "SO_SNDBUF needs a number"},
+      {"socket options = SO_SNDBUF=4294967296\n", "SO_SNDBUF needs a number"},
+      {"socket options = TCP_NODELAY=yes\n", "invalid value \"yes\" for socket option"},
+      {"socket options = IPTOS_LOWDELAY=1\n", "IPTOS_LOWDELAY takes no value"},
+      {"socket options = SO_RCVLOWAT=1\n", "SO_RCVLOWAT is not supported"},
+      {"socket options = SO_RCVTIMEO=5\n", "non-blocking"},
+  };
+  for (const auto& [text, message] : errors) {
+    SCOPED_TRACE(text);
+    ParseResult e = parse(text);
+    ASSERT_EQ(e.problems.size(), 1u) << describe(e.problems);
+    EXPECT_EQ(e.problems[0].severity, Problem::Severity::kError);
+    EXPECT_THAT(e.problems[0].message, HasSubstr(message));
+    // A refused list leaves the default in place.
+    EXPECT_THAT(e.config.global.socket_options, ElementsAre(defaultSocketOption()));
+  }
+}
+
 TEST_F(SmbConfTest, FullConfigRoundTrips) {
   ParseResult first = parse(R"([global]
 workgroup = LAB
@@ -439,6 +488,7 @@ server min protocol = SMB3_00
 server signing = disabled
 map to guest = Bad Password
 max connections = 7
+socket options = so_keepalive TCP_KEEPIDLE=60 SO_SNDBUF=262144 IPTOS_THROUGHPUT TCP_QUICKACK=0
 log level = 4
 [data]
 path = @DIR@
