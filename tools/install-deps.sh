@@ -14,6 +14,7 @@ PACKAGES=(
   libseccomp-dev  # xsmb-rpcd's syscall filter
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 attr
+  iproute2  # ip (BPF tests' network namespaces), ss (socket options test), tc (benchmark)
   # real SMB clients used by the integration tests
   smbclient samba-testsuite libfaketime
   samba-common-bin  # rpcclient (tests/integration/test_rpc.py)
@@ -22,10 +23,9 @@ PACKAGES=(
 )
 
 # BENCH=1: also what tools/bench/run.sh needs (Samba's smbd to compare against, iperf3 for the
-# raw loopback TCP ceiling, tc to report the loopback qdisc). CI does not run benchmarks, so
-# they are opt-in.
+# raw loopback TCP ceiling). CI does not run benchmarks, so they are opt-in.
 if [ "${BENCH:-0}" = 1 ]; then
-  PACKAGES+=(samba iperf3 iproute2)
+  PACKAGES+=(samba iperf3)
 fi
 
 missing=()
