@@ -109,7 +109,6 @@ NtStatus readAsSegment(session::Open& o, const ReadRequest& req, session::FileSe
                        ByteWriter& body) {
   static std::atomic<bool> no_cachestat{false};
   if (no_cachestat.load(std::memory_order_relaxed)) return STATUS_RETRY;
-  if (req.minimum_count > req.length) return STATUS_RETRY;  // answered STATUS_END_OF_FILE
   struct stat st {};
   if (fstat(o.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return STATUS_RETRY;
   uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -136,8 +135,6 @@ NtStatus readAsSegment(session::Open& o, const ReadRequest& req, session::FileSe
 // once from the page cache (the end of the file included: the caller's slower path handles it).
 NtStatus readIntoSegment(session::Open& o, const ReadRequest& req, session::FileSegment* seg,
                          ByteWriter& body) {
-  // MinimumCount above Length can never be met: STATUS_END_OF_FILE comes from the other path.
-  if (req.minimum_count > req.length) return STATUS_RETRY;
   auto data = std::make_shared_for_overwrite<uint8_t[]>(req.length);
   if (preadFull(o.fd.get(), data.get(), req.length, req.offset, RWF_NOWAIT) !=
       static_cast<ssize_t>(req.length)) {
@@ -190,9 +187,10 @@ NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
   // On the event loop only data already in the page cache is read (RWF_NOWAIT); anything
   // else goes to the I/O pool with a reference to the file, off the connection's strand.
   if (ctx.on_event_loop) {
-    if (ctx.file_segment && req.length >= kSendfileMinLength) {
+    if (ctx.file_segment && req.length >= kSendfileMinLength && req.minimum_count <= req.length) {
       // A large lone READ whose response is neither signed nor sealed: its data leaves from
       // the page cache (sendfile) or from a buffer of its own, never through the response.
+      // (MinimumCount above Length can never be met: the paths below answer END_OF_FILE.)
       if (o->share->cfg.use_sendfile &&
           readAsSegment(*o, req, ctx.file_segment, body) == STATUS_SUCCESS) {
         ctx.server->stats.sendfile_reads++;

@@ -48,6 +48,16 @@ class WritePathTest(harness.ServerTestCase):
         self.assertEqual(r.status, smb2client.STATUS_SUCCESS, smb2client.status_name(r.status))
         return r.file_id
 
+    def replies(self, c, count):
+        """The next `count` final replies on `c` (interim STATUS_PENDING ones skipped), by
+        MessageId."""
+        got = {}
+        while len(got) < count:
+            r = smb2client.Reply(c.conn.recv())
+            if r.status != smb2client.STATUS_PENDING:
+                got[r.message_id] = r
+        return got
+
     def test_large_and_small_requests_back_to_back(self):
         c = self.connect()
         fid = self.open_for_write(c, "mixed.bin")
@@ -76,17 +86,14 @@ class WritePathTest(harness.ServerTestCase):
             batch += smb2raw.frame(msg)
         # All of it in one stream before any reply is read.
         c.conn.send_raw(batch)
-        seen = set()
-        while len(seen) < len(kinds):
-            r = smb2client.Reply(c.conn.recv())
-            if r.status == smb2client.STATUS_PENDING:
-                continue
+        answered = self.replies(c, len(kinds))
+        self.assertEqual(set(answered), set(kinds))
+        for mid, r in answered.items():
             self.assertEqual(r.status, smb2client.STATUS_SUCCESS,
-                             f"message {r.message_id}: {smb2client.status_name(r.status)}")
-            kind, size = kinds[r.message_id]
+                             f"message {mid}: {smb2client.status_name(r.status)}")
+            kind, size = kinds[mid]
             if kind == "write":
                 self.assertEqual(struct.unpack_from("<I", r.body, 4)[0], size)
-            seen.add(r.message_id)
         self.assertEqual(c.close_file(fid).status, smb2client.STATUS_SUCCESS)
         on_disk = (self.share.path / "mixed.bin").read_bytes()
         self.assertEqual(len(on_disk), len(expected))
@@ -113,11 +120,7 @@ class WritePathTest(harness.ServerTestCase):
             start = cut
             time.sleep(0.2)
         c.conn.send_raw(frame[start:] + echo)
-        answered = {}
-        while len(answered) < 2:
-            r = smb2client.Reply(c.conn.recv())
-            if r.status != smb2client.STATUS_PENDING:
-                answered[r.message_id] = r
+        answered = self.replies(c, 2)
         self.assertEqual(set(answered), {write_mid, echo_mid})
         w = answered[write_mid]
         self.assertEqual(w.status, smb2client.STATUS_SUCCESS, smb2client.status_name(w.status))
