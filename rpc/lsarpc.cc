@@ -1,7 +1,7 @@
 // lsarpc (MS-LSAD policy object, MS-LSAT name/SID translation): the calls clients use to
 // learn the server's domains and to map account names to SIDs and back.
 #include "rpc/service.h"
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 namespace xsmb::rpc {
 

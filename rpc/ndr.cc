@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 namespace xsmb::rpc {
 

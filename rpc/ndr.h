@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::rpc {
 

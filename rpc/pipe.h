@@ -13,7 +13,7 @@
 #include "rpc/pdu.h"
 #include "rpc/server_info.h"
 #include "rpc/service.h"
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::rpc {
 

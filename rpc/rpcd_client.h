@@ -18,7 +18,7 @@
 #include "absl/time/time.h"
 #include "rpc/rpcd_protocol.h"
 #include "rpc/server_info.h"
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::rpc {
 

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::rpc {
 

@@ -1,7 +1,7 @@
 // samr (MS-SAMR): the account database as clients browse it: server -> domain -> user
 // handles, enumeration, name lookup and the user information rpcclient shows.
 #include "rpc/service.h"
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 namespace xsmb::rpc {
 

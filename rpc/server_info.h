@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::rpc {
 

@@ -1,6 +1,6 @@
 #include "rpc/service.h"
 
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 namespace xsmb::rpc {
 

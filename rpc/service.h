@@ -12,7 +12,7 @@
 #include "rpc/ndr.h"
 #include "rpc/pdu.h"
 #include "rpc/server_info.h"
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::rpc {
 
@@ -90,7 +90,7 @@ Sid domainSidOf(const ServerInfo& info);
 // Splits "DOMAIN\name" (or "name@DOMAIN" is not supported) into domain ("" if none) and name.
 std::pair<std::string_view, std::string_view> splitAccountName(std::string_view full);
 
-// NTSTATUS values the RPC services return beyond server/smb2/ntstatus.h (MS-ERREF 2.3.1).
+// NTSTATUS values the RPC services return beyond common/smb2/ntstatus.h (MS-ERREF 2.3.1).
 constexpr uint32_t kStatusSuccess = 0x00000000;
 constexpr uint32_t kStatusMoreEntries = 0x00000105;
 constexpr uint32_t kStatusSomeNotMapped = 0x00000107;

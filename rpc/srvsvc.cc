@@ -2,7 +2,7 @@
 #include <algorithm>
 
 #include "rpc/service.h"
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 namespace xsmb::rpc {
 

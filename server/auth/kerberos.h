@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::auth {
 

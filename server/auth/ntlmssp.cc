@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "absl/status/status.h"
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 namespace xsmb::auth {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/crypto/crypto.h"
+#include "common/crypto/crypto.h"
 
 namespace xsmb::config {
 

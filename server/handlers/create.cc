@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/common/log.h"
+#include "common/base/log.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"

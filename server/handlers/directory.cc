@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 #include "server/handlers/dispatcher.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"

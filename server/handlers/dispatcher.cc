@@ -4,12 +4,12 @@
 #include <chrono>
 #include <optional>
 
-#include "server/common/log.h"
-#include "server/crypto/crypto.h"
-#include "server/crypto/signing.h"
-#include "server/crypto/transform.h"
+#include "common/base/log.h"
+#include "common/crypto/crypto.h"
+#include "common/crypto/signing.h"
+#include "common/crypto/transform.h"
 #include "server/handlers/handler.h"
-#include "server/net/netbios.h"
+#include "common/smb2/netbios.h"
 #include "server/vfs/identity.h"
 
 namespace xsmb::handlers {

@@ -6,10 +6,10 @@
 
 #include <functional>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 #include "server/net/io_engine.h"
 #include "server/session/state.h"
-#include "server/smb2/ntstatus.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::handlers {
 

@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"

@@ -2,7 +2,7 @@
 #include <algorithm>
 
 #include "server/auth/spnego.h"
-#include "server/crypto/crypto.h"
+#include "common/crypto/crypto.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 

@@ -8,7 +8,7 @@
 #include <atomic>
 #include <limits>
 
-#include "server/common/log.h"
+#include "common/base/log.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/path.h"
 

@@ -3,10 +3,10 @@
 
 #include "server/auth/kerberos.h"
 #include "server/auth/spnego.h"
-#include "server/common/log.h"
-#include "server/common/unicode.h"
-#include "server/crypto/crypto.h"
-#include "server/crypto/smb3_keys.h"
+#include "common/base/log.h"
+#include "common/base/unicode.h"
+#include "common/crypto/crypto.h"
+#include "common/crypto/smb3_keys.h"
 #include "server/handlers/handler.h"
 
 namespace xsmb::handlers {

@@ -3,8 +3,8 @@
 #include <grp.h>
 
 #include "absl/strings/str_split.h"
-#include "server/common/log.h"
-#include "server/common/unicode.h"
+#include "common/base/log.h"
+#include "common/base/unicode.h"
 #include "server/handlers/handler.h"
 
 namespace xsmb::handlers {

@@ -12,9 +12,9 @@
 #include <future>
 #include <sstream>
 
-#include "server/common/log.h"
+#include "common/base/log.h"
 #include "server/config/smb_conf.h"
-#include "server/smb2/ntstatus.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::net {
 namespace {

@@ -24,10 +24,10 @@
 #include <string_view>
 #include <thread>
 
-#include "server/common/log.h"
+#include "common/base/log.h"
 #include "server/handlers/dispatcher.h"
-#include "server/net/netbios.h"
-#include "server/smb2/header.h"
+#include "common/smb2/netbios.h"
+#include "common/smb2/header.h"
 
 namespace xsmb::net {
 namespace {

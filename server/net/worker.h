@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 #include "server/net/io_engine.h"
 #include "server/net/io_pool.h"
 #include "server/session/state.h"

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <chrono>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 #include "server/session/state.h"
-#include "server/smb2/constants.h"
-#include "server/smb2/header.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/header.h"
 
 namespace xsmb::session {
 namespace {

@@ -14,7 +14,7 @@
 #include <mutex>
 #include <vector>
 
-#include "server/smb2/ntstatus.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::session {
 

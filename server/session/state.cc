@@ -5,9 +5,9 @@
 
 #include <algorithm>
 
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 #include "server/handlers/dispatcher.h"
-#include "server/smb2/constants.h"
+#include "common/smb2/constants.h"
 #include "server/vfs/path.h"
 
 namespace xsmb::session {

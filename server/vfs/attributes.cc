@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <string>
 
-#include "server/smb2/constants.h"
+#include "common/smb2/constants.h"
 #include "server/vfs/path.h"
 
 namespace xsmb::vfs {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "server/common/unicode.h"
-#include "server/smb2/constants.h"
+#include "common/base/unicode.h"
+#include "common/smb2/constants.h"
 
 namespace xsmb::vfs {
 namespace {

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "server/common/bytes.h"
-#include "server/smb2/ntstatus.h"
+#include "common/base/bytes.h"
+#include "common/smb2/ntstatus.h"
 #include "server/vfs/attributes.h"
 
 namespace xsmb::vfs {

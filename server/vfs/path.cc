@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <optional>
 
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 namespace xsmb::vfs {
 namespace {

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/smb2/ntstatus.h"
+#include "common/smb2/ntstatus.h"
 #include "server/vfs/fd.h"
 
 namespace xsmb::vfs {

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "server/smb2/constants.h"
+#include "common/smb2/constants.h"
 #include "server/vfs/info.h"
 #include "server/vfs/path.h"
 

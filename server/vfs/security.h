@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <optional>
 
-#include "server/common/bytes.h"
-#include "server/smb2/ntstatus.h"
+#include "common/base/bytes.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::vfs {
 

@@ -1,10 +1,10 @@
 #include "tools/xsmb-bench/client.h"
 
 #include "absl/strings/str_cat.h"
-#include "server/common/unicode.h"
-#include "server/crypto/smb3_keys.h"
-#include "server/smb2/constants.h"
-#include "server/smb2/ntstatus.h"
+#include "common/base/unicode.h"
+#include "common/crypto/smb3_keys.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::bench {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/smb2/messages.h"
+#include "common/smb2/messages.h"
 #include "tools/xsmb-bench/ntlm_client.h"
 #include "tools/xsmb-bench/transport.h"
 

@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "server/crypto/crypto.h"
-#include "server/smb2/constants.h"
-#include "server/smb2/ntstatus.h"
+#include "common/crypto/crypto.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::bench {
 namespace {

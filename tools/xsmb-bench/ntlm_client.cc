@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "server/auth/ntlmssp.h"
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 namespace xsmb::bench {
 namespace {

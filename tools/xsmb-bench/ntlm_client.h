@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/common/bytes.h"
-#include "server/crypto/crypto.h"
+#include "common/base/bytes.h"
+#include "common/crypto/crypto.h"
 
 namespace xsmb::bench {
 

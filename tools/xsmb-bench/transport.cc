@@ -16,9 +16,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "server/net/netbios.h"
-#include "server/smb2/constants.h"
-#include "server/smb2/ntstatus.h"
+#include "common/smb2/netbios.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::bench {
 namespace {

@@ -18,9 +18,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/common/bytes.h"
-#include "server/crypto/signing.h"
-#include "server/smb2/header.h"
+#include "common/base/bytes.h"
+#include "common/crypto/signing.h"
+#include "common/smb2/header.h"
 
 namespace xsmb::bench {
 

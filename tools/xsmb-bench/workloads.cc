@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "server/smb2/constants.h"
-#include "server/smb2/ntstatus.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/ntstatus.h"
 #include "tools/xsmb-bench/connections.h"
 
 namespace xsmb::bench {

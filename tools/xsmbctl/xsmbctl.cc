@@ -26,7 +26,7 @@
 
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
-#include "server/crypto/crypto.h"
+#include "common/crypto/crypto.h"
 
 namespace xsmb::xsmbctl {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "server/handlers/dispatcher.h"
 #include "server/session/state.h"
-#include "server/smb2/constants.h"
+#include "common/smb2/constants.h"
 
 namespace {
 

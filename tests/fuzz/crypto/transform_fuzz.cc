@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "server/crypto/transform.h"
+#include "common/crypto/transform.h"
 
 namespace {
 

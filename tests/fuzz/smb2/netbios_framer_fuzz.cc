@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "server/net/netbios.h"
+#include "common/smb2/netbios.h"
 
 namespace {
 

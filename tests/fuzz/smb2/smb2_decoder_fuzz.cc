@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "server/smb2/header.h"
-#include "server/smb2/messages.h"
+#include "common/smb2/header.h"
+#include "common/smb2/messages.h"
 
 namespace {
 

@@ -6,9 +6,9 @@
 
 #include "server/auth/ntlmssp.h"
 #include "server/auth/spnego.h"
-#include "server/crypto/signing.h"
-#include "server/crypto/smb3_keys.h"
-#include "server/common/unicode.h"
+#include "common/crypto/signing.h"
+#include "common/crypto/smb3_keys.h"
+#include "common/base/unicode.h"
 #include "tests/unit/auth/testdata.h"
 #include "tests/unit/crypto/hex.h"
 

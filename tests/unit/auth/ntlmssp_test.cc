@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 #include "tests/unit/crypto/hex.h"
 
 namespace xsmb::auth {

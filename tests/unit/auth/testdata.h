@@ -6,7 +6,7 @@
 #include <iterator>
 #include <string>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::testing {
 

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <optional>
 
-#include "server/common/bytes.h"
-#include "server/net/netbios.h"
-#include "server/smb2/constants.h"
-#include "server/smb2/header.h"
+#include "common/base/bytes.h"
+#include "common/smb2/netbios.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/header.h"
 
 namespace xsmb::bench::testing {
 

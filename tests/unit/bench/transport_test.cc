@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "server/crypto/signing.h"
-#include "server/smb2/ntstatus.h"
+#include "common/crypto/signing.h"
+#include "common/smb2/ntstatus.h"
 #include "tests/unit/bench/fake_server.h"
 
 namespace xsmb::bench {

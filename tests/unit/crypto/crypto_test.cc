@@ -1,4 +1,4 @@
-#include "server/crypto/crypto.h"
+#include "common/crypto/crypto.h"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
-#include "server/crypto/signing.h"
+#include "common/crypto/signing.h"
 
 #include <gtest/gtest.h>
 
-#include "server/crypto/smb3_keys.h"
-#include "server/smb2/constants.h"
+#include "common/crypto/smb3_keys.h"
+#include "common/smb2/constants.h"
 #include "tests/unit/crypto/hex.h"
 
 namespace xsmb::crypto {

@@ -1,4 +1,4 @@
-#include "server/crypto/transform.h"
+#include "common/crypto/transform.h"
 
 #include <gtest/gtest.h>
 
@@ -7,10 +7,10 @@
 #include <iterator>
 #include <string>
 
-#include "server/common/unicode.h"
-#include "server/crypto/crypto.h"
-#include "server/crypto/smb3_keys.h"
-#include "server/smb2/constants.h"
+#include "common/base/unicode.h"
+#include "common/crypto/crypto.h"
+#include "common/crypto/smb3_keys.h"
+#include "common/smb2/constants.h"
 #include "tests/unit/crypto/hex.h"
 
 namespace xsmb::crypto {

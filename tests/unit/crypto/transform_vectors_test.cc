@@ -1,5 +1,5 @@
 // Microsoft's published SMB 3.x encryption examples, checked byte for byte against
-// server/crypto/transform.h and server/crypto/smb3_keys.h.
+// common/crypto/transform.h and common/crypto/smb3_keys.h.
 //
 // Sources (Microsoft Open Specifications blog, the examples MS-SMB2's encryption sections point
 // implementers to):
@@ -25,9 +25,9 @@
 #include <array>
 #include <string>
 
-#include "server/common/bytes.h"
-#include "server/crypto/smb3_keys.h"
-#include "server/crypto/transform.h"
+#include "common/base/bytes.h"
+#include "common/crypto/smb3_keys.h"
+#include "common/crypto/transform.h"
 #include "tests/unit/crypto/hex.h"
 
 namespace xsmb::crypto {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "server/net/netbios.h"
-#include "server/smb2/header.h"
-#include "server/smb2/messages.h"
+#include "common/smb2/netbios.h"
+#include "common/smb2/header.h"
+#include "common/smb2/messages.h"
 #include "tests/unit/smb2/test_util.h"
 
 namespace xsmb::smb2 {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "server/smb2/constants.h"
-#include "server/smb2/messages.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/messages.h"
 #include "tests/unit/smb2/packet_builder.h"
 #include "tests/unit/smb2/test_util.h"
 

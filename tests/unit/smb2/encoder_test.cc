@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "server/net/netbios.h"
-#include "server/smb2/header.h"
-#include "server/smb2/messages.h"
+#include "common/smb2/netbios.h"
+#include "common/smb2/header.h"
+#include "common/smb2/messages.h"
 #include "tests/unit/smb2/packet_builder.h"
 #include "tests/unit/smb2/test_util.h"
 

@@ -1,5 +1,5 @@
 // SMB2 packet header (MS-SMB2 2.2.1.1 async, 2.2.1.2 sync).
-#include "server/smb2/header.h"
+#include "common/smb2/header.h"
 
 #include <gtest/gtest.h>
 

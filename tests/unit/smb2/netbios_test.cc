@@ -1,5 +1,5 @@
 // Direct-TCP framing (MS-SMB2 2.1, RFC 1002 4.3.1 session message, 4.3.7 keep-alive).
-#include "server/net/netbios.h"
+#include "common/smb2/netbios.h"
 
 #include <gtest/gtest.h>
 

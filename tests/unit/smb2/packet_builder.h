@@ -1,5 +1,5 @@
 // Test-only builder for SMB2 request messages, laid out by hand from MS-SMB2 2.2.1 and 2.2.3 -
-// 2.2.39 (independently of server/smb2/messages.cc), and small little-endian field readers for
+// 2.2.39 (independently of common/smb2/messages.cc), and small little-endian field readers for
 // checking encoder output.
 #pragma once
 

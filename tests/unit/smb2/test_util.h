@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "server/common/bytes.h"
-#include "server/smb2/messages.h"
-#include "server/smb2/ntstatus.h"
+#include "common/base/bytes.h"
+#include "common/smb2/messages.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb {
 // gtest prints NTSTATUS values by name.

@@ -8,7 +8,7 @@
 
 #include <cerrno>
 
-#include "server/smb2/constants.h"
+#include "common/smb2/constants.h"
 #include "server/vfs/fd.h"
 #include "tests/unit/vfs/temp_dir.h"
 

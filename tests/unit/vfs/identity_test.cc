@@ -9,7 +9,7 @@
 #include <future>
 #include <thread>
 
-#include "server/smb2/constants.h"
+#include "common/smb2/constants.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/fd.h"
 #include "tests/unit/vfs/temp_dir.h"

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "server/common/bytes.h"
-#include "server/smb2/constants.h"
-#include "server/smb2/ntstatus.h"
+#include "common/base/bytes.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::smb2 {
 

@@ -1,4 +1,4 @@
-#include "server/crypto/smb3_keys.h"
+#include "common/crypto/smb3_keys.h"
 
 #include <algorithm>
 #include <string_view>

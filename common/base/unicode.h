@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb {
 

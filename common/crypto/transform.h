@@ -1,7 +1,7 @@
 // SMB 3.x message encryption (MS-SMB2 3.1.4.3): the SMB2 TRANSFORM_HEADER (MS-SMB2 2.2.41) and
 // the AES-CCM / AES-GCM AEAD that protects one message or a whole compound chain. Keys are
 // Session.EncryptionKey (server-to-client) and Session.DecryptionKey (client-to-server) from
-// deriveSmb3ServerKeys (server/crypto/smb3_keys.h).
+// deriveSmb3ServerKeys (common/crypto/smb3_keys.h).
 #pragma once
 
 #include <array>
@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::crypto {
 

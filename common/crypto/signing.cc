@@ -1,9 +1,9 @@
-#include "server/crypto/signing.h"
+#include "common/crypto/signing.h"
 
 #include <algorithm>
 
-#include "server/crypto/mac_parts.h"
-#include "server/smb2/constants.h"
+#include "common/crypto/mac_parts.h"
+#include "common/smb2/constants.h"
 
 namespace xsmb::crypto {
 namespace {

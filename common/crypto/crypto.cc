@@ -1,4 +1,4 @@
-#include "server/crypto/crypto.h"
+#include "common/crypto/crypto.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -12,8 +12,8 @@
 #include <mutex>
 #include <utility>
 
-#include "server/common/unicode.h"
-#include "server/crypto/mac_parts.h"
+#include "common/base/unicode.h"
+#include "common/crypto/mac_parts.h"
 
 namespace xsmb::crypto {
 namespace {

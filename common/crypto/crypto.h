@@ -8,7 +8,7 @@
 #include <span>
 #include <string_view>
 
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 namespace xsmb::crypto {
 

@@ -6,7 +6,7 @@
 #include <array>
 #include <initializer_list>
 
-#include "server/crypto/crypto.h"
+#include "common/crypto/crypto.h"
 
 namespace xsmb::crypto::internal {
 

@@ -1,4 +1,4 @@
-#include "server/smb2/header.h"
+#include "common/smb2/header.h"
 
 #include <algorithm>
 

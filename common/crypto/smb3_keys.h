@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "server/common/bytes.h"
-#include "server/crypto/crypto.h"
+#include "common/base/bytes.h"
+#include "common/crypto/crypto.h"
 
 namespace xsmb::crypto {
 

@@ -5,8 +5,8 @@
 #include <array>
 #include <cstdint>
 
-#include "server/common/bytes.h"
-#include "server/smb2/constants.h"
+#include "common/base/bytes.h"
+#include "common/smb2/constants.h"
 
 namespace xsmb::smb2 {
 

@@ -1,4 +1,4 @@
-#include "server/crypto/transform.h"
+#include "common/crypto/transform.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 #include <span>
 
 #include "absl/status/status.h"
-#include "server/crypto/crypto.h"
+#include "common/crypto/crypto.h"
 
 namespace xsmb::crypto {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/common/bytes.h"
+#include "common/base/bytes.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "server/common/unicode.h"
+#include "common/base/unicode.h"
 
 #include <gtest/gtest.h>
 

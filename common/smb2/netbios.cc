@@ -1,4 +1,4 @@
-#include "server/net/netbios.h"
+#include "common/smb2/netbios.h"
 
 namespace xsmb::net {
 

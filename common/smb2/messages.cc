@@ -1,9 +1,9 @@
-#include "server/smb2/messages.h"
+#include "common/smb2/messages.h"
 
 #include <algorithm>
 
-#include "server/common/unicode.h"
-#include "server/smb2/header.h"
+#include "common/base/unicode.h"
+#include "common/smb2/header.h"
 
 namespace xsmb::smb2 {
 namespace {
