@@ -25,9 +25,11 @@
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
 #include "common/crypto/crypto.h"
-#include "server/net/control.h"
-#include "server/net/io_pool.h"
-#include "server/net/worker.h"
+#include "server/core/control.h"
+#include "server/core/smb_connection.h"
+#include "server/vfs/file_table.h"
+#include "server/vfs/io_pool.h"
+#include "server/transport/tcp_worker.h"
 #include "server/session/state.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
@@ -285,7 +287,7 @@ int run() {
     XLOG(ERROR) << "interfaces: " << hosts.status().message();
     return 1;
   }
-  std::vector<net::ListenAddress> addrs;
+  std::vector<transport::ListenAddress> addrs;
   for (const auto& h : *hosts) {
     for (uint16_t port : cfg.global.smb_ports) addrs.push_back({h, port});
   }
@@ -308,13 +310,24 @@ int run() {
   unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   int nworkers = absl::GetFlag(FLAGS_workers) > 0 ? absl::GetFlag(FLAGS_workers) : cpus;
   int nio = absl::GetFlag(FLAGS_io_threads) > 0 ? absl::GetFlag(FLAGS_io_threads) : 2 * cpus;
-  auto pool = std::make_unique<net::IoPool>(nio);
+  auto pool = std::make_unique<vfs::IoPool>(nio);
   std::atomic<int> connections{0};
-  std::vector<std::unique_ptr<net::Worker>> workers;
+  transport::TcpOptions tcp;
+  tcp.busy_poll_usecs = cfg.global.busy_poll_usecs;
+  tcp.max_connections = cfg.global.max_connections;
+  tcp.socket_options = cfg.global.socket_options;
+  tcp.use_rcvlowat = !cfg.global.bpf_sockmap;
+  // One acceptor (protocol side and file I/O engine) per worker (TCP event loop).
+  std::vector<std::unique_ptr<core::SmbAcceptor>> acceptors;
+  std::vector<std::unique_ptr<transport::Worker>> workers;
   for (int i = 0; i < nworkers; ++i) {
-    auto w = std::make_unique<net::Worker>(server.get(), pool.get(), &connections,
-                                           static_cast<uint32_t>(i));
+    auto a = std::make_unique<core::SmbAcceptor>(server.get(), pool.get(), static_cast<uint32_t>(i));
+    auto w = std::make_unique<transport::Worker>(a.get(), pool.get(), &tcp, &connections,
+                                                 static_cast<uint32_t>(i));
     if (!w->listen(addrs)) return 1;
+    core::SmbAcceptor* ap = a.get();
+    w->watch(a->ioEngine().eventFd(), [ap] { ap->ioEngine().reap(); });
+    acceptors.push_back(std::move(a));
     workers.push_back(std::move(w));
   }
   if (server->dataplane && cfg.global.bpf) {
@@ -329,9 +342,10 @@ int run() {
       }
     }
   }
-  server->io_engine = std::string(workers.front()->ioEngine());
-  for (auto& w : workers) w->start();
-  net::ControlSocket control;
+  server->io_engine = std::string(acceptors.front()->ioEngine().name());
+  // Requests run on a loop must never wait for what only that loop can deliver.
+  for (auto& w : workers) w->start([] { vfs::setOnEventLoopThread(); });
+  core::ControlSocket control;
   std::string control_path = cfg.global.control_socket;
   if (control_path.empty()) {
     control_path =
@@ -367,6 +381,7 @@ int run() {
   for (auto& w : workers) w->stop();
   pool.reset();
   workers.clear();
+  acceptors.clear();  // after the loops ended: their I/O engines belong to those threads
   server->rpcd.reset();
   const auto& st = server->stats;
   XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests " << st.requests

@@ -1,6 +1,6 @@
 #include "common/smb2/netbios.h"
 
-namespace xsmb::net {
+namespace xsmb::netbios {
 
 Frame parseFrame(ByteSpan buf, size_t max_length) {
   Frame f;
@@ -33,4 +33,4 @@ void writeFrameHeader(uint32_t length, uint8_t out[kNetBiosHeaderSize]) {
   out[3] = static_cast<uint8_t>(length);
 }
 
-}  // namespace xsmb::net
+}  // namespace xsmb::netbios

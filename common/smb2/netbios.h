@@ -8,7 +8,7 @@
 
 #include "common/base/bytes.h"
 
-namespace xsmb::net {
+namespace xsmb::netbios {
 
 constexpr size_t kNetBiosHeaderSize = 4;
 constexpr uint8_t kNetBiosSessionMessage = 0x00;
@@ -34,4 +34,4 @@ Frame parseFrame(ByteSpan buf, size_t max_length);
 // Writes a session-message header for a payload of `length` (< 2^24) bytes into `out[0..4)`.
 void writeFrameHeader(uint32_t length, uint8_t out[kNetBiosHeaderSize]);
 
-}  // namespace xsmb::net
+}  // namespace xsmb::netbios

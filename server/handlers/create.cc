@@ -310,11 +310,11 @@ retry:
   bool write_intent = (o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) ||
                       create_action == FILE_OVERWRITTEN || create_action == FILE_SUPERSEDED;
   ctx.server->files.breakOplocks(o->key, ctx.conn, write_intent);
-  session::FileTable::OpenInfo info;
+  vfs::FileTable::OpenInfo info;
   info.token = o->token;
   info.access = o->granted_access;
   info.share_access = o->share_access;
-  info.conn = ctx.conn->weak_from_this();
+  info.owner = ctx.conn->weak_from_this();
   info.volatile_id = o->volatile_id;
   if (NtStatus s2 = ctx.server->files.add(o->key, info); s2 != STATUS_SUCCESS) {
     if (create_action == FILE_CREATED) {

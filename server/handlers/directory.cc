@@ -10,7 +10,7 @@
 #include <algorithm>
 
 #include "common/base/unicode.h"
-#include "server/handlers/dispatcher.h"
+#include "server/session/replies.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/info.h"
@@ -180,7 +180,7 @@ void onDirectoryChange(const std::weak_ptr<session::NotifyState>& weak, const vf
   if (!conn) return;
   Bytes body;
   NtStatus status = notifyBody({e}, false, w.buffer_size, &body);
-  conn->sendUnsolicited(buildAsyncResponse(w.reply, status, body));
+  conn->sendUnsolicited(session::buildAsyncResponse(w.reply, status, body));
 }
 
 }  // namespace

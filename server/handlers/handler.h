@@ -1,5 +1,5 @@
 // Command handlers (MS-SMB2 3.3.5.x): each takes one decoded-on-demand request message and
-// appends its response body. The dispatcher (dispatcher.h) owns the header, credits, signing
+// appends its response body. The dispatcher (server/dispatch/dispatcher.h) owns the header, credits, signing
 // and compounding; a handler only sees what its command needs.
 #pragma once
 
@@ -7,8 +7,9 @@
 #include <functional>
 
 #include "common/base/bytes.h"
-#include "server/net/io_engine.h"
 #include "server/session/state.h"
+#include "server/vfs/file_io.h"
+#include "server/vfs/io_engine.h"
 #include "common/smb2/header.h"
 #include "common/smb2/ntstatus.h"
 
@@ -30,7 +31,6 @@ struct RequestContext {
   bool sign_response = false;        // SESSION_SETUP: sign this response (3.1.1 final)
   session::Session* preauth_session = nullptr;  // hash the response into this session's value
   bool preauth_connection = false;  // NEGOTIATE 3.1.1: hash the response into the connection's
-  bool no_response = false;         // CANCEL
   Bytes error_data;                 // ErrorData of an ERROR response (MS-SMB2 2.2.2)
   // Async requests: the dispatcher fills `async_reply` (how the final response must be signed
   // or sealed); a handler that goes async sets `async_id` and returns STATUS_PENDING.
@@ -45,13 +45,13 @@ struct RequestContext {
   // in the buffer `body` writes to.
   struct DeferredIo {
     std::shared_ptr<vfs::UniqueFd> fd;  // keeps the descriptor open while the I/O runs
-    std::function<net::FileIo(ByteWriter& body)> prepare;
+    std::function<vfs::FileIo(ByteWriter& body)> prepare;
     std::function<NtStatus(int64_t result, ByteWriter& body, size_t body_start)> finish;
   } deferred_io;
   // Set (on the event loop, for a lone request whose response is neither signed nor sealed)
   // where a READ may leave its data in the page cache: the handler then encodes only the READ
   // response header and describes the data here; the caller sends it with sendfile.
-  session::FileSegment* file_segment = nullptr;
+  vfs::FileSegment* file_segment = nullptr;
   // The Unix identity this request runs as (when the server runs as root), else nullptr.
   const vfs::UnixIdentity* identity = nullptr;
   uint64_t async_id = 0;
@@ -101,8 +101,8 @@ inline bool applyEncryptPolicy(config::EncryptPolicy policy, bool can_encrypt, b
 }
 
 // Builds the answer to an SMB1 NEGOTIATE that offers SMB2 dialects (MS-SMB2 3.3.5.3.1): a full
-// SMB2 message (header + NEGOTIATE response with dialect 0x02FF or 0x0202). Empty when the
-// request offers no SMB2 dialect.
+// SMB2 message (header + NEGOTIATE response with dialect 0x02FF or 0x0202), without transport
+// framing. Empty when the request offers no SMB2 dialect.
 Bytes handleSmb1Negotiate(session::ConnState& conn, ByteSpan smb1_message);
 
 }  // namespace xsmb::handlers

@@ -149,7 +149,7 @@ NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
     } else {
       if (!replace) return STATUS_OBJECT_NAME_COLLISION;
       if (S_ISDIR(dst.stx.stx_mode)) return STATUS_ACCESS_DENIED;
-      session::FileTable::Key k{makedev(dst.stx.stx_dev_major, dst.stx.stx_dev_minor),
+      vfs::FileTable::Key k{makedev(dst.stx.stx_dev_major, dst.stx.stx_dev_minor),
                                 dst.stx.stx_ino};
       // Replacing a file that someone has open is refused on Windows.
       if (ctx.server->files.hasOtherOpens(k, 0)) return STATUS_ACCESS_DENIED;

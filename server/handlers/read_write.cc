@@ -1,7 +1,6 @@
 // READ (MS-SMB2 3.3.5.12), WRITE (3.3.5.13), FLUSH (3.3.5.11) and LOCK (3.3.5.14).
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 
 #include "common/base/log.h"
 #include "server/handlers/handler.h"
+#include "server/vfs/file_io.h"
 #include "server/vfs/path.h"
 
 namespace xsmb::handlers {
@@ -23,21 +23,6 @@ constexpr uint32_t SMB2_LOCKFLAG_UNLOCK = 0x04;
 constexpr uint32_t SMB2_LOCKFLAG_FAIL_IMMEDIATELY = 0x10;
 constexpr uint32_t SMB2_WRITEFLAG_WRITE_THROUGH = 0x01;
 
-// Reads up to `len` bytes at `offset` into `buf`, stopping early only at the end of the file.
-// Returns the bytes read, or -1 with errno set (EAGAIN with RWF_NOWAIT: not in the page cache).
-ssize_t preadFull(int fd, uint8_t* buf, size_t len, uint64_t offset, int flags) {
-  size_t got = 0;
-  while (got < len) {
-    iovec iov{buf + got, len - got};
-    ssize_t n = preadv2(fd, &iov, 1, static_cast<off_t>(offset + got), flags);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  return static_cast<ssize_t>(got);
-}
-
 // Reads req.length bytes at req.offset into a READ response body (MS-SMB2 2.2.20). With
 // RWF_NOWAIT (`flags`) anything short of the full length is a failure (STATUS_RETRY), so the
 // caller can hand the read to a thread that may block.
@@ -47,7 +32,7 @@ NtStatus readInto(int fd, const ReadRequest& req, ByteWriter& body, int flags) {
   encodeReadResponseHeader(0, body);
   Bytes& buf = body.buf();
   buf.resize(hdr_end + req.length);
-  ssize_t n = preadFull(fd, buf.data() + hdr_end, req.length, req.offset, flags);
+  ssize_t n = vfs::preadFull(fd, buf.data() + hdr_end, req.length, req.offset, flags);
   if (n < 0) {
     buf.resize(start);
     return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
@@ -72,31 +57,13 @@ NtStatus readInto(int fd, const ReadRequest& req, ByteWriter& body, int flags) {
 // through) makes each write durable before it returns (RWF_DSYNC, as the I/O engine does).
 NtStatus writeFrom(int fd, uint64_t offset, ByteSpan data, bool sync, int flags, size_t* done,
                    ByteWriter& body) {
-  while (*done < data.size()) {
-    iovec iov{const_cast<uint8_t*>(data.data()) + *done, data.size() - *done};
-    ssize_t n =
-        pwritev2(fd, &iov, 1, static_cast<off_t>(offset + *done), flags | (sync ? RWF_DSYNC : 0));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
-    }
-    *done += static_cast<size_t>(n);
+  if (vfs::pwriteFull(fd, data.data(), data.size(), offset, flags | (sync ? RWF_DSYNC : 0),
+                      done) != 0) {
+    return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
   }
   encodeWriteResponse(static_cast<uint32_t>(*done), body);
   return STATUS_SUCCESS;
 }
-
-// cachestat(2) (Linux 6.5): how much of a file range is in the page cache. Debian 12's headers
-// predate it, so the call is made by number; ENOSYS on older kernels.
-#ifndef __NR_cachestat
-#define __NR_cachestat 451
-#endif
-struct CachestatRange {
-  uint64_t off, len;
-};
-struct Cachestat {
-  uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
-};
 
 // Below this a copy through the response buffer is cheaper than the extra system calls
 // (fstat, cachestat, a second send) that sending from the page cache needs.
@@ -105,23 +72,9 @@ constexpr uint32_t kSendfileMinLength = 64 * 1024;
 // Answers a READ by reference to the page cache (MS-SMB2 2.2.20 header only; the data follows
 // on the wire from *seg). STATUS_RETRY when this does not apply: the range is not wholly
 // cached, runs past the end of the file, or the kernel cannot tell.
-NtStatus readAsSegment(session::Open& o, const ReadRequest& req, session::FileSegment* seg,
+NtStatus readAsSegment(session::Open& o, const ReadRequest& req, vfs::FileSegment* seg,
                        ByteWriter& body) {
-  static std::atomic<bool> no_cachestat{false};
-  if (no_cachestat.load(std::memory_order_relaxed)) return STATUS_RETRY;
-  struct stat st {};
-  if (fstat(o.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return STATUS_RETRY;
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (req.offset >= size || size - req.offset < req.length) return STATUS_RETRY;
-  CachestatRange range{req.offset, req.length};
-  Cachestat cs{};
-  if (syscall(__NR_cachestat, o.fd.get(), &range, &cs, 0) != 0) {
-    if (errno == ENOSYS || errno == EPERM) no_cachestat = true;
-    return STATUS_RETRY;
-  }
-  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  uint64_t pages = (req.offset + req.length - 1) / page - req.offset / page + 1;
-  if (cs.nr_cache < pages) return STATUS_RETRY;
+  if (!vfs::rangeIsCached(o.fd.get(), req.offset, req.length)) return STATUS_RETRY;
   encodeReadResponseHeader(req.length, body);
   seg->fd = o.sharedFd();
   seg->offset = req.offset;
@@ -133,10 +86,10 @@ NtStatus readAsSegment(session::Open& o, const ReadRequest& req, session::FileSe
 // segment (`seg->data`): unlike growing the response vector, the buffer is not zero-filled
 // before the read overwrites it. RWF_NOWAIT; STATUS_RETRY unless the whole range was read at
 // once from the page cache (the end of the file included: the caller's slower path handles it).
-NtStatus readIntoSegment(session::Open& o, const ReadRequest& req, session::FileSegment* seg,
+NtStatus readIntoSegment(session::Open& o, const ReadRequest& req, vfs::FileSegment* seg,
                          ByteWriter& body) {
   auto data = std::make_shared_for_overwrite<uint8_t[]>(req.length);
-  if (preadFull(o.fd.get(), data.get(), req.length, req.offset, RWF_NOWAIT) !=
+  if (vfs::preadFull(o.fd.get(), data.get(), req.length, req.offset, RWF_NOWAIT) !=
       static_cast<ssize_t>(req.length)) {
     return STATUS_RETRY;
   }
@@ -211,7 +164,7 @@ NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
       size_t start = body.size();
       encodeReadResponseHeader(0, body);
       body.buf().resize(start + 16 + req.length);
-      return net::FileIo{net::FileIo::Op::kRead, fd, req.offset, body.buf().data() + start + 16,
+      return vfs::FileIo{vfs::FileIo::Op::kRead, fd, req.offset, body.buf().data() + start + 16,
                          req.length};
     };
     ctx.deferred_io.finish = [req](int64_t r, ByteWriter& body, size_t start) {
@@ -277,7 +230,7 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
     ByteSpan data = req.data;  // the worker keeps the request message alive until the reply
     ctx.deferred_io.fd = fd;
     ctx.deferred_io.prepare = [fd = fd->get(), offset, data, done, sync](ByteWriter&) {
-      return net::FileIo{net::FileIo::Op::kWrite, fd,
+      return vfs::FileIo{vfs::FileIo::Op::kWrite, fd,
                          offset + done,           const_cast<uint8_t*>(data.data()) + done,
                          data.size() - done,      sync};
     };
@@ -302,7 +255,7 @@ NtStatus handleFlush(RequestContext& ctx, ByteWriter& body) {
       auto fd = o->sharedFd();
       ctx.deferred_io.fd = fd;
       ctx.deferred_io.prepare = [fd = fd->get()](ByteWriter&) {
-        return net::FileIo{net::FileIo::Op::kFsync, fd, 0, nullptr, 0};
+        return vfs::FileIo{vfs::FileIo::Op::kFsync, fd, 0, nullptr, 0};
       };
       ctx.deferred_io.finish = [](int64_t r, ByteWriter& body, size_t) {
         if (r < 0) return vfs::ntStatusFromErrno(static_cast<int>(-r));

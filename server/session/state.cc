@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "common/base/unicode.h"
-#include "server/handlers/dispatcher.h"
 #include "common/smb2/constants.h"
+#include "server/session/replies.h"
 #include "server/vfs/path.h"
 
 namespace xsmb::session {
@@ -144,6 +144,10 @@ ConnState::~ConnState() {
   for (auto& [id, s] : sessions) server->unregisterSession(id);
 }
 
+void ConnState::sendOplockBreak(uint64_t volatile_id, uint8_t new_level) {
+  sendUnsolicited(buildOplockBreakNotification(volatile_id, new_level));
+}
+
 Session* ConnState::findSession(uint64_t id) {
   auto it = sessions.find(id);
   return it == sessions.end() ? nullptr : it->second.get();
@@ -164,7 +168,7 @@ void ConnState::closeOpen(uint64_t volatile_id) {
     }
     for (auto& w : waiting) {
       async_ops.erase(w.reply.async_id);
-      sendUnsolicited(handlers::buildAsyncResponse(w.reply, STATUS_NOTIFY_CLEANUP, {}));
+      sendUnsolicited(buildAsyncResponse(w.reply, STATUS_NOTIFY_CLEANUP, {}));
     }
   }
   if (o->pipe_id) {

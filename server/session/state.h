@@ -30,7 +30,7 @@
 #include "server/config/user_db.h"
 #include "common/crypto/signing.h"
 #include "server/session/credits.h"
-#include "server/session/file_table.h"
+#include "server/vfs/file_table.h"
 #include "common/smb2/messages.h"
 #include "server/vfs/fd.h"
 #include "server/vfs/identity.h"
@@ -103,7 +103,7 @@ struct ServerContext {
   bool run_as_root = false;
   smb2::Guid server_guid{};
   uint64_t start_time = 0;  // FILETIME
-  FileTable files;
+  vfs::FileTable files;
   std::unique_ptr<vfs::NotifyHub> notify_hub = std::make_unique<vfs::NotifyHub>();
   // The BPF data plane's maps (sessions, counters, latency), or nullptr in plain socket mode.
   std::unique_ptr<bpf::DataPlane> dataplane;
@@ -169,7 +169,7 @@ struct Open {
   bool delete_on_close = false;
   uint64_t position = 0;  // FilePositionInformation
   uint32_t mode = 0;      // FileModeInformation
-  FileTable::Key key;
+  vfs::FileTable::Key key;
   uint64_t token = 0;  // FileTable identity of this open
   // QUERY_DIRECTORY state: the sorted snapshot of matching names and the cursor.
   bool dir_listed = false;
@@ -191,17 +191,6 @@ struct Open {
     if (!io_fd) io_fd = std::make_shared<vfs::UniqueFd>(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
     return io_fd;
   }
-};
-
-// File data that follows a response frame on the wire (a READ's Buffer, MS-SMB2 2.2.20), and
-// that the frame's NetBIOS length already counts: either `length` bytes of `fd` at `offset`,
-// sent from the page cache by sendfile, or, when `data` is set, `length` bytes already read
-// into `data` (a buffer that is never zero-filled first, unlike a growing response vector).
-struct FileSegment {
-  std::shared_ptr<vfs::UniqueFd> fd;
-  uint64_t offset = 0;
-  uint32_t length = 0;
-  std::shared_ptr<uint8_t[]> data;
 };
 
 struct TreeConnect {
@@ -238,15 +227,19 @@ struct Session {
   uint32_t next_tree_id = 1;
 };
 
-struct ConnState : std::enable_shared_from_this<ConnState> {
+struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   explicit ConnState(ServerContext* s) : server(s) {}
-  ~ConnState();
+  ~ConnState() override;
 
-  // Queues a complete frame (NetBIOS header included) that no request asked for, such as an
-  // oplock break notification. Callable from any thread; set by the owning worker.
+  // vfs::OpenOwner: oplock breaks of this connection's opens.
+  void sendOplockBreak(uint64_t volatile_id, uint8_t new_level) override;
+  uint32_t loopIndex() const override { return worker; }
+
+  // Queues a complete SMB2 message (without transport framing) that no request asked for, such
+  // as an oplock break notification. Callable from any thread; set by the owning connection.
   std::function<void(Bytes)> send_unsolicited;
-  void sendUnsolicited(Bytes frame) {
-    if (send_unsolicited) send_unsolicited(std::move(frame));
+  void sendUnsolicited(Bytes message) {
+    if (send_unsolicited) send_unsolicited(std::move(message));
   }
   // Runs `task` on this connection's serialized request path (after the request in progress).
   // Callable from any thread; set by the owning worker.

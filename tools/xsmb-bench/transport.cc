@@ -299,7 +299,7 @@ void Transport::send(Request& req, Completion done, bool probe) {
   } else {
     o.payload = req.payload;
   }
-  net::writeFrameHeader(static_cast<uint32_t>(o.frame.size() - 4 + o.payload.size()),
+  netbios::writeFrameHeader(static_cast<uint32_t>(o.frame.size() - 4 + o.payload.size()),
                         o.frame.data());
   Pending p;
   p.done = std::move(done);
@@ -372,10 +372,10 @@ absl::Status Transport::readSome() {
     if (rbuf_.size() < 4096) rbuf_.resize(4096);
     // Make room: compact, and grow to the announced frame length when it does not fit.
     size_t want = 4096;
-    if (rend_ - rstart_ >= net::kNetBiosHeaderSize) {
-      auto f = net::parseFrame(ByteSpan(rbuf_.data() + rstart_, rend_ - rstart_), opts_.max_frame);
-      if (f.status == net::FrameStatus::kIncomplete) {
-        want = std::max<size_t>(net::kNetBiosHeaderSize + f.length - (rend_ - rstart_), 4096);
+    if (rend_ - rstart_ >= netbios::kNetBiosHeaderSize) {
+      auto f = netbios::parseFrame(ByteSpan(rbuf_.data() + rstart_, rend_ - rstart_), opts_.max_frame);
+      if (f.status == netbios::FrameStatus::kIncomplete) {
+        want = std::max<size_t>(netbios::kNetBiosHeaderSize + f.length - (rend_ - rstart_), 4096);
       }
     }
     if (rbuf_.size() - rend_ < want) {
@@ -403,14 +403,14 @@ absl::Status Transport::readSome() {
     last_activity_ = Clock::now();
     while (fd_ >= 0) {
       ByteSpan avail(rbuf_.data() + rstart_, rend_ - rstart_);
-      auto f = net::parseFrame(avail, opts_.max_frame);
-      if (f.status == net::FrameStatus::kIncomplete) break;
-      if (f.status == net::FrameStatus::kTooLarge || f.status == net::FrameStatus::kBadType) {
+      auto f = netbios::parseFrame(avail, opts_.max_frame);
+      if (f.status == netbios::FrameStatus::kIncomplete) break;
+      if (f.status == netbios::FrameStatus::kTooLarge || f.status == netbios::FrameStatus::kBadType) {
         return absl::DataLossError("bad NetBIOS frame from the server");
       }
-      size_t total = net::kNetBiosHeaderSize + f.length;
-      if (f.status == net::FrameStatus::kMessage) {
-        if (auto st = dispatch(avail.subspan(net::kNetBiosHeaderSize, f.length)); !st.ok()) {
+      size_t total = netbios::kNetBiosHeaderSize + f.length;
+      if (f.status == netbios::FrameStatus::kMessage) {
+        if (auto st = dispatch(avail.subspan(netbios::kNetBiosHeaderSize, f.length)); !st.ok()) {
           return st;
         }
       }

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "server/handlers/dispatcher.h"
+#include "server/dispatch/dispatcher.h"
 #include "server/session/state.h"
 #include "common/smb2/constants.h"
 
@@ -71,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool cut = i == size || (i + 4 <= size && std::memcmp(data + i, kMarker, 4) == 0);
     if (!cut) continue;
     if (i > start) {
-      handlers::processMessage(*conn, ByteSpan(data + start, i - start));
+      dispatch::processMessage(*conn, ByteSpan(data + start, i - start));
       if (conn->disconnect) break;
     }
     start = i + 4;

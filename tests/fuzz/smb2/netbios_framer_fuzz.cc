@@ -11,7 +11,7 @@
 namespace {
 
 using namespace xsmb;
-using namespace xsmb::net;
+using namespace xsmb::netbios;
 
 void check(bool ok) {
   if (!ok) __builtin_trap();

@@ -67,7 +67,7 @@ inline Bytes replyMessage(const smb2::Header& req, uint32_t status, uint16_t cre
 
 inline Bytes framed(const Bytes& message) {
   Bytes out(4);
-  net::writeFrameHeader(static_cast<uint32_t>(message.size()), out.data());
+  netbios::writeFrameHeader(static_cast<uint32_t>(message.size()), out.data());
   out.insert(out.end(), message.begin(), message.end());
   return out;
 }

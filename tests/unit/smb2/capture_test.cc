@@ -248,27 +248,27 @@ TEST(CaptureTest, FramerOneByteAtATime) {
     const uint32_t length = static_cast<uint32_t>(c.frame.size() - 4);
     for (size_t n = 0; n <= c.frame.size(); ++n) {
       Bytes prefix(c.frame.begin(), c.frame.begin() + static_cast<ptrdiff_t>(n));
-      net::Frame f = net::parseFrame(prefix, 1 << 24);
+      netbios::Frame f = netbios::parseFrame(prefix, 1 << 24);
       if (n < c.frame.size()) {
-        ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(net::FrameStatus::kIncomplete)) << n;
+        ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(netbios::FrameStatus::kIncomplete)) << n;
         if (n >= 4) ASSERT_EQ(f.length, length) << n;
       } else {
-        ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(net::FrameStatus::kMessage));
+        ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(netbios::FrameStatus::kMessage));
         ASSERT_EQ(f.length, length);
       }
     }
     // Above the limit the frame is refused from its header alone.
     Bytes header(c.frame.begin(), c.frame.begin() + 4);
-    net::Frame big = net::parseFrame(header, length - 1);
-    EXPECT_EQ(static_cast<int>(big.status), static_cast<int>(net::FrameStatus::kTooLarge));
-    net::Frame exact = net::parseFrame(c.frame, length);
-    EXPECT_EQ(static_cast<int>(exact.status), static_cast<int>(net::FrameStatus::kMessage));
+    netbios::Frame big = netbios::parseFrame(header, length - 1);
+    EXPECT_EQ(static_cast<int>(big.status), static_cast<int>(netbios::FrameStatus::kTooLarge));
+    netbios::Frame exact = netbios::parseFrame(c.frame, length);
+    EXPECT_EQ(static_cast<int>(exact.status), static_cast<int>(netbios::FrameStatus::kMessage));
     // Any other first byte is not a session message.
     for (uint8_t type : {0x81, 0x82, 0x83, 0x84, 0xFE, 0xFF}) {
       Bytes other = c.frame;
       other[0] = type;
-      EXPECT_EQ(static_cast<int>(net::parseFrame(other, 1 << 24).status),
-                static_cast<int>(net::FrameStatus::kBadType))
+      EXPECT_EQ(static_cast<int>(netbios::parseFrame(other, 1 << 24).status),
+                static_cast<int>(netbios::FrameStatus::kBadType))
           << int{type};
     }
   }
@@ -289,12 +289,12 @@ TEST(CaptureTest, FramerStreamWithKeepAlives) {
   size_t pos = 0;
   size_t messages = 0;
   while (pos < stream.size()) {
-    net::Frame f = net::parseFrame(ByteSpan(stream).subspan(pos), 1 << 20);
-    if (f.status == net::FrameStatus::kKeepAlive) {
+    netbios::Frame f = netbios::parseFrame(ByteSpan(stream).subspan(pos), 1 << 20);
+    if (f.status == netbios::FrameStatus::kKeepAlive) {
       pos += 4 + f.length;
       continue;
     }
-    ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(net::FrameStatus::kMessage)) << pos;
+    ASSERT_EQ(static_cast<int>(f.status), static_cast<int>(netbios::FrameStatus::kMessage)) << pos;
     ASSERT_LT(messages, lengths.size());
     EXPECT_EQ(f.length, lengths[messages]);
     Header h;

@@ -49,7 +49,7 @@ Encoded encode(size_t prefix, const std::function<void(ByteWriter&)>& body) {
 }
 
 class EncoderTest : public ::testing::TestWithParam<size_t> {};
-INSTANTIATE_TEST_SUITE_P(Prefix, EncoderTest, ::testing::Values(size_t{0}, net::kNetBiosHeaderSize),
+INSTANTIATE_TEST_SUITE_P(Prefix, EncoderTest, ::testing::Values(size_t{0}, netbios::kNetBiosHeaderSize),
                          [](const auto& info) {
                            return info.param ? std::string("AfterNetBiosHeader")
                                              : std::string("AtBufferStart");

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace xsmb::net {
+namespace xsmb::netbios {
 namespace {
 
 struct FrameCase {
@@ -114,4 +114,4 @@ TEST(NetBiosTest, WriteFrameHeader) {
 }
 
 }  // namespace
-}  // namespace xsmb::net
+}  // namespace xsmb::netbios

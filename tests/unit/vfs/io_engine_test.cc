@@ -1,6 +1,6 @@
 // Both file I/O engines (io_uring and the thread-pool fallback) against real temporary files,
 // driven the way a worker drives them: submit, wait for the eventfd with epoll, reap.
-#include "server/net/io_engine.h"
+#include "server/vfs/io_engine.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-namespace xsmb::net {
+namespace xsmb::vfs {
 namespace {
 
 // A byte pattern that does not repeat every 256 bytes, so a read from the wrong offset shows.
@@ -532,4 +532,4 @@ TEST(IoUringEngineTest, RefusedSetupReturnsNullWithReason) {
 }
 
 }  // namespace
-}  // namespace xsmb::net
+}  // namespace xsmb::vfs

@@ -1,14 +1,12 @@
-#include "server/session/file_table.h"
+#include "server/vfs/file_table.h"
 
 #include <algorithm>
 #include <chrono>
 
 #include "common/base/bytes.h"
-#include "server/session/state.h"
 #include "common/smb2/constants.h"
-#include "common/smb2/header.h"
 
-namespace xsmb::session {
+namespace xsmb::vfs {
 namespace {
 thread_local bool t_on_event_loop = false;
 }  // namespace
@@ -28,29 +26,6 @@ bool conflicts(uint32_t access, uint32_t share_access_of_other) {
     return true;
   if ((access & DELETE) && !(share_access_of_other & FILE_SHARE_DELETE)) return true;
   return false;
-}
-
-// MS-SMB2 2.2.23.1 Oplock Break Notification, sent unsolicited: MessageId all ones, no session.
-Bytes oplockBreakNotification(uint64_t volatile_id, uint8_t level) {
-  Header h;
-  h.command = SMB2_OPLOCK_BREAK;
-  h.flags = SMB2_FLAGS_SERVER_TO_REDIR;
-  h.message_id = ~0ULL;
-  ByteWriter w;
-  w.zeros(4);  // NetBIOS header, filled below
-  encodeHeader(h, w);
-  w.u16(24);
-  w.u8(level);
-  w.u8(0);
-  w.u32(0);
-  w.u64(volatile_id);
-  w.u64(volatile_id);
-  Bytes out = w.take();
-  uint32_t len = static_cast<uint32_t>(out.size() - 4);
-  out[1] = static_cast<uint8_t>(len >> 16);
-  out[2] = static_cast<uint8_t>(len >> 8);
-  out[3] = static_cast<uint8_t>(len);
-  return out;
 }
 
 // Whether two lock ranges collide. A zero-length range at X collides with a range that holds X
@@ -118,7 +93,7 @@ bool FileTable::ioConflicts(const Key& k, uint64_t token, uint64_t offset, uint6
   return false;
 }
 
-void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool write_intent,
+void FileTable::breakOplocks(const Key& k, const OpenOwner* requester, bool write_intent,
                              int timeout_ms) {
   Shard& sh = shardOf(k);
   std::unique_lock<std::mutex> lock(sh.mu);
@@ -134,20 +109,20 @@ void FileTable::breakOplocks(const Key& k, const ConnState* requester, bool writ
     } else {
       continue;
     }
-    auto holder = r.info.conn.lock();
+    auto holder = r.info.owner.lock();
     if (!holder) {
       setLevel(r, to);
       continue;
     }
     bool level2 = r.oplock == SMB2_OPLOCK_LEVEL_II;
     if (!r.breaking) {
-      holder->sendUnsolicited(oplockBreakNotification(r.info.volatile_id, to));
+      holder->sendOplockBreak(r.info.volatile_id, to);
     }
     // A LEVEL_II break needs no acknowledgment (MS-SMB2 3.3.4.6), and neither does one sent
     // to the requester's own connection: its reply can only come after this request.
     // Nor can one on a connection of the requester's own event loop when this request runs on
     // that loop: the acknowledgment would be read by the thread that waits for it.
-    bool same_loop = onEventLoopThread() && requester && holder->worker == requester->worker;
+    bool same_loop = onEventLoopThread() && requester && holder->loopIndex() == requester->loopIndex();
     if (level2 || holder.get() == requester || same_loop) {
       setLevel(r, to);
       r.breaking = false;
@@ -311,4 +286,4 @@ bool FileTable::hasOtherOpens(const Key& k, uint64_t token) {
   return false;
 }
 
-}  // namespace xsmb::session
+}  // namespace xsmb::vfs

@@ -8,7 +8,7 @@
 
 #include "server/session/state.h"
 
-namespace xsmb::net {
+namespace xsmb::core {
 
 // Builds the report. Each connection describes itself on its own serialized request path
 // (ConnState::run_in_strand), so nothing is read while a request changes it; a connection that
@@ -32,4 +32,4 @@ class ControlSocket {
   std::thread thread_;
 };
 
-}  // namespace xsmb::net
+}  // namespace xsmb::core

@@ -1,6 +1,6 @@
-#include "server/net/io_pool.h"
+#include "server/vfs/io_pool.h"
 
-namespace xsmb::net {
+namespace xsmb::vfs {
 
 IoPool::IoPool(size_t threads) {
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
@@ -37,4 +37,4 @@ void IoPool::run() {
   }
 }
 
-}  // namespace xsmb::net
+}  // namespace xsmb::vfs

@@ -1,4 +1,4 @@
-#include "server/net/io_engine.h"
+#include "server/vfs/io_engine.h"
 
 #include <liburing.h>
 #include <sys/eventfd.h>
@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-namespace xsmb::net {
+namespace xsmb::vfs {
 namespace {
 
 // One SQE (or one pread/pwrite) moves at most this much, so a length always fits the kernel's
@@ -482,4 +482,4 @@ std::unique_ptr<IoEngine> makeThreadEngine(IoPool* pool) {
   return internal::makeThreadEngine(pool, kDefaultMaxChunk);
 }
 
-}  // namespace xsmb::net
+}  // namespace xsmb::vfs

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace xsmb::net {
+namespace xsmb::vfs {
 
 class IoPool {
  public:
@@ -30,4 +30,4 @@ class IoPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace xsmb::net
+}  // namespace xsmb::vfs

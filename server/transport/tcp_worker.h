@@ -1,7 +1,9 @@
-// A worker: one thread with an epoll event loop that owns its own SO_REUSEPORT listening
-// sockets and the connections accepted on them. It frames NetBIOS messages, hands each complete
-// message of a connection, one at a time and in order, to the I/O pool, and writes the responses
-// back with vectored sends. An idle connection holds no buffer.
+// The TCP transport: a worker is one thread with an epoll event loop that owns its own
+// SO_REUSEPORT listening sockets and the connections accepted on them. It frames NetBIOS
+// messages (MS-SMB2 2.1 Direct TCP), hands each complete message of a connection to its
+// ConnectionCallbacks (on the loop when they take it there, else one at a time and in order on
+// the pool), and writes the replies back with vectored sends, file data by sendfile. An idle
+// connection holds no buffer.
 #pragma once
 
 #include <sys/socket.h>
@@ -19,69 +21,68 @@
 #include <vector>
 
 #include "common/base/bytes.h"
-#include "server/net/io_engine.h"
-#include "server/net/io_pool.h"
-#include "server/session/state.h"
+#include "server/config/smb_conf.h"
+#include "server/transport/connection.h"
+#include "server/transport/tcp_socket.h"
+#include "server/vfs/io_pool.h"
 
-namespace xsmb::net {
+namespace xsmb::transport {
 
-struct ListenAddress {
-  std::string host;  // numeric IPv4 or IPv6
-  uint16_t port;
+// Settings of the TCP transport (from smb.conf [global]).
+struct TcpOptions {
+  uint32_t busy_poll_usecs = 0;  // "busy poll"
+  uint32_t max_connections = 0;  // "max connections", 0 = no limit
+  std::vector<config::SocketOption> socket_options;  // "socket options"
+  // Raise SO_RCVLOWAT while a large message arrives (not with the BPF sockhash, whose psock
+  // queue decides readiness).
+  bool use_rcvlowat = true;
 };
-
-// Creates a non-blocking SO_REUSEPORT listening socket; -1 with errno on failure.
-int listenOn(const ListenAddress& a);
 
 class Worker {
  public:
-  Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count,
-         uint32_t index = 0);
-  // This worker's file I/O engine: "io_uring" where the kernel allows it, else "threads"
-  // (XSMBD_IO_ENGINE=threads forces the latter).
-  std::string_view ioEngine() const { return io_->name(); }
+  // `pool` runs the messages the callbacks do not take on the loop; `connection_count` counts
+  // the connections of all workers (for max connections).
+  Worker(Acceptor* acceptor, vfs::IoPool* pool, const TcpOptions* options,
+         std::atomic<int>* connection_count, uint32_t index = 0);
+  ~Worker();
   // The listening sockets (for the BPF reuseport group).
   const std::vector<int>& listeners() const { return listeners_; }
-  ~Worker();
   // Opens this worker's listening sockets (one per address); false if any fails (logged).
   bool listen(const std::vector<ListenAddress>& addresses);
-  void start();
+  // Calls `on_readable` on the loop whenever `fd` is readable (level-triggered); before start().
+  void watch(int fd, std::function<void()> on_readable);
+  // `on_start` runs first on the loop's thread.
+  void start(std::function<void()> on_start = nullptr);
   void stop();  // asks the loop to end and joins it
 
  private:
-  // A received message. Not zero-filled when allocated: it is about to be overwritten by the
-  // socket, and clearing megabytes per WRITE would cost as much as a copy.
-  struct MsgBuf {
-    std::shared_ptr<uint8_t[]> data;  // shared: work items travel in copyable std::functions
-    size_t size = 0;
-    static MsgBuf make(size_t n) { return {std::make_shared_for_overwrite<uint8_t[]>(n), n}; }
-    ByteSpan span() const { return {data.get(), size}; }
-    bool empty() const { return size == 0; }
-  };
-  // One unit of a connection's serialized work: a complete message, or a task another
-  // connection asked to run on this one's state (e.g. expiring a previous session).
+  class TcpConnection;
+  // One unit of a connection's serialized work: a complete message, or a task run on its strand.
   struct Work {
-    MsgBuf msg;
-    std::function<void(session::ConnState&)> task;
+    Message msg;
+    std::function<Reply()> task;
   };
-  // A response frame, and the file data that follows it on the wire when it is sent from the
-  // page cache (a READ answered by sendfile).
+  // A message to send with its NetBIOS header, and the file data that follows it on the wire.
   struct OutFrame {
+    uint8_t head[4] = {};
     Bytes bytes;
-    session::FileSegment file;
+    vfs::FileSegment file;
+    size_t size() const { return sizeof(head) + bytes.size() + file.length; }
   };
   struct Conn {
     int fd = -1;
     uint64_t id = 0;
-    std::shared_ptr<session::ConnState> state;
+    std::string peer;
+    std::shared_ptr<TcpConnection> handle;
+    std::shared_ptr<ConnectionCallbacks> cb;
     uint8_t head[4] = {};  // a NetBIOS header cut by a read boundary
     size_t head_len = 0;
-    MsgBuf inflight;  // a message whose length is known, being read into place
+    Message inflight;  // a message whose length is known, being read into place
     size_t inflight_got = 0;
     size_t max_frame = 0;
     bool busy = false;         // a message of this connection is on the pool
     std::deque<Work> pending;  // complete messages (or strand tasks) waiting their turn
-    std::deque<OutFrame> wq;   // response frames to write
+    std::deque<OutFrame> wq;   // frames to write
     size_t woff = 0;           // bytes of wq.front() already written (its data included)
     bool close_after_write = false;
     bool reading = true;
@@ -96,11 +97,9 @@ class Worker {
   };
   struct Completion {
     uint64_t conn_id;
-    Bytes response;
-    bool disconnect;
-    uint32_t max_frame;
-    bool unsolicited = false;  // not the answer to the connection's running request
-    std::function<void(session::ConnState&)> task;  // to queue on the connection's strand
+    Reply reply;
+    bool unsolicited = false;     // not the answer to the connection's running work
+    std::function<Reply()> task;  // to queue on the connection's strand
   };
   void post(Completion c);
 
@@ -110,7 +109,9 @@ class Worker {
   void readAvailable(Conn& c);  // reads and frames what the socket has (may close it)
   bool consume(Conn& c, const uint8_t* data, size_t n);  // false: close
   void awaitRest(Conn& c);  // the socket ran dry inside c.inflight: wake when the rest is there
-  bool deliver(Conn& c, MsgBuf msg);  // false: the connection was closed
+  bool deliver(Conn& c, Message msg);  // false: the connection was closed
+  // Queues a reply's message and applies its limits; false when the connection was closed.
+  bool applyReply(Conn& c, Reply r);
   void submitNext(Conn& c);
   void flush(Conn& c);
   void updateEvents(Conn& c);
@@ -120,28 +121,29 @@ class Worker {
   void pauseListeners();
   void resumeListeners();
   void logRefusal(const sockaddr_storage* peer, uint64_t refused, const std::string& why);
-  // Queues a frame that answers no running request of connection `id`; it is written with
+  // Queues a message that answers no running work of connection `id`; it is written with
   // the connection's other replies when the current batch of events has been handled.
-  void sendUnsolicited(uint64_t id, Bytes frame);
+  void sendUnsolicited(uint64_t id, OutMessage m);
   // Marks `c` as having replies to write once this batch of events is handled, so replies
   // finished together (eight WRITEs whose io_uring completions are reaped at once) leave in
   // one sendmsg rather than one each.
   void markFlush(Conn& c);
   void flushMarked();
+  bool onLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
 
-  session::ServerContext* server_;
-  IoPool* pool_;
+  Acceptor* acceptor_;
+  vfs::IoPool* pool_;
+  const TcpOptions* options_;
   std::atomic<int>* connection_count_;
   uint32_t index_ = 0;
-  uint32_t my_connections_ = 0;
   int epfd_ = -1;
   int eventfd_ = -1;
-  std::unique_ptr<IoEngine> io_;  // this loop's file I/O (io_uring, or the pool's threads)
-  int reserve_fd_ = -1;           // spare descriptor, given up to refuse a connection at EMFILE
+  int reserve_fd_ = -1;  // spare descriptor, given up to refuse a connection at EMFILE
   std::chrono::steady_clock::time_point last_refusal_log_{};
   bool listeners_paused_ = false;
   std::chrono::steady_clock::time_point resume_listeners_at_{};
   std::vector<int> listeners_;
+  std::unordered_map<uint64_t, std::function<void()>> watched_;  // by epoll tag
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::vector<uint64_t> to_flush_;  // connections with flush_pending set (see markFlush)
   uint64_t next_id_ = 1;
@@ -149,7 +151,8 @@ class Worker {
   std::vector<Completion> completions_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  std::thread::id loop_thread_;
   Bytes scratch_;
 };
 
-}  // namespace xsmb::net
+}  // namespace xsmb::transport

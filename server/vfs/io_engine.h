@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "server/net/io_pool.h"
+#include "server/vfs/io_pool.h"
 
-namespace xsmb::net {
+namespace xsmb::vfs {
 
 // One file operation. Buffers are owned by the caller and must stay alive until the callback.
 // kRead/kWrite use offset, data and length (bytes); kFsync/kFdatasync use only fd.
@@ -61,7 +61,7 @@ class IoEngine {
 // thread afterwards. More than `entries` operations in flight are queued inside the engine.
 std::unique_ptr<IoEngine> makeIoUringEngine(unsigned entries, std::string* why);
 
-// Runs each operation on `pool` (server/net/io_pool.h IoPool) and hands the result back through
+// Runs each operation on `pool` (server/vfs/io_pool.h IoPool) and hands the result back through
 // an eventfd; callbacks still run on the owner thread in reap(). `pool` must outlive the engine,
 // and its threads must not block waiting for this engine's results (that would deadlock).
 // nullptr only when no eventfd can be created (EMFILE).
@@ -74,4 +74,4 @@ std::unique_ptr<IoEngine> makeIoUringEngine(unsigned entries, size_t max_chunk, 
 std::unique_ptr<IoEngine> makeThreadEngine(IoPool* pool, size_t max_chunk);
 }  // namespace internal
 
-}  // namespace xsmb::net
+}  // namespace xsmb::vfs

@@ -1,4 +1,4 @@
-#include "server/net/control.h"
+#include "server/core/control.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -16,7 +16,7 @@
 #include "server/config/smb_conf.h"
 #include "common/smb2/ntstatus.h"
 
-namespace xsmb::net {
+namespace xsmb::core {
 namespace {
 
 std::string describe(const session::ConnState& c) {
@@ -139,4 +139,4 @@ void ControlSocket::run() {
   }
 }
 
-}  // namespace xsmb::net
+}  // namespace xsmb::core

@@ -16,9 +16,19 @@
 
 #include "common/smb2/ntstatus.h"
 
-namespace xsmb::session {
+namespace xsmb::vfs {
 
-struct ConnState;
+// The holder of opens, as the file table sees it: where an oplock break notification goes and
+// which event loop reads the holder's requests. The session layer's connection implements it.
+class OpenOwner {
+ public:
+  virtual ~OpenOwner() = default;
+  // Sends an Oplock Break Notification (MS-SMB2 2.2.23.1) for the open `volatile_id` to
+  // `new_level` (SMB2_OPLOCK_LEVEL_*). Any thread; must not block.
+  virtual void sendOplockBreak(uint64_t volatile_id, uint8_t new_level) = 0;
+  // The index of the event loop (worker) that reads this owner's requests.
+  virtual uint32_t loopIndex() const = 0;
+};
 
 // Marks the calling thread as a worker's event loop (for its whole life): requests run there
 // must never wait for something only that loop can deliver (see breakOplocks).
@@ -35,7 +45,7 @@ class FileTable {
     uint64_t token = 0;             // unique per open, server-wide
     uint32_t access = 0;            // granted access mask
     uint32_t share_access = 0;      // FILE_SHARE_* bits
-    std::weak_ptr<ConnState> conn;  // where oplock breaks are sent
+    std::weak_ptr<OpenOwner> owner;  // where oplock breaks are sent
     uint64_t volatile_id = 0;       // the open's FileId on that connection
   };
 
@@ -45,7 +55,7 @@ class FileTable {
   // the requester's own connection are notified without waiting (their acknowledgment can only
   // arrive after this request), nor, on an event loop thread, are holders on connections of the
   // same loop. LEVEL_II oplocks are broken to NONE when `write_intent`.
-  void breakOplocks(const Key& k, const ConnState* requester, bool write_intent,
+  void breakOplocks(const Key& k, const OpenOwner* requester, bool write_intent,
                     int timeout_ms = 35000);
   // Registers an open. STATUS_SHARING_VIOLATION when it conflicts with a live open,
   // STATUS_DELETE_PENDING when the file is being deleted.
@@ -112,4 +122,4 @@ class FileTable {
   Shard shards_[kShards];
 };
 
-}  // namespace xsmb::session
+}  // namespace xsmb::vfs

@@ -1,11 +1,6 @@
-#include "server/net/worker.h"
+#include "server/transport/tcp_worker.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -17,19 +12,17 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <set>
-#include <string_view>
 #include <thread>
 
 #include "common/base/log.h"
-#include "server/handlers/dispatcher.h"
-#include "common/smb2/netbios.h"
 #include "common/smb2/header.h"
+#include "common/smb2/netbios.h"
 
-namespace xsmb::net {
+namespace xsmb::transport {
+
+using namespace netbios;
 namespace {
 
 constexpr size_t kScratchSize = 256 * 1024;
@@ -41,47 +34,11 @@ constexpr size_t kLowatMin = 64 * 1024;
 constexpr size_t kWriteRequestFixedSize = 48;  // MS-SMB2 2.2.21, up to Buffer
 constexpr size_t kLargeStreamHeadRead =
     kNetBiosHeaderSize + smb2::kHeaderSize + kWriteRequestFixedSize;
-// Before NEGOTIATE nothing legitimate is larger than this (an SPNEGO token fits easily).
-constexpr size_t kPreNegotiateMaxFrame = 256 * 1024;
-// Room for headers and compounded requests above MaxWriteSize/MaxTransactSize.
-constexpr size_t kFrameOverhead = 64 * 1024;
 // A connection with this many complete messages waiting is not read until they drain.
 constexpr size_t kMaxPending = 64;
 constexpr uint64_t kListenerTag = 1ULL << 63;
 constexpr uint64_t kEventFdTag = (1ULL << 63) - 1;
-constexpr uint64_t kIoEngineTag = (1ULL << 63) - 2;
-constexpr unsigned kIoUringEntries = 256;
-
-// The I/O engine for one worker: io_uring unless the kernel refuses it (the first refusal is
-// logged and every worker then uses the pool's threads) or XSMBD_IO_ENGINE=threads.
-std::unique_ptr<IoEngine> makeEngine(IoPool* pool) {
-  static std::atomic<bool> uring_ok{true};
-  static std::once_flag logged;
-  const char* forced = getenv("XSMBD_IO_ENGINE");
-  if (forced && std::string_view(forced) == "threads") uring_ok = false;
-  if (uring_ok) {
-    std::string why;
-    if (auto e = makeIoUringEngine(kIoUringEntries, &why)) return e;
-    uring_ok = false;
-    std::call_once(logged, [&] { XLOG(WARNING) << "io_uring unavailable (" << why << ")"; });
-  }
-  return makeThreadEngine(pool);
-}
-
-std::string peerName(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  uint16_t port = 0;
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    port = ntohs(a->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-    port = ntohs(a->sin6_port);
-  }
-  return std::string(host) + ":" + std::to_string(port);
-}
+constexpr uint64_t kWatchTagBase = (1ULL << 62);  // watch(): kWatchTagBase + fd
 
 std::mutex& acceptMutex() {
   static std::mutex mu;
@@ -106,74 +63,41 @@ bool takePollSlot() {
   return false;
 }
 
-// "socket options" on an accepted connection. IP_TOS becomes the traffic class on IPv6. A
-// failure is logged once per option word (the kernel refuses the same value every time).
-void applySocketOptions(int fd, int family, const std::vector<config::SocketOption>& opts) {
-  static std::mutex logged_mu;
-  static std::set<std::string> logged;
-  for (const config::SocketOption& o : opts) {
-    int level = o.level, name = o.name;
-    if (family == AF_INET6 && level == IPPROTO_IP && name == IP_TOS) {
-      level = IPPROTO_IPV6;
-      name = IPV6_TCLASS;
-    }
-    if (setsockopt(fd, level, name, &o.value, sizeof(o.value)) == 0) continue;
-    int err = errno;
-    std::lock_guard<std::mutex> lock(logged_mu);
-    if (logged.insert(o.text).second) {
-      XLOG(WARNING) << "socket options: " << o.text << ": " << std::strerror(err);
-    }
-  }
-}
-
 }  // namespace
 
-int listenOn(const ListenAddress& a) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  int family;
-  if (inet_pton(AF_INET, a.host.c_str(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
-    family = AF_INET;
-    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(a.port);
-    len = sizeof(sockaddr_in);
-  } else {
-    std::string host = a.host;
-    unsigned scope = 0;
-    if (auto pct = host.find('%'); pct != std::string::npos) {
-      scope = if_nametoindex(host.substr(pct + 1).c_str());
-      host.resize(pct);
+// The protocol layer's view of one TCP connection: calls from any thread reach the worker
+// through its completion queue (or directly on the loop thread).
+class Worker::TcpConnection : public Connection {
+ public:
+  TcpConnection(Worker* w, uint64_t id, std::string peer)
+      : worker_(w), id_(id), peer_(std::move(peer)) {}
+  TransportKind kind() const override { return TransportKind::kTcp; }
+  const std::string& peer() const override { return peer_; }
+  uint32_t loopIndex() const override { return worker_->index_; }
+  void send(OutMessage m) override {
+    if (worker_->onLoopThread()) {
+      worker_->sendUnsolicited(id_, std::move(m));
+    } else {
+      worker_->post({id_, Reply{std::move(m)}, true, nullptr});
     }
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (inet_pton(AF_INET6, host.c_str(), &sa->sin6_addr) != 1) {
-      errno = EINVAL;
-      return -1;
-    }
-    family = AF_INET6;
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(a.port);
-    sa->sin6_scope_id = scope;
-    len = sizeof(sockaddr_in6);
   }
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 512) != 0) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
+  void runInStrand(std::function<Reply()> task) override {
+    worker_->post({id_, {}, false, std::move(task)});
   }
-  return fd;
-}
 
-Worker::Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* connection_count,
-               uint32_t index)
-    : server_(server), pool_(pool), connection_count_(connection_count), index_(index) {
+ private:
+  Worker* worker_;
+  uint64_t id_;
+  std::string peer_;
+};
+
+Worker::Worker(Acceptor* acceptor, vfs::IoPool* pool, const TcpOptions* options,
+               std::atomic<int>* connection_count, uint32_t index)
+    : acceptor_(acceptor),
+      pool_(pool),
+      options_(options),
+      connection_count_(connection_count),
+      index_(index) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   eventfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -182,10 +106,6 @@ Worker::Worker(session::ServerContext* server, IoPool* pool, std::atomic<int>* c
   epoll_ctl(epfd_, EPOLL_CTL_ADD, eventfd_, &ev);
   scratch_.resize(kScratchSize);
   reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  io_ = makeEngine(pool_);
-  ev.events = EPOLLIN;
-  ev.data.u64 = kIoEngineTag;
-  epoll_ctl(epfd_, EPOLL_CTL_ADD, io_->eventFd(), &ev);
 }
 
 Worker::~Worker() {
@@ -216,8 +136,21 @@ bool Worker::listen(const std::vector<ListenAddress>& addresses) {
   return true;
 }
 
-void Worker::start() {
-  thread_ = std::thread([this] { run(); });
+void Worker::watch(int fd, std::function<void()> on_readable) {
+  uint64_t tag = kWatchTagBase + static_cast<uint64_t>(fd);
+  watched_[tag] = std::move(on_readable);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void Worker::start(std::function<void()> on_start) {
+  thread_ = std::thread([this, on_start = std::move(on_start)] {
+    loop_thread_ = std::this_thread::get_id();
+    if (on_start) on_start();
+    run();
+  });
 }
 
 void Worker::stop() {
@@ -229,12 +162,11 @@ void Worker::stop() {
 }
 
 void Worker::run() {
-  session::setOnEventLoopThread();
   epoll_event events[128];
   // "busy poll": after an event the loop polls without sleeping for this long, so a request
   // that follows soon is found without the sender paying to wake this thread. Only half the
   // CPUs' loops poll at once (takePollSlot), so polling never takes every CPU from the work.
-  const auto busy_poll = std::chrono::microseconds(server_->config.global.busy_poll_usecs);
+  const auto busy_poll = std::chrono::microseconds(options_->busy_poll_usecs);
   auto last_event = std::chrono::steady_clock::now() - std::chrono::hours(1);
   bool polling = false;  // this loop holds a poll slot
   struct SlotReturn {
@@ -265,8 +197,8 @@ void Worker::run() {
     }
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
-      if (tag == kIoEngineTag) {
-        io_->reap();  // completion callbacks queue and write their replies
+      if (auto w = watched_.find(tag); w != watched_.end()) {
+        w->second();  // e.g. an I/O engine's completions, which queue and write their replies
         continue;
       }
       if (tag == kEventFdTag) {
@@ -314,7 +246,7 @@ void Worker::acceptOn(int lfd) {
         int refused = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
         if (refused >= 0) {
           close(refused);
-          uint64_t n = ++server_->stats.connections_refused;
+          uint64_t n = acceptor_->onRefused();
           logRefusal(nullptr, n, "out of file descriptors (RLIMIT_NOFILE)");
         }
         reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -325,43 +257,28 @@ void Worker::acceptOn(int lfd) {
       return;
     }
     accept_lock.unlock();
-    uint32_t max = server_->config.global.max_connections;
+    uint32_t max = options_->max_connections;
     // The slot is taken before the check, so two workers cannot both admit the last one.
     if (connection_count_->fetch_add(1) >= static_cast<int>(max) && max) {
       connection_count_->fetch_sub(1);
-      uint64_t refused = ++server_->stats.connections_refused;
+      uint64_t refused = acceptor_->onRefused();
       logRefusal(&ss, refused, "max connections (" + std::to_string(max) + ") reached");
       close(fd);
       continue;
     }
-    applySocketOptions(fd, ss.ss_family, server_->config.global.socket_options);
+    applySocketOptions(fd, ss.ss_family, options_->socket_options);
     auto c = std::make_unique<Conn>();
     c->fd = fd;
     c->id = next_id_++;
-    c->state = std::make_shared<session::ConnState>(server_);
-    c->state->peer = peerName(ss);
-    c->state->worker = index_;
-    server_->registerConnection(c->state);
-    if (server_->dataplane && server_->config.global.bpf) {
-      // Per-message policy and accounting in the kernel (sockhash verdict), only when asked.
-      if (server_->config.global.bpf_sockmap) server_->dataplane->addConnection(fd);
-      server_->dataplane->setWorkerLoad(index_, ++my_connections_);
-    }
-    uint64_t conn_id = c->id;
-    c->state->send_unsolicited = [this, conn_id](Bytes frame) {
-      post({conn_id, std::move(frame), false, 0, true, nullptr});
-    };
-    c->state->run_in_strand = [this, conn_id](std::function<void(session::ConnState&)> task) {
-      post({conn_id, {}, false, 0, false, std::move(task)});
-    };
-    c->max_frame = kPreNegotiateMaxFrame;
+    c->peer = peerName(ss);
+    c->handle = std::make_shared<TcpConnection>(this, c->id, c->peer);
+    c->cb = acceptor_->onAccept(c->handle, fd, &c->max_frame);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     c->events = ev.events;
     ev.data.u64 = c->id;
     epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-    server_->stats.connections_accepted++;
-    XLOG(INFO) << "connection from " << c->state->peer;
+    XLOG(INFO) << "connection from " << c->peer;
     conns_[c->id] = std::move(c);
   }
 }
@@ -426,7 +343,7 @@ void Worker::readAvailable(Conn& c) {
         }
         if (c.inflight_got == c.inflight.size) {
           c.large_stream = c.inflight.size >= kLowatMin;
-          MsgBuf msg = std::move(c.inflight);
+          Message msg = std::move(c.inflight);
           c.inflight = {};
           c.inflight_got = 0;
           if (c.lowat) {
@@ -480,7 +397,7 @@ void Worker::awaitRest(Conn& c) {
   // than the rest of this message, which may be all the client sends before a reply.
   // SO_RCVLOWAT is not used with the sockhash: readiness there comes from the psock queue.
   size_t left = c.inflight.size - c.inflight_got;
-  if ((left <= kLowatMin && !c.lowat) || server_->config.global.bpf_sockmap) return;
+  if ((left <= kLowatMin && !c.lowat) || !options_->use_rcvlowat) return;
   int lowat = static_cast<int>(std::min<size_t>(left, INT32_MAX));
   c.lowat = setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
 }
@@ -492,20 +409,20 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
     Frame f = parseFrame(rest, c.max_frame);
     switch (f.status) {
       case FrameStatus::kTooLarge:
-        server_->stats.oversized_frames++;
-        XLOG(WARNING) << c.state->peer << ": frame of " << f.length << " bytes exceeds "
+        acceptor_->onFramingError(/*oversized=*/true);
+        XLOG(WARNING) << c.peer << ": frame of " << f.length << " bytes exceeds "
                       << c.max_frame << ", closing";
         return false;
       case FrameStatus::kBadType:
-        server_->stats.malformed_frames++;
-        XLOG(WARNING) << c.state->peer << ": not a NetBIOS session message, closing";
+        acceptor_->onFramingError(/*oversized=*/false);
+        XLOG(WARNING) << c.peer << ": not a NetBIOS session message, closing";
         return false;
       case FrameStatus::kKeepAlive:
         pos += kNetBiosHeaderSize + f.length;
         break;
       case FrameStatus::kMessage: {
         c.large_stream = false;
-        MsgBuf msg = MsgBuf::make(f.length);
+        Message msg = Message::make(f.length);
         std::memcpy(msg.data.get(), rest.data() + kNetBiosHeaderSize, f.length);
         if (!deliver(c, std::move(msg))) return false;
       }
@@ -516,7 +433,7 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
           std::memcpy(c.head, rest.data(), rest.size());
           c.head_len = rest.size();
         } else {
-          c.inflight = MsgBuf::make(f.length);
+          c.inflight = Message::make(f.length);
           c.inflight_got = rest.size() - kNetBiosHeaderSize;
           std::memcpy(c.inflight.data.get(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
           // readAvailable() reads the rest at once, or waits for it (awaitRest()).
@@ -527,79 +444,14 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
   return true;
 }
 
-namespace {
-
-// Requests that are cheap and never wait for another request are answered on the event loop
-// itself when nothing else of the connection is in flight: the hop to the I/O pool and back
-// (two thread wake-ups) costs more than the work. A lone ECHO, CANCEL, NEGOTIATE, READ, WRITE
-// or FLUSH qualifies (READ and WRITE only touch the page cache there, RWF_NOWAIT; what would
-// block, and every fsync, goes to the I/O engine, off the connection's strand), and so does a
-// message or compound chain of CREATE, CLOSE and QUERY_INFO: a CREATE only while no open holds
-// a BATCH or EXCLUSIVE oplock, whose break it would have to wait for. Encrypted messages go to
-// the pool.
-bool answerInline(ByteSpan msg, const session::ServerContext& server) {
-  constexpr int kMaxChain = 8;
-  size_t off = 0;
-  for (int i = 0; i < kMaxChain; ++i) {
-    ByteSpan m = msg.subspan(off);
-    if (m.size() < smb2::kHeaderSize || loadU32(m.data()) != smb2::kProtocolId) return false;
-    uint32_t next = loadU32(&m[smb2::kHeaderNextCommandOffset]);
-    bool lone = off == 0 && next == 0;
-    switch (loadU16(&m[12])) {
-      case smb2::SMB2_ECHO:
-      case smb2::SMB2_CANCEL:
-      case smb2::SMB2_NEGOTIATE:
-      case smb2::SMB2_READ:
-      case smb2::SMB2_WRITE:
-      case smb2::SMB2_FLUSH:
-        return lone;
-      case smb2::SMB2_CREATE:
-        if (server.files.anyStrongOplocks()) return false;
-        break;
-      case smb2::SMB2_CLOSE:
-      case smb2::SMB2_QUERY_INFO:
-        break;
-      default:
-        return false;
-    }
-    if (next == 0) return true;
-    if (next < smb2::kHeaderSize || next > m.size()) return false;
-    off += next;
-  }
-  return false;
-}
-
-}  // namespace
-
-bool Worker::deliver(Conn& c, MsgBuf msg) {
+bool Worker::deliver(Conn& c, Message msg) {
   if (msg.empty()) return true;  // an empty session message carries nothing to answer
-  if (!c.busy && c.pending.empty() && !c.close_after_write && answerInline(msg.span(), *server_)) {
-    auto holder = std::make_shared<MsgBuf>(std::move(msg));
-    handlers::DeferredReply deferred;
-    session::FileSegment segment;
-    Bytes resp = handlers::processOnEventLoop(*c.state, holder->span(), &deferred, &segment);
-    uint64_t conn_id = c.id;
-    if (deferred.complete) {
-      // Off the connection's strand: later requests are served while the disk works.
-      auto d = std::make_shared<handlers::DeferredReply>(std::move(deferred));
-      server_->stats.engine_ios++;
-      io_->submit(d->io, [this, conn_id, holder, d](int64_t result) {
-        sendUnsolicited(conn_id, d->complete(result));
-      });
+  if (!c.busy && c.pending.empty() && !c.close_after_write) {
+    Reply r;
+    if (c.cb->onMessageInline(msg, &r)) {
+      // Replies to everything this read brought in go out together (onReadable flushes).
+      return applyReply(c, std::move(r));
     }
-    if (c.state->negotiated) {
-      c.max_frame = std::max(c.state->max_write_size, c.state->max_transact_size) + kFrameOverhead;
-    }
-    if (!resp.empty()) c.wq.push_back(OutFrame{std::move(resp), std::move(segment)});
-    if (c.state->disconnect) {
-      c.close_after_write = true;
-      uint64_t id = c.id;
-      flush(c);  // closes the connection once written
-      return conns_.count(id) > 0;
-    }
-    // Replies to everything this read brought in go out together (onReadable flushes).
-    markFlush(c);
-    return true;
   }
   c.pending.push_back(Work{std::move(msg), nullptr});
   if (c.pending.size() >= kMaxPending && c.reading) {
@@ -610,32 +462,41 @@ bool Worker::deliver(Conn& c, MsgBuf msg) {
   return true;
 }
 
+bool Worker::applyReply(Conn& c, Reply r) {
+  if (r.max_message) c.max_frame = r.max_message;
+  if (!r.out.bytes.empty()) {
+    OutFrame f{{}, std::move(r.out.bytes), std::move(r.out.file)};
+    writeFrameHeader(static_cast<uint32_t>(f.bytes.size() + f.file.length), f.head);
+    c.wq.push_back(std::move(f));
+  }
+  if (r.close) {
+    c.close_after_write = true;
+    c.pending.clear();
+    uint64_t id = c.id;
+    flush(c);  // closes the connection once written
+    return conns_.count(id) > 0;
+  }
+  markFlush(c);
+  return true;
+}
+
 void Worker::submitNext(Conn& c) {
   if (c.pending.empty() || c.close_after_write) return;
   c.busy = true;
   Work work = std::move(c.pending.front());
   c.pending.pop_front();
-  auto state = c.state;
-  uint64_t id = c.id;
-  pool_->submit([this, state, id, work = std::move(work)]() mutable {
-    Bytes resp;
-    if (work.task) {
-      work.task(*state);
-    } else {
-      resp = handlers::processMessage(*state, work.msg.span());
-    }
-    uint32_t max_frame = state->negotiated
-                             ? std::max(state->max_write_size, state->max_transact_size) +
-                                   static_cast<uint32_t>(kFrameOverhead)
-                             : static_cast<uint32_t>(kPreNegotiateMaxFrame);
-    post({id, std::move(resp), state->disconnect, max_frame});
+  pool_->submit([this, cb = c.cb, id = c.id, work = std::move(work)]() mutable {
+    Reply r = work.task ? work.task() : cb->onMessage(work.msg);
+    post({id, std::move(r), false, nullptr});
   });
 }
 
-void Worker::sendUnsolicited(uint64_t id, Bytes frame) {
+void Worker::sendUnsolicited(uint64_t id, OutMessage m) {
   auto it = conns_.find(id);
-  if (it == conns_.end() || frame.empty()) return;  // closed while its I/O ran
-  it->second->wq.push_back(OutFrame{std::move(frame), {}});
+  if (it == conns_.end() || m.bytes.empty()) return;  // closed while its I/O ran
+  OutFrame f{{}, std::move(m.bytes), std::move(m.file)};
+  writeFrameHeader(static_cast<uint32_t>(f.bytes.size() + f.file.length), f.head);
+  it->second->wq.push_back(std::move(f));
   markFlush(*it->second);
 }
 
@@ -673,7 +534,7 @@ void Worker::drainCompletions() {
   }
   for (Completion& d : done) {
     auto it = conns_.find(d.conn_id);
-    if (it == conns_.end()) continue;  // closed while its request ran
+    if (it == conns_.end()) continue;  // closed while its work ran
     Conn& c = *it->second;
     if (d.task) {
       c.pending.push_back(Work{{}, std::move(d.task)});
@@ -681,21 +542,13 @@ void Worker::drainCompletions() {
       continue;
     }
     if (d.unsolicited) {
-      sendUnsolicited(d.conn_id, std::move(d.response));
+      sendUnsolicited(d.conn_id, std::move(d.reply.out));
       continue;
     }
     c.busy = false;
-    c.max_frame = d.max_frame;
-    if (!d.response.empty()) c.wq.push_back(OutFrame{std::move(d.response), {}});
-    if (d.disconnect) {
-      c.close_after_write = true;
-      c.pending.clear();
-      flush(c);  // closes the connection once written
-      it = conns_.find(d.conn_id);
-      if (it == conns_.end()) continue;
-    } else {
-      markFlush(c);  // with the other replies this batch of completions produced
-    }
+    // A closing reply writes and closes at once; the others leave with the replies this batch
+    // of completions produced.
+    if (!applyReply(c, std::move(d.reply))) continue;
     if (!c.reading && c.pending.size() < kMaxPending / 2 && !c.close_after_write) {
       c.reading = true;
       updateEvents(c);
@@ -704,13 +557,28 @@ void Worker::drainCompletions() {
   }
 }
 
+namespace {
+
+// Adds to `iov` what is left of a piece of `len` bytes at `data` that starts `at` bytes into
+// its frame, when `sent` bytes of the frame have been written.
+void addPiece(iovec* iov, int* cnt, const uint8_t* data, size_t len, size_t at, size_t sent) {
+  if (len == 0 || sent >= at + len) return;
+  size_t skip = sent > at ? sent - at : 0;
+  iov[*cnt].iov_base = const_cast<uint8_t*>(data) + skip;
+  iov[*cnt].iov_len = len - skip;
+  ++*cnt;
+}
+
+}  // namespace
+
 void Worker::flush(Conn& c) {
   while (!c.wq.empty()) {
     OutFrame& front = c.wq.front();
+    const size_t mem_end = sizeof(front.head) + front.bytes.size();
     ssize_t n;
-    if (c.woff >= front.bytes.size() && !front.file.data) {
+    if (c.woff >= mem_end && !front.file.data) {
       // The frame's file data, from the page cache straight to the socket.
-      size_t sent = c.woff - front.bytes.size();
+      size_t sent = c.woff - mem_end;
       size_t left = front.file.length - sent;
       off_t pos = static_cast<off_t>(front.file.offset + sent);
       n = sendfile(c.fd, front.file.fd->get(), &pos, left);
@@ -722,22 +590,18 @@ void Worker::flush(Conn& c) {
     } else {
       // Whole frames gathered into one send; a frame whose data comes from a file ends the
       // batch (MSG_MORE: its headers wait for the data rather than leaving as a packet alone).
-      // Data read into memory (file.data) goes as a second iovec of its frame.
+      // Data read into memory (file.data) goes as an iovec of its frame.
       iovec iov[64];
       int cnt = 0;
       bool more = false;
-      for (auto it = c.wq.begin(); it != c.wq.end() && cnt + 2 <= 64; ++it) {
-        size_t skip = it == c.wq.begin() ? c.woff : 0;
-        if (skip < it->bytes.size()) {
-          iov[cnt].iov_base = it->bytes.data() + skip;
-          iov[cnt].iov_len = it->bytes.size() - skip;
-          ++cnt;
-        }
+      for (auto it = c.wq.begin(); it != c.wq.end() && cnt + 3 <= 64; ++it) {
+        const size_t sent = it == c.wq.begin() ? c.woff : 0;
+        const size_t body_at = sizeof(it->head);
+        const size_t file_at = body_at + it->bytes.size();
+        addPiece(iov, &cnt, it->head, sizeof(it->head), 0, sent);
+        addPiece(iov, &cnt, it->bytes.data(), it->bytes.size(), body_at, sent);
         if (it->file.data) {
-          size_t data_skip = skip > it->bytes.size() ? skip - it->bytes.size() : 0;
-          iov[cnt].iov_base = it->file.data.get() + data_skip;
-          iov[cnt].iov_len = it->file.length - data_skip;
-          ++cnt;
+          addPiece(iov, &cnt, it->file.data.get(), it->file.length, file_at, sent);
         } else if (it->file.length) {
           more = true;
           break;
@@ -757,11 +621,10 @@ void Worker::flush(Conn& c) {
     size_t left = static_cast<size_t>(n);
     while (left > 0 && !c.wq.empty()) {
       OutFrame& f = c.wq.front();
-      size_t avail = f.bytes.size() + f.file.length - c.woff;
-      size_t take = std::min(left, avail);
+      size_t take = std::min(left, f.size() - c.woff);
       c.woff += take;
       left -= take;
-      if (c.woff == f.bytes.size() + f.file.length) {
+      if (c.woff == f.size()) {
         c.wq.pop_front();
         c.woff = 0;
       }
@@ -791,11 +654,10 @@ void Worker::closeConn(uint64_t id) {
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
   close(c.fd);
   connection_count_->fetch_sub(1);
-  if (server_->dataplane && server_->config.global.bpf && my_connections_ > 0) {
-    server_->dataplane->setWorkerLoad(index_, --my_connections_);
-  }
-  XLOG(INFO) << "connection from " << c.state->peer << " closed";
+  XLOG(INFO) << "connection from " << c.peer << " closed";
+  std::shared_ptr<ConnectionCallbacks> cb = std::move(c.cb);
   conns_.erase(it);
+  if (cb) cb->onClose();
 }
 
-}  // namespace xsmb::net
+}  // namespace xsmb::transport

@@ -1,0 +1,520 @@
+// One SMB2 message or compound chain through the handlers (MS-SMB2 3.3.5.2): each request is
+// admitted (header, credits), checked (session, signature, tree, encryption policy), handled,
+// and its response header completed; then the responses are signed.
+#include "server/dispatch/chain.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "common/base/log.h"
+#include "common/crypto/crypto.h"
+#include "common/crypto/signing.h"
+#include "common/crypto/transform.h"
+#include "common/smb2/header.h"
+#include "common/smb2/messages.h"
+#include "server/dispatch/commands.h"
+#include "server/handlers/handler.h"
+#include "server/session/replies.h"
+#include "server/vfs/identity.h"
+
+namespace xsmb::dispatch::internal {
+namespace {
+
+using namespace smb2;
+using handlers::RequestContext;
+
+// Header fields patched in a response after its handler ran (MS-SMB2 2.2.1.2).
+constexpr size_t kStatusOffset = 8;
+constexpr size_t kCreditsOffset = 14;
+constexpr size_t kAsyncIdOffset = 32;
+constexpr size_t kTreeIdOffset = 36;
+constexpr size_t kSessionIdOffset = 40;
+
+// How one response of the chain is to be signed.
+struct PendingResponse {
+  size_t start;  // offset of its header in the output
+  bool sign;
+  Bytes key;
+  crypto::SigningAlgorithm alg;
+};
+
+// What a compound carries from one request to the next (MS-SMB2 3.3.5.2.7.2), and the output.
+struct Chain {
+  session::ConnState& conn;
+  bool encrypted;
+  uint64_t* seal_session;
+  DeferredReply* deferred;
+  vfs::FileSegment* segment;
+  size_t base;  // where the first response starts (after room for a TRANSFORM header)
+  Bytes out;
+  std::vector<PendingResponse> responses;
+  uint64_t cur_session = 0;
+  uint32_t cur_tree = 0;
+  FileId cur_file{~0ULL, ~0ULL};
+  NtStatus create_error = STATUS_SUCCESS;
+};
+
+// One request of the chain and where its response lives in Chain::out.
+struct Request {
+  Header h;
+  ByteSpan msg;
+  size_t offset = 0;  // in the payload
+  bool related = false;
+  uint64_t sid = 0;
+  uint32_t tid = 0;
+  uint16_t charge = 1;
+  bool multi_credit = false;
+  std::chrono::steady_clock::time_point started;
+  size_t start = 0;       // the response header in Chain::out
+  size_t body_start = 0;  // the response body in Chain::out
+};
+
+// MS-SMB2 3.3.5.2.5: the CreditCharge a request must carry for its payload size.
+uint32_t requiredCharge(const Header& h, ByteSpan msg) {
+  uint64_t size = 0;
+  ByteReader r(msg);
+  switch (h.command) {
+    case SMB2_READ:
+    case SMB2_WRITE:
+      r.seek(kHeaderSize + 4);  // Length (MS-SMB2 2.2.19, 2.2.21)
+      size = r.u32();
+      break;
+    case SMB2_IOCTL:
+      r.seek(kHeaderSize + 28);
+      size = r.u32();  // InputCount
+      r.seek(kHeaderSize + 44);
+      size = std::max<uint64_t>(size, r.u32());  // MaxOutputResponse
+      break;
+    case SMB2_QUERY_DIRECTORY:
+      r.seek(kHeaderSize + 28);  // OutputBufferLength
+      size = r.u32();
+      break;
+    default:
+      return 1;
+  }
+  if (!r.ok()) return 1;
+  return static_cast<uint32_t>(std::max<uint64_t>(1, (size + 65535) / 65536));
+}
+
+uint16_t grantCredits(session::ConnState& conn, const Header& h, uint16_t charge) {
+  uint64_t outstanding = conn.credits.outstanding();
+  // What the request used is given back at least, so a client issuing large multi-credit
+  // READ/WRITEs keeps its window (as Windows and Samba do), plus what it asks for beyond that.
+  uint64_t want = std::max<uint64_t>({h.credits, charge, 1});
+  uint64_t room = outstanding >= kMaxCredits ? 0 : kMaxCredits - outstanding;
+  uint64_t grant = std::min(want, room);
+  if (grant == 0 && outstanding == 0) grant = 1;
+  conn.credits.grant(static_cast<uint16_t>(grant));
+  return static_cast<uint16_t>(grant);
+}
+
+// Answers the request a CANCEL names (by AsyncId, or by MessageId for a request that has not
+// gone async — which here has already been answered) with STATUS_CANCELLED.
+void cancelRequest(session::ConnState& conn, const Header& h) {
+  for (auto it = conn.async_ops.begin(); it != conn.async_ops.end();) {
+    auto st = it->second.lock();
+    if (!st) {
+      it = conn.async_ops.erase(it);
+      continue;
+    }
+    std::unique_lock<std::mutex> lock(st->mu);
+    for (auto w = st->waiting.begin(); w != st->waiting.end(); ++w) {
+      bool match =
+          h.isAsync() ? w->reply.async_id == h.async_id : w->reply.message_id == h.message_id;
+      if (!match) continue;
+      session::AsyncReply r = std::move(w->reply);
+      st->waiting.erase(w);
+      lock.unlock();
+      conn.async_ops.erase(it);
+      conn.sendUnsolicited(session::buildAsyncResponse(r, STATUS_CANCELLED, {}));
+      return;
+    }
+    ++it;
+  }
+}
+
+void signMessage(std::span<uint8_t> msg, crypto::SigningAlgorithm alg, const Bytes& key) {
+  storeU32(&msg[kHeaderFlagsOffset], loadU32(&msg[kHeaderFlagsOffset]) | SMB2_FLAGS_SIGNED);
+  crypto::signInPlace(alg, key, msg);
+}
+
+// The response of deferred I/O: `msg` holds the SMB2 header and, from `body`, what the I/O
+// produced; an error status replaces the body with an ERROR body.
+Bytes completeDeferred(Bytes msg, size_t body, NtStatus st, bool sign, const Bytes& key,
+                       crypto::SigningAlgorithm alg) {
+  ByteWriter w(&msg);
+  if (ntIsError(st) || (st != STATUS_SUCCESS && msg.size() == body)) {
+    msg.resize(body);
+    encodeErrorResponse(w);
+  }
+  storeU32(&msg[kStatusOffset], st);
+  if (sign) signMessage(msg, alg, key);
+  return msg;
+}
+
+enum class Admit { kHandle, kNext, kStop };
+
+// Reads the request at `off`: its header, its extent (NextCommand), the clock. kStop (and the
+// connection marked for closing) when it is malformed.
+Admit readRequest(Chain& c, ByteSpan payload, size_t off, Request* req) {
+  session::ServerContext& server = *c.conn.server;
+  ByteSpan rest = payload.subspan(off);
+  Header& h = req->h;
+  if (!decodeHeader(rest, &h)) {
+    XLOG(INFO) << c.conn.peer << ": malformed SMB2 header at offset " << off;
+    server.stats.malformed_frames++;
+    c.conn.disconnect = true;
+    return Admit::kStop;
+  }
+  size_t len = rest.size();
+  if (h.next_command) {
+    if (h.next_command < kHeaderSize || h.next_command > rest.size() || h.next_command % 8) {
+      server.stats.malformed_frames++;
+      c.conn.disconnect = true;
+      return Admit::kStop;
+    }
+    len = h.next_command;
+  }
+  req->msg = rest.first(len);
+  req->offset = off;
+  server.stats.requests++;
+  // Only the BPF data plane's server-side latency histogram needs the clock.
+  if (server.dataplane) req->started = std::chrono::steady_clock::now();
+  return Admit::kHandle;
+}
+
+// CANCEL, the NEGOTIATE-first rule and the credit window (MS-SMB2 3.3.5.2.3, 3.3.5.16).
+Admit admitRequest(Chain& c, Request* req) {
+  session::ConnState& conn = c.conn;
+  const Header& h = req->h;
+  if (h.command == SMB2_CANCEL) {
+    // Only requests that went async (CHANGE_NOTIFY) can still be waiting; the cancelled one
+    // is answered STATUS_CANCELLED; CANCEL itself gets no response and uses no credit.
+    cancelRequest(conn, h);
+    return Admit::kNext;
+  }
+  if (!conn.negotiated && h.command != SMB2_NEGOTIATE) {
+    XLOG(INFO) << conn.peer << ": command " << h.command << " before NEGOTIATE";
+    conn.disconnect = true;
+    return Admit::kStop;
+  }
+  req->multi_credit = conn.dialect >= SMB2_DIALECT_210 && conn.dialect != SMB2_DIALECT_WILDCARD;
+  if (req->multi_credit) req->charge = std::max<uint16_t>(h.credit_charge, 1);
+  if (!conn.credits.consume(h.message_id, req->charge)) {
+    // A MessageId outside the window ends the connection.
+    XLOG(INFO) << conn.peer << ": MessageId " << h.message_id << " outside the credit window";
+    conn.disconnect = true;
+    return Admit::kStop;
+  }
+  // MS-SMB2 3.3.5.2.7.2: a related request works on the session, tree and file of the one
+  // before it, whatever its own header says; an unrelated one starts afresh.
+  req->related = h.isRelated();
+  req->sid = req->related ? c.cur_session : h.session_id;
+  req->tid = req->related ? c.cur_tree : h.tree_id;
+  if (!req->related) c.cur_file = FileId{~0ULL, ~0ULL};
+  return Admit::kHandle;
+}
+
+// Appends the response header, 8-byte aligned and linked from the previous response's
+// NextCommand; status, credits and ids are patched after the handler ran.
+void beginResponse(Chain& c, Request* req) {
+  Bytes& out = c.out;
+  size_t start = c.base + ((out.size() - c.base + 7) & ~size_t{7});
+  out.resize(start, 0);
+  if (!c.responses.empty()) {
+    storeU32(&out[c.responses.back().start + kHeaderNextCommandOffset],
+             static_cast<uint32_t>(start - c.responses.back().start));
+  }
+  const Header& h = req->h;
+  Header rh;
+  rh.command = h.command;
+  rh.message_id = h.message_id;
+  rh.credit_charge = h.credit_charge;
+  rh.flags = SMB2_FLAGS_SERVER_TO_REDIR | (req->related ? SMB2_FLAGS_RELATED_OPERATIONS : 0);
+  rh.process_id = h.process_id;
+  rh.tree_id = h.tree_id;  // ids are echoed as sent (related requests carry placeholders)
+  rh.session_id = h.session_id;
+  ByteWriter w(&out);
+  encodeHeader(rh, w);
+  req->start = start;
+  req->body_start = out.size();
+}
+
+// The signature of a signed request, and whether the response is signed (MS-SMB2 3.3.5.2.4,
+// 3.3.4.1.1). Encrypted requests are authenticated by the cipher and never signed.
+NtStatus checkSignature(Chain& c, const Request& req, session::Session* s, PendingResponse* pr) {
+  if (!s || s->signing_key.empty() || c.encrypted) return STATUS_SUCCESS;
+  const Header& h = req.h;
+  NtStatus st = STATUS_SUCCESS;
+  bool bad_signature = false;
+  if (h.isSigned()) {
+    if (!crypto::verifySignature(s->signing_algorithm, s->signing_key, req.msg)) {
+      c.conn.server->stats.bad_signatures++;
+      XLOG(WARNING) << c.conn.peer << ": bad signature on command " << h.command;
+      st = STATUS_ACCESS_DENIED;
+      bad_signature = true;
+    }
+  } else if (s->signing_required && h.command != SMB2_SESSION_SETUP) {
+    st = STATUS_ACCESS_DENIED;
+  }
+  if (!bad_signature && (h.isSigned() || s->signing_required)) {
+    pr->sign = true;
+    pr->key = s->signing_key;
+    pr->alg = s->signing_algorithm;
+  }
+  return st;
+}
+
+// Everything a request must pass before its handler runs: command and flags, session, signature,
+// CreditCharge, tree, "server smb encrypt" and a failed CREATE earlier in a related chain.
+NtStatus checkRequest(Chain& c, Request& req, const CommandInfo* ci, session::Session* s,
+                      RequestContext& ctx, PendingResponse* pr) {
+  const Header& h = req.h;
+  constexpr uint32_t kAllowedFlags = SMB2_FLAGS_RELATED_OPERATIONS | SMB2_FLAGS_SIGNED |
+                                     SMB2_FLAGS_DFS_OPERATIONS | SMB2_FLAGS_PRIORITY_MASK |
+                                     SMB2_FLAGS_REPLAY_OPERATION;
+  NtStatus st = STATUS_SUCCESS;
+  if (!ci || !ci->fn || (h.flags & ~kAllowedFlags)) {
+    st = STATUS_INVALID_PARAMETER;
+  } else if (req.related && !s && ci->needs_session) {
+    st = STATUS_INVALID_PARAMETER;  // the request it is related to had no valid session
+  } else if (ci->needs_session && (!s || s->state != session::Session::State::kValid)) {
+    st = STATUS_USER_SESSION_DELETED;
+  } else if (h.command == SMB2_SESSION_SETUP && req.sid != 0 && !s) {
+    st = STATUS_USER_SESSION_DELETED;
+  }
+  if (st == STATUS_SUCCESS) st = checkSignature(c, req, s, pr);
+  if (st == STATUS_SUCCESS && req.multi_credit && req.charge < requiredCharge(h, req.msg)) {
+    st = STATUS_INVALID_PARAMETER;  // MS-SMB2 3.3.5.2.5
+  }
+  if (st == STATUS_SUCCESS && s && ci->needs_tree) {
+    auto it = s->trees.find(req.tid);
+    if (it == s->trees.end()) {
+      st = STATUS_NETWORK_NAME_DELETED;
+    } else {
+      ctx.tree = &it->second;
+      c.cur_tree = req.tid;
+    }
+  }
+  // "server smb encrypt = required" on the session or the share: plain requests are refused;
+  // desired or required: responses are encrypted (MS-SMB2 3.3.5.2.9, 3.3.4.1.4).
+  if (s && h.command != SMB2_SESSION_SETUP && h.command != SMB2_NEGOTIATE) {
+    bool want_seal = s->encrypt_data || (ctx.tree && ctx.tree->encrypt_data);
+    if (want_seal) ctx.on_event_loop = false;  // the sealed reply is built here, not deferred
+    if (!c.encrypted && st == STATUS_SUCCESS &&
+        (s->encrypt_required || (ctx.tree && ctx.tree->encrypt_required))) {
+      st = STATUS_ACCESS_DENIED;
+    }
+    if (want_seal && !c.encrypted && !s->encryption_key.empty()) *c.seal_session = req.sid;
+  }
+  if (st == STATUS_SUCCESS && req.related && c.create_error != STATUS_SUCCESS) {
+    st = c.create_error;  // a failed CREATE fails the rest of its related chain
+  }
+  return st;
+}
+
+// How the final response of a request that goes async must be signed or sealed.
+void prepareAsyncReply(Chain& c, const Request& req, session::Session* s,
+                       const PendingResponse& pr, RequestContext& ctx) {
+  session::AsyncReply& ar = ctx.async_reply;
+  ar.message_id = req.h.message_id;
+  ar.session_id = req.sid;
+  ar.command = req.h.command;
+  ar.credit_charge = req.h.credit_charge;
+  ar.sign = pr.sign;
+  ar.signing_key = pr.key;
+  ar.signing_algorithm = pr.alg;
+  if (s && (c.encrypted || s->encrypt_data || (ctx.tree && ctx.tree->encrypt_data)) &&
+      !s->encryption_key.empty()) {
+    ar.seal = true;
+    ar.sign = false;
+    ar.cipher = c.conn.cipher;
+    ar.encryption_key = s->encryption_key;
+  }
+}
+
+// Calls the handler, under the session user's Unix identity for commands that reach the
+// filesystem by path (when the server runs as root).
+NtStatus runHandler(Chain& c, const Request& req, const CommandInfo& ci, session::Session* s,
+                    const PendingResponse& pr, RequestContext& ctx) {
+  ctx.session = s;
+  prepareAsyncReply(c, req, s, pr, ctx);
+  bool identity_ok = true;
+  vfs::UnixIdentity forced;  // lives as long as the handler runs (ctx.identity may name it)
+  if (c.conn.server->run_as_root && s && ci.needs_identity) {
+    const vfs::UnixIdentity* id = &s->identity;
+    if (ctx.tree && ctx.tree->share->force_identity) id = &*ctx.tree->share->force_identity;
+    if (ctx.tree && ctx.tree->share->force_gid) {
+      forced = *id;
+      forced.gid = *ctx.tree->share->force_gid;
+      forced.groups.push_back(forced.gid);
+      id = &forced;
+    }
+    identity_ok = vfs::assumeIdentity(*id);
+    ctx.identity = id;
+  }
+  if (c.segment && req.offset == 0 && req.h.next_command == 0 && !pr.sign &&
+      !ctx.async_reply.seal && !*c.seal_session) {
+    ctx.file_segment = c.segment;  // offered once the signing decision is known
+  }
+  // Never serve a request with the daemon's own (root) rights by accident.
+  ByteWriter w(&c.out);
+  NtStatus st = identity_ok ? ci.fn(ctx, w) : STATUS_ACCESS_DENIED;
+  if (st != STATUS_SUCCESS && ctx.file_segment) *ctx.file_segment = {};
+  return st;
+}
+
+// Completes the response header after the handler: async id, ERROR body, status, session and
+// tree ids, credits, signing key, preauth integrity hash; the server-side latency sample.
+void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st,
+                    PendingResponse* pr) {
+  session::ConnState& conn = c.conn;
+  Bytes& out = c.out;
+  const size_t start = req.start;
+  if (st == STATUS_PENDING && ctx.async_id) {
+    // MS-SMB2 3.3.4.2: the interim response carries the AsyncId the final one will use.
+    storeU32(&out[start + kHeaderFlagsOffset],
+             loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_ASYNC_COMMAND);
+    storeU64(&out[start + kAsyncIdOffset], ctx.async_id);
+  }
+  const bool is_deferred = static_cast<bool>(ctx.deferred_io.prepare);
+  if (!is_deferred && ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
+                       (st != STATUS_SUCCESS && out.size() == req.body_start))) {
+    out.resize(req.body_start);
+    ByteWriter w(&out);
+    encodeErrorResponse(w, ctx.error_data);
+  }
+  storeU32(&out[start + kStatusOffset], st);
+  if (conn.server->dataplane) {  // server-measured latency histogram, one sample per request
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::steady_clock::now() - req.started)
+                  .count();
+    conn.server->dataplane->recordLatency(req.h.command, static_cast<uint64_t>(ns));
+  }
+  XLOG(DEBUG) << conn.peer << ": cmd " << req.h.command << " mid " << req.h.message_id << " -> "
+              << ntStatusName(st);
+  if (ctx.response_session_id) {
+    req.sid = ctx.response_session_id;
+    c.cur_session = req.sid;
+    storeU64(&out[start + kSessionIdOffset], req.sid);
+  }
+  if (ctx.response_tree_id) {
+    req.tid = ctx.response_tree_id;
+    c.cur_tree = req.tid;
+    storeU32(&out[start + kTreeIdOffset], req.tid);
+  }
+  storeU16(&out[start + kCreditsOffset], grantCredits(conn, req.h, req.charge));
+  if (ctx.sign_response && !c.encrypted) {
+    if (session::Session* ns = conn.findSession(req.sid); ns && !ns->signing_key.empty()) {
+      pr->sign = true;
+      pr->key = ns->signing_key;
+      pr->alg = ns->signing_algorithm;
+    }
+  }
+  ByteSpan response(out.data() + start, out.size() - start);
+  if (ctx.preauth_connection) {
+    conn.preauth_hash = crypto::sha512Concat(conn.preauth_hash, response);
+  }
+  if (ctx.preauth_session) {
+    if (session::Session* ps = conn.findSession(req.sid)) {
+      ps->preauth_hash = crypto::sha512Concat(ps->preauth_hash, response);
+    }
+  }
+}
+
+// Hands a request whose file I/O runs later to the caller: its response is completed then
+// (header as patched here, body and status from the I/O, signed as decided here).
+void deferResponse(Chain& c, const Request& req, RequestContext& ctx, const PendingResponse& pr) {
+  Bytes msg(c.out.begin() + req.start, c.out.begin() + req.body_start);
+  const size_t body = msg.size();
+  ByteWriter fw(&msg);
+  c.deferred->io = ctx.deferred_io.prepare(fw);
+  c.deferred->fd = std::move(ctx.deferred_io.fd);
+  // A READ's target points into `msg`'s heap buffer, which moving the vector into the closure
+  // keeps where it is.
+  c.deferred->complete = [msg = std::move(msg), body, finish = std::move(ctx.deferred_io.finish),
+                          sign = pr.sign, key = pr.key, alg = pr.alg](int64_t r) mutable {
+    ByteWriter fw(&msg);
+    NtStatus st = finish(r, fw, body);
+    return completeDeferred(std::move(msg), body, st, sign, key, alg);
+  };
+  c.out.resize(req.start);
+}
+
+// Handles one admitted request. False when the chain ends here (deferred I/O).
+bool handleRequest(Chain& c, Request& req) {
+  beginResponse(c, &req);
+  session::ConnState& conn = c.conn;
+  RequestContext ctx{conn.server, &conn, &req.h, req.msg};
+  ctx.compound_file_id = &c.cur_file;
+  ctx.related = req.related;
+  ctx.on_event_loop = c.deferred != nullptr;
+  PendingResponse pr{req.start, false, {}, crypto::SigningAlgorithm::kHmacSha256};
+  const CommandInfo* ci = commandInfo(req.h.command);
+  session::Session* s = req.sid ? conn.findSession(req.sid) : nullptr;
+  c.cur_session = s ? req.sid : 0;
+  c.cur_tree = 0;
+  NtStatus st = checkRequest(c, req, ci, s, ctx, &pr);
+  if (st == STATUS_SUCCESS) st = runHandler(c, req, *ci, s, pr, ctx);
+  if (req.h.command == SMB2_CREATE && st != STATUS_SUCCESS) c.create_error = st;
+  finishResponse(c, req, ctx, st, &pr);
+  if (ctx.deferred_io.prepare) {
+    deferResponse(c, req, ctx, pr);
+    return false;
+  }
+  c.responses.push_back(std::move(pr));
+  return true;
+}
+
+void signResponses(Chain& c) {
+  if (*c.seal_session && !c.encrypted) return;  // sealed instead
+  for (size_t i = 0; i < c.responses.size(); ++i) {
+    const PendingResponse& r = c.responses[i];
+    if (!r.sign) continue;
+    size_t end = i + 1 < c.responses.size() ? c.responses[i + 1].start : c.out.size();
+    signMessage(std::span<uint8_t>(c.out.data() + r.start, end - r.start), r.alg, r.key);
+  }
+}
+
+}  // namespace
+
+Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
+                   uint64_t* seal_session, DeferredReply* deferred, bool room_for_transform,
+                   vfs::FileSegment* segment) {
+  const size_t base = room_for_transform ? crypto::kTransformHeaderSize : 0;
+  Chain c{conn, encrypted, seal_session, deferred, segment, base, Bytes(base, 0), {}};
+  c.out.reserve(512);  // most responses fit: one allocation per reply
+  size_t off = 0;
+  for (;;) {
+    Request req;
+    if (readRequest(c, payload, off, &req) == Admit::kStop) break;
+    Admit a = admitRequest(c, &req);
+    if (a == Admit::kStop) break;
+    if (a == Admit::kHandle && !handleRequest(c, req)) break;
+    if (conn.disconnect || req.h.next_command == 0) break;
+    off += req.msg.size();
+  }
+  signResponses(c);
+  return c.out.size() > base ? std::move(c.out) : Bytes{};
+}
+
+Bytes seal(session::ConnState& conn, uint64_t session_id, Bytes messages, bool has_room) {
+  const size_t room = has_room ? crypto::kTransformHeaderSize : 0;
+  if (messages.size() <= room) return {};
+  session::Session* s = conn.findSession(session_id);
+  if (!s || s->encryption_key.empty() || conn.cipher == 0) {
+    if (has_room) messages.erase(messages.begin(), messages.begin() + room);
+    return messages;
+  }
+  // Room for the TRANSFORM header goes in front of the messages, which are encrypted in place.
+  if (!has_room) messages.insert(messages.begin(), crypto::kTransformHeaderSize, 0);
+  if (!crypto::encryptInPlace(static_cast<crypto::Cipher>(conn.cipher), s->encryption_key,
+                              session_id, messages)) {
+    conn.disconnect = true;
+    return {};
+  }
+  return messages;
+}
+
+}  // namespace xsmb::dispatch::internal

@@ -1,0 +1,25 @@
+// The command table (MS-SMB2 2.2.1.2 Command): which handler serves each command and what the
+// dispatcher must resolve before calling it.
+#pragma once
+
+#include <cstdint>
+
+#include "common/base/bytes.h"
+#include "common/smb2/ntstatus.h"
+#include "server/handlers/handler.h"
+
+namespace xsmb::dispatch {
+
+using HandlerFn = NtStatus (*)(handlers::RequestContext&, ByteWriter&);
+
+struct CommandInfo {
+  HandlerFn fn;  // nullptr: never dispatched (CANCEL is handled before dispatch)
+  bool needs_session;
+  bool needs_tree;
+  bool needs_identity;  // touches the filesystem by path: runs as the session's Unix user
+};
+
+// The entry of `command`, or nullptr for a command number outside MS-SMB2's list.
+const CommandInfo* commandInfo(uint16_t command);
+
+}  // namespace xsmb::dispatch

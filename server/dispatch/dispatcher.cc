@@ -1,0 +1,117 @@
+#include "server/dispatch/dispatcher.h"
+
+#include "common/base/log.h"
+#include "common/crypto/transform.h"
+#include "common/smb2/constants.h"
+#include "common/smb2/header.h"
+#include "server/dispatch/chain.h"
+#include "server/handlers/handler.h"
+
+namespace xsmb::dispatch {
+namespace {
+
+using namespace smb2;
+using internal::processChain;
+using internal::seal;
+
+// `messages` sealed for `session_id`, or as they are when that is 0. (An `if`, not `sid ?
+// seal(...) : messages`: a conditional expression would copy them, a READ's megabytes included.)
+Bytes sealIfAsked(session::ConnState& conn, uint64_t session_id, Bytes messages) {
+  if (session_id) return seal(conn, session_id, std::move(messages), /*has_room=*/false);
+  return messages;
+}
+
+Bytes refuse(session::ConnState& conn) {
+  conn.server->stats.malformed_frames++;
+  conn.disconnect = true;
+  return {};
+}
+
+// MS-SMB2 3.3.5.2.1: decrypts with the session's key; whatever fails to decrypt or authenticate
+// ends the connection and reaches no handler.
+Bytes processTransform(session::ConnState& conn, ByteSpan payload) {
+  crypto::TransformHeader th;
+  session::Session* s = nullptr;
+  if (crypto::parseTransformHeader(payload, &th)) s = conn.findSession(th.session_id);
+  if (!s || s->decryption_key.empty() || conn.cipher == 0) {
+    conn.server->stats.decrypt_failures++;
+    XLOG(INFO) << conn.peer << ": TRANSFORM message for no usable session, closing";
+    conn.disconnect = true;
+    return {};
+  }
+  auto plain =
+      crypto::decryptMessage(static_cast<crypto::Cipher>(conn.cipher), s->decryption_key, payload);
+  if (!plain.ok() || plain->size() < 4 || loadU32(plain->data()) != kProtocolId) {
+    conn.server->stats.decrypt_failures++;
+    XLOG(INFO) << conn.peer << ": TRANSFORM message does not decrypt, closing";
+    conn.disconnect = true;
+    return {};
+  }
+  uint64_t sid = th.session_id;
+  uint64_t seal_sid = sid;
+  // The replies are built behind room for their TRANSFORM header and encrypted in place.
+  Bytes resp = processChain(conn, *plain, /*encrypted=*/true, &seal_sid, nullptr,
+                            /*room_for_transform=*/true, nullptr);
+  return seal(conn, sid, std::move(resp), /*has_room=*/true);
+}
+
+}  // namespace
+
+Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
+  if (payload.size() < 4) return refuse(conn);
+  uint32_t protocol = loadU32(payload.data());
+  if (protocol == kSmb1ProtocolId) {
+    Bytes r = conn.negotiated ? Bytes{} : handlers::handleSmb1Negotiate(conn, payload);
+    if (r.empty()) return refuse(conn);
+    return r;
+  }
+  if (protocol == kTransformProtocolId) return processTransform(conn, payload);
+  if (protocol != kProtocolId) return refuse(conn);
+  uint64_t seal_sid = 0;
+  Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid, nullptr, false,
+                            nullptr);
+  return sealIfAsked(conn, seal_sid, std::move(resp));
+}
+
+Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredReply* deferred,
+                         vfs::FileSegment* segment) {
+  uint64_t seal_sid = 0;
+  Bytes resp =
+      processChain(conn, payload, /*encrypted=*/false, &seal_sid, deferred, false, segment);
+  // A segment is only offered to a lone request whose response is neither signed nor sealed.
+  if (segment && segment->length) return resp;
+  return sealIfAsked(conn, seal_sid, std::move(resp));
+}
+
+bool answerOnEventLoop(ByteSpan msg, const session::ServerContext& server) {
+  constexpr int kMaxChain = 8;
+  size_t off = 0;
+  for (int i = 0; i < kMaxChain; ++i) {
+    Header h;
+    if (!decodeHeader(msg.subspan(off), &h)) return false;
+    bool lone = off == 0 && h.next_command == 0;
+    switch (h.command) {
+      case SMB2_ECHO:
+      case SMB2_CANCEL:
+      case SMB2_NEGOTIATE:
+      case SMB2_READ:
+      case SMB2_WRITE:
+      case SMB2_FLUSH:
+        return lone;
+      case SMB2_CREATE:
+        if (server.files.anyStrongOplocks()) return false;
+        break;
+      case SMB2_CLOSE:
+      case SMB2_QUERY_INFO:
+        break;
+      default:
+        return false;
+    }
+    if (h.next_command == 0) return true;
+    if (h.next_command < kHeaderSize || h.next_command > msg.size() - off) return false;
+    off += h.next_command;
+  }
+  return false;
+}
+
+}  // namespace xsmb::dispatch

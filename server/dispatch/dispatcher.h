@@ -1,0 +1,59 @@
+// The request pipeline of one connection (MS-SMB2 3.3.5.2): SMB1 upgrade, decryption of
+// TRANSFORM messages, header checks, MessageId/credit accounting, session and tree lookup,
+// signature verification, compounds (3.3.5.2.7), the call into the command handler under the
+// session user's identity, response headers, credit grants, preauth integrity hashing, response
+// signing and encryption. It takes and returns SMB2 messages without transport framing: the
+// connection's transport (TCP's NetBIOS header, SMB Direct, QUIC) frames them.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "common/base/bytes.h"
+#include "server/session/state.h"
+#include "server/vfs/file_io.h"
+#include "server/vfs/io_engine.h"
+
+namespace xsmb::dispatch {
+
+// Processes one received message (an SMB2 message or compound chain, a TRANSFORM message, or an
+// SMB1 NEGOTIATE). Returns the response: SMB2 message(s), or a TRANSFORM message when sealed;
+// empty when nothing is to be sent (CANCEL). Sets conn.disconnect when the connection must be
+// closed after sending what is returned (malformed input, a second NEGOTIATE, a MessageId
+// outside the credit window).
+Bytes processMessage(session::ConnState& conn, ByteSpan payload);
+
+// What is left of a request answered on the event loop once its file I/O is done: one file
+// operation for the loop's I/O engine, and `complete`, which builds the response message from
+// its result.
+struct DeferredReply {
+  vfs::FileIo io;
+  std::shared_ptr<vfs::UniqueFd> fd;  // keeps io.fd open until the operation completes
+  std::function<Bytes(int64_t result)> complete;
+};
+
+// The event loop's variant, for requests the connection chose to answer there (see
+// answerOnEventLoop): handlers must not block. A READ, WRITE or FLUSH that would wait for the
+// disk comes back as `*deferred` (and an empty response); the payload must stay alive until it
+// completes.
+//
+// With `segment`, a READ of data that is in the page cache may be answered by reference: the
+// response returned then holds the headers only and `*segment` names the file data that must
+// follow it on the wire (the transport's framing counts both).
+Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredReply* deferred,
+                         vfs::FileSegment* segment = nullptr);
+
+// Whether a message may be answered on the event loop itself (processOnEventLoop) when nothing
+// else of its connection is in flight: the hop to the I/O pool and back (two thread wake-ups)
+// costs more than the work for a lone ECHO, CANCEL, NEGOTIATE, READ, WRITE or FLUSH (READ and
+// WRITE only touch the page cache there; what would block goes to the I/O engine), and for a
+// message or compound chain of CREATE, CLOSE and QUERY_INFO: a CREATE only while no open holds
+// a BATCH or EXCLUSIVE oplock, whose break it would have to wait for. TRANSFORM (encrypted)
+// messages and everything else go to the pool.
+bool answerOnEventLoop(ByteSpan msg, const session::ServerContext& server);
+
+// Credits granted in a response (MS-SMB2 3.3.1.2): what the client asked for, at least 1,
+// keeping the client's outstanding credits at or below kMaxCredits.
+constexpr uint32_t kMaxCredits = 8192;
+
+}  // namespace xsmb::dispatch

@@ -1,0 +1,92 @@
+// The transport seam (in the manner of Envoy's Network::Connection and its read filters): a
+// transport (TCP now; SMB Direct and QUIC later) receives complete SMB2 messages, hands them to
+// the protocol layer through ConnectionCallbacks, and sends what that layer returns, adding its
+// own framing (NetBIOS session header on TCP, MS-SMB2 2.1). Nothing here knows SMB2 commands;
+// the protocol layer knows nothing of sockets or framing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/base/bytes.h"
+#include "server/vfs/file_io.h"
+
+namespace xsmb::transport {
+
+// A complete received message (what one NetBIOS frame carried), in a buffer of its own. Not
+// zero-filled when allocated: it is about to be overwritten by the socket, and clearing
+// megabytes per WRITE would cost as much as a copy. Shared, so that work on it may outlive the
+// call that delivered it (deferred I/O keeps a WRITE's data alive).
+struct Message {
+  std::shared_ptr<uint8_t[]> data;
+  size_t size = 0;
+  static Message make(size_t n) { return {std::make_shared_for_overwrite<uint8_t[]>(n), n}; }
+  ByteSpan span() const { return {data.get(), size}; }
+  bool empty() const { return size == 0; }
+};
+
+// A message to send, without framing: SMB2 message(s) (or a TRANSFORM message), and file data
+// that follows them on the wire as part of the same message (a READ's Buffer).
+struct OutMessage {
+  Bytes bytes;
+  vfs::FileSegment file;
+};
+
+// What the protocol layer answers to a message or a strand task.
+struct Reply {
+  OutMessage out;        // empty bytes: nothing to send
+  bool close = false;    // close the connection once `out` (and what precedes it) is sent
+  size_t max_message = 0;  // the largest message accepted from now on (0: unchanged)
+};
+
+enum class TransportKind { kTcp, kRdma, kQuic };
+
+// A connection as the protocol layer sees it. Its methods may be called from any thread, also
+// after the connection closed (they then do nothing).
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual TransportKind kind() const = 0;
+  virtual const std::string& peer() const = 0;  // "ip:port" for logs
+  virtual uint32_t loopIndex() const = 0;       // the event loop (worker) that owns it
+  // Queues `m` behind what is already queued (a message no running request answers, or the
+  // completion of deferred I/O).
+  virtual void send(OutMessage m) = 0;
+  // Runs `task` on the connection's strand: after the message being processed, before the next
+  // one; its Reply is handled as a message's.
+  virtual void runInStrand(std::function<Reply()> task) = 0;
+};
+
+// The protocol layer's side of one connection.
+class ConnectionCallbacks {
+ public:
+  virtual ~ConnectionCallbacks() = default;
+  // On the event loop, for a message that arrives while nothing else of the connection is in
+  // flight: answers it here and returns true (must not block), or returns false to have
+  // onMessage() process it on a pool thread.
+  virtual bool onMessageInline(const Message& msg, Reply* reply) = 0;
+  // On a pool thread; a connection's messages one at a time and in order.
+  virtual Reply onMessage(const Message& msg) = 0;
+  // The connection is closed (event loop thread); no callback follows.
+  virtual void onClose() = 0;
+};
+
+// Creates the protocol side of each accepted connection.
+class Acceptor {
+ public:
+  virtual ~Acceptor() = default;
+  // `socket_fd` is the connected socket (for the BPF sockhash); the returned callbacks live as
+  // long as the connection. The first message may be at most `*max_message` bytes.
+  virtual std::shared_ptr<ConnectionCallbacks> onAccept(std::shared_ptr<Connection> conn,
+                                                        int socket_fd, size_t* max_message) = 0;
+  // A connection refused (max connections, out of descriptors); returns the refusals so far.
+  virtual uint64_t onRefused() = 0;
+  // A connection closed for a framing error: a frame over the size limit (`oversized`), or not
+  // a NetBIOS session message; for counters.
+  virtual void onFramingError(bool oversized) = 0;
+};
+
+}  // namespace xsmb::transport
