@@ -166,42 +166,59 @@ std::string findRpcd() {
   return "";
 }
 
-int run() {
-  std::string path = absl::GetFlag(FLAGS_config);
-  config::ParseResult parsed;
-  bool embedded = path.empty();
-  if (embedded) {
-    parsed.config = demoConfig();
-  } else {
-    auto r = config::loadSmbConf(path);
-    if (!r.ok()) {
-      std::cerr << "xsmbd: " << path << ": " << r.status().message() << "\n";
-      return 1;
-    }
-    parsed = std::move(*r);
-  }
-  const config::Config& cfg = parsed.config;
-  if (absl::GetFlag(FLAGS_check_config)) {
-    for (const auto& p : parsed.problems) {
-      std::cerr << (p.severity == config::Problem::Severity::kError ? "error" : "warning");
-      if (p.line) std::cerr << ": line " << p.line;
-      std::cerr << ": " << p.message << "\n";
-    }
-    std::cout << config::renderConfig(cfg);
-    std::cerr << "Loaded " << (embedded ? "the embedded default" : path) << ": "
-              << parsed.problems.size() << " problem(s)\n";
-    return parsed.hasErrors() ? 1 : 0;
-  }
-  g_log_level =
-      absl::GetFlag(FLAGS_log_level) >= 0 ? absl::GetFlag(FLAGS_log_level) : cfg.global.log_level;
+// --check-config: the effective configuration on stdout, each problem on stderr; the exit code.
+int checkConfig(const config::ParseResult& parsed, const std::string& source) {
   for (const auto& p : parsed.problems) {
-    if (p.severity == config::Problem::Severity::kError) {
-      XLOG(ERROR) << path << ":" << p.line << ": " << p.message;
+    std::cerr << (p.severity == config::Problem::Severity::kError ? "error" : "warning");
+    if (p.line) std::cerr << ": line " << p.line;
+    std::cerr << ": " << p.message << "\n";
+  }
+  std::cout << config::renderConfig(parsed.config);
+  std::cerr << "Loaded " << source << ": " << parsed.problems.size() << " problem(s)\n";
+  return parsed.hasErrors() ? 1 : 0;
+}
+
+// The share as served: its root directory, volume identity and forced identities. A share whose
+// path or forced user/group cannot be found stays listed but unavailable (no root).
+std::unique_ptr<session::Share> openShare(const config::ShareConfig& sc) {
+  auto sh = std::make_unique<session::Share>();
+  sh->cfg = sc;
+  if (sc.is_ipc) return sh;
+  sh->root.reset(open(sc.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!sh->root) {
+    XLOG(ERROR) << "share [" << sc.name << "]: cannot open path " << sc.path << ": "
+                << std::strerror(errno) << "; the share is unavailable";
+  } else {
+    vfs::FileMeta m;
+    vfs::readFileMeta(sh->root.get(), &m);
+    sh->creation_time = m.creation_time;
+    sh->volume_serial = static_cast<uint32_t>(std::hash<std::string>{}(sc.path));
+  }
+  if (!sc.force_user.empty()) {
+    auto id = vfs::lookupUnixIdentity(sc.force_user);
+    if (id.ok()) {
+      sh->force_identity = *id;
     } else {
-      XLOG(WARNING) << path << ":" << p.line << ": " << p.message;
+      XLOG(ERROR) << "share [" << sc.name << "]: force user " << sc.force_user
+                  << " not found; the share is unavailable";
+      sh->root.reset();
     }
   }
+  if (!sc.force_group.empty()) {
+    struct group* g = getgrnam(sc.force_group.c_str());
+    if (g) {
+      sh->force_gid = g->gr_gid;
+    } else {
+      XLOG(ERROR) << "share [" << sc.name << "]: force group " << sc.force_group
+                  << " not found; the share is unavailable";
+      sh->root.reset();
+    }
+  }
+  return sh;
+}
 
+// Process-wide settings before serving: descriptors, OpenSSL providers, the allocator, umask.
+void prepareProcess(const config::Config& cfg) {
   raiseFileLimit(cfg.global.max_connections);
   crypto::initProviders();
   // Response buffers of up to 8 MiB are made and freed per request: keep them in the heap
@@ -209,6 +226,30 @@ int run() {
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
   umask(0);  // "create mask" and "directory mask" are applied exactly
+}
+
+// The sandboxed DCE/RPC helper behind IPC$, or nullptr (logged) when it cannot start.
+std::unique_ptr<rpc::RpcdClient> startRpcd(session::ServerContext& server) {
+  std::string rpcd = findRpcd();
+  if (rpcd.empty()) {
+    XLOG(ERROR) << "xsmb-rpcd not found (--rpcd): named pipes on IPC$ are unavailable";
+    return nullptr;
+  }
+  rpc::RpcdOptions opts;
+  opts.user = server.config.global.guest_account;
+  auto client = rpc::RpcdClient::start(rpcd, server.rpcServerInfo(), opts);
+  if (!client.ok()) {
+    XLOG(ERROR) << "cannot start " << rpcd << ": " << client.status().message()
+                << "; named pipes on IPC$ are unavailable";
+    return nullptr;
+  }
+  XLOG(INFO) << "RPC helper " << rpcd << " running as pid " << (*client)->helperPid();
+  return std::move(*client);
+}
+
+// The server-wide state: configuration, identities, shares, users, the BPF data plane's maps,
+// the domain SID and the sandboxed RPC helper.
+std::unique_ptr<session::ServerContext> makeServer(const config::Config& cfg) {
   auto server = std::make_unique<session::ServerContext>();
   server->config = cfg;
   server->run_as_root = geteuid() == 0;
@@ -222,66 +263,151 @@ int run() {
                   << " not found; guests use uid/gid 65534";
     server->guest_identity = {65534, 65534, {65534}};
   }
-  for (const auto& sc : cfg.shares) {
-    auto sh = std::make_unique<session::Share>();
-    sh->cfg = sc;
-    if (!sc.is_ipc) {
-      sh->root.reset(open(sc.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-      if (!sh->root) {
-        XLOG(ERROR) << "share [" << sc.name << "]: cannot open path " << sc.path << ": "
-                    << std::strerror(errno) << "; the share is unavailable";
-      } else {
-        vfs::FileMeta m;
-        vfs::readFileMeta(sh->root.get(), &m);
-        sh->creation_time = m.creation_time;
-        sh->volume_serial = static_cast<uint32_t>(std::hash<std::string>{}(sc.path));
-      }
-      if (!sc.force_user.empty()) {
-        auto id = vfs::lookupUnixIdentity(sc.force_user);
-        if (id.ok()) {
-          sh->force_identity = *id;
-        } else {
-          XLOG(ERROR) << "share [" << sc.name << "]: force user " << sc.force_user
-                      << " not found; the share is unavailable";
-          sh->root.reset();
-        }
-      }
-      if (!sc.force_group.empty()) {
-        struct group* g = getgrnam(sc.force_group.c_str());
-        if (g) {
-          sh->force_gid = g->gr_gid;
-        } else {
-          XLOG(ERROR) << "share [" << sc.name << "]: force group " << sc.force_group
-                      << " not found; the share is unavailable";
-          sh->root.reset();
-        }
-      }
-    }
-    server->shares.push_back(std::move(sh));
-  }
+  for (const auto& sc : cfg.shares) server->shares.push_back(openShare(sc));
   server->findUser("");  // loads the user database
-  {
-    std::string why;
-    server->dataplane = bpf::DataPlane::open(cfg.global.bpf_pin_dir, &why);
-    if (!server->dataplane) {
-      XLOG(WARNING) << "plain socket mode: no BPF data plane (" << why << ")";
-    }
-  }
+  std::string why;
+  server->dataplane = bpf::DataPlane::open(cfg.global.bpf_pin_dir, &why);
+  if (!server->dataplane) XLOG(WARNING) << "plain socket mode: no BPF data plane (" << why << ")";
   server->domain_sid = loadDomainSid(cfg.global.smb_passwd_file);
-  if (std::string rpcd = findRpcd(); rpcd.empty()) {
-    XLOG(ERROR) << "xsmb-rpcd not found (--rpcd): named pipes on IPC$ are unavailable";
-  } else {
-    rpc::RpcdOptions opts;
-    opts.user = cfg.global.guest_account;
-    auto client = rpc::RpcdClient::start(rpcd, server->rpcServerInfo(), opts);
-    if (client.ok()) {
-      server->rpcd = std::move(*client);
-      XLOG(INFO) << "RPC helper " << rpcd << " running as pid " << server->rpcd->helperPid();
-    } else {
-      XLOG(ERROR) << "cannot start " << rpcd << ": " << client.status().message()
-                  << "; named pipes on IPC$ are unavailable";
+  server->rpcd = startRpcd(*server);
+  return server;
+}
+
+// The event loops: per worker an acceptor (protocol side and file I/O engine) and the TCP
+// worker with its listening sockets; the BPF reuseport groups. Empty when a listen fails.
+struct Loops {
+  std::unique_ptr<vfs::IoPool> pool;
+  transport::TcpOptions tcp;
+  std::atomic<int> connections{0};
+  std::vector<std::unique_ptr<core::SmbAcceptor>> acceptors;
+  std::vector<std::unique_ptr<transport::Worker>> workers;
+};
+
+bool startLoops(session::ServerContext& server, const std::vector<transport::ListenAddress>& addrs,
+                int nworkers, int nio, Loops* loops) {
+  const config::GlobalConfig& g = server.config.global;
+  loops->pool = std::make_unique<vfs::IoPool>(nio);
+  loops->tcp.busy_poll_usecs = g.busy_poll_usecs;
+  loops->tcp.max_connections = g.max_connections;
+  loops->tcp.socket_options = g.socket_options;
+  loops->tcp.use_rcvlowat = !g.bpf_sockmap;
+  for (int i = 0; i < nworkers; ++i) {
+    auto index = static_cast<uint32_t>(i);
+    auto a = std::make_unique<core::SmbAcceptor>(&server, loops->pool.get(), index);
+    auto w = std::make_unique<transport::Worker>(a.get(), loops->pool.get(), &loops->tcp,
+                                                 &loops->connections, index);
+    if (!w->listen(addrs)) return false;
+    core::SmbAcceptor* ap = a.get();
+    w->watch(a->ioEngine().eventFd(), [ap] { ap->ioEngine().reap(); });
+    loops->acceptors.push_back(std::move(a));
+    loops->workers.push_back(std::move(w));
+  }
+  if (server.dataplane && g.bpf) {
+    server.dataplane->setMaxMessageSize(server.max_io_size + 64 * 1024);
+    // sk_reuseport: one group per address; socket i of a group belongs to worker i.
+    for (size_t a = 0; a < addrs.size(); ++a) {
+      std::vector<int> group;
+      for (auto& w : loops->workers) group.push_back(w->listeners()[a]);
+      std::string err;
+      if (!server.dataplane->attachReuseport(group, &err)) {
+        XLOG(WARNING) << "bpf: reuseport selection not attached (" << err << ")";
+      }
     }
   }
+  server.io_engine = std::string(loops->acceptors.front()->ioEngine().name());
+  // Requests run on a loop must never wait for what only that loop can deliver.
+  for (auto& w : loops->workers) w->start([] { vfs::setOnEventLoopThread(); });
+  return true;
+}
+
+void stopLoops(Loops* loops) {
+  for (auto& w : loops->workers) w->stop();
+  loops->pool.reset();
+  loops->workers.clear();
+  loops->acceptors.clear();  // after the loops ended: their I/O engines belong to those threads
+}
+
+// Waits for SIGTERM or SIGINT (SIGHUP is logged and ignored).
+void waitForShutdown(const sigset_t& sigs) {
+  for (;;) {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (sig == SIGHUP) {
+      XLOG(WARNING) << "SIGHUP: configuration reload is not supported yet; restart xsmbd";
+      continue;
+    }
+    XLOG(WARNING) << "signal " << sig << ": shutting down";
+    return;
+  }
+}
+
+void logStats(const session::Stats& st) {
+  XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests " << st.requests
+                << ", bad signatures " << st.bad_signatures << ", decryption failures "
+                << st.decrypt_failures << ", malformed frames " << st.malformed_frames
+                << ", oversized frames " << st.oversized_frames << ", logon failures "
+                << st.logon_failures;
+}
+
+void announce(const session::ServerContext& server, const std::vector<transport::ListenAddress>& addrs,
+              int nworkers, int nio, bool embedded) {
+  const config::Config& cfg = server.config;
+  for (const auto& a : addrs) {
+    XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers
+                << " workers, " << nio << " I/O threads, file I/O by " << server.io_engine << ", "
+                << (server.dataplane ? "BPF data plane at " + cfg.global.bpf_pin_dir
+                                     : std::string("plain socket mode"))
+                << ")";
+  }
+  if (embedded) {
+    uint16_t port = addrs.empty() ? kDemoPort : addrs[0].port;
+    std::cout << "xsmbd is serving the demo share " << cfg.shares[0].path << "\n"
+              << "  as guest: smbclient //127.0.0.1/demo -p " << port << " -N\n"
+              << "  as user:  smbclient //127.0.0.1/demo -p " << port << " -U demo%demo\n"
+              << std::flush;
+  }
+}
+
+void startControlSocket(core::ControlSocket& control, session::ServerContext& server) {
+  const config::GlobalConfig& g = server.config.global;
+  std::string path = g.control_socket;
+  if (path.empty()) {
+    path = (std::filesystem::path(g.smb_passwd_file).parent_path() / "xsmbd.sock").string();
+  }
+  if (!path.empty() && control.start(path, &server)) {
+    XLOG(INFO) << "control socket " << path << " (xsmbctl status)";
+  }
+}
+
+int run() {
+  std::string path = absl::GetFlag(FLAGS_config);
+  const bool embedded = path.empty();
+  config::ParseResult parsed;
+  if (embedded) {
+    parsed.config = demoConfig();
+  } else {
+    auto r = config::loadSmbConf(path);
+    if (!r.ok()) {
+      std::cerr << "xsmbd: " << path << ": " << r.status().message() << "\n";
+      return 1;
+    }
+    parsed = std::move(*r);
+  }
+  if (absl::GetFlag(FLAGS_check_config)) {
+    return checkConfig(parsed, embedded ? "the embedded default" : path);
+  }
+  const config::Config& cfg = parsed.config;
+  g_log_level =
+      absl::GetFlag(FLAGS_log_level) >= 0 ? absl::GetFlag(FLAGS_log_level) : cfg.global.log_level;
+  for (const auto& p : parsed.problems) {
+    if (p.severity == config::Problem::Severity::kError) {
+      XLOG(ERROR) << path << ":" << p.line << ": " << p.message;
+    } else {
+      XLOG(WARNING) << path << ":" << p.line << ": " << p.message;
+    }
+  }
+  prepareProcess(cfg);
+  auto server = makeServer(cfg);
   auto hosts = config::listenAddresses(cfg.global);
   if (!hosts.ok()) {
     XLOG(ERROR) << "interfaces: " << hosts.status().message();
@@ -291,12 +417,9 @@ int run() {
   for (const auto& h : *hosts) {
     for (uint16_t port : cfg.global.smb_ports) addrs.push_back({h, port});
   }
-
-  if (!absl::GetFlag(FLAGS_foreground) && !embedded) {
-    if (daemon(0, 1) != 0) {
-      XLOG(ERROR) << "daemon: " << std::strerror(errno);
-      return 1;
-    }
+  if (!absl::GetFlag(FLAGS_foreground) && !embedded && daemon(0, 1) != 0) {
+    XLOG(ERROR) << "daemon: " << std::strerror(errno);
+    return 1;
   }
   // Signals are taken by this thread only (sigwait below); workers inherit the mask.
   sigset_t sigs;
@@ -310,85 +433,15 @@ int run() {
   unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   int nworkers = absl::GetFlag(FLAGS_workers) > 0 ? absl::GetFlag(FLAGS_workers) : cpus;
   int nio = absl::GetFlag(FLAGS_io_threads) > 0 ? absl::GetFlag(FLAGS_io_threads) : 2 * cpus;
-  auto pool = std::make_unique<vfs::IoPool>(nio);
-  std::atomic<int> connections{0};
-  transport::TcpOptions tcp;
-  tcp.busy_poll_usecs = cfg.global.busy_poll_usecs;
-  tcp.max_connections = cfg.global.max_connections;
-  tcp.socket_options = cfg.global.socket_options;
-  tcp.use_rcvlowat = !cfg.global.bpf_sockmap;
-  // One acceptor (protocol side and file I/O engine) per worker (TCP event loop).
-  std::vector<std::unique_ptr<core::SmbAcceptor>> acceptors;
-  std::vector<std::unique_ptr<transport::Worker>> workers;
-  for (int i = 0; i < nworkers; ++i) {
-    auto a = std::make_unique<core::SmbAcceptor>(server.get(), pool.get(), static_cast<uint32_t>(i));
-    auto w = std::make_unique<transport::Worker>(a.get(), pool.get(), &tcp, &connections,
-                                                 static_cast<uint32_t>(i));
-    if (!w->listen(addrs)) return 1;
-    core::SmbAcceptor* ap = a.get();
-    w->watch(a->ioEngine().eventFd(), [ap] { ap->ioEngine().reap(); });
-    acceptors.push_back(std::move(a));
-    workers.push_back(std::move(w));
-  }
-  if (server->dataplane && cfg.global.bpf) {
-    server->dataplane->setMaxMessageSize(server->max_io_size + 64 * 1024);
-    // sk_reuseport: one group per address; socket i of a group belongs to worker i.
-    for (size_t a = 0; a < addrs.size(); ++a) {
-      std::vector<int> group;
-      for (auto& w : workers) group.push_back(w->listeners()[a]);
-      std::string err;
-      if (!server->dataplane->attachReuseport(group, &err)) {
-        XLOG(WARNING) << "bpf: reuseport selection not attached (" << err << ")";
-      }
-    }
-  }
-  server->io_engine = std::string(acceptors.front()->ioEngine().name());
-  // Requests run on a loop must never wait for what only that loop can deliver.
-  for (auto& w : workers) w->start([] { vfs::setOnEventLoopThread(); });
+  Loops loops;
+  if (!startLoops(*server, addrs, nworkers, nio, &loops)) return 1;
   core::ControlSocket control;
-  std::string control_path = cfg.global.control_socket;
-  if (control_path.empty()) {
-    control_path =
-        (std::filesystem::path(cfg.global.smb_passwd_file).parent_path() / "xsmbd.sock").string();
-  }
-  if (!control_path.empty() && control.start(control_path, server.get())) {
-    XLOG(INFO) << "control socket " << control_path << " (xsmbctl status)";
-  }
-  for (const auto& a : addrs) {
-    XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers
-                << " workers, " << nio << " I/O threads, file I/O by " << server->io_engine << ", "
-                << (server->dataplane ? "BPF data plane at " + cfg.global.bpf_pin_dir
-                                      : std::string("plain socket mode"))
-                << ")";
-  }
-  if (embedded) {
-    uint16_t port = addrs.empty() ? kDemoPort : addrs[0].port;
-    std::cout << "xsmbd is serving the demo share " << cfg.shares[0].path << "\n"
-              << "  as guest: smbclient //127.0.0.1/demo -p " << port << " -N\n"
-              << "  as user:  smbclient //127.0.0.1/demo -p " << port << " -U demo%demo\n"
-              << std::flush;
-  }
-  for (;;) {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    if (sig == SIGHUP) {
-      XLOG(WARNING) << "SIGHUP: configuration reload is not supported yet; restart xsmbd";
-      continue;
-    }
-    XLOG(WARNING) << "signal " << sig << ": shutting down";
-    break;
-  }
-  for (auto& w : workers) w->stop();
-  pool.reset();
-  workers.clear();
-  acceptors.clear();  // after the loops ended: their I/O engines belong to those threads
+  startControlSocket(control, *server);
+  announce(*server, addrs, nworkers, nio, embedded);
+  waitForShutdown(sigs);
+  stopLoops(&loops);
   server->rpcd.reset();
-  const auto& st = server->stats;
-  XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests " << st.requests
-                << ", bad signatures " << st.bad_signatures << ", decryption failures "
-                << st.decrypt_failures << ", malformed frames " << st.malformed_frames
-                << ", oversized frames " << st.oversized_frames << ", logon failures "
-                << st.logon_failures;
+  logStats(server->stats);
   return 0;
 }
 
