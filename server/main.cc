@@ -22,16 +22,17 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/base/log.h"
+#include "common/crypto/crypto.h"
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
-#include "common/crypto/crypto.h"
 #include "server/core/control.h"
 #include "server/core/smb_connection.h"
+#include "server/session/server_context.h"
+#include "server/session/state.h"
+#include "server/transport/tcp_worker.h"
+#include "server/vfs/attributes.h"
 #include "server/vfs/file_table.h"
 #include "server/vfs/io_pool.h"
-#include "server/transport/tcp_worker.h"
-#include "server/session/state.h"
-#include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -349,8 +350,9 @@ void logStats(const session::Stats& st) {
                 << st.logon_failures;
 }
 
-void announce(const session::ServerContext& server, const std::vector<transport::ListenAddress>& addrs,
-              int nworkers, int nio, bool embedded) {
+void announce(const session::ServerContext& server,
+              const std::vector<transport::ListenAddress>& addrs, int nworkers, int nio,
+              bool embedded) {
   const config::Config& cfg = server.config;
   for (const auto& a : addrs) {
     XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers

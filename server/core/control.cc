@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "common/base/log.h"
-#include "server/config/smb_conf.h"
 #include "common/smb2/ntstatus.h"
+#include "server/config/smb_conf.h"
 
 namespace xsmb::core {
 namespace {

@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "server/session/server_context.h"
 #include "server/session/state.h"
 
 namespace xsmb::core {

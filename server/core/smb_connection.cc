@@ -33,8 +33,8 @@ std::unique_ptr<vfs::IoEngine> makeEngine(vfs::IoPool* pool) {
 }
 
 transport::Reply replyOf(session::ConnState& state, Bytes message, vfs::FileSegment file = {}) {
-  return transport::Reply{{std::move(message), std::move(file)}, state.disconnect,
-                          maxMessageSize(state)};
+  return transport::Reply{
+      {std::move(message), std::move(file)}, state.disconnect, maxMessageSize(state)};
 }
 
 // The protocol side of one connection: its SMB2 state and the pipeline.

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string_view>
 
+#include "server/session/server_context.h"
 #include "server/session/state.h"
 #include "server/transport/connection.h"
 #include "server/vfs/io_engine.h"

@@ -315,8 +315,8 @@ NtStatus checkRequest(Chain& c, Request& req, const CommandInfo* ci, session::Se
 }
 
 // How the final response of a request that goes async must be signed or sealed.
-void prepareAsyncReply(Chain& c, const Request& req, session::Session* s,
-                       const PendingResponse& pr, RequestContext& ctx) {
+void prepareAsyncReply(Chain& c, const Request& req, session::Session* s, const PendingResponse& pr,
+                       RequestContext& ctx) {
   session::AsyncReply& ar = ctx.async_reply;
   ar.message_id = req.h.message_id;
   ar.session_id = req.sid;
@@ -367,8 +367,7 @@ NtStatus runHandler(Chain& c, const Request& req, const CommandInfo& ci, session
 
 // Completes the response header after the handler: async id, ERROR body, status, session and
 // tree ids, credits, signing key, preauth integrity hash; the server-side latency sample.
-void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st,
-                    PendingResponse* pr) {
+void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, PendingResponse* pr) {
   session::ConnState& conn = c.conn;
   Bytes& out = c.out;
   const size_t start = req.start;

@@ -68,8 +68,7 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   if (protocol == kTransformProtocolId) return processTransform(conn, payload);
   if (protocol != kProtocolId) return refuse(conn);
   uint64_t seal_sid = 0;
-  Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid, nullptr, false,
-                            nullptr);
+  Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid, nullptr, false, nullptr);
   return sealIfAsked(conn, seal_sid, std::move(resp));
 }
 

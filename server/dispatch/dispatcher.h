@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "common/base/bytes.h"
+#include "server/session/server_context.h"
 #include "server/session/state.h"
 #include "server/vfs/file_io.h"
 #include "server/vfs/io_engine.h"

@@ -1,17 +1,18 @@
 // Command handlers (MS-SMB2 3.3.5.x): each takes one decoded-on-demand request message and
-// appends its response body. The dispatcher (server/dispatch/dispatcher.h) owns the header, credits, signing
-// and compounding; a handler only sees what its command needs.
+// appends its response body. The dispatcher (server/dispatch/dispatcher.h) owns the header,
+// credits, signing and compounding; a handler only sees what its command needs.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
 #include "common/base/bytes.h"
+#include "common/smb2/header.h"
+#include "common/smb2/ntstatus.h"
+#include "server/session/server_context.h"
 #include "server/session/state.h"
 #include "server/vfs/file_io.h"
 #include "server/vfs/io_engine.h"
-#include "common/smb2/header.h"
-#include "common/smb2/ntstatus.h"
 
 namespace xsmb::handlers {
 

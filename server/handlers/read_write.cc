@@ -57,8 +57,8 @@ NtStatus readInto(int fd, const ReadRequest& req, ByteWriter& body, int flags) {
 // through) makes each write durable before it returns (RWF_DSYNC, as the I/O engine does).
 NtStatus writeFrom(int fd, uint64_t offset, ByteSpan data, bool sync, int flags, size_t* done,
                    ByteWriter& body) {
-  if (vfs::pwriteFull(fd, data.data(), data.size(), offset, flags | (sync ? RWF_DSYNC : 0),
-                      done) != 0) {
+  if (vfs::pwriteFull(fd, data.data(), data.size(), offset, flags | (sync ? RWF_DSYNC : 0), done) !=
+      0) {
     return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
   }
   encodeWriteResponse(static_cast<uint32_t>(*done), body);

@@ -1,3 +1,4 @@
+#include "server/session/server_context.h"
 #include "server/session/state.h"
 
 #include <fcntl.h>

@@ -1,6 +1,7 @@
-// Protocol state: the server-wide context, and per connection its sessions, tree connects and
-// opens (MS-SMB2 3.3.1). Every record is reached through an id looked up in its owner's table,
-// never through a pointer kept across requests, so a closed session or open cannot be used.
+// Protocol state per connection: its sessions, tree connects and opens (MS-SMB2 3.3.1); the
+// server-wide context is in server_context.h. Every record is reached through an id looked up in
+// its owner's table, never through a pointer kept across requests, so a closed session or open
+// cannot be used.
 //
 // Threading: all of one connection's requests are processed one after another (on the I/O
 // pool), so ConnState needs no lock. What several connections share (ServerContext, FileTable)
@@ -8,7 +9,6 @@
 #pragma once
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <array>
 #include <atomic>
@@ -22,45 +22,16 @@
 #include <unordered_map>
 #include <vector>
 
-#include "loader/xsmb_bpf.h"
-#include "rpc/rpcd_client.h"
-#include "rpc/server_info.h"
-#include "server/auth/ntlmssp.h"
-#include "server/config/smb_conf.h"
-#include "server/config/user_db.h"
 #include "common/crypto/signing.h"
-#include "server/session/credits.h"
-#include "server/vfs/file_table.h"
 #include "common/smb2/messages.h"
+#include "server/auth/ntlmssp.h"
+#include "server/session/credits.h"
 #include "server/vfs/fd.h"
+#include "server/vfs/file_table.h"
 #include "server/vfs/identity.h"
 #include "server/vfs/notify.h"
 
 namespace xsmb::session {
-
-// Counters exported in the log and (later) to the BPF maps / metrics.
-struct Stats {
-  std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_refused{0};
-  std::atomic<uint64_t> bad_signatures{0};
-  std::atomic<uint64_t> decrypt_failures{0};
-  std::atomic<uint64_t> malformed_frames{0};
-  std::atomic<uint64_t> oversized_frames{0};
-  std::atomic<uint64_t> logon_failures{0};
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> sendfile_reads{0};  // READs answered from the page cache by sendfile
-  std::atomic<uint64_t> engine_ios{0};      // READ/WRITE/FLUSH I/O run by a worker's I/O engine
-};
-
-struct Share {
-  config::ShareConfig cfg;
-  vfs::UniqueFd root;  // O_PATH|O_DIRECTORY of cfg.path; invalid for IPC$
-  uint32_t volume_serial = 0;
-  uint64_t creation_time = 0;
-  // "force user" / "force group": every request on this share uses this identity.
-  std::optional<vfs::UnixIdentity> force_identity;
-  std::optional<gid_t> force_gid;
-};
 
 struct ConnState;
 
@@ -96,60 +67,9 @@ struct NotifyState {
   std::weak_ptr<ConnState> conn;
 };
 
-struct ServerContext {
-  config::Config config;
-  std::vector<std::unique_ptr<Share>> shares;
-  vfs::UnixIdentity guest_identity;
-  bool run_as_root = false;
-  smb2::Guid server_guid{};
-  uint64_t start_time = 0;  // FILETIME
-  vfs::FileTable files;
-  std::unique_ptr<vfs::NotifyHub> notify_hub = std::make_unique<vfs::NotifyHub>();
-  // The BPF data plane's maps (sessions, counters, latency), or nullptr in plain socket mode.
-  std::unique_ptr<bpf::DataPlane> dataplane;
-  // The sandboxed DCE/RPC helper behind the IPC$ named pipes (nullptr when it cannot start).
-  std::unique_ptr<rpc::RpcdClient> rpcd;
-  std::string domain_sid;  // "S-1-5-21-a-b-c", stable across restarts (see main.cc)
-  // MaxReadSize / MaxWriteSize / MaxTransactSize offered to 2.1+ clients (bytes).
-  uint32_t max_io_size = 8 * 1024 * 1024;
-  // What the RPC services report: shares, users (with stable RIDs), names.
-  rpc::ServerInfo rpcServerInfo();
-  std::string io_engine;  // the workers' file I/O engine: "io_uring" or "threads"
-  Stats stats;
-  std::atomic<uint64_t> next_session_id{1};
-  std::atomic<uint64_t> next_open_token{1};
-
-  Share* findShare(std::string_view name) const;
-
-  // Every authenticated session of the server, for MS-SMB2 3.3.5.5.3's PreviousSessionId (a
-  // reconnecting client ends its old session on another connection) and for status listings.
-  struct SessionEntry {
-    std::weak_ptr<ConnState> conn;
-    std::string user;
-  };
-  void registerSession(uint64_t id, std::weak_ptr<ConnState> conn, const std::string& user);
-  // Connections for status listings (registered at accept; closed ones drop out).
-  void registerConnection(std::weak_ptr<ConnState> conn);
-  std::vector<std::shared_ptr<ConnState>> liveConnections();
-  void unregisterSession(uint64_t id);
-  std::optional<SessionEntry> lookupSession(uint64_t id);
-  // The user database entry for `name` (case-insensitive); the file named by "smb passwd file"
-  // is re-read when its modification time changed, so xsmbctl changes apply to new logons.
-  std::optional<config::UserEntry> findUser(std::string_view name);
-  // Loads the user database if it changed (call with users_mu_ held).
-  std::optional<config::UserEntry> findUserLocked(std::string_view name, bool* reloaded);
-
- private:
-  std::mutex registry_mu_;
-  std::vector<std::weak_ptr<ConnState>> connections_;  // guarded by registry_mu_
-  std::unordered_map<uint64_t, SessionEntry> registry_;
-  std::mutex users_mu_;
-  config::UserDb users_;
-  struct timespec users_mtime_ {};
-  bool users_loaded_ = false;
-};
-
 struct Share;
+struct ServerContext;
+
 struct Open {
   uint64_t volatile_id = 0;
   Share* share = nullptr;  // shares live as long as the server

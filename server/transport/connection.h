@@ -37,8 +37,8 @@ struct OutMessage {
 
 // What the protocol layer answers to a message or a strand task.
 struct Reply {
-  OutMessage out;        // empty bytes: nothing to send
-  bool close = false;    // close the connection once `out` (and what precedes it) is sent
+  OutMessage out;          // empty bytes: nothing to send
+  bool close = false;      // close the connection once `out` (and what precedes it) is sent
   size_t max_message = 0;  // the largest message accepted from now on (0: unchanged)
 };
 

@@ -410,8 +410,8 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
     switch (f.status) {
       case FrameStatus::kTooLarge:
         acceptor_->onFramingError(/*oversized=*/true);
-        XLOG(WARNING) << c.peer << ": frame of " << f.length << " bytes exceeds "
-                      << c.max_frame << ", closing";
+        XLOG(WARNING) << c.peer << ": frame of " << f.length << " bytes exceeds " << c.max_frame
+                      << ", closing";
         return false;
       case FrameStatus::kBadType:
         acceptor_->onFramingError(/*oversized=*/false);

@@ -30,8 +30,8 @@ namespace xsmb::transport {
 
 // Settings of the TCP transport (from smb.conf [global]).
 struct TcpOptions {
-  uint32_t busy_poll_usecs = 0;  // "busy poll"
-  uint32_t max_connections = 0;  // "max connections", 0 = no limit
+  uint32_t busy_poll_usecs = 0;                      // "busy poll"
+  uint32_t max_connections = 0;                      // "max connections", 0 = no limit
   std::vector<config::SocketOption> socket_options;  // "socket options"
   // Raise SO_RCVLOWAT while a large message arrives (not with the BPF sockhash, whose psock
   // queue decides readiness).

@@ -38,8 +38,7 @@ ssize_t preadFull(int fd, uint8_t* buf, size_t len, uint64_t offset, int flags) 
   return static_cast<ssize_t>(got);
 }
 
-int pwriteFull(int fd, const uint8_t* data, size_t len, uint64_t offset, int flags,
-               size_t* done) {
+int pwriteFull(int fd, const uint8_t* data, size_t len, uint64_t offset, int flags, size_t* done) {
   while (*done < len) {
     iovec iov{const_cast<uint8_t*>(data) + *done, len - *done};
     ssize_t n = pwritev2(fd, &iov, 1, static_cast<off_t>(offset + *done), flags);

@@ -33,8 +33,7 @@ ssize_t preadFull(int fd, uint8_t* buf, size_t len, uint64_t offset, int flags);
 // Writes `len` bytes of `data` at `offset`, continuing after `*done` bytes already written and
 // advancing `*done`. `flags` are pwritev2 flags (RWF_NOWAIT, RWF_DSYNC). Returns 0 when all is
 // written, or -1 with errno set (EAGAIN/EOPNOTSUPP with RWF_NOWAIT) having written `*done`.
-int pwriteFull(int fd, const uint8_t* data, size_t len, uint64_t offset, int flags,
-               size_t* done);
+int pwriteFull(int fd, const uint8_t* data, size_t len, uint64_t offset, int flags, size_t* done);
 
 // True when [offset, offset+length) of the regular file `fd` lies inside the file and wholly
 // in the page cache (cachestat(2), Linux 6.5), so that sending it by sendfile will not wait for

@@ -122,7 +122,8 @@ void FileTable::breakOplocks(const Key& k, const OpenOwner* requester, bool writ
     // to the requester's own connection: its reply can only come after this request.
     // Nor can one on a connection of the requester's own event loop when this request runs on
     // that loop: the acknowledgment would be read by the thread that waits for it.
-    bool same_loop = onEventLoopThread() && requester && holder->loopIndex() == requester->loopIndex();
+    bool same_loop =
+        onEventLoopThread() && requester && holder->loopIndex() == requester->loopIndex();
     if (level2 || holder.get() == requester || same_loop) {
       setLevel(r, to);
       r.breaking = false;

@@ -42,11 +42,11 @@ class FileTable {
     bool operator<(const Key& o) const { return dev != o.dev ? dev < o.dev : ino < o.ino; }
   };
   struct OpenInfo {
-    uint64_t token = 0;             // unique per open, server-wide
-    uint32_t access = 0;            // granted access mask
-    uint32_t share_access = 0;      // FILE_SHARE_* bits
+    uint64_t token = 0;              // unique per open, server-wide
+    uint32_t access = 0;             // granted access mask
+    uint32_t share_access = 0;       // FILE_SHARE_* bits
     std::weak_ptr<OpenOwner> owner;  // where oplock breaks are sent
-    uint64_t volatile_id = 0;       // the open's FileId on that connection
+    uint64_t volatile_id = 0;        // the open's FileId on that connection
   };
 
   // Breaks oplocks that conflict with a new open by `requester` (MS-SMB2 3.3.4.6): exclusive

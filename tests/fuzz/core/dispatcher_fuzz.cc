@@ -12,6 +12,7 @@
 #include <string>
 
 #include "server/dispatch/dispatcher.h"
+#include "server/session/server_context.h"
 #include "server/session/state.h"
 #include "common/smb2/constants.h"
 

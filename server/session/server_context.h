@@ -1,0 +1,111 @@
+// The server-wide context (MS-SMB2 3.3.1.5 Global): configuration, shares, identities, the
+// file table shared by all connections, the registry of sessions and connections, counters, and
+// the clients of the BPF data plane and the RPC helper. Immutable after start, except what is
+// guarded by its own mutex or atomic.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/smb2/messages.h"
+#include "loader/xsmb_bpf.h"
+#include "rpc/rpcd_client.h"
+#include "rpc/server_info.h"
+#include "server/config/smb_conf.h"
+#include "server/config/user_db.h"
+#include "server/vfs/fd.h"
+#include "server/vfs/file_table.h"
+#include "server/vfs/identity.h"
+#include "server/vfs/notify.h"
+
+namespace xsmb::session {
+
+struct ConnState;
+
+// Counters exported in the log and (later) to the BPF maps / metrics.
+struct Stats {
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_refused{0};
+  std::atomic<uint64_t> bad_signatures{0};
+  std::atomic<uint64_t> decrypt_failures{0};
+  std::atomic<uint64_t> malformed_frames{0};
+  std::atomic<uint64_t> oversized_frames{0};
+  std::atomic<uint64_t> logon_failures{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> sendfile_reads{0};  // READs answered from the page cache by sendfile
+  std::atomic<uint64_t> engine_ios{0};      // READ/WRITE/FLUSH I/O run by a worker's I/O engine
+};
+
+struct Share {
+  config::ShareConfig cfg;
+  vfs::UniqueFd root;  // O_PATH|O_DIRECTORY of cfg.path; invalid for IPC$
+  uint32_t volume_serial = 0;
+  uint64_t creation_time = 0;
+  // "force user" / "force group": every request on this share uses this identity.
+  std::optional<vfs::UnixIdentity> force_identity;
+  std::optional<gid_t> force_gid;
+};
+
+struct ServerContext {
+  config::Config config;
+  std::vector<std::unique_ptr<Share>> shares;
+  vfs::UnixIdentity guest_identity;
+  bool run_as_root = false;
+  smb2::Guid server_guid{};
+  uint64_t start_time = 0;  // FILETIME
+  vfs::FileTable files;
+  std::unique_ptr<vfs::NotifyHub> notify_hub = std::make_unique<vfs::NotifyHub>();
+  // The BPF data plane's maps (sessions, counters, latency), or nullptr in plain socket mode.
+  std::unique_ptr<bpf::DataPlane> dataplane;
+  // The sandboxed DCE/RPC helper behind the IPC$ named pipes (nullptr when it cannot start).
+  std::unique_ptr<rpc::RpcdClient> rpcd;
+  std::string domain_sid;  // "S-1-5-21-a-b-c", stable across restarts (see main.cc)
+  // MaxReadSize / MaxWriteSize / MaxTransactSize offered to 2.1+ clients (bytes).
+  uint32_t max_io_size = 8 * 1024 * 1024;
+  // What the RPC services report: shares, users (with stable RIDs), names.
+  rpc::ServerInfo rpcServerInfo();
+  std::string io_engine;  // the workers' file I/O engine: "io_uring" or "threads"
+  Stats stats;
+  std::atomic<uint64_t> next_session_id{1};
+  std::atomic<uint64_t> next_open_token{1};
+
+  Share* findShare(std::string_view name) const;
+
+  // Every authenticated session of the server, for MS-SMB2 3.3.5.5.3's PreviousSessionId (a
+  // reconnecting client ends its old session on another connection) and for status listings.
+  struct SessionEntry {
+    std::weak_ptr<ConnState> conn;
+    std::string user;
+  };
+  void registerSession(uint64_t id, std::weak_ptr<ConnState> conn, const std::string& user);
+  // Connections for status listings (registered at accept; closed ones drop out).
+  void registerConnection(std::weak_ptr<ConnState> conn);
+  std::vector<std::shared_ptr<ConnState>> liveConnections();
+  void unregisterSession(uint64_t id);
+  std::optional<SessionEntry> lookupSession(uint64_t id);
+  // The user database entry for `name` (case-insensitive); the file named by "smb passwd file"
+  // is re-read when its modification time changed, so xsmbctl changes apply to new logons.
+  std::optional<config::UserEntry> findUser(std::string_view name);
+  // Loads the user database if it changed (call with users_mu_ held).
+  std::optional<config::UserEntry> findUserLocked(std::string_view name, bool* reloaded);
+
+ private:
+  std::mutex registry_mu_;
+  std::vector<std::weak_ptr<ConnState>> connections_;  // guarded by registry_mu_
+  std::unordered_map<uint64_t, SessionEntry> registry_;
+  std::mutex users_mu_;
+  config::UserDb users_;
+  struct timespec users_mtime_ {};
+  bool users_loaded_ = false;
+};
+
+}  // namespace xsmb::session
