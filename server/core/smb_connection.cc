@@ -89,6 +89,7 @@ std::shared_ptr<transport::ConnectionCallbacks> SmbAcceptor::onAccept(
   auto state = std::make_shared<session::ConnState>(server_);
   state->peer = conn->peer();
   state->worker = loop_index_;
+  state->file_by_reference = conn->sendsFileByReference();
   server_->registerConnection(state);
   const auto& g = server_->config.global;
   if (server_->dataplane && g.bpf) {

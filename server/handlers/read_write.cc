@@ -144,7 +144,7 @@ NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
       // A large lone READ whose response is neither signed nor sealed: its data leaves from
       // the page cache (sendfile) or from a buffer of its own, never through the response.
       // (MinimumCount above Length can never be met: the paths below answer END_OF_FILE.)
-      if (o->share->cfg.use_sendfile &&
+      if (o->share->cfg.use_sendfile && ctx.conn->file_by_reference &&
           readAsSegment(*o, req, ctx.file_segment, body) == STATUS_SUCCESS) {
         ctx.server->stats.sendfile_reads++;
         o->position = req.offset + req.length;

@@ -168,6 +168,9 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   ServerContext* server;
   std::string peer;     // "ip:port" for logs
   uint32_t worker = 0;  // index of the worker (and CPU) that owns the connection
+  // The transport can send a READ's data from the file by reference (sendfile); otherwise only
+  // data already in memory may follow a response (transport::Connection::sendsFileByReference).
+  bool file_by_reference = true;
   bool negotiated = false;
   uint16_t dialect = 0;
   uint16_t client_security_mode = 0;

@@ -58,6 +58,12 @@ class Connection {
   // Runs `task` on the connection's strand: after the message being processed, before the next
   // one; its Reply is handled as a message's.
   virtual void runInStrand(std::function<Reply()> task) = 0;
+  // Closes the connection once what is queued now has been sent; messages not yet processed
+  // are dropped.
+  virtual void close() = 0;
+  // Whether a FileSegment without `data` (sent from the file by reference, e.g. sendfile) may
+  // follow a message; a transport that cannot returns false and gets data in memory only.
+  virtual bool sendsFileByReference() const = 0;
 };
 
 // The protocol layer's side of one connection.

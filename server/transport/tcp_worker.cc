@@ -84,6 +84,8 @@ class Worker::TcpConnection : public Connection {
   void runInStrand(std::function<Reply()> task) override {
     worker_->post({id_, {}, false, std::move(task)});
   }
+  void close() override { worker_->post({id_, Reply{{}, /*close=*/true}, true, nullptr}); }
+  bool sendsFileByReference() const override { return true; }
 
  private:
   Worker* worker_;
@@ -543,6 +545,11 @@ void Worker::drainCompletions() {
     }
     if (d.unsolicited) {
       sendUnsolicited(d.conn_id, std::move(d.reply.out));
+      if (d.reply.close) {  // Connection::close()
+        c.close_after_write = true;
+        c.pending.clear();
+        flush(c);  // closes the connection once written
+      }
       continue;
     }
     c.busy = false;
