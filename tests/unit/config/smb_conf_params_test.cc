@@ -1,19 +1,20 @@
-#include "server/config/smb_conf.h"
-
+// The parameters: every Samba name and alias xsmbd takes, the words of its values, its
+// default and its errors, and the listen addresses "interfaces" resolves to.
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cstdlib>
-#include <fstream>
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/config/smb_conf.h"
+#include "tests/unit/config/smb_conf_test_util.h"
 
 namespace xsmb::config {
 namespace {
@@ -21,63 +22,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-// A temporary directory that exists for the test's lifetime.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = std::string(::testing::TempDir()) + "/xsmbconf.XXXXXX";
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string describe(const std::vector<Problem>& problems) {
-  std::string out;
-  for (const Problem& p : problems) {
-    out += (p.severity == Problem::Severity::kError ? "E" : "W") + std::to_string(p.line) + ": " +
-           p.message + "\n";
-  }
-  return out;
-}
-
-class SmbConfTest : public ::testing::Test {
- protected:
-  // Replaces @DIR@ by an existing directory so that share paths check out.
-  ParseResult parse(std::string text) {
-    for (size_t pos; (pos = text.find("@DIR@")) != std::string::npos;) {
-      text.replace(pos, 5, dir_.path());
-    }
-    return parseSmbConf(text);
-  }
-  TempDir dir_;
-};
-
-TEST_F(SmbConfTest, EmptyTextGivesDefaultsAndIpc) {
-  ParseResult r = parseSmbConf("");
-  EXPECT_THAT(r.problems, IsEmpty());
-  const GlobalConfig& g = r.config.global;
-  EXPECT_EQ(g.workgroup, "WORKGROUP");
-  EXPECT_EQ(g.netbios_name, defaultNetbiosName());
-  EXPECT_FALSE(g.netbios_name.empty());
-  EXPECT_THAT(g.smb_ports, ElementsAre(445));
-  EXPECT_EQ(g.server_min_protocol, 0x0202);
-  EXPECT_EQ(g.server_max_protocol, 0x0311);
-  EXPECT_EQ(g.busy_poll_usecs, 50u);
-  EXPECT_THAT(g.socket_options, ElementsAre(SocketOption{IPPROTO_TCP, TCP_NODELAY, 1,
-                                                         "TCP_NODELAY"}));  // Samba's default
-  ASSERT_EQ(r.config.shares.size(), 1u);
-  const ShareConfig& ipc = r.config.shares[0];
-  EXPECT_EQ(ipc.name, "IPC$");
-  EXPECT_TRUE(ipc.is_ipc);
-  EXPECT_EQ(ipc.line, 0);
-  EXPECT_EQ(ipc.comment, "IPC Service (xsmbd)");
-  EXPECT_EQ(r.config.findShare("ipc$"), &r.config.shares[0]);
-}
 
 TEST_F(SmbConfTest, EveryGlobalParameter) {
   ParseResult r = parse(R"(
@@ -257,183 +201,6 @@ TEST_F(SmbConfTest, Smb1MinProtocolIsAWarning) {
   EXPECT_EQ(r.config.global.server_min_protocol, 0x0202);
 }
 
-TEST_F(SmbConfTest, CommentsContinuationAndCrlf) {
-  ParseResult r = parse(
-      "# comment\r\n"
-      "; another\r\n"
-      "   [global]   \r\n"
-      "server string = one \\\r\n"
-      "two \\\n"
-      "three\n"
-      "workgroup = W\n"
-      "[s]\n"
-      "path = @DIR@\n"
-      "\n"
-      "bogus = 1\n");
-  EXPECT_EQ(r.config.global.server_string, "one two three");
-  EXPECT_EQ(r.config.global.workgroup, "W");
-  // The continued logical line counts from where it starts; later lines keep their numbers.
-  ASSERT_EQ(r.problems.size(), 1u) << describe(r.problems);
-  EXPECT_EQ(r.problems[0].line, 11);
-  EXPECT_EQ(r.problems[0].message, "unknown parameter \"bogus\"");
-}
-
-TEST_F(SmbConfTest, ParametersBeforeAnySectionAreGlobal) {
-  ParseResult r = parseSmbConf("workgroup = EARLY\n");
-  EXPECT_THAT(r.problems, IsEmpty());
-  EXPECT_EQ(r.config.global.workgroup, "EARLY");
-}
-
-TEST_F(SmbConfTest, ShareParametersInGlobalAreDefaults) {
-  ParseResult r = parse(
-      "[global]\nread only = no\ncreate mask = 0600\nvalid users = alice\n"
-      "[a]\npath = @DIR@\n"
-      "[b]\npath = @DIR@\nread only = yes\n");
-  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
-  ASSERT_EQ(r.config.shares.size(), 3u);
-  EXPECT_FALSE(r.config.shares[0].read_only);
-  EXPECT_EQ(r.config.shares[0].create_mask, 0600u);
-  EXPECT_THAT(r.config.shares[0].valid_users, ElementsAre("alice"));
-  EXPECT_TRUE(r.config.shares[1].read_only);
-  EXPECT_EQ(r.config.shares[1].create_mask, 0600u);
-}
-
-TEST_F(SmbConfTest, IgnoredSambaParameters) {
-  ParseResult r = parse(
-      "[global]\nsecurity = user\nserver role = standalone server\npassdb backend = tdbsam\n"
-      "log file = /var/log/samba/%m\nmax log size = 1000\nload printers = no\n"
-      "printing = bsd\ndisable spoolss = yes\ndns proxy = no\nunix extensions = no\n"
-      "[s]\npath = @DIR@\nvfs objects = acl_xattr\n");
-  ASSERT_EQ(r.problems.size(), 1u) << describe(r.problems);
-  EXPECT_EQ(r.problems[0].severity, Problem::Severity::kWarning);
-  EXPECT_EQ(r.problems[0].line, 14);
-  EXPECT_THAT(r.problems[0].message, HasSubstr("vfs objects"));
-}
-
-TEST_F(SmbConfTest, ConfiguredIpcIsKeptAndMarked) {
-  ParseResult r = parseSmbConf("[ipc$]\ncomment = pipes\n");
-  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
-  ASSERT_EQ(r.config.shares.size(), 1u);
-  EXPECT_TRUE(r.config.shares[0].is_ipc);
-  EXPECT_EQ(r.config.shares[0].comment, "pipes");
-  EXPECT_EQ(r.config.shares[0].line, 1);
-}
-
-TEST_F(SmbConfTest, RepeatedSectionIsMerged) {
-  ParseResult r = parse("[s]\npath = @DIR@\n[S]\ncomment = later\n");
-  ASSERT_EQ(r.problems.size(), 1u) << describe(r.problems);
-  EXPECT_EQ(r.problems[0].severity, Problem::Severity::kWarning);
-  EXPECT_EQ(r.problems[0].line, 3);
-  ASSERT_EQ(r.config.shares.size(), 2u);
-  EXPECT_EQ(r.config.shares[0].comment, "later");
-}
-
-// Each bad input yields exactly one problem with this severity, line and message fragment.
-TEST_F(SmbConfTest, ErrorsCarryTheirLineNumber) {
-  struct Case {
-    const char* text;
-    Problem::Severity severity;
-    int line;
-    const char* message;
-  };
-  using S = Problem::Severity;
-  const Case cases[] = {
-      {"[global]\n\nfoo bar = 1\n", S::kError, 3, "unknown parameter \"foo bar\""},
-      {"[global]\njust words\n", S::kError, 2, "malformed line \"just words\""},
-      {"[global]\n= value\n", S::kError, 2, "missing parameter name"},
-      {"[global\nworkgroup = x\n", S::kError, 1, "without closing ']'"},
-      {"[]\n", S::kError, 1, "empty section name"},
-      {"[global] junk\n", S::kWarning, 1, "text after section header"},
-      {"bind interfaces only = maybe\n", S::kError, 1, "invalid boolean \"maybe\""},
-      {"\nsmb ports = 445 0\n", S::kError, 2, "invalid port \"0\""},
-      {"smb ports = 70000\n", S::kError, 1, "invalid port \"70000\""},
-      {"smb ports = \n", S::kError, 1, "lists no port"},
-      {"server min protocol = SMB4\n", S::kError, 1, "unknown protocol \"SMB4\""},
-      {"server max protocol = NT1\n", S::kError, 1, "unsupported SMB1 protocol"},
-      {"server min protocol = SMB3_11\nserver max protocol = SMB2_10\n", S::kError, 1,
-       "server min protocol SMB3_11 is above server max protocol SMB2_10"},
-      {"server signing = sometimes\n", S::kError, 1, "server signing"},
-      {"map to guest = always\n", S::kError, 1, "map to guest"},
-      {"guest account =\n", S::kError, 1, "guest account"},
-      {"max connections = -1\n", S::kError, 1, "invalid number \"-1\""},
-      {"max connections = 4294967296\n", S::kError, 1, "invalid number"},
-      {"busy poll = 10001\n", S::kError, 1, "invalid number \"10001\" for \"busy poll\""},
-      {"busy poll = fast\n", S::kError, 1, "invalid number \"fast\""},
-      {"smb passwd file =\n", S::kError, 1, "smb passwd file"},
-      {"log level = high\n", S::kError, 1, "log level"},
-      {"log level = 11\n", S::kError, 1, "log level"},
-      {"workgroup =\n", S::kError, 1, "workgroup"},
-      {"netbios name = ABCDEFGHIJKLMNOPQ\n", S::kWarning, 1, "longer than 15"},
-      {"include = /etc/other.conf\n", S::kWarning, 1, "not supported"},
-      {"[s]\npath = @DIR@\nworkgroup = X\n", S::kWarning, 3, "global parameter \"workgroup\""},
-      {"[s]\npath = @DIR@\ncreate mask = 0789\n", S::kError, 3, "invalid octal mask \"0789\""},
-      {"[s]\npath = @DIR@\ndirectory mask = 017777\n", S::kError, 3, "invalid octal mask"},
-      {"[s]\npath = @DIR@\nread only = perhaps\n", S::kError, 3, "invalid boolean"},
-      {"[s]\ncomment = no path\n", S::kError, 1, "share [s] has no \"path\""},
-      {"[s]\n\npath = /nonexistent/xsmbd-test\n", S::kError, 3, "does not exist"},
-      {"[s]\npath = /etc/passwd\n", S::kError, 2, "is not a directory"},
-      {"[a:b]\npath = @DIR@\n", S::kError, 1, "not allowed in share names"},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.text);
-    ParseResult r = parse(c.text);
-    ASSERT_EQ(r.problems.size(), 1u) << describe(r.problems);
-    EXPECT_EQ(r.problems[0].severity, c.severity);
-    EXPECT_EQ(r.problems[0].line, c.line);
-    EXPECT_THAT(r.problems[0].message, HasSubstr(c.message));
-    EXPECT_EQ(r.hasErrors(), c.severity == S::kError);
-  }
-}
-
-TEST_F(SmbConfTest, MissingShareIsReportedAndKept) {
-  ParseResult r = parseSmbConf("[gone]\npath = /nonexistent/xsmbd\nread only = no\n");
-  EXPECT_TRUE(r.hasErrors());
-  const ShareConfig* s = r.config.findShare("gone");
-  ASSERT_NE(s, nullptr);
-  EXPECT_EQ(s->path, "/nonexistent/xsmbd");
-  EXPECT_FALSE(s->read_only);
-}
-
-TEST_F(SmbConfTest, ProblemsAreInLineOrder) {
-  ParseResult r = parse("[s]\npath = @DIR@\nworkgroup = x\n[global]\nbad = 1\n");
-  ASSERT_EQ(r.problems.size(), 2u) << describe(r.problems);
-  EXPECT_EQ(r.problems[0].line, 3);
-  EXPECT_EQ(r.problems[1].line, 5);
-}
-
-TEST_F(SmbConfTest, BrokenSectionHeaderSwallowsItsParameters) {
-  // Without the closing bracket the parameters must not leak into [global].
-  ParseResult r = parseSmbConf("[oops\nworkgroup = LEAKED\n");
-  EXPECT_EQ(r.config.global.workgroup, "WORKGROUP");
-  EXPECT_EQ(r.config.shares.size(), 1u);  // IPC$ only
-}
-
-TEST_F(SmbConfTest, EmbeddedDefaultRoundTrips) {
-  Config c = embeddedDefault(dir_.path(), 4450, "/tmp/users.db");
-  EXPECT_EQ(c.global.smb_ports, std::vector<uint16_t>{4450});
-  EXPECT_THAT(c.global.interfaces, ElementsAre("127.0.0.1"));
-  EXPECT_TRUE(c.global.bind_interfaces_only);
-  EXPECT_EQ(c.global.map_to_guest, MapToGuest::kBadUser);
-  EXPECT_EQ(c.global.smb_passwd_file, "/tmp/users.db");
-  const ShareConfig* demo = c.findShare("demo");
-  ASSERT_NE(demo, nullptr);
-  EXPECT_EQ(demo->path, dir_.path());
-  EXPECT_FALSE(demo->read_only);
-  EXPECT_TRUE(demo->guest_ok);
-  ASSERT_NE(c.findShare("IPC$"), nullptr);
-  EXPECT_TRUE(c.findShare("IPC$")->is_ipc);
-
-  std::string text = renderConfig(c);
-  EXPECT_THAT(text, HasSubstr("\tsmb ports = 4450\n"));
-  EXPECT_THAT(text, HasSubstr("\tmap to guest = Bad User\n"));
-  EXPECT_THAT(text, HasSubstr("\tcreate mask = 0744\n"));
-  ParseResult r = parseSmbConf(text);
-  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems) << text;
-  for (ShareConfig& s : r.config.shares) s.line = 0;
-  EXPECT_EQ(r.config, c) << text;
-  EXPECT_EQ(renderConfig(r.config), text);
-}
-
 TEST_F(SmbConfTest, SocketOptions) {
   ParseResult r = parse(
       "socket options = tcp_nodelay SO_RCVBUF=131072,IPTOS_LOWDELAY  so_keepalive=0\t"
@@ -475,48 +242,6 @@ TEST_F(SmbConfTest, SocketOptions) {
     // A refused list leaves the default in place.
     EXPECT_THAT(e.config.global.socket_options, ElementsAre(defaultSocketOption()));
   }
-}
-
-TEST_F(SmbConfTest, FullConfigRoundTrips) {
-  ParseResult first = parse(R"([global]
-workgroup = LAB
-netbios name = NAS
-server string = "lab nas"
-smb ports = 445 139
-interfaces = lo "10.0.0.1/8"
-server min protocol = SMB3_00
-server signing = disabled
-map to guest = Bad Password
-max connections = 7
-socket options = so_keepalive TCP_KEEPIDLE=60 SO_SNDBUF=262144 IPTOS_THROUGHPUT TCP_QUICKACK=0
-log level = 4
-[data]
-path = @DIR@
-valid users = alice, "Domain Users"
-invalid users = eve
-browseable = no
-create mask = 0
-force user = alice
-[IPC$]
-)");
-  ASSERT_THAT(first.problems, IsEmpty()) << describe(first.problems);
-  std::string text = renderConfig(first.config);
-  ParseResult second = parseSmbConf(text);
-  ASSERT_THAT(second.problems, IsEmpty()) << describe(second.problems) << text;
-  for (ShareConfig& s : first.config.shares) s.line = 0;
-  for (ShareConfig& s : second.config.shares) s.line = 0;
-  EXPECT_EQ(second.config, first.config) << text;
-}
-
-TEST_F(SmbConfTest, RenderedTrailingBackslashDoesNotContinue) {
-  Config c = embeddedDefault(dir_.path(), 445, "/tmp/u.db");
-  c.shares[0].comment = "C:\\";
-  c.global.server_string = "srv\\";
-  ParseResult r = parseSmbConf(renderConfig(c));
-  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
-  EXPECT_EQ(r.config.shares[0].comment, "C:\\");
-  EXPECT_EQ(r.config.global.server_string, "srv\\");
-  EXPECT_EQ(r.config.shares[0].path, dir_.path());
 }
 
 TEST_F(SmbConfTest, EncryptionAndKerberosDefaults) {
@@ -744,93 +469,6 @@ TEST_F(SmbConfTest, EncryptionParameterErrors) {
   }
 }
 
-TEST_F(SmbConfTest, EncryptionSettingsRender) {
-  Config c = embeddedDefault(dir_.path(), 445, "/tmp/u.db");
-  std::string text = renderConfig(c);
-  EXPECT_THAT(text, HasSubstr("\tserver smb encrypt = if_required\n"));
-  EXPECT_THAT(text, HasSubstr("\tserver smb3 encryption algorithms = AES-128-GCM, AES-128-CCM, "
-                              "AES-256-GCM, AES-256-CCM\n"));
-  EXPECT_THAT(text, HasSubstr("\tserver smb3 signing algorithms = AES-128-GMAC, AES-128-CMAC, "
-                              "HMAC-SHA256\n"));
-  EXPECT_THAT(text, HasSubstr("\tkerberos keytab file = \n"));
-  EXPECT_THAT(text, HasSubstr("\trealm = \n"));
-
-  c.global.server_smb_encrypt = EncryptPolicy::kDesired;
-  c.global.server_smb3_encryption_algorithms = {3};
-  c.global.server_smb3_signing_algorithms = {0, 2};
-  c.global.kerberos_keytab_file = "/etc/krb5.keytab";
-  c.global.realm = "LAB.TEST";
-  c.shares[0].smb_encrypt = EncryptPolicy::kRequired;
-  c.shares[1].smb_encrypt = EncryptPolicy::kOff;
-  text = renderConfig(c);
-  EXPECT_THAT(text, HasSubstr("\tserver smb encrypt = desired\n"));
-  EXPECT_THAT(text, HasSubstr("\tserver smb encrypt = required\n"));
-  EXPECT_THAT(text, HasSubstr("\tserver smb encrypt = off\n"));
-  EXPECT_THAT(text, HasSubstr("\tserver smb3 encryption algorithms = AES-256-CCM\n"));
-  EXPECT_THAT(text, HasSubstr("\tserver smb3 signing algorithms = HMAC-SHA256, AES-128-GMAC\n"));
-  EXPECT_THAT(text, HasSubstr("\tkerberos keytab file = /etc/krb5.keytab\n"));
-  EXPECT_THAT(text, HasSubstr("\trealm = LAB.TEST\n"));
-  ParseResult r = parseSmbConf(text);
-  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems) << text;
-  for (ShareConfig& s : r.config.shares) s.line = 0;
-  EXPECT_EQ(r.config, c) << text;
-}
-
-// Every policy in every place, and every algorithm order the parser can produce, survive
-// renderConfig -> parseSmbConf.
-TEST_F(SmbConfTest, EncryptionSettingsRoundTrip) {
-  const EncryptPolicy policies[] = {EncryptPolicy::kOff, EncryptPolicy::kIfRequired,
-                                    EncryptPolicy::kDesired, EncryptPolicy::kRequired};
-  for (EncryptPolicy global : policies) {
-    for (EncryptPolicy share : policies) {
-      Config c = embeddedDefault(dir_.path(), 445, "/tmp/u.db");
-      c.global.server_smb_encrypt = global;
-      c.shares[0].smb_encrypt = share;
-      c.shares[1].smb_encrypt = global;
-      ParseResult r = parseSmbConf(renderConfig(c));
-      ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
-      for (ShareConfig& s : r.config.shares) s.line = 0;
-      EXPECT_EQ(r.config, c) << renderConfig(c);
-    }
-  }
-  std::vector<uint16_t> ciphers = {1, 2, 3, 4};
-  do {
-    Config c = embeddedDefault(dir_.path(), 445, "/tmp/u.db");
-    c.global.server_smb3_encryption_algorithms = ciphers;
-    c.global.server_smb3_signing_algorithms = {static_cast<uint16_t>(ciphers[0] % 3),
-                                               static_cast<uint16_t>((ciphers[0] + 1) % 3)};
-    ParseResult r = parseSmbConf(renderConfig(c));
-    ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
-    EXPECT_EQ(r.config.global, c.global) << renderConfig(c);
-  } while (std::next_permutation(ciphers.begin(), ciphers.end()));
-
-  ParseResult first = parse(R"([global]
-smb encrypt = mandatory
-server smb3 encryption algorithms = -AES-128-CCM
-server smb3 signing algorithms = hmac-sha-256 aes-128-gmac
-dedicated keytab file = /var/lib/xsmbd/krb5.keytab
-realm = corp.example
-[open]
-path = @DIR@
-server smb encrypt = off
-[sealed]
-path = @DIR@
-)");
-  ASSERT_THAT(first.problems, IsEmpty()) << describe(first.problems);
-  std::string text = renderConfig(first.config);
-  ParseResult second = parseSmbConf(text);
-  ASSERT_THAT(second.problems, IsEmpty()) << describe(second.problems) << text;
-  for (ShareConfig& s : first.config.shares) s.line = 0;
-  for (ShareConfig& s : second.config.shares) s.line = 0;
-  EXPECT_EQ(second.config, first.config) << text;
-  EXPECT_EQ(renderConfig(second.config), text);
-  EXPECT_THAT(second.config.global.server_smb3_encryption_algorithms, ElementsAre(2, 4, 3));
-  EXPECT_THAT(second.config.global.server_smb3_signing_algorithms, ElementsAre(0, 2));
-  EXPECT_EQ(second.config.global.realm, "CORP.EXAMPLE");
-  EXPECT_EQ(second.config.findShare("open")->smb_encrypt, EncryptPolicy::kOff);
-  EXPECT_EQ(second.config.findShare("sealed")->smb_encrypt, EncryptPolicy::kRequired);
-}
-
 TEST(ListenAddressesTest, AllAddressesUnlessBound) {
   GlobalConfig g;
   g.interfaces = {"127.0.0.1"};
@@ -861,23 +499,6 @@ TEST(ListenAddressesTest, Errors) {
   EXPECT_EQ(listenAddresses(g).status().code(), absl::StatusCode::kNotFound);
   g.interfaces = {"300.1.1.1/8"};
   EXPECT_EQ(listenAddresses(g).status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST_F(SmbConfTest, LoadSmbConfFromFile) {
-  std::string path = dir_.path() + "/smb.conf";
-  {
-    std::ofstream f(path);
-    f << "[global]\nworkgroup = FROMFILE\n";
-  }
-  auto r = loadSmbConf(path);
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->config.global.workgroup, "FROMFILE");
-  EXPECT_EQ(loadSmbConf(dir_.path() + "/missing.conf").status().code(),
-            absl::StatusCode::kNotFound);
-  if (geteuid() != 0) {
-    chmod(path.c_str(), 0);
-    EXPECT_EQ(loadSmbConf(path).status().code(), absl::StatusCode::kPermissionDenied);
-  }
 }
 
 }  // namespace

@@ -1,0 +1,123 @@
+// Rendering: the effective configuration in smb.conf syntax, every parameter with its canonical
+// name (what `xsmbd --check-config` prints, like Samba's testparm -sv). The output must parse
+// back to the same Config (tests/fuzz/config/smbconf_fuzz.cc checks that), so values are
+// written in the words smb_conf_params.cc reads.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/config/smb_conf.h"
+#include "server/config/smb_conf_internal.h"
+
+namespace xsmb::config {
+namespace {
+
+// A list item with a blank or a comma would split in two when read back (splitList): quoted.
+std::string quoteIfNeeded(const std::string& s) {
+  bool needs = s.empty();
+  for (char c : s) {
+    if (internal::isSpace(c) || c == ',') needs = true;
+  }
+  return needs ? absl::StrCat("\"", s, "\"") : s;
+}
+
+std::string joinList(const std::vector<std::string>& items, const char* sep, bool quote) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += sep;
+    out += quote ? quoteIfNeeded(items[i]) : items[i];
+  }
+  return out;
+}
+
+const char* encryptPolicyWord(EncryptPolicy p) {
+  switch (p) {
+    case EncryptPolicy::kOff:
+      return "off";
+    case EncryptPolicy::kDesired:
+      return "desired";
+    case EncryptPolicy::kRequired:
+      return "required";
+    case EncryptPolicy::kIfRequired:
+      break;
+  }
+  return "if_required";
+}
+
+const char* boolWord(bool b) { return b ? "Yes" : "No"; }
+
+std::string octal(uint32_t v) { return absl::StrFormat("0%o", v); }
+
+}  // namespace
+
+std::string renderConfig(const Config& config) {
+  const GlobalConfig& g = config.global;
+  std::string out = "# xsmbd effective configuration\n[global]\n";
+  auto line = [&out](const char* name, const std::string& value) {
+    // A value ending in '\\' would continue onto the next line; a blank after it stops that
+    // and is trimmed away again when parsed.
+    bool backslash = !value.empty() && value.back() == '\\';
+    absl::StrAppend(&out, "\t", name, " = ", value, backslash ? " \n" : "\n");
+  };
+  std::vector<std::string> ports;
+  for (uint16_t p : g.smb_ports) ports.push_back(std::to_string(p));
+  line("workgroup", g.workgroup);
+  line("netbios name", g.netbios_name);
+  line("server string", g.server_string);
+  line("smb ports", joinList(ports, " ", false));
+  line("interfaces", joinList(g.interfaces, " ", true));
+  line("bind interfaces only", boolWord(g.bind_interfaces_only));
+  line("bpf", boolWord(g.bpf));
+  line("bpf sockmap", boolWord(g.bpf_sockmap));
+  line("bpf pin dir", g.bpf_pin_dir);
+  line("control socket", g.control_socket);
+  line("server min protocol", protocolNameFromDialect(g.server_min_protocol));
+  line("server max protocol", protocolNameFromDialect(g.server_max_protocol));
+  line("server signing", g.server_signing == SigningPolicy::kDisabled    ? "disabled"
+                         : g.server_signing == SigningPolicy::kMandatory ? "mandatory"
+                                                                         : "auto");
+  line("map to guest", g.map_to_guest == MapToGuest::kBadUser       ? "Bad User"
+                       : g.map_to_guest == MapToGuest::kBadPassword ? "Bad Password"
+                                                                    : "Never");
+  line("guest account", g.guest_account);
+  line("max connections", std::to_string(g.max_connections));
+  line("busy poll", std::to_string(g.busy_poll_usecs));
+  std::vector<std::string> socket_words;
+  for (const SocketOption& o : g.socket_options) socket_words.push_back(o.text);
+  line("socket options", joinList(socket_words, " ", false));
+  line("smb passwd file", g.smb_passwd_file);
+  line("log level", std::to_string(g.log_level));
+  line("server smb encrypt", encryptPolicyWord(g.server_smb_encrypt));
+  std::vector<std::string> ciphers, signers;
+  for (uint16_t id : g.server_smb3_encryption_algorithms) {
+    ciphers.push_back(encryptionAlgorithmName(id));
+  }
+  for (uint16_t id : g.server_smb3_signing_algorithms) {
+    signers.push_back(signingAlgorithmName(id));
+  }
+  line("server smb3 encryption algorithms", joinList(ciphers, ", ", false));
+  line("server smb3 signing algorithms", joinList(signers, ", ", false));
+  line("kerberos keytab file", g.kerberos_keytab_file);
+  line("realm", g.realm);
+  for (const ShareConfig& s : config.shares) {
+    absl::StrAppend(&out, "\n[", s.name, "]\n");
+    line("path", s.path);
+    line("comment", s.comment);
+    line("read only", boolWord(s.read_only));
+    line("guest ok", boolWord(s.guest_ok));
+    line("valid users", joinList(s.valid_users, ", ", true));
+    line("invalid users", joinList(s.invalid_users, ", ", true));
+    line("browseable", boolWord(s.browseable));
+    line("create mask", octal(s.create_mask));
+    line("directory mask", octal(s.directory_mask));
+    line("force user", s.force_user);
+    line("force group", s.force_group);
+    line("server smb encrypt", encryptPolicyWord(s.smb_encrypt));
+    line("use sendfile", boolWord(s.use_sendfile));
+  }
+  return out;
+}
+
+}  // namespace xsmb::config

@@ -1,0 +1,136 @@
+// Validation of the whole configuration: each assignment of the syntax looked up in the
+// parameter table and applied in its section's scope, then what no single line can check (the
+// protocol range, share names and paths), and the IPC$ share every server has.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/unicode.h"
+#include "server/config/smb_conf.h"
+#include "server/config/smb_conf_internal.h"
+
+namespace xsmb::config::internal {
+namespace {
+
+// A share name Windows clients can use (at most 80 characters, NNLEN in Windows' lmcons.h; none
+// of \/:*?"<>| or control characters), and a path that is an existing directory (IPC$ has
+// none). `path_line` is where the path was set: 0 reports at the section header.
+void checkShare(const ShareConfig& share, int path_line, ProblemList* problems) {
+  if (share.name.empty()) return;  // already reported
+  if (share.name.size() > 80) {
+    problems->error(share.line,
+                    absl::StrCat("share name [", share.name, "] is longer than 80 characters"));
+  }
+  for (char c : share.name) {
+    if (strchr("\\/:*?\"<>|", c) != nullptr || static_cast<unsigned char>(c) < 0x20) {
+      problems->error(share.line,
+                      absl::StrCat("share name [", share.name,
+                                   "] contains a character not allowed in share names"));
+      break;
+    }
+  }
+  if (share.is_ipc) return;
+  int line = path_line ? path_line : share.line;
+  if (share.path.empty()) {
+    problems->error(line, absl::StrCat("share [", share.name, "] has no \"path\""));
+    return;
+  }
+  struct stat st;
+  if (stat(share.path.c_str(), &st) != 0) {
+    problems->error(line, absl::StrCat("path \"", share.path, "\" of share [", share.name,
+                                       "] does not exist: ", strerror(errno)));
+  } else if (!S_ISDIR(st.st_mode)) {
+    problems->error(line, absl::StrCat("path \"", share.path, "\" of share [", share.name,
+                                       "] is not a directory"));
+  }
+}
+
+}  // namespace
+
+Config evaluate(const Syntax& syntax, ProblemList* problems) {
+  Config config;
+  ShareConfig defaults;
+  int default_path_line = 0;
+  // Where the protocol range was last set: a range that ends up inverted is reported there.
+  int min_protocol_line = 0;
+  int max_protocol_line = 0;
+  auto lookup = [problems](const Assignment& a) -> const ParamInfo* {
+    const ParamInfo* info = findParam(a.name);
+    if (!info) {
+      problems->error(a.line, absl::StrCat("unknown parameter \"", a.name, "\""));
+      return nullptr;
+    }
+    if (info->param == Param::kIgnoredWithWarning) {
+      problems->warn(a.line,
+                     absl::StrCat("parameter \"", a.name, "\" is not supported by xsmbd; ignored"));
+    }
+    return info;
+  };
+
+  for (const Assignment& a : syntax.global) {
+    const ParamInfo* info = lookup(a);
+    if (!info) continue;
+    if (info->scope == Scope::kGlobal) {
+      if (info->param == Param::kServerMinProtocol) min_protocol_line = a.line;
+      if (info->param == Param::kServerMaxProtocol) max_protocol_line = a.line;
+      applyGlobal(*info, a, &config.global, problems);
+    } else if (info->scope == Scope::kShare) {
+      applyShare(*info, a, &defaults, problems);
+      if (info->param == Param::kPath) default_path_line = a.line;
+    } else if (info->scope == Scope::kGlobalAndShare) {
+      // Parsed once (one error for a bad value), then copied to the global setting.
+      applyShare(*info, a, &defaults, problems);
+      config.global.server_smb_encrypt = defaults.smb_encrypt;
+    }
+  }
+  if (config.global.netbios_name.empty()) config.global.netbios_name = defaultNetbiosName();
+  if (config.global.server_min_protocol > config.global.server_max_protocol) {
+    problems->error(min_protocol_line ? min_protocol_line : max_protocol_line,
+                    absl::StrCat("server min protocol ",
+                                 protocolNameFromDialect(config.global.server_min_protocol),
+                                 " is above server max protocol ",
+                                 protocolNameFromDialect(config.global.server_max_protocol)));
+  }
+
+  bool have_ipc = false;
+  for (const Section& section : syntax.shares) {
+    // A broken header was reported; what follows it has no share to belong to.
+    if (section.name.empty()) continue;
+    ShareConfig share = defaults;
+    share.name = section.name;
+    share.line = section.line;
+    share.is_ipc = equalsIgnoreCase(section.name, "IPC$");
+    have_ipc |= share.is_ipc;
+    int path_line = default_path_line;
+    for (const Assignment& a : section.assignments) {
+      const ParamInfo* info = lookup(a);
+      if (!info) continue;
+      if (info->scope == Scope::kGlobal) {
+        problems->warn(a.line, absl::StrCat("global parameter \"", a.name, "\" in share [",
+                                            section.name, "] ignored; it belongs in [global]"));
+      } else if (info->scope == Scope::kShare || info->scope == Scope::kGlobalAndShare) {
+        applyShare(*info, a, &share, problems);
+        if (info->param == Param::kPath) path_line = a.line;
+      }
+    }
+    checkShare(share, path_line, problems);
+    config.shares.push_back(std::move(share));
+  }
+  if (!have_ipc) {
+    ShareConfig ipc;
+    ipc.name = "IPC$";
+    ipc.comment = absl::StrCat("IPC Service (", config.global.server_string, ")");
+    ipc.guest_ok = true;
+    ipc.is_ipc = true;
+    // Like Samba's implicit IPC$, it follows the [global] encryption setting.
+    ipc.smb_encrypt = defaults.smb_encrypt;
+    config.shares.push_back(std::move(ipc));
+  }
+  return config;
+}
+
+}  // namespace xsmb::config::internal
