@@ -348,6 +348,10 @@ void Worker::readAvailable(Conn& c) {
           Message msg = std::move(c.inflight);
           c.inflight = {};
           c.inflight_got = 0;
+          if (c.inflight_keepalive) {  // a keep-alive's payload carries nothing to answer
+            c.inflight_keepalive = false;
+            msg = {};
+          }
           if (c.lowat) {
             int one = 1;
             setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
@@ -435,6 +439,8 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
           std::memcpy(c.head, rest.data(), rest.size());
           c.head_len = rest.size();
         } else {
+          // A keep-alive (at most 64 bytes of payload) is read the same way and dropped.
+          c.inflight_keepalive = rest[0] == kNetBiosKeepAlive;
           c.inflight = Message::make(f.length);
           c.inflight_got = rest.size() - kNetBiosHeaderSize;
           std::memcpy(c.inflight.data.get(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
@@ -539,7 +545,8 @@ void Worker::drainCompletions() {
     if (it == conns_.end()) continue;  // closed while its work ran
     Conn& c = *it->second;
     if (d.task) {
-      c.pending.push_back(Work{{}, std::move(d.task)});
+      // After the work in progress, before the messages waiting (Connection::runInStrand).
+      c.pending.push_front(Work{{}, std::move(d.task)});
       if (!c.busy) submitNext(c);
       continue;
     }
@@ -645,7 +652,10 @@ void Worker::flush(Conn& c) {
 }
 
 void Worker::updateEvents(Conn& c) {
-  uint32_t want = EPOLLRDHUP | (c.reading ? EPOLLIN : 0) | (c.wq.empty() ? 0 : EPOLLOUT);
+  // EPOLLRDHUP only while reading: the loop is level-triggered and handles a peer's half-close
+  // through EPOLLIN (recv returns 0); asked for while reading is paused, it would wake the loop
+  // at once, again and again, until the waiting messages drain.
+  uint32_t want = (c.reading ? EPOLLIN | EPOLLRDHUP : 0) | (c.wq.empty() ? 0 : EPOLLOUT);
   if (want == c.events) return;  // most flushes change nothing: no system call
   c.events = want;
   epoll_event ev{};

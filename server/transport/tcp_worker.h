@@ -79,6 +79,7 @@ class Worker {
     size_t head_len = 0;
     Message inflight;  // a message whose length is known, being read into place
     size_t inflight_got = 0;
+    bool inflight_keepalive = false;  // inflight is a keep-alive's payload: read, then dropped
     size_t max_frame = 0;
     bool busy = false;         // a message of this connection is on the pool
     std::deque<Work> pending;  // complete messages (or strand tasks) waiting their turn
