@@ -257,12 +257,7 @@ static __always_inline __u64 xsmb_le64(const __u8 *p)
 	return (__u64)xsmb_le32(p) | ((__u64)xsmb_le32(p + 4) << 32);
 }
 
-/* 0xFE/0xFD/0xFC 'S' 'M' 'B' ProtocolId (MS-SMB2 2.2.1, 2.2.41, 2.2.42). */
-#define XSMB_PROTO_SMB2 0xfe
-#define XSMB_PROTO_TRANSFORM 0xfd
-#define XSMB_PROTO_COMPRESSED 0xfc
-#define XSMB_PROTO_SMB1 0xff
-
+/* The first byte of a ProtocolId is XSMB_PROTO_* (common/smb2/smb2_wire.h); then 'S' 'M' 'B'. */
 static __always_inline int xsmb_is_smb_magic(const __u8 *h)
 {
 	return h[1] == 'S' && h[2] == 'M' && h[3] == 'B';
@@ -271,8 +266,10 @@ static __always_inline int xsmb_is_smb_magic(const __u8 *h)
 /* A direct-TCP/NetBIOS session message carrying an SMB2 or TRANSFORM header (8 bytes). */
 static __always_inline int xsmb_looks_like_smb(const __u8 *p)
 {
-	return p[0] == 0 && (p[4] == XSMB_PROTO_SMB2 || p[4] == XSMB_PROTO_TRANSFORM) &&
-	       xsmb_is_smb_magic(p + 4);
+	const __u8 *h = p + XSMB_NETBIOS_HEADER_SIZE;
+
+	return p[0] == XSMB_NETBIOS_SESSION_MESSAGE &&
+	       (h[0] == XSMB_PROTO_SMB2 || h[0] == XSMB_PROTO_TRANSFORM) && xsmb_is_smb_magic(h);
 }
 
 /* What one header position held. */
@@ -296,10 +293,6 @@ struct xsmb_hdr {
 	__u32 first;      /* 1 = first header of its NetBIOS message */
 };
 
-#define SMB2_FLAGS_SERVER_TO_REDIR 0x00000001
-#define SMB2_FLAGS_ASYNC_COMMAND 0x00000002
-#define XSMB_STATUS_PENDING 0x00000103
-
 /*
  * Reads the header at st->next_seq from buf (XSMB_HDR_NEED bytes copied from the stream)
  * and moves st to the next header position: the next compound element (NextCommand,
@@ -316,19 +309,19 @@ static __always_inline void xsmb_read_header(struct xsmb_stream *st, const __u8 
 	if (st->kind == XSMB_NEXT_NETBIOS) {
 		__u32 len = ((__u32)buf[1] << 16) | ((__u32)buf[2] << 8) | buf[3];
 
-		if (buf[0] != 0) {
+		if (buf[0] != XSMB_NETBIOS_SESSION_MESSAGE) {
 			/* RFC 1002 session packet types 0x81..0x85 keep the framing. */
-			if (buf[0] < 0x81 || buf[0] > 0x85) {
+			if (buf[0] < XSMB_NETBIOS_SESSION_REQUEST || buf[0] > XSMB_NETBIOS_KEEP_ALIVE) {
 				out->kind = XSMB_H_DESYNC;
 				return;
 			}
 			out->kind = XSMB_H_NETBIOS_OTHER;
-			st->next_seq = pos + 4 + len;
+			st->next_seq = pos + XSMB_NETBIOS_HEADER_SIZE + len;
 			return;
 		}
-		st->msg_end = pos + 4 + len;
-		h = buf + 4;
-		hdr_pos = pos + 4;
+		st->msg_end = pos + XSMB_NETBIOS_HEADER_SIZE + len;
+		h = buf + XSMB_NETBIOS_HEADER_SIZE;
+		hdr_pos = pos + XSMB_NETBIOS_HEADER_SIZE;
 		out->first = 1;
 	}
 	/* By default the next header is the next NetBIOS message. */
@@ -346,36 +339,40 @@ static __always_inline void xsmb_read_header(struct xsmb_stream *st, const __u8 
 		return;
 	}
 	if (h[0] == XSMB_PROTO_TRANSFORM) {
-		/* MS-SMB2 2.2.41: SessionId at offset 44. */
-		if (out->size < 52) {
+		/* MS-SMB2 2.2.41 */
+		if (out->size < XSMB_TRANSFORM_HEADER_SIZE) {
 			out->kind = XSMB_H_BAD;
 			return;
 		}
 		out->kind = XSMB_H_TRANSFORM;
 		out->slot = XSMB_CMD_TRANSFORM;
-		out->session_id = xsmb_le64(h + 44);
+		out->session_id = xsmb_le64(h + XSMB_TRANSFORM_OFF_SESSION_ID);
 		return;
 	}
 	if (h[0] == XSMB_PROTO_COMPRESSED) {
 		out->kind = XSMB_H_COMPRESSED;
 		return;
 	}
-	if (h[0] != XSMB_PROTO_SMB2 || xsmb_le16(h + 4) != 64 || out->size < 64) {
+	if (h[0] != XSMB_PROTO_SMB2 ||
+	    xsmb_le16(h + XSMB_SMB2_OFF_STRUCTURE_SIZE) != XSMB_SMB2_HEADER_SIZE ||
+	    out->size < XSMB_SMB2_HEADER_SIZE) {
 		out->kind = XSMB_H_BAD;
 		return;
 	}
 	out->kind = XSMB_H_SMB2;
 	{
-		__u16 cmd = xsmb_le16(h + 12);
-		__u32 next = xsmb_le32(h + 20);
+		/* MS-SMB2 2.2.1 */
+		__u16 cmd = xsmb_le16(h + XSMB_SMB2_OFF_COMMAND);
+		__u32 next = xsmb_le32(h + XSMB_SMB2_OFF_NEXT_COMMAND);
 
-		out->slot = cmd <= 0x12 ? cmd : XSMB_CMD_OTHER;
-		out->status = xsmb_le32(h + 8);
-		out->flags = xsmb_le32(h + 16);
-		out->message_id = xsmb_le64(h + 24);
-		out->session_id = xsmb_le64(h + 40);
+		out->slot = cmd < XSMB_SMB2_NUM_COMMANDS ? cmd : XSMB_CMD_OTHER;
+		out->status = xsmb_le32(h + XSMB_SMB2_OFF_STATUS);
+		out->flags = xsmb_le32(h + XSMB_SMB2_OFF_FLAGS);
+		out->message_id = xsmb_le64(h + XSMB_SMB2_OFF_MESSAGE_ID);
+		out->session_id = xsmb_le64(h + XSMB_SMB2_OFF_SESSION_ID);
 		/* A usable NextCommand is 8-aligned and leaves room for a header in the message. */
-		if (next != 0 && (next & 7) == 0 && next >= 64 && next <= out->size - 64) {
+		if (next != 0 && (next & (XSMB_SMB2_COMPOUND_ALIGN - 1)) == 0 &&
+		    next >= XSMB_SMB2_HEADER_SIZE && next <= out->size - XSMB_SMB2_HEADER_SIZE) {
 			st->next_seq = hdr_pos + next;
 			st->kind = XSMB_NEXT_COMPOUND;
 			out->size = next;

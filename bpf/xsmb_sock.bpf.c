@@ -96,15 +96,16 @@ static __always_inline int xsmb_sk_header(struct xsmb_skframe *f, __u32 avail, _
 {
 	struct xsmb_config *cfg = xsmb_cfg();
 	struct xsmb_session *sess;
-	const __u8 *b = f->hdr;
+	const __u8 *b = f->hdr, *h;
 	__u32 len, want;
 	__u64 sid = 0;
 
-	if (avail < 4)
+	if (avail < XSMB_NETBIOS_HEADER_SIZE)
 		return XSMB_HDR_SHORT;
 	len = ((__u32)b[1] << 16) | ((__u32)b[2] << 8) | b[3];
-	*total = 4 + len;
-	if (b[0] != 0) { /* NetBIOS keep-alive and session service packets: the server decides */
+	*total = XSMB_NETBIOS_HEADER_SIZE + len;
+	/* NetBIOS keep-alive and session service packets: the server decides */
+	if (b[0] != XSMB_NETBIOS_SESSION_MESSAGE) {
 		xsmb_count(XSMB_CNT_SK_MESSAGES);
 		return XSMB_HDR_PASS;
 	}
@@ -115,24 +116,26 @@ static __always_inline int xsmb_sk_header(struct xsmb_skframe *f, __u32 avail, _
 	want = *total < XSMB_HDR_NEED ? *total : XSMB_HDR_NEED;
 	if (avail < want)
 		return XSMB_HDR_SHORT;
-	if (len < 4 || !xsmb_is_smb_magic(b + 4) ||
-	    (b[4] != XSMB_PROTO_SMB2 && b[4] != XSMB_PROTO_TRANSFORM &&
-	     b[4] != XSMB_PROTO_COMPRESSED && b[4] != XSMB_PROTO_SMB1)) {
+	h = b + XSMB_NETBIOS_HEADER_SIZE;
+	if (len < 4 || !xsmb_is_smb_magic(h) ||
+	    (h[0] != XSMB_PROTO_SMB2 && h[0] != XSMB_PROTO_TRANSFORM &&
+	     h[0] != XSMB_PROTO_COMPRESSED && h[0] != XSMB_PROTO_SMB1)) {
 		xsmb_count(XSMB_CNT_SK_DROP_BAD_HEADER);
 		return XSMB_HDR_REFUSE;
 	}
-	if (b[4] == XSMB_PROTO_SMB2) {
-		if (len < 64 || xsmb_le16(b + 8) != 64) {
+	if (h[0] == XSMB_PROTO_SMB2) { /* MS-SMB2 2.2.1 */
+		if (len < XSMB_SMB2_HEADER_SIZE ||
+		    xsmb_le16(h + XSMB_SMB2_OFF_STRUCTURE_SIZE) != XSMB_SMB2_HEADER_SIZE) {
 			xsmb_count(XSMB_CNT_SK_DROP_BAD_HEADER);
 			return XSMB_HDR_REFUSE;
 		}
-		sid = xsmb_le64(b + 4 + 40);
-	} else if (b[4] == XSMB_PROTO_TRANSFORM) {
-		if (len < 52) {
+		sid = xsmb_le64(h + XSMB_SMB2_OFF_SESSION_ID);
+	} else if (h[0] == XSMB_PROTO_TRANSFORM) { /* MS-SMB2 2.2.41 */
+		if (len < XSMB_TRANSFORM_HEADER_SIZE) {
 			xsmb_count(XSMB_CNT_SK_DROP_BAD_HEADER);
 			return XSMB_HDR_REFUSE;
 		}
-		sid = xsmb_le64(b + 4 + 44);
+		sid = xsmb_le64(h + XSMB_TRANSFORM_OFF_SESSION_ID);
 	}
 	xsmb_count(XSMB_CNT_SK_MESSAGES);
 	if (sid) {

@@ -138,10 +138,10 @@ __noinline int xsmb_response(const struct seg *sg, struct xsmb_stream *st,
 		*desync = 1;
 		return 0;
 	}
-	if (h.kind != XSMB_H_SMB2 || !(h.flags & SMB2_FLAGS_SERVER_TO_REDIR))
+	if (h.kind != XSMB_H_SMB2 || !(h.flags & XSMB_SMB2_FLAGS_SERVER_TO_REDIR))
 		return 0;
 	xsmb_count(XSMB_CNT_TC_RESPONSES);
-	if ((h.flags & SMB2_FLAGS_ASYNC_COMMAND) && h.status == XSMB_STATUS_PENDING) {
+	if ((h.flags & XSMB_SMB2_FLAGS_ASYNC_COMMAND) && h.status == XSMB_STATUS_PENDING) {
 		xsmb_count(XSMB_CNT_TC_INTERIM);
 		return 0;
 	}

@@ -323,7 +323,7 @@ __noinline int xsmb_account(struct xdp_md *ctx, const struct pkt *pk, struct xsm
 	}
 	/* Wire latency: the response leaving through TC egress closes the sample.
 	 * CANCEL has no response (MS-SMB2 3.3.5.16). */
-	if (h.kind == XSMB_H_SMB2 && !(h.flags & SMB2_FLAGS_SERVER_TO_REDIR) &&
+	if (h.kind == XSMB_H_SMB2 && !(h.flags & XSMB_SMB2_FLAGS_SERVER_TO_REDIR) &&
 	    slot != XSMB_CMD_CANCEL && cfg && (cfg->flags & XSMB_CFG_LATENCY))
 		record_arrival(&pk->key, st, h.message_id, slot);
 	return 0;

@@ -17,29 +17,31 @@
 
 #include <linux/types.h>
 
-/* ---- map names: pinned as PIN_DIR/<name without "xsmb_"> (e.g. /sys/fs/bpf/xsmb/sessions) */
-#define XSMB_PIN_DIR_DEFAULT "/sys/fs/bpf/xsmb"
+#include "common/smb2/smb2_wire.h"
+
+/* ---- map names: pinned as PIN_DIR/<name without "xsmb_"> (e.g. /sys/fs/bpf/xsmb/sessions).
+ * The one definition of the default PIN_DIR: xsmb-loader, xsmbd's "bpf pin dir" default and
+ * the tests use it. */
+#define XSMB_BPFFS_ROOT "/sys/fs/bpf" /* where bpffs is mounted (libxdp keeps its state there) */
+#define XSMB_PIN_DIR_DEFAULT XSMB_BPFFS_ROOT "/xsmb"
 
 /* ---- sizes */
 #define XSMB_MAX_PORTS 4          /* SMB ports the XDP/TC programs look at */
 #define XSMB_MAX_CPUS 128         /* cpumap slots */
 #define XSMB_MAX_WORKERS 64       /* reuseport slots per address family */
 #define XSMB_HIST_BUCKETS 32      /* log2(ns) buckets */
-#define XSMB_HDR_NEED 56          /* bytes read at a header position: NetBIOS(4) + TRANSFORM(52) */
+/* bytes read at a header position: NetBIOS(4) + TRANSFORM(52), the longer of the two headers */
+#define XSMB_HDR_NEED (XSMB_NETBIOS_HEADER_SIZE + XSMB_TRANSFORM_HEADER_SIZE)
 #define XSMB_CARRY_SIZE 128       /* carry buffer (power of two >= 2 * 64, see stream value) */
 #define XSMB_HDRS_PER_PACKET 8    /* headers parsed in one segment, at most */
 #define XSMB_CPU_NONE 0xffffffffu /* home_cpu: no steering */
 
-/* ---- SMB2 command slots: 0x00..0x12 are MS-SMB2 2.2.1.2 commands, then two extra slots. */
-#define XSMB_COMMANDS(X)                                                     \
-	X(NEGOTIATE, 0x00) X(SESSION_SETUP, 0x01) X(LOGOFF, 0x02)                \
-	X(TREE_CONNECT, 0x03) X(TREE_DISCONNECT, 0x04) X(CREATE, 0x05)           \
-	X(CLOSE, 0x06) X(FLUSH, 0x07) X(READ, 0x08) X(WRITE, 0x09) X(LOCK, 0x0a) \
-	X(IOCTL, 0x0b) X(CANCEL, 0x0c) X(ECHO, 0x0d) X(QUERY_DIRECTORY, 0x0e)    \
-	X(CHANGE_NOTIFY, 0x0f) X(QUERY_INFO, 0x10) X(SET_INFO, 0x11)             \
-	X(OPLOCK_BREAK, 0x12)                                                    \
-	X(OTHER, 0x13)     /* a Command value above 0x12 */                      \
-	X(TRANSFORM, 0x14) /* encrypted (0xFD 'SMB'): the command is not visible */
+/* ---- SMB2 command slots: one per MS-SMB2 2.2.1.2 command (0x00..0x12, from the shared list in
+ * common/smb2/smb2_wire.h), then two extra slots. */
+#define XSMB_COMMANDS(X)                                                                       \
+	XSMB_SMB2_COMMANDS(X)                                                                  \
+	X(OTHER, XSMB_SMB2_NUM_COMMANDS)         /* a Command value above 0x12 */              \
+	X(TRANSFORM, XSMB_SMB2_NUM_COMMANDS + 1) /* encrypted (0xFD 'SMB'): command not visible */
 
 enum xsmb_cmd_slot {
 #define XSMB_X_CMD(name, value) XSMB_CMD_##name = value,
@@ -271,6 +273,7 @@ struct xsmb_wload {
 #define XSMB_STATIC_ASSERT(c, m) _Static_assert(c, m)
 #endif
 XSMB_STATIC_ASSERT(XSMB_CMD_SLOTS == 21, "command slots");
+XSMB_STATIC_ASSERT(XSMB_CMD_OPLOCK_BREAK + 1 == XSMB_SMB2_NUM_COMMANDS, "last SMB2 command");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_config) == 32, "xsmb_config");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_addr) == 16, "xsmb_addr");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_conn_key) == 40, "xsmb_conn_key");

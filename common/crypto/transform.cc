@@ -10,16 +10,17 @@
 
 #include "absl/status/status.h"
 #include "common/crypto/crypto.h"
+#include "common/smb2/constants.h"
 
 namespace xsmb::crypto {
 namespace {
 
 // Header layout, MS-SMB2 2.2.41.
-constexpr size_t kSignatureOffset = 4;
-constexpr size_t kNonceOffset = 20;
-constexpr size_t kOriginalSizeOffset = 36;
-constexpr size_t kFlagsOffset = 42;
-constexpr size_t kSessionIdOffset = 44;
+constexpr size_t kSignatureOffset = XSMB_TRANSFORM_OFF_SIGNATURE;
+constexpr size_t kNonceOffset = XSMB_TRANSFORM_OFF_NONCE;
+constexpr size_t kOriginalSizeOffset = XSMB_TRANSFORM_OFF_ORIGINAL_SIZE;
+constexpr size_t kFlagsOffset = XSMB_TRANSFORM_OFF_FLAGS;
+constexpr size_t kSessionIdOffset = XSMB_TRANSFORM_OFF_SESSION_ID;
 
 bool isCcm(Cipher c) { return c == Cipher::kAes128Ccm || c == Cipher::kAes256Ccm; }
 
@@ -153,7 +154,7 @@ Bytes encryptMessageWithNonce(Cipher c, ByteSpan key, uint64_t session_id, ByteS
   }
   Bytes out(kTransformHeaderSize + plaintext.size(), 0);
   uint8_t* h = out.data();
-  putLe(h, kTransformProtocolId, 4);
+  putLe(h, smb2::kTransformProtocolId, 4);
   std::memcpy(h + kNonceOffset, nonce.data(), nonce.size());  // rest of the field stays zero
   putLe(h + kOriginalSizeOffset, plaintext.size(), 4);
   putLe(h + kFlagsOffset, kTransformFlagEncrypted, 2);
@@ -176,7 +177,7 @@ bool encryptInPlace(Cipher c, ByteSpan key, uint64_t session_id, std::span<uint8
   uint8_t* h = message.data();
   size_t plain = message.size() - kTransformHeaderSize;
   std::memset(h, 0, kTransformHeaderSize);
-  putLe(h, kTransformProtocolId, 4);
+  putLe(h, smb2::kTransformProtocolId, 4);
   randomBytes(std::span<uint8_t>(h + kNonceOffset, nonce_size));
   putLe(h + kOriginalSizeOffset, plain, 4);
   putLe(h + kFlagsOffset, kTransformFlagEncrypted, 2);
@@ -197,7 +198,7 @@ bool parseTransformHeader(ByteSpan message, TransformHeader* out) {
   uint16_t flags = r.u16();
   uint64_t session_id = r.u64();
   // MS-SMB2 3.3.5.2.1.1: a message not longer than the header is dropped (so is size 0).
-  if (!r.ok() || protocol_id != kTransformProtocolId || flags != kTransformFlagEncrypted ||
+  if (!r.ok() || protocol_id != smb2::kTransformProtocolId || flags != kTransformFlagEncrypted ||
       original_size == 0 || original_size != r.remaining()) {
     return false;
   }

@@ -10,19 +10,20 @@
 
 #include "absl/status/statusor.h"
 #include "common/base/bytes.h"
+#include "common/smb2/smb2_wire.h"
 
 namespace xsmb::crypto {
 
 // MS-SMB2 2.2.3.1.2 cipher ids (SMB2_ENCRYPTION_CAPABILITIES); 3.0/3.0.2 always use kAes128Ccm.
 enum class Cipher : uint16_t { kAes128Ccm = 1, kAes128Gcm = 2, kAes256Ccm = 3, kAes256Gcm = 4 };
 
-constexpr size_t kTransformHeaderSize = 52;  // MS-SMB2 2.2.41
-constexpr uint32_t kTransformProtocolId = 0x424d53fd;  // 0xFD 'S' 'M' 'B' read little-endian
+// MS-SMB2 2.2.41 (values from common/smb2/smb2_wire.h; ProtocolId: smb2::kTransformProtocolId).
+constexpr size_t kTransformHeaderSize = XSMB_TRANSFORM_HEADER_SIZE;
 // Flags (3.1.1: Encrypted) / EncryptionAlgorithm (3.0, 3.0.2: SMB2_ENCRYPTION_AES128_CCM).
-constexpr uint16_t kTransformFlagEncrypted = 0x0001;
-constexpr size_t kTransformTagSize = 16;    // the Signature field: the AEAD tag
-constexpr size_t kTransformNonceField = 16; // the Nonce field; CCM/GCM use its first 11/12 bytes
-constexpr size_t kTransformAadSize = 32;    // header bytes [20, 52): Nonce .. SessionId
+constexpr uint16_t kTransformFlagEncrypted = XSMB_TRANSFORM_FLAG_ENCRYPTED;
+constexpr size_t kTransformTagSize = 16;     // the Signature field: the AEAD tag
+constexpr size_t kTransformNonceField = 16;  // the Nonce field; CCM/GCM use its first 11/12 bytes
+constexpr size_t kTransformAadSize = 32;     // header bytes [20, 52): Nonce .. SessionId
 
 // True for the four ids above (for checking a cipher id read from the wire before casting).
 bool isKnownCipher(uint16_t id);

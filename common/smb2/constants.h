@@ -2,47 +2,39 @@
 // the handlers and the VFS.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+
+#include "common/smb2/smb2_wire.h"
 
 namespace xsmb::smb2 {
 
-constexpr uint32_t kProtocolId = 0x424D53FE;           // 0xFE 'S' 'M' 'B', MS-SMB2 2.2.1
-constexpr uint32_t kTransformProtocolId = 0x424D53FD;  // MS-SMB2 2.2.41
-constexpr uint32_t kSmb1ProtocolId = 0x424D53FF;
-constexpr size_t kHeaderSize = 64;
+// ProtocolId read as a little-endian 32-bit value (MS-SMB2 2.2.1, 2.2.41, 2.2.42; MS-SMB
+// 2.2.3.1); the values, and those below, come from smb2_wire.h, which the BPF programs share.
+constexpr uint32_t kProtocolId = XSMB_SMB2_PROTOCOL_ID;                    // 0xFE 'S' 'M' 'B'
+constexpr uint32_t kTransformProtocolId = XSMB_TRANSFORM_PROTOCOL_ID;      // 0xFD 'S' 'M' 'B'
+constexpr uint32_t kCompressionProtocolId = XSMB_COMPRESSION_PROTOCOL_ID;  // 0xFC 'S' 'M' 'B'
+constexpr uint32_t kSmb1ProtocolId = XSMB_SMB1_PROTOCOL_ID;                // 0xFF 'S' 'M' 'B'
+constexpr size_t kHeaderSize = XSMB_SMB2_HEADER_SIZE;
 
-// MS-SMB2 2.2.1.2 Command.
+// MS-SMB2 2.2.1.2 Command: SMB2_NEGOTIATE = 0x0000 ... SMB2_OPLOCK_BREAK = 0x0012.
 enum Command : uint16_t {
-  SMB2_NEGOTIATE = 0x0000,
-  SMB2_SESSION_SETUP = 0x0001,
-  SMB2_LOGOFF = 0x0002,
-  SMB2_TREE_CONNECT = 0x0003,
-  SMB2_TREE_DISCONNECT = 0x0004,
-  SMB2_CREATE = 0x0005,
-  SMB2_CLOSE = 0x0006,
-  SMB2_FLUSH = 0x0007,
-  SMB2_READ = 0x0008,
-  SMB2_WRITE = 0x0009,
-  SMB2_LOCK = 0x000A,
-  SMB2_IOCTL = 0x000B,
-  SMB2_CANCEL = 0x000C,
-  SMB2_ECHO = 0x000D,
-  SMB2_QUERY_DIRECTORY = 0x000E,
-  SMB2_CHANGE_NOTIFY = 0x000F,
-  SMB2_QUERY_INFO = 0x0010,
-  SMB2_SET_INFO = 0x0011,
-  SMB2_OPLOCK_BREAK = 0x0012,
-  kNumCommands = 0x0013,
+#define XSMB_X_COMMAND(name, value) SMB2_##name = value,
+  XSMB_SMB2_COMMANDS(XSMB_X_COMMAND)
+#undef XSMB_X_COMMAND
 };
+// Commands are 0 .. kNumCommands - 1.
+constexpr uint16_t kNumCommands = XSMB_SMB2_NUM_COMMANDS;
+static_assert(SMB2_OPLOCK_BREAK + 1 == kNumCommands, "kNumCommands follows the last command");
 
 // MS-SMB2 2.2.1 Flags.
-constexpr uint32_t SMB2_FLAGS_SERVER_TO_REDIR = 0x00000001;
-constexpr uint32_t SMB2_FLAGS_ASYNC_COMMAND = 0x00000002;
-constexpr uint32_t SMB2_FLAGS_RELATED_OPERATIONS = 0x00000004;
-constexpr uint32_t SMB2_FLAGS_SIGNED = 0x00000008;
-constexpr uint32_t SMB2_FLAGS_PRIORITY_MASK = 0x00000070;
-constexpr uint32_t SMB2_FLAGS_DFS_OPERATIONS = 0x10000000;
-constexpr uint32_t SMB2_FLAGS_REPLAY_OPERATION = 0x20000000;
+constexpr uint32_t SMB2_FLAGS_SERVER_TO_REDIR = XSMB_SMB2_FLAGS_SERVER_TO_REDIR;
+constexpr uint32_t SMB2_FLAGS_ASYNC_COMMAND = XSMB_SMB2_FLAGS_ASYNC_COMMAND;
+constexpr uint32_t SMB2_FLAGS_RELATED_OPERATIONS = XSMB_SMB2_FLAGS_RELATED_OPERATIONS;
+constexpr uint32_t SMB2_FLAGS_SIGNED = XSMB_SMB2_FLAGS_SIGNED;
+constexpr uint32_t SMB2_FLAGS_PRIORITY_MASK = XSMB_SMB2_FLAGS_PRIORITY_MASK;
+constexpr uint32_t SMB2_FLAGS_DFS_OPERATIONS = XSMB_SMB2_FLAGS_DFS_OPERATIONS;
+constexpr uint32_t SMB2_FLAGS_REPLAY_OPERATION = XSMB_SMB2_FLAGS_REPLAY_OPERATION;
 
 // MS-SMB2 2.2.3 Dialects.
 enum Dialect : uint16_t {

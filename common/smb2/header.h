@@ -29,10 +29,19 @@ struct Header {
   bool isSigned() const { return flags & SMB2_FLAGS_SIGNED; }
 };
 
-// Offsets of header fields that are rewritten in place (signing, compounding).
-constexpr size_t kHeaderFlagsOffset = 16;
-constexpr size_t kHeaderNextCommandOffset = 20;
-constexpr size_t kHeaderSignatureOffset = 48;
+// Byte offsets of the header fields (MS-SMB2 2.2.1), for code that reads or rewrites a field
+// in place (signing, compounding, async responses) instead of decoding the whole header.
+constexpr size_t kHeaderStatusOffset = XSMB_SMB2_OFF_STATUS;
+constexpr size_t kHeaderCommandOffset = XSMB_SMB2_OFF_COMMAND;
+constexpr size_t kHeaderCreditsOffset = XSMB_SMB2_OFF_CREDITS;
+constexpr size_t kHeaderFlagsOffset = XSMB_SMB2_OFF_FLAGS;
+constexpr size_t kHeaderNextCommandOffset = XSMB_SMB2_OFF_NEXT_COMMAND;
+constexpr size_t kHeaderMessageIdOffset = XSMB_SMB2_OFF_MESSAGE_ID;
+constexpr size_t kHeaderAsyncIdOffset = XSMB_SMB2_OFF_ASYNC_ID;
+constexpr size_t kHeaderTreeIdOffset = XSMB_SMB2_OFF_TREE_ID;
+constexpr size_t kHeaderSessionIdOffset = XSMB_SMB2_OFF_SESSION_ID;
+constexpr size_t kHeaderSignatureOffset = XSMB_SMB2_OFF_SIGNATURE;
+constexpr size_t kHeaderSignatureSize = XSMB_SMB2_SIGNATURE_SIZE;
 
 // Parses the first 64 bytes of `msg`. False when shorter than 64 bytes, the ProtocolId is not
 // 0xFE 'SMB' or StructureSize is not 64.

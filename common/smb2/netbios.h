@@ -7,12 +7,13 @@
 #include <cstdint>
 
 #include "common/base/bytes.h"
+#include "common/smb2/smb2_wire.h"
 
 namespace xsmb::netbios {
 
-constexpr size_t kNetBiosHeaderSize = 4;
-constexpr uint8_t kNetBiosSessionMessage = 0x00;
-constexpr uint8_t kNetBiosKeepAlive = 0x85;
+constexpr size_t kNetBiosHeaderSize = XSMB_NETBIOS_HEADER_SIZE;
+constexpr uint8_t kNetBiosSessionMessage = XSMB_NETBIOS_SESSION_MESSAGE;
+constexpr uint8_t kNetBiosKeepAlive = XSMB_NETBIOS_KEEP_ALIVE;
 
 enum class FrameStatus {
   kIncomplete,  // fewer than 4 bytes, or the payload is not all there yet

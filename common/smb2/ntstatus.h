@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/smb2/smb2_wire.h"
+
 namespace xsmb {
 
 #define XSMB_NTSTATUS_LIST(X)                      \
   X(STATUS_SUCCESS, 0x00000000)                    \
-  X(STATUS_PENDING, 0x00000103)                    \
+  X(STATUS_PENDING, XSMB_STATUS_PENDING)           \
   X(STATUS_NOTIFY_ENUM_DIR, 0x0000010C)                    \
   X(STATUS_NOTIFY_CLEANUP, 0x0000010B)                     \
   X(STATUS_BUFFER_OVERFLOW, 0x80000005)            \
