@@ -40,14 +40,14 @@ bool fail(std::string* error, const std::string& text) {
   return false;
 }
 
-// Creates dir and its parents (bpffs allows mkdir); mounts bpffs at /sys/fs/bpf if the
-// pin directory lies there and nothing is mounted.
+// Creates dir and its parents (bpffs allows mkdir); mounts bpffs at XSMB_BPFFS_ROOT
+// (/sys/fs/bpf) if the pin directory lies there and nothing is mounted.
 bool ensureDir(const std::string& dir, std::string* error) {
-  if (dir.rfind("/sys/fs/bpf", 0) == 0) {
+  if (dir.rfind(XSMB_BPFFS_ROOT, 0) == 0) {
     struct statfs st;
-    if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type != BPF_FS_MAGIC) {
-      if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0) {
-        return fail(error, "mounting bpffs at /sys/fs/bpf: " + errnoText(errno));
+    if (statfs(XSMB_BPFFS_ROOT, &st) == 0 && st.f_type != BPF_FS_MAGIC) {
+      if (mount("bpf", XSMB_BPFFS_ROOT, "bpf", 0, "mode=0700") != 0) {
+        return fail(error, "mounting bpffs at " XSMB_BPFFS_ROOT ": " + errnoText(errno));
       }
     }
   }
@@ -325,8 +325,8 @@ bool Loader::loadLocked(const LoadOptions& opts, std::string* error) {
 // Why libxdp's dispatcher cannot be used here (empty when nothing known prevents it).
 static std::string dispatcherUnavailableReason() {
   struct statfs fs = {};
-  if (statfs("/sys/fs/bpf", &fs) != 0 || fs.f_type != BPF_FS_MAGIC) {
-    return "no bpffs at /sys/fs/bpf, where libxdp keeps the dispatcher's state";
+  if (statfs(XSMB_BPFFS_ROOT, &fs) != 0 || fs.f_type != BPF_FS_MAGIC) {
+    return "no bpffs at " XSMB_BPFFS_ROOT ", where libxdp keeps the dispatcher's state";
   }
   if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_EXT, nullptr) <= 0) {
     return "the kernel refuses freplace (BPF_PROG_TYPE_EXT) programs, which the dispatcher "

@@ -1,7 +1,7 @@
 // The BPF objects of xsmb (skeletons generated from bpf/*.bpf.c) and the pin layout they
 // share, used by the loader CLI, the DataPlane library and the tests.
 //
-// Pin layout under PIN_DIR (default /sys/fs/bpf/xsmb):
+// Pin layout under PIN_DIR (default XSMB_PIN_DIR_DEFAULT, /sys/fs/bpf/xsmb):
 //   <map name without "xsmb_">   every map, e.g. PIN_DIR/sessions for xsmb_sessions
 //   prog_<name without "xsmb_">  programs loaded by `xsmb-loader load`, e.g. prog_tc_egress
 #pragma once

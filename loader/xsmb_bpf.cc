@@ -190,13 +190,8 @@ bool DataPlane::addConnection(int fd) {
 }
 
 void DataPlane::sessionUp(const SessionRecord& r) {
-  xsmb_session v = {};
-  v.uid = r.uid;
-  v.dialect = r.dialect;
-  v.signing = r.signing;
-  v.encryption = r.encryption;
-  v.home_cpu = r.home_cpu;
-  bpf_map_update_elem(sessions_fd_, &r.session_id, &v, BPF_ANY);
+  const xsmb_session& value = r;
+  bpf_map_update_elem(sessions_fd_, &r.session_id, &value, BPF_ANY);
 }
 
 void DataPlane::sessionDown(uint64_t session_id) { bpf_map_delete_elem(sessions_fd_, &session_id); }

@@ -18,14 +18,12 @@
 
 namespace xsmb::bpf {
 
-// Mirror of struct xsmb_session's identity part (bpf/include/xsmb_abi.h), host order.
-struct SessionRecord {
-  uint64_t session_id;  // MS-SMB2 2.2.1 SessionId
-  uint32_t uid;         // Unix uid of the session user
-  uint16_t dialect;     // MS-SMB2 2.2.3 dialect, e.g. 0x0311
-  uint8_t signing;      // 1 = signed
-  uint8_t encryption;   // 1 = encrypted
-  uint32_t home_cpu;    // CPU of the owning worker; XSMB_CPU_NONE = no steering
+// One entry of the sessions map: the key, and the value as the ABI header defines it (struct
+// xsmb_session, bpf/include/xsmb_abi.h; no copy of its fields here). The caller fills the
+// identity fields (uid, dialect, signing, encryption, home_cpu, host order) of a
+// value-initialized record; the traffic fields are the BPF programs' and start at zero.
+struct SessionRecord : xsmb_session {
+  uint64_t session_id = 0;  // the key: MS-SMB2 2.2.1 SessionId, host order
 };
 
 class DataPlane {
@@ -34,7 +32,7 @@ class DataPlane {
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
 
-  // Opens the maps pinned under pin_dir (default /sys/fs/bpf/xsmb). Returns nullptr (and a
+  // Opens the maps pinned under pin_dir (default XSMB_PIN_DIR_DEFAULT). Returns nullptr (and a
   // reason) when nothing is pinned or BPF is not permitted; the server then logs one line
   // and runs in plain socket mode.
   static std::unique_ptr<DataPlane> open(const std::string& pin_dir, std::string* why_not);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bpf/include/xsmb_abi.h"
 
 namespace xsmb::config {
 
@@ -73,7 +74,7 @@ struct GlobalConfig {
   bool bpf = false;
   // "bpf sockmap": also frame messages in the kernel (sk_skb stream parser). Experimental.
   bool bpf_sockmap = false;
-  std::string bpf_pin_dir = "/sys/fs/bpf/xsmb";
+  std::string bpf_pin_dir = XSMB_PIN_DIR_DEFAULT;  // where xsmb-loader pins by default
   // "control socket": the Unix socket xsmbctl status reads ("" = none).
   std::string control_socket;
   uint16_t server_min_protocol = 0x0202;  // SMB2_02 ... SMB3_11 as dialect numbers

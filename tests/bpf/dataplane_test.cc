@@ -26,6 +26,19 @@
 namespace xsmb::bpf::test {
 namespace {
 
+// A sessions map entry with the identity fields xsmbd fills (struct xsmb_session, host order).
+SessionRecord sessionRecord(uint64_t session_id, uint32_t uid, uint16_t dialect, uint8_t signing,
+                            uint8_t encryption, uint32_t home_cpu) {
+  SessionRecord r{};
+  r.session_id = session_id;
+  r.uid = uid;
+  r.dialect = dialect;
+  r.signing = signing;
+  r.encryption = encryption;
+  r.home_cpu = home_cpu;
+  return r;
+}
+
 class DataPlaneTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -289,7 +302,7 @@ TEST_F(DataPlaneTest, SessionsLatencyAndConfig) {
   ASSERT_TRUE(load(&e)) << e;
   auto dp = DataPlane::open(pin_dir_, &e);
   ASSERT_NE(dp, nullptr) << e;
-  dp->sessionUp({0xabcdef, 1000, 0x0311, 1, 0, 1});
+  dp->sessionUp(sessionRecord(0xabcdef, 1000, 0x0311, 1, 0, 1));
   xsmb_session s;
   ASSERT_TRUE(dp->lookupSession(0xabcdef, &s));
   EXPECT_EQ(s.uid, 1000u);
@@ -472,7 +485,7 @@ TEST_F(DataPlaneTest, SockhashVerdictFollowsTheFramingAndRefusesBadMessages) {
     auto dp = DataPlane::open(pin_dir_, &e);
     ASSERT_NE(dp, nullptr) << e;
     dp->setMaxMessageSize(4096);
-    dp->sessionUp({sid, 0, 0x0311, 0, 0, XSMB_CPU_NONE});
+    dp->sessionUp(sessionRecord(sid, 0, 0x0311, 0, 0, XSMB_CPU_NONE));
     uint16_t port = 0;
     int lfd = listenTcp(&port, false);
     ASSERT_GE(lfd, 0);
