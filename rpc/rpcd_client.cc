@@ -37,12 +37,12 @@ absl::StatusOr<std::unique_ptr<RpcdClient>> RpcdClient::start(std::string rpcd_p
     return absl::NotFoundError("xsmb-rpcd not executable: " + rpcd_path);
   }
   std::unique_ptr<RpcdClient> c(new RpcdClient(std::move(rpcd_path), std::move(info), opts));
-  int fd = -1;
+  UniqueFd fd;
   pid_t pid = 0;
   if (auto st = c->spawn(&fd, &pid); !st.ok()) return st;
   {
     std::lock_guard<std::mutex> lock(c->mu_);
-    c->fd_ = fd;
+    c->fd_ = std::move(fd);
     c->pid_ = pid;
     c->generation_ = 1;
   }
@@ -66,11 +66,12 @@ RpcdClient::~RpcdClient() {
   if (supervisor_.joinable()) supervisor_.join();
 }
 
-absl::Status RpcdClient::spawn(int* fd, pid_t* pid) {
+absl::Status RpcdClient::spawn(UniqueFd* fd, pid_t* pid) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return absl::InternalError(std::string("socketpair: ") + std::strerror(errno));
   }
+  UniqueFd ours(sv[0]), theirs(sv[1]);
   // Everything the child needs is prepared before fork(): after it, only async-signal-safe
   // calls are made (xsmbd is multi-threaded).
   std::vector<std::string> args = {path_, "--user", opts_.user};
@@ -79,31 +80,29 @@ absl::Status RpcdClient::spawn(int* fd, pid_t* pid) {
   argv.push_back(nullptr);
   pid_t child = fork();
   if (child < 0) {
-    int err = errno;
-    close(sv[0]);
-    close(sv[1]);
+    int err = errno;  // before the two ends are closed
     return absl::InternalError(std::string("fork: ") + std::strerror(err));
   }
   if (child == 0) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
-    if (sv[1] == 3) {
+    if (theirs.get() == 3) {
       fcntl(3, F_SETFD, 0);
-    } else if (dup2(sv[1], 3) != 3) {
+    } else if (dup2(theirs.get(), 3) != 3) {
       _exit(126);
     }
     syscall(SYS_close_range, 4, ~0U, 0);  // the helper closes the rest itself as well
     execv(argv[0], argv.data());
     _exit(127);
   }
-  close(sv[1]);
+  theirs.reset();
   struct timeval tv;
   int64_t ms = absl::ToInt64Milliseconds(opts_.call_timeout);
   tv.tv_sec = ms / 1000;
   tv.tv_usec = (ms % 1000) * 1000;
-  setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  *fd = sv[0];
+  setsockopt(ours.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  *fd = std::move(ours);
   *pid = child;
   return absl::OkStatus();
 }
@@ -114,8 +113,8 @@ bool RpcdClient::sendFrame(uint64_t generation, const Frame& f) {
   int fd;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (generation != generation_ || fd_ < 0) return false;
-    fd = fd_;
+    if (generation != generation_ || fd_.get() < 0) return false;
+    fd = fd_.get();
   }
   size_t off = 0;
   while (off < b.size()) {
@@ -132,7 +131,8 @@ absl::StatusOr<Frame> RpcdClient::roundTrip(Frame f, uint64_t* generation) {
   uint64_t gen;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, toChrono(opts_.start_timeout), [&] { return fd_ >= 0 || stopping_; }) ||
+    if (!cv_.wait_for(lock, toChrono(opts_.start_timeout),
+                      [&] { return fd_.get() >= 0 || stopping_; }) ||
         stopping_) {
       return unavailable("helper is not running");
     }
@@ -183,7 +183,7 @@ void RpcdClient::supervise() {
     int fd;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      fd = fd_;
+      fd = fd_.get();
     }
     absl::Time started = absl::Now();
     if (fd >= 0) readLoop(fd);
@@ -191,8 +191,7 @@ void RpcdClient::supervise() {
     {
       std::lock_guard<std::mutex> wlock(write_mu_);
       std::lock_guard<std::mutex> lock(mu_);
-      if (fd_ >= 0) close(fd_);
-      fd_ = -1;
+      fd_.reset();
       pid = pid_;
       pid_ = 0;
       for (auto& [id, call] : calls_) {
@@ -213,7 +212,7 @@ void RpcdClient::supervise() {
         if (cv_.wait_for(lock, toChrono(delay), [&] { return stopping_; })) return;
       }
       delay = std::min(delay * 2, opts_.max_restart_delay);
-      int nfd = -1;
+      UniqueFd nfd;
       pid_t npid = 0;
       if (!spawn(&nfd, &npid).ok()) continue;
       // The new helper gets the last snapshot before anyone else can write to it; frames
@@ -224,16 +223,17 @@ void RpcdClient::supervise() {
         cfg = config_;
       }
       Bytes b = encodeFrame(Frame{MsgType::kConfig, 0, 0, std::move(cfg)});
-      bool sent = send(nfd, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size());
+      bool sent =
+          send(nfd.get(), b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size());
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_ || !sent) {
-        close(nfd);
+        nfd.reset();
         kill(npid, SIGKILL);
         waitpid(npid, nullptr, 0);
         if (stopping_) return;
         continue;
       }
-      fd_ = nfd;
+      fd_ = std::move(nfd);
       pid_ = npid;
       ++generation_;
       ++restarts_;

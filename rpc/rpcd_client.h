@@ -19,6 +19,7 @@
 #include "rpc/rpcd_protocol.h"
 #include "rpc/server_info.h"
 #include "common/base/bytes.h"
+#include "common/base/unique_fd.h"
 
 namespace xsmb::rpc {
 
@@ -67,7 +68,7 @@ class RpcdClient {
   };
 
   RpcdClient(std::string path, ServerInfo info, RpcdOptions opts);
-  absl::Status spawn(int* fd, pid_t* pid);
+  absl::Status spawn(UniqueFd* fd, pid_t* pid);
   // Sends f and waits for its reply; *generation (if given) = the helper it went to.
   absl::StatusOr<Frame> roundTrip(Frame f, uint64_t* generation = nullptr);
   bool sendFrame(uint64_t generation, const Frame& f);
@@ -79,7 +80,7 @@ class RpcdClient {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  int fd_ = -1;  // socket to the running helper, -1 while restarting
+  UniqueFd fd_;  // socket to the running helper, none while restarting
   pid_t pid_ = 0;
   uint64_t generation_ = 0;  // incremented at every (re)start
   uint64_t restarts_ = 0;

@@ -1,39 +1,17 @@
-// RAII owner of a Linux file descriptor, used for every directory and file fd the VFS opens.
+// RAII owners of the Linux file descriptors the VFS opens: UniqueFd (common/base/unique_fd.h)
+// for every file and directory fd, DirFd for a directory fd that may be borrowed.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
+#include "common/base/unique_fd.h"
+
 namespace xsmb::vfs {
 
-// Move-only owner of a file descriptor; closes it in the destructor. -1 means "none".
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  // Gives up ownership; returns the fd (or -1) and leaves this empty.
-  int release() { return std::exchange(fd_, -1); }
-  // Closes the owned fd (if any) and takes ownership of `fd`.
-  void reset(int fd = -1) {
-    if (fd_ >= 0 && fd_ != fd) ::close(fd_);
-    fd_ = fd;
-  }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+// The fd owner is common/base/unique_fd.h's; vfs::UniqueFd names it for the VFS and its callers.
+using xsmb::UniqueFd;
 
 // A directory fd that is either owned (closed in the destructor) or borrowed from an owner
 // that outlives it (a share's root fd), so resolving a path directly under the root needs no
