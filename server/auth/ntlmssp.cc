@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -12,10 +11,6 @@
 namespace xsmb::auth {
 namespace {
 
-constexpr uint8_t kSignature[8] = {'N', 'T', 'L', 'M', 'S', 'S', 'P', 0};
-constexpr uint32_t kNegotiateType = 1;
-constexpr uint32_t kChallengeType = 2;
-constexpr uint32_t kAuthenticateType = 3;
 constexpr size_t kChallengeHeaderSize = 56;  // through Version, MS-NLMP 2.2.1.2
 constexpr size_t kAuthenticateMicOffset = 72;  // MS-NLMP 2.2.1.3
 constexpr size_t kNtlmV2MinResponse = 16 + 28;  // NTProofStr + fixed part of the client blob
@@ -28,27 +23,14 @@ constexpr uint32_t kSupportedFlags =
     NTLMSSP_NEGOTIATE_TARGET_INFO | NTLMSSP_NEGOTIATE_VERSION | NTLMSSP_NEGOTIATE_128 |
     NTLMSSP_NEGOTIATE_KEY_EXCH | NTLMSSP_NEGOTIATE_56;
 
-// Windows 7 / Server 2008 R2 version triple with NTLMSSP_REVISION_W2K3 (MS-NLMP 2.2.2.10);
-// clients only log it.
-constexpr uint8_t kVersion[8] = {6, 1, 0xB0, 0x1D, 0, 0, 0, 0x0F};
-
-// Seconds between 1601-01-01 and 1970-01-01, for FILETIME (MS-DTYP 2.3.3).
-constexpr uint64_t kFiletimeUnixOffset = 11644473600ull;
-
 absl::Status malformed(std::string_view what) {
   return absl::InvalidArgumentError(std::string("NTLMSSP: ") + std::string(what));
 }
 
-uint64_t nowFiletime() {
-  auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
-  auto hundred_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch).count() / 100;
-  return static_cast<uint64_t>(hundred_ns) + kFiletimeUnixOffset * 10'000'000ull;
-}
-
 bool checkHeader(ByteReader& r, uint32_t type) {
-  ByteSpan sig = r.bytes(sizeof(kSignature));
+  ByteSpan sig = r.bytes(sizeof(kNtlmSignature));
   uint32_t t = r.u32();
-  return r.ok() && std::equal(sig.begin(), sig.end(), kSignature) && t == type;
+  return r.ok() && std::equal(sig.begin(), sig.end(), kNtlmSignature) && t == type;
 }
 
 // A (Len, MaxLen, BufferOffset) field of MS-NLMP 2.2.1; the payload it points at must lie
@@ -120,48 +102,7 @@ std::optional<uint32_t> avFlags(ByteSpan av_pairs) {
   return std::nullopt;
 }
 
-crypto::Key16 md5Concat(ByteSpan a, std::string_view magic_with_nul) {
-  Bytes in(a.begin(), a.end());
-  in.insert(in.end(), magic_with_nul.begin(), magic_with_nul.end());
-  return crypto::md5(in);
-}
-
-// MS-NLMP 3.4.5.3 SEALKEY with extended session security: the key base is shortened for
-// 56-bit and 40-bit negotiation.
-crypto::Key16 sealKeyFor(const crypto::Key16& session_key, uint32_t flags, bool client_to_server) {
-  size_t base = 5;
-  if (flags & NTLMSSP_NEGOTIATE_128) {
-    base = 16;
-  } else if (flags & NTLMSSP_NEGOTIATE_56) {
-    base = 7;
-  }
-  static constexpr char kC2S[] = "session key to client-to-server sealing key magic constant";
-  static constexpr char kS2C[] = "session key to server-to-client sealing key magic constant";
-  // sizeof includes the terminating NUL, which is part of the constant.
-  return md5Concat(ByteSpan(session_key).first(base),
-                   client_to_server ? std::string_view(kC2S, sizeof(kC2S))
-                                    : std::string_view(kS2C, sizeof(kS2C)));
-}
-
 }  // namespace
-
-crypto::Key16 ntowfV2(const crypto::Key16& nt_hash, std::string_view user_utf8,
-                      std::string_view domain_utf8) {
-  Bytes id = utf8ToUtf16le(upcaseUtf8(user_utf8));
-  appendUtf16le(domain_utf8, &id);
-  return crypto::hmacMd5(nt_hash, id);
-}
-
-crypto::Key16 ntlmSignKey(const crypto::Key16& session_key, bool client_to_server) {
-  static constexpr char kC2S[] = "session key to client-to-server signing key magic constant";
-  static constexpr char kS2C[] = "session key to server-to-client signing key magic constant";
-  return md5Concat(session_key, client_to_server ? std::string_view(kC2S, sizeof(kC2S))
-                                                 : std::string_view(kS2C, sizeof(kS2C)));
-}
-
-crypto::Key16 ntlmSealKey(const crypto::Key16& session_key, bool client_to_server) {
-  return sealKeyFor(session_key, NTLMSSP_NEGOTIATE_128, client_to_server);
-}
 
 NtlmServer::NtlmServer(NtlmServerConfig cfg) : cfg_(std::move(cfg)) {
   crypto::randomBytes(server_challenge_);
@@ -175,7 +116,7 @@ NtlmServer::NtlmServer(NtlmServerConfig cfg, std::array<uint8_t, 8> server_chall
 
 absl::StatusOr<Bytes> NtlmServer::negotiate(ByteSpan negotiate_message) {
   ByteReader r(negotiate_message);
-  if (!checkHeader(r, kNegotiateType)) return malformed("bad NEGOTIATE_MESSAGE header");
+  if (!checkHeader(r, kNtlmNegotiateMessage)) return malformed("bad NEGOTIATE_MESSAGE header");
   uint32_t client_flags = r.u32();
   if (!r.ok()) return malformed("NEGOTIATE_MESSAGE too short");
   // DomainNameFields / WorkstationFields, when present, must point inside the message.
@@ -209,14 +150,14 @@ absl::StatusOr<Bytes> NtlmServer::negotiate(ByteSpan negotiate_message) {
   appendAvString(info, MsvAvDnsDomainName, cfg_.dns_domain);
   appendAvString(info, MsvAvDnsComputerName, cfg_.dns_name);
   uint8_t ts[8];
-  storeU64(ts, fixed_timestamp_ ? *fixed_timestamp_ : nowFiletime());
+  storeU64(ts, fixed_timestamp_ ? *fixed_timestamp_ : crypto::ntlmTimestampNow());
   appendAvPair(info, MsvAvTimestamp, ByteSpan(ts, 8));
   appendAvPair(info, MsvAvEOL, {});
   Bytes target_info = info.take();
 
   ByteWriter w;
-  w.bytes(kSignature, sizeof(kSignature));
-  w.u32(kChallengeType);
+  w.bytes(kNtlmSignature, sizeof(kNtlmSignature));
+  w.u32(kNtlmChallengeMessage);
   size_t target_name_offset = kChallengeHeaderSize;
   size_t target_info_offset = target_name_offset + target_name.size();
   w.u16(static_cast<uint16_t>(target_name.size()));
@@ -230,7 +171,7 @@ absl::StatusOr<Bytes> NtlmServer::negotiate(ByteSpan negotiate_message) {
   w.u32(static_cast<uint32_t>(target_info_offset));
   // Version is sent whether or not the client asked: its bytes are reserved otherwise, and
   // the payload offsets stay fixed.
-  w.bytes(kVersion, sizeof(kVersion));
+  w.bytes(kNtlmVersion, sizeof(kNtlmVersion));
   w.bytes(target_name);
   w.bytes(target_info);
 
@@ -244,7 +185,7 @@ absl::StatusOr<Bytes> NtlmServer::negotiate(ByteSpan negotiate_message) {
 absl::Status NtlmServer::restoreExchangeForTest(ByteSpan negotiate_message,
                                                 ByteSpan challenge_message) {
   ByteReader r(challenge_message);
-  if (!checkHeader(r, kChallengeType)) return malformed("bad CHALLENGE_MESSAGE header");
+  if (!checkHeader(r, kNtlmChallengeMessage)) return malformed("bad CHALLENGE_MESSAGE header");
   readField(r);  // TargetNameFields
   uint32_t flags = r.u32();
   ByteSpan challenge = r.bytes(server_challenge_.size());
@@ -261,7 +202,9 @@ absl::StatusOr<NtlmResult> NtlmServer::authenticate(ByteSpan authenticate_messag
                                                     const NtHashLookup& lookup) {
   if (challenge_message_.empty()) return absl::FailedPreconditionError("NTLMSSP: no challenge");
   ByteReader r(authenticate_message);
-  if (!checkHeader(r, kAuthenticateType)) return malformed("bad AUTHENTICATE_MESSAGE header");
+  if (!checkHeader(r, kNtlmAuthenticateMessage)) {
+    return malformed("bad AUTHENTICATE_MESSAGE header");
+  }
   Field lm_f = readField(r);
   Field nt_f = readField(r);
   Field domain_f = readField(r);
@@ -332,7 +275,7 @@ absl::StatusOr<NtlmResult> NtlmServer::authenticate(ByteSpan authenticate_messag
   if (!equalsIgnoreCase(cfg_.netbios_domain, *domain)) domains.push_back(cfg_.netbios_domain);
   std::optional<crypto::Key16> response_key;
   for (std::string_view d : domains) {
-    crypto::Key16 key = ntowfV2(*nt_hash, *user, d);
+    crypto::Key16 key = crypto::ntowfV2(*nt_hash, *user, d);
     crypto::Key16 proof = crypto::hmacMd5(key, challenge_and_blob);
     if (crypto::constantTimeEqual(proof, nt_proof)) {
       response_key = key;
@@ -381,10 +324,10 @@ absl::StatusOr<NtlmResult> NtlmServer::authenticate(ByteSpan authenticate_messag
   result.outcome = NtlmOutcome::kAuthenticated;
   result.session_key = exported;
   final_flags_ = flags;
-  client_sign_key_ = ntlmSignKey(exported, true);
-  server_sign_key_ = ntlmSignKey(exported, false);
-  client_seal_key_ = sealKeyFor(exported, flags, true);
-  server_seal_key_ = sealKeyFor(exported, flags, false);
+  client_sign_key_ = crypto::ntlmSignKey(exported, true);
+  server_sign_key_ = crypto::ntlmSignKey(exported, false);
+  client_seal_key_ = crypto::ntlmSealKey(exported, flags, true);
+  server_seal_key_ = crypto::ntlmSealKey(exported, flags, false);
   client_seal_ = crypto::Rc4Stream(client_seal_key_);
   server_seal_ = crypto::Rc4Stream(server_seal_key_);
   have_keys_ = true;

@@ -13,48 +13,13 @@
 #include "absl/status/statusor.h"
 #include "common/base/bytes.h"
 #include "common/crypto/crypto.h"
+#include "common/crypto/ntlm.h"
 
 namespace xsmb::auth {
 
-// MS-NLMP 2.2.2.5 NEGOTIATE flags.
-constexpr uint32_t NTLMSSP_NEGOTIATE_UNICODE = 0x00000001;
-constexpr uint32_t NTLM_NEGOTIATE_OEM = 0x00000002;
-constexpr uint32_t NTLMSSP_REQUEST_TARGET = 0x00000004;
-constexpr uint32_t NTLMSSP_NEGOTIATE_SIGN = 0x00000010;
-constexpr uint32_t NTLMSSP_NEGOTIATE_SEAL = 0x00000020;
-constexpr uint32_t NTLMSSP_NEGOTIATE_DATAGRAM = 0x00000040;
-constexpr uint32_t NTLMSSP_NEGOTIATE_LM_KEY = 0x00000080;
-constexpr uint32_t NTLMSSP_NEGOTIATE_NTLM = 0x00000200;
-constexpr uint32_t NTLMSSP_ANONYMOUS = 0x00000800;
-constexpr uint32_t NTLMSSP_NEGOTIATE_OEM_DOMAIN_SUPPLIED = 0x00001000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_OEM_WORKSTATION_SUPPLIED = 0x00002000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_ALWAYS_SIGN = 0x00008000;
-constexpr uint32_t NTLMSSP_TARGET_TYPE_DOMAIN = 0x00010000;
-constexpr uint32_t NTLMSSP_TARGET_TYPE_SERVER = 0x00020000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY = 0x00080000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_IDENTIFY = 0x00100000;
-constexpr uint32_t NTLMSSP_REQUEST_NON_NT_SESSION_KEY = 0x00400000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_TARGET_INFO = 0x00800000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_VERSION = 0x02000000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_128 = 0x20000000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_KEY_EXCH = 0x40000000;
-constexpr uint32_t NTLMSSP_NEGOTIATE_56 = 0x80000000;
-
-// MS-NLMP 2.2.2.1 AV_PAIR AvId values.
-enum AvId : uint16_t {
-  MsvAvEOL = 0,
-  MsvAvNbComputerName = 1,
-  MsvAvNbDomainName = 2,
-  MsvAvDnsComputerName = 3,
-  MsvAvDnsDomainName = 4,
-  MsvAvDnsTreeName = 5,
-  MsvAvFlags = 6,
-  MsvAvTimestamp = 7,
-  MsvAvSingleHost = 8,
-  MsvAvTargetName = 9,
-  MsvAvChannelBindings = 10,
-};
-constexpr uint32_t kMsvAvFlagMicPresent = 0x00000002;  // MS-NLMP 2.2.2.1 MsvAvFlags bit
+// The MS-NLMP wire values (NTLMSSP_* flags, MsvAv* ids, message types) and the one-way functions
+// (crypto::ntowfV2, ntlmSignKey, ntlmSealKey) are in common/crypto/ntlm.h, which the bench's
+// client shares.
 
 struct NtlmServerConfig {
   std::string netbios_name;    // e.g. "XSMBD" (MsvAvNbComputerName)
@@ -76,15 +41,6 @@ struct NtlmResult {
 // case-insensitively by the callee.
 using NtHashLookup =
     std::function<std::optional<crypto::Key16>(std::string_view user, std::string_view domain)>;
-
-// NTOWFv2 (MS-NLMP 3.3.2): HMAC-MD5(nt_hash, UTF-16LE(upper(user) || domain)). 16 bytes.
-crypto::Key16 ntowfV2(const crypto::Key16& nt_hash, std::string_view user_utf8,
-                      std::string_view domain_utf8);
-
-// SIGNKEY / SEALKEY (MS-NLMP 3.4.5.2 / 3.4.5.3) with extended session security and
-// NTLMSSP_NEGOTIATE_128: MD5(session_key || magic constant of the direction). 16 bytes.
-crypto::Key16 ntlmSignKey(const crypto::Key16& session_key, bool client_to_server);
-crypto::Key16 ntlmSealKey(const crypto::Key16& session_key, bool client_to_server);
 
 class NtlmServer {  // one per authentication exchange
  public:

@@ -1,28 +1,12 @@
 #include "tools/xsmb-bench/ntlm_client.h"
 
-#include <chrono>
 #include <cstring>
 
-#include "server/auth/ntlmssp.h"
 #include "common/base/unicode.h"
+#include "common/crypto/ntlm.h"
 
 namespace xsmb::bench {
 namespace {
-
-constexpr uint8_t kSignature[8] = {'N', 'T', 'L', 'M', 'S', 'S', 'P', 0};
-constexpr uint32_t kNegotiateType = 1, kChallengeType = 2, kAuthenticateType = 3;
-// MS-NLMP 2.2.2.10 VERSION: 6.1 build 7600, NTLMSSP_REVISION_W2K3 (15); only informative.
-constexpr uint8_t kVersion[8] = {6, 1, 0xb0, 0x1d, 0, 0, 0, 15};
-
-// Seconds between 1601-01-01 and 1970-01-01, for FILETIME (100 ns units).
-constexpr uint64_t kFiletimeEpochOffset = 11644473600ULL;
-
-uint64_t nowFiletime() {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
-  return (static_cast<uint64_t>(ns) / 100) + kFiletimeEpochOffset * 10000000ULL;
-}
 
 // One "fields" triple (Len, MaxLen, Offset) pointing at `data` appended to `payload`, whose
 // first byte sits at `payload_base` in the message.
@@ -93,7 +77,7 @@ std::optional<Bytes> octetsOfElement(ByteSpan seq_content, uint8_t want_tag) {
 }
 
 bool isNtlmssp(ByteSpan token) {
-  return token.size() >= 8 && std::memcmp(token.data(), kSignature, 8) == 0;
+  return token.size() >= 8 && std::memcmp(token.data(), kNtlmSignature, 8) == 0;
 }
 
 }  // namespace
@@ -108,23 +92,21 @@ NtlmClient::NtlmClient(NtlmCredentials creds, std::array<uint8_t, 8> client_chal
       fixed_timestamp_(timestamp_filetime) {}
 
 Bytes NtlmClient::negotiateMessage() {
-  using namespace auth;
   flags_ = NTLMSSP_NEGOTIATE_UNICODE | NTLMSSP_REQUEST_TARGET | NTLMSSP_NEGOTIATE_NTLM |
            NTLMSSP_NEGOTIATE_SIGN | NTLMSSP_NEGOTIATE_ALWAYS_SIGN |
            NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY | NTLMSSP_NEGOTIATE_VERSION |
            NTLMSSP_NEGOTIATE_128 | NTLMSSP_NEGOTIATE_KEY_EXCH | NTLMSSP_NEGOTIATE_56;
   ByteWriter w;
-  w.bytes(kSignature, 8);
-  w.u32(kNegotiateType);
+  w.bytes(kNtlmSignature, 8);
+  w.u32(kNtlmNegotiateMessage);
   w.u32(flags_);
   w.zeros(8);  // DomainNameFields
   w.zeros(8);  // WorkstationFields
-  w.bytes(kVersion, 8);
+  w.bytes(kNtlmVersion, 8);
   return w.take();
 }
 
 absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
-  using namespace auth;
   ByteReader r(challenge);
   ByteSpan sig = r.bytes(8);
   uint32_t type = r.u32();
@@ -135,7 +117,7 @@ absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
   uint16_t ti_len = r.u16();
   r.u16();
   uint32_t ti_off = r.u32();
-  if (!r.ok() || std::memcmp(sig.data(), kSignature, 8) != 0 || type != kChallengeType) {
+  if (!r.ok() || std::memcmp(sig.data(), kNtlmSignature, 8) != 0 || type != kNtlmChallengeMessage) {
     return absl::InvalidArgumentError("not an NTLMSSP CHALLENGE_MESSAGE");
   }
   ByteSpan target_info = r.slice(ti_off, ti_len);
@@ -162,8 +144,9 @@ absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
   } else {
     crypto::randomBytes(client_challenge);
   }
-  uint64_t timestamp =
-      server_time ? *server_time : (fixed_challenge_ ? fixed_timestamp_ : nowFiletime());
+  uint64_t timestamp = server_time
+                           ? *server_time
+                           : (fixed_challenge_ ? fixed_timestamp_ : crypto::ntlmTimestampNow());
 
   bool anonymous = creds_.user.empty();
   Bytes nt_response, lm_response;
@@ -171,7 +154,7 @@ absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
   Bytes encrypted_key;
   if (!anonymous) {
     crypto::Key16 response_key =
-        auth::ntowfV2(crypto::ntHash(creds_.password), creds_.user, creds_.domain);
+        crypto::ntowfV2(crypto::ntHash(creds_.password), creds_.user, creds_.domain);
     ByteWriter temp;
     temp.u8(1);  // RespType
     temp.u8(1);  // HiRespType
@@ -210,11 +193,11 @@ absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
 
   constexpr size_t kPayloadBase = 88;  // fixed part incl. Version and MIC
   ByteWriter w;
-  w.bytes(kSignature, 8);
-  w.u32(kAuthenticateType);
+  w.bytes(kNtlmSignature, 8);
+  w.u32(kNtlmAuthenticateMessage);
   w.zeros(6 * 8);  // six fields, patched below
   w.u32(flags_);
-  w.bytes(kVersion, 8);
+  w.bytes(kNtlmVersion, 8);
   w.zeros(16);  // MIC: not sent
   Bytes payload;
   putField(w, 12, payload, kPayloadBase, lm_response);

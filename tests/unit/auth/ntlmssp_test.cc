@@ -32,7 +32,7 @@ crypto::Key16 key16(const Bytes& b) {
 
 TEST(NtlmV2Vectors, MsNlmp424) {
   crypto::Key16 nt = crypto::ntHash("Password");
-  crypto::Key16 response_key = ntowfV2(nt, "User", "Domain");
+  crypto::Key16 response_key = crypto::ntowfV2(nt, "User", "Domain");
   EXPECT_EQ(toHex(response_key), "0c868a403bfd7a93a3001ef22ef02e3f");  // 4.2.4.1.1
 
   Bytes lm_in(kServerChallenge.begin(), kServerChallenge.end());
@@ -53,8 +53,8 @@ TEST(NtlmV2Vectors, MsNlmp424) {
 
 TEST(NtlmV2Vectors, UserUpcasedDomainNot) {
   crypto::Key16 nt = crypto::ntHash("Password");
-  EXPECT_EQ(ntowfV2(nt, "user", "Domain"), ntowfV2(nt, "USER", "Domain"));
-  EXPECT_NE(ntowfV2(nt, "User", "Domain"), ntowfV2(nt, "User", "DOMAIN"));
+  EXPECT_EQ(crypto::ntowfV2(nt, "user", "Domain"), crypto::ntowfV2(nt, "USER", "Domain"));
+  EXPECT_NE(crypto::ntowfV2(nt, "User", "Domain"), crypto::ntowfV2(nt, "User", "DOMAIN"));
 }
 
 Bytes negotiateMessage(uint32_t flags) {
@@ -98,7 +98,7 @@ Bytes authenticateMessage(const AuthParts& p) {
 // The client side of MS-NLMP 3.1.5.1.2 for the 4.2.4 inputs, with a chosen blob.
 AuthParts vectorAuth(const Bytes& temp, std::string_view password = "Password",
                      std::string_view ntowf_domain = "Domain") {
-  crypto::Key16 response_key = ntowfV2(crypto::ntHash(password), "User", ntowf_domain);
+  crypto::Key16 response_key = crypto::ntowfV2(crypto::ntHash(password), "User", ntowf_domain);
   Bytes in(kServerChallenge.begin(), kServerChallenge.end());
   in.insert(in.end(), temp.begin(), temp.end());
   crypto::Key16 proof = crypto::hmacMd5(response_key, in);
@@ -354,15 +354,18 @@ TEST(NtlmServer, AuthenticateBeforeNegotiateFails) {
 
 TEST(NtlmKeys, SignAndSealKeysDiffer) {
   crypto::Key16 k = key16(kRandomSessionKey);
-  EXPECT_NE(ntlmSignKey(k, true), ntlmSignKey(k, false));
-  EXPECT_NE(ntlmSealKey(k, true), ntlmSealKey(k, false));
-  EXPECT_NE(ntlmSignKey(k, true), ntlmSealKey(k, true));
+  EXPECT_NE(crypto::ntlmSignKey(k, true), crypto::ntlmSignKey(k, false));
+  EXPECT_NE(crypto::ntlmSealKey(k, true), crypto::ntlmSealKey(k, false));
+  EXPECT_NE(crypto::ntlmSignKey(k, true), crypto::ntlmSealKey(k, true));
+  // SEALKEY shortens the key base without NTLMSSP_NEGOTIATE_128 (MS-NLMP 3.4.5.3).
+  EXPECT_EQ(crypto::ntlmSealKey(k, NTLMSSP_NEGOTIATE_128, true), crypto::ntlmSealKey(k, true));
+  EXPECT_NE(crypto::ntlmSealKey(k, NTLMSSP_NEGOTIATE_56, true), crypto::ntlmSealKey(k, true));
   // SIGNKEY = MD5(key || constant || NUL), MS-NLMP 3.4.5.2.
   Bytes in = kRandomSessionKey;
   std::string c = "session key to client-to-server signing key magic constant";
   in.insert(in.end(), c.begin(), c.end());
   in.push_back(0);
-  EXPECT_EQ(ntlmSignKey(k, true), crypto::md5(in));
+  EXPECT_EQ(crypto::ntlmSignKey(k, true), crypto::md5(in));
 }
 
 TEST(NtlmServer, MicRoundTripBetweenDirections) {
