@@ -26,14 +26,7 @@ constexpr uint16_t kPolicyPrimaryDomainInformation = 3;
 constexpr uint16_t kPolicyAccountDomainInformation = 5;
 constexpr uint16_t kPolicyDnsDomainInformation = 12;
 
-// MS-LSAT 2.2.13 SID_NAME_USE.
-constexpr uint16_t kSidTypeUser = 1;
-constexpr uint16_t kSidTypeGroup = 2;
-constexpr uint16_t kSidTypeDomain = 3;
-constexpr uint16_t kSidTypeUnknown = 8;
-
 constexpr uint32_t kMaxLookup = 1000;  // MS-LSAT 3.1.4.8: [range(0,1000)] Count
-constexpr uint32_t kDomainUsersRid = 513;
 
 struct Translation {
   uint16_t use = kSidTypeUnknown;
@@ -121,7 +114,7 @@ class Lsarpc : public Service {
     w.u32(0);          // Translated*.Entries
     w.pointer(false);
     w.u32(0);          // MappedCount
-    w.u32(kStatusInvalidHandle);
+    w.u32(STATUS_INVALID_HANDLE);
     return false;
   }
 
@@ -130,7 +123,7 @@ class Lsarpc : public Service {
     if (!r.ok()) return;
     bool found = handles_.remove(h);
     w.policyHandle(found ? PolicyHandle{} : h);
-    w.u32(found ? kStatusSuccess : kStatusInvalidHandle);
+    w.u32(found ? STATUS_SUCCESS : STATUS_INVALID_HANDLE);
   }
 
   // LSAPR_OBJECT_ATTRIBUTES (MS-LSAD 2.2.9): the server ignores it (3.1.4.4.1) but it must
@@ -165,7 +158,7 @@ class Lsarpc : public Service {
     if (!r.ok()) return;
     auto h = handles_.add(0, 'L');
     w.policyHandle(h.value_or(PolicyHandle{}));
-    w.u32(h ? kStatusSuccess : kStatusInsufficientResources);
+    w.u32(h ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES);
   }
 
   void queryInfoPolicy(NdrReader& r, NdrWriter& w) {
@@ -174,14 +167,14 @@ class Lsarpc : public Service {
     if (!r.ok()) return;
     if (!validHandle(h)) {
       w.pointer(false);
-      w.u32(kStatusInvalidHandle);
+      w.u32(STATUS_INVALID_HANDLE);
       return;
     }
     const ServerInfo& info = *ctx_.info;
     if (cls != kPolicyPrimaryDomainInformation && cls != kPolicyAccountDomainInformation &&
         cls != kPolicyDnsDomainInformation) {
       w.pointer(false);
-      w.u32(kStatusInvalidParameter);
+      w.u32(STATUS_INVALID_PARAMETER);
       return;
     }
     w.pointer(true);
@@ -204,7 +197,7 @@ class Lsarpc : public Service {
       w.deferredPointer(false, nullptr);
     }
     w.flush();
-    w.u32(kStatusSuccess);
+    w.u32(STATUS_SUCCESS);
   }
 
   bool isOurDomain(std::string_view d) const {
@@ -274,8 +267,8 @@ class Lsarpc : public Service {
   }
 
   static uint32_t mappingStatus(uint32_t mapped, uint32_t total) {
-    if (mapped == total) return kStatusSuccess;
-    return mapped == 0 ? kStatusNoneMapped : kStatusSomeNotMapped;
+    if (mapped == total) return STATUS_SUCCESS;
+    return mapped == 0 ? STATUS_NONE_MAPPED : STATUS_SOME_NOT_MAPPED;
   }
 
   // LsarLookupNames (v1), LookupNames2 (v2), LookupNames3/4 (v3): the [in] TranslatedSids
@@ -388,7 +381,7 @@ class Lsarpc : public Service {
       w.unicodeString(ctx_.info->netbios_name);
       w.flush();
     }
-    w.u32(kStatusSuccess);
+    w.u32(STATUS_SUCCESS);
   }
 
   CallContext ctx_;

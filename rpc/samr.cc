@@ -25,9 +25,6 @@ constexpr uint16_t kOpConnect2 = 57;            // 3.1.5.1.3
 constexpr uint16_t kOpConnect4 = 62;            // 3.1.5.1.2
 constexpr uint16_t kOpConnect5 = 64;            // 3.1.5.1.1
 
-constexpr uint32_t kSidTypeUser = 1;
-constexpr uint32_t kSidTypeUnknown = 8;
-constexpr uint32_t kDomainUsersRid = 513;
 constexpr uint32_t kMaxNames = 1000;                 // [range(0,1000)]
 constexpr uint32_t kUserNormalAccount = 0x00000010;  // MS-SAMR 2.2.1.12
 constexpr uint32_t kUserDontExpirePassword = 0x00000200;
@@ -114,7 +111,7 @@ class Samr : public Service {
   void addHandle(NdrWriter& w, SamHandle state) {
     auto h = handles_.add(state, 'S');
     w.policyHandle(h.value_or(PolicyHandle{}));
-    w.u32(h ? kStatusSuccess : kStatusInsufficientResources);
+    w.u32(h ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES);
   }
 
   void connect(NdrReader& r, NdrWriter& w, uint16_t opnum) {
@@ -149,7 +146,7 @@ class Samr : public Service {
     if (!r.ok()) return;
     bool found = handles_.remove(h);
     w.policyHandle(found ? PolicyHandle{} : h);
-    w.u32(found ? kStatusSuccess : kStatusInvalidHandle);
+    w.u32(found ? STATUS_SUCCESS : STATUS_INVALID_HANDLE);
   }
 
   std::optional<Sid> domainByName(std::string_view name) const {
@@ -163,10 +160,10 @@ class Samr : public Service {
     std::string name = readUnicodeStringBody(r, readUnicodeStringHeader(r));
     if (!r.ok()) return;
     std::optional<Sid> sid;
-    uint32_t status = kStatusInvalidHandle;
+    uint32_t status = STATUS_INVALID_HANDLE;
     if (find(h, SamHandle::Kind::kServer)) {
       sid = domainByName(name);
-      status = sid ? kStatusSuccess : kStatusNoSuchDomain;
+      status = sid ? STATUS_SUCCESS : STATUS_NO_SUCH_DOMAIN;
     }
     w.pointer(sid.has_value());
     if (sid) w.sid(*sid);
@@ -197,7 +194,7 @@ class Samr : public Service {
       w.u32(context);
       w.pointer(false);
       w.u32(0);
-      w.u32(kStatusInvalidHandle);
+      w.u32(STATUS_INVALID_HANDLE);
       return;
     }
     std::vector<std::pair<uint32_t, std::string>> all = {{0, ctx_.info->netbios_name},
@@ -207,7 +204,7 @@ class Samr : public Service {
     w.u32(static_cast<uint32_t>(all.size()));
     writeEnumBuffer(w, page);
     w.u32(static_cast<uint32_t>(page.size()));
-    w.u32(kStatusSuccess);
+    w.u32(STATUS_SUCCESS);
   }
 
   void openDomain(NdrReader& r, NdrWriter& w) {
@@ -217,12 +214,12 @@ class Samr : public Service {
     if (!r.ok()) return;
     if (!find(h, SamHandle::Kind::kServer)) {
       w.policyHandle({});
-      w.u32(kStatusInvalidHandle);
+      w.u32(STATUS_INVALID_HANDLE);
       return;
     }
     if (sid != domain_sid_ && sid != builtin_sid_) {
       w.policyHandle({});
-      w.u32(kStatusNoSuchDomain);
+      w.u32(STATUS_NO_SUCH_DOMAIN);
       return;
     }
     addHandle(w, SamHandle{SamHandle::Kind::kDomain, sid == builtin_sid_});
@@ -240,12 +237,12 @@ class Samr : public Service {
     SamHandle* d = find(h, SamHandle::Kind::kDomain);
     if (!d) {
       w.pointer(false);
-      w.u32(kStatusInvalidHandle);
+      w.u32(STATUS_INVALID_HANDLE);
       return;
     }
     if (cls != 1 && cls != 2 && cls != 3 && cls != 5 && cls != 7 && cls != 12) {
       w.pointer(false);
-      w.u32(kStatusInvalidInfoClass);
+      w.u32(STATUS_INVALID_INFO_CLASS);
       return;
     }
     const ServerInfo& info = *ctx_.info;
@@ -291,7 +288,7 @@ class Samr : public Service {
         break;
     }
     w.flush();
-    w.u32(kStatusSuccess);
+    w.u32(STATUS_SUCCESS);
   }
 
   void enumDomainUsers(NdrReader& r, NdrWriter& w) {
@@ -305,7 +302,7 @@ class Samr : public Service {
       w.u32(context);
       w.pointer(false);
       w.u32(0);
-      w.u32(kStatusInvalidHandle);
+      w.u32(STATUS_INVALID_HANDLE);
       return;
     }
     std::vector<std::pair<uint32_t, std::string>> page;
@@ -317,7 +314,7 @@ class Samr : public Service {
     w.u32(static_cast<uint32_t>(d->builtin ? 0 : users.size()));
     writeEnumBuffer(w, page);
     w.u32(static_cast<uint32_t>(page.size()));
-    w.u32(kStatusSuccess);
+    w.u32(STATUS_SUCCESS);
   }
 
   void getAliasMembership(NdrReader& r, NdrWriter& w) {
@@ -337,7 +334,7 @@ class Samr : public Service {
     // No aliases exist: every SID is a member of none (SAMPR_ULONG_ARRAY, empty).
     w.u32(0);
     w.pointer(false);
-    w.u32(find(h, SamHandle::Kind::kDomain) ? kStatusSuccess : kStatusInvalidHandle);
+    w.u32(find(h, SamHandle::Kind::kDomain) ? STATUS_SUCCESS : STATUS_INVALID_HANDLE);
   }
 
   static void writeUlongArray(NdrWriter& w, const std::vector<uint32_t>& v) {
@@ -368,7 +365,7 @@ class Samr : public Service {
     if (!d) {
       writeUlongArray(w, {});
       writeUlongArray(w, {});
-      w.u32(kStatusInvalidHandle);
+      w.u32(STATUS_INVALID_HANDLE);
       return;
     }
     std::vector<uint32_t> rids, uses;
@@ -381,8 +378,8 @@ class Samr : public Service {
     }
     writeUlongArray(w, rids);
     writeUlongArray(w, uses);
-    uint32_t status = kStatusSuccess;
-    if (mapped < names.size()) status = mapped == 0 ? kStatusNoneMapped : kStatusSomeNotMapped;
+    uint32_t status = STATUS_SUCCESS;
+    if (mapped < names.size()) status = mapped == 0 ? STATUS_NONE_MAPPED : STATUS_SOME_NOT_MAPPED;
     w.u32(status);
   }
 
@@ -394,12 +391,12 @@ class Samr : public Service {
     SamHandle* d = find(h, SamHandle::Kind::kDomain);
     if (!d) {
       w.policyHandle({});
-      w.u32(kStatusInvalidHandle);
+      w.u32(STATUS_INVALID_HANDLE);
       return;
     }
     if (d->builtin || !findUserByRid(*ctx_.info, rid)) {
       w.policyHandle({});
-      w.u32(kStatusNoSuchUser);
+      w.u32(STATUS_NO_SUCH_USER);
       return;
     }
     addHandle(w, SamHandle{SamHandle::Kind::kUser, false, rid});
@@ -458,12 +455,12 @@ class Samr : public Service {
     const UserInfo* u = uh ? findUserByRid(*ctx_.info, uh->rid) : nullptr;
     if (!u) {
       w.pointer(false);
-      w.u32(uh ? kStatusNoSuchUser : kStatusInvalidHandle);
+      w.u32(uh ? STATUS_NO_SUCH_USER : STATUS_INVALID_HANDLE);
       return;
     }
     if (cls != 1 && cls != 6 && cls != 7 && cls != 8 && cls != 16 && cls != 21) {
       w.pointer(false);
-      w.u32(kStatusInvalidInfoClass);
+      w.u32(STATUS_INVALID_INFO_CLASS);
       return;
     }
     w.pointer(true);
@@ -494,7 +491,7 @@ class Samr : public Service {
         break;
     }
     w.flush();
-    w.u32(kStatusSuccess);
+    w.u32(STATUS_SUCCESS);
   }
 
   void getGroupsForUser(NdrReader& r, NdrWriter& w) {
@@ -502,7 +499,7 @@ class Samr : public Service {
     if (!r.ok()) return;
     if (!find(h, SamHandle::Kind::kUser)) {
       w.pointer(false);
-      w.u32(kStatusInvalidHandle);
+      w.u32(STATUS_INVALID_HANDLE);
       return;
     }
     // SAMPR_GET_GROUPS_BUFFER: every account is in Domain Users.
@@ -514,7 +511,7 @@ class Samr : public Service {
       w2.u32(kSeGroupDefaultAttributes);
     });
     w.flush();
-    w.u32(kStatusSuccess);
+    w.u32(STATUS_SUCCESS);
   }
 
   CallContext ctx_;

@@ -13,6 +13,7 @@
 #include "rpc/pdu.h"
 #include "rpc/server_info.h"
 #include "common/base/bytes.h"
+#include "common/smb2/ntstatus.h"
 
 namespace xsmb::rpc {
 
@@ -90,18 +91,18 @@ Sid domainSidOf(const ServerInfo& info);
 // Splits "DOMAIN\name" (or "name@DOMAIN" is not supported) into domain ("" if none) and name.
 std::pair<std::string_view, std::string_view> splitAccountName(std::string_view full);
 
-// NTSTATUS values the RPC services return beyond common/smb2/ntstatus.h (MS-ERREF 2.3.1).
-constexpr uint32_t kStatusSuccess = 0x00000000;
-constexpr uint32_t kStatusMoreEntries = 0x00000105;
-constexpr uint32_t kStatusSomeNotMapped = 0x00000107;
-constexpr uint32_t kStatusInvalidHandle = 0xC0000008;
-constexpr uint32_t kStatusInvalidParameter = 0xC000000D;
-constexpr uint32_t kStatusAccessDenied = 0xC0000022;
-constexpr uint32_t kStatusNoSuchUser = 0xC0000064;
-constexpr uint32_t kStatusNoneMapped = 0xC0000073;
-constexpr uint32_t kStatusInvalidInfoClass = 0xC0000003;
-constexpr uint32_t kStatusNoSuchDomain = 0xC00000DF;
-constexpr uint32_t kStatusInsufficientResources = 0xC000009A;
+// NTSTATUS results are common/smb2/ntstatus.h's values (STATUS_SUCCESS, STATUS_NONE_MAPPED...).
+
+// SID_NAME_USE (MS-LSAT 2.2.13, MS-SAMR 2.2.2.3): what kind of account a SID or name is.
+constexpr uint16_t kSidTypeUser = 1;
+constexpr uint16_t kSidTypeGroup = 2;
+constexpr uint16_t kSidTypeDomain = 3;
+constexpr uint16_t kSidTypeUnknown = 8;
+// DOMAIN_GROUP_RID_USERS (MS-DTYP 2.4.2.4): "Domain Users", every user's primary group.
+constexpr uint32_t kDomainUsersRid = 513;
+// PLATFORM_ID_NT (MS-SRVS 2.2.2.6, MS-WKST 2.2.5.1): the platform srvsvc and wkssvc report.
+constexpr uint32_t kPlatformIdNt = 500;
+
 // WERROR values (MS-ERREF 2.2).
 constexpr uint32_t kWerrOk = 0;
 constexpr uint32_t kWerrInvalidLevel = 124;      // ERROR_INVALID_LEVEL

@@ -13,7 +13,6 @@ constexpr uint16_t kOpNetrShareGetInfo = 16;     // MS-SRVS 3.1.4.10
 constexpr uint16_t kOpNetrServerGetInfo = 21;    // MS-SRVS 3.1.4.17
 constexpr uint16_t kOpNetrShareEnumSticky = 36;  // MS-SRVS 3.1.4.9 (Samba: NetShareEnum)
 
-constexpr uint32_t kPlatformIdNt = 500;       // MS-SRVS 2.2.2.6 PLATFORM_ID_NT
 constexpr uint32_t kSvTypeWorkstation = 0x1;  // MS-SRVS 2.2.2.7
 constexpr uint32_t kSvTypeServer = 0x2;
 constexpr uint32_t kSvTypeServerNt = 0x8000;

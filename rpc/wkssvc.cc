@@ -6,7 +6,6 @@ namespace xsmb::rpc {
 namespace {
 
 constexpr uint16_t kOpNetrWkstaGetInfo = 0;  // MS-WKST 3.2.4.1
-constexpr uint32_t kPlatformIdNt = 500;
 
 class Wkssvc : public Service {
  public:

@@ -11,6 +11,8 @@ namespace xsmb {
 #define XSMB_NTSTATUS_LIST(X)                      \
   X(STATUS_SUCCESS, 0x00000000)                    \
   X(STATUS_PENDING, XSMB_STATUS_PENDING)           \
+  X(STATUS_MORE_ENTRIES, 0x00000105)               \
+  X(STATUS_SOME_NOT_MAPPED, 0x00000107)            \
   X(STATUS_NOTIFY_ENUM_DIR, 0x0000010C)                    \
   X(STATUS_NOTIFY_CLEANUP, 0x0000010B)                     \
   X(STATUS_BUFFER_OVERFLOW, 0x80000005)            \
@@ -79,6 +81,8 @@ namespace xsmb {
   X(STATUS_INVALID_SECURITY_DESCR, 0xC0000079)     \
   X(STATUS_USER_EXISTS, 0xC0000063)                \
   X(STATUS_NO_SUCH_USER, 0xC0000064)               \
+  X(STATUS_NONE_MAPPED, 0xC0000073)                \
+  X(STATUS_NO_SUCH_DOMAIN, 0xC00000DF)             \
   X(STATUS_NOT_A_REPARSE_POINT, 0xC0000275)        \
   X(STATUS_FILE_SYSTEM_LIMITATION, 0xC0000427)     \
   X(STATUS_BAD_IMPERSONATION_LEVEL, 0xC00000A5)    \

@@ -73,7 +73,7 @@ class LsaTest : public ::testing::Test {
   void SetUp() override {
     Bytes out = c_.call(6, fixtureStub("rpcclient-036-c2s-ptype0-op6.bin"));
     ASSERT_EQ(out.size(), 24u);
-    EXPECT_EQ(loadU32(out.data() + 20), kStatusSuccess);
+    EXPECT_EQ(loadU32(out.data() + 20), STATUS_SUCCESS);
     handle_ = handleAt(out, 0);
     EXPECT_FALSE(handle_.isNull());
   }
@@ -89,7 +89,7 @@ TEST_F(LsaTest, CapturedQueryInfoPolicyPrimaryDomain) {
   auto h = readUnicodeStringHeader(r);
   EXPECT_EQ(r.pointer(), 0u);  // no SID for a workgroup
   EXPECT_EQ(readUnicodeStringBody(r, h), "WORKGROUP");
-  EXPECT_EQ(r.u32(), kStatusSuccess);
+  EXPECT_EQ(r.u32(), STATUS_SUCCESS);
   EXPECT_EQ(r.remaining(), 0u);
 }
 
@@ -109,14 +109,14 @@ TEST_F(LsaTest, QueryInfoPolicyAccountDomainAndDns) {
   EXPECT_NE(r.pointer(), 0u);
   EXPECT_EQ(readUnicodeStringBody(r, h), "SAMBABARS");
   EXPECT_EQ(r.sid().toString(), "S-1-5-21-3956432685-3068663317-851033068");
-  EXPECT_EQ(r.u32(), kStatusSuccess);
+  EXPECT_EQ(r.u32(), STATUS_SUCCESS);
   EXPECT_EQ(r.remaining(), 0u);
   Bytes dns = c_.call(46, queryInfoStub(handle_, 12));
-  EXPECT_EQ(loadU32(dns.data() + dns.size() - 4), kStatusSuccess);
+  EXPECT_EQ(loadU32(dns.data() + dns.size() - 4), STATUS_SUCCESS);
   Bytes bad = c_.call(7, queryInfoStub(handle_, 2));
   EXPECT_EQ(bad, Bytes({0, 0, 0, 0, 0x0D, 0, 0, 0xC0}));
   Bytes nohandle = c_.call(7, queryInfoStub(PolicyHandle{}, 5));
-  EXPECT_EQ(loadU32(nohandle.data() + 4), kStatusInvalidHandle);
+  EXPECT_EQ(loadU32(nohandle.data() + 4), STATUS_INVALID_HANDLE);
 }
 
 TEST_F(LsaTest, CapturedLookupNames) {
@@ -134,7 +134,7 @@ TEST_F(LsaTest, CapturedLookupNames) {
   EXPECT_EQ(res.sids[0][1], 1000u);
   EXPECT_EQ(res.sids[0][2], 0u);
   EXPECT_EQ(res.mapped, 1u);
-  EXPECT_EQ(res.status, kStatusSuccess);
+  EXPECT_EQ(res.status, STATUS_SUCCESS);
 }
 
 Bytes lookupNamesStub(const PolicyHandle& h, const std::vector<std::string>& names, int version) {
@@ -164,9 +164,9 @@ TEST_F(LsaTest, LookupNamesMixed) {
   EXPECT_EQ(res.sids[1][2], 0xFFFFFFFFu);
   EXPECT_EQ(res.sids[2][1], 1003u);
   EXPECT_EQ(res.mapped, 2u);
-  EXPECT_EQ(res.status, kStatusSomeNotMapped);
+  EXPECT_EQ(res.status, STATUS_SOME_NOT_MAPPED);
   auto none = decodeLookupNames(c_.call(14, lookupNamesStub(handle_, {"OTHERDOM\\bench"}, 1)));
-  EXPECT_EQ(none.status, kStatusNoneMapped);
+  EXPECT_EQ(none.status, STATUS_NONE_MAPPED);
   EXPECT_TRUE(none.domains.empty());
   // LookupNames3 returns SIDs.
   Bytes v3 = c_.call(68, lookupNamesStub(handle_, {"bench"}, 3));
@@ -181,11 +181,11 @@ TEST_F(LsaTest, LookupNamesMixed) {
   r.u32();
   EXPECT_EQ(r.sid().toString(), "S-1-5-21-3956432685-3068663317-851033068-1000");
   EXPECT_EQ(r.u32(), 1u);
-  EXPECT_EQ(r.u32(), kStatusSuccess);
+  EXPECT_EQ(r.u32(), STATUS_SUCCESS);
   EXPECT_TRUE(r.ok());
   // LookupNames2 decodes too (16-byte entries).
   Bytes v2 = c_.call(58, lookupNamesStub(handle_, {"bench"}, 2));
-  EXPECT_EQ(loadU32(v2.data() + v2.size() - 4), kStatusSuccess);
+  EXPECT_EQ(loadU32(v2.data() + v2.size() - 4), STATUS_SUCCESS);
 }
 
 Bytes lookupSidsStub(const PolicyHandle* h, const std::vector<std::string>& sids, int version) {
@@ -245,7 +245,7 @@ TEST_F(LsaTest, LookupSids) {
     EXPECT_EQ(idx[2], 0xFFFFFFFFu);
     EXPECT_EQ(names[3], "None");
     EXPECT_EQ(r.u32(), 3u);
-    EXPECT_EQ(r.u32(), kStatusSomeNotMapped);
+    EXPECT_EQ(r.u32(), STATUS_SOME_NOT_MAPPED);
     EXPECT_TRUE(r.ok());
     EXPECT_EQ(r.remaining(), 0u);
   }
@@ -261,16 +261,16 @@ TEST_F(LsaTest, CapturedGetUserNameAndClose) {
   EXPECT_NE(r.pointer(), 0u);
   auto dh = readUnicodeStringHeader(r);
   EXPECT_EQ(readUnicodeStringBody(r, dh), "SAMBABARS");
-  EXPECT_EQ(r.u32(), kStatusSuccess);
+  EXPECT_EQ(r.u32(), STATUS_SUCCESS);
   EXPECT_EQ(r.remaining(), 0u);
   Bytes close = withHandle(fixtureStub("rpcclient-040-c2s-ptype0-op0.bin"), handle_);
   Bytes c1 = c_.call(0, close);
   EXPECT_EQ(c1, Bytes(24, 0));
   Bytes c2 = c_.call(0, close);
-  EXPECT_EQ(loadU32(c2.data() + 20), kStatusInvalidHandle);
+  EXPECT_EQ(loadU32(c2.data() + 20), STATUS_INVALID_HANDLE);
   // After close the handle is dead.
   Bytes q = c_.call(7, queryInfoStub(handle_, 5));
-  EXPECT_EQ(loadU32(q.data() + 4), kStatusInvalidHandle);
+  EXPECT_EQ(loadU32(q.data() + 4), STATUS_INVALID_HANDLE);
 }
 
 TEST(LsaGuestTest, GetUserNameForGuest) {

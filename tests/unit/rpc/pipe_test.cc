@@ -117,7 +117,7 @@ TEST(PipeEndpointTest, AlterContextAddsAContext) {
   Bytes stub = fixtureStub("rpcclient-036-c2s-ptype0-op6.bin");
   auto out = responseStub(ep->write(requestBytes(3, 6, stub, 1)));
   ASSERT_EQ(out.size(), 24u);
-  EXPECT_EQ(loadU32(out.data() + 20), kStatusSuccess);
+  EXPECT_EQ(loadU32(out.data() + 20), STATUS_SUCCESS);
 }
 
 TEST(PipeEndpointTest, ProtocolErrors) {

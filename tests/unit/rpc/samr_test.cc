@@ -80,7 +80,7 @@ class SamrTest : public ::testing::Test {
     server_ = handleAt(out, 16);
     Bytes od = c_.call(7, withHandle(fixtureStub("rpcclient-068-c2s-ptype0-op7.bin"), server_));
     ASSERT_EQ(od.size(), 24u);
-    EXPECT_EQ(loadU32(od.data() + 20), kStatusSuccess);
+    EXPECT_EQ(loadU32(od.data() + 20), STATUS_SUCCESS);
     domain_ = handleAt(od, 0);
   }
   Client c_{"samr", samrSyntax()};
@@ -103,13 +103,13 @@ TEST_F(SamrTest, CapturedEnumDomainsAndLookupDomain) {
   EXPECT_EQ(readUnicodeStringBody(r, hs[0]), "SAMBABARS");
   EXPECT_EQ(readUnicodeStringBody(r, hs[1]), "Builtin");
   EXPECT_EQ(r.u32(), 2u);
-  EXPECT_EQ(r.u32(), kStatusSuccess);
+  EXPECT_EQ(r.u32(), STATUS_SUCCESS);
   EXPECT_EQ(r.remaining(), 0u);
   Bytes ld = c_.call(5, withHandle(fixtureStub("rpcclient-066-c2s-ptype0-op5.bin"), server_));
   NdrReader r2(ld);
   EXPECT_NE(r2.pointer(), 0u);
   EXPECT_EQ(r2.sid().toString(), "S-1-5-21-3956432685-3068663317-851033068");
-  EXPECT_EQ(r2.u32(), kStatusSuccess);
+  EXPECT_EQ(r2.u32(), STATUS_SUCCESS);
 }
 
 TEST_F(SamrTest, CapturedEnumDomainUsers) {
@@ -130,14 +130,14 @@ TEST_F(SamrTest, CapturedEnumDomainUsers) {
   EXPECT_EQ(e[1].first, 1003u);
   EXPECT_EQ(readUnicodeStringBody(r, e[1].second), "alice");
   EXPECT_EQ(r.u32(), 2u);
-  EXPECT_EQ(r.u32(), kStatusSuccess);
+  EXPECT_EQ(r.u32(), STATUS_SUCCESS);
   EXPECT_EQ(r.remaining(), 0u);
 }
 
 TEST_F(SamrTest, CapturedQueryUserSequence) {
   // rpcclient's queryuser: OpenUser(rid 0) fails, LookupNames, OpenUser, QueryUserInfo(21).
   Bytes bad = c_.call(34, withHandle(fixtureStub("rpcclient-087-c2s-ptype0-op34.bin"), domain_));
-  EXPECT_EQ(loadU32(bad.data() + 20), kStatusNoSuchUser);
+  EXPECT_EQ(loadU32(bad.data() + 20), STATUS_NO_SUCH_USER);
   Bytes ln = c_.call(17, withHandle(fixtureStub("rpcclient-089-c2s-ptype0-op17.bin"), domain_));
   // Same values as Samba's answer (referent ids differ): rids [1000], types [SidTypeUser].
   for (const Bytes& b : {ln, fixtureStub("rpcclient-090-s2c-ptype2-op17.bin")}) {
@@ -150,13 +150,13 @@ TEST_F(SamrTest, CapturedQueryUserSequence) {
     EXPECT_NE(r.pointer(), 0u);
     EXPECT_EQ(r.conformance(4), 1u);
     EXPECT_EQ(r.u32(), 1u);
-    EXPECT_EQ(r.u32(), kStatusSuccess);
+    EXPECT_EQ(r.u32(), STATUS_SUCCESS);
     EXPECT_TRUE(r.ok());
     EXPECT_EQ(r.remaining(), 0u);
   }
   Bytes ou = c_.call(34, withHandle(fixtureStub("rpcclient-091-c2s-ptype0-op34.bin"), domain_));
   ASSERT_EQ(ou.size(), 24u);
-  EXPECT_EQ(loadU32(ou.data() + 20), kStatusSuccess);
+  EXPECT_EQ(loadU32(ou.data() + 20), STATUS_SUCCESS);
   PolicyHandle user = handleAt(ou, 0);
   auto samba = decodeUserInfo21(fixtureStub("rpcclient-094-s2c-ptype2-op36.bin"));
   EXPECT_EQ(samba.name, "bench");
@@ -168,7 +168,7 @@ TEST_F(SamrTest, CapturedQueryUserSequence) {
   EXPECT_EQ(u.rid, 1000u);
   EXPECT_EQ(u.primary_group, 513u);
   EXPECT_EQ(u.uac & 0x10, 0x10u);
-  EXPECT_EQ(u.status, kStatusSuccess);
+  EXPECT_EQ(u.status, STATUS_SUCCESS);
   // GetGroupsForUser: Domain Users.
   NdrWriter w;
   w.policyHandle(user);
@@ -180,20 +180,20 @@ TEST_F(SamrTest, CapturedQueryUserSequence) {
   EXPECT_EQ(r.conformance(8), 1u);
   EXPECT_EQ(r.u32(), 513u);
   EXPECT_EQ(r.u32(), 7u);
-  EXPECT_EQ(r.u32(), kStatusSuccess);
+  EXPECT_EQ(r.u32(), STATUS_SUCCESS);
   // Other info classes.
   for (uint16_t cls : {1, 6, 7, 8, 16}) {
     NdrWriter q;
     q.policyHandle(user);
     q.u16(cls);
     Bytes o = c_.call(47, q.take());
-    EXPECT_EQ(loadU32(o.data() + o.size() - 4), kStatusSuccess) << cls;
+    EXPECT_EQ(loadU32(o.data() + o.size() - 4), STATUS_SUCCESS) << cls;
   }
   NdrWriter q;
   q.policyHandle(user);
   q.u16(99);
   Bytes o = c_.call(36, q.take());
-  EXPECT_EQ(loadU32(o.data() + 4), kStatusInvalidInfoClass);
+  EXPECT_EQ(loadU32(o.data() + 4), STATUS_INVALID_INFO_CLASS);
   // Close all three handles.
   for (const PolicyHandle* h : {&user, &domain_, &server_}) {
     NdrWriter cw;
@@ -208,7 +208,7 @@ TEST_F(SamrTest, QueryDomainInfoAndAliases) {
     q.policyHandle(domain_);
     q.u16(cls);
     Bytes o = c_.call(8, q.take());
-    EXPECT_EQ(loadU32(o.data() + o.size() - 4), kStatusSuccess) << cls;
+    EXPECT_EQ(loadU32(o.data() + o.size() - 4), STATUS_SUCCESS) << cls;
   }
   NdrWriter q;
   q.policyHandle(domain_);
@@ -235,10 +235,10 @@ TEST_F(SamrTest, QueryDomainInfoAndAliases) {
   d.u32(0x02000000);
   d.sid(*Sid::parse("S-1-5-21-9-9-9"));
   Bytes od = c_.call(7, d.take());
-  EXPECT_EQ(loadU32(od.data() + 20), kStatusNoSuchDomain);
+  EXPECT_EQ(loadU32(od.data() + 20), STATUS_NO_SUCH_DOMAIN);
   // SamrLookupNames with an unknown name.
   Bytes ln = c_.call(17, withHandle(fixtureStub("rpcclient-089-c2s-ptype0-op17.bin"), server_));
-  EXPECT_EQ(loadU32(ln.data() + ln.size() - 4), kStatusInvalidHandle);
+  EXPECT_EQ(loadU32(ln.data() + ln.size() - 4), STATUS_INVALID_HANDLE);
 }
 
 TEST(SamrConnectTest, Connect2AndConnect) {
