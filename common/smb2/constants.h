@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/smb2/security_constants.h"  // SECURITY_INFORMATION, SE_*, ACEs, SIDs
 #include "common/smb2/smb2_wire.h"
 
 namespace xsmb::smb2 {
@@ -267,11 +268,5 @@ constexpr uint32_t FSCTL_GET_REPARSE_POINT = 0x000900A8;
 constexpr uint32_t FSCTL_CREATE_OR_GET_OBJECT_ID = 0x000900C0;
 constexpr uint32_t FSCTL_SRV_REQUEST_RESUME_KEY = 0x00140078;
 constexpr uint32_t SMB2_0_IOCTL_IS_FSCTL = 0x00000001;
-
-// Security information flags (MS-DTYP 2.4.7).
-constexpr uint32_t OWNER_SECURITY_INFORMATION = 0x1;
-constexpr uint32_t GROUP_SECURITY_INFORMATION = 0x2;
-constexpr uint32_t DACL_SECURITY_INFORMATION = 0x4;
-constexpr uint32_t SACL_SECURITY_INFORMATION = 0x8;
 
 }  // namespace xsmb::smb2
