@@ -86,14 +86,10 @@ std::string buildStatusReport(session::ServerContext& server) {
 ControlSocket::~ControlSocket() {
   if (thread_.joinable()) {
     uint64_t one = 1;
-    (void)!write(stop_fd_, &one, sizeof(one));
+    (void)!write(stop_fd_.get(), &one, sizeof(one));
     thread_.join();
   }
-  if (fd_ >= 0) {
-    close(fd_);
-    unlink(path_.c_str());
-  }
-  if (stop_fd_ >= 0) close(stop_fd_);
+  if (fd_) unlink(path_.c_str());
 }
 
 bool ControlSocket::start(const std::string& path, session::ServerContext* server) {
@@ -106,36 +102,35 @@ bool ControlSocket::start(const std::string& path, session::ServerContext* serve
     return false;
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   unlink(path.c_str());
   mode_t old = umask(0177);
-  bool ok = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-            listen(fd_, 8) == 0;
+  bool ok = fd_ && bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            listen(fd_.get(), 8) == 0;
   umask(old);
   if (!ok) {
     XLOG(ERROR) << "control socket " << path << ": " << std::strerror(errno);
     return false;
   }
-  stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  stop_fd_.reset(eventfd(0, EFD_CLOEXEC));
   thread_ = std::thread([this] { run(); });
   return true;
 }
 
 void ControlSocket::run() {
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
   for (;;) {
     if (poll(fds, 2, -1) < 0) continue;
     if (fds[1].revents) return;
-    int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
+    UniqueFd c(accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!c) continue;
     std::string report = buildStatusReport(*server_);
     size_t off = 0;
     while (off < report.size()) {
-      ssize_t n = send(c, report.data() + off, report.size() - off, MSG_NOSIGNAL);
+      ssize_t n = send(c.get(), report.data() + off, report.size() - off, MSG_NOSIGNAL);
       if (n <= 0) break;
       off += static_cast<size_t>(n);
     }
-    close(c);
   }
 }
 

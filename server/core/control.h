@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "common/base/unique_fd.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
 
@@ -28,8 +29,8 @@ class ControlSocket {
   void run();
   session::ServerContext* server_ = nullptr;
   std::string path_;
-  int fd_ = -1;
-  int stop_fd_ = -1;
+  UniqueFd fd_;
+  UniqueFd stop_fd_;
   std::thread thread_;
 };
 

@@ -24,13 +24,6 @@ namespace {
 using namespace smb2;
 using handlers::RequestContext;
 
-// Header fields patched in a response after its handler ran (MS-SMB2 2.2.1.2).
-constexpr size_t kStatusOffset = 8;
-constexpr size_t kCreditsOffset = 14;
-constexpr size_t kAsyncIdOffset = 32;
-constexpr size_t kTreeIdOffset = 36;
-constexpr size_t kSessionIdOffset = 40;
-
 // How one response of the chain is to be signed.
 struct PendingResponse {
   size_t start;  // offset of its header in the output
@@ -148,7 +141,7 @@ Bytes completeDeferred(Bytes msg, size_t body, NtStatus st, bool sign, const Byt
     msg.resize(body);
     encodeErrorResponse(w);
   }
-  storeU32(&msg[kStatusOffset], st);
+  storeU32(&msg[kHeaderStatusOffset], st);
   if (sign) signMessage(msg, alg, key);
   return msg;
 }
@@ -375,7 +368,7 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Pe
     // MS-SMB2 3.3.4.2: the interim response carries the AsyncId the final one will use.
     storeU32(&out[start + kHeaderFlagsOffset],
              loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_ASYNC_COMMAND);
-    storeU64(&out[start + kAsyncIdOffset], ctx.async_id);
+    storeU64(&out[start + kHeaderAsyncIdOffset], ctx.async_id);
   }
   const bool is_deferred = static_cast<bool>(ctx.deferred_io.prepare);
   if (!is_deferred && ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
@@ -384,7 +377,7 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Pe
     ByteWriter w(&out);
     encodeErrorResponse(w, ctx.error_data);
   }
-  storeU32(&out[start + kStatusOffset], st);
+  storeU32(&out[start + kHeaderStatusOffset], st);
   if (conn.server->dataplane) {  // server-measured latency histogram, one sample per request
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   std::chrono::steady_clock::now() - req.started)
@@ -396,14 +389,14 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Pe
   if (ctx.response_session_id) {
     req.sid = ctx.response_session_id;
     c.cur_session = req.sid;
-    storeU64(&out[start + kSessionIdOffset], req.sid);
+    storeU64(&out[start + kHeaderSessionIdOffset], req.sid);
   }
   if (ctx.response_tree_id) {
     req.tid = ctx.response_tree_id;
     c.cur_tree = req.tid;
-    storeU32(&out[start + kTreeIdOffset], req.tid);
+    storeU32(&out[start + kHeaderTreeIdOffset], req.tid);
   }
-  storeU16(&out[start + kCreditsOffset], grantCredits(conn, req.h, req.charge));
+  storeU16(&out[start + kHeaderCreditsOffset], grantCredits(conn, req.h, req.charge));
   if (ctx.sign_response && !c.encrypted) {
     if (session::Session* ns = conn.findSession(req.sid); ns && !ns->signing_key.empty()) {
       pr->sign = true;

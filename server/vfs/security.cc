@@ -3,9 +3,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <iterator>
 #include <string>
 
 #include "common/smb2/constants.h"
+#include "common/smb2/security_constants.h"
 #include "server/vfs/info.h"
 #include "server/vfs/path.h"
 
@@ -14,15 +16,11 @@ namespace {
 
 using namespace smb2;
 
-constexpr uint16_t kSeDaclPresent = 0x0004;
-constexpr uint16_t kSeSaclPresent = 0x0010;
-constexpr uint16_t kSeSelfRelative = 0x8000;
-constexpr uint8_t kAccessAllowedAceType = 0x00;
-constexpr uint8_t kInheritOnlyAce = 0x08;
-
 // Returns the byte length of the SID at `off`, or 0 when it does not fit.
 size_t sidLength(ByteSpan sd, size_t off) {
-  if (off + 8 > sd.size() || sd[off] != 1 || sd[off + 1] > 15) return 0;
+  if (off + 8 > sd.size() || sd[off] != SID_REVISION || sd[off + 1] > SID_MAX_SUB_AUTHORITIES) {
+    return 0;
+  }
   size_t len = 8 + 4 * size_t{sd[off + 1]};
   return off + len <= sd.size() ? len : 0;
 }
@@ -66,9 +64,9 @@ int writeStored(int fd, ByteSpan sd) {
 
 Bytes unixSid(uint32_t kind, uint32_t id) {  // S-1-22-kind-id, Samba's Unix SIDs
   ByteWriter w;
-  w.u8(1);
-  w.u8(2);
-  w.bytes(Bytes{0, 0, 0, 0, 0, 22});
+  w.u8(SID_REVISION);
+  w.u8(2);  // SubAuthorityCount: kind, id
+  w.bytes(Bytes{0, 0, 0, 0, 0, static_cast<uint8_t>(kUnixSidAuthority)});
   w.u32(kind);
   w.u32(id);
   return w.take();
@@ -85,7 +83,7 @@ uint32_t rwxFromMask(uint32_t mask) {
 // The mode the DACL implies for owner, group and Everyone; nullopt when it names none of them.
 std::optional<mode_t> modeFromDacl(const Bytes& dacl, const Bytes& owner_sid,
                                    const Bytes& group_sid, mode_t current) {
-  static const Bytes kEveryone = {1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+  static const Bytes kEveryone(std::begin(kEveryoneSid), std::end(kEveryoneSid));
   uint32_t u = 0, g = 0, o = 0;
   bool any = false;
   size_t count = loadU16(&dacl[4]);
@@ -94,7 +92,7 @@ std::optional<mode_t> modeFromDacl(const Bytes& dacl, const Bytes& owner_sid,
     uint8_t type = dacl[pos], flags = dacl[pos + 1];
     size_t size = loadU16(&dacl[pos + 2]);
     if (size < 8 || pos + size > dacl.size()) break;
-    if (type == kAccessAllowedAceType && !(flags & kInheritOnlyAce)) {
+    if (type == ACCESS_ALLOWED_ACE_TYPE && !(flags & INHERIT_ONLY_ACE)) {
       uint32_t mask = loadU32(&dacl[pos + 4]);
       Bytes sid(dacl.begin() + pos + 8, dacl.begin() + pos + size);
       if (sid == owner_sid) u |= rwxFromMask(mask), any = true;
@@ -112,7 +110,7 @@ std::optional<mode_t> modeFromDacl(const Bytes& dacl, const Bytes& owner_sid,
 NtStatus parseSecurityDescriptor(ByteSpan sd, SecurityDescriptorParts* out) {
   if (sd.size() < 20 || sd[0] != 1) return STATUS_INVALID_SECURITY_DESCR;
   uint16_t control = loadU16(&sd[2]);
-  if (!(control & kSeSelfRelative)) return STATUS_INVALID_SECURITY_DESCR;
+  if (!(control & SE_SELF_RELATIVE)) return STATUS_INVALID_SECURITY_DESCR;
   *out = SecurityDescriptorParts{};
   out->control = control;
   uint32_t off_owner = loadU32(&sd[4]), off_group = loadU32(&sd[8]);
@@ -132,8 +130,8 @@ NtStatus parseSecurityDescriptor(ByteSpan sd, SecurityDescriptorParts* out) {
     return true;
   };
   if (!sid(off_owner, &out->owner) || !sid(off_group, &out->group) ||
-      !acl(off_sacl, control & kSeSaclPresent, &out->sacl) ||
-      !acl(off_dacl, control & kSeDaclPresent, &out->dacl)) {
+      !acl(off_sacl, control & SE_SACL_PRESENT, &out->sacl) ||
+      !acl(off_dacl, control & SE_DACL_PRESENT, &out->dacl)) {
     return STATUS_INVALID_SECURITY_DESCR;
   }
   return STATUS_SUCCESS;
@@ -145,8 +143,8 @@ Bytes buildSecurityDescriptor(const SecurityDescriptorParts& p, uint32_t info) {
   bool group = (info & GROUP_SECURITY_INFORMATION) && p.group;
   bool sacl = (info & SACL_SECURITY_INFORMATION) && p.sacl;
   bool dacl = (info & DACL_SECURITY_INFORMATION) && p.dacl;
-  uint16_t control = (p.control & ~(kSeDaclPresent | kSeSaclPresent)) | kSeSelfRelative |
-                     (dacl ? kSeDaclPresent : 0) | (sacl ? kSeSaclPresent : 0);
+  uint16_t control = (p.control & ~(SE_DACL_PRESENT | SE_SACL_PRESENT)) | SE_SELF_RELATIVE |
+                     (dacl ? SE_DACL_PRESENT : 0) | (sacl ? SE_SACL_PRESENT : 0);
   w.u8(1);
   w.u8(0);
   w.u16(control);
@@ -192,7 +190,8 @@ NtStatus setSecurityDescriptor(int fd, const struct stat& st, bool directory, ui
   if (info & SACL_SECURITY_INFORMATION) current.sacl = incoming.sacl;
   if (info & DACL_SECURITY_INFORMATION) {
     current.dacl = incoming.dacl;
-    current.control = (current.control & ~0x1000) | (incoming.control & 0x1000);  // PROTECTED
+    current.control =
+        (current.control & ~SE_DACL_PROTECTED) | (incoming.control & SE_DACL_PROTECTED);
   }
   Bytes merged = buildSecurityDescriptor(current, kAll);
   if (writeStored(fd, merged) != 0) return ntStatusFromErrno(errno);

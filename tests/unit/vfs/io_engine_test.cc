@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/base/unique_fd.h"
+
 namespace xsmb::vfs {
 namespace {
 
@@ -46,33 +48,33 @@ class TempFile {
     EXPECT_NE(dir, nullptr);
     dir_ = dir != nullptr ? dir : "/tmp";
     path_ = dir_ + "/file";
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    EXPECT_GE(fd_, 0) << path_;
+    fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    EXPECT_TRUE(fd_) << path_;
     if (!content.empty()) {
-      EXPECT_EQ(::pwrite(fd_, content.data(), content.size(), 0),
+      EXPECT_EQ(::pwrite(fd_.get(), content.data(), content.size(), 0),
                 static_cast<ssize_t>(content.size()));
     }
   }
   ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
+    fd_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
   // The whole file as the kernel sees it now (independent of the engine under test).
   std::vector<uint8_t> contents() const {
     struct stat st {};
-    EXPECT_EQ(::fstat(fd_, &st), 0);
+    EXPECT_EQ(::fstat(fd_.get(), &st), 0);
     std::vector<uint8_t> v(static_cast<size_t>(st.st_size));
-    EXPECT_EQ(::pread(fd_, v.data(), v.size(), 0), static_cast<ssize_t>(v.size()));
+    EXPECT_EQ(::pread(fd_.get(), v.data(), v.size(), 0), static_cast<ssize_t>(v.size()));
     return v;
   }
 
  private:
   std::string dir_;
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 FileIo readOf(int fd, uint64_t offset, std::vector<uint8_t>* buf) {
@@ -113,11 +115,11 @@ class IoEngineTest : public ::testing::TestWithParam<EngineParam> {
       ASSERT_NE(engine_, nullptr);
       EXPECT_EQ(engine_->name(), "threads");
     }
-    epfd_ = epoll_create1(EPOLL_CLOEXEC);
-    ASSERT_GE(epfd_, 0);
+    epfd_.reset(epoll_create1(EPOLL_CLOEXEC));
+    ASSERT_TRUE(epfd_);
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ASSERT_EQ(epoll_ctl(epfd_, EPOLL_CTL_ADD, engine_->eventFd(), &ev), 0);
+    ASSERT_EQ(epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, engine_->eventFd(), &ev), 0);
   }
 
   void TearDown() override {
@@ -125,7 +127,7 @@ class IoEngineTest : public ::testing::TestWithParam<EngineParam> {
     EXPECT_FALSE(ran_outside_reap_) << "a callback ran outside reap()";
     engine_.reset();
     pool_.reset();
-    if (epfd_ >= 0) ::close(epfd_);
+    epfd_.reset();
   }
 
   // submit() that records whether the callback ever runs inside submit() or outside reap().
@@ -154,7 +156,7 @@ class IoEngineTest : public ::testing::TestWithParam<EngineParam> {
   void runUntil(const std::function<bool()>& finished) {
     while (!finished()) {
       epoll_event ev{};
-      int n = epoll_wait(epfd_, &ev, 1, -1);
+      int n = epoll_wait(epfd_.get(), &ev, 1, -1);
       if (n < 0 && errno == EINTR) continue;
       ASSERT_EQ(n, 1) << "epoll_wait: " << std::strerror(errno);
       ASSERT_TRUE(ev.events & EPOLLIN);
@@ -171,12 +173,12 @@ class IoEngineTest : public ::testing::TestWithParam<EngineParam> {
 
   bool readable() {
     epoll_event ev{};
-    return epoll_wait(epfd_, &ev, 1, 0) == 1;
+    return epoll_wait(epfd_.get(), &ev, 1, 0) == 1;
   }
 
   std::unique_ptr<IoPool> pool_;
   std::unique_ptr<IoEngine> engine_;
-  int epfd_ = -1;
+  UniqueFd epfd_;
   bool in_submit_ = false;
   bool in_reap_ = false;
   bool ran_inside_submit_ = false;
@@ -366,7 +368,7 @@ TEST_P(IoEngineTest, EventFdSignalsCompletionsThroughEpoll) {
   epoll_event ev{};
   int n;
   do {
-    n = epoll_wait(epfd_, &ev, 1, -1);
+    n = epoll_wait(epfd_.get(), &ev, 1, -1);
   } while (n < 0 && errno == EINTR);
   ASSERT_EQ(n, 1);
   EXPECT_TRUE(ev.events & EPOLLIN);
