@@ -193,7 +193,7 @@ class E2E(unittest.TestCase):
 
     # --- helpers -------------------------------------------------------------------------
 
-    def start_server(self, bpf, sockmap=False):
+    def start_server(self, bpf, sockmap=False, pin_dir=None):
         """xsmbd in the srv namespace. With bpf, `bpf = yes` and the pin dir (and with sockmap,
         `bpf sockmap = yes`: every connection in the sockhash under the verdict); an xsmbd that
         does not know those options yet runs without them (self.server_wired False) so that
@@ -203,6 +203,8 @@ class E2E(unittest.TestCase):
             opts.update({"bpf": "yes", "bpf pin dir": PIN_DIR})
         if bpf and sockmap:
             opts["bpf sockmap"] = "yes"
+        if pin_dir:
+            opts["bpf pin dir"] = pin_dir
         self.server_wired = bpf
         server = harness.Server(global_options=opts)
         server.add_share("data", {"read only": "no"})
@@ -339,6 +341,17 @@ class E2E(unittest.TestCase):
         server = self.start_server(bpf=False)
         self.transfer(server, 64 << 20)
         self.assertFalse(os.path.exists(PIN_DIR))
+
+    def test_bpf_no_touches_no_pinned_map(self):
+        # Maps pinned where the server looks, but `bpf = no`: while a session is up the
+        # sessions map stays empty, and no request lands in the server latency histogram.
+        loader("load")
+        server = self.start_server(bpf=False, pin_dir=PIN_DIR)
+        held = self.transfer(server, 4 << 20, on_hold=lambda: dump("sessions"))
+        self.assertEqual(held, [], "xsmbd wrote its session with bpf = no")
+        srv_lat = sum(e["value"]["count"] for e in dump("srv_lat"))
+        self.assertEqual(srv_lat, 0, "xsmbd fed the latency histogram with bpf = no")
+        self.assertIn("plain socket mode: no BPF data plane (bpf = no)", server.log())
 
     def test_flood(self):
         loader("load")
