@@ -113,6 +113,315 @@ NtStatus openPipe(RequestContext& ctx, const CreateRequest& req, ByteWriter& bod
   return STATUS_SUCCESS;
 }
 
+// What the path walk and the open or create produced: the Open and the response are built from it.
+struct OpenedFile {
+  vfs::Resolved res;
+  uint32_t desired = 0;          // the access asked for (generic rights mapped); granted on success
+  bool maximum_allowed = false;  // MAXIMUM_ALLOWED was asked for
+  uint32_t create_action = FILE_OPENED;
+  bool directory = false;
+  uint32_t maximal = 0;  // the maximal access (the MxAc answer)
+  vfs::UniqueFd fd;
+  int open_flags = 0;  // the access flags fd was opened with
+};
+
+// The dispositions that replace the data of a file that exists.
+bool overwrites(uint32_t disposition) {
+  return disposition == FILE_OVERWRITE || disposition == FILE_OVERWRITE_IF ||
+         disposition == FILE_SUPERSEDE;
+}
+
+// MS-SMB2 3.3.5.9: the request's fields are checked before the path is looked at, each with the
+// status Windows returns for it.
+NtStatus validateCreateRequest(const CreateRequest& req) {
+  if (req.impersonation_level > 3) return STATUS_BAD_IMPERSONATION_LEVEL;
+  if (req.create_disposition > FILE_OVERWRITE_IF) return STATUS_INVALID_PARAMETER;
+  if ((req.create_options & FILE_DIRECTORY_FILE) && (req.create_options & FILE_NON_DIRECTORY_FILE))
+    return STATUS_INVALID_PARAMETER;
+  if (req.create_options & 0xFF000000) return STATUS_INVALID_PARAMETER;
+  if (req.desired_access & ~kValidAccess) return STATUS_ACCESS_DENIED;
+  if (req.desired_access == 0) return STATUS_ACCESS_DENIED;
+  if (req.file_attributes & ~kValidAttributes) return STATUS_INVALID_PARAMETER;
+  if (req.share_access & ~0x7u) return STATUS_INVALID_PARAMETER;
+  if (req.create_options & FILE_OPEN_BY_FILE_ID) return STATUS_NOT_SUPPORTED;
+  if (req.desired_access & ACCESS_SYSTEM_SECURITY) return STATUS_PRIVILEGE_NOT_HELD;
+  uint32_t disposition = req.create_disposition;
+  if ((req.create_options & FILE_DIRECTORY_FILE) && disposition != FILE_CREATE &&
+      disposition != FILE_OPEN && disposition != FILE_OPEN_IF) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  return STATUS_SUCCESS;
+}
+
+// The client's name as this server stores it: `*name` without a default-stream suffix (the
+// Open's path) and `*comps` its components, for vfs::resolvePath.
+NtStatus parseCreateName(const std::string& client_name, std::string* name,
+                         std::vector<std::string>* comps) {
+  *name = client_name;
+  // The unnamed data stream is the file itself.
+  for (const char* suffix : {"::$DATA", ":$DATA"}) {
+    size_t n = std::char_traits<char>::length(suffix);
+    if (name->size() >= n && name->compare(name->size() - n, n, suffix) == 0) {
+      name->resize(name->size() - n);
+      break;
+    }
+  }
+  if (!name->empty() && (*name)[0] == '\\') return STATUS_INVALID_PARAMETER;
+  // A ".." component would climb; Windows calls that a syntax error of the path.
+  for (size_t pos = 0; pos <= name->size();) {
+    size_t end = name->find('\\', pos);
+    if (end == std::string::npos) end = name->size();
+    if (name->compare(pos, end - pos, "..") == 0 && end - pos == 2)
+      return STATUS_OBJECT_PATH_SYNTAX_BAD;
+    pos = end + 1;
+  }
+  if (NtStatus st = vfs::splitPath(*name, comps); st != STATUS_SUCCESS) {
+    // A ':' means a named stream, which this server does not store.
+    if (name->find(':') != std::string::npos) return STATUS_OBJECT_NAME_NOT_FOUND;
+    return st;
+  }
+  return STATUS_SUCCESS;
+}
+
+// A symlink inside the share is its target (which must stay beneath the root): `res->stx`
+// becomes the target's.
+NtStatus followSymlink(vfs::Resolved* res) {
+  if (!res->exists || !S_ISLNK(res->stx.stx_mode)) return STATUS_SUCCESS;
+  vfs::UniqueFd target(vfs::openBeneath(res->parent.get(), res->name.c_str(), O_PATH));
+  if (!target) return vfs::ntStatusFromErrno(errno);
+  if (statx(target.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &res->stx) != 0)
+    return vfs::ntStatusFromErrno(errno);
+  return STATUS_SUCCESS;
+}
+
+// MS-SMB2 3.3.5.9 / MS-FSA 2.1.5.1.2 for a file that exists: the disposition and file type
+// checks, then the maximal access (the kernel's answer for the session's identity, within the
+// share's) and the access check against it.
+NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest& req,
+                           OpenedFile* f) {
+  const vfs::Resolved& res = f->res;
+  uint32_t disposition = req.create_disposition;
+  f->directory = S_ISDIR(res.stx.stx_mode);
+  if (disposition == FILE_CREATE) return STATUS_OBJECT_NAME_COLLISION;
+  if ((req.create_options & FILE_DIRECTORY_FILE) && !f->directory) return STATUS_NOT_A_DIRECTORY;
+  if ((req.create_options & FILE_NON_DIRECTORY_FILE) && f->directory)
+    return STATUS_FILE_IS_A_DIRECTORY;
+  if (f->directory && overwrites(disposition)) return STATUS_INVALID_PARAMETER;
+  f->maximal = fileMaximalAccess(res.parent.get(), res.name, f->directory, res.stx.stx_uid);
+  if (!res.name.empty() && parentWritable(res.parent.get())) f->maximal |= DELETE;
+  f->maximal &= tree.maximal_access;
+  // The READONLY attribute denies writing the data to everyone, administrators included
+  // (MS-FSA 2.1.5.1.2.1); here it is the absence of write bits, which root would ignore.
+  if (!f->directory && (res.stx.stx_mode & 0222) == 0) {
+    f->maximal &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD);
+  }
+  if (f->maximum_allowed) f->desired |= f->maximal;
+  if (tree.read_only && ((f->desired & kWriteAccess) || overwrites(disposition)))
+    return STATUS_ACCESS_DENIED;
+  if (f->desired & ~(f->maximal | SYNCHRONIZE | READ_CONTROL | FILE_READ_ATTRIBUTES))
+    return STATUS_ACCESS_DENIED;
+  if ((req.create_options & FILE_DELETE_ON_CLOSE) && !f->directory &&
+      (res.stx.stx_mode & 0222) == 0) {
+    return STATUS_CANNOT_DELETE;  // read-only files cannot be deleted (MS-FSA 2.1.5.1.2.1)
+  }
+  return STATUS_SUCCESS;
+}
+
+// FILE_OPEN, FILE_OPEN_IF, FILE_OVERWRITE(_IF) and FILE_SUPERSEDE of a file that exists: opens it
+// with the access granted and, for the overwriting dispositions, truncates it and replaces its
+// attributes (MS-FSA 2.1.5.1.2).
+NtStatus openExistingFile(const session::TreeConnect& tree, const CreateRequest& req,
+                          OpenedFile* f) {
+  if (NtStatus st = checkExistingFile(tree, req, f); st != STATUS_SUCCESS) return st;
+  const vfs::Resolved& res = f->res;
+  int flags = openFlagsFor(f->desired, f->directory);
+  const char* n = res.name.empty() ? "." : res.name.c_str();
+  // openat2 accepts only a few flags together with O_PATH.
+  f->fd.reset(vfs::openBeneath(res.parent.get(), n, flags == O_PATH ? flags : flags | O_NONBLOCK));
+  f->open_flags = flags;
+  if (!f->fd && f->directory && errno == EACCES) {
+    f->fd.reset(vfs::openBeneath(res.parent.get(), n, O_PATH));
+    f->open_flags = O_PATH;
+  }
+  if (!f->fd) return vfs::ntStatusFromErrno(errno);
+  if (overwrites(req.create_disposition)) {
+    int tfd = vfs::openBeneath(res.parent.get(), n, O_WRONLY | O_TRUNC);
+    if (tfd < 0) return vfs::ntStatusFromErrno(errno);
+    close(tfd);
+    f->create_action =
+        req.create_disposition == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
+    vfs::setDosAttributes(f->fd.get(), req.file_attributes | FILE_ATTRIBUTE_ARCHIVE);
+  }
+  return STATUS_SUCCESS;
+}
+
+// FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE_IF and FILE_SUPERSEDE of a name that does not exist:
+// creates the directory or file (exclusively) with the share's modes and the requested
+// attributes. When another client created the name between our lookup and our create, and the
+// disposition would open an existing file, sets `*lost_race` (if `may_retry`) so that the caller
+// looks the name up again and opens what is there, as if it had existed all along.
+NtStatus createNewFile(const session::TreeConnect& tree, const CreateRequest& req, bool may_retry,
+                       OpenedFile* f, bool* lost_race) {
+  uint32_t disposition = req.create_disposition;
+  if (disposition == FILE_OPEN || disposition == FILE_OVERWRITE) {
+    return STATUS_OBJECT_NAME_NOT_FOUND;
+  }
+  if (tree.read_only) return STATUS_ACCESS_DENIED;
+  vfs::Resolved& res = f->res;
+  if (res.name.empty()) return STATUS_OBJECT_NAME_INVALID;
+  const auto& cfg = tree.share->cfg;
+  f->directory = req.create_options & FILE_DIRECTORY_FILE;
+  f->maximal = tree.maximal_access;  // the creator may do everything the share allows
+  if (f->maximum_allowed) f->desired |= f->maximal;
+  auto raced = [&] { return errno == EEXIST && disposition != FILE_CREATE && may_retry; };
+  if (f->directory) {
+    if (mkdirat(res.parent.get(), res.name.c_str(), 0777 & cfg.directory_mask) != 0) {
+      if (raced()) {
+        *lost_race = true;
+        return STATUS_SUCCESS;
+      }
+      return vfs::ntStatusFromErrno(errno);
+    }
+    f->fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(), O_RDONLY | O_DIRECTORY));
+    f->open_flags = O_RDONLY;
+  } else {
+    int flags = openFlagsFor(f->desired, false);
+    if (flags == O_PATH || flags == O_RDONLY) flags = O_RDONLY;
+    f->fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(),
+                                 flags | O_CREAT | O_EXCL | O_NONBLOCK, 0666 & cfg.create_mask));
+    f->open_flags = flags;
+  }
+  if (!f->fd) {
+    // Another client created it between our lookup and our create: open what is there
+    // (FILE_OPEN_IF and friends), as if it had existed all along.
+    if (raced()) {
+      *lost_race = true;
+      return STATUS_SUCCESS;
+    }
+    return vfs::ntStatusFromErrno(errno);
+  }
+  f->create_action = FILE_CREATED;
+  uint32_t attrs = req.file_attributes & ~FILE_ATTRIBUTE_DIRECTORY;
+  if (!f->directory) attrs |= FILE_ATTRIBUTE_ARCHIVE;
+  vfs::setDosAttributes(f->fd.get(), attrs);
+  if (attrs & FILE_ATTRIBUTE_READONLY) fchmod(f->fd.get(), 0444 & cfg.create_mask);
+  res.disk_path = res.disk_path.empty() ? res.name : res.disk_path;
+  return STATUS_SUCCESS;
+}
+
+// MS-SMB2 3.3.5.9: resolves the path beneath the share root and opens or creates what the
+// disposition asks for. A create that loses a race to another client is retried once.
+NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req,
+                      const std::vector<std::string>& comps, OpenedFile* f) {
+  for (int attempts = 0;; ++attempts) {
+    *f = OpenedFile{};
+    if (NtStatus st = vfs::resolvePath(tree.share->root.get(), comps, &f->res);
+        st != STATUS_SUCCESS) {
+      return st;
+    }
+    f->desired = mapGeneric(req.desired_access);
+    f->maximum_allowed = f->desired & MAXIMUM_ALLOWED;
+    f->desired &= ~MAXIMUM_ALLOWED;
+    if ((req.create_options & FILE_DELETE_ON_CLOSE) && !(f->desired & DELETE) &&
+        !f->maximum_allowed) {
+      return STATUS_ACCESS_DENIED;
+    }
+    if (NtStatus st = followSymlink(&f->res); st != STATUS_SUCCESS) return st;
+    if (f->res.exists) return openExistingFile(tree, req, f);
+    bool lost_race = false;
+    NtStatus st = createNewFile(tree, req, attempts == 0, f, &lost_race);
+    if (!lost_race) return st;
+  }
+}
+
+// MS-SMB2 3.3.5.9: the Open, entered in the server-wide file table after the oplocks that
+// conflict with it are broken; the table applies the share modes (MS-FSA 2.1.5.1.2). When the
+// share modes refuse it, a file or directory this request created is removed again.
+NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::string& smb_path,
+                 const vfs::FileMeta& meta, OpenedFile& f, std::unique_ptr<session::Open>* out) {
+  session::TreeConnect& tree = *ctx.tree;
+  auto o = std::make_unique<session::Open>();
+  o->volatile_id = ctx.conn->next_volatile_id++;
+  o->share = tree.share;
+  o->session_id = ctx.session->id;
+  o->tree_id = tree.id;
+  o->directory = f.directory;
+  o->granted_access = f.desired;
+  o->share_access = req.share_access;
+  o->create_options = req.create_options;
+  o->delete_on_close = req.create_options & FILE_DELETE_ON_CLOSE;
+  o->disk_path = f.res.disk_path;
+  o->smb_path = smb_path;
+  o->key = {meta.device, meta.file_id};
+  o->token = ctx.server->next_open_token.fetch_add(1);
+  if (ctx.identity) o->opener = *ctx.identity;
+  bool write_intent = (o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) ||
+                      f.create_action == FILE_OVERWRITTEN || f.create_action == FILE_SUPERSEDED;
+  ctx.server->files.breakOplocks(o->key, ctx.conn, write_intent);
+  vfs::FileTable::OpenInfo info;
+  info.token = o->token;
+  info.access = o->granted_access;
+  info.share_access = o->share_access;
+  info.owner = ctx.conn->weak_from_this();
+  info.volatile_id = o->volatile_id;
+  if (NtStatus s2 = ctx.server->files.add(o->key, info); s2 != STATUS_SUCCESS) {
+    if (f.create_action == FILE_CREATED) {
+      unlinkat(f.res.parent.get(), f.res.name.c_str(), f.directory ? AT_REMOVEDIR : 0);
+    }
+    return s2;
+  }
+  // What the descriptor allows, from the flags it was opened with (no F_GETFL call).
+  int acc = f.open_flags & (O_ACCMODE | O_PATH);
+  o->has_read = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_RDONLY || (acc & O_ACCMODE) == O_RDWR);
+  o->has_write = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_WRONLY || (acc & O_ACCMODE) == O_RDWR);
+  o->fd = std::move(f.fd);
+  *out = std::move(o);
+  return STATUS_SUCCESS;
+}
+
+// MS-SMB2 3.3.5.9.2 (SMB2_CREATE_SD_BUFFER): the security descriptor of a file just created;
+// ignored when an existing file is opened.
+NtStatus applySecurityDescriptor(const session::Open& o, bool directory, ByteSpan sd) {
+  struct stat st {};
+  if (fstat(o.fd.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
+  return vfs::setSecurityDescriptor(
+      o.fd.get(), st, directory,
+      OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, sd);
+}
+
+// MS-SMB2 3.3.5.9: the create contexts this server acts on. SecD applies to a created file; MxAc
+// (2.2.14.2.5) answers the maximal access, QFid (2.2.14.2.9) the on-disk id. Other contexts
+// (leases, durable handles, ...) are not granted and so not answered. When the security
+// descriptor cannot be set, the Open (already in the file table, maybe holding an oplock) is
+// closed again and the create fails with that status.
+NtStatus applyCreateContexts(RequestContext& ctx, const CreateRequest& req, const OpenedFile& f,
+                             const vfs::FileMeta& meta, std::unique_ptr<session::Open>& o,
+                             CreateResponse* resp) {
+  for (const CreateContext& c : req.contexts) {
+    if (c.name == "SecD" && f.create_action == FILE_CREATED) {
+      if (NtStatus sst = applySecurityDescriptor(*o, f.directory, c.data); sst != STATUS_SUCCESS) {
+        ctx.conn->opens[o->volatile_id] = std::move(o);
+        ctx.conn->closeOpen(resp->file_id.volatile_id);
+        return sst;
+      }
+      continue;
+    }
+    if (c.name == "MxAc") {
+      ByteWriter w;
+      w.u32(STATUS_SUCCESS);
+      w.u32(f.maximal);
+      resp->contexts.emplace_back("MxAc", w.take());
+    } else if (c.name == "QFid") {
+      ByteWriter w;
+      w.u64(meta.file_id);
+      w.u64(meta.device);
+      w.zeros(16);
+      resp->contexts.emplace_back("QFid", w.take());
+    }
+  }
+  return STATUS_SUCCESS;
+}
+
 }  // namespace
 
 session::Open* findOpen(RequestContext& ctx, const FileId& id) {
@@ -138,238 +447,28 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
   session::TreeConnect& tree = *ctx.tree;
   if (tree.ipc) return openPipe(ctx, req, body);
 
-  // MS-SMB2 3.3.5.9 parameter validation.
-  if (req.impersonation_level > 3) return STATUS_BAD_IMPERSONATION_LEVEL;
-  if (req.create_disposition > FILE_OVERWRITE_IF) return STATUS_INVALID_PARAMETER;
-  if ((req.create_options & FILE_DIRECTORY_FILE) && (req.create_options & FILE_NON_DIRECTORY_FILE))
-    return STATUS_INVALID_PARAMETER;
-  if (req.create_options & 0xFF000000) return STATUS_INVALID_PARAMETER;
-  if (req.desired_access & ~kValidAccess) return STATUS_ACCESS_DENIED;
-  if (req.desired_access == 0) return STATUS_ACCESS_DENIED;
-  if (req.file_attributes & ~kValidAttributes) return STATUS_INVALID_PARAMETER;
-  if (req.share_access & ~0x7u) return STATUS_INVALID_PARAMETER;
-  if (req.create_options & FILE_OPEN_BY_FILE_ID) return STATUS_NOT_SUPPORTED;
-  if (req.desired_access & ACCESS_SYSTEM_SECURITY) return STATUS_PRIVILEGE_NOT_HELD;
-  bool want_dir = req.create_options & FILE_DIRECTORY_FILE;
-  bool want_file = req.create_options & FILE_NON_DIRECTORY_FILE;
-  uint32_t disposition = req.create_disposition;
-  if (want_dir && disposition != FILE_CREATE && disposition != FILE_OPEN &&
-      disposition != FILE_OPEN_IF) {
-    return STATUS_INVALID_PARAMETER;
-  }
-
-  std::string name = req.name;
-  // The unnamed data stream is the file itself.
-  for (const char* suffix : {"::$DATA", ":$DATA"}) {
-    size_t n = std::char_traits<char>::length(suffix);
-    if (name.size() >= n && name.compare(name.size() - n, n, suffix) == 0) {
-      name.resize(name.size() - n);
-      break;
-    }
-  }
-  if (!name.empty() && name[0] == '\\') return STATUS_INVALID_PARAMETER;
-  // A ".." component would climb; Windows calls that a syntax error of the path.
-  for (size_t pos = 0; pos <= name.size();) {
-    size_t end = name.find('\\', pos);
-    if (end == std::string::npos) end = name.size();
-    if (name.compare(pos, end - pos, "..") == 0 && end - pos == 2)
-      return STATUS_OBJECT_PATH_SYNTAX_BAD;
-    pos = end + 1;
-  }
+  if (NtStatus st = validateCreateRequest(req); st != STATUS_SUCCESS) return st;
+  std::string name;
   std::vector<std::string> comps;
-  if (NtStatus st = vfs::splitPath(name, &comps); st != STATUS_SUCCESS) {
-    // A ':' means a named stream, which this server does not store.
-    if (name.find(':') != std::string::npos) return STATUS_OBJECT_NAME_NOT_FOUND;
-    return st;
-  }
-  int attempts = 0;
-retry:
-  vfs::Resolved res;
-  if (NtStatus st = vfs::resolvePath(tree.share->root.get(), comps, &res); st != STATUS_SUCCESS)
-    return st;
-
-  uint32_t desired = mapGeneric(req.desired_access);
-  bool maximum_allowed = desired & MAXIMUM_ALLOWED;
-  desired &= ~MAXIMUM_ALLOWED;
-  if ((req.create_options & FILE_DELETE_ON_CLOSE) && !(desired & DELETE) && !maximum_allowed)
-    return STATUS_ACCESS_DENIED;
-
-  uint32_t create_action = FILE_OPENED;
-  bool directory = false;
-  uint32_t maximal = 0;
-  vfs::UniqueFd fd;
-  int open_flags = 0;  // the access flags fd was opened with
-  const auto& cfg = tree.share->cfg;
-
-  if (res.exists && S_ISLNK(res.stx.stx_mode)) {
-    // A symlink inside the share is its target (which must stay beneath the root).
-    vfs::UniqueFd target(vfs::openBeneath(res.parent.get(), res.name.c_str(), O_PATH));
-    if (!target) return vfs::ntStatusFromErrno(errno);
-    if (statx(target.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &res.stx) != 0)
-      return vfs::ntStatusFromErrno(errno);
-  }
-  if (res.exists) {
-    directory = S_ISDIR(res.stx.stx_mode);
-    if (disposition == FILE_CREATE) return STATUS_OBJECT_NAME_COLLISION;
-    if (want_dir && !directory) return STATUS_NOT_A_DIRECTORY;
-    if (want_file && directory) return STATUS_FILE_IS_A_DIRECTORY;
-    if (directory && (disposition == FILE_OVERWRITE || disposition == FILE_OVERWRITE_IF ||
-                      disposition == FILE_SUPERSEDE)) {
-      return STATUS_INVALID_PARAMETER;
-    }
-    maximal = fileMaximalAccess(res.parent.get(), res.name, directory, res.stx.stx_uid);
-    if (!res.name.empty() && parentWritable(res.parent.get())) maximal |= DELETE;
-    maximal &= tree.maximal_access;
-    // The READONLY attribute denies writing the data to everyone, administrators included
-    // (MS-FSA 2.1.5.1.2.1); here it is the absence of write bits, which root would ignore.
-    if (!directory && (res.stx.stx_mode & 0222) == 0) {
-      maximal &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD);
-    }
-    if (maximum_allowed) desired |= maximal;
-    bool overwrite = disposition == FILE_OVERWRITE || disposition == FILE_OVERWRITE_IF ||
-                     disposition == FILE_SUPERSEDE;
-    if (tree.read_only && ((desired & kWriteAccess) || overwrite)) return STATUS_ACCESS_DENIED;
-    if (desired & ~(maximal | SYNCHRONIZE | READ_CONTROL | FILE_READ_ATTRIBUTES))
-      return STATUS_ACCESS_DENIED;
-    if ((req.create_options & FILE_DELETE_ON_CLOSE) && !directory &&
-        (res.stx.stx_mode & 0222) == 0) {
-      return STATUS_CANNOT_DELETE;  // read-only files cannot be deleted (MS-FSA 2.1.5.1.2.1)
-    }
-    int flags = openFlagsFor(desired, directory);
-    const char* n = res.name.empty() ? "." : res.name.c_str();
-    // openat2 accepts only a few flags together with O_PATH.
-    fd.reset(vfs::openBeneath(res.parent.get(), n, flags == O_PATH ? flags : flags | O_NONBLOCK));
-    open_flags = flags;
-    if (!fd && directory && errno == EACCES) {
-      fd.reset(vfs::openBeneath(res.parent.get(), n, O_PATH));
-      open_flags = O_PATH;
-    }
-    if (!fd) return vfs::ntStatusFromErrno(errno);
-    if (overwrite) {
-      int tfd = vfs::openBeneath(res.parent.get(), n, O_WRONLY | O_TRUNC);
-      if (tfd < 0) return vfs::ntStatusFromErrno(errno);
-      close(tfd);
-      create_action = disposition == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
-      vfs::setDosAttributes(fd.get(), req.file_attributes | FILE_ATTRIBUTE_ARCHIVE);
-    }
-  } else {
-    if (disposition == FILE_OPEN || disposition == FILE_OVERWRITE) {
-      return STATUS_OBJECT_NAME_NOT_FOUND;
-    }
-    if (tree.read_only) return STATUS_ACCESS_DENIED;
-    if (res.name.empty()) return STATUS_OBJECT_NAME_INVALID;
-    directory = want_dir;
-    maximal = tree.maximal_access;  // the creator may do everything the share allows
-    if (maximum_allowed) desired |= maximal;
-    if (directory) {
-      if (mkdirat(res.parent.get(), res.name.c_str(), 0777 & cfg.directory_mask) != 0) {
-        if (errno == EEXIST && disposition != FILE_CREATE && attempts++ == 0) goto retry;
-        return vfs::ntStatusFromErrno(errno);
-      }
-      fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(), O_RDONLY | O_DIRECTORY));
-      open_flags = O_RDONLY;
-    } else {
-      int flags = openFlagsFor(desired, false);
-      if (flags == O_PATH || flags == O_RDONLY) flags = O_RDONLY;
-      fd.reset(vfs::openBeneath(res.parent.get(), res.name.c_str(),
-                                flags | O_CREAT | O_EXCL | O_NONBLOCK, 0666 & cfg.create_mask));
-      open_flags = flags;
-    }
-    if (!fd) {
-      // Another client created it between our lookup and our create: open what is there
-      // (FILE_OPEN_IF and friends), as if it had existed all along.
-      if (errno == EEXIST && disposition != FILE_CREATE && attempts++ == 0) goto retry;
-      return vfs::ntStatusFromErrno(errno);
-    }
-    create_action = FILE_CREATED;
-    uint32_t attrs = req.file_attributes & ~FILE_ATTRIBUTE_DIRECTORY;
-    if (!directory) attrs |= FILE_ATTRIBUTE_ARCHIVE;
-    vfs::setDosAttributes(fd.get(), attrs);
-    if (attrs & FILE_ATTRIBUTE_READONLY) fchmod(fd.get(), 0444 & cfg.create_mask);
-    res.disk_path = res.disk_path.empty() ? res.name : res.disk_path;
-  }
+  if (NtStatus st = parseCreateName(req.name, &name, &comps); st != STATUS_SUCCESS) return st;
+  OpenedFile f;
+  if (NtStatus st = openOrCreate(tree, req, comps, &f); st != STATUS_SUCCESS) return st;
 
   // One statx for the file table's key and the response's times and sizes.
   vfs::FileMeta meta;
-  if (NtStatus ms = vfs::readFileMeta(fd.get(), &meta); ms != STATUS_SUCCESS) return ms;
-  auto o = std::make_unique<session::Open>();
-  o->volatile_id = ctx.conn->next_volatile_id++;
-  o->share = tree.share;
-  o->session_id = ctx.session->id;
-  o->tree_id = tree.id;
-  o->directory = directory;
-  o->granted_access = desired;
-  o->share_access = req.share_access;
-  o->create_options = req.create_options;
-  o->delete_on_close = req.create_options & FILE_DELETE_ON_CLOSE;
-  o->disk_path = res.disk_path;
-  o->smb_path = name;
-  o->key = {meta.device, meta.file_id};
-  o->token = ctx.server->next_open_token.fetch_add(1);
-  if (ctx.identity) o->opener = *ctx.identity;
-  bool write_intent = (o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) ||
-                      create_action == FILE_OVERWRITTEN || create_action == FILE_SUPERSEDED;
-  ctx.server->files.breakOplocks(o->key, ctx.conn, write_intent);
-  vfs::FileTable::OpenInfo info;
-  info.token = o->token;
-  info.access = o->granted_access;
-  info.share_access = o->share_access;
-  info.owner = ctx.conn->weak_from_this();
-  info.volatile_id = o->volatile_id;
-  if (NtStatus s2 = ctx.server->files.add(o->key, info); s2 != STATUS_SUCCESS) {
-    if (create_action == FILE_CREATED) {
-      unlinkat(res.parent.get(), res.name.c_str(), directory ? AT_REMOVEDIR : 0);
-    }
-    return s2;
-  }
-  // What the descriptor allows, from the flags it was opened with (no F_GETFL call).
-  int acc = open_flags & (O_ACCMODE | O_PATH);
-  o->has_read = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_RDONLY || (acc & O_ACCMODE) == O_RDWR);
-  o->has_write = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_WRONLY || (acc & O_ACCMODE) == O_RDWR);
-  o->fd = std::move(fd);
+  if (NtStatus ms = vfs::readFileMeta(f.fd.get(), &meta); ms != STATUS_SUCCESS) return ms;
+  std::unique_ptr<session::Open> o;
+  if (NtStatus st = addOpen(ctx, req, name, meta, f, &o); st != STATUS_SUCCESS) return st;
 
   CreateResponse resp;
-  resp.create_action = create_action;
-  if (!directory) {
+  resp.create_action = f.create_action;
+  if (!f.directory) {
     resp.oplock_level = ctx.server->files.grantOplock(o->key, o->token, req.requested_oplock_level);
   }
   fillTimes(meta, &resp);
   resp.file_id = {o->volatile_id, o->volatile_id};
-  for (const CreateContext& c : req.contexts) {
-    if (c.name == "SecD" && create_action == FILE_CREATED) {
-      // MS-SMB2 2.2.13.2.3: the new file's security descriptor.
-      struct stat st {};
-      if (fstat(o->fd.get(), &st) != 0) {
-        NtStatus sst = vfs::ntStatusFromErrno(errno);
-        ctx.conn->opens[o->volatile_id] = std::move(o);
-        ctx.conn->closeOpen(resp.file_id.volatile_id);
-        return sst;
-      }
-      if (NtStatus sst = vfs::setSecurityDescriptor(
-              o->fd.get(), st, directory,
-              OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-              c.data);
-          sst != STATUS_SUCCESS) {
-        ctx.conn->opens[o->volatile_id] = std::move(o);
-        ctx.conn->closeOpen(resp.file_id.volatile_id);
-        return sst;
-      }
-      continue;
-    }
-    if (c.name == "MxAc") {
-      ByteWriter w;
-      w.u32(STATUS_SUCCESS);
-      w.u32(maximal);
-      resp.contexts.emplace_back("MxAc", w.take());
-    } else if (c.name == "QFid") {
-      ByteWriter w;
-      w.u64(meta.file_id);
-      w.u64(meta.device);
-      w.zeros(16);
-      resp.contexts.emplace_back("QFid", w.take());
-    }
-    // Other contexts (leases, durable handles, ...) are not granted and so not answered.
-  }
+  if (NtStatus st = applyCreateContexts(ctx, req, f, meta, o, &resp); st != STATUS_SUCCESS)
+    return st;
   if (ctx.compound_file_id) *ctx.compound_file_id = resp.file_id;
   ctx.conn->opens[o->volatile_id] = std::move(o);
   encodeCreateResponse(resp, body);

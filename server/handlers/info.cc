@@ -149,8 +149,7 @@ NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
     } else {
       if (!replace) return STATUS_OBJECT_NAME_COLLISION;
       if (S_ISDIR(dst.stx.stx_mode)) return STATUS_ACCESS_DENIED;
-      vfs::FileTable::Key k{makedev(dst.stx.stx_dev_major, dst.stx.stx_dev_minor),
-                                dst.stx.stx_ino};
+      vfs::FileTable::Key k{makedev(dst.stx.stx_dev_major, dst.stx.stx_dev_minor), dst.stx.stx_ino};
       // Replacing a file that someone has open is refused on Windows.
       if (ctx.server->files.hasOtherOpens(k, 0)) return STATUS_ACCESS_DENIED;
     }
@@ -195,6 +194,73 @@ NtStatus setDisposition(RequestContext& ctx, session::Open& o, ByteSpan buf) {
   return STATUS_SUCCESS;
 }
 
+// FileEndOfFileInformation and FileAllocationInformation (MS-FSCC 2.4): the size is set through
+// an open with write access. Allocation below the end of file truncates (MS-FSA 2.1.5.15.1);
+// above it, the space is reserved where the filesystem can.
+NtStatus setSize(session::Open& o, uint8_t cls, ByteSpan buf) {
+  ByteReader r(buf);
+  uint64_t size = r.u64();
+  if (!r.ok()) return STATUS_INFO_LENGTH_MISMATCH;
+  if (!o.has_write || o.directory) return STATUS_ACCESS_DENIED;
+  struct stat sb {};
+  if (fstat(o.fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
+  if (size > static_cast<uint64_t>(INT64_MAX)) return STATUS_INVALID_PARAMETER;
+  NtStatus st = STATUS_SUCCESS;
+  if (cls == FileEndOfFileInformation) {
+    if (ftruncate(o.fd.get(), static_cast<off_t>(size)) != 0) st = vfs::ntStatusFromErrno(errno);
+  } else if (size < static_cast<uint64_t>(sb.st_size)) {
+    if (ftruncate(o.fd.get(), static_cast<off_t>(size)) != 0) st = vfs::ntStatusFromErrno(errno);
+  } else if (size > 0) {
+    // Reserve the space; a filesystem that cannot is still correct without it.
+    fallocate(o.fd.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));
+  }
+  return st;
+}
+
+// MS-SMB2 3.3.5.21.1: the file information classes a client may set (MS-FSCC 2.4).
+NtStatus setFileInfo(RequestContext& ctx, session::Open& o, const SetInfoRequest& req) {
+  ByteReader r(req.buffer);
+  switch (req.file_info_class) {
+    case FileBasicInformation:
+      return setBasic(o, req.buffer);
+    case FileRenameInformation:
+      return setRename(ctx, o, req.buffer);
+    case FileDispositionInformation:
+      return setDisposition(ctx, o, req.buffer);
+    case FileEndOfFileInformation:
+    case FileAllocationInformation:
+      return setSize(o, req.file_info_class, req.buffer);
+    case FilePositionInformation:
+      o.position = r.u64();
+      return r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
+    case FileModeInformation:
+      o.mode = r.u32();
+      return r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
+    case FileLinkInformation:
+      return STATUS_NOT_SUPPORTED;
+    case FileFullEaInformation:
+      return STATUS_EAS_NOT_SUPPORTED;
+    default:
+      return STATUS_INVALID_INFO_CLASS;
+  }
+}
+
+// MS-SMB2 3.3.5.21.3: owner and group need WRITE_OWNER, the DACL WRITE_DAC; the SACL needs a
+// privilege no SMB user holds here.
+NtStatus setSecurityInfo(session::Open& o, const SetInfoRequest& req) {
+  uint32_t info = req.additional_information;
+  if ((info & (OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION)) &&
+      !(o.granted_access & WRITE_OWNER)) {
+    return STATUS_ACCESS_DENIED;
+  }
+  if ((info & DACL_SECURITY_INFORMATION) && !(o.granted_access & WRITE_DAC))
+    return STATUS_ACCESS_DENIED;
+  if (info & SACL_SECURITY_INFORMATION) return STATUS_PRIVILEGE_NOT_HELD;
+  struct stat sb {};
+  if (fstat(o.fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
+  return vfs::setSecurityDescriptor(o.fd.get(), sb, o.directory, info, req.buffer);
+}
+
 }  // namespace
 
 NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body) {
@@ -220,8 +286,7 @@ NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body) {
       if (!(o->granted_access & READ_CONTROL)) return STATUS_ACCESS_DENIED;
       struct stat sb {};
       if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
-      out = vfs::querySecurityDescriptor(o->fd.get(), sb, o->directory,
-                                         req.additional_information);
+      out = vfs::querySecurityDescriptor(o->fd.get(), sb, o->directory, req.additional_information);
       if (out.size() > req.output_buffer_length) {
         // MS-SMB2 3.3.5.20.3: tell the client the size it needs.
         ByteWriter need;
@@ -255,74 +320,14 @@ NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body) {
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
   if (ctx.tree->read_only) return STATUS_ACCESS_DENIED;
+  // Metadata changes through a handle act with the opener's rights (access is granted at open).
   std::optional<vfs::ScopedIdentity> as_opener;
   if (o->opener) as_opener.emplace(*o->opener);
   NtStatus st = STATUS_INVALID_INFO_CLASS;
   if (req.info_type == SMB2_0_INFO_FILE) {
-    ByteReader r(req.buffer);
-    switch (req.file_info_class) {
-      case FileBasicInformation:
-        st = setBasic(*o, req.buffer);
-        break;
-      case FileRenameInformation:
-        st = setRename(ctx, *o, req.buffer);
-        break;
-      case FileDispositionInformation:
-        st = setDisposition(ctx, *o, req.buffer);
-        break;
-      case FileEndOfFileInformation:
-      case FileAllocationInformation: {
-        uint64_t size = r.u64();
-        if (!r.ok()) return STATUS_INFO_LENGTH_MISMATCH;
-        if (!o->has_write || o->directory) return STATUS_ACCESS_DENIED;
-        struct stat sb {};
-        if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
-        if (size > static_cast<uint64_t>(INT64_MAX)) return STATUS_INVALID_PARAMETER;
-        st = STATUS_SUCCESS;
-        if (req.file_info_class == FileEndOfFileInformation) {
-          if (ftruncate(o->fd.get(), static_cast<off_t>(size)) != 0)
-            st = vfs::ntStatusFromErrno(errno);
-        } else if (size < static_cast<uint64_t>(sb.st_size)) {
-          // Allocation below the end of file truncates (MS-FSA 2.1.5.15.1).
-          if (ftruncate(o->fd.get(), static_cast<off_t>(size)) != 0)
-            st = vfs::ntStatusFromErrno(errno);
-        } else if (size > 0) {
-          // Reserve the space; a filesystem that cannot is still correct without it.
-          fallocate(o->fd.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));
-        }
-        break;
-      }
-      case FilePositionInformation:
-        o->position = r.u64();
-        st = r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
-        break;
-      case FileModeInformation:
-        o->mode = r.u32();
-        st = r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
-        break;
-      case FileLinkInformation:
-        st = STATUS_NOT_SUPPORTED;
-        break;
-      case FileFullEaInformation:
-        st = STATUS_EAS_NOT_SUPPORTED;
-        break;
-      default:
-        st = STATUS_INVALID_INFO_CLASS;
-    }
+    st = setFileInfo(ctx, *o, req);
   } else if (req.info_type == SMB2_0_INFO_SECURITY) {
-    // MS-SMB2 3.3.5.21.3: owner and group need WRITE_OWNER, the DACL WRITE_DAC; the SACL needs
-    // a privilege no SMB user holds here.
-    uint32_t info = req.additional_information;
-    if ((info & (OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION)) &&
-        !(o->granted_access & WRITE_OWNER)) {
-      return STATUS_ACCESS_DENIED;
-    }
-    if ((info & DACL_SECURITY_INFORMATION) && !(o->granted_access & WRITE_DAC))
-      return STATUS_ACCESS_DENIED;
-    if (info & SACL_SECURITY_INFORMATION) return STATUS_PRIVILEGE_NOT_HELD;
-    struct stat sb {};
-    if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
-    st = vfs::setSecurityDescriptor(o->fd.get(), sb, o->directory, info, req.buffer);
+    st = setSecurityInfo(*o, req);
   } else if (req.info_type == SMB2_0_INFO_FILESYSTEM || req.info_type == SMB2_0_INFO_QUOTA) {
     st = STATUS_NOT_SUPPORTED;
   } else {

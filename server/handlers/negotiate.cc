@@ -1,8 +1,8 @@
 // NEGOTIATE (MS-SMB2 3.3.5.3 / 3.3.5.4) and the SMB1 upgrade path (3.3.5.3.1).
 #include <algorithm>
 
-#include "server/auth/spnego.h"
 #include "common/crypto/crypto.h"
+#include "server/auth/spnego.h"
 #include "server/handlers/handler.h"
 #include "server/vfs/attributes.h"
 
@@ -11,7 +11,7 @@ namespace {
 
 using namespace smb2;
 
-constexpr uint32_t kSmallIoSize = 64 * 1024;        // 2.0.2 has no multi-credit requests
+constexpr uint32_t kSmallIoSize = 64 * 1024;  // 2.0.2 has no multi-credit requests
 
 bool dialectAllowed(const session::ServerContext& s, uint16_t d) {
   return d >= s.config.global.server_min_protocol && d <= s.config.global.server_max_protocol;
@@ -40,14 +40,150 @@ void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r,
   if (s.config.global.kerberos_keytab_file.empty()) {
     *spnego_token = auth::spnegoNegotiateToken({auth::SpnegoMech::kNtlmssp});
   } else {
-    *spnego_token = auth::spnegoNegotiateToken({auth::SpnegoMech::kKerberosLegacy,
-                                                auth::SpnegoMech::kKerberos,
-                                                auth::SpnegoMech::kNtlmssp});
+    *spnego_token =
+        auth::spnegoNegotiateToken({auth::SpnegoMech::kKerberosLegacy, auth::SpnegoMech::kKerberos,
+                                    auth::SpnegoMech::kNtlmssp});
   }
   r->security_buffer = *spnego_token;
   conn.server_security_mode = r->security_mode;
   conn.server_capabilities = r->capabilities;
   conn.max_transact_size = conn.max_read_size = conn.max_write_size = io;
+}
+
+// MS-SMB2 3.3.5.4: the highest dialect that both the client offers and "server min/max protocol"
+// allow; 0 when there is none.
+uint16_t selectDialect(const session::ServerContext& server, const NegotiateRequest& req) {
+  for (uint16_t d :
+       {SMB2_DIALECT_311, SMB2_DIALECT_302, SMB2_DIALECT_300, SMB2_DIALECT_210, SMB2_DIALECT_202}) {
+    if (dialectAllowed(server, d) &&
+        std::find(req.dialects.begin(), req.dialects.end(), d) != req.dialects.end()) {
+      return d;
+    }
+  }
+  return 0;
+}
+
+// MS-SMB2 3.3.5.4: the signing algorithm the dialect implies (AES-CMAC from 3.0, HMAC-SHA256
+// before; 3.1.1 may change it through its signing context), and for 3.0 / 3.0.2 encryption with
+// AES-128-CCM (their only cipher) when the client is capable, "server smb encrypt" is not off and
+// "server smb3 encryption algorithms" allows it.
+void selectDialectSecurity(RequestContext& ctx, const NegotiateRequest& req, uint16_t dialect,
+                           NegotiateResponse* resp) {
+  session::ConnState& conn = *ctx.conn;
+  if (dialect < SMB2_DIALECT_300) {
+    conn.signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
+    return;
+  }
+  conn.signing_algorithm = crypto::SigningAlgorithm::kAesCmac;
+  const auto& g = ctx.server->config.global;
+  bool ccm_allowed =
+      std::find(g.server_smb3_encryption_algorithms.begin(),
+                g.server_smb3_encryption_algorithms.end(),
+                SMB2_ENCRYPTION_AES128_CCM) != g.server_smb3_encryption_algorithms.end();
+  if (dialect < SMB2_DIALECT_311 && (req.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION) &&
+      g.server_smb_encrypt != config::EncryptPolicy::kOff && ccm_allowed) {
+    conn.cipher = SMB2_ENCRYPTION_AES128_CCM;
+    resp->capabilities |= SMB2_GLOBAL_CAP_ENCRYPTION;
+    conn.server_capabilities = resp->capabilities;
+  }
+}
+
+// An algorithm list of a negotiate context: a 16-bit count, then that many 16-bit ids.
+std::vector<uint16_t> readAlgorithms(ByteReader& r) {
+  uint16_t count = r.u16();
+  std::vector<uint16_t> offered;
+  for (uint16_t i = 0; i < count && r.ok(); ++i) offered.push_back(r.u16());
+  return offered;
+}
+
+// The first of the server's preferences that the client offers, else `none`.
+uint16_t firstPreferred(const std::vector<uint16_t>& preferences,
+                        const std::vector<uint16_t>& offered, uint16_t none) {
+  for (uint16_t pref : preferences) {
+    if (std::find(offered.begin(), offered.end(), pref) != offered.end()) return pref;
+  }
+  return none;
+}
+
+// The response context that names the one algorithm chosen (signing or cipher).
+Bytes oneAlgorithm(uint16_t id) {
+  ByteWriter w;
+  w.u16(1);
+  w.u16(id);
+  return w.take();
+}
+
+// MS-SMB2 3.3.5.4 SMB2_PREAUTH_INTEGRITY_CAPABILITIES: whether the client offers SHA-512.
+bool offersSha512(ByteReader& r) {
+  uint16_t count = r.u16();
+  r.u16();  // SaltLength
+  bool sha512 = false;
+  for (uint16_t i = 0; i < count && r.ok(); ++i) {
+    if (r.u16() == SMB2_PREAUTH_HASH_SHA512 && r.ok()) sha512 = true;
+  }
+  return sha512;
+}
+
+// MS-SMB2 3.3.5.4 SMB2_SIGNING_CAPABILITIES: the first of "server smb3 signing algorithms" that the
+// client offers (AES-CMAC when none is).
+uint16_t selectSigningAlgorithm(RequestContext& ctx, ByteReader& r) {
+  std::vector<uint16_t> offered = readAlgorithms(r);
+  uint16_t alg = firstPreferred(ctx.server->config.global.server_smb3_signing_algorithms, offered,
+                                SMB2_SIGNING_AES_CMAC);
+  ctx.conn->signing_algorithm = alg == SMB2_SIGNING_AES_GMAC ? crypto::SigningAlgorithm::kAesGmac
+                                : alg == SMB2_SIGNING_HMAC_SHA256
+                                    ? crypto::SigningAlgorithm::kHmacSha256
+                                    : crypto::SigningAlgorithm::kAesCmac;
+  return alg;
+}
+
+// MS-SMB2 3.3.5.4 SMB2_ENCRYPTION_CAPABILITIES: the first of "server smb3 encryption algorithms"
+// (the server's order of preference, as Samba's default) that the client offers; 0 = no common
+// cipher, and always 0 when "server smb encrypt" is off.
+uint16_t selectCipher(RequestContext& ctx, ByteReader& r) {
+  std::vector<uint16_t> offered = readAlgorithms(r);
+  const auto& g = ctx.server->config.global;
+  const std::vector<uint16_t> none;
+  ctx.conn->cipher = firstPreferred(g.server_smb_encrypt == config::EncryptPolicy::kOff
+                                        ? none
+                                        : g.server_smb3_encryption_algorithms,
+                                    offered, 0);
+  return ctx.conn->cipher;
+}
+
+// MS-SMB2 3.3.5.4, dialect 3.1.1: the negotiate contexts choose the signing algorithm and the
+// cipher (each answered with a context of the one chosen); a request without SHA-512 preauth
+// integrity is invalid. The response's preauth context (SHA-512, a fresh salt) comes first, and
+// the connection's PreauthIntegrityHashValue starts from this request; the dispatcher adds the
+// response (preauth_connection).
+NtStatus negotiateContexts311(RequestContext& ctx, const NegotiateRequest& req,
+                              NegotiateResponse* resp) {
+  session::ConnState& conn = *ctx.conn;
+  bool has_preauth = false;
+  for (const NegotiateContext& c : req.contexts) {
+    ByteReader r(c.data);
+    if (c.type == SMB2_PREAUTH_INTEGRITY_CAPABILITIES) {
+      if (offersSha512(r)) has_preauth = true;
+    } else if (c.type == SMB2_SIGNING_CAPABILITIES) {
+      resp->contexts.emplace_back(SMB2_SIGNING_CAPABILITIES,
+                                  oneAlgorithm(selectSigningAlgorithm(ctx, r)));
+    } else if (c.type == SMB2_ENCRYPTION_CAPABILITIES) {
+      resp->contexts.emplace_back(SMB2_ENCRYPTION_CAPABILITIES, oneAlgorithm(selectCipher(ctx, r)));
+    }
+  }
+  if (!has_preauth) return STATUS_INVALID_PARAMETER;
+  ByteWriter w;
+  w.u16(1);   // HashAlgorithmCount
+  w.u16(32);  // SaltLength
+  w.u16(SMB2_PREAUTH_HASH_SHA512);
+  uint8_t salt[32];
+  crypto::randomBytes(salt);
+  w.bytes(salt, sizeof(salt));
+  resp->contexts.insert(resp->contexts.begin(), {SMB2_PREAUTH_INTEGRITY_CAPABILITIES, w.take()});
+  std::array<uint8_t, 64> zero{};
+  conn.preauth_hash = crypto::sha512Concat(zero, ctx.message);
+  ctx.preauth_connection = true;
+  return STATUS_SUCCESS;
 }
 
 }  // namespace
@@ -61,15 +197,7 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
   }
   NegotiateRequest req;
   if (NtStatus st = decodeNegotiateRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
-  uint16_t chosen = 0;
-  for (uint16_t d :
-       {SMB2_DIALECT_311, SMB2_DIALECT_302, SMB2_DIALECT_300, SMB2_DIALECT_210, SMB2_DIALECT_202}) {
-    if (dialectAllowed(*ctx.server, d) &&
-        std::find(req.dialects.begin(), req.dialects.end(), d) != req.dialects.end()) {
-      chosen = d;
-      break;
-    }
-  }
+  uint16_t chosen = selectDialect(*ctx.server, req);
   if (chosen == 0) return STATUS_NOT_SUPPORTED;
 
   NegotiateResponse resp;
@@ -79,89 +207,9 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
   conn.client_capabilities = req.capabilities;
   conn.client_guid = req.client_guid;
   conn.client_dialects = req.dialects;
-
-  if (chosen >= SMB2_DIALECT_300) {
-    conn.signing_algorithm = crypto::SigningAlgorithm::kAesCmac;
-    const auto& g = ctx.server->config.global;
-    bool ccm_allowed = std::find(g.server_smb3_encryption_algorithms.begin(),
-                                 g.server_smb3_encryption_algorithms.end(),
-                                 SMB2_ENCRYPTION_AES128_CCM) !=
-                       g.server_smb3_encryption_algorithms.end();
-    if (chosen < SMB2_DIALECT_311 && (req.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION) &&
-        g.server_smb_encrypt != config::EncryptPolicy::kOff && ccm_allowed) {
-      conn.cipher = SMB2_ENCRYPTION_AES128_CCM;  // the only cipher of 3.0 / 3.0.2
-      resp.capabilities |= SMB2_GLOBAL_CAP_ENCRYPTION;
-      conn.server_capabilities = resp.capabilities;
-    }
-  } else {
-    conn.signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
-  }
+  selectDialectSecurity(ctx, req, chosen, &resp);
   if (chosen == SMB2_DIALECT_311) {
-    bool has_preauth = false;
-    for (const NegotiateContext& c : req.contexts) {
-      ByteReader r(c.data);
-      if (c.type == SMB2_PREAUTH_INTEGRITY_CAPABILITIES) {
-        uint16_t count = r.u16();
-        r.u16();  // SaltLength
-        for (uint16_t i = 0; i < count && r.ok(); ++i) {
-          if (r.u16() == SMB2_PREAUTH_HASH_SHA512 && r.ok()) has_preauth = true;
-        }
-      } else if (c.type == SMB2_SIGNING_CAPABILITIES) {
-        // The first of the server's preferences that the client offers (MS-SMB2 3.3.5.4).
-        uint16_t count = r.u16();
-        std::vector<uint16_t> offered;
-        for (uint16_t i = 0; i < count && r.ok(); ++i) offered.push_back(r.u16());
-        uint16_t chosen_alg = SMB2_SIGNING_AES_CMAC;
-        for (uint16_t pref : ctx.server->config.global.server_smb3_signing_algorithms) {
-          if (std::find(offered.begin(), offered.end(), pref) != offered.end()) {
-            chosen_alg = pref;
-            break;
-          }
-        }
-        conn.signing_algorithm = chosen_alg == SMB2_SIGNING_AES_GMAC ? crypto::SigningAlgorithm::kAesGmac
-                                 : chosen_alg == SMB2_SIGNING_HMAC_SHA256
-                                     ? crypto::SigningAlgorithm::kHmacSha256
-                                     : crypto::SigningAlgorithm::kAesCmac;
-        ByteWriter w;
-        w.u16(1);
-        w.u16(chosen_alg);
-        resp.contexts.emplace_back(SMB2_SIGNING_CAPABILITIES, w.take());
-      } else if (c.type == SMB2_ENCRYPTION_CAPABILITIES) {
-        // The server's order of preference, as Samba's default; 0 = no common cipher.
-        uint16_t count = r.u16();
-        std::vector<uint16_t> offered;
-        for (uint16_t i = 0; i < count && r.ok(); ++i) offered.push_back(r.u16());
-        uint16_t cipher = 0;
-        const auto& g = ctx.server->config.global;
-        const std::vector<uint16_t> none;
-        for (uint16_t pref : g.server_smb_encrypt == config::EncryptPolicy::kOff
-                                 ? none
-                                 : g.server_smb3_encryption_algorithms) {
-          if (std::find(offered.begin(), offered.end(), pref) != offered.end()) {
-            cipher = pref;
-            break;
-          }
-        }
-        conn.cipher = cipher;
-        ByteWriter w;
-        w.u16(1);
-        w.u16(cipher);
-        resp.contexts.emplace_back(SMB2_ENCRYPTION_CAPABILITIES, w.take());
-      }
-    }
-    // MS-SMB2 3.3.5.4: a 3.1.1 NEGOTIATE without SHA-512 preauth integrity is invalid.
-    if (!has_preauth) return STATUS_INVALID_PARAMETER;
-    ByteWriter w;
-    w.u16(1);   // HashAlgorithmCount
-    w.u16(32);  // SaltLength
-    w.u16(SMB2_PREAUTH_HASH_SHA512);
-    uint8_t salt[32];
-    crypto::randomBytes(salt);
-    w.bytes(salt, sizeof(salt));
-    resp.contexts.insert(resp.contexts.begin(), {SMB2_PREAUTH_INTEGRITY_CAPABILITIES, w.take()});
-    std::array<uint8_t, 64> zero{};
-    conn.preauth_hash = crypto::sha512Concat(zero, ctx.message);
-    ctx.preauth_connection = true;
+    if (NtStatus st = negotiateContexts311(ctx, req, &resp); st != STATUS_SUCCESS) return st;
   }
   conn.dialect = chosen;
   conn.negotiated = true;

@@ -1,12 +1,12 @@
 // SESSION_SETUP (MS-SMB2 3.3.5.5) with SPNEGO/NTLMSSP, and LOGOFF (3.3.5.6).
 #include <cstring>
 
-#include "server/auth/kerberos.h"
-#include "server/auth/spnego.h"
 #include "common/base/log.h"
 #include "common/base/unicode.h"
 #include "common/crypto/crypto.h"
 #include "common/crypto/smb3_keys.h"
+#include "server/auth/kerberos.h"
+#include "server/auth/spnego.h"
 #include "server/handlers/handler.h"
 
 namespace xsmb::handlers {
@@ -107,39 +107,39 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
 }
 
 // MS-SPNG 3.3.5 / RFC 4121: a Kerberos AP-REQ, accepted against "kerberos keytab file"; the
-// client principal must be a user of the database (in the configured realm, if any).
-template <typename Fail>
+// client principal must be a user of the database (in the configured realm, if any). A failure
+// is returned for the caller to end the setup (failSessionSetup).
 NtStatus kerberosLogon(RequestContext& ctx, session::Session& s, bool reauth, uint8_t security_mode,
                        uint64_t previous_session_id, const auth::SpnegoRequest& spnego,
-                       ByteWriter& body, Fail& fail) {
+                       ByteWriter& body) {
   session::ConnState& conn = *ctx.conn;
   session::ServerContext& server = *ctx.server;
   const auto& g = server.config.global;
   if (g.kerberos_keytab_file.empty() || spnego.raw_ntlmssp || spnego.mech_token.empty()) {
-    return fail(STATUS_LOGON_FAILURE);
+    return STATUS_LOGON_FAILURE;
   }
   auth::KerberosAcceptor acceptor(g.kerberos_keytab_file);
   auto result = acceptor.accept(spnego.mech_token);
   if (!result.ok()) {
     XLOG(INFO) << conn.peer << ": Kerberos AP-REQ rejected: " << result.status().message();
-    return fail(STATUS_LOGON_FAILURE);
+    return STATUS_LOGON_FAILURE;
   }
   if (!g.realm.empty() && !equalsIgnoreCase(result->realm, g.realm)) {
     XLOG(INFO) << conn.peer << ": Kerberos principal " << result->principal << " is not of realm "
                << g.realm;
-    return fail(STATUS_LOGON_FAILURE);
+    return STATUS_LOGON_FAILURE;
   }
   std::optional<config::UserEntry> entry = server.findUser(result->user);
   if (!entry) {
     XLOG(INFO) << conn.peer << ": Kerberos principal " << result->principal
                << " has no user in the database";
-    return fail(STATUS_LOGON_FAILURE);
+    return STATUS_LOGON_FAILURE;
   }
   auto id = vfs::lookupUnixIdentity(entry->unix_name);
   if (!id.ok()) {
     XLOG(WARNING) << "user " << entry->name << ": unix account " << entry->unix_name
                   << " not found";
-    return fail(STATUS_LOGON_FAILURE);
+    return STATUS_LOGON_FAILURE;
   }
   auth::SpnegoMech mech =
       !spnego.mech_types.empty() && spnego.mech_types[0] == auth::SpnegoMech::kKerberosLegacy
@@ -155,7 +155,7 @@ NtStatus kerberosLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
   if (NtStatus st = completeLogon(ctx, s, reauth, security_mode, previous_session_id,
                                   result->session_key, &flags);
       st != STATUS_SUCCESS) {
-    return fail(st);
+    return st;
   }
   encodeSessionSetupResponse(flags, out, body);
   XLOG(INFO) << conn.peer << ": session " << s.id << " for " << result->principal
@@ -163,11 +163,195 @@ NtStatus kerberosLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
   return STATUS_SUCCESS;
 }
 
+// MS-SMB2 3.3.5.5.1 / 3.3.5.5.2: SessionId 0 starts a new session (in the connection's table, in
+// progress until authenticated); any other names a session of this connection, which is
+// re-authenticated when it is already valid.
+NtStatus findOrCreateSession(RequestContext& ctx, session::Session** s, bool* reauth) {
+  session::ConnState& conn = *ctx.conn;
+  session::ServerContext& server = *ctx.server;
+  if (ctx.header->session_id == 0) {
+    auto ns = std::make_unique<session::Session>();
+    // Session ids are unique per server; the low bits count, the high bits vary per start.
+    ns->id = (server.next_session_id.fetch_add(1) & 0xFFFFFFFFULL) |
+             (static_cast<uint64_t>(server.start_time & 0xFFFF) << 32);
+    ns->preauth_hash = conn.preauth_hash;
+    *s = ns.get();
+    conn.sessions[ns->id] = std::move(ns);
+    return STATUS_SUCCESS;
+  }
+  *s = conn.findSession(ctx.header->session_id);
+  if (!*s) return STATUS_USER_SESSION_DELETED;
+  *reauth = (*s)->state == session::Session::State::kValid;
+  return STATUS_SUCCESS;
+}
+
+// A failed SESSION_SETUP: a session it was establishing is removed again; a valid session that
+// failed to re-authenticate stays as it was, only its NTLM exchange ends. Counted as a logon
+// failure.
+NtStatus failSessionSetup(RequestContext& ctx, session::Session& s, bool reauth, NtStatus st) {
+  session::ConnState& conn = *ctx.conn;
+  XLOG(INFO) << conn.peer << ": session setup failed: " << ntStatusName(st);
+  if (!reauth)
+    conn.sessions.erase(s.id);
+  else
+    s.ntlm.reset();
+  ctx.server->stats.logon_failures++;
+  return st;
+}
+
+// MS-NLMP 3.2.5.1.1: a NEGOTIATE_MESSAGE starts the session's NTLM exchange; its CHALLENGE_MESSAGE
+// goes back with STATUS_MORE_PROCESSING_REQUIRED. On 3.1.1 that response is hashed into a new
+// session's PreauthIntegrityHashValue too (MS-SMB2 3.3.5.5.3).
+NtStatus ntlmChallenge(RequestContext& ctx, session::Session& s, bool reauth,
+                       const auth::SpnegoRequest& spnego, ByteWriter& body) {
+  s.ntlm = std::make_unique<auth::NtlmServer>(ntlmConfig(*ctx.server));
+  s.mech_types_der = spnego.mech_types_der;
+  auto challenge = s.ntlm->negotiate(spnego.mech_token);
+  if (!challenge.ok()) return STATUS_INVALID_PARAMETER;
+  Bytes out = spnego.raw_ntlmssp ? *challenge
+                                 : auth::spnegoResponse(auth::NegState::kAcceptIncomplete,
+                                                        auth::SpnegoMech::kNtlmssp, *challenge);
+  encodeSessionSetupResponse(0, out, body);
+  if (ctx.conn->dialect == SMB2_DIALECT_311 && !reauth) ctx.preauth_session = &s;
+  return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+// "map to guest": an unknown user (Bad User) or a wrong password (Bad Password) may log on as the
+// guest instead of failing; an anonymous AUTHENTICATE_MESSAGE (MS-NLMP 3.2.5.1.2) is a null
+// session.
+NtStatus mapNtlmOutcome(RequestContext& ctx, const auth::NtlmResult& result, bool* guest,
+                        bool* anonymous) {
+  session::ConnState& conn = *ctx.conn;
+  const auto map = ctx.server->config.global.map_to_guest;
+  switch (result.outcome) {
+    case auth::NtlmOutcome::kAuthenticated:
+      break;
+    case auth::NtlmOutcome::kAnonymous:
+      *anonymous = true;
+      break;
+    case auth::NtlmOutcome::kNoSuchUser:
+      XLOG(INFO) << conn.peer << ": no such user " << result.user;
+      if (map == config::MapToGuest::kNever) return STATUS_LOGON_FAILURE;
+      *guest = true;
+      break;
+    case auth::NtlmOutcome::kWrongPassword:
+      XLOG(INFO) << conn.peer << ": wrong password for " << result.user;
+      if (map != config::MapToGuest::kBadPassword) return STATUS_LOGON_FAILURE;
+      *guest = true;
+      break;
+  }
+  return STATUS_SUCCESS;
+}
+
+// The Unix identity the session's requests run as: the user's account, or the guest account for
+// guest and anonymous logons.
+NtStatus sessionIdentity(const session::ServerContext& server,
+                         const std::optional<config::UserEntry>& entry, bool guest, bool anonymous,
+                         vfs::UnixIdentity* identity) {
+  *identity = server.guest_identity;
+  if (!guest && !anonymous) {
+    auto id = vfs::lookupUnixIdentity(entry->unix_name);
+    if (!id.ok()) {
+      XLOG(WARNING) << "user " << entry->name << ": unix account " << entry->unix_name
+                    << " not found";
+      return STATUS_LOGON_FAILURE;
+    }
+    *identity = *id;
+  }
+  return STATUS_SUCCESS;
+}
+
+// The last SPNEGO token (accept-completed), with the server's mechListMIC when the client sent
+// one and the logon is a user's (a guest or anonymous exchange has no key to sign it with); none
+// after a bare NTLMSSP exchange.
+Bytes ntlmFinalToken(session::Session& s, const auth::SpnegoRequest& spnego, bool guest_or_anon) {
+  Bytes mic;
+  if (!spnego.mech_list_mic.empty() && !guest_or_anon) {
+    mic = s.ntlm->makeMic(s.mech_types_der);
+  }
+  return spnego.raw_ntlmssp
+             ? Bytes{}
+             : auth::spnegoResponse(auth::NegState::kAcceptCompleted, std::nullopt, {}, mic);
+}
+
+// MS-NLMP 3.2.5.1.2: the AUTHENTICATE_MESSAGE ends the exchange: the response is checked against
+// the user database, the SPNEGO mechListMIC (when the client sent one) verified and answered, and
+// the session takes the user, the identity and, unless guest or anonymous, the session key.
+NtStatus ntlmAuthenticate(RequestContext& ctx, session::Session& s, bool reauth,
+                          const SessionSetupRequest& req, const auth::SpnegoRequest& spnego,
+                          ByteWriter& body) {
+  session::ConnState& conn = *ctx.conn;
+  session::ServerContext& server = *ctx.server;
+  std::optional<config::UserEntry> entry;
+  auto lookup = [&](std::string_view user, std::string_view) -> std::optional<crypto::Key16> {
+    entry = server.findUser(user);
+    if (!entry) return std::nullopt;
+    return entry->nt_hash;
+  };
+  auto result = s.ntlm->authenticate(spnego.mech_token, lookup);
+  if (!result.ok()) {
+    XLOG(INFO) << conn.peer << ": NTLM AUTHENTICATE rejected: " << result.status().message();
+    return STATUS_LOGON_FAILURE;
+  }
+  bool guest = false, anonymous = false;
+  if (NtStatus st = mapNtlmOutcome(ctx, *result, &guest, &anonymous); st != STATUS_SUCCESS)
+    return st;
+  if (!spnego.mech_list_mic.empty() && !guest && !anonymous &&
+      !s.ntlm->checkMic(s.mech_types_der, spnego.mech_list_mic)) {
+    XLOG(INFO) << conn.peer << ": SPNEGO mechListMIC does not verify";
+    return STATUS_LOGON_FAILURE;
+  }
+  vfs::UnixIdentity identity;
+  if (NtStatus st = sessionIdentity(server, entry, guest, anonymous, &identity);
+      st != STATUS_SUCCESS) {
+    return st;
+  }
+  Bytes out = ntlmFinalToken(s, spnego, guest || anonymous);
+  s.user = result->user;
+  s.domain = result->domain;
+  s.identity = std::move(identity);
+  s.ntlm.reset();
+  // A re-authentication changes whose rights the session uses, never its keys
+  // (MS-SMB2 3.3.5.5.3).
+  s.guest = guest;
+  s.anonymous = anonymous;
+  Bytes key;
+  if (!guest && !anonymous) key.assign(result->session_key.begin(), result->session_key.end());
+  uint16_t flags = 0;
+  if (NtStatus st =
+          completeLogon(ctx, s, reauth, req.security_mode, req.previous_session_id, key, &flags);
+      st != STATUS_SUCCESS) {
+    return st;
+  }
+  encodeSessionSetupResponse(flags, out, body);
+  XLOG(INFO) << conn.peer << ": session " << s.id << (reauth ? " re-authenticated " : " for ")
+             << (anonymous ? "anonymous"
+                 : guest   ? "guest"
+                           : result->user);
+  return STATUS_SUCCESS;
+}
+
+// MS-SMB2 3.3.5.5.3: the security buffer is SPNEGO (or a bare NTLMSSP message). An NTLMSSP token
+// is one leg of the NTLM exchange (NEGOTIATE, then AUTHENTICATE); any other is taken as Kerberos.
+// Returns STATUS_SUCCESS, STATUS_MORE_PROCESSING_REQUIRED, or a failure for failSessionSetup.
+NtStatus acceptSecurityBuffer(RequestContext& ctx, session::Session& s, bool reauth,
+                              const SessionSetupRequest& req, ByteWriter& body) {
+  auto spnego = auth::parseSpnegoRequest(req.security_buffer);
+  if (!spnego.ok()) return STATUS_INVALID_PARAMETER;
+  const Bytes& token = spnego->mech_token;
+  if (!isNtlmssp(token)) {
+    return kerberosLogon(ctx, s, reauth, req.security_mode, req.previous_session_id, *spnego, body);
+  }
+  uint32_t type = ntlmMessageType(token);
+  if (type == 1) return ntlmChallenge(ctx, s, reauth, *spnego, body);
+  if (type != 3 || !s.ntlm) return STATUS_INVALID_PARAMETER;
+  return ntlmAuthenticate(ctx, s, reauth, req, *spnego, body);
+}
+
 }  // namespace
 
 NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
   session::ConnState& conn = *ctx.conn;
-  session::ServerContext& server = *ctx.server;
   if (!conn.negotiated) return STATUS_ACCESS_DENIED;
   SessionSetupRequest req;
   if (NtStatus st = decodeSessionSetupRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
@@ -175,133 +359,17 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
 
   session::Session* s = nullptr;
   bool reauth = false;
-  if (ctx.header->session_id == 0) {
-    auto ns = std::make_unique<session::Session>();
-    // Session ids are unique per server; the low bits count, the high bits vary per start.
-    ns->id = (server.next_session_id.fetch_add(1) & 0xFFFFFFFFULL) |
-             (static_cast<uint64_t>(server.start_time & 0xFFFF) << 32);
-    ns->preauth_hash = conn.preauth_hash;
-    s = ns.get();
-    conn.sessions[ns->id] = std::move(ns);
-  } else {
-    s = conn.findSession(ctx.header->session_id);
-    if (!s) return STATUS_USER_SESSION_DELETED;
-    reauth = s->state == session::Session::State::kValid;
-  }
+  if (NtStatus st = findOrCreateSession(ctx, &s, &reauth); st != STATUS_SUCCESS) return st;
   ctx.response_session_id = s->id;
+  // MS-SMB2 3.3.5.5.1: on 3.1.1 every request of a new session's setup goes into the session's
+  // PreauthIntegrityHashValue, from which its keys are derived.
   if (conn.dialect == SMB2_DIALECT_311 && !reauth) {
     s->preauth_hash = crypto::sha512Concat(s->preauth_hash, ctx.message);
   }
-
-  auto fail = [&](NtStatus st) {
-    XLOG(INFO) << conn.peer << ": session setup failed: " << ntStatusName(st);
-    if (!reauth)
-      conn.sessions.erase(s->id);
-    else
-      s->ntlm.reset();
-    server.stats.logon_failures++;
-    return st;
-  };
-
-  auto spnego = auth::parseSpnegoRequest(req.security_buffer);
-  if (!spnego.ok()) return fail(STATUS_INVALID_PARAMETER);
-  const Bytes& token = spnego->mech_token;
-  if (!isNtlmssp(token)) {
-    return kerberosLogon(ctx, *s, reauth, req.security_mode, req.previous_session_id, *spnego, body,
-                         fail);
-  }
-  uint32_t type = ntlmMessageType(token);
-  if (type == 1) {
-    s->ntlm = std::make_unique<auth::NtlmServer>(ntlmConfig(server));
-    s->mech_types_der = spnego->mech_types_der;
-    auto challenge = s->ntlm->negotiate(token);
-    if (!challenge.ok()) return fail(STATUS_INVALID_PARAMETER);
-    Bytes out = spnego->raw_ntlmssp ? *challenge
-                                    : auth::spnegoResponse(auth::NegState::kAcceptIncomplete,
-                                                           auth::SpnegoMech::kNtlmssp, *challenge);
-    encodeSessionSetupResponse(0, out, body);
-    if (conn.dialect == SMB2_DIALECT_311 && !reauth) ctx.preauth_session = s;
-    return STATUS_MORE_PROCESSING_REQUIRED;
-  }
-  if (type != 3 || !s->ntlm) return fail(STATUS_INVALID_PARAMETER);
-
-  std::optional<config::UserEntry> entry;
-  auto lookup = [&](std::string_view user, std::string_view) -> std::optional<crypto::Key16> {
-    entry = server.findUser(user);
-    if (!entry) return std::nullopt;
-    return entry->nt_hash;
-  };
-  auto result = s->ntlm->authenticate(token, lookup);
-  if (!result.ok()) {
-    XLOG(INFO) << conn.peer << ": NTLM AUTHENTICATE rejected: " << result.status().message();
-    return fail(STATUS_LOGON_FAILURE);
-  }
-
-  const auto map = server.config.global.map_to_guest;
-  bool guest = false, anonymous = false;
-  switch (result->outcome) {
-    case auth::NtlmOutcome::kAuthenticated:
-      break;
-    case auth::NtlmOutcome::kAnonymous:
-      anonymous = true;
-      break;
-    case auth::NtlmOutcome::kNoSuchUser:
-      XLOG(INFO) << conn.peer << ": no such user " << result->user;
-      if (map == config::MapToGuest::kNever) return fail(STATUS_LOGON_FAILURE);
-      guest = true;
-      break;
-    case auth::NtlmOutcome::kWrongPassword:
-      XLOG(INFO) << conn.peer << ": wrong password for " << result->user;
-      if (map != config::MapToGuest::kBadPassword) return fail(STATUS_LOGON_FAILURE);
-      guest = true;
-      break;
-  }
-  if (!spnego->mech_list_mic.empty() && !guest && !anonymous &&
-      !s->ntlm->checkMic(s->mech_types_der, spnego->mech_list_mic)) {
-    XLOG(INFO) << conn.peer << ": SPNEGO mechListMIC does not verify";
-    return fail(STATUS_LOGON_FAILURE);
-  }
-
-  vfs::UnixIdentity identity = server.guest_identity;
-  if (!guest && !anonymous) {
-    auto id = vfs::lookupUnixIdentity(entry->unix_name);
-    if (!id.ok()) {
-      XLOG(WARNING) << "user " << entry->name << ": unix account " << entry->unix_name
-                    << " not found";
-      return fail(STATUS_LOGON_FAILURE);
-    }
-    identity = *id;
-  }
-
-  Bytes mic;
-  if (!spnego->mech_list_mic.empty() && !guest && !anonymous) {
-    mic = s->ntlm->makeMic(s->mech_types_der);
-  }
-  Bytes out = spnego->raw_ntlmssp
-                  ? Bytes{}
-                  : auth::spnegoResponse(auth::NegState::kAcceptCompleted, std::nullopt, {}, mic);
-  s->user = result->user;
-  s->domain = result->domain;
-  s->identity = std::move(identity);
-  s->ntlm.reset();
-  // A re-authentication changes whose rights the session uses, never its keys
-  // (MS-SMB2 3.3.5.5.3).
-  s->guest = guest;
-  s->anonymous = anonymous;
-  Bytes key;
-  if (!guest && !anonymous) key.assign(result->session_key.begin(), result->session_key.end());
-  uint16_t flags = 0;
-  if (NtStatus st =
-          completeLogon(ctx, *s, reauth, req.security_mode, req.previous_session_id, key, &flags);
-      st != STATUS_SUCCESS) {
-    return fail(st);
-  }
-  encodeSessionSetupResponse(flags, out, body);
-  XLOG(INFO) << conn.peer << ": session " << s->id << (reauth ? " re-authenticated " : " for ")
-             << (anonymous ? "anonymous"
-                 : guest   ? "guest"
-                           : result->user);
-  return STATUS_SUCCESS;
+  NtStatus st = acceptSecurityBuffer(ctx, *s, reauth, req, body);
+  if (st != STATUS_SUCCESS && st != STATUS_MORE_PROCESSING_REQUIRED)
+    return failSessionSetup(ctx, *s, reauth, st);
+  return st;
 }
 
 NtStatus handleLogoff(RequestContext& ctx, ByteWriter& body) {

@@ -85,6 +85,110 @@ bool isValid83Name(std::string_view name) {
   return true;
 }
 
+void putAll(ByteWriter& w, const OpenFileInfo& info) {  // MS-FSCC 2.4.2
+  const FileMeta& m = info.meta;
+  putBasic(w, m);
+  putStandard(w, m);
+  w.u64(m.file_id);
+  w.u32(m.ea_size);
+  w.u32(info.access_mask);
+  w.u64(info.position);
+  w.u32(info.mode);
+  w.u32(0);  // AlignmentRequirement
+  putName(w, info.name);
+}
+
+void putNetworkOpen(ByteWriter& w, const FileMeta& m) {  // MS-FSCC 2.4.29
+  putTimes(w, m);
+  w.u64(m.allocation_size);
+  w.u64(m.end_of_file);
+  w.u32(m.attributes);
+  w.u32(0);  // Reserved
+}
+
+void putCompression(ByteWriter& w, const FileMeta& m) {  // MS-FSCC 2.4.9
+  w.u64(m.end_of_file);
+  w.u16(0);  // COMPRESSION_FORMAT_NONE
+  w.u8(0);   // CompressionUnitShift
+  w.u8(0);   // ChunkShift
+  w.u8(0);   // ClusterShift
+  w.zeros(3);
+}
+
+// MS-FSCC 2.4.43: a file has one stream, the unnamed data stream; a directory has none.
+void putStreams(ByteWriter& w, const FileMeta& m) {
+  if (m.directory) return;
+  w.u32(0);  // NextEntryOffset: single entry
+  size_t len_at = w.size();
+  w.u32(0);
+  w.u64(m.end_of_file);
+  w.u64(m.allocation_size);
+  size_t n = appendUtf16le(kDataStreamName, &w.buf());
+  w.patchU32(len_at, static_cast<uint32_t>(n));
+}
+
+// MS-FSCC 2.4.5: no 8.3 names are generated. A name that already is a valid 8.3 name is its own
+// short name (as NTFS stores it once); any other has none, as on NTFS with 8.3 creation off.
+NtStatus putAlternateName(ByteWriter& w, std::string_view path) {
+  std::string_view last = path;
+  if (size_t sep = last.rfind('\\'); sep != std::string_view::npos) last.remove_prefix(sep + 1);
+  if (!isValid83Name(last)) return STATUS_OBJECT_NAME_NOT_FOUND;
+  putName(w, last);
+  return STATUS_SUCCESS;
+}
+
+// The classes that describe the file and the open (MS-FSCC 2.4), which every file can answer:
+// appends the class and returns true; false (nothing appended) for any other class.
+bool putFileAndOpenInfo(uint8_t cls, const OpenFileInfo& info, ByteWriter& w) {
+  const FileMeta& m = info.meta;
+  switch (cls) {
+    case FileBasicInformation:
+      putBasic(w, m);
+      return true;
+    case FileStandardInformation:
+      putStandard(w, m);
+      return true;
+    case FileInternalInformation:
+      w.u64(m.file_id);
+      return true;
+    case FileEaInformation:
+      w.u32(m.ea_size);
+      return true;
+    case FileAccessInformation:
+      w.u32(info.access_mask);
+      return true;
+    case FilePositionInformation:
+      w.u64(info.position);
+      return true;
+    case FileModeInformation:
+      w.u32(info.mode);
+      return true;
+    case FileAlignmentInformation:
+      w.u32(0);  // FILE_BYTE_ALIGNMENT
+      return true;
+    case FileAllInformation:
+      putAll(w, info);
+      return true;
+    case FileNetworkOpenInformation:
+      putNetworkOpen(w, m);
+      return true;
+    case FileAttributeTagInformation:  // MS-FSCC 2.4.6
+      w.u32(m.attributes);
+      w.u32(0);  // ReparseTag
+      return true;
+    case FileCompressionInformation:
+      putCompression(w, m);
+      return true;
+    case FileIdInformation:  // MS-FSCC 2.4.25
+      w.u64(info.volume_serial);
+      w.u64(m.file_id);
+      w.u64(0);
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 size_t dirEntrySize(uint8_t cls, size_t name_utf16_bytes) {
@@ -177,73 +281,11 @@ size_t fileInfoMinSize(uint8_t cls) {
 }
 
 NtStatus encodeFileInfo(uint8_t cls, const OpenFileInfo& info, Bytes* out) {
-  const FileMeta& m = info.meta;
   ByteWriter w(out);
+  if (putFileAndOpenInfo(cls, info, w)) return STATUS_SUCCESS;
   switch (cls) {
-    case FileBasicInformation:
-      putBasic(w, m);
-      return STATUS_SUCCESS;
-    case FileStandardInformation:
-      putStandard(w, m);
-      return STATUS_SUCCESS;
-    case FileInternalInformation:
-      w.u64(m.file_id);
-      return STATUS_SUCCESS;
-    case FileEaInformation:
-      w.u32(m.ea_size);
-      return STATUS_SUCCESS;
-    case FileAccessInformation:
-      w.u32(info.access_mask);
-      return STATUS_SUCCESS;
-    case FilePositionInformation:
-      w.u64(info.position);
-      return STATUS_SUCCESS;
-    case FileModeInformation:
-      w.u32(info.mode);
-      return STATUS_SUCCESS;
-    case FileAlignmentInformation:
-      w.u32(0);  // FILE_BYTE_ALIGNMENT
-      return STATUS_SUCCESS;
-    case FileAllInformation:  // MS-FSCC 2.4.2
-      putBasic(w, m);
-      putStandard(w, m);
-      w.u64(m.file_id);
-      w.u32(m.ea_size);
-      w.u32(info.access_mask);
-      w.u64(info.position);
-      w.u32(info.mode);
-      w.u32(0);  // AlignmentRequirement
-      putName(w, info.name);
-      return STATUS_SUCCESS;
-    case FileNetworkOpenInformation:  // MS-FSCC 2.4.29
-      putTimes(w, m);
-      w.u64(m.allocation_size);
-      w.u64(m.end_of_file);
-      w.u32(m.attributes);
-      w.u32(0);  // Reserved
-      return STATUS_SUCCESS;
-    case FileAttributeTagInformation:  // MS-FSCC 2.4.6
-      w.u32(m.attributes);
-      w.u32(0);  // ReparseTag
-      return STATUS_SUCCESS;
-    case FileStreamInformation: {  // MS-FSCC 2.4.43
-      if (m.directory) return STATUS_SUCCESS;
-      w.u32(0);  // NextEntryOffset: single entry
-      size_t len_at = w.size();
-      w.u32(0);
-      w.u64(m.end_of_file);
-      w.u64(m.allocation_size);
-      size_t n = appendUtf16le(kDataStreamName, &w.buf());
-      w.patchU32(len_at, static_cast<uint32_t>(n));
-      return STATUS_SUCCESS;
-    }
-    case FileCompressionInformation:  // MS-FSCC 2.4.9
-      w.u64(m.end_of_file);
-      w.u16(0);  // COMPRESSION_FORMAT_NONE
-      w.u8(0);   // CompressionUnitShift
-      w.u8(0);   // ChunkShift
-      w.u8(0);   // ClusterShift
-      w.zeros(3);
+    case FileStreamInformation:
+      putStreams(w, info.meta);
       return STATUS_SUCCESS;
     case FileNormalizedNameInformation: {
       std::string_view name = info.name;
@@ -251,20 +293,8 @@ NtStatus encodeFileInfo(uint8_t cls, const OpenFileInfo& info, Bytes* out) {
       putName(w, name);
       return STATUS_SUCCESS;
     }
-    case FileIdInformation:  // MS-FSCC 2.4.25
-      w.u64(info.volume_serial);
-      w.u64(m.file_id);
-      w.u64(0);
-      return STATUS_SUCCESS;
-    case FileAlternateNameInformation: {  // MS-FSCC 2.4.5
-      // No 8.3 names are generated. A name that already is a valid 8.3 name is its own short
-      // name (as NTFS stores it once); any other has none, as on NTFS with 8.3 creation off.
-      std::string_view last = info.name;
-      if (size_t sep = last.rfind('\\'); sep != std::string_view::npos) last.remove_prefix(sep + 1);
-      if (!isValid83Name(last)) return STATUS_OBJECT_NAME_NOT_FOUND;
-      putName(w, last);
-      return STATUS_SUCCESS;
-    }
+    case FileAlternateNameInformation:
+      return putAlternateName(w, info.name);
     case FilePipeInformation:
     case FilePipeLocalInformation:
     case FilePipeRemoteInformation:
