@@ -4,6 +4,7 @@
 
 #include "common/base/unicode.h"
 #include "common/smb2/constants.h"
+#include "common/smb2/security_constants.h"
 
 namespace xsmb::vfs {
 namespace {
@@ -406,13 +407,6 @@ NtStatus encodeFsInfo(uint8_t cls, const FsInfoInput& in, Bytes* out) {
 
 namespace {
 
-constexpr uint16_t kSeDaclPresent = 0x0004;
-constexpr uint16_t kSeSelfRelative = 0x8000;
-constexpr uint8_t kAclRevision = 2;
-constexpr uint8_t kAccessAllowedAceType = 0x00;
-constexpr uint8_t kObjectInheritAce = 0x01;
-constexpr uint8_t kContainerInheritAce = 0x02;
-
 struct Sid {
   uint64_t authority;  // 48-bit IdentifierAuthority
   std::vector<uint32_t> sub;
@@ -421,7 +415,7 @@ struct Sid {
 size_t sidSize(const Sid& s) { return 8 + 4 * s.sub.size(); }
 
 void putSid(ByteWriter& w, const Sid& s) {  // MS-DTYP 2.4.2.2
-  w.u8(1);                                  // Revision
+  w.u8(SID_REVISION);
   w.u8(static_cast<uint8_t>(s.sub.size()));
   for (int i = 5; i >= 0; --i) w.u8(static_cast<uint8_t>(s.authority >> (8 * i)));  // big-endian
   for (uint32_t v : s.sub) w.u32(v);
@@ -439,9 +433,10 @@ uint32_t maskFromBits(uint32_t rwx, bool directory) {
 
 Bytes securityDescriptorFromStat(uint32_t uid, uint32_t gid, uint32_t mode, bool directory,
                                  uint32_t security_information) {
-  const Sid owner{22, {1, uid}};
-  const Sid group{22, {2, gid}};
-  const Sid everyone{1, {0}};
+  // Samba's Unix SIDs S-1-22-1-uid and S-1-22-2-gid, and Everyone (S-1-1-0).
+  const Sid owner{kUnixSidAuthority, {kUnixUserSidRid, uid}};
+  const Sid group{kUnixSidAuthority, {kUnixGroupSidRid, gid}};
+  const Sid everyone{SECURITY_WORLD_SID_AUTHORITY, {SECURITY_WORLD_RID}};
   const bool want_owner = security_information & OWNER_SECURITY_INFORMATION;
   const bool want_group = security_information & GROUP_SECURITY_INFORMATION;
   const bool want_dacl = security_information & DACL_SECURITY_INFORMATION;
@@ -456,12 +451,12 @@ Bytes securityDescriptorFromStat(uint32_t uid, uint32_t gid, uint32_t mode, bool
                               SYNCHRONIZE});
   if (uint32_t m = maskFromBits((mode >> 3) & 7, directory)) aces.push_back({&group, m});
   if (uint32_t m = maskFromBits(mode & 7, directory)) aces.push_back({&everyone, m});
-  const uint8_t ace_flags = directory ? (kObjectInheritAce | kContainerInheritAce) : 0;
+  const uint8_t ace_flags = directory ? (OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE) : 0;
 
   ByteWriter w;
   w.u8(1);  // Revision
   w.u8(0);  // Sbz1
-  w.u16(kSeSelfRelative | (want_dacl ? kSeDaclPresent : 0));
+  w.u16(SE_SELF_RELATIVE | (want_dacl ? SE_DACL_PRESENT : 0));
   w.zeros(16);  // OffsetOwner, OffsetGroup, OffsetSacl, OffsetDacl: patched below
   if (want_owner) {
     w.patchU32(4, static_cast<uint32_t>(w.size()));
@@ -475,13 +470,13 @@ Bytes securityDescriptorFromStat(uint32_t uid, uint32_t gid, uint32_t mode, bool
     w.patchU32(16, static_cast<uint32_t>(w.size()));
     size_t acl_size = 8;
     for (const Ace& a : aces) acl_size += 8 + sidSize(*a.sid);
-    w.u8(kAclRevision);
+    w.u8(ACL_REVISION);
     w.u8(0);  // Sbz1
     w.u16(static_cast<uint16_t>(acl_size));
     w.u16(static_cast<uint16_t>(aces.size()));
     w.u16(0);                    // Sbz2
     for (const Ace& a : aces) {  // MS-DTYP 2.4.4.2 ACCESS_ALLOWED_ACE
-      w.u8(kAccessAllowedAceType);
+      w.u8(ACCESS_ALLOWED_ACE_TYPE);
       w.u8(ace_flags);
       w.u16(static_cast<uint16_t>(8 + sidSize(*a.sid)));
       w.u32(a.mask);
