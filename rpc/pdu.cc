@@ -167,6 +167,105 @@ absl::StatusOr<PduHeader> decodeHeader(ByteSpan data) {
   return h;
 }
 
+namespace {
+
+absl::StatusOr<BindNakPdu> decodeBindNak(ByteReader& r) {
+  BindNakPdu n;
+  n.reject_reason = r.u16();
+  n.versions.clear();
+  // Windows sends a bare reason without the version list; accept both.
+  if (r.remaining() > 0) {
+    uint8_t count = r.u8();
+    for (uint8_t i = 0; i < count && r.ok(); ++i) {
+      uint8_t major = r.u8();
+      uint8_t minor = r.u8();
+      n.versions.emplace_back(major, minor);
+    }
+  }
+  if (!r.ok()) return malformed("bind_nak");
+  return n;
+}
+
+absl::StatusOr<RequestPdu> decodeRequest(ByteReader& r, uint8_t pfc_flags) {
+  RequestPdu q;
+  q.alloc_hint = r.u32();
+  q.context_id = r.u16();
+  q.opnum = r.u16();
+  if (pfc_flags & kPfcObjectUuid) {
+    ByteSpan u = r.bytes(16);
+    if (r.ok()) {
+      Uuid uuid;
+      std::copy(u.begin(), u.end(), uuid.bytes.begin());
+      q.object = uuid;
+    }
+  }
+  if (!r.ok()) return malformed("request header");
+  ByteSpan stub = r.bytes(r.remaining());
+  q.stub.assign(stub.begin(), stub.end());
+  return q;
+}
+
+absl::StatusOr<ResponsePdu> decodeResponse(ByteReader& r) {
+  ResponsePdu p;
+  p.alloc_hint = r.u32();
+  p.context_id = r.u16();
+  p.cancel_count = r.u8();
+  r.skip(1);
+  if (!r.ok()) return malformed("response header");
+  ByteSpan stub = r.bytes(r.remaining());
+  p.stub.assign(stub.begin(), stub.end());
+  return p;
+}
+
+absl::StatusOr<FaultPdu> decodeFault(ByteReader& r) {
+  FaultPdu f;
+  f.alloc_hint = r.u32();
+  f.context_id = r.u16();
+  f.cancel_count = r.u8();
+  r.skip(1);
+  f.status = r.u32();
+  if (!r.ok()) return malformed("fault");
+  return f;
+}
+
+// Stores a decoded body (or passes its error on).
+template <typename T>
+absl::Status setBody(absl::StatusOr<T> body, Pdu* pdu) {
+  if (!body.ok()) return body.status();
+  pdu->body = *std::move(body);
+  return absl::OkStatus();
+}
+
+// The body after the 16-byte header, by PTYPE (C706 12.6.4).
+absl::Status decodeBody(ByteReader& r, const PduHeader& h, Pdu* pdu) {
+  switch (h.ptype) {
+    case PType::kBind:
+    case PType::kAlterContext:
+      return setBody(decodeBind(r), pdu);
+    case PType::kBindAck:
+    case PType::kAlterContextResp:
+      return setBody(decodeBindAck(r), pdu);
+    case PType::kBindNak:
+      return setBody(decodeBindNak(r), pdu);
+    case PType::kRequest:
+      return setBody(decodeRequest(r, h.pfc_flags), pdu);
+    case PType::kResponse:
+      return setBody(decodeResponse(r), pdu);
+    case PType::kFault:
+      return setBody(decodeFault(r), pdu);
+    case PType::kAuth3:
+    case PType::kShutdown:
+    case PType::kCoCancel:
+    case PType::kOrphaned:
+      pdu->body = EmptyPdu{};
+      return absl::OkStatus();
+    default:
+      return malformed("unknown ptype");
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<Pdu> decodePdu(ByteSpan data) {
   auto h = decodeHeader(data);
   if (!h.ok()) return h.status();
@@ -180,89 +279,7 @@ absl::StatusOr<Pdu> decodePdu(ByteSpan data) {
   }
   ByteReader r(data.first(body_end));
   r.skip(kHeaderSize);
-  switch (h->ptype) {
-    case PType::kBind:
-    case PType::kAlterContext: {
-      auto b = decodeBind(r);
-      if (!b.ok()) return b.status();
-      pdu.body = *std::move(b);
-      break;
-    }
-    case PType::kBindAck:
-    case PType::kAlterContextResp: {
-      auto a = decodeBindAck(r);
-      if (!a.ok()) return a.status();
-      pdu.body = *std::move(a);
-      break;
-    }
-    case PType::kBindNak: {
-      BindNakPdu n;
-      n.reject_reason = r.u16();
-      n.versions.clear();
-      // Windows sends a bare reason without the version list; accept both.
-      if (r.remaining() > 0) {
-        uint8_t count = r.u8();
-        for (uint8_t i = 0; i < count && r.ok(); ++i) {
-          uint8_t major = r.u8();
-          uint8_t minor = r.u8();
-          n.versions.emplace_back(major, minor);
-        }
-      }
-      if (!r.ok()) return malformed("bind_nak");
-      pdu.body = std::move(n);
-      break;
-    }
-    case PType::kRequest: {
-      RequestPdu q;
-      q.alloc_hint = r.u32();
-      q.context_id = r.u16();
-      q.opnum = r.u16();
-      if (h->pfc_flags & kPfcObjectUuid) {
-        ByteSpan u = r.bytes(16);
-        if (r.ok()) {
-          Uuid uuid;
-          std::copy(u.begin(), u.end(), uuid.bytes.begin());
-          q.object = uuid;
-        }
-      }
-      if (!r.ok()) return malformed("request header");
-      ByteSpan stub = r.bytes(r.remaining());
-      q.stub.assign(stub.begin(), stub.end());
-      pdu.body = std::move(q);
-      break;
-    }
-    case PType::kResponse: {
-      ResponsePdu p;
-      p.alloc_hint = r.u32();
-      p.context_id = r.u16();
-      p.cancel_count = r.u8();
-      r.skip(1);
-      if (!r.ok()) return malformed("response header");
-      ByteSpan stub = r.bytes(r.remaining());
-      p.stub.assign(stub.begin(), stub.end());
-      pdu.body = std::move(p);
-      break;
-    }
-    case PType::kFault: {
-      FaultPdu f;
-      f.alloc_hint = r.u32();
-      f.context_id = r.u16();
-      f.cancel_count = r.u8();
-      r.skip(1);
-      f.status = r.u32();
-      if (!r.ok()) return malformed("fault");
-      pdu.body = f;
-      break;
-    }
-    case PType::kAuth3:
-    case PType::kShutdown:
-    case PType::kCoCancel:
-    case PType::kOrphaned:
-      pdu.body = EmptyPdu{};
-      break;
-    default:
-      return malformed("unknown ptype");
-  }
+  if (absl::Status st = decodeBody(r, *h, &pdu); !st.ok()) return st;
   return pdu;
 }
 

@@ -50,9 +50,12 @@ import threading
 import time
 from pathlib import Path
 
+# The server and process helpers are bench.py's, so both benchmarks start and stop servers alike.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import HOST, PASSWORD, USER  # noqa: E402
+from bench import ensure_user, free_port, log, med, session_pids, stop  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent.parent  # the default tool paths: REPO/build/...
-HOST = "127.0.0.1"
-USER, PASSWORD = "xsmbbench", "Bench-pw-1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # name: (xsmb-bench arguments, SMB2 requests per completed op, description)
@@ -79,42 +82,12 @@ PROGRESS = re.compile(r"^\[(\w+)\]\s+(-?\d+(?:\.\d+)?)s (warmup|running)")
 procs = []
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
-def stop(proc):
-    """SIGTERM to the process group (the server and its rpcd), SIGKILL if that does not do."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
 
 
-def session_pids(sid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(")") + 2:].split()[3]) == sid:
-            pids.append(int(d))
-    return sorted(pids)
 
 
 def cpu_seconds(pid):
@@ -324,11 +297,6 @@ def prepare_share(root, file_mb, owner):
     return share
 
 
-def ensure_user():
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", USER], check=True)
 
 
 def check_binary(opt, path):
@@ -374,8 +342,6 @@ def overlap(a, b):
     return "overlap"
 
 
-def med(v):
-    return statistics.median(v) if v else None
 
 
 def report(args, builds, workloads, results, meta):
