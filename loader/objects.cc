@@ -121,13 +121,15 @@ const std::vector<std::string>& commandSlotNames() {
   return names;
 }
 
-std::vector<uint64_t> readPercpuCounters(int map_fd, uint32_t entries) {
+std::vector<uint64_t> readPercpuCounters(int map_fd, uint32_t fields) {
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return {};
-  std::vector<uint64_t> out(entries), per(ncpu);
-  for (uint32_t i = 0; i < entries; i++) {
-    if (bpf_map_lookup_elem(map_fd, &i, per.data()) != 0) return {};
-    for (uint64_t v : per) out[i] += v;
+  // One record of `fields` u64 per CPU (a multiple of 8 bytes: no padding between CPUs).
+  std::vector<uint64_t> out(fields), per(static_cast<size_t>(ncpu) * fields);
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(map_fd, &zero, per.data()) != 0) return {};
+  for (int cpu = 0; cpu < ncpu; cpu++) {
+    for (uint32_t i = 0; i < fields; i++) out[i] += per[static_cast<size_t>(cpu) * fields + i];
   }
   return out;
 }

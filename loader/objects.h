@@ -63,8 +63,9 @@ const std::vector<std::string>& counterNames();
 // Names of the command slots ("NEGOTIATE", ..., "OTHER", "TRANSFORM").
 const std::vector<std::string>& commandSlotNames();
 
-// Sums a per-CPU array of u64 (xsmb_counters) into one value per index; empty on error.
-std::vector<uint64_t> readPercpuCounters(int map_fd, uint32_t entries);
+// Sums the per-CPU record of xsmb_counters (entry 0: `fields` u64, struct xsmb_counters) into
+// one value per field (enum xsmb_counter order); empty on error.
+std::vector<uint64_t> readPercpuCounters(int map_fd, uint32_t fields);
 // Sums the per-CPU xsmb_cmd_stats into one xsmb_cmd_stat per slot; empty on error.
 std::vector<xsmb_cmd_stat> readCmdStats(int map_fd);
 

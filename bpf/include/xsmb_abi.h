@@ -51,7 +51,8 @@ enum xsmb_cmd_slot {
 };
 
 /*
- * ---- Per-CPU counters (map xsmb_counters, index = enum xsmb_counter).
+ * ---- Per-CPU counters (map xsmb_counters: one struct xsmb_counters per CPU, whose field
+ * number enum xsmb_counter gives; bpftool prints the fields by name).
  * Every XDP packet adds one to XDP_PACKETS and to exactly one verdict counter:
  * the XDP_PASS_* / XDP_DROP_* / XDP_REDIRECT_* group below ("reason").
  * The other counters are events that may happen several times per packet.
@@ -118,6 +119,14 @@ enum xsmb_counter {
 	XSMB_COUNTERS(XSMB_X_COUNTER)
 #undef XSMB_X_COUNTER
 	XSMB_CNT_MAX
+};
+
+/* The value of map xsmb_counters (PERCPU_ARRAY, 1 entry): one __u64 event count per counter,
+ * in enum xsmb_counter order, named as in XSMB_COUNTERS. */
+struct xsmb_counters {
+#define XSMB_X_COUNTER_FIELD(name, doc) __u64 name;
+	XSMB_COUNTERS(XSMB_X_COUNTER_FIELD)
+#undef XSMB_X_COUNTER_FIELD
 };
 
 /* ---- config (map xsmb_config: ARRAY, 1 entry, mmapable) */
@@ -274,6 +283,7 @@ struct xsmb_wload {
 #endif
 XSMB_STATIC_ASSERT(XSMB_CMD_SLOTS == 21, "command slots");
 XSMB_STATIC_ASSERT(XSMB_CMD_OPLOCK_BREAK + 1 == XSMB_SMB2_NUM_COMMANDS, "last SMB2 command");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_counters) == 8 * XSMB_CNT_MAX, "xsmb_counters");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_config) == 32, "xsmb_config");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_addr) == 16, "xsmb_addr");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_conn_key) == 40, "xsmb_conn_key");

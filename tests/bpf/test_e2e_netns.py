@@ -86,10 +86,12 @@ def percpu_sum(entries, field):
 
 
 def counters():
-    names = COUNTER_NAMES
-    out = {}
+    """The counters by name: one record per CPU whose fields bpftool prints by name."""
+    out = {name: 0 for name in COUNTER_NAMES}
     for e in dump("counters"):
-        out[names[e["key"]]] = sum(v["value"] for v in e["values"])
+        for v in e["values"]:
+            for name, value in v["value"].items():
+                out[name] = out.get(name, 0) + value
     return out
 
 

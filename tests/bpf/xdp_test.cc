@@ -65,7 +65,7 @@ class XdpTest : public ::testing::Test {
     clearMap(fd(xdp_->maps.xsmb_sources), sizeof(xsmb_addr));
     clearMap(fd(xdp_->maps.xsmb_blocklist), sizeof(xsmb_lpm_key));
     clearMap(fd(xdp_->maps.xsmb_inflight), sizeof(xsmb_inflight_key));
-    zeroArray(fd(xdp_->maps.xsmb_counters), XSMB_CNT_MAX, 8, true);
+    zeroArray(fd(xdp_->maps.xsmb_counters), 1, sizeof(xsmb_counters), true);
     zeroArray(fd(xdp_->maps.xsmb_cmd_stats), XSMB_CMD_SLOTS, sizeof(xsmb_cmd_stat), true);
     zeroArray(fd(xdp_->maps.xsmb_wire_lat), XSMB_CMD_SLOTS, sizeof(xsmb_hist), true);
     xsmb_config cfg = {};
