@@ -269,7 +269,9 @@ std::unique_ptr<session::ServerContext> makeServer(const config::Config& cfg) {
   // "bpf = no" leaves whatever is pinned alone: no map is opened, read or written.
   std::string why = "bpf = no";
   if (cfg.global.bpf) server->dataplane = bpf::DataPlane::open(cfg.global.bpf_pin_dir, &why);
-  if (!server->dataplane) XLOG(WARNING) << "plain socket mode: no BPF data plane (" << why << ")";
+  if (!server->dataplane) {
+    XLOG(WARNING) << "plain socket mode: no BPF data plane (" << why << ")";
+  }
   server->domain_sid = loadDomainSid(cfg.global.smb_passwd_file);
   server->rpcd = startRpcd(*server);
   return server;

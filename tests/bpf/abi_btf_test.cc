@@ -135,6 +135,34 @@ TEST(AbiBtf, EveryObjectDefinesTheSameMapsWithPinPaths) {
   EXPECT_EQ(progPinPath("/p", "xsmb_tc_egress"), "/p/prog_tc_egress");
 }
 
+// bpftool prints the counters by name: the BTF of every object has struct xsmb_counters with
+// one __u64 field per counter, named as counterNames() says, at 8 x its enum index.
+TEST(AbiBtf, CountersAreOneNamedFieldEach) {
+  std::string e;
+  auto xdp = openXdp(&e);
+  auto tc = openTc(&e);
+  auto sock = openSock(&e);
+  ASSERT_TRUE(xdp && tc && sock) << e;
+  for (bpf_object* obj : {objectOf(xdp.get()), objectOf(tc.get()), objectOf(sock.get())}) {
+    const btf* b = bpf_object__btf(obj);
+    ASSERT_NE(b, nullptr);
+    int id = btf__find_by_name_kind(b, "xsmb_counters", BTF_KIND_STRUCT);
+    ASSERT_GT(id, 0) << "struct xsmb_counters missing from BTF";
+    const btf_type* t = btf__type_by_id(b, id);
+    ASSERT_EQ(btf_vlen(t), XSMB_CNT_MAX);
+    EXPECT_EQ(t->size, 8u * XSMB_CNT_MAX);
+    const btf_member* m = btf_members(t);
+    for (int i = 0; i < btf_vlen(t); i++) {
+      EXPECT_EQ(btf__name_by_offset(b, m[i].name_off), counterNames()[i]);
+      EXPECT_EQ(btf_member_bit_offset(t, i), 64u * i) << counterNames()[i];
+    }
+    bpf_map* map = bpf_object__find_map_by_name(obj, "xsmb_counters");
+    ASSERT_NE(map, nullptr);
+    EXPECT_EQ(bpf_map__max_entries(map), 1u);
+    EXPECT_EQ(bpf_map__value_size(map), sizeof(xsmb_counters));
+  }
+}
+
 TEST(AbiBtf, CounterAndCommandNamesComeFromTheXMacros) {
   ASSERT_EQ(counterNames().size(), static_cast<size_t>(XSMB_CNT_MAX));
   EXPECT_EQ(counterNames()[XSMB_CNT_XDP_PACKETS], "XDP_PACKETS");
