@@ -45,7 +45,7 @@ class SmbConnection : public transport::ConnectionCallbacks {
       : acceptor_(acceptor), conn_(std::move(conn)), state_(std::move(state)) {}
 
   bool onMessageInline(const transport::Message& msg, transport::Reply* reply) override {
-    if (!dispatch::answerOnEventLoop(msg.span(), *acceptor_->server())) return false;
+    if (!dispatch::answerOnEventLoop(msg.span(), *state_)) return false;
     dispatch::DeferredReply deferred;
     vfs::FileSegment segment;
     Bytes resp = dispatch::processOnEventLoop(*state_, msg.span(), &deferred, &segment);

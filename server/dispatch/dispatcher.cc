@@ -82,13 +82,34 @@ Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredRep
   return sealIfAsked(conn, seal_sid, std::move(resp));
 }
 
-bool answerOnEventLoop(ByteSpan msg, const session::ServerContext& server) {
+namespace {
+
+// Whether responses to a request of session `sid` on tree `tid` are sealed ("server smb encrypt"
+// desired or required on the session or the share, MS-SMB2 3.3.4.1.4).
+bool sealsReplies(const session::ConnState& conn, uint64_t sid, uint32_t tid) {
+  auto s = conn.sessions.find(sid);
+  if (s == conn.sessions.end()) return false;
+  if (s->second->encrypt_data) return true;
+  auto t = s->second->trees.find(tid);
+  return t != s->second->trees.end() && t->second.encrypt_data;
+}
+
+}  // namespace
+
+bool answerOnEventLoop(ByteSpan msg, const session::ConnState& conn) {
   constexpr int kMaxChain = 8;
   size_t off = 0;
+  uint64_t sid = 0;
+  uint32_t tid = 0;
   for (int i = 0; i < kMaxChain; ++i) {
     Header h;
     if (!decodeHeader(msg.subspan(off), &h)) return false;
     bool lone = off == 0 && h.next_command == 0;
+    if (!h.isRelated()) {  // a related request works on the session and tree before it
+      sid = h.session_id;
+      tid = h.tree_id;
+    }
+    if (sealsReplies(conn, sid, tid)) return false;
     switch (h.command) {
       case SMB2_ECHO:
       case SMB2_CANCEL:
@@ -98,7 +119,7 @@ bool answerOnEventLoop(ByteSpan msg, const session::ServerContext& server) {
       case SMB2_FLUSH:
         return lone;
       case SMB2_CREATE:
-        if (server.files.anyStrongOplocks()) return false;
+        if (conn.server->files.anyStrongOplocks()) return false;
         break;
       case SMB2_CLOSE:
       case SMB2_QUERY_INFO:
