@@ -33,19 +33,17 @@ Bytes processTransform(session::ConnState& conn, ByteSpan payload) {
   crypto::TransformHeader th;
   session::Session* s = nullptr;
   if (crypto::parseTransformHeader(payload, &th)) s = conn.findSession(th.session_id);
-  if (!s || s->decryption_key.empty() || conn.cipher == 0) {
+  auto fail = [&conn](const char* why) {
     conn.server->stats.decrypt_failures++;
-    XLOG(INFO) << conn.peer << ": TRANSFORM message for no usable session, closing";
+    XLOG(INFO) << conn.peer << ": TRANSFORM message " << why << ", closing";
     conn.disconnect = true;
-    return {};
-  }
+    return Bytes{};
+  };
+  if (!s || s->decryption_key.empty() || conn.cipher == 0) return fail("for no usable session");
   auto plain =
       crypto::decryptMessage(static_cast<crypto::Cipher>(conn.cipher), s->decryption_key, payload);
   if (!plain.ok() || plain->size() < 4 || loadU32(plain->data()) != kProtocolId) {
-    conn.server->stats.decrypt_failures++;
-    XLOG(INFO) << conn.peer << ": TRANSFORM message does not decrypt, closing";
-    conn.disconnect = true;
-    return {};
+    return fail("does not decrypt");
   }
   uint64_t sid = th.session_id;
   uint64_t seal_sid = sid;

@@ -162,7 +162,7 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
     if (send_unsolicited) send_unsolicited(std::move(message));
   }
   // Runs `task` on this connection's serialized request path (after the request in progress).
-  // Callable from any thread; set by the owning worker.
+  // Callable from any thread; set by the layer that owns the connection (server/core).
   std::function<void(std::function<void(ConnState&)>)> run_in_strand;
 
   ServerContext* server;

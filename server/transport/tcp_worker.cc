@@ -199,10 +199,6 @@ void Worker::run() {
     }
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
-      if (auto w = watched_.find(tag); w != watched_.end()) {
-        w->second();  // e.g. an I/O engine's completions, which queue and write their replies
-        continue;
-      }
       if (tag == kEventFdTag) {
         uint64_t v;
         (void)!read(eventfd_, &v, sizeof(v));
@@ -211,6 +207,12 @@ void Worker::run() {
       }
       if (tag & kListenerTag) {
         acceptOn(static_cast<int>(tag & ~kListenerTag));
+        continue;
+      }
+      if (tag >= kWatchTagBase) {  // connection ids stay below: no lookup for their events
+        if (auto w = watched_.find(tag); w != watched_.end()) {
+          w->second();  // e.g. an I/O engine's completions, which queue and write their replies
+        }
         continue;
       }
       auto it = conns_.find(tag);
@@ -470,13 +472,16 @@ bool Worker::deliver(Conn& c, Message msg) {
   return true;
 }
 
+Worker::OutFrame Worker::frameOf(OutMessage m) {
+  OutFrame f{{}, std::move(m.bytes), std::move(m.file)};
+  // MS-SMB2 2.1: the NetBIOS length counts the file data that follows the message.
+  writeFrameHeader(static_cast<uint32_t>(f.bytes.size() + f.file.length), f.head);
+  return f;
+}
+
 bool Worker::applyReply(Conn& c, Reply r) {
   if (r.max_message) c.max_frame = r.max_message;
-  if (!r.out.bytes.empty()) {
-    OutFrame f{{}, std::move(r.out.bytes), std::move(r.out.file)};
-    writeFrameHeader(static_cast<uint32_t>(f.bytes.size() + f.file.length), f.head);
-    c.wq.push_back(std::move(f));
-  }
+  if (!r.out.bytes.empty()) c.wq.push_back(frameOf(std::move(r.out)));
   if (r.close) {
     c.close_after_write = true;
     c.pending.clear();
@@ -502,9 +507,7 @@ void Worker::submitNext(Conn& c) {
 void Worker::sendUnsolicited(uint64_t id, OutMessage m) {
   auto it = conns_.find(id);
   if (it == conns_.end() || m.bytes.empty()) return;  // closed while its I/O ran
-  OutFrame f{{}, std::move(m.bytes), std::move(m.file)};
-  writeFrameHeader(static_cast<uint32_t>(f.bytes.size() + f.file.length), f.head);
-  it->second->wq.push_back(std::move(f));
+  it->second->wq.push_back(frameOf(std::move(m)));
   markFlush(*it->second);
 }
 

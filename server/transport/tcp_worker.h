@@ -103,6 +103,8 @@ class Worker {
     std::function<Reply()> task;  // to queue on the connection's strand
   };
   void post(Completion c);
+  // `m` with its NetBIOS session header.
+  static OutFrame frameOf(OutMessage m);
 
   void run();
   void acceptOn(int lfd);

@@ -234,6 +234,21 @@ class Gate {
   bool open_ = false;
 };
 
+class TestConn;
+
+// A pool handler that answers "re:<message>", holding the message `held` on its pool thread:
+// it opens `started`, then waits until `release` opens.
+inline std::function<Reply(TestConn&, const std::string&)> holdOnPool(
+    std::string held, std::shared_ptr<Gate> started, std::shared_ptr<Gate> release) {
+  return [held = std::move(held), started, release](TestConn&, const std::string& s) {
+    if (s == held) {
+      started->open();
+      EXPECT_TRUE(release->wait());
+    }
+    return reply("re:" + s);
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The protocol side under test's control
 

@@ -255,13 +255,7 @@ TEST_F(TcpWorkerTest, ConnectionPropertiesAndUnsolicitedSend) {
 TEST_F(TcpWorkerTest, RunInStrandRunsBetweenMessages) {
   auto started = std::make_shared<Gate>();
   auto release = std::make_shared<Gate>();
-  acceptor_.on_pool = [started, release](TestConn&, const std::string& s) {
-    if (s == "A") {
-      started->open();
-      EXPECT_TRUE(release->wait());
-    }
-    return reply("re:" + s);
-  };
+  acceptor_.on_pool = holdOnPool("A", started, release);
   startWorker();
   auto client = connect();
   auto conn = acceptor_.conn(0);
@@ -302,13 +296,7 @@ TEST_F(TcpWorkerTest, RunInStrandRunsBetweenMessages) {
 TEST_F(TcpWorkerTest, RunInStrandRunsBeforeAMessageAlreadyReceived) {
   auto started = std::make_shared<Gate>();
   auto release = std::make_shared<Gate>();
-  acceptor_.on_pool = [started, release](TestConn&, const std::string& s) {
-    if (s == "A") {
-      started->open();
-      EXPECT_TRUE(release->wait());
-    }
-    return reply("re:" + s);
-  };
+  acceptor_.on_pool = holdOnPool("A", started, release);
   startWorker();
   auto client = connect();
   auto conn = acceptor_.conn(0);
@@ -577,13 +565,7 @@ TEST_F(TcpWorkerTest, FileSegmentsFollowTheirMessage) {
 TEST_F(TcpWorkerTest, OnCloseWhenTheClientDisconnects) {
   auto started = std::make_shared<Gate>();
   auto release = std::make_shared<Gate>();
-  acceptor_.on_pool = [started, release](TestConn&, const std::string& s) {
-    if (s == "slow") {
-      started->open();
-      EXPECT_TRUE(release->wait());
-    }
-    return reply("re:" + s);
-  };
+  acceptor_.on_pool = holdOnPool("slow", started, release);
   startWorker();
   {
     SCOPED_TRACE("idle");
