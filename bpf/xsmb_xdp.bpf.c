@@ -23,6 +23,21 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Largest frame offset of a header position: near the 64 KiB an IP packet can hold (generic
+ * XDP on a device with a large MTU sees whole GSO frames). The verifier range-checks a packet
+ * pointer only while its offset stays under 64 KiB, a header's bytes included. */
+#define XSMB_PKT_OFF_MAX (0xffff - 2 * XSMB_HDR_NEED)
+
+/* data + off as a packet pointer whose XSMB_HDR_NEED following bytes the verifier can check;
+ * NULL past XSMB_PKT_OFF_MAX. Masked and compared on one register (see xsmb_bound). */
+static __always_inline __u8 *pkt_at(void *data, __u64 off)
+{
+	asm volatile("%0 &= 0xffff" : "+r"(off));
+	if (off > XSMB_PKT_OFF_MAX)
+		return (__u8 *)0;
+	return (__u8 *)data + off;
+}
+
 struct hdr_cursor {
 	void *pos;
 };
@@ -265,10 +280,9 @@ __noinline int xsmb_account(struct xdp_md *ctx, const struct pkt *pk, struct xsm
 	} else {
 		void *data = (void *)(long)ctx->data;
 		void *end = (void *)(long)ctx->data_end;
-		__u8 *p = data + xsmb_bound(pk->payload_off, 0xff);
+		__u8 *p = pkt_at(data, (__u64)pk->payload_off + rel);
 
-		p += xsmb_bound(rel, 0x3fff);
-		if ((void *)(p + XSMB_HDR_NEED) > end)
+		if (!p || (void *)(p + XSMB_HDR_NEED) > end)
 			return 0;
 		xsmb_read_header(st, p, &h);
 	}
@@ -379,6 +393,65 @@ static __noinline int stream_close(const struct xsmb_conn_key *key)
 	return 0;
 }
 
+/* One step of the header walk: accounts the header at st->next_seq if this segment holds all
+ * of it, or keeps the part it holds in st->carry (the rest comes with the next segment).
+ * 0: go on with the next position; 1: the walk is over for this segment. A global function:
+ * verified once, and bpf_loop runs it as often as the segment needs (no fixed cap). */
+__noinline int xsmb_step(struct xdp_md *ctx, const struct pkt *pk, struct xsmb_stream *st,
+			 struct acct *a, int *cut)
+{
+	void *data, *end;
+	__u32 rel, plen, i;
+	__u8 *p;
+
+	if (!ctx || !pk || !st || !a || !cut || a->desync)
+		return 1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	plen = pk->payload_len;
+	rel = st->next_seq - pk->seq;
+	if (rel >= plen)
+		return 1;
+	p = pkt_at(data, (__u64)pk->payload_off + rel);
+	if (!p) {
+		/* Beyond what this program can address: stop following the connection, counted as
+		 * XDP_PASS_DESYNC (never silently). */
+		a->desync = 1;
+		return 1;
+	}
+	if ((void *)(p + XSMB_HDR_NEED) <= end && rel + XSMB_HDR_NEED <= plen) {
+		xsmb_account(ctx, pk, st, rel, a);
+		return 0;
+	}
+	/* The header continues in the next segment: keep what is here. */
+#pragma clang loop unroll(disable)
+	for (i = 0; i < XSMB_HDR_NEED; i++) {
+		if (rel + i >= plen || (void *)(p + i + 1) > end)
+			break;
+		st->carry[i] = p[i];
+	}
+	st->carry_len = i;
+	*cut = 1;
+	return 1;
+}
+
+/* bpf_loop's view of the walk: the loop passes this (on xsmb_segment's stack) to each step. */
+struct walk {
+	struct xdp_md *ctx;
+	struct pkt *pk;
+	struct xsmb_stream *st;
+	struct acct *a;
+	int cut;
+};
+
+static long walk_step(__u32 index, void *arg)
+{
+	struct walk *w = arg;
+
+	/* The verifier wants a callback's return value proven 0 or 1. */
+	return xsmb_step(w->ctx, w->pk, w->st, w->a, &w->cut) ? 1 : 0;
+}
+
 #define XSMB_SEG_OPEN (-1)
 
 /*
@@ -443,29 +516,14 @@ __noinline int xsmb_segment(struct xdp_md *ctx, struct pkt *pk)
 		return out_of_window(st, pk, payload, end);
 	}
 
-#pragma clang loop unroll(disable)
-	for (int n = 0; n < XSMB_HDRS_PER_PACKET && !a.desync; n++) {
-		__u32 rel = st->next_seq - pk->seq;
-		__u8 *p;
-		__u32 i;
+	{
+		struct walk w = { .ctx = ctx, .pk = pk, .st = st, .a = &a };
 
-		if (rel >= plen || rel > 0x3fff) /* 0x3fff: MTU-sized frames */
-			break;
-		p = payload + xsmb_bound(rel, 0x3fff);
-		if ((void *)(p + XSMB_HDR_NEED) <= end && rel + XSMB_HDR_NEED <= plen) {
-			xsmb_account(ctx, pk, st, rel, &a);
-			continue;
-		}
-		/* The header continues in the next segment: keep what is here. */
-#pragma clang loop unroll(disable)
-		for (i = 0; i < XSMB_HDR_NEED; i++) {
-			if (rel + i >= plen || (void *)(p + i + 1) > end)
-				break;
-			st->carry[i] = p[i];
-		}
-		st->carry_len = i;
-		cut = 1;
-		break;
+		/* Every header position in the segment: a NetBIOS header takes 4 bytes at least,
+		 * so plen / 4 + 1 steps always reach the segment end (each step either advances
+		 * or stops the loop). */
+		bpf_loop(plen / XSMB_NETBIOS_HEADER_SIZE + 1, walk_step, &w, 0);
+		cut = w.cut;
 	}
 
 	if (a.desync) {
