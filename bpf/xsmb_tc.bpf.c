@@ -190,6 +190,38 @@ static __noinline int stream_open(const struct xsmb_conn_key *key, __u32 seq)
 	return xsmb_stream_create(key, seq);
 }
 
+/* bpf_loop's view of the header walk of one packet (on xsmb_tc_egress's stack). */
+struct tc_walk {
+	struct __sk_buff *skb;
+	const struct seg *sg;
+	struct xsmb_stream *st;
+	int desync;
+};
+
+/* One header position of the server's stream in this packet: accounts the response there,
+ * or keeps the start of a header the packet end cuts. 1 ends the loop. */
+static long tc_step(__u32 index, void *arg)
+{
+	struct tc_walk *w = arg;
+	const struct seg *sg = w->sg;
+	struct xsmb_stream *st = w->st;
+	struct xsmb_hdr_bytes hb;
+	__u32 rel = st->next_seq - sg->seq, avail;
+
+	if (w->desync || rel >= sg->len)
+		return 1;
+	if (rel + XSMB_HDR_NEED <= sg->len) {
+		if (bpf_skb_load_bytes(w->skb, sg->off + rel, hb.b, XSMB_HDR_NEED))
+			return 1;
+		xsmb_response(sg, st, &hb, &w->desync);
+		return 0;
+	}
+	avail = (sg->len - rel) & (XSMB_CARRY_SIZE / 2 - 1);
+	if (avail && bpf_skb_load_bytes(w->skb, sg->off + rel, st->carry, avail) == 0)
+		st->carry_len = avail;
+	return 1;
+}
+
 SEC("tc")
 int xsmb_tc_egress(struct __sk_buff *skb)
 {
@@ -243,23 +275,13 @@ int xsmb_tc_egress(struct __sk_buff *skb)
 		goto done;
 	}
 
-	/* A GSO packet holds up to 64 KiB: more headers than an MTU frame (READ responses
-	 * are large, so most packets hold one or none). */
-	for (int n = 0; n < 2 * XSMB_HDRS_PER_PACKET && !desync; n++) {
-		__u32 rel = st->next_seq - sg.seq, avail;
+	if (!desync) {
+		struct tc_walk w = { .skb = skb, .sg = &sg, .st = st };
 
-		if (rel >= sg.len)
-			break;
-		if (rel + XSMB_HDR_NEED <= sg.len) {
-			if (bpf_skb_load_bytes(skb, sg.off + rel, hb.b, XSMB_HDR_NEED))
-				break;
-			xsmb_response(&sg, st, &hb, &desync);
-			continue;
-		}
-		avail = (sg.len - rel) & (XSMB_CARRY_SIZE / 2 - 1);
-		if (avail && bpf_skb_load_bytes(skb, sg.off + rel, st->carry, avail) == 0)
-			st->carry_len = avail;
-		break;
+		/* A GSO packet holds up to 64 KiB (more with BIG TCP) of responses: each step
+		 * passes at least a NetBIOS header (4 bytes), so len / 4 + 1 steps reach its end. */
+		bpf_loop(sg.len / XSMB_NETBIOS_HEADER_SIZE + 1, tc_step, &w, 0);
+		desync = w.desync;
 	}
 	if (desync)
 		bpf_map_delete_elem(&xsmb_streams, &sg.key);

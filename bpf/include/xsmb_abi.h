@@ -33,7 +33,6 @@
 /* bytes read at a header position: NetBIOS(4) + TRANSFORM(52), the longer of the two headers */
 #define XSMB_HDR_NEED (XSMB_NETBIOS_HEADER_SIZE + XSMB_TRANSFORM_HEADER_SIZE)
 #define XSMB_CARRY_SIZE 128       /* carry buffer (power of two >= 2 * 64, see stream value) */
-#define XSMB_HDRS_PER_PACKET 8    /* headers parsed in one segment, at most */
 #define XSMB_CPU_NONE 0xffffffffu /* home_cpu: no steering */
 
 /* ---- SMB2 command slots: one per MS-SMB2 2.2.1.2 command (0x00..0x12, from the shared list in
@@ -242,7 +241,6 @@ struct xsmb_stream {
  * see docs/bpf.md, "Why no stream parser"), so the verdict follows the NetBIOS framing itself:
  * where in the byte stream the next header starts, and the first bytes of a header that an
  * skb cut short. */
-#define XSMB_SK_MAX_HDRS 32 /* headers read in one skb; beyond that the socket is LOST */
 #define XSMB_SKF_TRACK 0    /* following the framing */
 #define XSMB_SKF_CUT 1      /* a message was refused: everything after it is dropped */
 #define XSMB_SKF_LOST 2     /* framing given up (too many headers in one skb): all passes */
