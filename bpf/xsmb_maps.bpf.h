@@ -125,13 +125,30 @@ struct {
 	__type(value, struct xsmb_skframe);
 } xsmb_skframe SEC(".maps");
 
-/* Worker index (+64 for IPv6) -> that worker's listening socket. */
+/* Group g * XSMB_MAX_WORKERS + worker index -> that worker's listening socket of group g. */
 struct {
 	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
-	__uint(max_entries, 2 * XSMB_MAX_WORKERS);
+	__uint(max_entries, XSMB_MAX_RP_GROUPS * XSMB_MAX_WORKERS);
 	__type(key, __u32);
 	__type(value, __u64);
 } xsmb_workers SEC(".maps");
+
+/* Listening address -> its reuseport group's index (xsmbd registers each address). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XSMB_MAX_RP_GROUPS);
+	__type(key, struct xsmb_rp_key);
+	__type(value, __u32);
+} xsmb_rp_groups SEC(".maps");
+
+/* Connection (client -> server key, dir IN) -> its home CPU: the CPU of the worker the
+ * reuseport program gave it, recorded at the SYN; XDP steers the connection's packets there. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, struct xsmb_conn_key);
+	__type(value, __u32);
+} xsmb_conn_cpu SEC(".maps");
 
 /* Worker index -> its load (reported by xsmbd through mmap) and connections given to it. */
 struct {

@@ -3,7 +3,8 @@
  * xsmb_sock.bpf.c - socket-level programs.
  *
  * xsmb_reuseport: picks the listening socket (worker) for each new connection: the
- * least loaded worker by xsmb_wload when xsmbd reports loads, else the kernel's hash.
+ * least loaded worker by xsmb_wload when xsmbd reports loads, else the one the kernel's hash
+ * names; records the connection's home CPU (its worker's) for XDP steering.
  *
  * xsmb_sk_verdict: a sockhash of accepted connections whose verdict follows the NetBIOS
  * framing (4-byte header, 24-bit length; MS-SMB2 2.1) across the skbs TCP queues: it reads
@@ -13,6 +14,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -20,48 +22,128 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#define XSMB_AF_INET6 10 /* AF_INET6 (linux/socket.h is not for BPF programs) */
+
+/* The reuseport group of the listener the kernel's lookup found (md->sk): its index, or -1
+ * when xsmbd did not register that address. */
+static __always_inline int rp_group(struct sk_reuseport_md *md)
+{
+	struct bpf_sock *sk = md->sk;
+	struct xsmb_rp_key k = {};
+	__u32 *g;
+
+	if (!sk)
+		return -1;
+	k.family = sk->family;
+	k.port = sk->src_port;
+	if (sk->family == XSMB_AF_INET6) {
+		__builtin_memcpy(&k.addr, sk->src_ip6, 16);
+	} else {
+		__u32 ip = sk->src_ip4;
+
+		k.addr.b[10] = 0xff;
+		k.addr.b[11] = 0xff;
+		__builtin_memcpy(&k.addr.b[12], &ip, 4);
+	}
+	g = bpf_map_lookup_elem(&xsmb_rp_groups, &k);
+	if (!g || *g >= XSMB_MAX_RP_GROUPS)
+		return -1;
+	return *g;
+}
+
+/* Records the new connection's home CPU (its worker's CPU) under the key XDP uses for the
+ * client's stream: addresses from the IP header, ports from the TCP header (md->data). */
+static __always_inline void rp_record_cpu(struct sk_reuseport_md *md, __u32 cpu)
+{
+	struct xsmb_conn_key key = {};
+	__be16 ports[2];
+
+	if (cpu == XSMB_CPU_NONE || md->ip_protocol != IPPROTO_TCP)
+		return;
+	if (bpf_skb_load_bytes(md, 0, ports, sizeof(ports)))
+		return;
+	if (md->eth_protocol == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes_relative(md, 8, &key.client, 16, BPF_HDR_START_NET) ||
+		    bpf_skb_load_bytes_relative(md, 24, &key.server, 16, BPF_HDR_START_NET))
+			return;
+	} else {
+		__be32 a[2];
+
+		if (bpf_skb_load_bytes_relative(md, 12, a, sizeof(a), BPF_HDR_START_NET))
+			return;
+		key.client.b[10] = key.client.b[11] = 0xff;
+		key.server.b[10] = key.server.b[11] = 0xff;
+		__builtin_memcpy(&key.client.b[12], &a[0], 4);
+		__builtin_memcpy(&key.server.b[12], &a[1], 4);
+	}
+	key.client_port = ports[0];
+	key.server_port = ports[1];
+	key.dir = XSMB_DIR_IN;
+	bpf_map_update_elem(&xsmb_conn_cpu, &key, &cpu, BPF_ANY);
+}
+
+/* The least loaded worker so far (bpf_loop's state for rp_pick_step). */
+struct rp_pick {
+	__u32 best, best_load;
+	int reported; /* some worker reported a load */
+};
+
+static long rp_pick_step(__u32 i, void *arg)
+{
+	struct rp_pick *p = arg;
+	struct xsmb_wload *w = bpf_map_lookup_elem(&xsmb_wload, &i);
+	__u32 load = w ? w->load : ~0u;
+
+	p->reported |= load != 0 && load != ~0u;
+	if (load < p->best_load) { /* strictly less: ties keep the hash's choice */
+		p->best_load = load;
+		p->best = i;
+	}
+	return 0;
+}
+
 SEC("sk_reuseport")
 int xsmb_reuseport(struct sk_reuseport_md *md)
 {
 	struct xsmb_config *cfg = xsmb_cfg();
 	struct xsmb_wload *w;
-	__u32 n, best, best_load = ~0u, key;
-	int reported = 0;
+	__u32 n, best, key;
+	int reported, group;
 
 	if (!cfg || cfg->nworkers == 0 || cfg->nworkers > XSMB_MAX_WORKERS) {
 		xsmb_count(XSMB_CNT_RP_SELECT_HASH);
 		return SK_PASS;
 	}
-	n = cfg->nworkers;
-	best = md->hash % n;
-	w = bpf_map_lookup_elem(&xsmb_wload, &best);
-	if (w)
-		best_load = w->load;
-	for (__u32 i = 0; i < XSMB_MAX_WORKERS; i++) { /* constant cap */
-		__u32 k = i, load;
-
-		if (i >= n)
-			break;
-		w = bpf_map_lookup_elem(&xsmb_wload, &k);
-		load = w ? w->load : ~0u;
-		reported |= load != 0 && load != ~0u;
-		if (load < best_load) { /* strictly less: ties keep the hash's choice */
-			best_load = load;
-			best = k;
-		}
-	}
-	w = bpf_map_lookup_elem(&xsmb_wload, &best);
-	if (!reported || !w) {
-		xsmb_count(XSMB_CNT_RP_SELECT_HASH);
+	group = rp_group(md);
+	if (group < 0) {
+		xsmb_count(XSMB_CNT_RP_NO_GROUP);
 		return SK_PASS;
 	}
-	key = best + (md->eth_protocol == bpf_htons(ETH_P_IPV6) ? XSMB_MAX_WORKERS : 0);
+	n = cfg->nworkers;
+	{
+		struct rp_pick p = { .best = md->hash % n };
+
+		w = bpf_map_lookup_elem(&xsmb_wload, &p.best);
+		p.best_load = w ? w->load : ~0u;
+		bpf_loop(n, rp_pick_step, &p, 0);
+		best = p.best;
+		reported = p.reported;
+	}
+	/* Without load reports the kernel's hash spreads connections just as well, but the
+	 * choice is made here so that the connection's home CPU is known. */
+	w = bpf_map_lookup_elem(&xsmb_wload, &best);
+	if (!w) {
+		xsmb_count(XSMB_CNT_RP_SELECT_FAILED);
+		return SK_PASS;
+	}
+	key = (__u32)group * XSMB_MAX_WORKERS + best;
 	if (bpf_sk_select_reuseport(md, &xsmb_workers, &key, 0)) {
 		xsmb_count(XSMB_CNT_RP_SELECT_FAILED);
 		return SK_PASS;
 	}
 	__sync_fetch_and_add(&w->selected, 1);
-	xsmb_count(XSMB_CNT_RP_SELECT_LOAD);
+	xsmb_count(reported ? XSMB_CNT_RP_SELECT_LOAD : XSMB_CNT_RP_SELECT_HASH);
+	rp_record_cpu(md, w->cpu);
 	return SK_PASS;
 }
 

@@ -53,7 +53,10 @@ struct pkt {
 	__u32 payload_len;        /* bytes of TCP payload present in the frame */
 	__u32 seq;                /* host */
 	__u32 steer_cpu;          /* out: CPU to steer to, XSMB_CPU_NONE = none */
+	__u32 l4_off;             /* TCP header, from ctx->data */
+	__u32 l4_len;             /* TCP header + payload, from the IP length */
 	__u8 syn, ack, fin, rst;
+	__u8 v6; /* IPv6 (the key's addresses are IPv4-mapped otherwise) */
 };
 
 static __always_inline int parse_ethhdr(struct hdr_cursor *c, void *end, __u16 *proto)
@@ -129,6 +132,7 @@ static __always_inline int parse_ip(struct hdr_cursor *c, void *end, __u16 proto
 		}
 		__builtin_memcpy(&pk->key.client, &ip6->saddr, 16);
 		__builtin_memcpy(&pk->key.server, &ip6->daddr, 16);
+		pk->v6 = 1;
 		*l4_len = bpf_ntohs(ip6->payload_len);
 		c->pos = ip6 + 1;
 		return 0;
@@ -152,6 +156,8 @@ static __always_inline int parse_tcp(struct hdr_cursor *c, void *data, void *end
 	/* byte-based check for the variable data offset (TCP options) */
 	if (c->pos + doff > end)
 		return XSMB_CNT_XDP_PASS_TRUNC_L4;
+	pk->l4_off = c->pos - data;
+	pk->l4_len = l4_len;
 	pk->key.client_port = th->source;
 	pk->key.server_port = th->dest;
 	pk->seq = bpf_ntohl(th->seq);
@@ -221,7 +227,6 @@ static __always_inline int syn_over_rate(const struct xsmb_config *cfg, const st
 
 struct acct {
 	__u32 headers;  /* headers read in this packet */
-	__u32 home_cpu; /* from the last session seen */
 	__u32 desync;
 };
 
@@ -332,7 +337,6 @@ __noinline int xsmb_account(struct xdp_md *ctx, const struct pkt *pk, struct xsm
 			}
 			xsmb_count(XSMB_CNT_SESSION_HITS);
 			sess->last_seen_ns = bpf_ktime_get_ns();
-			a->home_cpu = sess->home_cpu;
 		}
 	}
 	/* Wire latency: the response leaving through TC egress closes the sample.
@@ -369,8 +373,16 @@ static __always_inline int out_of_window(struct xsmb_stream *st, const struct pk
  * from the top level, not from the header walk. */
 static __noinline int stream_open(const struct xsmb_conn_key *key, __u32 seq)
 {
+	struct xsmb_stream *st;
+	__u32 *cpu;
+
 	if (xsmb_stream_create(key, seq))
 		return -1;
+	/* The home CPU the reuseport program recorded when it gave the connection a worker. */
+	cpu = bpf_map_lookup_elem(&xsmb_conn_cpu, key);
+	st = bpf_map_lookup_elem(&xsmb_streams, key);
+	if (cpu && st)
+		st->home_cpu = *cpu;
 	xsmb_count(XSMB_CNT_STREAMS_OPENED);
 	return 0;
 }
@@ -461,7 +473,7 @@ static long walk_step(__u32 index, void *arg)
  */
 __noinline int xsmb_segment(struct xdp_md *ctx, struct pkt *pk)
 {
-	struct acct a = { .home_cpu = XSMB_CPU_NONE };
+	struct acct a = {};
 	struct xsmb_stream *st;
 	void *data, *end;
 	__u8 *payload;
@@ -531,13 +543,156 @@ __noinline int xsmb_segment(struct xdp_md *ctx, struct pkt *pk)
 		return XSMB_CNT_XDP_PASS_DESYNC;
 	}
 	if (a.headers) {
-		st->home_cpu = a.home_cpu;
-		pk->steer_cpu = a.home_cpu;
 		return XSMB_CNT_XDP_PASS_SMB;
 	}
 	if (cut)
 		return XSMB_CNT_XDP_PASS_HDR_CUT;
 	return XSMB_CNT_XDP_PASS_MID_MESSAGE;
+}
+
+/* ---- steering: the TCP checksum of a redirected frame */
+
+/* One's complement sum of 32-bit partial sums folded to 16 bits (not inverted). */
+static __always_inline __u16 fold16(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/* Chunks are summed at frame offsets below this (the verifier's 64 KiB packet range, less a
+ * chunk); native XDP frames are a page at most. */
+#define XSMB_CSUM_OFF_MAX (0x3fff - 512)
+
+struct csum_walk {
+	struct xdp_md *ctx;
+	__u32 off; /* next byte to sum, from ctx->data */
+	__u32 rem; /* bytes left */
+	__u64 sum; /* running bpf_csum_diff sum */
+	int fail;
+};
+
+#define CSUM_CHUNK(n)                                                              \
+	if (w->rem >= (n)) {                                                        \
+		if ((void *)(p + (n)) > end) {                                      \
+			w->fail = 1;                                                \
+			return 1;                                                   \
+		}                                                                   \
+		r = bpf_csum_diff(0, 0, (__be32 *)p, (n), (__u32)w->sum);            \
+		w->sum = r < 0 ? 0 : (__u64)r;                                      \
+		w->fail |= r < 0;                                                   \
+		w->off += (n);                                                      \
+		w->rem -= (n);                                                      \
+		return w->fail;                                                     \
+	}
+
+/* Sums the largest power-of-two chunk (512 down to 4 bytes) left, or the last 1-3 bytes. */
+static long csum_step(__u32 index, void *arg)
+{
+	struct csum_walk *w = arg;
+	void *data = (void *)(long)w->ctx->data;
+	void *end = (void *)(long)w->ctx->data_end;
+	__u64 off = w->off;
+	__u8 *p, tail[4] = {};
+	long r;
+
+	if (w->rem == 0 || w->fail)
+		return 1;
+	asm volatile("%0 &= 0x3fff" : "+r"(off));
+	if (off > XSMB_CSUM_OFF_MAX) {
+		w->fail = 1;
+		return 1;
+	}
+	p = (__u8 *)data + off;
+	CSUM_CHUNK(512)
+	CSUM_CHUNK(256)
+	CSUM_CHUNK(128)
+	CSUM_CHUNK(64)
+	CSUM_CHUNK(32)
+	CSUM_CHUNK(16)
+	CSUM_CHUNK(8)
+	CSUM_CHUNK(4)
+	/* 1-3 bytes: zero-padded to a word, as the checksum pads an odd length */
+	for (int i = 0; i < 3; i++) {
+		if (i < w->rem && (void *)(p + i + 1) <= end)
+			tail[i] = p[i];
+	}
+	r = bpf_csum_diff(0, 0, (__be32 *)tail, 4, (__u32)w->sum);
+	w->sum = r < 0 ? 0 : (__u64)r;
+	w->fail |= r < 0;
+	w->rem = 0;
+	return 1;
+}
+
+/*
+ * A frame sent by a local stack through a veth carries CHECKSUM_PARTIAL: its TCP checksum
+ * field holds only the folded pseudo-header sum, and the skb says the rest is to be done. A
+ * CPUMAP redirect builds a new skb without that state on the other CPU, so the stack would
+ * verify the field and count TcpInCsumErrors. This completes such a checksum: when the field
+ * equals the pseudo-header sum, the sum over the segment as it is (field included) is the
+ * pseudo-header plus the segment, whose complement is the checksum. A frame whose field is
+ * anything else is left alone (a full checksum, right or wrong, for the stack to verify).
+ * 1 = completed, 0 = nothing to do, -1 = cannot tell (do not redirect).
+ */
+__noinline int xsmb_fix_csum(struct xdp_md *ctx, const struct pkt *pk)
+{
+	struct csum_walk w = {};
+	void *data, *end;
+	__u8 *th;
+	__u64 off;
+	__u16 partial, *check;
+	long r;
+
+	if (!ctx || !pk)
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	off = pk->l4_off;
+	asm volatile("%0 &= 0xff" : "+r"(off));
+	th = (__u8 *)data + off;
+	if ((void *)(th + sizeof(struct tcphdr)) > end)
+		return -1;
+	check = (__u16 *)(th + 16);
+	if (!pk->v6) {
+		struct {
+			__u8 saddr[4], daddr[4];
+			__u8 zero, proto;
+			__be16 len;
+		} ph = { .proto = IPPROTO_TCP, .len = bpf_htons(pk->l4_len) };
+
+		__builtin_memcpy(ph.saddr, &pk->key.client.b[12], 4);
+		__builtin_memcpy(ph.daddr, &pk->key.server.b[12], 4);
+		r = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	} else {
+		struct {
+			struct xsmb_addr saddr, daddr;
+			__be32 len;
+			__u8 zero[3], next;
+		} ph = { .len = bpf_htonl(pk->l4_len), .next = IPPROTO_TCP };
+
+		ph.saddr = pk->key.client;
+		ph.daddr = pk->key.server;
+		r = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	}
+	if (r < 0)
+		return -1;
+	partial = fold16((__u64)r);
+	if (*check != partial)
+		return 0;
+	w.ctx = ctx;
+	w.off = pk->l4_off;
+	w.rem = pk->l4_len;
+	bpf_loop(pk->l4_len / 512 + 10, csum_step, &w, 0);
+	if (w.fail || w.rem)
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	th = (__u8 *)data + off;
+	if ((void *)(th + sizeof(struct tcphdr)) > end)
+		return -1;
+	*(__u16 *)(th + 16) = (__u16)~fold16(w.sum);
+	return 1;
 }
 
 SEC("xdp")
@@ -613,6 +768,14 @@ closing:
 steer:
 	if (pk.steer_cpu != XSMB_CPU_NONE && cfg && (cfg->flags & XSMB_CFG_STEER) &&
 	    pk.steer_cpu != bpf_get_smp_processor_id()) {
+		int fixed = xsmb_fix_csum(ctx, &pk);
+
+		if (fixed < 0) {
+			xsmb_count(XSMB_CNT_STEER_CSUM_SKIPPED);
+			goto pass;
+		}
+		if (fixed)
+			xsmb_count(XSMB_CNT_STEER_CSUM_FIXED);
 		/* Lower bits of flags: the action when the cpumap slot is empty. */
 		if (bpf_redirect_map(&xsmb_cpumap, pk.steer_cpu, XDP_PASS) == XDP_REDIRECT) {
 			xsmb_count(XSMB_CNT_XDP_REDIRECT_CPU);

@@ -62,7 +62,7 @@ DataPlane::~DataPlane() {
   if (srv_lat_ != nullptr) munmap(srv_lat_, srv_lat_len_);
   if (wload_ != nullptr) munmap(wload_, wload_len_);
   for (int fd : {config_fd_, sessions_fd_, counters_fd_, srv_lat_fd_, sockhash_fd_, workers_fd_,
-                 wload_fd_, reuseport_prog_fd_}) {
+                 wload_fd_, rp_groups_fd_, reuseport_prog_fd_}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -88,8 +88,14 @@ std::unique_ptr<DataPlane> DataPlane::open(const std::string& pin_dir, std::stri
   if (!get("xsmb_config", &dp->config_fd_) || !get("xsmb_sessions", &dp->sessions_fd_) ||
       !get("xsmb_counters", &dp->counters_fd_) || !get("xsmb_srv_lat", &dp->srv_lat_fd_) ||
       !get("xsmb_sockhash", &dp->sockhash_fd_) || !get("xsmb_workers", &dp->workers_fd_) ||
-      !get("xsmb_wload", &dp->wload_fd_)) {
+      !get("xsmb_wload", &dp->wload_fd_) || !get("xsmb_rp_groups", &dp->rp_groups_fd_)) {
     return nullptr;
+  }
+  // Registered addresses of an earlier xsmbd: this process numbers its groups afresh.
+  xsmb_rp_key key = {}, next = {};
+  while (bpf_map_get_next_key(dp->rp_groups_fd_, nullptr, &next) == 0) {
+    key = next;
+    if (bpf_map_delete_elem(dp->rp_groups_fd_, &key) != 0) break;
   }
   dp->config_len_ = mmapLength(sizeof(xsmb_config), 1);
   dp->srv_lat_len_ = mmapLength(sizeof(xsmb_hist), XSMB_SRV_LAT_STRIPES * XSMB_CMD_SLOTS);
@@ -161,15 +167,38 @@ bool DataPlane::attachReuseport(const std::vector<int>& listen_fds, std::string*
     if (error != nullptr) *error = "getsockname: " + errnoText(errno);
     return false;
   }
-  uint32_t base = ss.ss_family == AF_INET6 ? XSMB_MAX_WORKERS : 0;
+  // The group's key as the reuseport program reads it from the listener's bpf_sock.
+  xsmb_rp_key rk = {};
+  if (ss.ss_family == AF_INET6) {
+    const auto& a6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    rk.family = AF_INET6;
+    rk.port = ntohs(a6.sin6_port);
+    std::memcpy(rk.addr.b, &a6.sin6_addr, 16);
+  } else {
+    const auto& a4 = reinterpret_cast<const sockaddr_in&>(ss);
+    rk.family = AF_INET;
+    rk.port = ntohs(a4.sin_port);
+    rk.addr.b[10] = rk.addr.b[11] = 0xff;
+    std::memcpy(&rk.addr.b[12], &a4.sin_addr, 4);
+  }
+  if (rp_groups_ >= XSMB_MAX_RP_GROUPS) {
+    if (error != nullptr) *error = "more than 16 listening addresses";
+    return false;
+  }
+  const uint32_t group = rp_groups_;
   for (size_t i = 0; i < listen_fds.size(); i++) {
-    uint32_t key = base + static_cast<uint32_t>(i);
+    uint32_t key = group * XSMB_MAX_WORKERS + static_cast<uint32_t>(i);
     uint64_t fd = static_cast<uint64_t>(listen_fds[i]);
     if (bpf_map_update_elem(workers_fd_, &key, &fd, BPF_ANY) != 0) {
       if (error != nullptr) *error = "adding a listening socket: " + errnoText(errno);
       return false;
     }
   }
+  if (bpf_map_update_elem(rp_groups_fd_, &rk, &group, BPF_ANY) != 0) {
+    if (error != nullptr) *error = "registering the listening address: " + errnoText(errno);
+    return false;
+  }
+  rp_groups_++;
   int prog = reuseport_prog_fd_;
   if (setsockopt(listen_fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog, sizeof(prog)) != 0) {
     if (error != nullptr) *error = "SO_ATTACH_REUSEPORT_EBPF: " + errnoText(errno);
@@ -212,6 +241,11 @@ void DataPlane::setMaxMessageSize(uint32_t bytes) {
 void DataPlane::setWorkerLoad(uint32_t worker, uint32_t connections) {
   if (worker >= XSMB_MAX_WORKERS) return;
   std::atomic_ref<__u32>(wload_[worker].load).store(connections, std::memory_order_relaxed);
+}
+
+void DataPlane::setWorkerCpu(uint32_t worker, uint32_t cpu) {
+  if (worker >= XSMB_MAX_WORKERS) return;
+  std::atomic_ref<__u32>(wload_[worker].cpu).store(cpu, std::memory_order_relaxed);
 }
 
 std::vector<std::pair<std::string, uint64_t>> DataPlane::counters() const {

@@ -38,7 +38,8 @@ class DataPlane {
   static std::unique_ptr<DataPlane> open(const std::string& pin_dir, std::string* why_not);
 
   // Attaches the sk_reuseport program to one reuseport group: listen_fds[i] is worker i's
-  // listening socket for one address (at most 64 workers; one IPv4 and one IPv6 group).
+  // listening socket for one address (at most XSMB_MAX_WORKERS workers, XSMB_MAX_RP_GROUPS
+  // addresses): registers the address in rp_groups and the sockets in the group's slots.
   // Uses the pinned program, or loads the socket object itself (smb.conf "bpf = yes").
   // Also makes sure the sockhash has its verdict. false + *error on failure.
   bool attachReuseport(const std::vector<int>& listen_fds, std::string* error);
@@ -57,6 +58,9 @@ class DataPlane {
   void setMaxMessageSize(uint32_t bytes);
   // Connections worker `worker` holds now; the reuseport program prefers the least loaded.
   void setWorkerLoad(uint32_t worker, uint32_t connections);
+  // The CPU worker `worker`'s thread is pinned to (XSMB_CPU_NONE: not pinned): the home CPU
+  // the reuseport program records for the worker's new connections, which XDP steers to.
+  void setWorkerCpu(uint32_t worker, uint32_t cpu);
 
   // Reading side (xsmbctl, metrics, tests).
   // Counters summed over CPUs, as (name from XSMB_COUNTERS, value).
@@ -73,7 +77,8 @@ class DataPlane {
 
   std::string pin_dir_;
   int config_fd_ = -1, sessions_fd_ = -1, counters_fd_ = -1, srv_lat_fd_ = -1;
-  int sockhash_fd_ = -1, workers_fd_ = -1, wload_fd_ = -1;
+  int sockhash_fd_ = -1, workers_fd_ = -1, wload_fd_ = -1, rp_groups_fd_ = -1;
+  uint32_t rp_groups_ = 0;  // reuseport groups registered so far (guarded by mu_)
   int reuseport_prog_fd_ = -1;
   xsmb_config* config_ = nullptr;  // mmapped
   xsmb_hist* srv_lat_ = nullptr;   // mmapped, XSMB_SRV_LAT_STRIPES * XSMB_CMD_SLOTS entries

@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -47,7 +49,8 @@ ABSL_FLAG(bool, check_config, false,
           "found, then exit (1 when there are errors)");
 ABSL_FLAG(std::string, rpcd, "",
           "path of the xsmb-rpcd helper (default: next to xsmbd, or ../rpc)");
-ABSL_FLAG(int, workers, 0, "event-loop threads (default: one per CPU)");
+ABSL_FLAG(int, workers, 0,
+          "event-loop threads (default: one per CPU of \"worker cpus\", which they are pinned to)");
 ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 2 per CPU)");
 
 namespace xsmb {
@@ -287,6 +290,32 @@ struct Loops {
   std::vector<std::unique_ptr<transport::Worker>> workers;
 };
 
+// The CPUs the workers are pinned to: "worker cpus", else every CPU this process may run on.
+std::vector<int> workerCpus(const config::GlobalConfig& g) {
+  if (!g.worker_cpus.empty()) return g.worker_cpus;
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+  }
+  return cpus;
+}
+
+// Pins the calling thread to `cpu`; a CPU outside the affinity mask (or offline) is logged
+// and the thread keeps running where the scheduler puts it.
+void pinThread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set); err != 0) {
+    XLOG(WARNING) << "worker cpus: cannot pin a worker to CPU " << cpu << ": "
+                  << std::strerror(err);
+  }
+}
+
 bool startLoops(session::ServerContext& server, const std::vector<transport::ListenAddress>& addrs,
                 int nworkers, int nio, Loops* loops) {
   const config::GlobalConfig& g = server.config.global;
@@ -319,8 +348,20 @@ bool startLoops(session::ServerContext& server, const std::vector<transport::Lis
     }
   }
   server.io_engine = std::string(loops->acceptors.front()->ioEngine().name());
-  // Requests run on a loop must never wait for what only that loop can deliver.
-  for (auto& w : loops->workers) w->start([] { vfs::setOnEventLoopThread(); });
+  // Worker i runs on the i-th CPU of "worker cpus" (wrapping): its connections' home CPU.
+  const std::vector<int> cpus = workerCpus(g);
+  for (size_t i = 0; i < loops->workers.size(); ++i) {
+    const int cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
+    server.worker_cpus.push_back(cpu < 0 ? XSMB_CPU_NONE : static_cast<uint32_t>(cpu));
+    if (server.dataplane && g.bpf) {
+      server.dataplane->setWorkerCpu(static_cast<uint32_t>(i), server.worker_cpus.back());
+    }
+    // Requests run on a loop must never wait for what only that loop can deliver.
+    loops->workers[i]->start([cpu] {
+      if (cpu >= 0) pinThread(cpu);
+      vfs::setOnEventLoopThread();
+    });
+  }
   return true;
 }
 
@@ -436,7 +477,10 @@ int run() {
   signal(SIGPIPE, SIG_IGN);
 
   unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
-  int nworkers = absl::GetFlag(FLAGS_workers) > 0 ? absl::GetFlag(FLAGS_workers) : cpus;
+  const size_t pinned = workerCpus(server->config.global).size();
+  int nworkers = absl::GetFlag(FLAGS_workers) > 0 ? absl::GetFlag(FLAGS_workers)
+                 : pinned > 0                     ? static_cast<int>(pinned)
+                                                  : static_cast<int>(cpus);
   int nio = absl::GetFlag(FLAGS_io_threads) > 0 ? absl::GetFlag(FLAGS_io_threads) : 2 * cpus;
   Loops loops;
   if (!startLoops(*server, addrs, nworkers, nio, &loops)) return 1;

@@ -28,7 +28,8 @@
 /* ---- sizes */
 #define XSMB_MAX_PORTS 4          /* SMB ports the XDP/TC programs look at */
 #define XSMB_MAX_CPUS 128         /* cpumap slots */
-#define XSMB_MAX_WORKERS 64       /* reuseport slots per address family */
+#define XSMB_MAX_WORKERS 64       /* reuseport slots per listening address (group) */
+#define XSMB_MAX_RP_GROUPS 16     /* listening addresses (reuseport groups) xsmbd registers */
 #define XSMB_HIST_BUCKETS 32      /* log2(ns) buckets */
 /* bytes read at a header position: NetBIOS(4) + TRANSFORM(52), the longer of the two headers */
 #define XSMB_HDR_NEED (XSMB_NETBIOS_HEADER_SIZE + XSMB_TRANSFORM_HEADER_SIZE)
@@ -75,7 +76,7 @@ enum xsmb_cmd_slot {
 	X(XDP_PASS_HDR_CUT, "pass: a header starts here and ends in the next segment")       \
 	X(XDP_PASS_DESYNC, "pass: no SMB2/TRANSFORM header where one was due")               \
 	X(XDP_PASS_SMB, "pass: SMB2/TRANSFORM headers read and counted")                     \
-	X(XDP_REDIRECT_CPU, "redirect: steered to the session's home CPU")                   \
+	X(XDP_REDIRECT_CPU, "redirect: steered to the connection's home CPU")                \
 	X(XDP_DROP_BLOCKED, "drop: source in the blocklist")                                 \
 	X(XDP_DROP_SYN_RATE, "drop: SYN beyond the source's rate")                           \
 	/* XDP events */                                                                     \
@@ -111,7 +112,10 @@ enum xsmb_cmd_slot {
 	/* sk_reuseport */                                                                   \
 	X(RP_SELECT_LOAD, "new connections given to the least loaded worker")                \
 	X(RP_SELECT_HASH, "new connections placed by the kernel's hash")                     \
-	X(RP_SELECT_FAILED, "worker selection failed (socket missing), kernel hash used")
+	X(RP_SELECT_FAILED, "worker selection failed (socket missing), kernel hash used")    \
+	X(RP_NO_GROUP, "listening address not registered by xsmbd, kernel hash used")        \
+	X(STEER_CSUM_FIXED, "redirected frames whose partial TCP checksum XDP completed")    \
+	X(STEER_CSUM_SKIPPED, "not redirected: a partial checksum XDP could not complete")
 
 enum xsmb_counter {
 #define XSMB_X_COUNTER(name, doc) XSMB_CNT_##name,
@@ -267,9 +271,18 @@ struct xsmb_hist {
 };
 
 /* ---- reuseport worker load (map xsmb_wload: ARRAY, index = worker) */
+/* A listening address (reuseport group), as the listener's bpf_sock shows it: key of the
+ * rp_groups map, whose value is the group's index g; worker i's socket of that group is slot
+ * g * XSMB_MAX_WORKERS + i of the workers map. */
+struct xsmb_rp_key {
+	__u32 family;         /* AF_INET or AF_INET6 */
+	__u32 port;           /* host */
+	struct xsmb_addr addr; /* net; IPv4 as ::ffff:a.b.c.d */
+};
+
 struct xsmb_wload {
 	__u32 load;     /* host; connections the worker reports it holds (xsmbd writes it) */
-	__u32 pad;
+	__u32 cpu;      /* host; the CPU the worker's thread is pinned to, XSMB_CPU_NONE if not */
 	__u64 selected; /* host; connections the program gave it */
 };
 
@@ -298,6 +311,7 @@ XSMB_STATIC_ASSERT(sizeof(struct xsmb_skframe) == 136, "xsmb_skframe");
 XSMB_STATIC_ASSERT(2 * 64 <= 128 && XSMB_HDR_NEED < 64, "hdr holds carry + rest (masked)");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_hist) == 16 + 8 * XSMB_HIST_BUCKETS, "xsmb_hist");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_wload) == 16, "xsmb_wload");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_rp_key) == 24, "xsmb_rp_key");
 XSMB_STATIC_ASSERT(XSMB_HDR_NEED * 2 <= XSMB_CARRY_SIZE, "carry holds a header twice");
 
 #endif /* XSMB_ABI_H */

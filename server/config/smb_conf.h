@@ -91,6 +91,11 @@ struct GlobalConfig {
   // poll at once (none on a single CPU). Costs up to that much CPU after each burst of
   // requests, none while idle.
   uint32_t busy_poll_usecs = 50;
+  // "worker cpus": the CPUs the event-loop threads are pinned to, one worker per CPU listed
+  // (worker i on the i-th), as taskset -c writes them ("0-3,8"). Empty (the default): every
+  // CPU in the process's affinity mask. A worker's CPU is the home CPU of its connections,
+  // to which the BPF data plane steers their packets (xsmb-loader load --steer).
+  std::vector<int> worker_cpus;
   // "socket options": NAME or NAME=value words, case-insensitive, separated by spaces or commas
   // (Samba's syntax), applied to every accepted TCP connection: TCP_NODELAY, SO_KEEPALIVE,
   // TCP_QUICKACK (0 or 1 when given a value), SO_SNDBUF=bytes, SO_RCVBUF=bytes (the kernel
@@ -189,5 +194,11 @@ absl::StatusOr<std::vector<std::string>> listenAddresses(const GlobalConfig& glo
 
 // The default NetBIOS name: the host name up to its first '.', upper-cased, at most 15 bytes.
 std::string defaultNetbiosName();
+
+// A CPU list as taskset -c and /sys/devices/system/cpu/online write it: numbers and ranges
+// ("0-3,8", also space separated), each CPU below kMaxCpuNumber, in the order given, no
+// repeats. An empty result with *error set when malformed.
+inline constexpr int kMaxCpuNumber = 4096;
+std::vector<int> parseCpuList(std::string_view text, std::string* error);
 
 }  // namespace xsmb::config

@@ -112,6 +112,7 @@ enum class Param {
   kGuestAccount,
   kMaxConnections,
   kBusyPoll,
+  kWorkerCpus,
   kSocketOptions,
   kSmbPasswdFile,
   kLogLevel,

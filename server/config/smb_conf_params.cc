@@ -42,6 +42,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("guest account", Param::kGuestAccount, Scope::kGlobal);
     add("max connections", Param::kMaxConnections, Scope::kGlobal);
     add("busy poll", Param::kBusyPoll, Scope::kGlobal);
+    add("worker cpus", Param::kWorkerCpus, Scope::kGlobal);
     add("socket options", Param::kSocketOptions, Scope::kGlobal);
     add("smb passwd file", Param::kSmbPasswdFile, Scope::kGlobal);
     add("log level", Param::kLogLevel, Scope::kGlobal);
@@ -305,6 +306,16 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
                                              kMaxBusyPollUsecs, ")"));
       } else {
         g->busy_poll_usecs = static_cast<uint32_t>(*n);
+      }
+      break;
+    }
+    case Param::kWorkerCpus: {
+      std::string err;
+      std::vector<int> cpus = parseCpuList(v, &err);
+      if (!err.empty()) {
+        problems->error(a.line, absl::StrCat("\"worker cpus\": ", err));
+      } else {
+        g->worker_cpus = std::move(cpus);
       }
       break;
     }

@@ -84,6 +84,11 @@ std::string renderConfig(const Config& config) {
   line("guest account", g.guest_account);
   line("max connections", std::to_string(g.max_connections));
   line("busy poll", std::to_string(g.busy_poll_usecs));
+  if (!g.worker_cpus.empty()) {
+    std::vector<std::string> cpus;
+    for (int c : g.worker_cpus) cpus.push_back(std::to_string(c));
+    line("worker cpus", joinList(cpus, ",", false));
+  }
   std::vector<std::string> socket_words;
   for (const SocketOption& o : g.socket_options) socket_words.push_back(o.text);
   line("socket options", joinList(socket_words, " ", false));

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "server/config/smb_conf.h"
 #include "server/config/smb_conf_internal.h"
 
@@ -279,6 +280,39 @@ std::string protocolNameFromDialect(uint16_t dialect) {
     default:
       return absl::StrFormat("0x%04x", dialect);
   }
+}
+
+std::vector<int> parseCpuList(std::string_view text, std::string* error) {
+  std::vector<int> out;
+  std::vector<bool> seen(kMaxCpuNumber, false);
+  auto bad = [&](std::string why) {
+    *error = std::move(why);
+    return std::vector<int>{};
+  };
+  // Debian's Abseil has its own string_view type (not std's).
+  for (absl::string_view piece : absl::StrSplit(absl::string_view(text.data(), text.size()),
+                                                absl::ByAnyChar(", \t"), absl::SkipEmpty())) {
+    std::string_view item(piece.data(), piece.size());
+    std::string_view lo = item, hi = item;
+    if (size_t dash = item.find('-'); dash != std::string_view::npos) {
+      lo = item.substr(0, dash);
+      hi = item.substr(dash + 1);
+    }
+    std::optional<uint64_t> a = internal::parseUnsigned(lo, kMaxCpuNumber - 1);
+    std::optional<uint64_t> b = internal::parseUnsigned(hi, kMaxCpuNumber - 1);
+    if (!a || !b || *a > *b) {
+      return bad(absl::StrCat("\"", piece, "\" is not a CPU number or range (0 to ",
+                              kMaxCpuNumber - 1, ", like 0-3,8)"));
+    }
+    for (uint64_t c = *a; c <= *b; ++c) {
+      if (seen[c]) return bad(absl::StrCat("CPU ", c, " is listed twice"));
+      seen[c] = true;
+      out.push_back(static_cast<int>(c));
+    }
+  }
+  if (out.empty()) return bad("no CPU listed");
+  error->clear();
+  return out;
 }
 
 }  // namespace xsmb::config

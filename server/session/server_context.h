@@ -74,6 +74,8 @@ struct ServerContext {
   // What the RPC services report: shares, users (with stable RIDs), names.
   rpc::ServerInfo rpcServerInfo();
   std::string io_engine;  // the workers' file I/O engine: "io_uring" or "threads"
+  // Worker i's CPU ("worker cpus"; XSMB_CPU_NONE when not pinned): its connections' home CPU.
+  std::vector<uint32_t> worker_cpus;
   Stats stats;
   std::atomic<uint64_t> next_session_id{1};
   std::atomic<uint64_t> next_open_token{1};

@@ -66,7 +66,12 @@ std::vector<Layout> Layouts() {
       {"xsmb_hist",
        sizeof(xsmb_hist),
        {M(xsmb_hist, count), M(xsmb_hist, sum_ns), M(xsmb_hist, buckets)}},
-      {"xsmb_wload", sizeof(xsmb_wload), {M(xsmb_wload, load), M(xsmb_wload, selected)}},
+      {"xsmb_wload",
+       sizeof(xsmb_wload),
+       {M(xsmb_wload, load), M(xsmb_wload, cpu), M(xsmb_wload, selected)}},
+      {"xsmb_rp_key",
+       sizeof(xsmb_rp_key),
+       {M(xsmb_rp_key, family), M(xsmb_rp_key, port), M(xsmb_rp_key, addr)}},
       {"xsmb_skframe",
        sizeof(xsmb_skframe),
        {M(xsmb_skframe, need), M(xsmb_skframe, carry_len), M(xsmb_skframe, state),
@@ -130,7 +135,7 @@ TEST(AbiBtf, EveryObjectDefinesTheSameMapsWithPinPaths) {
     EXPECT_EQ(bpf_map__type(same), bpf_map__type(m)) << n;
     EXPECT_EQ(bpf_map__value_size(same), bpf_map__value_size(m)) << n;
   }
-  EXPECT_EQ(names.size(), 15u);
+  EXPECT_EQ(names.size(), 17u);
   EXPECT_EQ(mapPinPath("/p", "xsmb_sessions"), "/p/sessions");
   EXPECT_EQ(progPinPath("/p", "xsmb_tc_egress"), "/p/prog_tc_egress");
 }

@@ -1,6 +1,7 @@
 // Privileged: the XDP and TC egress programs run with BPF_PROG_TEST_RUN on crafted frames;
 // each case states the verdict, the one verdict counter it adds, and the events and
 // per-command counts it leaves behind.
+#include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <sched.h>
 
@@ -157,57 +158,73 @@ struct Case {
 
 std::vector<Case> SingleFrameCases() {
   std::vector<Case> c;
-  c.push_back({"ethernet only", Frame().Eth(0x0800).Build(), kXdpPass,
-               XSMB_CNT_XDP_PASS_TRUNC_L3});
-  c.push_back({"ARP", Frame().Eth(0x0806).Payload(Bytes(28)).Build(), kXdpPass,
-               XSMB_CNT_XDP_PASS_NOT_IP});
+  c.push_back({"ethernet only", Frame().Eth(0x0800).Build(), kXdpPass, XSMB_CNT_XDP_PASS_TRUNC_L3});
+  c.push_back(
+      {"ARP", Frame().Eth(0x0806).Payload(Bytes(28)).Build(), kXdpPass, XSMB_CNT_XDP_PASS_NOT_IP});
   {
     Bytes f = Frame().Eth().Vlan(10).Build();
     f.resize(16);  // the tag cut in half
     c.push_back({"VLAN tag cut", f, kXdpPass, XSMB_CNT_XDP_PASS_TRUNC_L2});
   }
-  c.push_back({"IPv4 fragment",
-               Frame().Eth().IPv4(kCli4, kSrv4, 6, 0x2000).Tcp(1, 445, 1).Build(), kXdpPass,
-               XSMB_CNT_XDP_PASS_IP_FRAGMENT});
+  c.push_back({"IPv4 fragment", Frame().Eth().IPv4(kCli4, kSrv4, 6, 0x2000).Tcp(1, 445, 1).Build(),
+               kXdpPass, XSMB_CNT_XDP_PASS_IP_FRAGMENT});
   c.push_back({"IPv4 bad IHL", Frame().Eth().IPv4(kCli4, kSrv4, 6, 0, 4).Tcp(1, 445, 1).Build(),
                kXdpPass, XSMB_CNT_XDP_PASS_TRUNC_L3});
   c.push_back({"UDP to 445", Frame().Eth().IPv4(kCli4, kSrv4, 17).Udp(1, 445).Build(), kXdpPass,
                XSMB_CNT_XDP_PASS_NOT_TCP});
   c.push_back({"IPv6 hop-by-hop", Frame().Eth().IPv6(kCli6, kSrv6, 0).Payload(Bytes(8)).Build(),
                kXdpPass, XSMB_CNT_XDP_PASS_IPV6_EXT});
-  c.push_back({"ICMPv6", Frame().Eth().IPv6(kCli6, kSrv6, 58).Payload(Bytes(8)).Build(),
-               kXdpPass, XSMB_CNT_XDP_PASS_NOT_TCP});
+  c.push_back({"ICMPv6", Frame().Eth().IPv6(kCli6, kSrv6, 58).Payload(Bytes(8)).Build(), kXdpPass,
+               XSMB_CNT_XDP_PASS_NOT_TCP});
   {
     Bytes f = Frame().Eth().IPv4(kCli4, kSrv4).Tcp(1, 445, 1).Build();
     f[14 + 20 + 12] = 0x40;  // data offset 4 words
     c.push_back({"TCP doff < 5", f, kXdpPass, XSMB_CNT_XDP_PASS_TRUNC_L4});
   }
-  c.push_back({"TCP to port 80", Frame().Eth().IPv4(kCli4, kSrv4).Tcp(1, 80, 1).Build(),
-               kXdpPass, XSMB_CNT_XDP_PASS_OTHER_PORT});
+  c.push_back({"TCP to port 80", Frame().Eth().IPv4(kCli4, kSrv4).Tcp(1, 80, 1).Build(), kXdpPass,
+               XSMB_CNT_XDP_PASS_OTHER_PORT});
   c.push_back({"SYN", Frame().Eth().IPv4(kCli4, kSrv4).Tcp(1, 445, 1, kSyn).Build(), kXdpPass,
                XSMB_CNT_XDP_PASS_SYN});
-  c.push_back({"pure ACK", Frame().Eth().IPv4(kCli4, kSrv4).Tcp(1, 445, 1, kAck).Build(),
-               kXdpPass, XSMB_CNT_XDP_PASS_NO_PAYLOAD});
+  c.push_back({"pure ACK", Frame().Eth().IPv4(kCli4, kSrv4).Tcp(1, 445, 1, kAck).Build(), kXdpPass,
+               XSMB_CNT_XDP_PASS_NO_PAYLOAD});
   c.push_back({"garbage payload",
                Frame().Eth().IPv4(kCli4, kSrv4).Tcp(2, 445, 1).Payload(Bytes(100, 0x41)).Build(),
                kXdpPass, XSMB_CNT_XDP_PASS_NOT_SMB});
   c.push_back({"SMB1 negotiate (not tracked)",
-               Frame().Eth().IPv4(kCli4, kSrv4).Tcp(3, 445, 1)
+               Frame()
+                   .Eth()
+                   .IPv4(kCli4, kSrv4)
+                   .Tcp(3, 445, 1)
                    .NetBios(Bytes{0xff, 'S', 'M', 'B', 0x72, 0, 0, 0, 0, 0, 0, 0})
                    .Build(),
                kXdpPass, XSMB_CNT_XDP_PASS_NOT_SMB});
   c.push_back({"IPv4 NEGOTIATE", Negotiate4(4), kXdpPass, XSMB_CNT_XDP_PASS_SMB});
   c.push_back({"IPv4 options + TCP timestamps",
-               Frame().Eth().IPv4(kCli4, kSrv4, 6, 0x4000, 8).Tcp(5, 445, 1, kAck | kPsh, 3)
-                   .Smb2Message(Req(0, 0)).Build(),
+               Frame()
+                   .Eth()
+                   .IPv4(kCli4, kSrv4, 6, 0x4000, 8)
+                   .Tcp(5, 445, 1, kAck | kPsh, 3)
+                   .Smb2Message(Req(0, 0))
+                   .Build(),
                kXdpPass, XSMB_CNT_XDP_PASS_SMB});
   c.push_back({"VLAN + IPv6 + TCP options",
-               Frame().Eth().Vlan(7).IPv6(kCli6, kSrv6).Tcp(6, 445, 1, kAck | kPsh, 10)
-                   .Smb2Message(Req(0, 0)).Build(),
+               Frame()
+                   .Eth()
+                   .Vlan(7)
+                   .IPv6(kCli6, kSrv6)
+                   .Tcp(6, 445, 1, kAck | kPsh, 10)
+                   .Smb2Message(Req(0, 0))
+                   .Build(),
                kXdpPass, XSMB_CNT_XDP_PASS_SMB});
   c.push_back({"QinQ + IPv4",
-               Frame().Eth().Vlan(100, 0x88a8).Vlan(7).IPv4(kCli4, kSrv4).Tcp(7, 445, 1)
-                   .Smb2Message(Req(0, 0)).Build(),
+               Frame()
+                   .Eth()
+                   .Vlan(100, 0x88a8)
+                   .Vlan(7)
+                   .IPv4(kCli4, kSrv4)
+                   .Tcp(7, 445, 1)
+                   .Smb2Message(Req(0, 0))
+                   .Build(),
                kXdpPass, XSMB_CNT_XDP_PASS_SMB});
   c.push_back({"TRANSFORM",
                Frame().Eth().IPv4(kCli4, kSrv4).Tcp(8, 445, 1).NetBios(Transform(77, 100)).Build(),
@@ -216,8 +233,8 @@ std::vector<Case> SingleFrameCases() {
     Smb2Header bad = Req(5, 1);
     bad.structure_size = 65;
     c.push_back({"StructureSize 65: framed, counted as bad",
-                 Frame().Eth().IPv4(kCli4, kSrv4).Tcp(9, 445, 1).Smb2Message(bad).Build(),
-                 kXdpPass, XSMB_CNT_XDP_PASS_MID_MESSAGE});
+                 Frame().Eth().IPv4(kCli4, kSrv4).Tcp(9, 445, 1).Smb2Message(bad).Build(), kXdpPass,
+                 XSMB_CNT_XDP_PASS_MID_MESSAGE});
   }
   {
     Bytes msg = NetBiosFrame(Smb2(Req(0, 0)));
@@ -254,12 +271,23 @@ TEST_F(XdpTest, EveryTruncation) {
   std::vector<Layout> layouts = {
       {"IPv4", Negotiate4(20000), 14, 34, 54},
       {"VLAN IPv6 options",
-       Frame().Eth().Vlan(3).IPv6(kCli6, kSrv6).Tcp(20001, 445, 1, kAck | kPsh, 3)
-           .Smb2Message(Req(0, 0)).Build(),
+       Frame()
+           .Eth()
+           .Vlan(3)
+           .IPv6(kCli6, kSrv6)
+           .Tcp(20001, 445, 1, kAck | kPsh, 3)
+           .Smb2Message(Req(0, 0))
+           .Build(),
        18, 58, 90},
       {"QinQ IPv4 options",
-       Frame().Eth().Vlan(1, 0x88a8).Vlan(2).IPv4(kCli4, kSrv4, 6, 0x4000, 6)
-           .Tcp(20002, 445, 1).Smb2Message(Req(0, 0)).Build(),
+       Frame()
+           .Eth()
+           .Vlan(1, 0x88a8)
+           .Vlan(2)
+           .IPv4(kCli4, kSrv4, 6, 0x4000, 6)
+           .Tcp(20002, 445, 1)
+           .Smb2Message(Req(0, 0))
+           .Build(),
        22, 46, 66},
   };
   for (const Layout& l : layouts) {
@@ -299,7 +327,8 @@ TEST_F(XdpTest, GarbageFramesPassWithOneVerdictEach) {
       f[36] = 0x01, f[37] = 0xbd;
       f[46] = static_cast<uint8_t>((5 + rng() % 11) << 4);
       f[47] &= ~(kSyn | kRst | kFin);
-      if (f.size() > 62 && i % 4 == 0) f[54] = 0, f[58] = 0xfe, f[59] = 'S', f[60] = 'M', f[61] = 'B';
+      if (f.size() > 62 && i % 4 == 0)
+        f[54] = 0, f[58] = 0xfe, f[59] = 'S', f[60] = 'M', f[61] = 'B';
     }
     int r = xdp(f);
     ASSERT_EQ(r, kXdpPass) << "frame " << i;
@@ -322,9 +351,9 @@ TEST_F(XdpTest, TwoMessagesInOneSegmentAndACompound) {
   expectVerdict(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30000, 445, 100).Payload(two).Build(),
                 kXdpPass, XSMB_CNT_XDP_PASS_SMB, "two messages");
   Bytes compound = Compound({Req(5, 3), Req(16, 4), Req(6, 5)});
-  expectVerdict(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30000, 445, 100 + two.size())
-                    .NetBios(compound).Build(),
-                kXdpPass, XSMB_CNT_XDP_PASS_SMB, "compound");
+  expectVerdict(
+      Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30000, 445, 100 + two.size()).NetBios(compound).Build(),
+      kXdpPass, XSMB_CNT_XDP_PASS_SMB, "compound");
   Counts k = counts();
   EXPECT_EQ(k.cmds[XSMB_CMD_CREATE].msgs, 2u);
   EXPECT_EQ(k.cmds[XSMB_CMD_QUERY_INFO].msgs, 2u);
@@ -336,9 +365,10 @@ TEST_F(XdpTest, TwoMessagesInOneSegmentAndACompound) {
 }
 
 // Pipelined small requests: an MTU segment packed with ECHOs (20 of 72 bytes), then a segment
-// of 300 NetBIOS keep-alives (4 bytes each) and one ECHO; then a jumbo frame of 47 ECHOs. Every header is read: no cap on the number
-// per segment, and the stream stays in step for the segment after each. (BPF_PROG_TEST_RUN
-// gives an XDP program at most a page of linear data, so the large frame is a 3.4 KB one.)
+// of 300 NetBIOS keep-alives (4 bytes each) and one ECHO; then a jumbo frame of 47 ECHOs. Every
+// header is read: no cap on the number per segment, and the stream stays in step for the segment
+// after each. (BPF_PROG_TEST_RUN gives an XDP program at most a page of linear data, so the large
+// frame is a 3.4 KB one.)
 TEST_F(XdpTest, EveryHeaderOfAPackedSegmentIsRead) {
   uint32_t seq = 70000;
   uint64_t mid = 1;
@@ -392,9 +422,9 @@ TEST_F(XdpTest, HeaderCutAcrossSegmentsAndMidMessageSegments) {
   ASSERT_EQ(segs.size(), want.size());
   for (size_t i = 0; i < segs.size(); i++) {
     Bytes part(stream.begin() + segs[i].first, stream.begin() + segs[i].second);
-    expectVerdict(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30001, 445, seq + segs[i].first)
-                      .Payload(part).Build(),
-                  kXdpPass, want[i], "segment " + std::to_string(i));
+    expectVerdict(
+        Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30001, 445, seq + segs[i].first).Payload(part).Build(),
+        kXdpPass, want[i], "segment " + std::to_string(i));
   }
   EXPECT_EQ(cmdMsgs(XSMB_CMD_WRITE), 1u);
   EXPECT_EQ(cmdMsgs(XSMB_CMD_CLOSE), 1u);
@@ -405,14 +435,18 @@ TEST_F(XdpTest, HeaderCutAcrossSegmentsAndMidMessageSegments) {
   expectVerdict(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30001, 445, seq).Payload(first).Build(),
                 kXdpPass, XSMB_CNT_XDP_PASS_MID_MESSAGE, "retransmission");
   // A segment after a gap (the header position was in a segment not seen yet) waits.
-  expectVerdict(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30001, 445, seq + stream.size() + 500)
-                    .Payload(Bytes(100)).Build(),
+  expectVerdict(Frame()
+                    .Eth()
+                    .IPv4(kCli4, kSrv4)
+                    .Tcp(30001, 445, seq + stream.size() + 500)
+                    .Payload(Bytes(100))
+                    .Build(),
                 kXdpPass, XSMB_CNT_XDP_PASS_OUT_OF_WINDOW, "after a gap");
   EXPECT_EQ(cmdMsgs(XSMB_CMD_WRITE), 1u);
   // FIN ends the stream.
-  expectVerdict(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30001, 445, seq + stream.size(),
-                                                     kAck | kFin).Build(),
-                kXdpPass, XSMB_CNT_XDP_PASS_NO_PAYLOAD, "FIN");
+  expectVerdict(
+      Frame().Eth().IPv4(kCli4, kSrv4).Tcp(30001, 445, seq + stream.size(), kAck | kFin).Build(),
+      kXdpPass, XSMB_CNT_XDP_PASS_NO_PAYLOAD, "FIN");
   EXPECT_EQ(counter(XSMB_CNT_STREAMS_CLOSED), 1u);
 }
 
@@ -450,21 +484,41 @@ TEST_F(XdpTest, SynTokenBucket) {
 
 // ---- sessions, steering, wire latency
 
+// The client -> server key of a connection (xsmb_streams, xsmb_conn_cpu), IPv4-mapped.
+xsmb_conn_key ConnKey(const char* client, uint16_t client_port, const char* server,
+                      uint16_t server_port) {
+  xsmb_conn_key k = {};
+  k.client.b[10] = k.client.b[11] = k.server.b[10] = k.server.b[11] = 0xff;
+  inet_pton(AF_INET, client, &k.client.b[12]);
+  inet_pton(AF_INET, server, &k.server.b[12]);
+  k.client_port = htons(client_port);
+  k.server_port = htons(server_port);
+  k.dir = XSMB_DIR_IN;
+  return k;
+}
+
 TEST_F(XdpTest, SessionCountersAndSteering) {
   uint64_t sid = 0x1122334455667788ULL;
   xsmb_session s = {};
   s.uid = 1000;
   s.dialect = 0x0311;
-  // Steer to a CPU other than the one this test runs on.
+  ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(xdp_->maps.xsmb_sessions), &sid, &s, BPF_ANY), 0);
+  // Steer to a CPU other than the one this test runs on: the home CPU the reuseport program
+  // records for the connection when it picks its worker.
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(0, &set);
   ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
-  s.home_cpu = libbpf_num_possible_cpus() > 1 ? 1 : XSMB_CPU_NONE;
-  ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(xdp_->maps.xsmb_sessions), &sid, &s, BPF_ANY), 0);
+  uint32_t home = libbpf_num_possible_cpus() > 1 ? 1 : XSMB_CPU_NONE;
+  xsmb_conn_key conn = ConnKey(kCli4, 31000, kSrv4, 445);
+  ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(xdp_->maps.xsmb_conn_cpu), &conn, &home, BPF_ANY), 0);
 
-  Bytes write = Frame().Eth().IPv4(kCli4, kSrv4).Tcp(31000, 445, 1)
-                    .Smb2Message(Req(9, 7, sid, 48 + 100)).Build();
+  Bytes write = Frame()
+                    .Eth()
+                    .IPv4(kCli4, kSrv4)
+                    .Tcp(31000, 445, 1)
+                    .Smb2Message(Req(9, 7, sid, 48 + 100))
+                    .Build();
   expectVerdict(write, kXdpPass, XSMB_CNT_XDP_PASS_SMB, "steering off");
   xsmb_session got = {};
   ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(xdp_->maps.xsmb_sessions), &sid, &got), 0);
@@ -472,15 +526,19 @@ TEST_F(XdpTest, SessionCountersAndSteering) {
   EXPECT_EQ(got.bytes[XSMB_CMD_WRITE], 64u + 48 + 100);
   EXPECT_NE(got.last_seen_ns, 0u);
   EXPECT_EQ(got.uid, 1000u);
-  if (s.home_cpu == XSMB_CPU_NONE) GTEST_SKIP() << "one CPU: no steering to test";
+  if (home == XSMB_CPU_NONE) GTEST_SKIP() << "one CPU: no steering to test";
 
   xsmb_config cfg = {};
   cfg.ports[0] = 445;
   cfg.flags = XSMB_CFG_STEER;
   setConfig(cfg);
   // No cpumap entry yet: the redirect falls back to XDP_PASS and says so.
-  Bytes next = Frame().Eth().IPv4(kCli4, kSrv4).Tcp(31000, 445, 1 + 4 + 64 + 148)
-                   .Smb2Message(Req(9, 8, sid, 48)).Build();
+  Bytes next = Frame()
+                   .Eth()
+                   .IPv4(kCli4, kSrv4)
+                   .Tcp(31000, 445, 1 + 4 + 64 + 148)
+                   .Smb2Message(Req(9, 8, sid, 48))
+                   .Build();
   expectVerdict(next, kXdpPass, XSMB_CNT_XDP_PASS_SMB, "empty cpumap slot");
   EXPECT_EQ(counter(XSMB_CNT_STEER_FAILED), 1u);
   uint32_t cpu = 1;
@@ -488,18 +546,18 @@ TEST_F(XdpTest, SessionCountersAndSteering) {
   v.qsize = 256;
   ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(xdp_->maps.xsmb_cpumap), &cpu, &v, BPF_ANY), 0);
   // A pure ACK of the steered connection follows it to the same CPU.
-  expectVerdict(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(31000, 445, 1 + 4 + 64 + 148 + 116, kAck)
-                    .Build(),
-                kXdpRedirect, XSMB_CNT_XDP_REDIRECT_CPU, "ACK steered");
+  expectVerdict(
+      Frame().Eth().IPv4(kCli4, kSrv4).Tcp(31000, 445, 1 + 4 + 64 + 148 + 116, kAck).Build(),
+      kXdpRedirect, XSMB_CNT_XDP_REDIRECT_CPU, "ACK steered");
   uint32_t key = 1;
   bpf_map_delete_elem(bpf_map__fd(xdp_->maps.xsmb_cpumap), &key);
 }
 
 TEST_F(XdpTest, WireLatencyMatchesResponsesAndWaitsForFinalAfterInterim) {
   // Request: CREATE MessageId 11, then its response leaves through TC egress.
-  ASSERT_EQ(xdp(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(32000, 445, 1)
-                    .Smb2Message(Req(5, 11)).Build()),
-            kXdpPass);
+  ASSERT_EQ(
+      xdp(Frame().Eth().IPv4(kCli4, kSrv4).Tcp(32000, 445, 1).Smb2Message(Req(5, 11)).Build()),
+      kXdpPass);
   auto resp = [](uint16_t cmd, uint64_t mid, uint32_t status, uint32_t flags) {
     Smb2Header h = Req(cmd, mid);
     h.flags = 1 | flags;  // SERVER_TO_REDIR
@@ -508,21 +566,27 @@ TEST_F(XdpTest, WireLatencyMatchesResponsesAndWaitsForFinalAfterInterim) {
   };
   uint32_t sseq = 9000;
   Bytes interim = NetBiosFrame(Smb2(resp(5, 11, 0x103, 2)));
-  EXPECT_EQ(tc(Frame().Eth().IPv4(kSrv4, kCli4).Tcp(445, 32000, sseq).Payload(interim).Build()),
-            0);
+  EXPECT_EQ(tc(Frame().Eth().IPv4(kSrv4, kCli4).Tcp(445, 32000, sseq).Payload(interim).Build()), 0);
   EXPECT_EQ(counter(XSMB_CNT_TC_INTERIM), 1u);
   EXPECT_EQ(wireLat(XSMB_CMD_CREATE).count, 0u);
   Bytes final_resp = NetBiosFrame(Smb2(resp(5, 11, 0, 2)));
-  EXPECT_EQ(tc(Frame().Eth().IPv4(kSrv4, kCli4).Tcp(445, 32000, sseq + interim.size())
-                   .Payload(final_resp).Build()),
+  EXPECT_EQ(tc(Frame()
+                   .Eth()
+                   .IPv4(kSrv4, kCli4)
+                   .Tcp(445, 32000, sseq + interim.size())
+                   .Payload(final_resp)
+                   .Build()),
             0);
   EXPECT_EQ(wireLat(XSMB_CMD_CREATE).count, 1u);
   EXPECT_EQ(counter(XSMB_CNT_LAT_SAMPLES), 1u);
   // A response without a recorded request is counted, not sampled.
   Bytes stray = NetBiosFrame(Smb2(resp(8, 99, 0, 0)));
-  tc(Frame().Eth().IPv4(kSrv4, kCli4)
+  tc(Frame()
+         .Eth()
+         .IPv4(kSrv4, kCli4)
          .Tcp(445, 32000, sseq + interim.size() + final_resp.size())
-         .Payload(stray).Build());
+         .Payload(stray)
+         .Build());
   EXPECT_EQ(counter(XSMB_CNT_LAT_NO_REQUEST), 1u);
   EXPECT_EQ(counter(XSMB_CNT_TC_RESPONSES), 3u);
 }

@@ -501,5 +501,26 @@ TEST(ListenAddressesTest, Errors) {
   EXPECT_EQ(listenAddresses(g).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(CpuListTest, NumbersRangesAndErrors) {
+  std::string err;
+  EXPECT_THAT(parseCpuList("0-3,8", &err), ElementsAre(0, 1, 2, 3, 8));
+  EXPECT_EQ(err, "");
+  EXPECT_THAT(parseCpuList(" 5 2\t7 ", &err), ElementsAre(5, 2, 7));
+  for (const char* bad : {"", "3-1", "a", "1,1", "0-2,2", "4096", "-1", "1-"}) {
+    EXPECT_THAT(parseCpuList(bad, &err), ElementsAre()) << bad;
+    EXPECT_NE(err, "") << bad;
+  }
+}
+
+TEST_F(SmbConfTest, WorkerCpusParsedRenderedAndRefused) {
+  ParseResult r = parse("[global]\nworker cpus = 1,0\n[s]\npath = @DIR@\n");
+  ASSERT_FALSE(r.hasErrors()) << describe(r.problems);
+  EXPECT_THAT(r.config.global.worker_cpus, ElementsAre(1, 0));
+  EXPECT_NE(renderConfig(r.config).find("worker cpus = 1,0"), std::string::npos);
+  r = parse("[global]\nworker cpus = 2-1\n[s]\npath = @DIR@\n");
+  EXPECT_TRUE(r.hasErrors());
+  EXPECT_NE(describe(r.problems).find("worker cpus"), std::string::npos) << describe(r.problems);
+}
+
 }  // namespace
 }  // namespace xsmb::config
