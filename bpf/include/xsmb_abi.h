@@ -170,7 +170,7 @@ struct xsmb_session {
 	__u16 dialect;    /* host; MS-SMB2 2.2.3 dialect, e.g. 0x0311 */
 	__u8 signing;     /* 1 = messages are signed */
 	__u8 encryption;  /* 1 = messages are encrypted */
-	__u32 home_cpu;   /* host; CPU of the owning worker, XSMB_CPU_NONE = no steering */
+	__u32 home_cpu;   /* host; CPU of the worker the session was set up on (XSMB_CPU_NONE: not pinned); steering is per connection (conn_cpu) */
 	__u32 reserved;
 	__u64 last_seen_ns;             /* host; bpf_ktime_get_ns() of the last header */
 	__u64 ops[XSMB_CMD_SLOTS];      /* host; headers seen at XDP, per command slot */

@@ -79,7 +79,10 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
       r.dialect = conn.dialect;
       r.signing = s.signing_required ? 2 : (s.signing_key.empty() ? 0 : 1);
       r.encryption = s.encrypt_required ? 2 : (s.encrypt_data ? 1 : 0);
-      r.home_cpu = conn.worker;
+      // The CPU of the worker that serves the connection the session was set up on.
+      r.home_cpu = conn.worker < ctx.server->worker_cpus.size()
+                       ? ctx.server->worker_cpus[conn.worker]
+                       : XSMB_CPU_NONE;
       ctx.server->dataplane->sessionUp(r);
     }
     // MS-SMB2 3.3.5.5.3: a client reconnecting names its previous session, which ends now if it
