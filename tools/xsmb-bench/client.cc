@@ -41,6 +41,104 @@ void padTo8(ByteWriter& w, size_t base) {
   while ((base + w.size()) % 8 != 0) w.u8(0);
 }
 
+using PreauthHash = std::array<uint8_t, 64>;  // MS-SMB2 3.2.5.2: SHA-512 of the logon messages
+
+// NEGOTIATE (MS-SMB2 3.2.4.2.2.2) with a fresh preauth salt; a 3.1.1 exchange is hashed into
+// *preauth. Errors: transport, a status other than success, a malformed response.
+absl::StatusOr<NegotiateReply> negotiate(Transport& t, const ClientOptions& o,
+                                         const Guid& client_guid, PreauthHash* preauth) {
+  std::array<uint8_t, 32> salt;
+  crypto::randomBytes(salt);
+  Request neg;
+  neg.command = SMB2_NEGOTIATE;
+  neg.body = negotiateBody(o.max_dialect, o.sign, client_guid, salt);
+  neg.keep_request = true;
+  auto nr = exchange(t, std::move(neg), o.timeout);
+  if (!nr.ok()) return nr.status();
+  if (nr->header.status != 0) return ntError("NEGOTIATE", nr->header.status);
+  NegotiateReply info;
+  if (!decodeNegotiateReply(nr->message, &info)) {
+    return absl::DataLossError("malformed NEGOTIATE response");
+  }
+  if (info.dialect == SMB2_DIALECT_311) {
+    *preauth = crypto::sha512Concat(*preauth, nr->request);
+    *preauth = crypto::sha512Concat(*preauth, nr->message);
+  }
+  return info;
+}
+
+struct Logon {
+  uint16_t session_flags = 0;  // of the final SESSION_SETUP response
+  Captured last;               // the final SESSION_SETUP exchange
+};
+
+// SESSION_SETUP in two rounds: NTLMSSP NEGOTIATE, then AUTHENTICATE, each in SPNEGO. Sets the
+// transport's SessionId; with `smb311` the requests and the first response go into *preauth.
+absl::StatusOr<Logon> sessionSetup(Transport& t, NtlmClient& ntlm, bool sign, bool smb311,
+                                   std::chrono::milliseconds timeout, PreauthHash* preauth) {
+  Bytes token = spnegoInitToken(ntlm.negotiateMessage());
+  Logon logon;
+  for (int round = 0; round < 2; ++round) {
+    Request ss;
+    ss.command = SMB2_SESSION_SETUP;
+    ss.body = sessionSetupBody(token, sign);
+    ss.keep_request = true;
+    auto sr = exchange(t, std::move(ss), timeout);
+    if (!sr.ok()) return sr.status();
+    if (smb311) *preauth = crypto::sha512Concat(*preauth, sr->request);
+    uint32_t expect = round == 0 ? static_cast<uint32_t>(STATUS_MORE_PROCESSING_REQUIRED) : 0;
+    if (sr->header.status != expect) return ntError("SESSION_SETUP", sr->header.status);
+    Bytes server_token;
+    if (!decodeSessionSetupReply(sr->message, &logon.session_flags, &server_token)) {
+      return absl::DataLossError("malformed SESSION_SETUP response");
+    }
+    if (round == 0) {
+      t.setSessionId(sr->header.session_id);
+      if (smb311) *preauth = crypto::sha512Concat(*preauth, sr->message);
+      auto challenge = ntlmFromSpnego(server_token);
+      if (!challenge) return absl::DataLossError("no NTLMSSP CHALLENGE in SESSION_SETUP");
+      auto auth = ntlm.authenticateMessage(*challenge);
+      if (!auth.ok()) return auth.status();
+      token = spnegoResponseToken(*auth);
+    } else {
+      logon.last = std::move(*sr);
+    }
+  }
+  return logon;
+}
+
+// Installs the signing key of the session (HMAC-SHA256 with the session key before 3.0,
+// AES-CMAC with the derived key from 3.0 on; `sign_all`: every request, else only those that
+// ask) after checking the final SESSION_SETUP response's signature with it when it is signed.
+absl::Status startSigning(Transport& t, uint16_t dialect, const crypto::Key16& session_key,
+                          const PreauthHash& preauth, const Captured& last, bool sign_all) {
+  crypto::SigningAlgorithm alg = crypto::SigningAlgorithm::kHmacSha256;
+  crypto::Key16 key = session_key;
+  if (dialect >= SMB2_DIALECT_300) {
+    alg = crypto::SigningAlgorithm::kAesCmac;
+    key = crypto::deriveSmb3ServerKeys(dialect, session_key, preauth).signing_key;
+  }
+  // The final SESSION_SETUP response is signed with the new key: a check of the logon.
+  if (last.header.isSigned() && !crypto::verifySignature(alg, key, last.message)) {
+    return absl::PermissionDeniedError("SESSION_SETUP response signature does not verify");
+  }
+  t.setSigning(alg, key, sign_all);
+  return absl::OkStatus();
+}
+
+// TREE_CONNECT of `unc` (always signed when a key is installed); returns the TreeId.
+absl::StatusOr<uint32_t> treeConnect(Transport& t, const std::string& unc,
+                                     std::chrono::milliseconds timeout) {
+  Request tc;
+  tc.command = SMB2_TREE_CONNECT;
+  tc.body = treeConnectBody(unc);
+  tc.sign = true;
+  auto tr = exchange(t, std::move(tc), timeout);
+  if (!tr.ok()) return tr.status();
+  if (tr->header.status != 0) return ntError("TREE_CONNECT", tr->header.status);
+  return tr->header.tree_id;
+}
+
 }  // namespace
 
 absl::Status ntError(const char* what, uint32_t status) {
@@ -311,91 +409,32 @@ absl::Status Client::connect() {
   if (auto st = transport_.connect(opts_.host, opts_.port, opts_.timeout); !st.ok()) return st;
   signing_ = false;
 
-  // NEGOTIATE.
-  std::array<uint8_t, 32> salt;
-  crypto::randomBytes(salt);
-  Request neg;
-  neg.command = SMB2_NEGOTIATE;
-  neg.body = negotiateBody(opts_.max_dialect, opts_.sign, client_guid_, salt);
-  neg.keep_request = true;
-  auto nr = exchange(transport_, std::move(neg), opts_.timeout);
-  if (!nr.ok()) return nr.status();
-  if (nr->header.status != 0) return ntError("NEGOTIATE", nr->header.status);
-  NegotiateReply info;
-  if (!decodeNegotiateReply(nr->message, &info)) {
-    return absl::DataLossError("malformed NEGOTIATE response");
-  }
-  dialect_ = info.dialect;
-  max_read_ = info.max_read;
-  max_write_ = info.max_write;
+  PreauthHash preauth{};
+  auto info = negotiate(transport_, opts_, client_guid_, &preauth);
+  if (!info.ok()) return info.status();
+  dialect_ = info->dialect;
+  max_read_ = info->max_read;
+  max_write_ = info->max_write;
   transport_.setMultiCredit(dialect_ != SMB2_DIALECT_202 &&
-                            (info.capabilities & SMB2_GLOBAL_CAP_LARGE_MTU));
-  std::array<uint8_t, 64> preauth{};
+                            (info->capabilities & SMB2_GLOBAL_CAP_LARGE_MTU));
   bool smb311 = dialect_ == SMB2_DIALECT_311;
-  if (smb311) {
-    preauth = crypto::sha512Concat(preauth, nr->request);
-    preauth = crypto::sha512Concat(preauth, nr->message);
-  }
-  bool sign = opts_.sign || (info.security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
+  bool sign = opts_.sign || (info->security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
 
-  // SESSION_SETUP: NTLMSSP NEGOTIATE, then AUTHENTICATE, each in SPNEGO.
   NtlmClient ntlm(opts_.credentials);
-  Bytes token = spnegoInitToken(ntlm.negotiateMessage());
-  uint16_t session_flags = 0;
-  Captured last;
-  for (int round = 0; round < 2; ++round) {
-    Request ss;
-    ss.command = SMB2_SESSION_SETUP;
-    ss.body = sessionSetupBody(token, sign);
-    ss.keep_request = true;
-    auto sr = exchange(transport_, std::move(ss), opts_.timeout);
-    if (!sr.ok()) return sr.status();
-    if (smb311) preauth = crypto::sha512Concat(preauth, sr->request);
-    uint32_t expect = round == 0 ? static_cast<uint32_t>(STATUS_MORE_PROCESSING_REQUIRED) : 0;
-    if (sr->header.status != expect) return ntError("SESSION_SETUP", sr->header.status);
-    Bytes server_token;
-    if (!decodeSessionSetupReply(sr->message, &session_flags, &server_token)) {
-      return absl::DataLossError("malformed SESSION_SETUP response");
-    }
-    if (round == 0) {
-      transport_.setSessionId(sr->header.session_id);
-      if (smb311) preauth = crypto::sha512Concat(preauth, sr->message);
-      auto challenge = ntlmFromSpnego(server_token);
-      if (!challenge) return absl::DataLossError("no NTLMSSP CHALLENGE in SESSION_SETUP");
-      auto auth = ntlm.authenticateMessage(*challenge);
-      if (!auth.ok()) return auth.status();
-      token = spnegoResponseToken(*auth);
-    } else {
-      last = std::move(*sr);
-    }
-  }
-  bool guest = session_flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL);
+  auto logon = sessionSetup(transport_, ntlm, sign, smb311, opts_.timeout, &preauth);
+  if (!logon.ok()) return logon.status();
+  bool guest = logon->session_flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL);
   // MS-SMB2 3.2.4.1.1: a 3.1.1 TREE_CONNECT of an authenticated session is always signed, so
   // the key is installed whenever there is one; `sign` decides about the other requests.
   if (!guest && (sign || smb311)) {
-    crypto::SigningAlgorithm alg = crypto::SigningAlgorithm::kHmacSha256;
-    crypto::Key16 key = ntlm.sessionKey();
-    if (dialect_ >= SMB2_DIALECT_300) {
-      alg = crypto::SigningAlgorithm::kAesCmac;
-      key = crypto::deriveSmb3ServerKeys(dialect_, ntlm.sessionKey(), preauth).signing_key;
-    }
-    // The final SESSION_SETUP response is signed with the new key: a check of the logon.
-    if (last.header.isSigned() && !crypto::verifySignature(alg, key, last.message)) {
-      return absl::PermissionDeniedError("SESSION_SETUP response signature does not verify");
-    }
-    transport_.setSigning(alg, key, sign);
+    auto st = startSigning(transport_, dialect_, ntlm.sessionKey(), preauth, logon->last, sign);
+    if (!st.ok()) return st;
     signing_ = sign;
   }
 
-  // TREE_CONNECT.
-  Request tc;
-  tc.command = SMB2_TREE_CONNECT;
-  tc.body = treeConnectBody("\\\\" + opts_.host + "\\" + opts_.share);
-  tc.sign = true;
-  auto tr = exchange(transport_, std::move(tc), opts_.timeout);
-  if (!tr.ok()) return tr.status();
-  if (tr->header.status != 0) return ntError("TREE_CONNECT", tr->header.status);
-  tree_id_ = tr->header.tree_id;
+  auto tree = treeConnect(transport_, "\\\\" + opts_.host + "\\" + opts_.share, opts_.timeout);
+  if (!tree.ok()) return tree.status();
+  tree_id_ = *tree;
   return absl::OkStatus();
 }
 

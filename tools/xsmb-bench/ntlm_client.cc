@@ -80,6 +80,121 @@ bool isNtlmssp(ByteSpan token) {
   return token.size() >= 8 && std::memcmp(token.data(), kNtlmSignature, 8) == 0;
 }
 
+// What the AUTHENTICATE_MESSAGE needs of a CHALLENGE_MESSAGE (MS-NLMP 2.2.1.2).
+struct ChallengeMessage {
+  uint32_t flags = 0;                 // NegotiateFlags
+  ByteSpan server_challenge;          // 8 bytes
+  ByteSpan target_info;               // AV_PAIRs
+  std::optional<uint64_t> timestamp;  // MsvAvTimestamp (FILETIME), when the server sent one
+};
+
+// The server's MsvAvTimestamp in TargetInfo, when present: the one the NTLMv2 blob must carry.
+std::optional<uint64_t> serverTimestamp(ByteSpan target_info) {
+  std::optional<uint64_t> server_time;
+  ByteReader av(target_info);
+  while (av.remaining() >= 4) {
+    uint16_t id = av.u16();
+    uint16_t len = av.u16();
+    ByteSpan value = av.bytes(len);
+    if (!av.ok() || id == MsvAvEOL) break;
+    if (id == MsvAvTimestamp && len == 8) server_time = ByteReader(value).u64();
+  }
+  return server_time;
+}
+
+// Spans into `challenge`; InvalidArgument when it is not a CHALLENGE_MESSAGE or its TargetInfo
+// lies outside it.
+absl::StatusOr<ChallengeMessage> parseChallenge(ByteSpan challenge) {
+  ByteReader r(challenge);
+  ByteSpan sig = r.bytes(8);
+  uint32_t type = r.u32();
+  r.skip(8);  // TargetNameFields
+  ChallengeMessage out;
+  out.flags = r.u32();
+  out.server_challenge = r.bytes(8);
+  r.skip(8);  // Reserved
+  uint16_t ti_len = r.u16();
+  r.u16();
+  uint32_t ti_off = r.u32();
+  if (!r.ok() || std::memcmp(sig.data(), kNtlmSignature, 8) != 0 || type != kNtlmChallengeMessage) {
+    return absl::InvalidArgumentError("not an NTLMSSP CHALLENGE_MESSAGE");
+  }
+  out.target_info = r.slice(ti_off, ti_len);
+  if (!r.ok()) return absl::InvalidArgumentError("TargetInfo outside the CHALLENGE_MESSAGE");
+  out.timestamp = serverTimestamp(out.target_info);
+  return out;
+}
+
+// The response fields of an AUTHENTICATE_MESSAGE and the key they establish.
+struct Responses {
+  Bytes lm, nt;
+  Bytes encrypted_key;  // EncryptedRandomSessionKey, empty without KEY_EXCH
+  crypto::Key16 exported_key{};
+};
+
+// MS-NLMP 3.3.2 NTLMv2 and LMv2 responses (LMv2 zeros when the server sent a timestamp) and,
+// with `key_exch`, a random exported session key (`fixed_key` when set) RC4-encrypted under the
+// session base key.
+Responses ntlmV2Responses(const NtlmCredentials& creds, const ChallengeMessage& ch,
+                          const std::array<uint8_t, 8>& client_challenge, uint64_t timestamp,
+                          bool key_exch, const std::optional<crypto::Key16>& fixed_key) {
+  Responses out;
+  crypto::Key16 response_key =
+      crypto::ntowfV2(crypto::ntHash(creds.password), creds.user, creds.domain);
+  ByteWriter temp;
+  temp.u8(1);  // RespType
+  temp.u8(1);  // HiRespType
+  temp.zeros(6);
+  temp.u64(timestamp);
+  temp.bytes(client_challenge.data(), 8);
+  temp.zeros(4);
+  temp.bytes(ch.target_info);
+  temp.zeros(4);
+  Bytes proof_input = concat({ch.server_challenge, temp.buf()});
+  crypto::Key16 nt_proof = crypto::hmacMd5(response_key, proof_input);
+  out.nt = concat({nt_proof, temp.buf()});
+  if (ch.timestamp) {
+    out.lm.assign(24, 0);  // MS-NLMP 3.1.5.1.2: no LMv2 response with a timestamp
+  } else {
+    Bytes lm_input = concat({ch.server_challenge, client_challenge});
+    crypto::Key16 lm = crypto::hmacMd5(response_key, lm_input);
+    out.lm = concat({lm, client_challenge});
+  }
+  crypto::Key16 session_base_key = crypto::hmacMd5(response_key, nt_proof);
+  out.exported_key = session_base_key;  // KeyExchangeKey == SessionBaseKey for NTLMv2
+  if (key_exch) {
+    if (fixed_key) {
+      out.exported_key = *fixed_key;
+    } else {
+      crypto::randomBytes(out.exported_key);
+    }
+    out.encrypted_key = crypto::rc4(session_base_key, out.exported_key);
+  }
+  return out;
+}
+
+// MS-NLMP 2.2.1.3 AUTHENTICATE_MESSAGE: the fixed part with Version and a zero MIC, then the
+// payload in field order.
+Bytes authenticateBody(uint32_t flags, const Responses& responses, const NtlmCredentials& creds) {
+  constexpr size_t kPayloadBase = 88;  // fixed part incl. Version and MIC
+  ByteWriter w;
+  w.bytes(kNtlmSignature, 8);
+  w.u32(kNtlmAuthenticateMessage);
+  w.zeros(6 * 8);  // six fields, patched below
+  w.u32(flags);
+  w.bytes(kNtlmVersion, 8);
+  w.zeros(16);  // MIC: not sent
+  Bytes payload;
+  putField(w, 12, payload, kPayloadBase, responses.lm);
+  putField(w, 20, payload, kPayloadBase, responses.nt);
+  putField(w, 28, payload, kPayloadBase, utf8ToUtf16le(creds.domain));
+  putField(w, 36, payload, kPayloadBase, utf8ToUtf16le(creds.user));
+  putField(w, 44, payload, kPayloadBase, utf8ToUtf16le(creds.workstation));
+  putField(w, 52, payload, kPayloadBase, responses.encrypted_key);
+  w.bytes(payload);
+  return w.take();
+}
+
 }  // namespace
 
 NtlmClient::NtlmClient(NtlmCredentials creds) : creds_(std::move(creds)) {}
@@ -107,36 +222,11 @@ Bytes NtlmClient::negotiateMessage() {
 }
 
 absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
-  ByteReader r(challenge);
-  ByteSpan sig = r.bytes(8);
-  uint32_t type = r.u32();
-  r.skip(8);  // TargetNameFields
-  uint32_t server_flags = r.u32();
-  ByteSpan server_challenge = r.bytes(8);
-  r.skip(8);  // Reserved
-  uint16_t ti_len = r.u16();
-  r.u16();
-  uint32_t ti_off = r.u32();
-  if (!r.ok() || std::memcmp(sig.data(), kNtlmSignature, 8) != 0 || type != kNtlmChallengeMessage) {
-    return absl::InvalidArgumentError("not an NTLMSSP CHALLENGE_MESSAGE");
-  }
-  ByteSpan target_info = r.slice(ti_off, ti_len);
-  if (!r.ok()) return absl::InvalidArgumentError("TargetInfo outside the CHALLENGE_MESSAGE");
-
-  // The server's MsvAvTimestamp, when present, is the one the NTLMv2 blob must carry.
-  std::optional<uint64_t> server_time;
-  {
-    ByteReader av(target_info);
-    while (av.remaining() >= 4) {
-      uint16_t id = av.u16();
-      uint16_t len = av.u16();
-      ByteSpan value = av.bytes(len);
-      if (!av.ok() || id == MsvAvEOL) break;
-      if (id == MsvAvTimestamp && len == 8) server_time = ByteReader(value).u64();
-    }
-  }
+  auto parsed = parseChallenge(challenge);
+  if (!parsed.ok()) return parsed.status();
+  const ChallengeMessage& ch = *parsed;
   // Agreed flags: what both sides offered (MS-NLMP 3.1.5.1.2).
-  flags_ &= server_flags | NTLMSSP_NEGOTIATE_VERSION;
+  flags_ &= ch.flags | NTLMSSP_NEGOTIATE_VERSION;
 
   std::array<uint8_t, 8> client_challenge{};
   if (fixed_challenge_) {
@@ -144,70 +234,21 @@ absl::StatusOr<Bytes> NtlmClient::authenticateMessage(ByteSpan challenge) {
   } else {
     crypto::randomBytes(client_challenge);
   }
-  uint64_t timestamp = server_time
-                           ? *server_time
+  uint64_t timestamp = ch.timestamp
+                           ? *ch.timestamp
                            : (fixed_challenge_ ? fixed_timestamp_ : crypto::ntlmTimestampNow());
 
-  bool anonymous = creds_.user.empty();
-  Bytes nt_response, lm_response;
-  crypto::Key16 exported{};
-  Bytes encrypted_key;
-  if (!anonymous) {
-    crypto::Key16 response_key =
-        crypto::ntowfV2(crypto::ntHash(creds_.password), creds_.user, creds_.domain);
-    ByteWriter temp;
-    temp.u8(1);  // RespType
-    temp.u8(1);  // HiRespType
-    temp.zeros(6);
-    temp.u64(timestamp);
-    temp.bytes(client_challenge.data(), 8);
-    temp.zeros(4);
-    temp.bytes(target_info);
-    temp.zeros(4);
-    Bytes proof_input = concat({server_challenge, temp.buf()});
-    crypto::Key16 nt_proof = crypto::hmacMd5(response_key, proof_input);
-    nt_response = concat({nt_proof, temp.buf()});
-    if (server_time) {
-      lm_response.assign(24, 0);  // MS-NLMP 3.1.5.1.2: no LMv2 response with a timestamp
-    } else {
-      Bytes lm_input = concat({server_challenge, client_challenge});
-      crypto::Key16 lm = crypto::hmacMd5(response_key, lm_input);
-      lm_response = concat({lm, client_challenge});
-    }
-    crypto::Key16 session_base_key = crypto::hmacMd5(response_key, nt_proof);
-    exported = session_base_key;  // KeyExchangeKey == SessionBaseKey for NTLMv2
-    if (flags_ & NTLMSSP_NEGOTIATE_KEY_EXCH) {
-      if (fixed_session_key_) {
-        exported = *fixed_session_key_;
-      } else {
-        crypto::randomBytes(exported);
-      }
-      encrypted_key = crypto::rc4(session_base_key, exported);
-    }
+  Responses responses;
+  if (!creds_.user.empty()) {
+    responses = ntlmV2Responses(creds_, ch, client_challenge, timestamp,
+                                (flags_ & NTLMSSP_NEGOTIATE_KEY_EXCH) != 0, fixed_session_key_);
   } else {
     flags_ |= NTLMSSP_ANONYMOUS;
     flags_ &= ~NTLMSSP_NEGOTIATE_KEY_EXCH;
-    lm_response.assign(1, 0);
+    responses.lm.assign(1, 0);
   }
-  session_key_ = exported;
-
-  constexpr size_t kPayloadBase = 88;  // fixed part incl. Version and MIC
-  ByteWriter w;
-  w.bytes(kNtlmSignature, 8);
-  w.u32(kNtlmAuthenticateMessage);
-  w.zeros(6 * 8);  // six fields, patched below
-  w.u32(flags_);
-  w.bytes(kNtlmVersion, 8);
-  w.zeros(16);  // MIC: not sent
-  Bytes payload;
-  putField(w, 12, payload, kPayloadBase, lm_response);
-  putField(w, 20, payload, kPayloadBase, nt_response);
-  putField(w, 28, payload, kPayloadBase, utf8ToUtf16le(creds_.domain));
-  putField(w, 36, payload, kPayloadBase, utf8ToUtf16le(creds_.user));
-  putField(w, 44, payload, kPayloadBase, utf8ToUtf16le(creds_.workstation));
-  putField(w, 52, payload, kPayloadBase, encrypted_key);
-  w.bytes(payload);
-  return w.take();
+  session_key_ = responses.exported_key;
+  return authenticateBody(flags_, responses, creds_);
 }
 
 Bytes spnegoInitToken(ByteSpan ntlm_negotiate) {

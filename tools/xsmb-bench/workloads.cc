@@ -320,11 +320,14 @@ absl::Status prepareFile(const BenchOptions& o) {
   return failure;
 }
 
-void runThread(Workload w, const BenchOptions& o, ThreadState* ts, Shared* sh,
-               std::barrier<>* ready) {
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  std::vector<std::unique_ptr<Driver>> drivers;
-  std::unordered_map<Transport*, Driver*> by_transport;
+using Drivers = std::vector<std::unique_ptr<Driver>>;
+using DriverIndex = std::unordered_map<Transport*, Driver*>;
+
+// Logs on a Driver for each of the thread's connections on epoll set `ep`. kSessions counts
+// each logon as an op (a failed one as an error, and goes on); other workloads stop at the first
+// failure, which goes to ts->setup_status.
+void setupDrivers(Workload w, const BenchOptions& o, int ep, ThreadState* ts, Shared* sh,
+                  Drivers* drivers, DriverIndex* by_transport) {
   for (int idx : ts->conn_indices) {
     auto d = std::make_unique<Driver>(w, o, idx, ts, sh);
     d->client().transport().setEpoll(ep);
@@ -350,57 +353,83 @@ void runThread(Workload w, const BenchOptions& o, ThreadState* ts, Shared* sh,
       if (dl & 0xf) ts->dialect += absl::StrFormat(".%x", dl & 0xf);
       ts->signing = d->client().signing();
     }
-    by_transport[&d->client().transport()] = d.get();
-    drivers.push_back(std::move(d));
+    (*by_transport)[&d->client().transport()] = d.get();
+    drivers->push_back(std::move(d));
   }
+}
+
+// One epoll_wait (at most 20 ms) on `ep`, and the ready connections' events handled.
+void handleReadyEvents(int ep, const DriverIndex& by_transport) {
+  epoll_event evs[64];
+  int n = epoll_wait(ep, evs, 64, 20);
+  for (int i = 0; i < n; ++i) {
+    auto* t = static_cast<Transport*>(evs[i].data.ptr);
+    auto it = by_transport.find(t);
+    if (it == by_transport.end() || !t->connected()) continue;
+    bool readable = evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR);
+    bool writable = evs[i].events & EPOLLOUT;
+    (void)t->handleEvents(readable, writable);
+  }
+}
+
+// Logs on again (and restarts the slots of) every driver whose connection broke or dropped;
+// kSessions only those whose connection dropped.
+void reviveDrivers(Workload w, ThreadState* ts, const Drivers& drivers) {
+  for (auto& d : drivers) {
+    bool dead = !d->client().transport().connected();
+    if (!(d->broken() || dead)) continue;
+    if (w == Workload::kSessions && !dead) continue;
+    ++ts->reconnects;
+    if (d->setup().ok()) {
+      if (w != Workload::kSessions) d->startSlots();
+    }
+  }
+}
+
+// Runs the thread's connections until sh->stop, then lets the operations in flight finish (at
+// most 5 s more).
+void serveDrivers(Workload w, const BenchOptions& o, int ep, ThreadState* ts, Shared* sh,
+                  const Drivers& drivers, const DriverIndex& by_transport) {
+  if (w != Workload::kSessions) {
+    for (auto& d : drivers) d->startSlots();
+  }
+  Clock::time_point last_check = Clock::now();
+  bool stopping = false;
+  Clock::time_point drain_deadline{};
+  while (true) {
+    if (!stopping && sh->stop.load()) {
+      stopping = true;
+      drain_deadline = Clock::now() + std::chrono::seconds(5);
+      for (auto& d : drivers) d->setRunning(false);
+    }
+    if (stopping) {
+      bool busy = false;
+      for (auto& d : drivers) busy |= d->active() > 0 && !d->broken();
+      if (!busy || Clock::now() > drain_deadline) break;
+    }
+    handleReadyEvents(ep, by_transport);
+    Clock::time_point now = Clock::now();
+    if (now - last_check > std::chrono::milliseconds(100)) {
+      last_check = now;
+      for (auto& d : drivers) {
+        if (d->client().transport().connected()) {
+          (void)d->client().transport().checkTimeouts(now);
+        }
+      }
+    }
+    if (!stopping && o.reconnect) reviveDrivers(w, ts, drivers);
+  }
+}
+
+void runThread(Workload w, const BenchOptions& o, ThreadState* ts, Shared* sh,
+               std::barrier<>* ready) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  Drivers drivers;
+  DriverIndex by_transport;
+  setupDrivers(w, o, ep, ts, sh, &drivers, &by_transport);
   ready->arrive_and_wait();
   if (ts->setup_status.ok() || w == Workload::kSessions) {
-    if (w != Workload::kSessions) {
-      for (auto& d : drivers) d->startSlots();
-    }
-    epoll_event evs[64];
-    Clock::time_point last_check = Clock::now();
-    bool stopping = false;
-    Clock::time_point drain_deadline{};
-    while (true) {
-      if (!stopping && sh->stop.load()) {
-        stopping = true;
-        drain_deadline = Clock::now() + std::chrono::seconds(5);
-        for (auto& d : drivers) d->setRunning(false);
-      }
-      if (stopping) {
-        bool busy = false;
-        for (auto& d : drivers) busy |= d->active() > 0 && !d->broken();
-        if (!busy || Clock::now() > drain_deadline) break;
-      }
-      int n = epoll_wait(ep, evs, 64, 20);
-      for (int i = 0; i < n; ++i) {
-        auto* t = static_cast<Transport*>(evs[i].data.ptr);
-        auto it = by_transport.find(t);
-        if (it == by_transport.end() || !t->connected()) continue;
-        bool readable = evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR);
-        bool writable = evs[i].events & EPOLLOUT;
-        (void)t->handleEvents(readable, writable);
-      }
-      Clock::time_point now = Clock::now();
-      if (now - last_check > std::chrono::milliseconds(100)) {
-        last_check = now;
-        for (auto& d : drivers) {
-          if (d->client().transport().connected()) {
-            (void)d->client().transport().checkTimeouts(now);
-          }
-        }
-      }
-      for (auto& d : drivers) {
-        bool dead = !d->client().transport().connected();
-        if (!(d->broken() || dead) || stopping || !o.reconnect) continue;
-        if (w == Workload::kSessions && !dead) continue;
-        ++ts->reconnects;
-        if (d->setup().ok()) {
-          if (w != Workload::kSessions) d->startSlots();
-        }
-      }
-    }
+    serveDrivers(w, o, ep, ts, sh, drivers, by_transport);
   }
   for (auto& d : drivers) {
     auto& st = d->client().transport().stats();
@@ -410,6 +439,125 @@ void runThread(Workload w, const BenchOptions& o, ThreadState* ts, Shared* sh,
     d->teardown();
   }
   close(ep);
+}
+
+using States = std::vector<std::unique_ptr<ThreadState>>;
+
+// The options with what the workload needs and the caller left open: a default path, and no
+// soft timeout for idle sessions (their connections are silent on purpose).
+BenchOptions effectiveOptions(Workload w, const BenchOptions& in) {
+  BenchOptions o = in;
+  if (o.path.empty()) {
+    switch (w) {
+      case Workload::kCreate:
+        o.path = "xsmb-bench-create";
+        break;
+      case Workload::kList:
+        o.path = "";
+        break;
+      default:
+        o.path = "xsmb-bench.dat";
+        break;
+    }
+  }
+  if (w == Workload::kSessions) {
+    o.client.transport.soft_timeout = std::chrono::milliseconds(0);
+  }
+  return o;
+}
+
+// Waits at `ready` until every thread has set up its connections; for kSessions with progress
+// on, prints how many have logged on every second meanwhile.
+void awaitSetup(Workload w, const BenchOptions& o, const States& states, int conns,
+                std::barrier<>* ready) {
+  if (w != Workload::kSessions || !o.progress) {
+    ready->arrive_and_wait();
+    return;
+  }
+  bool tty = isatty(2);
+  std::atomic<bool> up{false};
+  std::thread progress([&] {
+    while (!up.load()) {
+      uint64_t n = 0;
+      for (auto& s : states) n += s->progress_ops.load(std::memory_order_relaxed);
+      std::fprintf(stderr, "%s[sessions] %llu/%d logged on%s", tty ? "\r" : "",
+                   static_cast<unsigned long long>(n), conns, tty ? "" : "\n");
+      for (int i = 0; i < 10 && !up.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
+  ready->arrive_and_wait();
+  up = true;
+  progress.join();
+}
+
+// kSessions: reports the sessions ready, then holds them for `o.hold` seconds (0: until
+// SIGINT/SIGTERM).
+void holdSessions(const BenchOptions& o, const States& states, double setup_seconds) {
+  uint64_t ok = 0;
+  for (auto& s : states) ok += s->ops;
+  std::fprintf(stderr, "%sxsmb-bench: %llu sessions ready (%.1f s)\n", isatty(2) ? "\n" : "",
+               static_cast<unsigned long long>(ok), setup_seconds);
+  std::fflush(stderr);
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(o.hold));
+  while (!g_interrupted.load() && (o.hold <= 0 ? true : Clock::now() < deadline)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// Opens the measured window `o.warmup` seconds from now for `o.duration` seconds (shorter when
+// interrupted), printing a progress line about once a second. Returns its length in seconds.
+double measure(const BenchOptions& o, const char* name, const States& states, Shared* sh) {
+  bool tty = isatty(2);
+  int64_t start = nowNs() + static_cast<int64_t>(o.warmup * 1e9);
+  int64_t end = start + static_cast<int64_t>(o.duration * 1e9);
+  sh->measure_start = start;
+  sh->measure_end = end;
+  uint64_t last_ops = 0, last_bytes = 0;
+  int64_t last_t = nowNs();
+  while (nowNs() < end && !g_interrupted.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::min<int64_t>(1000, std::max<int64_t>(1, (end - nowNs()) / 1000000))));
+    if (!o.progress) continue;
+    uint64_t ops = 0, bytes = 0;
+    for (auto& s : states) {
+      ops += s->progress_ops.load(std::memory_order_relaxed);
+      bytes += s->progress_bytes.load(std::memory_order_relaxed);
+    }
+    int64_t t = nowNs();
+    double dt = std::max(1e-9, (t - last_t) / 1e9);
+    std::fprintf(stderr, "%s[%s] %5.1fs %s %10.0f ops/s %9.1f MB/s%s", tty ? "\r" : "", name,
+                 (t - start) / 1e9, t < start ? "warmup " : "running", (ops - last_ops) / dt,
+                 (bytes - last_bytes) / dt / 1e6, tty ? "   " : "\n");
+    last_ops = ops;
+    last_bytes = bytes;
+    last_t = t;
+  }
+  if (o.progress && tty) std::fprintf(stderr, "\n");
+  int64_t actual_end = std::min<int64_t>(nowNs(), end);
+  sh->measure_end = actual_end;
+  return std::max(0.0, (actual_end - start) / 1e9);
+}
+
+// Adds every thread's counts, latencies and the first thread's dialect to *res.
+void mergeThreadResults(const States& states, WorkloadResult* res) {
+  for (auto& s : states) {
+    res->ops += s->ops;
+    res->bytes += s->bytes;
+    res->entries += s->entries;
+    res->errors += s->errors;
+    res->reconnects += s->reconnects;
+    res->soft_timeouts += s->soft_timeouts;
+    res->hard_timeouts += s->hard_timeouts;
+    res->out_of_order += s->out_of_order;
+    res->latency.merge(s->latency);
+    if (res->dialect.empty()) {
+      res->dialect = s->dialect;
+      res->signing = s->signing;
+    }
+  }
 }
 
 }  // namespace
@@ -458,25 +606,9 @@ const char* workloadName(Workload w) {
 }
 
 absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_in) {
-  BenchOptions o = opts_in;
-  if (o.path.empty()) {
-    switch (w) {
-      case Workload::kCreate:
-        o.path = "xsmb-bench-create";
-        break;
-      case Workload::kList:
-        o.path = "";
-        break;
-      default:
-        o.path = "xsmb-bench.dat";
-        break;
-    }
-  }
+  BenchOptions o = effectiveOptions(w, opts_in);
   int conns = w == Workload::kSessions ? o.sessions : o.connections;
   if (conns <= 0) return absl::InvalidArgumentError("no connections/sessions to run");
-  if (w == Workload::kSessions) {
-    o.client.transport.soft_timeout = std::chrono::milliseconds(0);
-  }
   if (w == Workload::kSeqRead || w == Workload::kRandRead || w == Workload::kStat) {
     if (auto st = prepareFile(o); !st.ok()) return st;
   }
@@ -491,7 +623,7 @@ absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_
   }
 
   int threads = std::max(1, std::min(o.threads, conns));
-  std::vector<std::unique_ptr<ThreadState>> states;
+  States states;
   for (int t = 0; t < threads; ++t) states.push_back(std::make_unique<ThreadState>());
   for (int c = 0; c < conns; ++c) states[c % threads]->conn_indices.push_back(c);
   Shared sh;
@@ -501,28 +633,7 @@ absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back(runThread, w, std::cref(o), states[t].get(), &sh, &ready);
   }
-  bool tty = isatty(2);
-  const char* name = workloadName(w);
-  if (w == Workload::kSessions && o.progress) {
-    // Logon progress while the sessions are being set up.
-    std::atomic<bool> up{false};
-    std::thread progress([&] {
-      while (!up.load()) {
-        uint64_t n = 0;
-        for (auto& s : states) n += s->progress_ops.load(std::memory_order_relaxed);
-        std::fprintf(stderr, "%s[sessions] %llu/%d logged on%s", tty ? "\r" : "",
-                     static_cast<unsigned long long>(n), conns, tty ? "" : "\n");
-        for (int i = 0; i < 10 && !up.load(); ++i) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-      }
-    });
-    ready.arrive_and_wait();
-    up = true;
-    progress.join();
-  } else {
-    ready.arrive_and_wait();
-  }
+  awaitSetup(w, o, states, conns, &ready);
   double setup_seconds = std::chrono::duration<double>(Clock::now() - setup_start).count();
   for (auto& s : states) {
     if (!s->setup_status.ok() && w != Workload::kSessions) {
@@ -533,48 +644,12 @@ absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_
   }
 
   WorkloadResult res;
-  res.name = name;
+  res.name = workloadName(w);
   if (w == Workload::kSessions) {
-    uint64_t ok = 0;
-    for (auto& s : states) ok += s->ops;
-    std::fprintf(stderr, "%sxsmb-bench: %llu sessions ready (%.1f s)\n", tty ? "\n" : "",
-                 static_cast<unsigned long long>(ok), setup_seconds);
-    std::fflush(stderr);
-    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(o.hold));
-    while (!g_interrupted.load() && (o.hold <= 0 ? true : Clock::now() < deadline)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    holdSessions(o, states, setup_seconds);
     res.seconds = setup_seconds;
   } else {
-    int64_t start = nowNs() + static_cast<int64_t>(o.warmup * 1e9);
-    int64_t end = start + static_cast<int64_t>(o.duration * 1e9);
-    sh.measure_start = start;
-    sh.measure_end = end;
-    uint64_t last_ops = 0, last_bytes = 0;
-    int64_t last_t = nowNs();
-    while (nowNs() < end && !g_interrupted.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(
-          std::min<int64_t>(1000, std::max<int64_t>(1, (end - nowNs()) / 1000000))));
-      if (!o.progress) continue;
-      uint64_t ops = 0, bytes = 0;
-      for (auto& s : states) {
-        ops += s->progress_ops.load(std::memory_order_relaxed);
-        bytes += s->progress_bytes.load(std::memory_order_relaxed);
-      }
-      int64_t t = nowNs();
-      double dt = std::max(1e-9, (t - last_t) / 1e9);
-      std::fprintf(stderr, "%s[%s] %5.1fs %s %10.0f ops/s %9.1f MB/s%s", tty ? "\r" : "", name,
-                   (t - start) / 1e9, t < start ? "warmup " : "running", (ops - last_ops) / dt,
-                   (bytes - last_bytes) / dt / 1e6, tty ? "   " : "\n");
-      last_ops = ops;
-      last_bytes = bytes;
-      last_t = t;
-    }
-    if (o.progress && tty) std::fprintf(stderr, "\n");
-    int64_t actual_end = std::min<int64_t>(nowNs(), end);
-    sh.measure_end = actual_end;
-    res.seconds = std::max(0.0, (actual_end - start) / 1e9);
+    res.seconds = measure(o, res.name.c_str(), states, &sh);
   }
   sh.stop = true;
   for (auto& th : pool) th.join();
@@ -583,21 +658,7 @@ absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_
   res.queue_depth = o.queue_depth;
   res.block_size = (w >= Workload::kSeqRead && w <= Workload::kRandWrite) ? o.block_size : 0;
   res.setup_seconds = setup_seconds;
-  for (auto& s : states) {
-    res.ops += s->ops;
-    res.bytes += s->bytes;
-    res.entries += s->entries;
-    res.errors += s->errors;
-    res.reconnects += s->reconnects;
-    res.soft_timeouts += s->soft_timeouts;
-    res.hard_timeouts += s->hard_timeouts;
-    res.out_of_order += s->out_of_order;
-    res.latency.merge(s->latency);
-    if (res.dialect.empty()) {
-      res.dialect = s->dialect;
-      res.signing = s->signing;
-    }
-  }
+  mergeThreadResults(states, &res);
   if (w == Workload::kSessions && res.ops == 0) {
     for (auto& s : states) {
       if (!s->setup_status.ok()) return s->setup_status;
