@@ -150,6 +150,14 @@ bool probeFeatures(std::string* error) {
     if (r == 0) return fail(error, std::string("the kernel lacks ") + p.what);
     if (r < 0) return fail(error, std::string("probing ") + p.what + ": " + errnoText(r));
   }
+  // The header walks of XDP, TC egress and the socket verdict are bpf_loops (Linux 5.17).
+  const bpf_prog_type loop_users[] = {BPF_PROG_TYPE_XDP, BPF_PROG_TYPE_SCHED_CLS,
+                                      BPF_PROG_TYPE_SK_SKB, BPF_PROG_TYPE_SK_REUSEPORT};
+  for (bpf_prog_type t : loop_users) {
+    int r = libbpf_probe_bpf_helper(t, BPF_FUNC_loop, nullptr);
+    if (r == 0) return fail(error, "the kernel lacks the bpf_loop helper (Linux 5.17)");
+    if (r < 0) return fail(error, "probing bpf_loop: " + errnoText(r));
+  }
   return true;
 }
 
