@@ -1,6 +1,7 @@
 // xsmb-bench: a load generator for SMB2/3 servers (xsmbd, Samba, Windows) on its own small
 // client transport. Runs one or more workloads in turn and prints ops/s, MB/s and latency
-// percentiles as a table, or as JSON with --json.
+// percentiles as a table, or as JSON with --json; with --server_pid also the server's CPU per
+// request, user and system apart.
 //
 //   xsmb-bench --port 4450 --user bench --password secret --share bench \
 //       --workload randread --block 4096 --qd 32 --duration 10
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -58,6 +60,10 @@ ABSL_FLAG(int, echo_interval_ms, 0, "idle connections send an ECHO this often (0
 ABSL_FLAG(bool, reconnect, true, "log on again when a connection drops");
 ABSL_FLAG(bool, json, false, "print JSON instead of the table");
 ABSL_FLAG(bool, progress, true, "progress line on stderr while running");
+ABSL_FLAG(std::vector<std::string>, server_pid, {},
+          "the server's process ids, comma-separated or the flag repeated: their CPU (user and "
+          "system, every thread, reaped children and live descendants, from /proc) is read as "
+          "each measured interval starts and ends, and reported per request");
 
 namespace {
 
@@ -116,6 +122,91 @@ void raiseFileLimit(rlim_t want) {
   }
 }
 
+// Every value of `--name` / `-name` on the command line (absl keeps only the last), each split
+// at commas.
+std::vector<std::string> allValuesOf(int argc, char** argv, std::string_view name) {
+  std::vector<std::string> values;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") break;
+    a.remove_prefix(a.starts_with("--") ? 2 : a.starts_with("-") ? 1 : 0);
+    if (!a.starts_with(name)) continue;
+    a.remove_prefix(name.size());
+    std::string_view v;
+    if (a.starts_with("=")) {
+      v = a.substr(1);
+    } else if (a.empty() && i + 1 < argc) {
+      v = argv[++i];
+    } else {
+      continue;
+    }
+    std::vector<std::string> parts = absl::StrSplit(std::string(v), ',', absl::SkipEmpty());
+    values.insert(values.end(), parts.begin(), parts.end());
+  }
+  return values;
+}
+
+// --server_pid as pids; false (after saying why) when one is not a positive number.
+bool serverPids(int argc, char** argv, std::vector<pid_t>* out) {
+  for (const std::string& v : allValuesOf(argc, argv, "server_pid")) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(v, &pid) || pid <= 0) {
+      std::fprintf(stderr, "xsmb-bench: bad --server_pid %s\n", v.c_str());
+      return false;
+    }
+    out->push_back(pid);
+  }
+  return true;
+}
+
+// The options the flags give; false (after saying why) when one does not parse.
+bool optionsFromFlags(int argc, char** argv, xsmb::bench::BenchOptions* o) {
+  o->client.host = absl::GetFlag(FLAGS_host);
+  o->client.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_port));
+  o->client.credentials.user = absl::GetFlag(FLAGS_user);
+  o->client.credentials.password = absl::GetFlag(FLAGS_password);
+  if (o->client.credentials.password.empty()) {
+    if (const char* p = std::getenv("XSMB_BENCH_PASSWORD")) o->client.credentials.password = p;
+  }
+  o->client.credentials.domain = absl::GetFlag(FLAGS_domain);
+  o->client.share = absl::GetFlag(FLAGS_share);
+  o->client.sign = absl::GetFlag(FLAGS_sign);
+  if (!parseDialect(absl::GetFlag(FLAGS_max_dialect), &o->client.max_dialect)) {
+    std::fprintf(stderr, "xsmb-bench: unknown dialect %s\n",
+                 absl::GetFlag(FLAGS_max_dialect).c_str());
+    return false;
+  }
+  o->client.transport.credit_target = static_cast<uint16_t>(absl::GetFlag(FLAGS_credits));
+  o->client.transport.soft_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_soft_timeout_ms));
+  o->client.transport.hard_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_hard_timeout_ms));
+  o->client.transport.echo_interval =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_echo_interval_ms));
+  o->connections = absl::GetFlag(FLAGS_connections);
+  o->threads = absl::GetFlag(FLAGS_threads);
+  o->queue_depth = std::max(1, absl::GetFlag(FLAGS_qd));
+  uint64_t block = 0, file_size = 0;
+  if (!parseSize(absl::GetFlag(FLAGS_block), &block) || block == 0 || block > (8u << 20) ||
+      !parseSize(absl::GetFlag(FLAGS_file_size), &file_size)) {
+    std::fprintf(stderr, "xsmb-bench: bad --block or --file_size\n");
+    return false;
+  }
+  o->block_size = static_cast<uint32_t>(block);
+  o->file_size = file_size;
+  o->path = absl::GetFlag(FLAGS_path);
+  o->shared_path = absl::GetFlag(FLAGS_shared_path);
+  o->duration = absl::GetFlag(FLAGS_duration);
+  o->warmup = absl::GetFlag(FLAGS_warmup);
+  o->sessions = absl::GetFlag(FLAGS_sessions);
+  o->hold = absl::GetFlag(FLAGS_hold);
+  o->reconnect = absl::GetFlag(FLAGS_reconnect);
+  o->progress = absl::GetFlag(FLAGS_progress);
+  o->connect_window = std::max(1, absl::GetFlag(FLAGS_connect_window));
+  o->logon = absl::GetFlag(FLAGS_logon);
+  return serverPids(argc, argv, &o->server_pids);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,47 +215,7 @@ int main(int argc, char** argv) {
   using namespace xsmb::bench;
 
   BenchOptions o;
-  o.client.host = absl::GetFlag(FLAGS_host);
-  o.client.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_port));
-  o.client.credentials.user = absl::GetFlag(FLAGS_user);
-  o.client.credentials.password = absl::GetFlag(FLAGS_password);
-  if (o.client.credentials.password.empty()) {
-    if (const char* p = std::getenv("XSMB_BENCH_PASSWORD")) o.client.credentials.password = p;
-  }
-  o.client.credentials.domain = absl::GetFlag(FLAGS_domain);
-  o.client.share = absl::GetFlag(FLAGS_share);
-  o.client.sign = absl::GetFlag(FLAGS_sign);
-  if (!parseDialect(absl::GetFlag(FLAGS_max_dialect), &o.client.max_dialect)) {
-    std::fprintf(stderr, "xsmb-bench: unknown dialect %s\n",
-                 absl::GetFlag(FLAGS_max_dialect).c_str());
-    return 2;
-  }
-  o.client.transport.credit_target = static_cast<uint16_t>(absl::GetFlag(FLAGS_credits));
-  o.client.transport.soft_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_soft_timeout_ms));
-  o.client.transport.hard_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_hard_timeout_ms));
-  o.client.transport.echo_interval =
-      std::chrono::milliseconds(absl::GetFlag(FLAGS_echo_interval_ms));
-  o.connections = absl::GetFlag(FLAGS_connections);
-  o.threads = absl::GetFlag(FLAGS_threads);
-  o.queue_depth = std::max(1, absl::GetFlag(FLAGS_qd));
-  uint64_t block = 0, file_size = 0;
-  if (!parseSize(absl::GetFlag(FLAGS_block), &block) || block == 0 || block > (8u << 20) ||
-      !parseSize(absl::GetFlag(FLAGS_file_size), &file_size)) {
-    std::fprintf(stderr, "xsmb-bench: bad --block or --file_size\n");
-    return 2;
-  }
-  o.block_size = static_cast<uint32_t>(block);
-  o.file_size = file_size;
-  o.path = absl::GetFlag(FLAGS_path);
-  o.shared_path = absl::GetFlag(FLAGS_shared_path);
-  o.duration = absl::GetFlag(FLAGS_duration);
-  o.warmup = absl::GetFlag(FLAGS_warmup);
-  o.sessions = absl::GetFlag(FLAGS_sessions);
-  o.hold = absl::GetFlag(FLAGS_hold);
-  o.reconnect = absl::GetFlag(FLAGS_reconnect);
-  o.progress = absl::GetFlag(FLAGS_progress);
-  o.connect_window = std::max(1, absl::GetFlag(FLAGS_connect_window));
-  o.logon = absl::GetFlag(FLAGS_logon);
+  if (!optionsFromFlags(argc, argv, &o)) return 2;
   std::vector<std::string> names =
       absl::StrSplit(absl::GetFlag(FLAGS_workload), ',', absl::SkipEmpty());
   // Only NEGOTIATE-only connections go without a tree.

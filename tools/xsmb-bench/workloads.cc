@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -54,7 +55,7 @@ struct Shared {
 struct ThreadState {
   std::vector<int> conn_indices;
   Histogram latency;
-  uint64_t ops = 0, bytes = 0, entries = 0, errors = 0, reconnects = 0;
+  uint64_t ops = 0, bytes = 0, entries = 0, errors = 0, reconnects = 0, requests = 0;
   uint64_t soft_timeouts = 0, hard_timeouts = 0, out_of_order = 0;
   std::atomic<uint64_t> progress_ops{0}, progress_bytes{0};
   absl::Status setup_status;
@@ -116,6 +117,7 @@ class Driver {
     int slot = 0;
     FileId id;
     uint64_t entries = 0;
+    uint32_t requests = 1;  // SMB2 requests sent for it so far
   };
 
   bool transportFailed(const Reply& r) {
@@ -131,6 +133,7 @@ class Driver {
     ts_->progress_bytes.fetch_add(bytes, std::memory_order_relaxed);
     if (now >= sh_->measure_start.load(std::memory_order_relaxed) &&
         now <= sh_->measure_end.load(std::memory_order_relaxed)) {
+      ts_->requests += op.requests;
       if (ok) {
         ++ts_->ops;
         ts_->bytes += bytes;
@@ -176,6 +179,7 @@ class Driver {
                          if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
                            return finish(*op, false, 0);
                          }
+                         ++op->requests;
                          client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op](const Reply& r2) {
                            if (transportFailed(r2)) return;
                            finish(*op, r2.ntStatus() == 0, 0);
@@ -238,6 +242,7 @@ class Driver {
   }
 
   void listNext(std::shared_ptr<Op> op, bool restart) {
+    ++op->requests;
     client_.submit(
         SMB2_QUERY_DIRECTORY,
         queryDirectoryBody(op->id, FileIdBothDirectoryInformation, restart ? SMB2_RESTART_SCANS : 0,
@@ -257,6 +262,7 @@ class Driver {
             ok = false;
           }
           if (more) return listNext(op, false);
+          ++op->requests;
           client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op, ok](const Reply& r2) {
             if (transportFailed(r2)) return;
             finish(*op, ok && r2.ntStatus() == 0, 0);
@@ -507,38 +513,71 @@ void holdSessions(const BenchOptions& o, const States& states, double setup_seco
   }
 }
 
-// Opens the measured window `o.warmup` seconds from now for `o.duration` seconds (shorter when
-// interrupted), printing a progress line about once a second. Returns its length in seconds.
-double measure(const BenchOptions& o, const char* name, const States& states, Shared* sh) {
-  bool tty = isatty(2);
-  int64_t start = nowNs() + static_cast<int64_t>(o.warmup * 1e9);
-  int64_t end = start + static_cast<int64_t>(o.duration * 1e9);
-  sh->measure_start = start;
-  sh->measure_end = end;
-  uint64_t last_ops = 0, last_bytes = 0;
-  int64_t last_t = nowNs();
-  while (nowNs() < end && !g_interrupted.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(
-        std::min<int64_t>(1000, std::max<int64_t>(1, (end - nowNs()) / 1000000))));
-    if (!o.progress) continue;
+// The progress line on stderr: the rates since the previous line.
+class ProgressLine {
+ public:
+  ProgressLine(const char* name, int64_t start) : name_(name), start_(start) {}
+
+  void print(const States& states) {
     uint64_t ops = 0, bytes = 0;
     for (auto& s : states) {
       ops += s->progress_ops.load(std::memory_order_relaxed);
       bytes += s->progress_bytes.load(std::memory_order_relaxed);
     }
     int64_t t = nowNs();
-    double dt = std::max(1e-9, (t - last_t) / 1e9);
-    std::fprintf(stderr, "%s[%s] %5.1fs %s %10.0f ops/s %9.1f MB/s%s", tty ? "\r" : "", name,
-                 (t - start) / 1e9, t < start ? "warmup " : "running", (ops - last_ops) / dt,
-                 (bytes - last_bytes) / dt / 1e6, tty ? "   " : "\n");
-    last_ops = ops;
-    last_bytes = bytes;
-    last_t = t;
+    double dt = std::max(1e-9, (t - last_t_) / 1e9);
+    std::fprintf(stderr, "%s[%s] %5.1fs %s %10.0f ops/s %9.1f MB/s%s", tty_ ? "\r" : "", name_,
+                 (t - start_) / 1e9, t < start_ ? "warmup " : "running", (ops - last_ops_) / dt,
+                 (bytes - last_bytes_) / dt / 1e6, tty_ ? "   " : "\n");
+    last_ops_ = ops;
+    last_bytes_ = bytes;
+    last_t_ = t;
   }
-  if (o.progress && tty) std::fprintf(stderr, "\n");
+  void end() {
+    if (tty_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  const char* name_;
+  int64_t start_;
+  bool tty_ = isatty(2);
+  uint64_t last_ops_ = 0, last_bytes_ = 0;
+  int64_t last_t_ = nowNs();
+};
+
+// The measured window: its length, and the server's CPU at its two ends (when asked for).
+struct Window {
+  double seconds = 0;
+  std::optional<CpuSample> cpu_before, cpu_after;
+};
+
+// Opens the measured window `o.warmup` seconds from now for `o.duration` seconds (shorter when
+// interrupted), printing a progress line about once a second, and reads the CPU of
+// `o.server_pids` as the window opens and as it closes.
+Window measure(const BenchOptions& o, const char* name, const States& states, Shared* sh) {
+  std::optional<ServerCpu> server;
+  if (!o.server_pids.empty()) server.emplace(o.server_pids);
+  Window win;
+  int64_t start = nowNs() + static_cast<int64_t>(o.warmup * 1e9);
+  int64_t end = start + static_cast<int64_t>(o.duration * 1e9);
+  sh->measure_start = start;
+  sh->measure_end = end;
+  ProgressLine progress(name, start);
+  while (nowNs() < end && !g_interrupted.load()) {
+    int64_t now = nowNs();
+    int64_t wake = std::min(end, now + 1000000000);
+    // The server's CPU is read as the window opens, not at the next whole second after it.
+    if (server && !win.cpu_before && now < start) wake = std::min(wake, start);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::max<int64_t>(1000000, wake - now)));
+    if (server && !win.cpu_before && nowNs() >= start) win.cpu_before = server->sample();
+    if (o.progress) progress.print(states);
+  }
+  if (win.cpu_before) win.cpu_after = server->sample();
+  if (o.progress) progress.end();
   int64_t actual_end = std::min<int64_t>(nowNs(), end);
   sh->measure_end = actual_end;
-  return std::max(0.0, (actual_end - start) / 1e9);
+  win.seconds = std::max(0.0, (actual_end - start) / 1e9);
+  return win;
 }
 
 // Adds every thread's counts, latencies and the first thread's dialect to *res.
@@ -549,6 +588,7 @@ void mergeThreadResults(const States& states, WorkloadResult* res) {
     res->entries += s->entries;
     res->errors += s->errors;
     res->reconnects += s->reconnects;
+    res->requests += s->requests;
     res->soft_timeouts += s->soft_timeouts;
     res->hard_timeouts += s->hard_timeouts;
     res->out_of_order += s->out_of_order;
@@ -649,7 +689,13 @@ absl::StatusOr<WorkloadResult> runWorkload(Workload w, const BenchOptions& opts_
     holdSessions(o, states, setup_seconds);
     res.seconds = setup_seconds;
   } else {
-    res.seconds = measure(o, res.name.c_str(), states, &sh);
+    Window win = measure(o, res.name.c_str(), states, &sh);
+    res.seconds = win.seconds;
+    if (win.cpu_before && win.cpu_after) {
+      res.server_cpu_measured = true;
+      res.server_cpu_before = *win.cpu_before;
+      res.server_cpu_after = *win.cpu_after;
+    }
   }
   sh.stop = true;
   for (auto& th : pool) th.join();
@@ -686,6 +732,51 @@ std::string jsonEscape(const std::string& in) {
 }
 
 double us(uint64_t ns) { return ns / 1000.0; }
+
+double seconds(const WorkloadResult& r) {
+  return r.name == "sessions" || r.name == "connections" ? r.setup_seconds : r.seconds;
+}
+
+CpuPerRequest serverCpuPerRequest(const WorkloadResult& r) {
+  return cpuPerRequest(r.server_cpu_before, r.server_cpu_after, perSec(r.requests, seconds(r)));
+}
+
+// CPUs the server kept busy over the measured interval.
+double serverCpus(const WorkloadResult& r) {
+  double wall = (r.server_cpu_after.mono_ns - r.server_cpu_before.mono_ns) / 1e9;
+  return wall > 0 ? (r.server_cpu_after.cpu.total() - r.server_cpu_before.cpu.total()) / wall : 0;
+}
+
+// The table's line for the server's CPU, under the workload's row.
+std::string serverCpuLine(const WorkloadResult& r) {
+  CpuPerRequest c = serverCpuPerRequest(r);
+  return absl::StrFormat(
+      "%-10s requests/s %.0f, server CPU per request: user %.2f us, sys %.2f us, total %.2f us "
+      "(%.2f CPUs busy, %d processes)\n",
+      "", perSec(r.requests, seconds(r)), c.user_us, c.system_us, c.total_us(), serverCpus(r),
+      r.server_cpu_after.processes);
+}
+
+// The JSON members for requests and the server's CPU (null when it was not read).
+std::string serverCpuJson(const WorkloadResult& r) {
+  std::string out =
+      absl::StrFormat(", \"requests\": %llu, \"requests_per_sec\": %.1f",
+                      static_cast<unsigned long long>(r.requests), perSec(r.requests, seconds(r)));
+  if (!r.server_cpu_measured) {
+    return out +
+           ", \"server_cpu_user_us_per_req\": null, \"server_cpu_sys_us_per_req\": null, "
+           "\"server_cpu_us_per_req\": null";
+  }
+  CpuPerRequest c = serverCpuPerRequest(r);
+  const CpuSample &a = r.server_cpu_before, &b = r.server_cpu_after;
+  return out + absl::StrFormat(
+                   ", \"server_cpu_user_us_per_req\": %.3f, \"server_cpu_sys_us_per_req\": %.3f, "
+                   "\"server_cpu_us_per_req\": %.3f, \"server_cpus\": %.3f, "
+                   "\"server_cpu_user_s\": %.2f, \"server_cpu_sys_s\": %.2f, "
+                   "\"server_cpu_wall_s\": %.3f, \"server_processes\": %d",
+                   c.user_us, c.system_us, c.total_us(), serverCpus(r), b.cpu.user - a.cpu.user,
+                   b.cpu.system - a.cpu.system, (b.mono_ns - a.mono_ns) / 1e9, b.processes);
+}
 }  // namespace
 
 std::string formatTable(const std::vector<WorkloadResult>& results) {
@@ -702,6 +793,7 @@ std::string formatTable(const std::vector<WorkloadResult>& results) {
     if (r.entries) {
       out += absl::StrFormat("%-10s entries/s %.0f\n", "", perSec(r.entries, s));
     }
+    if (r.server_cpu_measured) out += serverCpuLine(r);
     if (r.name == "connections") {
       out += absl::StrFormat(
           "%-10s accepted %llu refused %llu failed %llu served %llu served after hold %llu%s\n", "",
@@ -737,15 +829,17 @@ std::string formatJson(const std::vector<WorkloadResult>& results) {
         static_cast<unsigned long long>(r.soft_timeouts),
         static_cast<unsigned long long>(r.hard_timeouts),
         static_cast<unsigned long long>(r.out_of_order));
+    out.pop_back();  // the closing brace: more members go inside the object
+    out += serverCpuJson(r);
     if (r.name == "connections") {
-      out.pop_back();  // the closing brace: the counts go inside the object
       out += absl::StrFormat(
           ", \"accepted\": %llu, \"refused\": %llu, \"failed\": %llu, \"served\": %llu, "
-          "\"served_after_hold\": %llu, \"first_error\": \"%s\"}",
+          "\"served_after_hold\": %llu, \"first_error\": \"%s\"",
           static_cast<unsigned long long>(r.accepted), static_cast<unsigned long long>(r.refused),
           static_cast<unsigned long long>(r.failed), static_cast<unsigned long long>(r.served),
           static_cast<unsigned long long>(r.served_after_hold), jsonEscape(r.first_error));
     }
+    out += "}";
   }
   out += "\n]\n";
   return out;

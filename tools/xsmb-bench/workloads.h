@@ -8,6 +8,7 @@
 
 #include "tools/xsmb-bench/client.h"
 #include "tools/xsmb-bench/histogram.h"
+#include "tools/xsmb-bench/server_cpu.h"
 
 namespace xsmb::bench {
 
@@ -43,6 +44,9 @@ struct BenchOptions {
   bool reconnect = true;     // log on again when a connection drops, and go on
   int connect_window = 256;  // kConnections: connects + NEGOTIATEs in flight at once (all threads)
   bool logon = false;        // kConnections: SESSION_SETUP + TREE_CONNECT on each connection too
+  // The server's processes (with everything below them) whose CPU is read at the start and the
+  // end of each measured interval; empty: not read. Not for kSessions and kConnections.
+  std::vector<pid_t> server_pids;
 };
 
 struct WorkloadResult {
@@ -53,7 +57,14 @@ struct WorkloadResult {
   uint32_t block_size = 0;
   double seconds = 0;
   uint64_t ops = 0, bytes = 0, entries = 0, errors = 0, reconnects = 0;
+  // SMB2 requests answered within the interval, of operations that succeeded or failed (a
+  // create op is a CREATE and a CLOSE, a listing a CREATE, its QUERY_DIRECTORYs and a CLOSE).
+  uint64_t requests = 0;
   uint64_t soft_timeouts = 0, hard_timeouts = 0, out_of_order = 0;
+  // With BenchOptions::server_pids: the server's CPU when the measured interval started and
+  // when it ended.
+  bool server_cpu_measured = false;
+  CpuSample server_cpu_before, server_cpu_after;
   Histogram latency;         // per operation (a create+close or a listing is one operation)
   double setup_seconds = 0;  // kSessions, kConnections: time to establish them all
   // kConnections: connections NEGOTIATEd (logged on with --logon); closed by the server before
