@@ -4,7 +4,9 @@
 Both servers run as root on free 127.0.0.1 ports, started the same way (foreground, own
 process group), exporting the same directory as [bench] to the same user. Every workload runs
 ROUNDS times, alternating which server goes first; medians and ratios xsmbd/Samba are printed
-and written as JSON. Nothing is sent anywhere but 127.0.0.1.
+and written as JSON. Beside each throughput goes the server's CPU time per request (per MB for
+the smbclient transfers), user and system apart, over every process of the server (smbd's
+per-connection children included; procstat.py). Nothing is sent anywhere but 127.0.0.1.
 """
 
 import argparse
@@ -22,6 +24,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procstat import cpu_per_unit, session_pids, tree_cpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = os.environ.get("QUICK") == "1"
@@ -45,19 +50,30 @@ TRANSFERS = int(os.environ.get("TRANSFERS", "3"))
 USER, PASSWORD = "xsmbbench", "Bench-pw-1"
 HOST = "127.0.0.1"
 
-# name: (unit, higher is better, target ratio or None, description)
+# name: (unit, target ratio or None, description, what the server's CPU time is given per)
 BENCHES = {
-    "echo": ("ops/s", 2.0, "smbtorture smb2.bench.echo nprocs 8 qdepth 8"),
+    "echo": ("ops/s", 2.0, "smbtorture smb2.bench.echo nprocs 8 qdepth 8", "request"),
+    "echo-xsmb-bench": ("ops/s", None, "xsmb-bench echo, 8 connections x qd 8, 2 threads",
+                        "request"),
     "path-contention-shared": ("ops/s", 3.0,
-                               "smbtorture smb2.bench.path-contention-shared nprocs 4 qdepth 4"),
-    "get-1g": ("MB/s", None, f"smbclient get of a large file, median of {TRANSFERS} per round"),
-    "put-1g": ("MB/s", None, f"smbclient put of a large file, median of {TRANSFERS} per round"),
-    "randread-4k": ("ops/s", 2.0, "xsmb-bench 4 KiB random read, qd 32, 1 connection"),
-    "seqread-1m": ("MB/s", 2.4, "xsmb-bench 1 MiB sequential read, qd 8, 1 connection"),
-    "seqwrite-1m": ("MB/s", 1.3, "xsmb-bench 1 MiB sequential write, qd 8, 1 connection"),
-    "create-close": ("ops/s", None, "xsmb-bench create+close, 4 connections x qd 4"),
-    "list-10k": ("entries/s", None, "xsmb-bench listing of a 10,000-file directory, qd 1"),
+                               "smbtorture smb2.bench.path-contention-shared nprocs 4 qdepth 4",
+                               "request"),
+    "get-1g": ("MB/s", None, f"smbclient get of a large file, median of {TRANSFERS} per round",
+               "MB"),
+    "put-1g": ("MB/s", None, f"smbclient put of a large file, median of {TRANSFERS} per round",
+               "MB"),
+    "randread-4k": ("ops/s", 2.0, "xsmb-bench 4 KiB random read, qd 32, 1 connection", "request"),
+    "seqread-1m": ("MB/s", 2.4, "xsmb-bench 1 MiB sequential read, qd 8, 1 connection",
+                   "request"),
+    "seqwrite-1m": ("MB/s", 1.3, "xsmb-bench 1 MiB sequential write, qd 8, 1 connection",
+                    "request"),
+    "create-close": ("ops/s", None, "xsmb-bench create+close, 4 connections x qd 4", "request"),
+    "list-10k": ("entries/s", None, "xsmb-bench listing of a 10,000-file directory, qd 1",
+                 "request"),
 }
+# smbtorture counters: SMB2 requests per counted op (each open of path-contention is followed by
+# a close, which smbtorture counts apart).
+SMBTORTURE_REQUESTS_PER_OP = {"echo": 1, "open": 2}
 
 procs = []
 
@@ -96,22 +112,6 @@ def stop(proc):
             except ProcessLookupError:
                 pass
             proc.wait(timeout=5)
-
-
-def session_pids(sid):
-    """Pids whose session id is `sid` (the server and everything it forked)."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[3]) == sid:
-            pids.append(int(d))
-    return pids
 
 
 def memory_kib(sid):
@@ -192,21 +192,63 @@ class Server:
         return self.proc.poll() is None
 
 
-def run(cmd, timeout=600, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    return r.returncode, r.stdout + r.stderr
+def run(cmd, timeout=600, on_line=None, **kw):
+    """(exit code, stdout + stderr) of `cmd`. With on_line, each line of its output is passed to
+    on_line as it arrives (bpf.py wraps this function to run clients in another namespace)."""
+    if on_line is None:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+        return r.returncode, r.stdout + r.stderr
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+    procs.append(p)
+    killer = threading.Timer(timeout, lambda: stop(p))
+    killer.start()
+    out = []
+    try:
+        for line in p.stdout:
+            on_line(line)
+            out.append(line)
+        return p.wait(), "".join(out)
+    finally:
+        killer.cancel()
+        stop(p)
 
 
-def smbtorture(server, test, nprocs, qdepth, counter):
+def server_cpu(server):
+    """The CPU of the server's whole process tree now (procstat.tree_cpu)."""
+    return tree_cpu([server.proc.pid])
+
+
+def smbtorture_measured(server, test, nprocs, qdepth, counter):
+    """(ops/s, server CPU per SMB2 request) of an smbtorture smb2.bench.* run.
+
+    smbtorture prints one rate line per second (the first covers the ramp-up, the last comes as
+    the loops stop); the server's CPU is read as the first and the last arrive, and set against
+    the mean rate after the first second, as the throughput is."""
+    samples = []
+
+    def on_line(line):
+        if counter + "[num/s=" in line:
+            samples.append(server_cpu(server))
+
     rc, out = run(["smbtorture", f"//{HOST}/bench", "-p", str(server.port),
                    "-U", f"{USER}%{PASSWORD}", f"--option=torture:nprocs={nprocs}",
                    f"--option=torture:qdepth={qdepth}",
                    f"--option=torture:timelimit={int(DURATION) + 1}", test],
-                  timeout=DURATION + 120)
-    rates = [float(x) for x in re.findall(counter + r"\[num/s=(\d+)", out)]
+                  timeout=DURATION + 120, on_line=on_line)
+    rates = [float(x) for x in re.findall(re.escape(counter) + r"\[num/s=(\d+)", out)]
     if rc != 0 or "success:" not in out or len(rates) < 2:
         raise RuntimeError(f"{test} failed ({rc}): {out[-800:]}")
-    return statistics.mean(rates[1:])  # the first second is ramp-up
+    rate = statistics.mean(rates[1:])  # the first second is ramp-up
+    cpu = None
+    if len(samples) >= 2:
+        cpu = cpu_per_unit(samples[0], samples[-1], rate * SMBTORTURE_REQUESTS_PER_OP[counter])
+    return rate, cpu
+
+
+def smbtorture(server, test, nprocs, qdepth, counter):
+    """ops/s of an smbtorture smb2.bench.* run (the mean rate after the first second)."""
+    return smbtorture_measured(server, test, nprocs, qdepth, counter)[0]
 
 
 def smbclient(server, command, client_conf):
@@ -220,21 +262,35 @@ def smbclient(server, command, client_conf):
 
 
 def transfer(server, command, client_conf, nbytes, write):
-    """MB/s of an smbclient transfer of `nbytes`: the median of TRANSFERS back to back (a
-    write transfer starts each from a clean page cache, as WRITES do)."""
-    rates = []
+    """(MB/s, server CPU per MB) of an smbclient transfer of `nbytes`: the medians of TRANSFERS
+    back to back (a write transfer starts each from a clean page cache, as WRITES do). The
+    CPU is read before and after each smbclient run, its logon included."""
+    rates, cpus = [], []
     for _ in range(TRANSFERS):
         if write:
             os.sync()
+        before = server_cpu(server)
         rates.append(nbytes / 1e6 / smbclient(server, command, client_conf))
+        cpus.append(cpu_per_unit(before, server_cpu(server), rates[-1]))
     log(f"  {server.kind} {command.split()[0]}: " + " ".join(f"{r:.0f}" for r in rates) + " MB/s")
-    return statistics.median(rates)
+    return statistics.median(rates), median_cpu(cpus)
 
 
-def xsmb_bench(server, args, key="mb_per_sec"):
+def median_cpu(cpus):
+    """The median of each field of CPU readings (cpu_per_unit dicts), or None."""
+    cpus = [c for c in cpus if c]
+    if not cpus:
+        return None
+    return {k: statistics.median(c[k] for c in cpus) for k in cpus[0]}
+
+
+def xsmb_bench_measured(server, args, key="mb_per_sec"):
+    """(res[key], server CPU per SMB2 request) of one xsmb-bench workload; xsmb-bench itself
+    reads the server's CPU (--server_pid) as its measured interval opens and closes."""
     cmd = [os.environ["XSMB_BENCH"], "--host", HOST, "--port", str(server.port), "--user", USER,
            "--password", PASSWORD, "--share", "bench", "--json", "--progress=false",
-           "--duration", str(DURATION), "--warmup", "1"] + args
+           "--duration", str(DURATION), "--warmup", "1",
+           "--server_pid", str(server.proc.pid)] + args
     rc, out = run(cmd, timeout=DURATION + 300)
     start = out.find("[")
     if rc != 0 or start < 0:
@@ -242,7 +298,18 @@ def xsmb_bench(server, args, key="mb_per_sec"):
     res = json.loads(out[start:out.rfind("]") + 1])[0]
     if res["errors"]:
         log(f"  xsmb-bench reported {res['errors']} errors")
-    return res[key]
+    cpu = None
+    if res.get("server_cpu_us_per_req") is not None:
+        cpu = {"user_us": res["server_cpu_user_us_per_req"],
+               "sys_us": res["server_cpu_sys_us_per_req"],
+               "total_us": res["server_cpu_us_per_req"], "cores": res["server_cpus"],
+               "wall_s": res["server_cpu_wall_s"], "processes": res["server_processes"]}
+    return res[key], cpu
+
+
+def xsmb_bench(server, args, key="mb_per_sec"):
+    """res[key] of one xsmb-bench workload."""
+    return xsmb_bench_measured(server, args, key)[0]
 
 
 def iperf3():
@@ -381,6 +448,65 @@ def main():
             log(f"TCP congestion control back to {old_cc}")
 
 
+def jobs(client_conf, local_src):
+    """Each benchmark as a function of the server: (throughput, server CPU per unit or None)."""
+    big_bytes = BIG_MB << 20
+    return {
+        "echo": lambda s: smbtorture_measured(s, "smb2.bench.echo", 8, 8, "echo"),
+        "echo-xsmb-bench": lambda s: xsmb_bench_measured(
+            s, ["--workload", "echo", "--connections", "8", "--qd", "8", "--threads", "2"],
+            "ops_per_sec"),
+        "path-contention-shared": lambda s: smbtorture_measured(
+            s, "smb2.bench.path-contention-shared", 4, 4, "open"),
+        "get-1g": lambda s: transfer(s, "get big.bin /dev/null", client_conf, big_bytes, False),
+        "put-1g": lambda s: transfer(s, f"put {local_src} put.bin", client_conf, big_bytes, True),
+        "randread-4k": lambda s: xsmb_bench_measured(
+            s, ["--workload", "randread", "--block", "4k", "--qd", "32", "--path", "big.bin",
+                "--file_size", f"{BIG_MB}m"], "ops_per_sec"),
+        "seqread-1m": lambda s: xsmb_bench_measured(
+            s, ["--workload", "seqread", "--block", "1m", "--qd", "8", "--path", "big.bin",
+                "--file_size", f"{BIG_MB}m"]),
+        "seqwrite-1m": lambda s: xsmb_bench_measured(
+            s, ["--workload", "seqwrite", "--block", "1m", "--qd", "8", "--path", "write.bin",
+                "--file_size", f"{BIG_MB}m"]),
+        "create-close": lambda s: xsmb_bench_measured(
+            s, ["--workload", "create", "--connections", "4", "--qd", "4", "--threads", "2",
+                "--path", "cc\\f"], "ops_per_sec"),
+        "list-10k": lambda s: xsmb_bench_measured(s, ["--workload", "list", "--path", "list"],
+                                                  "entries_per_sec"),
+    }
+
+
+def run_rounds(servers, jobs, results, cpu, ceiling):
+    """ROUNDS rounds of every benchmark (ONLY: a selection) on both servers, who goes first
+    alternating; appends to results[name][kind], cpu[name][kind] and ceiling (iperf3)."""
+    for rnd in range(ROUNDS):
+        if not ONLY or "iperf3" in ONLY:
+            ceiling.append(iperf3())
+            log(f"round {rnd + 1}/{ROUNDS}: iperf3 loopback {ceiling[-1]:.0f} MB/s")
+        order = servers if rnd % 2 == 0 else servers[::-1]
+        for name, job in jobs.items():
+            if ONLY and name not in ONLY:
+                continue
+            for s in order:
+                if name in WRITES:
+                    # Each server starts from a clean page cache: no writeback of the
+                    # previous server's (or the setup's) gigabyte lands on its measurement.
+                    os.sync()
+                try:
+                    v, c = job(s)
+                except Exception as e:  # noqa: BLE001 - one failure must not end the run
+                    log(f"round {rnd + 1}: {name} on {s.kind}: FAILED: {e}")
+                    continue
+                results[name][s.kind].append(v)
+                cpu[name][s.kind].append(c)
+                per = BENCHES[name][3]
+                usage = (f"  server CPU/{per}: user {c['user_us']:.2f} + sys {c['sys_us']:.2f} "
+                         f"= {c['total_us']:.2f} us ({c['cores']:.2f} CPUs)" if c else "")
+                log(f"round {rnd + 1}/{ROUNDS}: {name:24s} {s.kind:6s} {v:12.1f} "
+                    f"{BENCHES[name][0]}{usage}")
+
+
 def run_all(args):
     root = Path(tempfile.mkdtemp(prefix="xsmb-bench-"))
     os.chmod(root, 0o755)
@@ -392,6 +518,7 @@ def run_all(args):
     client_conf.write_text("[global]\n  client min protocol = SMB2_02\n  workgroup = WORKGROUP\n")
     servers = [Server("xsmbd", root, share), Server("samba", root, share)]
     results = {name: {"xsmbd": [], "samba": []} for name in BENCHES}
+    cpu = {name: {"xsmbd": [], "samba": []} for name in BENCHES}  # server CPU per unit
     ceiling = []
     idle = {}
     stop_event = threading.Event()
@@ -399,51 +526,7 @@ def run_all(args):
         for s in servers:
             s.start()
         threading.Thread(target=sampler, args=(servers, stop_event), daemon=True).start()
-        big_bytes = BIG_MB << 20
-        jobs = {
-            "echo": lambda s: smbtorture(s, "smb2.bench.echo", 8, 8, "echo"),
-            "path-contention-shared": lambda s: smbtorture(
-                s, "smb2.bench.path-contention-shared", 4, 4, "open"),
-            "get-1g": lambda s: transfer(s, "get big.bin /dev/null", client_conf, big_bytes,
-                                         False),
-            "put-1g": lambda s: transfer(s, f"put {local_src} put.bin", client_conf, big_bytes,
-                                         True),
-            "randread-4k": lambda s: xsmb_bench(s, ["--workload", "randread", "--block", "4k",
-                                                    "--qd", "32", "--path", "big.bin",
-                                                    "--file_size", f"{BIG_MB}m"], "ops_per_sec"),
-            "seqread-1m": lambda s: xsmb_bench(s, ["--workload", "seqread", "--block", "1m",
-                                                   "--qd", "8", "--path", "big.bin",
-                                                   "--file_size", f"{BIG_MB}m"]),
-            "seqwrite-1m": lambda s: xsmb_bench(s, ["--workload", "seqwrite", "--block", "1m",
-                                                    "--qd", "8", "--path", "write.bin",
-                                                    "--file_size", f"{BIG_MB}m"]),
-            "create-close": lambda s: xsmb_bench(s, ["--workload", "create", "--connections",
-                                                     "4", "--qd", "4", "--threads", "2",
-                                                     "--path", "cc\\f"], "ops_per_sec"),
-            "list-10k": lambda s: xsmb_bench(s, ["--workload", "list", "--path", "list"],
-                                             "entries_per_sec"),
-        }
-        for rnd in range(ROUNDS):
-            if not ONLY or "iperf3" in ONLY:
-                ceiling.append(iperf3())
-                log(f"round {rnd + 1}/{ROUNDS}: iperf3 loopback {ceiling[-1]:.0f} MB/s")
-            order = servers if rnd % 2 == 0 else servers[::-1]
-            for name, job in jobs.items():
-                if ONLY and name not in ONLY:
-                    continue
-                for s in order:
-                    if name in WRITES:
-                        # Each server starts from a clean page cache: no writeback of the
-                        # previous server's (or the setup's) gigabyte lands on its measurement.
-                        os.sync()
-                    try:
-                        v = job(s)
-                    except Exception as e:  # noqa: BLE001 - one failure must not end the run
-                        log(f"round {rnd + 1}: {name} on {s.kind}: FAILED: {e}")
-                        continue
-                    results[name][s.kind].append(v)
-                    log(f"round {rnd + 1}/{ROUNDS}: {name:24s} {s.kind:6s} {v:12.1f} "
-                        f"{BENCHES[name][0]}")
+        run_rounds(servers, jobs(client_conf, local_src), results, cpu, ceiling)
         if not ONLY or "idle" in ONLY:
             for s, n in ((servers[0], IDLE), (servers[1], IDLE_SAMBA)):
                 try:
@@ -455,7 +538,7 @@ def run_all(args):
         stop_event.set()
         for p in procs:
             stop(p)
-    report(results, ceiling, idle, servers, args.out)
+    report(results, cpu, ceiling, idle, servers, args.out)
     if not os.environ.get("KEEP"):
         shutil.rmtree(root, ignore_errors=True)
 
@@ -464,8 +547,38 @@ def med(v):
     return statistics.median(v) if v else None
 
 
-def report(results, ceiling, idle, servers, out_path):
-    rows = []
+def report_cpu(cpu, doc):
+    """The server CPU table: per benchmark and server the medians over rounds of user, system
+    and total microseconds per unit (request or MB), and xsmbd / Samba of each."""
+    print("\nserver CPU per request (per MB for get/put), microseconds, median over rounds: "
+          "user + system = total over every process of the server, children included; CPUs = "
+          "CPUs busy in the server")
+    print(f"{'benchmark':24s} {'per':8s} {'xsmbd usr':>9s} {'sys':>7s} {'total':>7s} "
+          f"{'CPUs':>5s}  {'Samba usr':>9s} {'sys':>7s} {'total':>7s} {'CPUs':>5s}  "
+          f"{'xsmbd/Samba usr':>15s} {'sys':>5s} {'total':>5s}")
+    for name, (_, _, _, per) in BENCHES.items():
+        runs = {k: [c for c in cpu[name][k] if c] for k in ("xsmbd", "samba")}
+        if not runs["xsmbd"] and not runs["samba"]:
+            continue
+        m = {k: median_cpu(v) for k, v in runs.items()}
+        ratio = {}
+        if m["xsmbd"] and m["samba"]:
+            ratio = {f: (m["xsmbd"][f + "_us"] / m["samba"][f + "_us"]
+                         if m["samba"][f + "_us"] else None) for f in ("user", "sys", "total")}
+        doc["benchmarks"][name]["server_cpu"] = {
+            "per": per, "xsmbd": cpu[name]["xsmbd"], "samba": cpu[name]["samba"],
+            "median_xsmbd": m["xsmbd"], "median_samba": m["samba"],
+            "ratio_xsmbd_over_samba": ratio or None}
+        cols = ""
+        for k in ("xsmbd", "samba"):
+            c = m[k]
+            cols += (f"{c['user_us']:9.2f} {c['sys_us']:7.2f} {c['total_us']:7.2f} "
+                     f"{c['cores']:5.2f}  " if c else f"{'-':>9s} {'-':>7s} {'-':>7s} {'-':>5s}  ")
+        r = lambda f: f"{ratio[f]:.2f}" if ratio.get(f) else "-"  # noqa: E731
+        print(f"{name:24s} {per:8s} {cols}{r('user'):>15s} {r('sys'):>5s} {r('total'):>5s}")
+
+
+def report(results, cpu, ceiling, idle, servers, out_path):
     ceiling_mb = med(ceiling)
     doc = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
            "quick": QUICK, "rounds": ROUNDS, "duration_s": DURATION, "big_file_mib": BIG_MB,
@@ -481,7 +594,7 @@ def report(results, ceiling, idle, servers, out_path):
         print(f"raw loopback TCP (iperf3, 1 stream): {ceiling_mb:.0f} MB/s")
     print(f"{'benchmark':24s} {'unit':9s} {'xsmbd':>11s} {'Samba':>11s} {'ratio':>7s} "
           f"{'target':>7s}  met")
-    for name, (unit, target, desc) in BENCHES.items():
+    for name, (unit, target, desc, _) in BENCHES.items():
         x, s = med(results[name]["xsmbd"]), med(results[name]["samba"])
         ratio = x / s if x and s else None
         met = None
@@ -503,6 +616,7 @@ def report(results, ceiling, idle, servers, out_path):
         frac = med(results["seqread-1m"]["xsmbd"]) / ceiling_mb
         doc["seqread_fraction_of_tcp"] = frac
         print(f"seqread-1m xsmbd / raw TCP: {frac:.0%} (target 80%)")
+    report_cpu(cpu, doc)
     for s in servers:
         doc["memory"][s.kind] = {"peak_rss_kib": s.peak_rss, **idle.get(s.kind, {})}
         i = idle.get(s.kind)

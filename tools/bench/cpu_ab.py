@@ -53,10 +53,10 @@ from pathlib import Path
 # The server and process helpers are bench.py's, so both benchmarks start and stop servers alike.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import HOST, PASSWORD, USER  # noqa: E402
-from bench import ensure_user, free_port, log, med, session_pids, stop  # noqa: E402
+from bench import ensure_user, free_port, log, med, stop  # noqa: E402
+from procstat import cpu_method, cpu_seconds, session_pids  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent.parent  # the default tool paths: REPO/build/...
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # name: (xsmb-bench arguments, SMB2 requests per completed op, description)
 WORKLOADS = {
@@ -80,40 +80,6 @@ WRITES = {"seqwrite-1m", "randwrite-4k"}  # preceded by a sync, as in bench.py
 PROGRESS = re.compile(r"^\[(\w+)\]\s+(-?\d+(?:\.\d+)?)s (warmup|running)")
 
 procs = []
-
-
-
-
-
-
-
-
-
-
-def cpu_seconds(pid):
-    """CPU time (user + system, all threads, exited ones too) of process `pid`, in seconds.
-
-    The process's CPU-time clock (clock_getcpuclockid: ((~pid) << 3) | CPUCLOCK_SCHED) has
-    nanosecond resolution; /proc/<pid>/stat's utime + stime is the same sum in clock ticks
-    (10 ms), used if the clock cannot be read. 0 once the process is gone."""
-    try:
-        return time.clock_gettime_ns(((~pid) << 3) | 2) / 1e9
-    except OSError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rfind(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def cpu_method(pid):
-    try:
-        time.clock_gettime_ns(((~pid) << 3) | 2)
-        return "process CPU clock (clock_getcpuclockid, ns)"
-    except OSError:
-        return f"/proc/<pid>/stat utime+stime / {CLK_TCK}"
 
 
 def sha256(path):
@@ -297,8 +263,6 @@ def prepare_share(root, file_mb, owner):
     return share
 
 
-
-
 def check_binary(opt, path):
     if not path:
         sys.exit(f"cpu_ab.py: {opt} is required")
@@ -340,8 +304,6 @@ def overlap(a, b):
     if max(b) < min(a):
         return "B below"
     return "overlap"
-
-
 
 
 def report(args, builds, workloads, results, meta):

@@ -8,7 +8,9 @@
 # then runs tools/bench/bench.py, which starts both servers the same way on free 127.0.0.1
 # ports with one share directory and one logon, measures raw loopback TCP with iperf3, runs
 # smbtorture's smb2.bench.*, smbclient get/put and xsmb-bench workloads in alternation, and
-# prints medians and xsmbd/Samba ratios; JSON goes to $OUT (default $BUILD_DIR/bench.json).
+# prints medians and xsmbd/Samba ratios of throughput and of each server's CPU time per request
+# (user and system apart, every process and thread of the server, children included); JSON
+# goes to $OUT (default $BUILD_DIR/bench.json).
 # Needs root (smbd, and xsmbd switching to the share user) and:
 #   BENCH=1 tools/install-deps.sh      # samba, iperf3, smbclient, samba-testsuite
 # Environment: QUICK ROUNDS DURATION BIG_FILE_MB IDLE_SESSIONS IDLE_SESSIONS_SAMBA ONLY OUT

@@ -18,7 +18,6 @@ and no perf, so the interrupts stand in for `perf stat -e sched:sched_wakeup`.
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -29,13 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "bpf"))
 import test_e2e_netns as e2e  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procstat import CLK_TCK as TICK, read_stat  # noqa: E402
 
 
 def proc_cpu(pid):
     """(user, system) seconds of every thread of pid and its reaped children."""
-    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return ((int(f[11]) + int(f[13])) / TICK, (int(f[12]) + int(f[14])) / TICK)
+    st = read_stat(pid)
+    return ((st["utime"] + st["cutime"]) / TICK, (st["stime"] + st["cstime"]) / TICK)
 
 
 def softirq_seconds():
