@@ -125,18 +125,18 @@ struct {
 	__type(value, struct xsmb_skframe);
 } xsmb_skframe SEC(".maps");
 
-/* Group g * XSMB_MAX_WORKERS + worker index -> that worker's listening socket of group g. */
+/* XSMB_WORKER_SLOT(generation, group, worker) -> that worker's listening socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
-	__uint(max_entries, XSMB_MAX_RP_GROUPS * XSMB_MAX_WORKERS);
+	__uint(max_entries, XSMB_GENERATIONS * XSMB_MAX_RP_GROUPS * XSMB_MAX_WORKERS);
 	__type(key, __u32);
 	__type(value, __u64);
 } xsmb_workers SEC(".maps");
 
-/* Listening address -> its reuseport group's index (xsmbd registers each address). */
+/* (listening address, generation) -> its reuseport group's index (xsmbd registers each). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XSMB_MAX_RP_GROUPS);
+	__uint(max_entries, XSMB_GENERATIONS * XSMB_MAX_RP_GROUPS);
 	__type(key, struct xsmb_rp_key);
 	__type(value, __u32);
 } xsmb_rp_groups SEC(".maps");
@@ -150,11 +150,12 @@ struct {
 	__type(value, __u32);
 } xsmb_conn_cpu SEC(".maps");
 
-/* Worker index -> its load (reported by xsmbd through mmap) and connections given to it. */
+/* (generation & 1) * 64 + worker -> its load and CPU (written by xsmbd through mmap) and the
+ * connections given to it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XSMB_MAX_WORKERS);
+	__uint(max_entries, XSMB_GENERATIONS * XSMB_MAX_WORKERS);
 	__type(key, __u32);
 	__type(value, struct xsmb_wload);
 } xsmb_wload SEC(".maps");

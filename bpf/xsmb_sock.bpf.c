@@ -26,7 +26,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* The reuseport group of the listener the kernel's lookup found (md->sk): its index, or -1
  * when xsmbd did not register that address. */
-static __always_inline int rp_group(struct sk_reuseport_md *md)
+static __always_inline int rp_group(struct sk_reuseport_md *md, __u32 gen)
 {
 	struct bpf_sock *sk = md->sk;
 	struct xsmb_rp_key k = {};
@@ -35,6 +35,7 @@ static __always_inline int rp_group(struct sk_reuseport_md *md)
 	if (!sk)
 		return -1;
 	k.family = sk->family;
+	k.gen = gen & 1;
 	k.port = sk->src_port;
 	if (sk->family == XSMB_AF_INET6) {
 		__builtin_memcpy(&k.addr, sk->src_ip6, 16);
@@ -84,6 +85,7 @@ static __always_inline void rp_record_cpu(struct sk_reuseport_md *md, __u32 cpu)
 
 /* The least loaded worker so far (bpf_loop's state for rp_pick_step). */
 struct rp_pick {
+	__u32 base; /* the generation's first wload entry */
 	__u32 best, best_load;
 	int reported; /* some worker reported a load */
 };
@@ -91,7 +93,8 @@ struct rp_pick {
 static long rp_pick_step(__u32 i, void *arg)
 {
 	struct rp_pick *p = arg;
-	struct xsmb_wload *w = bpf_map_lookup_elem(&xsmb_wload, &i);
+	__u32 k = p->base + i;
+	struct xsmb_wload *w = bpf_map_lookup_elem(&xsmb_wload, &k);
 	__u32 load = w ? w->load : ~0u;
 
 	p->reported |= load != 0 && load != ~0u;
@@ -107,23 +110,26 @@ int xsmb_reuseport(struct sk_reuseport_md *md)
 {
 	struct xsmb_config *cfg = xsmb_cfg();
 	struct xsmb_wload *w;
-	__u32 n, best, key;
+	__u32 n, best, key, gen;
 	int reported, group;
 
 	if (!cfg || cfg->nworkers == 0 || cfg->nworkers > XSMB_MAX_WORKERS) {
 		xsmb_count(XSMB_CNT_RP_SELECT_HASH);
 		return SK_PASS;
 	}
-	group = rp_group(md);
+	/* The serving generation: a takeover's new xsmbd raises it once its sockets are in. */
+	gen = cfg->generation & 1;
+	group = rp_group(md, gen);
 	if (group < 0) {
 		xsmb_count(XSMB_CNT_RP_NO_GROUP);
 		return SK_PASS;
 	}
 	n = cfg->nworkers;
 	{
-		struct rp_pick p = { .best = md->hash % n };
+		struct rp_pick p = { .base = gen * XSMB_MAX_WORKERS, .best = md->hash % n };
+		__u32 k = p.base + p.best;
 
-		w = bpf_map_lookup_elem(&xsmb_wload, &p.best);
+		w = bpf_map_lookup_elem(&xsmb_wload, &k);
 		p.best_load = w ? w->load : ~0u;
 		bpf_loop(n, rp_pick_step, &p, 0);
 		best = p.best;
@@ -131,12 +137,13 @@ int xsmb_reuseport(struct sk_reuseport_md *md)
 	}
 	/* Without load reports the kernel's hash spreads connections just as well, but the
 	 * choice is made here so that the connection's home CPU is known. */
-	w = bpf_map_lookup_elem(&xsmb_wload, &best);
+	key = gen * XSMB_MAX_WORKERS + best;
+	w = bpf_map_lookup_elem(&xsmb_wload, &key);
 	if (!w) {
 		xsmb_count(XSMB_CNT_RP_SELECT_FAILED);
 		return SK_PASS;
 	}
-	key = (__u32)group * XSMB_MAX_WORKERS + best;
+	key = XSMB_WORKER_SLOT(gen, (__u32)group, best);
 	if (bpf_sk_select_reuseport(md, &xsmb_workers, &key, 0)) {
 		xsmb_count(XSMB_CNT_RP_SELECT_FAILED);
 		return SK_PASS;

@@ -91,15 +91,9 @@ std::unique_ptr<DataPlane> DataPlane::open(const std::string& pin_dir, std::stri
       !get("xsmb_wload", &dp->wload_fd_) || !get("xsmb_rp_groups", &dp->rp_groups_fd_)) {
     return nullptr;
   }
-  // Registered addresses of an earlier xsmbd: this process numbers its groups afresh.
-  xsmb_rp_key key = {}, next = {};
-  while (bpf_map_get_next_key(dp->rp_groups_fd_, nullptr, &next) == 0) {
-    key = next;
-    if (bpf_map_delete_elem(dp->rp_groups_fd_, &key) != 0) break;
-  }
   dp->config_len_ = mmapLength(sizeof(xsmb_config), 1);
   dp->srv_lat_len_ = mmapLength(sizeof(xsmb_hist), XSMB_SRV_LAT_STRIPES * XSMB_CMD_SLOTS);
-  dp->wload_len_ = mmapLength(sizeof(xsmb_wload), XSMB_MAX_WORKERS);
+  dp->wload_len_ = mmapLength(sizeof(xsmb_wload), XSMB_GENERATIONS * XSMB_MAX_WORKERS);
   dp->config_ = static_cast<xsmb_config*>(mapShared(dp->config_fd_, dp->config_len_));
   dp->srv_lat_ = static_cast<xsmb_hist*>(mapShared(dp->srv_lat_fd_, dp->srv_lat_len_));
   dp->wload_ = static_cast<xsmb_wload*>(mapShared(dp->wload_fd_, dp->wload_len_));
@@ -172,11 +166,13 @@ bool DataPlane::attachReuseport(const std::vector<int>& listen_fds, std::string*
   if (ss.ss_family == AF_INET6) {
     const auto& a6 = reinterpret_cast<const sockaddr_in6&>(ss);
     rk.family = AF_INET6;
+    rk.gen = generation_ & 1;
     rk.port = ntohs(a6.sin6_port);
     std::memcpy(rk.addr.b, &a6.sin6_addr, 16);
   } else {
     const auto& a4 = reinterpret_cast<const sockaddr_in&>(ss);
     rk.family = AF_INET;
+    rk.gen = generation_ & 1;
     rk.port = ntohs(a4.sin_port);
     rk.addr.b[10] = rk.addr.b[11] = 0xff;
     std::memcpy(&rk.addr.b[12], &a4.sin_addr, 4);
@@ -187,7 +183,7 @@ bool DataPlane::attachReuseport(const std::vector<int>& listen_fds, std::string*
   }
   const uint32_t group = rp_groups_;
   for (size_t i = 0; i < listen_fds.size(); i++) {
-    uint32_t key = group * XSMB_MAX_WORKERS + static_cast<uint32_t>(i);
+    uint32_t key = XSMB_WORKER_SLOT(generation_, group, static_cast<uint32_t>(i));
     uint64_t fd = static_cast<uint64_t>(listen_fds[i]);
     if (bpf_map_update_elem(workers_fd_, &key, &fd, BPF_ANY) != 0) {
       if (error != nullptr) *error = "adding a listening socket: " + errnoText(errno);
@@ -204,9 +200,36 @@ bool DataPlane::attachReuseport(const std::vector<int>& listen_fds, std::string*
     if (error != nullptr) *error = "SO_ATTACH_REUSEPORT_EBPF: " + errnoText(errno);
     return false;
   }
-  std::atomic_ref<__u32>(config_->nworkers)
-      .store(static_cast<uint32_t>(listen_fds.size()), std::memory_order_relaxed);
   return true;
+}
+
+void DataPlane::beginGeneration(bool takeover) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint32_t serving = std::atomic_ref<__u32>(config_->generation).load();
+  generation_ = takeover ? serving + 1 : serving;
+  // What an earlier xsmbd of this slot registered: this process numbers its groups afresh.
+  std::vector<xsmb_rp_key> stale;
+  xsmb_rp_key key = {}, next = {};
+  for (void* prev = nullptr; bpf_map_get_next_key(rp_groups_fd_, prev, &next) == 0; prev = &key) {
+    key = next;
+    if (key.gen == (generation_ & 1)) stale.push_back(key);
+  }
+  for (const xsmb_rp_key& k : stale) bpf_map_delete_elem(rp_groups_fd_, &k);
+  for (uint32_t w = 0; w < XSMB_MAX_WORKERS; w++) {
+    xsmb_wload& e = wload_[(generation_ & 1) * XSMB_MAX_WORKERS + w];
+    std::atomic_ref<__u32>(e.load).store(0);
+    std::atomic_ref<__u32>(e.cpu).store(XSMB_CPU_NONE);
+  }
+}
+
+void DataPlane::activateGeneration(uint32_t nworkers) {
+  // The worker count first: a SYN that reads the new generation finds its count.
+  std::atomic_ref<__u32>(config_->nworkers).store(nworkers, std::memory_order_release);
+  std::atomic_ref<__u32>(config_->generation).store(generation_, std::memory_order_release);
+}
+
+uint32_t DataPlane::servingGeneration() const {
+  return std::atomic_ref<__u32>(config_->generation).load(std::memory_order_acquire);
 }
 
 bool DataPlane::addConnection(int fd) {
@@ -240,12 +263,14 @@ void DataPlane::setMaxMessageSize(uint32_t bytes) {
 
 void DataPlane::setWorkerLoad(uint32_t worker, uint32_t connections) {
   if (worker >= XSMB_MAX_WORKERS) return;
-  std::atomic_ref<__u32>(wload_[worker].load).store(connections, std::memory_order_relaxed);
+  std::atomic_ref<__u32>(wload_[(generation_ & 1) * XSMB_MAX_WORKERS + worker].load)
+      .store(connections, std::memory_order_relaxed);
 }
 
 void DataPlane::setWorkerCpu(uint32_t worker, uint32_t cpu) {
   if (worker >= XSMB_MAX_WORKERS) return;
-  std::atomic_ref<__u32>(wload_[worker].cpu).store(cpu, std::memory_order_relaxed);
+  std::atomic_ref<__u32>(wload_[(generation_ & 1) * XSMB_MAX_WORKERS + worker].cpu)
+      .store(cpu, std::memory_order_relaxed);
 }
 
 std::vector<std::pair<std::string, uint64_t>> DataPlane::counters() const {

@@ -37,6 +37,18 @@ class DataPlane {
   // and runs in plain socket mode.
   static std::unique_ptr<DataPlane> open(const std::string& pin_dir, std::string* why_not);
 
+  // Generations (zero-downtime upgrade, docs/bpf.md "Takeover"): which generation this process
+  // is. Without takeover, the one the config map names (the serving one); with takeover, the
+  // next. Clears what an earlier process of that slot registered. Call before
+  // attachReuseport / setWorkerCpu.
+  void beginGeneration(bool takeover);
+  uint32_t generation() const { return generation_; }
+  // Makes this process's generation the serving one: new connections go to its sockets
+  // (nworkers = its workers per group). An older generation sees it and drains.
+  void activateGeneration(uint32_t nworkers);
+  // The generation the config map names now.
+  uint32_t servingGeneration() const;
+
   // Attaches the sk_reuseport program to one reuseport group: listen_fds[i] is worker i's
   // listening socket for one address (at most XSMB_MAX_WORKERS workers, XSMB_MAX_RP_GROUPS
   // addresses): registers the address in rp_groups and the sockets in the group's slots.
@@ -78,7 +90,8 @@ class DataPlane {
   std::string pin_dir_;
   int config_fd_ = -1, sessions_fd_ = -1, counters_fd_ = -1, srv_lat_fd_ = -1;
   int sockhash_fd_ = -1, workers_fd_ = -1, wload_fd_ = -1, rp_groups_fd_ = -1;
-  uint32_t rp_groups_ = 0;  // reuseport groups registered so far (guarded by mu_)
+  uint32_t rp_groups_ = 0;   // reuseport groups registered so far (guarded by mu_)
+  uint32_t generation_ = 0;  // set by beginGeneration
   int reuseport_prog_fd_ = -1;
   xsmb_config* config_ = nullptr;  // mmapped
   xsmb_hist* srv_lat_ = nullptr;   // mmapped, XSMB_SRV_LAT_STRIPES * XSMB_CMD_SLOTS entries

@@ -49,6 +49,9 @@ ABSL_FLAG(bool, check_config, false,
           "found, then exit (1 when there are errors)");
 ABSL_FLAG(std::string, rpcd, "",
           "path of the xsmb-rpcd helper (default: next to xsmbd, or ../rpc)");
+ABSL_FLAG(bool, takeover, false,
+          "zero-downtime upgrade: start beside a running xsmbd of the same configuration "
+          "(bpf = yes), take its new connections, and let it finish its own and exit");
 ABSL_FLAG(int, workers, 0,
           "event-loop threads (default: one per CPU of \"worker cpus\", which they are pinned to)");
 ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 2 per CPU)");
@@ -335,7 +338,13 @@ bool startLoops(session::ServerContext& server, const std::vector<transport::Lis
     loops->acceptors.push_back(std::move(a));
     loops->workers.push_back(std::move(w));
   }
+  if (absl::GetFlag(FLAGS_takeover) && !(server.dataplane && g.bpf)) {
+    XLOG(ERROR) << "--takeover needs the BPF data plane (bpf = yes, maps pinned by xsmb-loader):"
+                   " the generation switch is a pinned map entry";
+    return false;
+  }
   if (server.dataplane && g.bpf) {
+    server.dataplane->beginGeneration(absl::GetFlag(FLAGS_takeover));
     server.dataplane->setMaxMessageSize(server.max_io_size + 64 * 1024);
     // sk_reuseport: one group per address; socket i of a group belongs to worker i.
     for (size_t a = 0; a < addrs.size(); ++a) {
@@ -362,6 +371,12 @@ bool startLoops(session::ServerContext& server, const std::vector<transport::Lis
       vfs::setOnEventLoopThread();
     });
   }
+  if (server.dataplane && g.bpf) {
+    // From here new connections come to this generation's sockets (a takeover's old xsmbd
+    // sees the switch and drains).
+    server.dataplane->activateGeneration(static_cast<uint32_t>(loops->workers.size()));
+    XLOG(WARNING) << "serving as generation " << server.dataplane->generation();
+  }
   return true;
 }
 
@@ -372,11 +387,50 @@ void stopLoops(Loops* loops) {
   loops->acceptors.clear();  // after the loops ended: their I/O engines belong to those threads
 }
 
-// Waits for SIGTERM or SIGINT (SIGHUP is logged and ignored).
-void waitForShutdown(const sigset_t& sigs) {
+// Once a newer generation serves (xsmbd --takeover): the workers stop accepting and close
+// their connections as they go idle; returns when none is left, at "takeover drain time",
+// or at SIGTERM/SIGINT.
+void drainAfterTakeover(const sigset_t& sigs, const session::ServerContext& server, Loops& loops) {
+  const uint32_t secs = server.config.global.takeover_drain_secs;
+  XLOG(WARNING) << "generation " << server.dataplane->servingGeneration()
+                << " took over: no new connections here; " << loops.connections.load()
+                << " connections finish (at most " << secs << " s)";
+  // A handshake still queued on a listening socket moves to the new generation's when it
+  // closes, instead of being reset (Linux 5.14; per network namespace).
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/tcp_migrate_req", "w")) {
+    std::fputs("1", f);
+    std::fclose(f);
+  } else {
+    XLOG(WARNING) << "net.ipv4.tcp_migrate_req: " << std::strerror(errno)
+                  << " (a connection in its handshake at the switch may be reset)";
+  }
+  for (auto& w : loops.workers) w->drain(std::chrono::seconds(2));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+  const timespec tick{0, 200 * 1000 * 1000};
+  while (loops.connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (int sig = sigtimedwait(&sigs, nullptr, &tick); sig == SIGTERM || sig == SIGINT) {
+      XLOG(WARNING) << "signal " << sig << ": shutting down";
+      return;
+    }
+  }
+  XLOG(WARNING) << "generation " << server.dataplane->generation() << " exits ("
+                << loops.connections.load() << " connections left)";
+}
+
+// Waits for SIGTERM or SIGINT (SIGHUP is logged and ignored), or for a newer generation to
+// take over (then drains first).
+void waitForShutdown(const sigset_t& sigs, const session::ServerContext& server, Loops& loops) {
+  const bool generations = server.dataplane && server.config.global.bpf;
+  const timespec tick{0, 200 * 1000 * 1000};
   for (;;) {
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    int sig = generations ? sigtimedwait(&sigs, nullptr, &tick) : sigwaitinfo(&sigs, nullptr);
+    if (sig < 0) {
+      if (generations && server.dataplane->servingGeneration() != server.dataplane->generation()) {
+        drainAfterTakeover(sigs, server, loops);
+        return;
+      }
+      continue;
+    }
     if (sig == SIGHUP) {
       XLOG(WARNING) << "SIGHUP: configuration reload is not supported yet; restart xsmbd";
       continue;
@@ -487,7 +541,7 @@ int run() {
   core::ControlSocket control;
   startControlSocket(control, *server);
   announce(*server, addrs, nworkers, nio, embedded);
-  waitForShutdown(sigs);
+  waitForShutdown(sigs, *server, loops);
   stopLoops(&loops);
   server->rpcd.reset();
   logStats(server->stats);

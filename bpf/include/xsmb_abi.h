@@ -30,6 +30,7 @@
 #define XSMB_MAX_CPUS 128         /* cpumap slots */
 #define XSMB_MAX_WORKERS 64       /* reuseport slots per listening address (group) */
 #define XSMB_MAX_RP_GROUPS 16     /* listening addresses (reuseport groups) xsmbd registers */
+#define XSMB_GENERATIONS 2        /* xsmbd generations side by side (the serving one, the next) */
 #define XSMB_HIST_BUCKETS 32      /* log2(ns) buckets */
 /* bytes read at a header position: NetBIOS(4) + TRANSFORM(52), the longer of the two headers */
 #define XSMB_HDR_NEED (XSMB_NETBIOS_HEADER_SIZE + XSMB_TRANSFORM_HEADER_SIZE)
@@ -142,8 +143,9 @@ struct xsmb_config {
 	__u32 syn_burst;             /* host; token bucket depth in SYNs */
 	__u32 max_msg_size;          /* host; largest NetBIOS payload in bytes, 0 = no limit */
 	__u32 flags;                 /* host; XSMB_CFG_* */
-	__u32 nworkers;              /* host; workers in each reuseport group (<= 64) */
-	__u32 reserved;
+	__u32 nworkers;              /* host; workers of the serving generation in each group (<= 64) */
+	__u32 generation;            /* host; the xsmbd generation new connections go to (takeover
+				      * raises it); its sockets and loads use slot generation & 1 */
 };
 
 /* ---- addresses and connections */
@@ -271,11 +273,14 @@ struct xsmb_hist {
 };
 
 /* ---- reuseport worker load (map xsmb_wload: ARRAY, index = worker) */
-/* A listening address (reuseport group), as the listener's bpf_sock shows it: key of the
- * rp_groups map, whose value is the group's index g; worker i's socket of that group is slot
- * g * XSMB_MAX_WORKERS + i of the workers map. */
+/* A listening address (reuseport group) of one xsmbd generation, as the listener's bpf_sock
+ * shows it: key of the rp_groups map, whose value is the group's index g; worker i's socket of
+ * that group is slot XSMB_WORKER_SLOT(gen, g, i) of the workers map. */
+#define XSMB_WORKER_SLOT(gen, g, i) \
+	((((gen) & 1) * XSMB_MAX_RP_GROUPS + (g)) * XSMB_MAX_WORKERS + (i))
 struct xsmb_rp_key {
-	__u32 family;         /* AF_INET or AF_INET6 */
+	__u16 family;         /* AF_INET or AF_INET6 */
+	__u16 gen;            /* generation & 1 of the xsmbd that registered it */
 	__u32 port;           /* host */
 	struct xsmb_addr addr; /* net; IPv4 as ::ffff:a.b.c.d */
 };

@@ -96,6 +96,10 @@ struct GlobalConfig {
   // CPU in the process's affinity mask. A worker's CPU is the home CPU of its connections,
   // to which the BPF data plane steers their packets (xsmb-loader load --steer).
   std::vector<int> worker_cpus;
+  // "takeover drain time": seconds an xsmbd whose place a newer one took (xsmbd --takeover)
+  // keeps serving its connections before it exits; each closes earlier once idle (2 s with no
+  // request). 0 to 86,400.
+  uint32_t takeover_drain_secs = 300;
   // "socket options": NAME or NAME=value words, case-insensitive, separated by spaces or commas
   // (Samba's syntax), applied to every accepted TCP connection: TCP_NODELAY, SO_KEEPALIVE,
   // TCP_QUICKACK (0 or 1 when given a value), SO_SNDBUF=bytes, SO_RCVBUF=bytes (the kernel

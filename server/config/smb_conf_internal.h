@@ -113,6 +113,7 @@ enum class Param {
   kMaxConnections,
   kBusyPoll,
   kWorkerCpus,
+  kTakeoverDrainTime,
   kSocketOptions,
   kSmbPasswdFile,
   kLogLevel,

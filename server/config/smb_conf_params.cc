@@ -43,6 +43,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("max connections", Param::kMaxConnections, Scope::kGlobal);
     add("busy poll", Param::kBusyPoll, Scope::kGlobal);
     add("worker cpus", Param::kWorkerCpus, Scope::kGlobal);
+    add("takeover drain time", Param::kTakeoverDrainTime, Scope::kGlobal);
     add("socket options", Param::kSocketOptions, Scope::kGlobal);
     add("smb passwd file", Param::kSmbPasswdFile, Scope::kGlobal);
     add("log level", Param::kLogLevel, Scope::kGlobal);
@@ -306,6 +307,17 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
                                              kMaxBusyPollUsecs, ")"));
       } else {
         g->busy_poll_usecs = static_cast<uint32_t>(*n);
+      }
+      break;
+    }
+    case Param::kTakeoverDrainTime: {
+      std::optional<uint64_t> n = parseUnsigned(v, 86400);
+      if (!n) {
+        problems->error(a.line, absl::StrCat("invalid number \"", v,
+                                             "\" for \"takeover drain time\" (seconds, 0 to "
+                                             "86400)"));
+      } else {
+        g->takeover_drain_secs = static_cast<uint32_t>(*n);
       }
       break;
     }

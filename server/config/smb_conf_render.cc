@@ -84,6 +84,7 @@ std::string renderConfig(const Config& config) {
   line("guest account", g.guest_account);
   line("max connections", std::to_string(g.max_connections));
   line("busy poll", std::to_string(g.busy_poll_usecs));
+  line("takeover drain time", std::to_string(g.takeover_drain_secs));
   if (!g.worker_cpus.empty()) {
     std::vector<std::string> cpus;
     for (int c : g.worker_cpus) cpus.push_back(std::to_string(c));

@@ -163,6 +163,41 @@ void Worker::stop() {
   thread_.join();
 }
 
+void Worker::drain(std::chrono::milliseconds idle) {
+  drain_idle_ms_ = idle.count();
+  drain_ = true;
+  uint64_t one = 1;
+  (void)!write(eventfd_, &one, sizeof(one));
+}
+
+void Worker::closeListeners() {
+  for (int fd : listeners_) {
+    // What completed its handshake before the switch is served here; with the
+    // net.ipv4.tcp_migrate_req sysctl a handshake still in flight moves to a listener of the
+    // new generation when this one closes (otherwise the kernel resets it).
+    acceptOn(fd);
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    close(fd);
+  }
+  listeners_.clear();
+  draining_ = true;
+  // Idleness counts from now: a connection between two requests of a transfer is not idle.
+  for (auto& [id, c] : conns_) c->last_active = std::chrono::steady_clock::now();
+}
+
+void Worker::closeIdle() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto idle = std::chrono::milliseconds(drain_idle_ms_.load());
+  std::vector<uint64_t> ids;
+  for (auto& [id, c] : conns_) {
+    if (!c->busy && c->pending.empty() && c->wq.empty() && c->head_len == 0 &&
+        c->inflight_got == 0 && now - c->last_active >= idle) {
+      ids.push_back(id);
+    }
+  }
+  for (uint64_t id : ids) closeConn(id);
+}
+
 void Worker::run() {
   epoll_event events[128];
   // "busy poll": after an event the loop polls without sleeping for this long, so a request
@@ -181,7 +216,7 @@ void Worker::run() {
     if (listeners_paused_ && std::chrono::steady_clock::now() >= resume_listeners_at_) {
       resumeListeners();
     }
-    int timeout = listeners_paused_ ? 100 : 1000;
+    int timeout = listeners_paused_ || draining_ ? 100 : 1000;
     if (busy_poll.count() > 0 && std::chrono::steady_clock::now() - last_event < busy_poll &&
         (polling || takePollSlot())) {
       polling = true;
@@ -218,6 +253,7 @@ void Worker::run() {
       auto it = conns_.find(tag);
       if (it == conns_.end()) continue;
       Conn& c = *it->second;
+      if (drain_) c.last_active = std::chrono::steady_clock::now();
       if (events[i].events & (EPOLLERR | EPOLLHUP)) {
         closeConn(c.id);
         continue;
@@ -229,6 +265,8 @@ void Worker::run() {
       if (events[i].events & EPOLLIN) onReadable(c);
     }
     flushMarked();
+    if (drain_ && !draining_) closeListeners();
+    if (draining_) closeIdle();
   }
 }
 
@@ -282,6 +320,7 @@ void Worker::acceptOn(int lfd) {
     c->events = ev.events;
     ev.data.u64 = c->id;
     epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+    c->last_active = std::chrono::steady_clock::now();
     XLOG(INFO) << "connection from " << c->peer;
     conns_[c->id] = std::move(c);
   }
@@ -480,6 +519,7 @@ Worker::OutFrame Worker::frameOf(OutMessage m) {
 }
 
 bool Worker::applyReply(Conn& c, Reply r) {
+  if (drain_) c.last_active = std::chrono::steady_clock::now();
   if (r.max_message) c.max_frame = r.max_message;
   if (!r.out.bytes.empty()) c.wq.push_back(frameOf(std::move(r.out)));
   if (r.close) {

@@ -54,6 +54,10 @@ class Worker {
   // `on_start` runs first on the loop's thread.
   void start(std::function<void()> on_start = nullptr);
   void stop();  // asks the loop to end and joins it
+  // Takeover (a newer xsmbd now gets the new connections): accepts what is queued on the
+  // listening sockets, closes them, then closes each connection once it has been idle
+  // (nothing being read, run or written) for `idle`. Any thread; returns at once.
+  void drain(std::chrono::milliseconds idle);
 
  private:
   class TcpConnection;
@@ -95,6 +99,7 @@ class Worker {
     // only, so the next large message lands in its own buffer instead of the scratch buffer
     // (saving a copy of up to kScratchSize of its data).
     bool large_stream = false;
+    std::chrono::steady_clock::time_point last_active{};  // last read, reply or write
   };
   struct Completion {
     uint64_t conn_id;
@@ -124,6 +129,8 @@ class Worker {
   void pauseListeners();
   void resumeListeners();
   void logRefusal(const sockaddr_storage* peer, uint64_t refused, const std::string& why);
+  void closeListeners();  // drain: accept what is queued, then close them
+  void closeIdle();       // drain: close connections idle for drain_idle_
   // Queues a message that answers no running work of connection `id`; it is written with
   // the connection's other replies when the current batch of events has been handled.
   void sendUnsolicited(uint64_t id, OutMessage m);
@@ -153,6 +160,9 @@ class Worker {
   std::mutex completions_mu_;
   std::vector<Completion> completions_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> drain_{false};  // drain() was called
+  bool draining_ = false;           // the loop has closed its listeners
+  std::atomic<int64_t> drain_idle_ms_{0};
   std::thread thread_;
   std::thread::id loop_thread_;
   Bytes scratch_;

@@ -591,7 +591,10 @@ TEST_F(DataPlaneTest, ReuseportPrefersTheLeastLoadedWorker) {
     fcntl(fd, F_SETFL, O_NONBLOCK);
     fds.push_back(fd);
   }
+  dp->beginGeneration(false);
   ASSERT_TRUE(dp->attachReuseport(fds, &e)) << e;
+  EXPECT_EQ(config().nworkers, 0u);  // not yet serving: the kernel's hash decides
+  dp->activateGeneration(4);
   EXPECT_EQ(config().nworkers, 4u);
   for (uint32_t w = 0; w < 4; w++) dp->setWorkerLoad(w, w == 2 ? 1 : 5);
   std::vector<int> clients;

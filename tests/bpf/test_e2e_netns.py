@@ -13,6 +13,10 @@ Cases:
   test_exact_at_depth  xsmb-bench echo at queue depths 1, 16, 64 and 256, then creates and
                    1 MiB reads and writes: the hooks' per-command counts equal xsmbd's own
                    exactly (XDP, the socket verdict and TC egress), no stream lost or resynced.
+  test_steer       --steer on veth: echo from 8 connections and a 1 GiB put/get, checksums intact.
+  test_takeover    xsmbd --takeover beside a running xsmbd: 1,000 short connections across the
+                   switch with no refusal or reset, a 1 GiB transfer on the old generation
+                   completes intact, the old generation exits, the config map shows the switch.
   test_plain_mode  the same transfer with no BPF at all.
   test_flood       SYNs and garbage at a bounded rate for a bounded time from the third
                    namespace while a transfer runs; the transfer completes, drops are counted.
@@ -36,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 import harness  # noqa: E402
+import smb2client  # noqa: E402
 
 CLONE_NEWNET = 0x40000000
 TAG = f"xsmbe{os.getpid() % 100000}"
@@ -459,6 +464,95 @@ class E2E(unittest.TestCase):
                                 report)
         homes = {e["value"] for e in dump("conn_cpu")}
         self.assertLessEqual(homes, set(range(os.cpu_count())), homes)
+
+    def short_connections(self, port, count, errors, done, switch_at, on_switch):
+        """`count` connections one after the other, each NEGOTIATE, SESSION_SETUP,
+        TREE_CONNECT, CREATE + READ + CLOSE of hello.txt, LOGOFF; anything but success (a
+        refusal, a reset, an error status) is appended to `errors`. on_switch() runs once
+        `switch_at` connections are done."""
+        for i in range(count):
+            if i == switch_at:
+                on_switch()
+            try:
+                with smb2client.Smb2Client(port) as c:
+                    c.negotiate()
+                    r = c.login("alice", "Secret-1")
+                    if r.status != 0:
+                        raise RuntimeError(f"SESSION_SETUP {r.status:#x}")
+                    r = c.tree_connect(f"\\\\127.0.0.1\\data")
+                    if r.status != 0:
+                        raise RuntimeError(f"TREE_CONNECT {r.status:#x}")
+                    status, data = c.read_file("hello.txt")
+                    if status != 0 or data != b"hello":
+                        raise RuntimeError(f"read {status:#x} {data!r}")
+                    c.logoff()
+            except Exception as e:  # noqa: BLE001 - every failure is counted and reported
+                errors.append(f"connection {i}: {type(e).__name__}: {e}")
+            done[0] += 1
+
+    def test_takeover(self):
+        loader("load")
+        old = self.start_server(bpf=True)
+        self.assertTrue(self.server_wired, old.log())
+        (old.shares["data"].path / "hello.txt").write_bytes(b"hello")
+        self.load_and_attach(old.port)
+        gen_before = dump("config")[0]["value"]["generation"]
+        new_log = old.root / "takeover.log"
+        state = {}
+
+        def take_over():
+            with open(new_log, "ab") as log:
+                state["new"] = subprocess.Popen(
+                    [harness.find_binary("XSMBD", "xsmbd"), "--config", str(old.conf_path),
+                     "--foreground", "--takeover", "--log-level", str(old.log_level)], stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, start_new_session=True)
+            deadline = time.monotonic() + 20
+            while "serving as generation" not in new_log.read_text(errors="replace"):
+                self.assertIsNone(state["new"].poll(), new_log.read_text(errors="replace"))
+                self.assertLess(time.monotonic(), deadline, "the new generation did not start")
+                time.sleep(0.05)
+
+        def stop_new():
+            p = state.get("new")
+            if p and p.poll() is None:
+                os.killpg(p.pid, 15)
+                p.wait(timeout=30)
+        self.addCleanup(stop_new)
+
+        # The 1 GiB transfer starts on the old generation and runs across the switch.
+        transfer_error = []
+
+        def transfer():
+            try:
+                self.transfer(old, 1 << 30)
+            except BaseException as e:  # noqa: BLE001 - reported by the main thread
+                transfer_error.append(repr(e))
+        mover = threading.Thread(target=transfer)
+        mover.start()
+        deadline = time.monotonic() + 180  # the thread first writes 1 GiB of random data
+        while f"{CLI_ADDR}:" not in old.log() and mover.is_alive():
+            self.assertLess(time.monotonic(), deadline, "smbclient did not connect")
+            time.sleep(0.2)
+        errors, done = [], [0]
+        self.short_connections(old.port, 1000, errors, done, 200, take_over)
+        mover.join(timeout=600)
+        self.assertFalse(mover.is_alive(), "the transfer did not finish")
+        new_text = new_log.read_text(errors="replace")
+        report = (f"errors ({len(errors)}): {errors[:10]}\nold log:\n{old.log(3000)}\n"
+                  f"new log:\n{new_text[-3000:]}")
+        self.assertEqual(transfer_error, [], report)
+        self.assertEqual(done[0], 1000)
+        self.assertEqual(errors, [], report)
+        # The old generation finished its connections and exited on its own.
+        old.proc.wait(timeout=60)
+        self.assertEqual(old.proc.returncode, 0, report)
+        self.assertIn("took over", old.log(), report)
+        # bpftool shows the switch; the new generation took the connections after it.
+        self.assertEqual(dump("config")[0]["value"]["generation"], gen_before + 1, report)
+        self.assertGreaterEqual(new_text.count("connection from"), 700, report)
+        c = counters()
+        for name in ("RP_SELECT_FAILED", "RP_NO_GROUP"):
+            self.assertEqual(c.get(name, 0), 0, f"{name}\n{report}")
 
     def test_plain_mode(self):
         server = self.start_server(bpf=False)
