@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iomanip>
@@ -126,37 +127,60 @@ bool fillCpumap(const std::string& pin_dir, std::string* error) {
   return true;
 }
 
-// Feature probes instead of kernel version checks.
-bool probeFeatures(std::string* error) {
-  struct Probe {
-    bool prog;
-    int type;
+// 1 = the kernel has it, 0 = it lacks it, < 0 = the probe failed.
+int probeProg(bpf_prog_type t) { return libbpf_probe_bpf_prog_type(t, nullptr); }
+int probeMap(bpf_map_type t) { return libbpf_probe_bpf_map_type(t, nullptr); }
+
+// Feature probes instead of kernel version checks. What every program needs (bpf_loop, the
+// hash and array maps) is required; each optional part is off when the kernel lacks one of
+// its types or `without` names it, with one line in *notes saying which and why.
+bool probeFeatures(const std::vector<std::string>& without, Features* f,
+                   std::vector<std::string>* notes, std::string* error) {
+  struct Required {
+    bpf_map_type type;
     const char* what;
   };
-  const Probe probes[] = {
-      {true, BPF_PROG_TYPE_XDP, "XDP programs"},
-      {true, BPF_PROG_TYPE_SCHED_CLS, "TC programs"},
-      {true, BPF_PROG_TYPE_SK_SKB, "sk_skb programs"},
-      {true, BPF_PROG_TYPE_SK_REUSEPORT, "sk_reuseport programs"},
-      {false, BPF_MAP_TYPE_CPUMAP, "cpumap"},
-      {false, BPF_MAP_TYPE_SOCKHASH, "sockhash"},
-      {false, BPF_MAP_TYPE_LRU_HASH, "LRU hash maps"},
-      {false, BPF_MAP_TYPE_LPM_TRIE, "LPM tries"},
-      {false, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, "reuseport socket arrays"},
-  };
-  for (const auto& p : probes) {
-    int r = p.prog ? libbpf_probe_bpf_prog_type(static_cast<bpf_prog_type>(p.type), nullptr)
-                   : libbpf_probe_bpf_map_type(static_cast<bpf_map_type>(p.type), nullptr);
-    if (r == 0) return fail(error, std::string("the kernel lacks ") + p.what);
-    if (r < 0) return fail(error, std::string("probing ") + p.what + ": " + errnoText(r));
+  for (const Required& r : {Required{BPF_MAP_TYPE_LRU_HASH, "LRU hash maps"},
+                            Required{BPF_MAP_TYPE_LPM_TRIE, "LPM tries"},
+                            Required{BPF_MAP_TYPE_PERCPU_ARRAY, "per-CPU arrays"}}) {
+    int got = probeMap(r.type);
+    if (got == 0) return fail(error, std::string("the kernel lacks ") + r.what);
+    if (got < 0) return fail(error, std::string("probing ") + r.what + ": " + errnoText(got));
   }
-  // The header walks of XDP, TC egress and the socket verdict are bpf_loops (Linux 5.17).
-  const bpf_prog_type loop_users[] = {BPF_PROG_TYPE_XDP, BPF_PROG_TYPE_SCHED_CLS,
-                                      BPF_PROG_TYPE_SK_SKB, BPF_PROG_TYPE_SK_REUSEPORT};
-  for (bpf_prog_type t : loop_users) {
-    int r = libbpf_probe_bpf_helper(t, BPF_FUNC_loop, nullptr);
-    if (r == 0) return fail(error, "the kernel lacks the bpf_loop helper (Linux 5.17)");
-    if (r < 0) return fail(error, "probing bpf_loop: " + errnoText(r));
+  // The header walks and the worker choice are bpf_loops (Linux 5.17).
+  int loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, nullptr);
+  if (loop == 0) return fail(error, "the kernel lacks the bpf_loop helper (Linux 5.17)");
+  if (loop < 0) return fail(error, "probing bpf_loop: " + errnoText(loop));
+  struct Optional {
+    const char* name;
+    bool* on;
+    int have;
+    const char* what;
+  };
+  const Optional parts[] = {
+      {"xdp", &f->xdp, probeProg(BPF_PROG_TYPE_XDP) == 1 && probeMap(BPF_MAP_TYPE_CPUMAP) == 1,
+       "no ingress policy, accounting or steering"},
+      {"tc", &f->tc, probeProg(BPF_PROG_TYPE_SCHED_CLS) == 1, "no wire latency"},
+      {"sockmap", &f->sockmap,
+       probeProg(BPF_PROG_TYPE_SK_SKB) == 1 && probeMap(BPF_MAP_TYPE_SOCKHASH) == 1,
+       "no socket verdict (bpf sockmap)"},
+      {"reuseport", &f->reuseport,
+       probeProg(BPF_PROG_TYPE_SK_REUSEPORT) == 1 &&
+           probeMap(BPF_MAP_TYPE_REUSEPORT_SOCKARRAY) == 1,
+       "the kernel's hash places connections (no load balancing, steering or takeover)"},
+  };
+  for (const Optional& p : parts) {
+    const bool asked_off = std::find(without.begin(), without.end(), p.name) != without.end();
+    *p.on = p.have && !asked_off;
+    if (!*p.on) {
+      notes->push_back(std::string(p.name) + " off (" +
+                       (asked_off ? "--without" : "the kernel lacks it") + "): " + p.what);
+    }
+  }
+  for (const std::string& w : without) {
+    if (w != "xdp" && w != "tc" && w != "sockmap" && w != "reuseport") {
+      return fail(error, "--without " + w + ": not one of xdp, tc, sockmap, reuseport");
+    }
   }
   return true;
 }
@@ -236,10 +260,7 @@ bool parsePrefix(const std::string& text, xsmb_lpm_key* key) {
 
 Loader::Loader(std::string pin_dir) : pin_dir_(std::move(pin_dir)) { installLibbpfLogging(); }
 
-bool Loader::isLoaded() const {
-  return exists(mapPinPath(pin_dir_, "xsmb_config")) &&
-         exists(progPinPath(pin_dir_, "xsmb_tc_egress"));
-}
+bool Loader::isLoaded() const { return exists(mapPinPath(pin_dir_, "xsmb_config")); }
 
 bool Loader::load(const LoadOptions& opts, std::string* error) {
   DirLock lock;
@@ -247,26 +268,29 @@ bool Loader::load(const LoadOptions& opts, std::string* error) {
   return loadLocked(opts, error);
 }
 
-bool Loader::loadLocked(const LoadOptions& opts, std::string* error) {
-  bool fresh = !isLoaded();
-  if (fresh) {
-    if (!probeFeatures(error)) return false;
-    removePins(pin_dir_);  // leftovers of an interrupted load
-    auto undo = [&](const std::string& what, int err) {
-      removePins(pin_dir_);
-      return fail(error, what + ": " + errnoText(err));
-    };
-    std::string e;
-    // The socket object first: it creates (and pins) every map, like the others would.
-    SockSkel sock = openSock(&e);
-    if (!sock) return fail(error, e);
-    int err = setPinPaths(objectOf(sock.get()), pin_dir_);
-    if (!err) err = loadSock(sock.get());
-    if (err) return undo("loading the socket programs", err);
-    bpf_program* prog;
-    bpf_object__for_each_program(prog, objectOf(sock.get())) {
-      if ((err = pinProgram(prog, pin_dir_))) return undo("pinning socket programs", err);
-    }
+// Loads, pins and attaches what `f` keeps: the socket object first (it creates and pins every
+// map, like the others would), then TC egress, then a standalone XDP copy for bpftool and
+// bpf_prog_test_run (attach loads its own copy into libxdp's dispatcher). Undoes its pins on
+// failure.
+bool Loader::loadObjects(const Features& f, std::string* error) {
+  removePins(pin_dir_);  // leftovers of an interrupted load
+  auto undo = [&](const std::string& what, int err) {
+    removePins(pin_dir_);
+    return fail(error, what + ": " + errnoText(err));
+  };
+  std::string e;
+  SockSkel sock = openSock(&e);
+  if (!sock) return fail(error, e);
+  applyFeatures(objectOf(sock.get()), f);
+  int err = setPinPaths(objectOf(sock.get()), pin_dir_);
+  if (!err) err = loadSock(sock.get());
+  if (err) return undo("loading the socket programs", err);
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, objectOf(sock.get())) {
+    if (!bpf_program__autoload(prog)) continue;
+    if ((err = pinProgram(prog, pin_dir_))) return undo("pinning socket programs", err);
+  }
+  if (f.sockmap) {
     int sockhash = bpf_map__fd(sock->maps.xsmb_sockhash);
     // The verdict alone, no stream parser (docs/bpf.md, "Why no stream parser"); a parser
     // left attached by an older loader is detached.
@@ -275,29 +299,45 @@ bool Loader::loadLocked(const LoadOptions& opts, std::string* error) {
                         BPF_SK_SKB_STREAM_VERDICT, 0)) {
       return undo("attaching the stream verdict", errno);
     }
-
+  }
+  if (f.tc) {
     TcSkel tc = openTc(&e);
     if (!tc) return undo(e, EINVAL);
+    applyFeatures(objectOf(tc.get()), f);
     err = setPinPaths(objectOf(tc.get()), pin_dir_);
     if (!err) err = loadTc(tc.get());
     if (!err) err = pinProgram(tc->progs.xsmb_tc_egress, pin_dir_);
     if (err) return undo("loading the TC program", err);
-
-    // A standalone copy of the XDP program, pinned for bpftool and bpf_prog_test_run;
-    // attach loads its own copy into libxdp's dispatcher.
+  }
+  if (f.xdp) {
     XdpSkel xdp = openXdp(&e);
     if (!xdp) return undo(e, EINVAL);
+    applyFeatures(objectOf(xdp.get()), f);
     err = setPinPaths(objectOf(xdp.get()), pin_dir_);
     if (!err) err = loadXdp(xdp.get());
     if (!err) err = pinProgram(xdp->progs.xsmb_xdp, pin_dir_);
     if (err) return undo("loading the XDP program", err);
-
     if (!fillCpumap(pin_dir_, error)) {
       removePins(pin_dir_);
       return false;
     }
   }
+  return true;
+}
 
+bool Loader::loadLocked(const LoadOptions& opts, std::string* error) {
+  bool fresh = !isLoaded();
+  if (fresh) {
+    Features f;
+    notes_.clear();
+    if (!probeFeatures(opts.without, &f, &notes_, error)) return false;
+    if (!loadObjects(f, error)) return false;
+  }
+  return applyOptions(opts, fresh, error);
+}
+
+// Writes the config map entry: ports, SYN rate, message size, steering and latency flags.
+bool Loader::applyOptions(const LoadOptions& opts, bool fresh, std::string* error) {
   Fd cfg_fd(bpf_obj_get(mapPinPath(pin_dir_, "xsmb_config").c_str()));
   if (cfg_fd.get() < 0) return fail(error, "opening the config map: " + errnoText(errno));
   xsmb_config cfg = {};
@@ -365,11 +405,16 @@ bool Loader::attach(const std::string& iface, AttachMode mode, std::string* erro
                            " attached without libxdp's dispatcher, which nothing can share; "
                            "detach it or attach it through libxdp (xdp-loader load)");
   }
-  bool attached_xdp = false;
-  if (!xdp_there) {
+  const Features f = pinnedFeatures();
+  auto add_note = [note](const std::string& text) {
+    if (note != nullptr) *note += (note->empty() ? "" : "; ") + text;
+  };
+  if (!f.xdp) add_note("XDP is off (see xsmb-loader load): nothing attached at ingress");
+  if (!xdp_there && f.xdp) {
     std::string e;
     XdpSkel xdp = openXdp(&e);
     if (!xdp) return fail(error, e);
+    applyFeatures(objectOf(xdp.get()), f);
     int err = setPinPaths(objectOf(xdp.get()), pin_dir_);
     if (err) return fail(error, "pin paths: " + errnoText(err));
     xdp_program* prog = xdp_program__from_bpf_obj(objectOf(xdp.get()), "xdp");
@@ -389,18 +434,18 @@ bool Loader::attach(const std::string& iface, AttachMode mode, std::string* erro
       libxdp_strerror(err, buf, sizeof(buf));
       return fail(error, "attaching XDP to " + iface + ": " + buf);
     }
-    attached_xdp = true;
-    if (findXdp(ifindex, &mp) != nullptr && xdp_multiprog__is_legacy(mp) && note != nullptr) {
+    if (findXdp(ifindex, &mp) != nullptr && xdp_multiprog__is_legacy(mp)) {
       std::string why = dispatcherUnavailableReason();
-      *note = "xsmb_xdp attached to " + iface + " alone, without libxdp's dispatcher (" +
-              (why.empty() ? "libxdp declined it; -v shows why" : why) +
-              "): no other XDP program can run on " + iface + " while it is attached";
+      add_note("xsmb_xdp attached to " + iface + " alone, without libxdp's dispatcher (" +
+               (why.empty() ? "libxdp declined it; -v shows why" : why) +
+               "): no other XDP program can run on " + iface + " while it is attached");
     }
     if (mp != nullptr) xdp_multiprog__close(mp);
     mp = nullptr;
   }
 
-  if (tcProgId(ifindex) == 0) {
+  if (!f.tc) add_note("TC is off (see xsmb-loader load): no wire latency");
+  if (f.tc && tcProgId(ifindex) == 0) {
     Fd prog(bpf_obj_get(progPinPath(pin_dir_, "xsmb_tc_egress").c_str()));
     DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
     DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog.get(), .handle = kTcHandle,
@@ -408,13 +453,21 @@ bool Loader::attach(const std::string& iface, AttachMode mode, std::string* erro
     int err = prog.get() < 0 ? -errno : bpf_tc_hook_create(&hook);
     if (err == -EEXIST) err = 0;  // clsact is there already (ours or someone's)
     if (!err) err = bpf_tc_attach(&hook, &opts);
-    if (err) {
-      std::string ignored;
-      if (attached_xdp) detachLocked(iface, ifindex, &ignored);  // unwind our half
-      return fail(error, "attaching TC egress to " + iface + ": " + errnoText(err));
-    }
+    // A kernel without the clsact qdisc or cls_bpf (modules a host may not load): XDP stays,
+    // the wire latency is what is lost.
+    if (err)
+      add_note("TC egress not attached to " + iface + " (" + errnoText(err) + "): no wire latency");
   }
   return true;
+}
+
+Features Loader::pinnedFeatures() const {
+  Features f;
+  f.xdp = exists(progPinPath(pin_dir_, "xsmb_xdp"));
+  f.tc = exists(progPinPath(pin_dir_, "xsmb_tc_egress"));
+  f.sockmap = exists(mapPinPath(pin_dir_, "xsmb_sockhash"));
+  f.reuseport = exists(mapPinPath(pin_dir_, "xsmb_workers"));
+  return f;
 }
 
 bool Loader::detach(const std::string& iface, std::string* error) {

@@ -13,6 +13,8 @@
 
 namespace xsmb::bpf {
 
+struct Features;  // loader/objects.h
+
 struct LoadOptions {
   std::vector<uint16_t> ports;  // SMB ports (host order); empty = keep (445 on first load)
   int64_t syn_rate = -1;        // SYNs/s per source, 0 = no limit, -1 = keep
@@ -20,6 +22,9 @@ struct LoadOptions {
   int64_t max_msg_size = -1;    // bytes, 0 = no limit, -1 = keep
   int steer = -1;               // 1/0 = XSMB_CFG_STEER on/off, -1 = keep
   int latency = -1;             // 1/0 = XSMB_CFG_LATENCY on/off, -1 = keep (on at first load)
+  // Parts to leave out at the first load, as if the kernel lacked them: "xdp", "tc",
+  // "sockmap", "reuseport" (see Features in loader/objects.h).
+  std::vector<std::string> without;
 };
 
 enum class AttachMode { kAuto, kNative, kGeneric };
@@ -55,6 +60,8 @@ class Loader {
   bool unload(std::string* error);
   // Adds/removes a source prefix ("10.0.0.3", "10.1.0.0/16", "fd00::/64") in the blocklist.
   bool block(const std::string& prefix, bool add, std::string* error);
+  // One line per optional part the last load left out, and why.
+  const std::vector<std::string>& notes() const { return notes_; }
   // Human-readable report: pins, attachments, config, counters, per-command traffic.
   bool status(std::ostream& out, std::string* error);
 
@@ -64,8 +71,12 @@ class Loader {
 
  private:
   bool loadLocked(const LoadOptions& opts, std::string* error);
+  bool loadObjects(const Features& f, std::string* error);
+  bool applyOptions(const LoadOptions& opts, bool fresh, std::string* error);
+  Features pinnedFeatures() const;  // what the load kept, read from the pins
   bool detachLocked(const std::string& iface, int ifindex, std::string* error);
   std::string pin_dir_;
+  std::vector<std::string> notes_;
 };
 
 // Parses "a.b.c.d[/len]" or "v6[/len]" into an LPM key (IPv4 as ::ffff:a.b.c.d, len + 96).

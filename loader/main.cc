@@ -3,6 +3,7 @@
 //   xsmb-loader [--pin-dir DIR] [-v] load [--port N]... [--syn-rate N] [--syn-burst N]
 //                                          [--max-msg BYTES] [--steer|--no-steer]
 //                                          [--latency|--no-latency]
+//                                          [--without xdp,tc,sockmap,reuseport]
 //   xsmb-loader [--pin-dir DIR] attach IFACE [--mode native|generic]
 //   xsmb-loader [--pin-dir DIR] detach IFACE
 //   xsmb-loader [--pin-dir DIR] block PREFIX | unblock PREFIX
@@ -10,6 +11,7 @@
 //   xsmb-loader [--pin-dir DIR] unload
 //
 // Exit status: 0 done (also when there was nothing to do), 1 failed, 2 usage.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -25,6 +27,7 @@ int usage() {
   std::cerr << "usage: xsmb-loader [--pin-dir DIR] [-v] COMMAND\n"
                "  load [--port N]... [--syn-rate N] [--syn-burst N] [--max-msg BYTES]\n"
                "       [--steer|--no-steer] [--latency|--no-latency]\n"
+               "       [--without xdp,tc,sockmap,reuseport]  (parts to leave out)\n"
                "  attach IFACE [--mode native|generic]\n"
                "  detach IFACE\n"
                "  block PREFIX | unblock PREFIX\n"
@@ -86,11 +89,19 @@ int main(int argc, char** argv) {
         o.steer = a == "--steer";
       } else if (a == "--latency" || a == "--no-latency") {
         o.latency = a == "--latency";
+      } else if (a == "--without" && has_value) {
+        std::string list = rest[++k];
+        for (size_t at = 0; at <= list.size();) {
+          size_t comma = std::min(list.find(',', at), list.size());
+          if (comma > at) o.without.push_back(list.substr(at, comma - at));
+          at = comma + 1;
+        }
       } else {
         return usage();
       }
     }
     ok = loader.load(o, &error);
+    for (const std::string& n : loader.notes()) std::cerr << "xsmb-loader: " << n << "\n";
   } else if (cmd == "attach") {
     if (rest.empty()) return usage();
     auto mode = xsmb::bpf::AttachMode::kAuto;

@@ -85,6 +85,27 @@ int setPinPaths(bpf_object* obj, const std::string& pin_dir) {
   return 0;
 }
 
+void applyFeatures(bpf_object* obj, const Features& f) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    const bpf_map_type t = bpf_map__type(map);
+    if ((t == BPF_MAP_TYPE_SOCKHASH && !f.sockmap) ||
+        (t == BPF_MAP_TYPE_REUSEPORT_SOCKARRAY && !f.reuseport) ||
+        (t == BPF_MAP_TYPE_CPUMAP && !f.xdp)) {
+      bpf_map__set_autocreate(map, false);
+    }
+  }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) {
+    const bpf_prog_type t = bpf_program__type(prog);
+    if ((t == BPF_PROG_TYPE_SK_SKB && !f.sockmap) ||
+        (t == BPF_PROG_TYPE_SK_REUSEPORT && !f.reuseport) || (t == BPF_PROG_TYPE_XDP && !f.xdp) ||
+        (t == BPF_PROG_TYPE_SCHED_CLS && !f.tc)) {
+      bpf_program__set_autoload(prog, false);
+    }
+  }
+}
+
 void XdpSkelDeleter::operator()(xsmb_xdp* s) const { xsmb_xdp__destroy(s); }
 void TcSkelDeleter::operator()(xsmb_tc* s) const { xsmb_tc__destroy(s); }
 void SockSkelDeleter::operator()(xsmb_sock* s) const { xsmb_sock__destroy(s); }

@@ -29,6 +29,20 @@ std::string progPinPath(const std::string& pin_dir, const std::string& prog_name
 // a compatible pinned map or creates and pins it. Returns 0 or -errno.
 int setPinPaths(bpf_object* obj, const std::string& pin_dir);
 
+// The optional parts of the data plane. Each needs program and map types a kernel may lack
+// (or an operator may turn off: xsmb-loader load --without): without `xdp` nothing is read at
+// ingress (no policy, accounting or steering), without `tc` no wire latency, without
+// `sockmap` no socket verdict, without `reuseport` the kernel's hash places connections.
+struct Features {
+  bool xdp = true;        // XDP programs and the CPUMAP
+  bool tc = true;         // sched_cls programs
+  bool sockmap = true;    // sk_skb programs and the sockhash
+  bool reuseport = true;  // sk_reuseport programs and the reuseport socket array
+};
+// Before loading an opened object: the programs and maps of what `f` turns off are neither
+// loaded nor created (so none is pinned, and what depends on them sees them absent).
+void applyFeatures(bpf_object* obj, const Features& f);
+
 struct XdpSkelDeleter {
   void operator()(xsmb_xdp* s) const;
 };

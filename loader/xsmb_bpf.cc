@@ -87,10 +87,12 @@ std::unique_ptr<DataPlane> DataPlane::open(const std::string& pin_dir, std::stri
   };
   if (!get("xsmb_config", &dp->config_fd_) || !get("xsmb_sessions", &dp->sessions_fd_) ||
       !get("xsmb_counters", &dp->counters_fd_) || !get("xsmb_srv_lat", &dp->srv_lat_fd_) ||
-      !get("xsmb_sockhash", &dp->sockhash_fd_) || !get("xsmb_workers", &dp->workers_fd_) ||
       !get("xsmb_wload", &dp->wload_fd_) || !get("xsmb_rp_groups", &dp->rp_groups_fd_)) {
     return nullptr;
   }
+  // Optional parts (xsmb-loader load --without, or a kernel without them): absent, -1.
+  dp->sockhash_fd_ = bpf_obj_get(mapPinPath(dp->pin_dir_, "xsmb_sockhash").c_str());
+  dp->workers_fd_ = bpf_obj_get(mapPinPath(dp->pin_dir_, "xsmb_workers").c_str());
   dp->config_len_ = mmapLength(sizeof(xsmb_config), 1);
   dp->srv_lat_len_ = mmapLength(sizeof(xsmb_hist), XSMB_SRV_LAT_STRIPES * XSMB_CMD_SLOTS);
   dp->wload_len_ = mmapLength(sizeof(xsmb_wload), XSMB_GENERATIONS * XSMB_MAX_WORKERS);
@@ -113,10 +115,19 @@ std::unique_ptr<DataPlane> DataPlane::open(const std::string& pin_dir, std::stri
 }
 
 bool DataPlane::ensureSockPrograms(std::string* error) {
-  if (reuseport_prog_fd_ >= 0 && sockhash_ready_) return true;
+  if (reuseport_prog_fd_ >= 0 && (sockhash_ready_ || sockhash_fd_ < 0)) return true;
   reuseport_prog_fd_ = bpf_obj_get(progPinPath(pin_dir_, "xsmb_reuseport").c_str());
-  if (reuseport_prog_fd_ >= 0 && sockhash_ready_) return true;
-  // Not pinned by the loader: load the socket object here, on the pinned maps.
+  if (reuseport_prog_fd_ >= 0 && (sockhash_ready_ || sockhash_fd_ < 0)) return true;
+  if (workers_fd_ < 0) {
+    if (error != nullptr) {
+      *error =
+          "no reuseport socket array pinned (xsmb-loader load --without reuseport, or a "
+          "kernel without it): the kernel's hash places connections";
+    }
+    return false;
+  }
+  // Not pinned by the loader: load the socket object here, on the pinned maps (without the
+  // verdict when the loader left the sockhash out).
   std::string e;
   auto obj = std::make_unique<SockObject>();
   obj->skel = openSock(&e);
@@ -124,6 +135,9 @@ bool DataPlane::ensureSockPrograms(std::string* error) {
     if (error != nullptr) *error = e;
     return false;
   }
+  Features f;
+  f.sockmap = sockhash_fd_ >= 0;
+  applyFeatures(objectOf(obj->skel.get()), f);
   int err = setPinPaths(objectOf(obj->skel.get()), pin_dir_);
   if (!err) err = loadSock(obj->skel.get());
   if (err) {
@@ -133,7 +147,7 @@ bool DataPlane::ensureSockPrograms(std::string* error) {
   if (reuseport_prog_fd_ < 0) {
     reuseport_prog_fd_ = dup(bpf_program__fd(obj->skel->progs.xsmb_reuseport));
   }
-  if (!sockhash_ready_) {
+  if (!sockhash_ready_ && sockhash_fd_ >= 0) {
     // The verdict alone: no kernel stream parser (docs/bpf.md, "Why no stream parser").
     detachStreamParser(sockhash_fd_);
     if (bpf_prog_attach(bpf_program__fd(obj->skel->progs.xsmb_sk_verdict), sockhash_fd_,

@@ -17,6 +17,9 @@ Cases:
   test_takeover    xsmbd --takeover beside a running xsmbd: 1,000 short connections across the
                    switch with no refusal or reset, a 1 GiB transfer on the old generation
                    completes intact, the old generation exits, the config map shows the switch.
+  test_fallbacks   each optional part left out as if the kernel lacked it (`load --without
+                   xdp|tc|sockmap|reuseport`): the loader says so in one line, the rest loads
+                   and attaches, xsmbd serves a transfer, and the part left out saw nothing.
   test_plain_mode  the same transfer with no BPF at all.
   test_flood       SYNs and garbage at a bounded rate for a bounded time from the third
                    namespace while a transfer runs; the transfer completes, drops are counted.
@@ -553,6 +556,36 @@ class E2E(unittest.TestCase):
         c = counters()
         for name in ("RP_SELECT_FAILED", "RP_NO_GROUP"):
             self.assertEqual(c.get(name, 0), 0, f"{name}\n{report}")
+
+    def test_fallbacks(self):
+        # The counters only the part left out moves.
+        silent = {"xdp": ["XDP_PACKETS", "SMB2_HEADERS"], "tc": ["TC_PACKETS", "LAT_SAMPLES"],
+                  "sockmap": ["SK_MESSAGES", "SK_SKBS"],
+                  "reuseport": ["RP_SELECT_LOAD", "RP_SELECT_HASH", "RP_SELECT_FAILED"]}
+        for part, quiet in silent.items():
+            with self.subTest(without=part):
+                loader("unload", check=False)
+                r = loader("load", "--without", part)
+                self.assertIn(f"{part} off (--without)", r.stderr)
+                server = self.start_server(bpf=True, sockmap=True)
+                self.assertTrue(self.server_wired, server.log())
+                r = loader("load", "--port", str(server.port))
+                for dev in (f"{TAG}a", f"{TAG}x"):
+                    r = loader("attach", dev, "--mode", "native")
+                    if part in ("xdp", "tc"):
+                        self.assertIn(f"{part.upper()} is off", r.stderr)
+                self.transfer(server, 4 << 20)
+                c = counters()
+                report = f"without {part}: { {k: v for k, v in c.items() if v} }"
+                print(report)
+                for name in quiet:
+                    self.assertEqual(c.get(name, 0), 0, f"{name}\n{report}")
+                # The parts still there did their work.
+                for other, names in silent.items():
+                    if other != part:
+                        self.assertGreater(sum(c.get(n, 0) for n in names), 0,
+                                           f"{other}\n{report}")
+                server.stop()
 
     def test_plain_mode(self):
         server = self.start_server(bpf=False)
