@@ -160,6 +160,16 @@ struct {
 	__type(value, struct xsmb_wload);
 } xsmb_wload SEC(".maps");
 
+/* User or share -> its live limits and measured rate (xsmbd reads and writes it through mmap;
+ * no program uses it: look-aside state that outlives xsmbd and that bpftool can change). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XSMB_MAX_LIMITS);
+	__type(key, __u32);
+	__type(value, struct xsmb_limit);
+} xsmb_limits SEC(".maps");
+
 /* ---- helpers */
 
 /* All zeros, in .rodata: a new xsmb_streams entry is written from here and its few non-zero

@@ -178,6 +178,26 @@ struct xsmb_session {
 	__u64 ops[XSMB_CMD_SLOTS];      /* host; headers seen at XDP, per command slot */
 	__u64 bytes[XSMB_CMD_SLOTS];    /* host; message bytes (NetBIOS payload) per slot */
 	__u64 sk_messages;              /* host; messages passed by the sockmap verdict */
+	__u64 rate_bps;     /* host; READ/WRITE bytes per second over the last second (xsmbd) */
+	__u64 throttled_ns; /* host; time xsmbd held this session's replies back (limits) */
+};
+
+/* ---- live limits (map xsmb_limits: mmapable ARRAY of XSMB_MAX_LIMITS; xsmbd's look-aside
+ * state, read on every READ/WRITE and request, changed live by operators: xsmbctl limit or
+ * bpftool map update). One entry per user or share xsmbd has met; kind 0 = free. */
+#define XSMB_MAX_LIMITS 1024
+#define XSMB_LIMIT_FREE 0
+#define XSMB_LIMIT_USER 1  /* name = SMB user name (lower case), id = Unix uid */
+#define XSMB_LIMIT_SHARE 2 /* name = share name (lower case), id = its index in smb.conf */
+#define XSMB_LIMIT_NAME 32
+struct xsmb_limit {
+	__u32 kind;             /* XSMB_LIMIT_* */
+	__u32 id;               /* host */
+	__u64 bytes_per_sec;    /* host; READ + WRITE payload bytes per second, 0 = no limit */
+	__u64 requests_per_sec; /* host; SMB2 requests per second, 0 = no limit */
+	__u64 rate_bps;         /* host; measured over the last second (xsmbd writes it) */
+	__u64 throttled_ns;     /* host; total time replies were held back (xsmbd writes it) */
+	char name[XSMB_LIMIT_NAME]; /* NUL-terminated */
 };
 
 /* ---- per-command traffic (map xsmb_cmd_stats: PERCPU_ARRAY, index = xsmb_cmd_slot) */
@@ -303,7 +323,8 @@ XSMB_STATIC_ASSERT(sizeof(struct xsmb_counters) == 8 * XSMB_CNT_MAX, "xsmb_count
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_config) == 32, "xsmb_config");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_addr) == 16, "xsmb_addr");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_conn_key) == 40, "xsmb_conn_key");
-XSMB_STATIC_ASSERT(sizeof(struct xsmb_session) == 24 + 2 * 8 * XSMB_CMD_SLOTS + 8, "session");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_session) == 24 + 2 * 8 * XSMB_CMD_SLOTS + 24, "session");
+XSMB_STATIC_ASSERT(sizeof(struct xsmb_limit) == 40 + XSMB_LIMIT_NAME, "xsmb_limit");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_cmd_stat) == 16, "xsmb_cmd_stat");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_source) == 32, "xsmb_source");
 XSMB_STATIC_ASSERT(sizeof(struct xsmb_lpm_key) == 20, "xsmb_lpm_key");

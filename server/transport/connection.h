@@ -5,6 +5,7 @@
 // the protocol layer knows nothing of sockets or framing.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -40,6 +41,9 @@ struct Reply {
   OutMessage out;          // empty bytes: nothing to send
   bool close = false;      // close the connection once `out` (and what precedes it) is sent
   size_t max_message = 0;  // the largest message accepted from now on (0: unchanged)
+  // Pacing (live limits): nothing more is sent on the connection before this time; `out` and
+  // what follows it wait, in order. The epoch (default): send at once.
+  std::chrono::steady_clock::time_point not_before{};
 };
 
 enum class TransportKind { kTcp, kRdma, kQuic };

@@ -216,7 +216,7 @@ void Worker::run() {
     if (listeners_paused_ && std::chrono::steady_clock::now() >= resume_listeners_at_) {
       resumeListeners();
     }
-    int timeout = listeners_paused_ || draining_ ? 100 : 1000;
+    int timeout = holdTimeout(listeners_paused_ || draining_ ? 100 : 1000);
     if (busy_poll.count() > 0 && std::chrono::steady_clock::now() - last_event < busy_poll &&
         (polling || takePollSlot())) {
       polling = true;
@@ -265,6 +265,7 @@ void Worker::run() {
       if (events[i].events & EPOLLIN) onReadable(c);
     }
     flushMarked();
+    releaseHeld();
     if (drain_ && !draining_) closeListeners();
     if (draining_) closeIdle();
   }
@@ -520,6 +521,10 @@ Worker::OutFrame Worker::frameOf(OutMessage m) {
 
 bool Worker::applyReply(Conn& c, Reply r) {
   if (drain_) c.last_active = std::chrono::steady_clock::now();
+  if (r.not_before > c.hold_until && r.not_before > std::chrono::steady_clock::now()) {
+    c.hold_until = r.not_before;
+    held_.emplace_back(r.not_before, c.id);
+  }
   if (r.max_message) c.max_frame = r.max_message;
   if (!r.out.bytes.empty()) c.wq.push_back(frameOf(std::move(r.out)));
   if (r.close) {
@@ -628,7 +633,37 @@ void addPiece(iovec* iov, int* cnt, const uint8_t* data, size_t len, size_t at, 
 
 }  // namespace
 
+int Worker::holdTimeout(int timeout) const {
+  if (held_.empty()) return timeout;
+  auto first = held_.front().first;
+  for (const auto& h : held_) first = std::min(first, h.first);
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(first - std::chrono::steady_clock::now());
+  return static_cast<int>(std::clamp<int64_t>(ms.count(), 0, timeout));
+}
+
+void Worker::releaseHeld() {
+  if (held_.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<uint64_t> due;
+  std::erase_if(held_, [&](const auto& h) {
+    if (h.first > now) return false;
+    due.push_back(h.second);
+    return true;
+  });
+  for (uint64_t id : due) {
+    auto it = conns_.find(id);
+    if (it != conns_.end() && it->second->hold_until <= now) flush(*it->second);
+  }
+}
+
 void Worker::flush(Conn& c) {
+  if (c.hold_until != std::chrono::steady_clock::time_point{}) {
+    if (c.hold_until > std::chrono::steady_clock::now()) {  // paced: releaseHeld() writes
+      updateEvents(c);
+      return;
+    }
+    c.hold_until = {};
+  }
   while (!c.wq.empty()) {
     OutFrame& front = c.wq.front();
     const size_t mem_end = sizeof(front.head) + front.bytes.size();
@@ -698,7 +733,9 @@ void Worker::updateEvents(Conn& c) {
   // EPOLLRDHUP only while reading: the loop is level-triggered and handles a peer's half-close
   // through EPOLLIN (recv returns 0); asked for while reading is paused, it would wake the loop
   // at once, again and again, until the waiting messages drain.
-  uint32_t want = (c.reading ? EPOLLIN | EPOLLRDHUP : 0) | (c.wq.empty() ? 0 : EPOLLOUT);
+  // A paced connection (hold_until) waits for releaseHeld(), not for the socket.
+  const bool held = c.hold_until != std::chrono::steady_clock::time_point{};
+  uint32_t want = (c.reading ? EPOLLIN | EPOLLRDHUP : 0) | (c.wq.empty() || held ? 0 : EPOLLOUT);
   if (want == c.events) return;  // most flushes change nothing: no system call
   c.events = want;
   epoll_event ev{};

@@ -100,6 +100,8 @@ class Worker {
     // (saving a copy of up to kScratchSize of its data).
     bool large_stream = false;
     std::chrono::steady_clock::time_point last_active{};  // last read, reply or write
+    // Pacing: nothing is written before this (Reply::not_before); the epoch = no hold.
+    std::chrono::steady_clock::time_point hold_until{};
   };
   struct Completion {
     uint64_t conn_id;
@@ -131,6 +133,10 @@ class Worker {
   void logRefusal(const sockaddr_storage* peer, uint64_t refused, const std::string& why);
   void closeListeners();  // drain: accept what is queued, then close them
   void closeIdle();       // drain: close connections idle for drain_idle_
+  // Pacing: the loop's wait ends when the earliest held connection may write (ms, or
+  // `timeout` when nothing is held); releaseHeld() writes the ones whose time came.
+  int holdTimeout(int timeout) const;
+  void releaseHeld();
   // Queues a message that answers no running work of connection `id`; it is written with
   // the connection's other replies when the current batch of events has been handled.
   void sendUnsolicited(uint64_t id, OutMessage m);
@@ -156,6 +162,7 @@ class Worker {
   std::unordered_map<uint64_t, std::function<void()>> watched_;  // by epoll tag
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::vector<uint64_t> to_flush_;  // connections with flush_pending set (see markFlush)
+  std::vector<std::pair<std::chrono::steady_clock::time_point, uint64_t>> held_;  // (until, id)
   uint64_t next_id_ = 1;
   std::mutex completions_mu_;
   std::vector<Completion> completions_;

@@ -41,7 +41,8 @@ std::vector<Layout> Layouts() {
        sizeof(xsmb_session),
        {M(xsmb_session, uid), M(xsmb_session, dialect), M(xsmb_session, signing),
         M(xsmb_session, encryption), M(xsmb_session, home_cpu), M(xsmb_session, last_seen_ns),
-        M(xsmb_session, ops), M(xsmb_session, bytes), M(xsmb_session, sk_messages)}},
+        M(xsmb_session, ops), M(xsmb_session, bytes), M(xsmb_session, sk_messages),
+        M(xsmb_session, rate_bps), M(xsmb_session, throttled_ns)}},
       {"xsmb_cmd_stat", sizeof(xsmb_cmd_stat), {M(xsmb_cmd_stat, msgs), M(xsmb_cmd_stat, bytes)}},
       {"xsmb_source",
        sizeof(xsmb_source),
@@ -69,6 +70,11 @@ std::vector<Layout> Layouts() {
       {"xsmb_wload",
        sizeof(xsmb_wload),
        {M(xsmb_wload, load), M(xsmb_wload, cpu), M(xsmb_wload, selected)}},
+      {"xsmb_limit",
+       sizeof(xsmb_limit),
+       {M(xsmb_limit, kind), M(xsmb_limit, id), M(xsmb_limit, bytes_per_sec),
+        M(xsmb_limit, requests_per_sec), M(xsmb_limit, rate_bps), M(xsmb_limit, throttled_ns),
+        M(xsmb_limit, name)}},
       {"xsmb_rp_key",
        sizeof(xsmb_rp_key),
        {M(xsmb_rp_key, family), M(xsmb_rp_key, port), M(xsmb_rp_key, addr)}},
@@ -135,7 +141,7 @@ TEST(AbiBtf, EveryObjectDefinesTheSameMapsWithPinPaths) {
     EXPECT_EQ(bpf_map__type(same), bpf_map__type(m)) << n;
     EXPECT_EQ(bpf_map__value_size(same), bpf_map__value_size(m)) << n;
   }
-  EXPECT_EQ(names.size(), 17u);
+  EXPECT_EQ(names.size(), 18u);
   EXPECT_EQ(mapPinPath("/p", "xsmb_sessions"), "/p/sessions");
   EXPECT_EQ(progPinPath("/p", "xsmb_tc_egress"), "/p/prog_tc_egress");
 }

@@ -181,6 +181,27 @@ TEST_F(TcpWorkerTest, InlineAndPoolRepliesKeepTheMessageOrder) {
   }
 }
 
+// Pacing (Reply::not_before): a reply held back 1 s leaves no earlier, the reply after it
+// (not held) waits behind it, and another connection is answered meanwhile.
+TEST_F(TcpWorkerTest, HeldReplyWaitsAndKeepsTheOrder) {
+  acceptor_.on_pool = [](TestConn&, const std::string& p) {
+    Reply r = reply("re:" + p);
+    if (p == "slow") r.not_before = Clock::now() + std::chrono::seconds(1);
+    return r;
+  };
+  startWorker();
+  auto paced = connect();
+  auto other = connect();
+  const auto start = Clock::now();
+  ASSERT_TRUE(paced->send(frame("slow") + frame("next")));
+  ASSERT_TRUE(other->send(frame("free")));
+  EXPECT_EQ(other->frameText(), "re:free");
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));  // not held behind it
+  EXPECT_EQ(paced->frameText(), "re:slow");
+  EXPECT_GE(Clock::now() - start, std::chrono::seconds(1));
+  EXPECT_EQ(paced->frameText(), "re:next");
+}
+
 // Several connections at once, each a long mixed stream in one write (more than the worker's
 // limit of complete messages waiting per connection, so its reading pauses and resumes): each
 // connection's replies come back in its own order.
