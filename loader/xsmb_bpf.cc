@@ -61,8 +61,9 @@ DataPlane::~DataPlane() {
   if (config_ != nullptr) munmap(config_, config_len_);
   if (srv_lat_ != nullptr) munmap(srv_lat_, srv_lat_len_);
   if (wload_ != nullptr) munmap(wload_, wload_len_);
+  if (limits_ != nullptr) munmap(limits_, limits_len_);
   for (int fd : {config_fd_, sessions_fd_, counters_fd_, srv_lat_fd_, sockhash_fd_, workers_fd_,
-                 wload_fd_, rp_groups_fd_, reuseport_prog_fd_}) {
+                 wload_fd_, rp_groups_fd_, limits_fd_, reuseport_prog_fd_}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -87,7 +88,8 @@ std::unique_ptr<DataPlane> DataPlane::open(const std::string& pin_dir, std::stri
   };
   if (!get("xsmb_config", &dp->config_fd_) || !get("xsmb_sessions", &dp->sessions_fd_) ||
       !get("xsmb_counters", &dp->counters_fd_) || !get("xsmb_srv_lat", &dp->srv_lat_fd_) ||
-      !get("xsmb_wload", &dp->wload_fd_) || !get("xsmb_rp_groups", &dp->rp_groups_fd_)) {
+      !get("xsmb_wload", &dp->wload_fd_) || !get("xsmb_rp_groups", &dp->rp_groups_fd_) ||
+      !get("xsmb_limits", &dp->limits_fd_)) {
     return nullptr;
   }
   // Optional parts (xsmb-loader load --without, or a kernel without them): absent, -1.
@@ -99,7 +101,10 @@ std::unique_ptr<DataPlane> DataPlane::open(const std::string& pin_dir, std::stri
   dp->config_ = static_cast<xsmb_config*>(mapShared(dp->config_fd_, dp->config_len_));
   dp->srv_lat_ = static_cast<xsmb_hist*>(mapShared(dp->srv_lat_fd_, dp->srv_lat_len_));
   dp->wload_ = static_cast<xsmb_wload*>(mapShared(dp->wload_fd_, dp->wload_len_));
-  if (dp->config_ == nullptr || dp->srv_lat_ == nullptr || dp->wload_ == nullptr) {
+  dp->limits_len_ = mmapLength(sizeof(xsmb_limit), XSMB_MAX_LIMITS);
+  dp->limits_ = static_cast<xsmb_limit*>(mapShared(dp->limits_fd_, dp->limits_len_));
+  if (dp->config_ == nullptr || dp->srv_lat_ == nullptr || dp->wload_ == nullptr ||
+      dp->limits_ == nullptr) {
     if (why_not != nullptr) *why_not = "mapping the BPF arrays: " + errnoText(errno);
     return nullptr;
   }
@@ -258,6 +263,16 @@ bool DataPlane::addConnection(int fd) {
 void DataPlane::sessionUp(const SessionRecord& r) {
   const xsmb_session& value = r;
   bpf_map_update_elem(sessions_fd_, &r.session_id, &value, BPF_ANY);
+}
+
+void DataPlane::updateSessionRate(uint64_t session_id, uint64_t rate_bps, uint64_t throttled_ns) {
+  // Read, change, write: a count the programs add between the two is lost (once a second at
+  // most, the programs' own counters stay exact in cmd_stats).
+  xsmb_session v = {};
+  if (bpf_map_lookup_elem(sessions_fd_, &session_id, &v) != 0) return;
+  v.rate_bps = rate_bps;
+  v.throttled_ns = throttled_ns;
+  bpf_map_update_elem(sessions_fd_, &session_id, &v, BPF_EXIST);
 }
 
 void DataPlane::sessionDown(uint64_t session_id) { bpf_map_delete_elem(sessions_fd_, &session_id); }

@@ -74,6 +74,11 @@ class DataPlane {
   // the reuseport program records for the worker's new connections, which XDP steers to.
   void setWorkerCpu(uint32_t worker, uint32_t cpu);
 
+  // The limits map (XSMB_MAX_LIMITS entries, mmapped): session::Limits works on it.
+  xsmb_limit* limits() const { return limits_; }
+  // A session's measured rate and throttled time into its sessions map entry.
+  void updateSessionRate(uint64_t session_id, uint64_t rate_bps, uint64_t throttled_ns);
+
   // Reading side (xsmbctl, metrics, tests).
   // Counters summed over CPUs, as (name from XSMB_COUNTERS, value).
   std::vector<std::pair<std::string, uint64_t>> counters() const;
@@ -98,7 +103,10 @@ class DataPlane {
   size_t config_len_ = 0, srv_lat_len_ = 0;
   bool sockhash_ready_ = false;
   std::unique_ptr<struct SockObject> sock_;  // socket programs this process loaded
-  xsmb_wload* wload_ = nullptr;              // mmapped, XSMB_MAX_WORKERS entries
+  xsmb_wload* wload_ = nullptr;              // mmapped, 2 x XSMB_MAX_WORKERS entries
+  xsmb_limit* limits_ = nullptr;             // mmapped, XSMB_MAX_LIMITS entries
+  size_t limits_len_ = 0;
+  int limits_fd_ = -1;
   size_t wload_len_ = 0;
   std::mutex mu_;  // guards attachReuseport / sock_
 };

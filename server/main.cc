@@ -277,6 +277,17 @@ std::unique_ptr<session::ServerContext> makeServer(const config::Config& cfg) {
   if (cfg.global.bpf) server->dataplane = bpf::DataPlane::open(cfg.global.bpf_pin_dir, &why);
   if (!server->dataplane) {
     XLOG(WARNING) << "plain socket mode: no BPF data plane (" << why << ")";
+  } else {
+    server->limits = std::make_unique<session::Limits>(server->dataplane->limits());
+  }
+  // Each share's entry starts from smb.conf (a user's keeps what an operator set).
+  for (size_t i = 0; i < server->shares.size(); ++i) {
+    session::Share& sh = *server->shares[i];
+    sh.limit_slot = server->limits->slot(XSMB_LIMIT_SHARE, sh.cfg.name, static_cast<uint32_t>(i),
+                                         sh.cfg.bandwidth_limit, sh.cfg.request_rate_limit);
+    if (sh.limit_slot >= 0) {
+      server->limits->setLimits(sh.limit_slot, sh.cfg.bandwidth_limit, sh.cfg.request_rate_limit);
+    }
   }
   server->domain_sid = loadDomainSid(cfg.global.smb_passwd_file);
   server->rpcd = startRpcd(*server);

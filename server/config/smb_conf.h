@@ -50,6 +50,11 @@ struct ShareConfig {
   uint32_t directory_mask = 0755;
   std::string force_user, force_group;
   EncryptPolicy smb_encrypt = EncryptPolicy::kIfRequired;  // per-share "server smb encrypt"
+  // "share bandwidth limit" (READ + WRITE payload bytes/s) and "share request rate limit"
+  // (requests/s) of all sessions on the share together; 0 = none. The live values are in the
+  // BPF limits map (xsmbctl limit share NAME ...); these are the starting ones.
+  uint64_t bandwidth_limit = 0;
+  uint64_t request_rate_limit = 0;
   // "use sendfile": large READs of cached file data without signing or encryption go from the
   // page cache to the socket (sendfile) instead of through a user-space buffer. Off by default,
   // as in Samba: on loopback the copy path measured faster (docs/performance.md).
@@ -100,6 +105,11 @@ struct GlobalConfig {
   // keeps serving its connections before it exits; each closes earlier once idle (2 s with no
   // request). 0 to 86,400.
   uint32_t takeover_drain_secs = 300;
+  // "user bandwidth limit" (READ + WRITE payload bytes/s) and "user request rate limit"
+  // (requests/s) of each user, all their sessions together; 0 = none. Starting values of the
+  // user's entry in the limits map (xsmbctl limit user NAME ... changes them live).
+  uint64_t user_bandwidth_limit = 0;
+  uint64_t user_request_rate_limit = 0;
   // "socket options": NAME or NAME=value words, case-insensitive, separated by spaces or commas
   // (Samba's syntax), applied to every accepted TCP connection: TCP_NODELAY, SO_KEEPALIVE,
   // TCP_QUICKACK (0 or 1 when given a value), SO_SNDBUF=bytes, SO_RCVBUF=bytes (the kernel
@@ -203,6 +213,10 @@ std::string defaultNetbiosName();
 // ("0-3,8", also space separated), each CPU below kMaxCpuNumber, in the order given, no
 // repeats. An empty result with *error set when malformed.
 inline constexpr int kMaxCpuNumber = 4096;
+
+// A rate as "bandwidth limit" takes it: a number with an optional K, M, G or T suffix (powers
+// of 1024, "50M" = 50 MiB/s; a trailing "B", "iB" or "/s" is accepted). nullopt when malformed.
+std::optional<uint64_t> parseRate(std::string_view text);
 std::vector<int> parseCpuList(std::string_view text, std::string* error);
 
 }  // namespace xsmb::config

@@ -44,6 +44,10 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("busy poll", Param::kBusyPoll, Scope::kGlobal);
     add("worker cpus", Param::kWorkerCpus, Scope::kGlobal);
     add("takeover drain time", Param::kTakeoverDrainTime, Scope::kGlobal);
+    add("user bandwidth limit", Param::kUserBandwidthLimit, Scope::kGlobal);
+    add("user request rate limit", Param::kUserRequestRateLimit, Scope::kGlobal);
+    add("share bandwidth limit", Param::kShareBandwidthLimit, Scope::kShare);
+    add("share request rate limit", Param::kShareRequestRateLimit, Scope::kShare);
     add("socket options", Param::kSocketOptions, Scope::kGlobal);
     add("smb passwd file", Param::kSmbPasswdFile, Scope::kGlobal);
     add("log level", Param::kLogLevel, Scope::kGlobal);
@@ -310,6 +314,19 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
       }
       break;
     }
+    case Param::kUserBandwidthLimit:
+    case Param::kUserRequestRateLimit: {
+      std::optional<uint64_t> n = parseRate(v);
+      if (!n) {
+        problems->error(a.line, absl::StrCat("invalid rate \"", v, "\" for \"", info.canonical,
+                                             "\" (a number, K/M/G suffixes, 0 = none)"));
+      } else if (info.param == Param::kUserBandwidthLimit) {
+        g->user_bandwidth_limit = *n;
+      } else {
+        g->user_request_rate_limit = *n;
+      }
+      break;
+    }
     case Param::kTakeoverDrainTime: {
       std::optional<uint64_t> n = parseUnsigned(v, 86400);
       if (!n) {
@@ -433,6 +450,19 @@ void applyShare(const ParamInfo& info, const Assignment& a, ShareConfig* s, Prob
     case Param::kForceGroup:
       s->force_group = v;
       break;
+    case Param::kShareBandwidthLimit:
+    case Param::kShareRequestRateLimit: {
+      std::optional<uint64_t> n = parseRate(v);
+      if (!n) {
+        problems->error(a.line, absl::StrCat("invalid rate \"", v, "\" for \"", info.canonical,
+                                             "\" (a number, K/M/G suffixes, 0 = none)"));
+      } else if (info.param == Param::kShareBandwidthLimit) {
+        s->bandwidth_limit = *n;
+      } else {
+        s->request_rate_limit = *n;
+      }
+      break;
+    }
     case Param::kServerSmbEncrypt:
       if (std::optional<EncryptPolicy> p = parseEncryptPolicy(v)) {
         s->smb_encrypt = *p;

@@ -85,6 +85,8 @@ std::string renderConfig(const Config& config) {
   line("max connections", std::to_string(g.max_connections));
   line("busy poll", std::to_string(g.busy_poll_usecs));
   line("takeover drain time", std::to_string(g.takeover_drain_secs));
+  line("user bandwidth limit", std::to_string(g.user_bandwidth_limit));
+  line("user request rate limit", std::to_string(g.user_request_rate_limit));
   if (!g.worker_cpus.empty()) {
     std::vector<std::string> cpus;
     for (int c : g.worker_cpus) cpus.push_back(std::to_string(c));
@@ -121,6 +123,8 @@ std::string renderConfig(const Config& config) {
     line("force user", s.force_user);
     line("force group", s.force_group);
     line("server smb encrypt", encryptPolicyWord(s.smb_encrypt));
+    line("share bandwidth limit", std::to_string(s.bandwidth_limit));
+    line("share request rate limit", std::to_string(s.request_rate_limit));
     line("use sendfile", boolWord(s.use_sendfile));
   }
   return out;

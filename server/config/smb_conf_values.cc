@@ -104,8 +104,9 @@ std::optional<uint64_t> parseUnsigned(std::string_view v, uint64_t max) {
   uint64_t n = 0;
   for (char c : v) {
     if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<uint64_t>(c - '0');
-    if (n > max) return std::nullopt;
+    const auto d = static_cast<uint64_t>(c - '0');
+    if (n > (max - d) / 10) return std::nullopt;  // n * 10 + d > max, without overflowing
+    n = n * 10 + d;
   }
   return n;
 }
@@ -313,6 +314,39 @@ std::vector<int> parseCpuList(std::string_view text, std::string* error) {
   if (out.empty()) return bad("no CPU listed");
   error->clear();
   return out;
+}
+
+std::optional<uint64_t> parseRate(std::string_view text) {
+  std::string t(text);
+  for (const char* tail : {"/s", "iB", "B", "ib", "b"}) {
+    if (t.size() > strlen(tail) && t.compare(t.size() - strlen(tail), strlen(tail), tail) == 0) {
+      t.resize(t.size() - strlen(tail));
+      break;
+    }
+  }
+  uint64_t scale = 1;
+  if (!t.empty()) {
+    switch (std::toupper(static_cast<unsigned char>(t.back()))) {
+      case 'K':
+        scale = 1ULL << 10;
+        break;
+      case 'M':
+        scale = 1ULL << 20;
+        break;
+      case 'G':
+        scale = 1ULL << 30;
+        break;
+      case 'T':
+        scale = 1ULL << 40;
+        break;
+      default:
+        break;
+    }
+    if (scale != 1) t.pop_back();
+  }
+  std::optional<uint64_t> n = internal::parseUnsigned(t, UINT64_MAX / scale);
+  if (!n) return std::nullopt;
+  return *n * scale;
 }
 
 }  // namespace xsmb::config

@@ -117,6 +117,14 @@ std::chrono::nanoseconds Limits::charge(int user, int share, uint64_t bytes, uin
   return held;
 }
 
+void Limits::setLimits(int slot, uint64_t bytes_per_sec, uint64_t requests_per_sec) {
+  if (slot < 0 || slot >= XSMB_MAX_LIMITS) return;
+  std::atomic_ref<__u64>(entries_[slot].bytes_per_sec)
+      .store(bytes_per_sec, std::memory_order_relaxed);
+  std::atomic_ref<__u64>(entries_[slot].requests_per_sec)
+      .store(requests_per_sec, std::memory_order_relaxed);
+}
+
 bool RateMeter::add(uint64_t bytes, std::chrono::nanoseconds held) {
   const auto now = Clock::now();
   if (window_start == Clock::time_point{}) window_start = now;

@@ -40,6 +40,9 @@ class Limits {
   // limits. Also updates the entries' measured rate and throttled time.
   std::chrono::nanoseconds charge(int user, int share, uint64_t bytes, uint32_t requests);
 
+  // Sets an entry's limits (what xsmbctl limit does through the map).
+  void setLimits(int slot, uint64_t bytes_per_sec, uint64_t requests_per_sec);
+
   const xsmb_limit& entry(int slot) const { return entries_[slot]; }
 
  private:

@@ -22,6 +22,7 @@
 #include "rpc/server_info.h"
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
+#include "server/session/limits.h"
 #include "server/vfs/fd.h"
 #include "server/vfs/file_table.h"
 #include "server/vfs/identity.h"
@@ -53,6 +54,7 @@ struct Share {
   // "force user" / "force group": every request on this share uses this identity.
   std::optional<vfs::UnixIdentity> force_identity;
   std::optional<gid_t> force_gid;
+  int limit_slot = -1;  // its entry in `limits` (share bandwidth / request rate), -1 = none
 };
 
 struct ServerContext {
@@ -74,6 +76,8 @@ struct ServerContext {
   // What the RPC services report: shares, users (with stable RIDs), names.
   rpc::ServerInfo rpcServerInfo();
   std::string io_engine;  // the workers' file I/O engine: "io_uring" or "threads"
+  // Live limits per user and share (the pinned limits map with bpf = yes, else private).
+  std::unique_ptr<Limits> limits = std::make_unique<Limits>();
   // Worker i's CPU ("worker cpus"; XSMB_CPU_NONE when not pinned): its connections' home CPU.
   std::vector<uint32_t> worker_cpus;
   Stats stats;

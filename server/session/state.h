@@ -26,6 +26,7 @@
 #include "common/smb2/messages.h"
 #include "server/auth/ntlmssp.h"
 #include "server/session/credits.h"
+#include "server/session/limits.h"
 #include "server/vfs/fd.h"
 #include "server/vfs/file_table.h"
 #include "server/vfs/identity.h"
@@ -145,6 +146,11 @@ struct Session {
   std::array<uint8_t, 64> preauth_hash{};
   std::map<uint32_t, TreeConnect> trees;
   uint32_t next_tree_id = 1;
+  // Live limits: the user's entry in ServerContext::limits (kLimitUnset until first needed,
+  // -1 = none) and this session's traffic for its sessions map entry.
+  static constexpr int kLimitUnset = -2;
+  int limit_slot = kLimitUnset;
+  RateMeter meter;
 };
 
 struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {

@@ -24,9 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "common/crypto/crypto.h"
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
-#include "common/crypto/crypto.h"
+#include "tools/xsmbctl/limit.h"
 
 namespace xsmb::xsmbctl {
 namespace {
@@ -41,6 +42,9 @@ const char kUsage[] =
     "       xsmbctl [--config FILE | --db FILE] user passwd NAME\n"
     "       xsmbctl [--config FILE | --db FILE] user list\n"
     "       xsmbctl [--config FILE | --socket PATH] status\n"
+    "       xsmbctl [--config FILE | --pin-dir DIR] limit list\n"
+    "       xsmbctl [--config FILE | --pin-dir DIR] limit user|share NAME BYTES_PER_SEC "
+    "[REQUESTS_PER_SEC]\n"
     "The user database is --db, else the \"smb passwd file\" of --config, else %s.\n"
     "status reads the server's control socket: --socket, else \"control socket\" of --config,\n"
     "else xsmbd.sock beside the user database.\n";
@@ -139,6 +143,7 @@ struct Options {
   std::optional<std::string> db_path;
   std::optional<std::string> unix_user;
   std::optional<std::string> socket_path;
+  std::optional<std::string> pin_dir;
   std::vector<std::string> args;  // positional
 };
 
@@ -253,6 +258,17 @@ int userList(const std::string& db_path) {
   return kExitOk;
 }
 
+// The pinned limits map: --pin-dir, else "bpf pin dir" of --config, else the default.
+int limit(const Options& opts) {
+  std::string pin_dir = opts.pin_dir.value_or(config::GlobalConfig{}.bpf_pin_dir);
+  if (!opts.pin_dir && opts.config_path) {
+    auto parsed = config::loadSmbConf(*opts.config_path);
+    if (!parsed.ok()) return fail(std::string(parsed.status().message()));
+    pin_dir = parsed->config.global.bpf_pin_dir;
+  }
+  return limitCommand(pin_dir, std::vector<std::string>(opts.args.begin() + 1, opts.args.end()));
+}
+
 int run(int argc, char** argv) {
   Options opts;
   for (int i = 1; i < argc; ++i) {
@@ -271,6 +287,8 @@ int run(int argc, char** argv) {
       if (!value(&opts.db_path)) return usage("--db needs a file");
     } else if (a == "--socket") {
       if (!value(&opts.socket_path)) return usage("--socket needs a path");
+    } else if (a == "--pin-dir") {
+      if (!value(&opts.pin_dir)) return usage("--pin-dir needs a directory");
     } else if (a == "--unix-user") {
       if (!value(&opts.unix_user)) return usage("--unix-user needs a user name");
     } else if (a.size() > 1 && a[0] == '-') {
@@ -286,6 +304,7 @@ int run(int argc, char** argv) {
     if (args.size() != 1) return usage("status takes no arguments");
     return status(opts);
   }
+  if (args[0] == "limit") return limit(opts);
   if (args[0] != "user") return usage(("unknown command \"" + args[0] + "\"").c_str());
   if (args.size() < 2) return usage("missing user subcommand");
   const std::string& cmd = args[1];

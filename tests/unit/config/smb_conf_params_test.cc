@@ -522,5 +522,40 @@ TEST_F(SmbConfTest, WorkerCpusParsedRenderedAndRefused) {
   EXPECT_NE(describe(r.problems).find("worker cpus"), std::string::npos) << describe(r.problems);
 }
 
+TEST(RateTest, SuffixesAreBinaryAndJunkIsRefused) {
+  EXPECT_EQ(parseRate("0"), 0u);
+  EXPECT_EQ(parseRate("1500"), 1500u);
+  EXPECT_EQ(parseRate("50M"), 50u << 20);
+  EXPECT_EQ(parseRate("50MiB"), 50u << 20);
+  EXPECT_EQ(parseRate("2g/s"), 2ull << 30);
+  EXPECT_EQ(parseRate("64k"), 64u << 10);
+  for (const char* bad : {"", "M", "-1", "1.5M", "50X", "99999999999999999999"}) {
+    EXPECT_FALSE(parseRate(bad).has_value()) << bad;
+  }
+}
+
+TEST_F(SmbConfTest, LimitsPerUserAndShare) {
+  ParseResult r = parse(
+      "[global]\nuser bandwidth limit = 50M\nuser request rate limit = 2000\n"
+      "[s]\npath = @DIR@\nshare bandwidth limit = 1G\nshare request rate limit = 10k\n");
+  ASSERT_FALSE(r.hasErrors()) << describe(r.problems);
+  EXPECT_EQ(r.config.global.user_bandwidth_limit, 50u << 20);
+  EXPECT_EQ(r.config.global.user_request_rate_limit, 2000u);
+  const ShareConfig* s = nullptr;
+  for (const ShareConfig& c : r.config.shares) {
+    if (c.name == "s") s = &c;
+  }
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->bandwidth_limit, 1ull << 30);
+  EXPECT_EQ(s->request_rate_limit, 10u << 10);
+  // Rendered and parsed again: the same values.
+  ParseResult again = parseSmbConf(renderConfig(r.config));
+  ASSERT_FALSE(again.hasErrors()) << describe(again.problems);
+  EXPECT_EQ(again.config.global.user_bandwidth_limit, 50u << 20);
+  r = parse("[global]\nuser bandwidth limit = fast\n[s]\npath = @DIR@\n");
+  EXPECT_TRUE(r.hasErrors());
+  EXPECT_NE(describe(r.problems).find("user bandwidth limit"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace xsmb::config
