@@ -33,8 +33,11 @@ std::unique_ptr<vfs::IoEngine> makeEngine(vfs::IoPool* pool) {
 }
 
 transport::Reply replyOf(session::ConnState& state, Bytes message, vfs::FileSegment file = {}) {
-  return transport::Reply{
+  transport::Reply r{
       {std::move(message), std::move(file)}, state.disconnect, maxMessageSize(state)};
+  // Live limits: what was just processed leaves no earlier than the pacing allows.
+  r.not_before = std::exchange(state.hold_until, {});
+  return r;
 }
 
 // The protocol side of one connection: its SMB2 state and the pipeline.

@@ -14,6 +14,7 @@
 #include "common/smb2/header.h"
 #include "common/smb2/messages.h"
 #include "server/dispatch/commands.h"
+#include "server/dispatch/pacing.h"
 #include "server/handlers/handler.h"
 #include "server/session/replies.h"
 #include "server/vfs/identity.h"
@@ -448,7 +449,10 @@ bool handleRequest(Chain& c, Request& req) {
   c.cur_session = s ? req.sid : 0;
   c.cur_tree = 0;
   NtStatus st = checkRequest(c, req, ci, s, ctx, &pr);
-  if (st == STATUS_SUCCESS) st = runHandler(c, req, *ci, s, pr, ctx);
+  if (st == STATUS_SUCCESS) {
+    chargeRequest(conn, s, ctx.tree, req.h, req.msg);  // live limits (pacing.h)
+    st = runHandler(c, req, *ci, s, pr, ctx);
+  }
   if (req.h.command == SMB2_CREATE && st != STATUS_SUCCESS) c.create_error = st;
   finishResponse(c, req, ctx, st, &pr);
   if (ctx.deferred_io.prepare) {

@@ -65,40 +65,42 @@ int Limits::slot(uint32_t kind, std::string_view name, uint32_t id, uint64_t def
   return free_slot;
 }
 
+// The entry's measured rate: bytes added lock-free, the window closed by whoever gets the lock
+// first once a second went by.
+void Limits::measure(int slot, Bucket& b, uint64_t bytes, Clock::time_point now) {
+  b.window_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  std::unique_lock<std::mutex> lock(b.mu, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  if (b.window_start == Clock::time_point{}) b.window_start = now;
+  const auto w = now - b.window_start;
+  if (w < std::chrono::seconds(1)) return;
+  const double secs = std::chrono::duration<double>(w).count();
+  const uint64_t got = b.window_bytes.exchange(0, std::memory_order_relaxed);
+  std::atomic_ref<__u64>(entries_[slot].rate_bps)
+      .store(static_cast<uint64_t>(static_cast<double>(got) / secs), std::memory_order_relaxed);
+  b.window_start = now;
+}
+
 std::chrono::nanoseconds Limits::chargeOne(int slot, uint64_t bytes, uint32_t requests,
                                            Clock::time_point now) {
   xsmb_limit& e = entries_[slot];
   Bucket& b = (*buckets_)[slot];
+  measure(slot, b, bytes, now);
   const double bps = static_cast<double>(loadU64(e.bytes_per_sec));
   const double rps = static_cast<double>(loadU64(e.requests_per_sec));
+  // No limit: no lock (a limit set later finds the bucket refilled by the time since `last`).
+  if (bps == 0 && rps == 0) return std::chrono::nanoseconds(0);
   std::lock_guard<std::mutex> lock(b.mu);
   if (b.last == Clock::time_point{}) {
-    b.last = b.window_start = now;
+    b.last = now;
     b.bytes = bps * kDepthSeconds;
     b.requests = rps * kDepthSeconds;
   }
   const double elapsed = std::chrono::duration<double>(now - b.last).count();
   b.last = now;
   double wait = 0;
-  if (bps > 0) {
-    wait = std::max(wait, take(&b.bytes, bps, elapsed, static_cast<double>(bytes)));
-  } else {
-    b.bytes = 0;
-  }
-  if (rps > 0) {
-    wait = std::max(wait, take(&b.requests, rps, elapsed, requests));
-  } else {
-    b.requests = 0;
-  }
-  b.window_bytes += bytes;
-  if (const auto w = now - b.window_start; w >= std::chrono::seconds(1)) {
-    const double secs = std::chrono::duration<double>(w).count();
-    std::atomic_ref<__u64>(e.rate_bps)
-        .store(static_cast<uint64_t>(static_cast<double>(b.window_bytes) / secs),
-               std::memory_order_relaxed);
-    b.window_bytes = 0;
-    b.window_start = now;
-  }
+  if (bps > 0) wait = std::max(wait, take(&b.bytes, bps, elapsed, static_cast<double>(bytes)));
+  if (rps > 0) wait = std::max(wait, take(&b.requests, rps, elapsed, requests));
   auto held = std::chrono::nanoseconds(static_cast<int64_t>(wait * 1e9));
   if (held.count() > 0) {
     std::atomic_ref<__u64>(e.throttled_ns)

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -50,9 +51,10 @@ class Limits {
     std::mutex mu;
     double bytes = 0, requests = 0;  // tokens (negative: a debt)
     std::chrono::steady_clock::time_point last{};
-    uint64_t window_bytes = 0;
-    std::chrono::steady_clock::time_point window_start{};
+    std::atomic<uint64_t> window_bytes{0};
+    std::chrono::steady_clock::time_point window_start{};  // under mu
   };
+  void measure(int slot, Bucket& b, uint64_t bytes, std::chrono::steady_clock::time_point now);
   std::chrono::nanoseconds chargeOne(int slot, uint64_t bytes, uint32_t requests,
                                      std::chrono::steady_clock::time_point now);
 

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -197,6 +198,9 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   std::map<uint64_t, std::weak_ptr<NotifyState>> async_ops;
   uint64_t next_async_id = 1;
   bool disconnect = false;  // set by a handler: close after sending the response
+  // Live limits: the replies of what was processed may not leave before this (the epoch:
+  // at once); taken and reset by the layer that sends them.
+  std::chrono::steady_clock::time_point hold_until{};
 
   Session* findSession(uint64_t id);
   // Closes an open: share-mode bookkeeping, delete-on-close. Removes it from `opens`.

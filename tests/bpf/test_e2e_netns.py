@@ -20,6 +20,9 @@ Cases:
   test_fallbacks   each optional part left out as if the kernel lacked it (`load --without
                    xdp|tc|sockmap|reuseport`): the loader says so in one line, the rest loads
                    and attaches, xsmbd serves a transfer, and the part left out saw nothing.
+  test_live_limits `xsmbctl limit user alice 50M`: alice's sequential read holds 50 MiB/s within
+                   10 %, a live change to 20M takes effect within a second, bob's transfer
+                   beside her is not paced; the sessions map shows her rate and throttled time.
   test_plain_mode  the same transfer with no BPF at all.
   test_flood       SYNs and garbage at a bounded rate for a bounded time from the third
                    namespace while a transfer runs; the transfer completes, drops are counted.
@@ -586,6 +589,113 @@ class E2E(unittest.TestCase):
                         self.assertGreater(sum(c.get(n, 0) for n in names), 0,
                                            f"{other}\n{report}")
                 server.stop()
+
+    @staticmethod
+    def read_loop(port, user, password, seconds, out):
+        """In a process of its own (no shared interpreter lock with the other reader): reads
+        big.bin over and over in 1 MiB READs for `seconds`, then sends the list of (time,
+        bytes) of each read, or an error text, through `out`."""
+        samples = []
+        try:
+            with smb2client.Smb2Client(port, timeout=30) as c:
+                c.negotiate()
+                assert c.login(user, password).status == 0, "login"
+                assert c.tree_connect("\\\\127.0.0.1\\data").status == 0, "tree"
+                r = c.create("big.bin")
+                assert r.status == 0, f"create {r.status:#x}"
+                off, end = 0, time.monotonic() + seconds
+                while time.monotonic() < end:
+                    rr = c.read(r.file_id, length=1 << 20, offset=off)
+                    assert rr.status == 0, f"read {rr.status:#x}"
+                    samples.append((time.monotonic(), len(rr.data)))
+                    off = (off + len(rr.data)) % (64 << 20)
+            out.send(samples)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            out.send(f"{user}: {type(e).__name__}: {e}")
+
+    def reader(self, port, user, password, seconds):
+        import multiprocessing
+        ctx = multiprocessing.get_context("fork")
+        mine, theirs = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=E2E.read_loop, args=(port, user, password, seconds, theirs))
+        p.start()
+        return p, mine
+
+    def collect(self, proc, pipe):
+        got = pipe.recv()
+        proc.join(timeout=30)
+        self.assertIsInstance(got, list, got)
+        return got
+
+    @staticmethod
+    def rate(samples, start, end):
+        """MiB/s of the reads that completed in [start, end)."""
+        got = sum(n for t, n in samples if start <= t < end)
+        return got / (end - start) / (1 << 20)
+
+    def bench_as(self, server, user, password, seconds):
+        """xsmb-bench seqread (1 MiB blocks, queue depth 4) as `user` over loopback: MB/s."""
+        cmd = [bench_bin(), "--host", "127.0.0.1", "--port", str(server.port), "--user", user,
+               "--password", password, "--share", "data", "--json", "--progress=false",
+               "--warmup", "0.5", "--duration", str(seconds), "--workload", "seqread",
+               "--block", "1m", "--file_size", "64m", "--qd", "4", "--path", "bench.bin"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return json.loads(r.stdout[r.stdout.find("["):r.stdout.rfind("]") + 1])[0]["mb_per_sec"]
+
+    def test_live_limits(self):
+        if not bench_bin():
+            self.skipTest("xsmb-bench not built (set XSMB_BENCH)")
+        loader("load")
+        server = self.start_server(bpf=True)
+        server.add_user("bob", "Secret-2")
+        server.stop()
+        server.start()
+        self.assertTrue(self.server_wired, server.log())
+        (server.shares["data"].path / "big.bin").write_bytes(os.urandom(64 << 20))
+        xsmbctl = harness.find_binary("XSMBCTL", "xsmbctl")
+
+        def limit(*args):
+            r = subprocess.run([xsmbctl, "--pin-dir", PIN_DIR, "limit", *args],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            return r.stdout
+
+        # alice reads alone: 50 MiB/s, then 20 MiB/s from a second after a live change.
+        limit("user", "alice", "50M")
+        t0 = time.monotonic()
+        pa, alice_pipe = self.reader(server.port, "alice", "Secret-1", 7)
+        time.sleep(4.0)
+        held = {e["key"]: e["value"] for e in dump("sessions")}
+        t_change = time.monotonic()
+        limit("user", "alice", "20M")
+        alice = self.collect(pa, alice_pipe)
+        first = self.rate(alice, t0 + 1.0, t_change)
+        after = self.rate(alice, t_change + 1.0, t0 + 7.0)
+        # bob beside her (paced at 20M again) gets what he gets alone, give or take the CPU
+        # alice's reads take on this machine; his session is never held back.
+        bob_solo = self.bench_as(server, "bob", "Secret-2", 2)
+        pa, alice_pipe = self.reader(server.port, "alice", "Secret-1", 4)
+        bob_beside = self.bench_as(server, "bob", "Secret-2", 2)
+        beside = self.collect(pa, alice_pipe)
+        listing = limit("list")
+        report = (f"alice {first:.1f} MiB/s at 50M, {after:.1f} MiB/s from 1 s after the change "
+                  f"to 20M, {self.rate(beside, beside[0][0] + 1, beside[-1][0]):.1f} beside bob; "
+                  f"bob {bob_solo:.0f} MB/s alone, {bob_beside:.0f} MB/s beside alice\n"
+                  f"{listing}\n{json.dumps(held)}")
+        print(report)
+        self.assertAlmostEqual(first, 50, delta=5, msg=report)
+        self.assertAlmostEqual(after, 20, delta=2, msg=report)
+        self.assertGreater(bob_beside, bob_solo / 2, report)
+        users = {line.split()[1]: line.split() for line in listing.splitlines()[1:]}
+        self.assertEqual(users["bob"][2], "none", report)
+        self.assertEqual(float(users["bob"][5]), 0.0, report)  # bob never held back
+        self.assertGreater(float(users["alice"][5]), 0.0, report)
+        # alice's session entry while she read: her rate and the time she was held back.
+        self.assertEqual(len(held), 1, report)
+        v = next(iter(held.values()))
+        self.assertGreater(v["throttled_ns"], 0, report)
+        self.assertAlmostEqual(v["rate_bps"] / (1 << 20), 50, delta=8, msg=report)
 
     def test_plain_mode(self):
         server = self.start_server(bpf=False)
