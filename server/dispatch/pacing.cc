@@ -26,7 +26,9 @@ uint64_t payloadOf(const smb2::Header& h, ByteSpan msg) {
 int userSlot(session::ServerContext& server, session::Session& s) {
   if (s.limit_slot == session::Session::kLimitUnset) {
     const auto& g = server.config.global;
-    std::string_view name = s.user.empty() ? (s.anonymous ? "anonymous" : "guest") : s.user;
+    // (Not one conditional expression: its common type is std::string, a temporary.)
+    std::string_view name = s.user;
+    if (name.empty()) name = s.anonymous ? "anonymous" : "guest";
     s.limit_slot = server.limits->slot(XSMB_LIMIT_USER, name, s.identity.uid,
                                        g.user_bandwidth_limit, g.user_request_rate_limit);
   }
