@@ -102,38 +102,6 @@ NtStatus decodeNegotiateRequest(ByteSpan msg, NegotiateRequest* out) {
   return STATUS_SUCCESS;
 }
 
-void encodeNegotiateResponse(const NegotiateResponse& r, ByteWriter& w) {
-  size_t base = w.size();  // body start == header offset 64
-  w.u16(65);
-  w.u16(r.security_mode);
-  w.u16(r.dialect);
-  w.u16(r.dialect == SMB2_DIALECT_311 ? static_cast<uint16_t>(r.contexts.size()) : 0);
-  w.bytes(r.server_guid.data(), r.server_guid.size());
-  w.u32(r.capabilities);
-  w.u32(r.max_transact_size);
-  w.u32(r.max_read_size);
-  w.u32(r.max_write_size);
-  w.u64(r.system_time);
-  w.u64(r.server_start_time);
-  w.u16(static_cast<uint16_t>(kHeaderSize + 64));
-  w.u16(static_cast<uint16_t>(r.security_buffer.size()));
-  size_t ctx_offset_pos = w.size();
-  w.u32(0);
-  w.bytes(r.security_buffer);
-  if (r.dialect == SMB2_DIALECT_311 && !r.contexts.empty()) {
-    padFrom(w, base);
-    w.patchU32(ctx_offset_pos, static_cast<uint32_t>(kHeaderSize + (w.size() - base)));
-    for (size_t i = 0; i < r.contexts.size(); ++i) {
-      if (i) padFrom(w, base);
-      w.u16(r.contexts[i].first);
-      w.u16(static_cast<uint16_t>(r.contexts[i].second.size()));
-      w.u32(0);
-      w.bytes(r.contexts[i].second);
-    }
-  }
-  if (r.security_buffer.empty() && r.contexts.empty()) w.u8(0);
-}
-
 NtStatus decodeSessionSetupRequest(ByteSpan msg, SessionSetupRequest* out) {
   ByteReader r(msg);
   if (!openBody(msg, 25, 24, &r)) return STATUS_INVALID_PARAMETER;
@@ -148,14 +116,6 @@ NtStatus decodeSessionSetupRequest(ByteSpan msg, SessionSetupRequest* out) {
   return STATUS_SUCCESS;
 }
 
-void encodeSessionSetupResponse(uint16_t session_flags, ByteSpan security_buffer, ByteWriter& w) {
-  w.u16(9);
-  w.u16(session_flags);
-  w.u16(security_buffer.empty() ? 0 : static_cast<uint16_t>(kHeaderSize + 8));
-  w.u16(static_cast<uint16_t>(security_buffer.size()));
-  bufferOrPad(w, security_buffer);
-}
-
 NtStatus decodeTreeConnectRequest(ByteSpan msg, TreeConnectRequest* out) {
   ByteReader r(msg);
   if (!openBody(msg, 9, 8, &r)) return STATUS_INVALID_PARAMETER;
@@ -164,16 +124,6 @@ NtStatus decodeTreeConnectRequest(ByteSpan msg, TreeConnectRequest* out) {
   uint16_t len = r.u16();
   if (!r.ok() || !utf16At(msg, off, len, &out->path)) return STATUS_INVALID_PARAMETER;
   return STATUS_SUCCESS;
-}
-
-void encodeTreeConnectResponse(uint8_t share_type, uint32_t share_flags, uint32_t capabilities,
-                               uint32_t maximal_access, ByteWriter& w) {
-  w.u16(16);
-  w.u8(share_type);
-  w.u8(0);
-  w.u32(share_flags);
-  w.u32(capabilities);
-  w.u32(maximal_access);
 }
 
 NtStatus decodeCreateRequest(ByteSpan msg, CreateRequest* out) {
@@ -220,54 +170,6 @@ NtStatus decodeCreateRequest(ByteSpan msg, CreateRequest* out) {
   return STATUS_SUCCESS;
 }
 
-void encodeCreateResponse(const CreateResponse& r, ByteWriter& w) {
-  size_t base = w.size();
-  w.u16(89);
-  w.u8(r.oplock_level);
-  w.u8(0);
-  w.u32(r.create_action);
-  w.u64(r.creation_time);
-  w.u64(r.last_access_time);
-  w.u64(r.last_write_time);
-  w.u64(r.change_time);
-  w.u64(r.allocation_size);
-  w.u64(r.end_of_file);
-  w.u32(r.file_attributes);
-  w.u32(0);
-  writeFileId(r.file_id, w);
-  size_t ctx_hdr = w.size();
-  w.u32(0);
-  w.u32(0);
-  if (r.contexts.empty()) {
-    w.u8(0);
-    return;
-  }
-  padFrom(w, base);
-  size_t ctx_start = w.size();
-  size_t prev = 0;
-  for (size_t i = 0; i < r.contexts.size(); ++i) {
-    padFrom(w, base);
-    size_t start = w.size();
-    if (i) w.patchU32(prev, static_cast<uint32_t>(start - prev));
-    prev = start;
-    const auto& [name, data] = r.contexts[i];
-    w.u32(0);                                   // Next
-    w.u16(16);                                  // NameOffset
-    w.u16(static_cast<uint16_t>(name.size()));  // NameLength
-    w.u16(0);                                   // Reserved
-    size_t data_off = (16 + name.size() + 7) & ~size_t{7};
-    w.u16(data.empty() ? 0 : static_cast<uint16_t>(data_off));
-    w.u32(static_cast<uint32_t>(data.size()));
-    w.bytes(name.data(), name.size());
-    if (!data.empty()) {
-      w.zeros(start + data_off - w.size());
-      w.bytes(data);
-    }
-  }
-  w.patchU32(ctx_hdr, static_cast<uint32_t>(kHeaderSize + (ctx_start - base)));
-  w.patchU32(ctx_hdr + 4, static_cast<uint32_t>(w.size() - ctx_start));
-}
-
 NtStatus decodeCloseRequest(ByteSpan msg, CloseRequest* out) {
   ByteReader r(msg);
   if (!openBody(msg, 24, 24, &r)) return STATUS_INVALID_PARAMETER;
@@ -277,19 +179,6 @@ NtStatus decodeCloseRequest(ByteSpan msg, CloseRequest* out) {
   return r.ok() ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
 }
 
-void encodeCloseResponse(const CloseResponse& r, ByteWriter& w) {
-  w.u16(60);
-  w.u16(r.flags);
-  w.u32(0);
-  w.u64(r.creation_time);
-  w.u64(r.last_access_time);
-  w.u64(r.last_write_time);
-  w.u64(r.change_time);
-  w.u64(r.allocation_size);
-  w.u64(r.end_of_file);
-  w.u32(r.file_attributes);
-}
-
 NtStatus decodeFlushRequest(ByteSpan msg, FileId* out) {
   ByteReader r(msg);
   if (!openBody(msg, 24, 24, &r)) return STATUS_INVALID_PARAMETER;
@@ -297,8 +186,6 @@ NtStatus decodeFlushRequest(ByteSpan msg, FileId* out) {
   *out = readFileId(r);
   return r.ok() ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
 }
-
-void encodeFlushResponse(ByteWriter& w) { encodeEmptyResponse(w); }
 
 NtStatus decodeReadRequest(ByteSpan msg, ReadRequest* out) {
   ByteReader r(msg);
@@ -314,15 +201,6 @@ NtStatus decodeReadRequest(ByteSpan msg, ReadRequest* out) {
   return r.ok() ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
 }
 
-void encodeReadResponseHeader(uint32_t data_length, ByteWriter& w) {
-  w.u16(17);
-  w.u8(static_cast<uint8_t>(kHeaderSize + 16));
-  w.u8(0);
-  w.u32(data_length);
-  w.u32(0);
-  w.u32(0);
-}
-
 NtStatus decodeWriteRequest(ByteSpan msg, WriteRequest* out) {
   ByteReader r(msg);
   if (!openBody(msg, 49, 48, &r)) return STATUS_INVALID_PARAMETER;
@@ -336,15 +214,6 @@ NtStatus decodeWriteRequest(ByteSpan msg, WriteRequest* out) {
   out->flags = r.u32();
   if (!r.ok() || !bufferAt(msg, data_off, length, &out->data)) return STATUS_INVALID_PARAMETER;
   return STATUS_SUCCESS;
-}
-
-void encodeWriteResponse(uint32_t count, ByteWriter& w) {
-  w.u16(17);
-  w.u16(0);
-  w.u32(count);
-  w.u32(0);
-  w.u16(0);
-  w.u16(0);
 }
 
 NtStatus decodeLockRequest(ByteSpan msg, LockRequest* out) {
@@ -366,8 +235,6 @@ NtStatus decodeLockRequest(ByteSpan msg, LockRequest* out) {
   return r.ok() ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
 }
 
-void encodeLockResponse(ByteWriter& w) { encodeEmptyResponse(w); }
-
 NtStatus decodeIoctlRequest(ByteSpan msg, IoctlRequest* out) {
   ByteReader r(msg);
   if (!openBody(msg, 57, 56, &r)) return STATUS_INVALID_PARAMETER;
@@ -384,20 +251,6 @@ NtStatus decodeIoctlRequest(ByteSpan msg, IoctlRequest* out) {
   return STATUS_SUCCESS;
 }
 
-void encodeIoctlResponse(uint32_t ctl_code, const FileId& file_id, ByteSpan output, ByteWriter& w) {
-  w.u16(49);
-  w.u16(0);
-  w.u32(ctl_code);
-  writeFileId(file_id, w);
-  w.u32(static_cast<uint32_t>(kHeaderSize + 48));  // InputOffset
-  w.u32(0);
-  w.u32(static_cast<uint32_t>(kHeaderSize + 48));  // OutputOffset
-  w.u32(static_cast<uint32_t>(output.size()));
-  w.u32(0);
-  w.u32(0);
-  w.bytes(output);
-}
-
 NtStatus decodeQueryDirectoryRequest(ByteSpan msg, QueryDirectoryRequest* out) {
   ByteReader r(msg);
   if (!openBody(msg, 33, 32, &r)) return STATUS_INVALID_PARAMETER;
@@ -410,13 +263,6 @@ NtStatus decodeQueryDirectoryRequest(ByteSpan msg, QueryDirectoryRequest* out) {
   out->output_buffer_length = r.u32();
   if (!r.ok() || !utf16At(msg, off, len, &out->pattern)) return STATUS_INVALID_PARAMETER;
   return STATUS_SUCCESS;
-}
-
-void encodeQueryDirectoryResponse(ByteSpan output, ByteWriter& w) {
-  w.u16(9);
-  w.u16(static_cast<uint16_t>(kHeaderSize + 8));
-  w.u32(static_cast<uint32_t>(output.size()));
-  bufferOrPad(w, output);
 }
 
 NtStatus decodeChangeNotifyRequest(ByteSpan msg, ChangeNotifyRequest* out) {
@@ -445,10 +291,6 @@ NtStatus decodeQueryInfoRequest(ByteSpan msg, QueryInfoRequest* out) {
   return STATUS_SUCCESS;
 }
 
-void encodeQueryInfoResponse(ByteSpan output, ByteWriter& w) {
-  encodeQueryDirectoryResponse(output, w);
-}
-
 NtStatus decodeSetInfoRequest(ByteSpan msg, SetInfoRequest* out) {
   ByteReader r(msg);
   if (!openBody(msg, 33, 32, &r)) return STATUS_INVALID_PARAMETER;
@@ -463,25 +305,10 @@ NtStatus decodeSetInfoRequest(ByteSpan msg, SetInfoRequest* out) {
   return STATUS_SUCCESS;
 }
 
-void encodeSetInfoResponse(ByteWriter& w) { w.u16(2); }
-
 NtStatus decodeEmptyRequest(ByteSpan msg, uint16_t structure_size) {
   ByteReader r(msg);
   if (!openBody(msg, structure_size, 4, &r)) return STATUS_INVALID_PARAMETER;
   return STATUS_SUCCESS;
-}
-
-void encodeEmptyResponse(ByteWriter& w) {
-  w.u16(4);
-  w.u16(0);
-}
-
-void encodeErrorResponse(ByteWriter& w, ByteSpan error_data) {
-  w.u16(9);
-  w.u8(0);
-  w.u8(0);
-  w.u32(static_cast<uint32_t>(error_data.size()));
-  bufferOrPad(w, error_data);
 }
 
 NtStatus decodeOplockBreakAck(ByteSpan msg, uint8_t* oplock_level, FileId* file_id) {
@@ -491,6 +318,281 @@ NtStatus decodeOplockBreakAck(ByteSpan msg, uint8_t* oplock_level, FileId* file_
   r.skip(5);
   *file_id = readFileId(r);
   return r.ok() ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
+}
+
+// ---- Responses: one put() per body of ResponseBody, all reached through encodeResponse. ----
+
+namespace {
+
+// MS-SMB2 2.2.2. Also what std::monostate encodes to.
+void put(const ErrorResponse& r, ByteWriter& w) {
+  w.u16(9);
+  w.u8(0);                                            // ErrorContextCount
+  w.u8(0);                                            // Reserved
+  w.u32(static_cast<uint32_t>(r.error_data.size()));  // ByteCount
+  bufferOrPad(w, r.error_data);
+}
+
+// The bodies that are StructureSize 4 and Reserved (2.2.8, 2.2.12, 2.2.18, 2.2.27, 2.2.29).
+void putStructureSize4(ByteWriter& w) {
+  w.u16(4);
+  w.u16(0);
+}
+
+// MS-SMB2 2.2.4.
+void put(const NegotiateResponse& r, ByteWriter& w) {
+  size_t base = w.size();  // body start == header offset 64
+  w.u16(65);
+  w.u16(r.security_mode);
+  w.u16(r.dialect);
+  w.u16(r.dialect == SMB2_DIALECT_311 ? static_cast<uint16_t>(r.contexts.size()) : 0);
+  w.bytes(r.server_guid.data(), r.server_guid.size());
+  w.u32(r.capabilities);
+  w.u32(r.max_transact_size);
+  w.u32(r.max_read_size);
+  w.u32(r.max_write_size);
+  w.u64(r.system_time);
+  w.u64(r.server_start_time);
+  w.u16(static_cast<uint16_t>(kHeaderSize + 64));  // SecurityBufferOffset
+  w.u16(static_cast<uint16_t>(r.security_buffer.size()));
+  size_t ctx_offset_pos = w.size();
+  w.u32(0);  // NegotiateContextOffset, patched below
+  w.bytes(r.security_buffer);
+  if (r.dialect == SMB2_DIALECT_311 && !r.contexts.empty()) {
+    padFrom(w, base);
+    w.patchU32(ctx_offset_pos, static_cast<uint32_t>(kHeaderSize + (w.size() - base)));
+    for (size_t i = 0; i < r.contexts.size(); ++i) {
+      if (i) padFrom(w, base);
+      w.u16(r.contexts[i].first);
+      w.u16(static_cast<uint16_t>(r.contexts[i].second.size()));
+      w.u32(0);
+      w.bytes(r.contexts[i].second);
+    }
+  }
+  if (r.security_buffer.empty() && r.contexts.empty()) w.u8(0);
+}
+
+// MS-SMB2 2.2.6.
+void put(const SessionSetupResponse& r, ByteWriter& w) {
+  w.u16(9);
+  w.u16(r.session_flags);
+  w.u16(r.security_buffer.empty() ? 0 : static_cast<uint16_t>(kHeaderSize + 8));
+  w.u16(static_cast<uint16_t>(r.security_buffer.size()));
+  bufferOrPad(w, r.security_buffer);
+}
+
+// MS-SMB2 2.2.10.
+void put(const TreeConnectResponse& r, ByteWriter& w) {
+  w.u16(16);
+  w.u8(r.share_type);
+  w.u8(0);
+  w.u32(r.share_flags);
+  w.u32(r.capabilities);
+  w.u32(r.maximal_access);
+}
+
+// MS-SMB2 2.2.13.2 SMB2_CREATE_CONTEXT chain of a CREATE response whose body starts at `base`:
+// each context 8-aligned from the header start, Next the distance to the next one (0 last).
+// Returns where the chain starts.
+size_t putCreateContexts(const std::vector<std::pair<std::string, Bytes>>& contexts, size_t base,
+                         ByteWriter& w) {
+  padFrom(w, base);
+  size_t chain_start = w.size();
+  size_t prev = 0;
+  for (size_t i = 0; i < contexts.size(); ++i) {
+    padFrom(w, base);
+    size_t start = w.size();
+    if (i) w.patchU32(prev, static_cast<uint32_t>(start - prev));
+    prev = start;
+    const auto& [name, data] = contexts[i];
+    w.u32(0);                                   // Next
+    w.u16(16);                                  // NameOffset
+    w.u16(static_cast<uint16_t>(name.size()));  // NameLength
+    w.u16(0);                                   // Reserved
+    size_t data_off = (16 + name.size() + 7) & ~size_t{7};
+    w.u16(data.empty() ? 0 : static_cast<uint16_t>(data_off));
+    w.u32(static_cast<uint32_t>(data.size()));
+    w.bytes(name.data(), name.size());
+    if (!data.empty()) {
+      w.zeros(start + data_off - w.size());
+      w.bytes(data);
+    }
+  }
+  return chain_start;
+}
+
+// MS-SMB2 2.2.14.
+void put(const CreateResponse& r, ByteWriter& w) {
+  size_t base = w.size();
+  w.u16(89);
+  w.u8(r.oplock_level);
+  w.u8(0);
+  w.u32(r.create_action);
+  w.u64(r.creation_time);
+  w.u64(r.last_access_time);
+  w.u64(r.last_write_time);
+  w.u64(r.change_time);
+  w.u64(r.allocation_size);
+  w.u64(r.end_of_file);
+  w.u32(r.file_attributes);
+  w.u32(0);
+  writeFileId(r.file_id, w);
+  size_t ctx_hdr = w.size();
+  w.u32(0);  // CreateContextsOffset
+  w.u32(0);  // CreateContextsLength
+  if (r.contexts.empty()) {
+    w.u8(0);
+    return;
+  }
+  size_t chain_start = putCreateContexts(r.contexts, base, w);
+  w.patchU32(ctx_hdr, static_cast<uint32_t>(kHeaderSize + (chain_start - base)));
+  w.patchU32(ctx_hdr + 4, static_cast<uint32_t>(w.size() - chain_start));
+}
+
+// MS-SMB2 2.2.16.
+void put(const CloseResponse& r, ByteWriter& w) {
+  w.u16(60);
+  w.u16(r.flags);
+  w.u32(0);
+  w.u64(r.creation_time);
+  w.u64(r.last_access_time);
+  w.u64(r.last_write_time);
+  w.u64(r.change_time);
+  w.u64(r.allocation_size);
+  w.u64(r.end_of_file);
+  w.u32(r.file_attributes);
+}
+
+// MS-SMB2 2.2.20: the fixed part at `at`, patched in place.
+void patchReadFixed(const ReadResponse& r, uint32_t data_length, size_t at, ByteWriter& w) {
+  w.patchU16(at, 17);
+  w.patchU16(at + 2, static_cast<uint16_t>(kHeaderSize + ReadResponse::kFixedSize));  // DataOffset
+  w.patchU32(at + 4, data_length);
+  w.patchU32(at + 8, r.data_remaining);
+  w.patchU32(at + 12, r.flags);
+}
+
+void put(const ReadResponse& r, ByteWriter& w) {
+  switch (r.placement) {
+    case ReadResponse::Placement::kBuffer: {
+      size_t at = w.size();
+      w.zeros(ReadResponse::kFixedSize);
+      patchReadFixed(r, static_cast<uint32_t>(r.buffer.size()), at, w);
+      bufferOrPad(w, r.buffer);
+      return;
+    }
+    case ReadResponse::Placement::kInPlace:
+      // The data is already there: only the room in front of it is written.
+      patchReadFixed(r, r.data_length, w.size() - r.data_length - ReadResponse::kFixedSize, w);
+      if (r.data_length == 0) w.u8(0);
+      return;
+    case ReadResponse::Placement::kSegment: {
+      size_t at = w.size();
+      w.zeros(ReadResponse::kFixedSize);
+      patchReadFixed(r, r.data_length, at, w);
+      return;
+    }
+  }
+}
+
+// MS-SMB2 2.2.22.
+void put(const WriteResponse& r, ByteWriter& w) {
+  w.u16(17);
+  w.u16(0);  // Reserved
+  w.u32(r.count);
+  w.u32(r.remaining);
+  w.u16(0);  // WriteChannelInfoOffset
+  w.u16(0);  // WriteChannelInfoLength
+}
+
+// MS-SMB2 2.2.25.1.
+void put(const OplockBreakResponse& r, ByteWriter& w) {
+  w.u16(24);
+  w.u8(r.oplock_level);
+  w.u8(0);   // Reserved
+  w.u32(0);  // Reserved2
+  writeFileId(r.file_id, w);
+}
+
+// MS-SMB2 2.2.32.
+void put(const IoctlResponse& r, ByteWriter& w) {
+  w.u16(49);
+  w.u16(0);
+  w.u32(r.ctl_code);
+  writeFileId(r.file_id, w);
+  w.u32(static_cast<uint32_t>(kHeaderSize + 48));  // InputOffset
+  w.u32(0);                                        // InputCount
+  w.u32(static_cast<uint32_t>(kHeaderSize + 48));  // OutputOffset
+  w.u32(static_cast<uint32_t>(r.output.size()));
+  w.u32(r.flags);
+  w.u32(0);  // Reserved2
+  w.bytes(r.output);
+}
+
+// MS-SMB2 2.2.34, 2.2.36 and 2.2.38: StructureSize 9, OutputBufferOffset 0x48, Length, Buffer.
+void putOutputBuffer(const Bytes& output, ByteWriter& w) {
+  w.u16(9);
+  w.u16(static_cast<uint16_t>(kHeaderSize + 8));
+  w.u32(static_cast<uint32_t>(output.size()));
+  bufferOrPad(w, output);
+}
+
+struct PutBody {
+  ByteWriter& w;
+  void operator()(std::monostate) const { put(ErrorResponse{}, w); }
+  void operator()(const LogoffResponse&) const { putStructureSize4(w); }
+  void operator()(const TreeDisconnectResponse&) const { putStructureSize4(w); }
+  void operator()(const FlushResponse&) const { putStructureSize4(w); }
+  void operator()(const LockResponse&) const { putStructureSize4(w); }
+  void operator()(const EchoResponse&) const { putStructureSize4(w); }
+  void operator()(const SetInfoResponse&) const { w.u16(2); }
+  void operator()(const QueryDirectoryResponse& r) const { putOutputBuffer(r.output_buffer, w); }
+  void operator()(const ChangeNotifyResponse& r) const { putOutputBuffer(r.output_buffer, w); }
+  void operator()(const QueryInfoResponse& r) const { putOutputBuffer(r.output_buffer, w); }
+  template <typename R>
+  void operator()(const R& r) const {
+    put(r, w);
+  }
+};
+
+}  // namespace
+
+void encodeResponse(const ResponseBody& body, ByteWriter& w) { std::visit(PutBody{w}, body); }
+
+void encodeNegotiateResponse(const NegotiateResponse& r, ByteWriter& w) { encodeResponse(r, w); }
+
+void encodeSessionSetupResponse(uint16_t session_flags, ByteSpan security_buffer, ByteWriter& w) {
+  encodeResponse(
+      SessionSetupResponse{session_flags, Bytes(security_buffer.begin(), security_buffer.end())},
+      w);
+}
+
+void encodeTreeConnectResponse(uint8_t share_type, uint32_t share_flags, uint32_t capabilities,
+                               uint32_t maximal_access, ByteWriter& w) {
+  encodeResponse(TreeConnectResponse{share_type, share_flags, capabilities, maximal_access}, w);
+}
+
+void encodeCreateResponse(const CreateResponse& r, ByteWriter& w) { encodeResponse(r, w); }
+void encodeCloseResponse(const CloseResponse& r, ByteWriter& w) { encodeResponse(r, w); }
+void encodeFlushResponse(ByteWriter& w) { encodeResponse(FlushResponse{}, w); }
+void encodeReadResponseHeader(uint32_t data_length, ByteWriter& w) {
+  encodeResponse(ReadResponse::inSegment(data_length), w);
+}
+void encodeWriteResponse(uint32_t count, ByteWriter& w) { encodeResponse(WriteResponse{count}, w); }
+void encodeLockResponse(ByteWriter& w) { encodeResponse(LockResponse{}, w); }
+void encodeIoctlResponse(uint32_t ctl_code, const FileId& file_id, ByteSpan output, ByteWriter& w) {
+  encodeResponse(IoctlResponse{ctl_code, file_id, Bytes(output.begin(), output.end())}, w);
+}
+void encodeQueryDirectoryResponse(ByteSpan output, ByteWriter& w) {
+  encodeResponse(QueryDirectoryResponse{Bytes(output.begin(), output.end())}, w);
+}
+void encodeQueryInfoResponse(ByteSpan output, ByteWriter& w) {
+  encodeResponse(QueryInfoResponse{Bytes(output.begin(), output.end())}, w);
+}
+void encodeSetInfoResponse(ByteWriter& w) { encodeResponse(SetInfoResponse{}, w); }
+void encodeEmptyResponse(ByteWriter& w) { encodeResponse(EchoResponse{}, w); }
+void encodeErrorResponse(ByteWriter& w, ByteSpan error_data) {
+  encodeResponse(ErrorResponse{Bytes(error_data.begin(), error_data.end())}, w);
 }
 
 }  // namespace xsmb::smb2

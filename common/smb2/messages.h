@@ -1,16 +1,19 @@
-// Request decoders and response encoders for each SMB2 command (MS-SMB2 2.2.3 - 2.2.40).
+// Request decoders and typed responses for each SMB2 command (MS-SMB2 2.2.2 - 2.2.40).
 //
 // Decoders take the whole message (64-byte header + body, as on the wire) because buffer
 // offsets in SMB2 are relative to the start of the header. Each checks the fixed
 // StructureSize and that every (offset, length) pair lies inside the message, and returns
 // STATUS_INVALID_PARAMETER otherwise. Returned spans point into the message.
-// Encoders append the response body (everything after the 64-byte header); offsets they write
-// assume the body starts 64 bytes after the header start.
+//
+// Responses are one struct per body, named after the MS-SMB2 fields; all integers go on the wire
+// little-endian. There is one encoder, encodeResponse (at the end), for the ResponseBody variant
+// that command handlers return; it writes StructureSize, offsets and padding itself.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/base/bytes.h"
@@ -44,7 +47,8 @@ struct NegotiateRequest {
 };
 NtStatus decodeNegotiateRequest(ByteSpan msg, NegotiateRequest* out);
 
-// MS-SMB2 2.2.4 NEGOTIATE response.
+// MS-SMB2 2.2.4 NEGOTIATE response: StructureSize 65, SecurityBufferOffset 0x80; on 3.1.1 the
+// negotiate context list (2.2.4.1) follows at an 8-aligned NegotiateContextOffset.
 struct NegotiateResponse {
   uint16_t security_mode = 0;
   uint16_t dialect = 0;
@@ -53,10 +57,9 @@ struct NegotiateResponse {
   uint32_t max_transact_size = 0, max_read_size = 0, max_write_size = 0;  // bytes
   uint64_t system_time = 0;                                               // FILETIME
   uint64_t server_start_time = 0;
-  ByteSpan security_buffer;                          // SPNEGO negTokenInit
-  std::vector<std::pair<uint16_t, Bytes>> contexts;  // 3.1.1 only: (type, data)
+  Bytes security_buffer;                             // SPNEGO negTokenInit
+  std::vector<std::pair<uint16_t, Bytes>> contexts;  // 3.1.1 only: (ContextType, Data)
 };
-void encodeNegotiateResponse(const NegotiateResponse& r, ByteWriter& w);
 
 // MS-SMB2 2.2.5 SESSION_SETUP request.
 struct SessionSetupRequest {
@@ -67,8 +70,15 @@ struct SessionSetupRequest {
   ByteSpan security_buffer;
 };
 NtStatus decodeSessionSetupRequest(ByteSpan msg, SessionSetupRequest* out);
-// MS-SMB2 2.2.6 SESSION_SETUP response.
-void encodeSessionSetupResponse(uint16_t session_flags, ByteSpan security_buffer, ByteWriter& w);
+// MS-SMB2 2.2.6 SESSION_SETUP response: StructureSize 9, SessionFlags, SecurityBufferOffset 0x48
+// (0 when the buffer is empty), SecurityBufferLength, then the buffer (one pad byte when empty).
+struct SessionSetupResponse {
+  uint16_t session_flags = 0;  // SMB2_SESSION_FLAG_IS_GUEST, _IS_NULL, _ENCRYPT_DATA
+  Bytes security_buffer;       // SPNEGO token (or a bare NTLMSSP message)
+};
+
+// MS-SMB2 2.2.8 LOGOFF response: StructureSize 4, Reserved.
+struct LogoffResponse {};
 
 // MS-SMB2 2.2.9 TREE_CONNECT request: Path is "\\server\share" (UTF-16LE -> UTF-8).
 struct TreeConnectRequest {
@@ -76,9 +86,17 @@ struct TreeConnectRequest {
   std::string path;
 };
 NtStatus decodeTreeConnectRequest(ByteSpan msg, TreeConnectRequest* out);
-// MS-SMB2 2.2.10 TREE_CONNECT response.
-void encodeTreeConnectResponse(uint8_t share_type, uint32_t share_flags, uint32_t capabilities,
-                               uint32_t maximal_access, ByteWriter& w);
+// MS-SMB2 2.2.10 TREE_CONNECT response: StructureSize 16, ShareType, Reserved, ShareFlags,
+// Capabilities, MaximalAccess (16 bytes in all).
+struct TreeConnectResponse {
+  uint8_t share_type = 0;       // SMB2_SHARE_TYPE_DISK, _PIPE, _PRINT
+  uint32_t share_flags = 0;     // SMB2_SHAREFLAG_*
+  uint32_t capabilities = 0;    // SMB2_SHARE_CAP_*
+  uint32_t maximal_access = 0;  // access mask (MS-SMB2 2.2.13.1)
+};
+
+// MS-SMB2 2.2.12 TREE_DISCONNECT response: StructureSize 4, Reserved.
+struct TreeDisconnectResponse {};
 
 struct CreateContext {
   std::string name;  // ASCII tag such as "MxAc", "QFid", "DHnQ"
@@ -97,8 +115,9 @@ struct CreateRequest {
   std::vector<CreateContext> contexts;
 };
 NtStatus decodeCreateRequest(ByteSpan msg, CreateRequest* out);
-// MS-SMB2 2.2.14 CREATE response; `contexts` are (name, data) pairs encoded as
-// SMB2_CREATE_CONTEXT (2.2.13.2) chains.
+// MS-SMB2 2.2.14 CREATE response: StructureSize 89 (88 fixed bytes), times as FILETIME, sizes in
+// bytes; `contexts` are (Name, Data) pairs encoded as an SMB2_CREATE_CONTEXT chain (2.2.13.2),
+// each 8-aligned, CreateContextsOffset counted from the header start.
 struct CreateResponse {
   uint8_t oplock_level = 0;
   uint32_t create_action = 0;
@@ -108,7 +127,6 @@ struct CreateResponse {
   FileId file_id;
   std::vector<std::pair<std::string, Bytes>> contexts;
 };
-void encodeCreateResponse(const CreateResponse& r, ByteWriter& w);
 
 // MS-SMB2 2.2.15 CLOSE request / 2.2.16 response.
 struct CloseRequest {
@@ -116,17 +134,18 @@ struct CloseRequest {
   FileId file_id;
 };
 NtStatus decodeCloseRequest(ByteSpan msg, CloseRequest* out);
+// StructureSize 60: Flags, Reserved, the times (FILETIME), AllocationSize, EndofFile (bytes),
+// FileAttributes; all zero unless Flags has SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB.
 struct CloseResponse {
   uint16_t flags = 0;
   uint64_t creation_time = 0, last_access_time = 0, last_write_time = 0, change_time = 0;
   uint64_t allocation_size = 0, end_of_file = 0;
   uint32_t file_attributes = 0;
 };
-void encodeCloseResponse(const CloseResponse& r, ByteWriter& w);
 
-// MS-SMB2 2.2.17 FLUSH request / 2.2.18 response.
+// MS-SMB2 2.2.17 FLUSH request / 2.2.18 response (StructureSize 4, Reserved).
 NtStatus decodeFlushRequest(ByteSpan msg, FileId* out);
-void encodeFlushResponse(ByteWriter& w);
+struct FlushResponse {};
 
 // MS-SMB2 2.2.19 READ request.
 struct ReadRequest {
@@ -140,9 +159,36 @@ struct ReadRequest {
   uint32_t remaining_bytes = 0;
 };
 NtStatus decodeReadRequest(ByteSpan msg, ReadRequest* out);
-// MS-SMB2 2.2.20 READ response header part: DataOffset 0x50; the caller appends `data_length`
-// bytes of data right after.
-void encodeReadResponseHeader(uint32_t data_length, ByteWriter& w);
+// MS-SMB2 2.2.20 READ response: StructureSize 17, DataOffset 0x50 (the Buffer right after the
+// 16-byte fixed part), Reserved, DataLength and DataRemaining (bytes), Flags (3.1.1; Reserved2
+// before), Buffer. A DataLength of 0 still carries one pad byte of Buffer.
+//
+// A server's READ data is not copied into this struct: `placement` says where it is.
+struct ReadResponse {
+  static constexpr size_t kFixedSize = 16;  // StructureSize .. Flags; DataOffset = 64 + 16
+  enum class Placement : uint8_t {
+    // `buffer` is the data (DataLength is its size); it is appended after the fixed part.
+    kBuffer,
+    // The `data_length` bytes of data already end the output, behind kFixedSize bytes of room
+    // for the fixed part (the dispatcher's payload area, handlers::ReadPayload): the encoder
+    // fills that room and never touches the data.
+    kInPlace,
+    // The data follows the message on the wire (a vfs::FileSegment): only the fixed part.
+    kSegment,
+  };
+  uint32_t data_length = 0;     // DataLength (kInPlace, kSegment)
+  uint32_t data_remaining = 0;  // DataRemaining: 0, no RDMA channel is served
+  uint32_t flags = 0;           // Flags: SMB2_READFLAG_RESPONSE_NONE
+  Placement placement = Placement::kBuffer;
+  Bytes buffer;  // kBuffer only
+
+  static ReadResponse inPlace(uint32_t data_length) {
+    return {data_length, 0, 0, Placement::kInPlace, {}};
+  }
+  static ReadResponse inSegment(uint32_t data_length) {
+    return {data_length, 0, 0, Placement::kSegment, {}};
+  }
+};
 
 // MS-SMB2 2.2.21 WRITE request.
 struct WriteRequest {
@@ -154,7 +200,12 @@ struct WriteRequest {
   ByteSpan data;
 };
 NtStatus decodeWriteRequest(ByteSpan msg, WriteRequest* out);
-void encodeWriteResponse(uint32_t count, ByteWriter& w);  // 2.2.22
+// MS-SMB2 2.2.22 WRITE response: StructureSize 17, Reserved, Count, Remaining,
+// WriteChannelInfoOffset and WriteChannelInfoLength 0 (16 bytes, no pad byte).
+struct WriteResponse {
+  uint32_t count = 0;      // Count: bytes written
+  uint32_t remaining = 0;  // Remaining: 0
+};
 
 // MS-SMB2 2.2.26 LOCK request.
 struct LockElement {
@@ -167,7 +218,8 @@ struct LockRequest {
   std::vector<LockElement> locks;
 };
 NtStatus decodeLockRequest(ByteSpan msg, LockRequest* out);
-void encodeLockResponse(ByteWriter& w);  // 2.2.27
+// MS-SMB2 2.2.27 LOCK response: StructureSize 4, Reserved.
+struct LockResponse {};
 
 // MS-SMB2 2.2.31 IOCTL request.
 struct IoctlRequest {
@@ -179,8 +231,15 @@ struct IoctlRequest {
   uint32_t flags = 0;
 };
 NtStatus decodeIoctlRequest(ByteSpan msg, IoctlRequest* out);
-// MS-SMB2 2.2.32 IOCTL response with output at offset 0x70.
-void encodeIoctlResponse(uint32_t ctl_code, const FileId& file_id, ByteSpan output, ByteWriter& w);
+// MS-SMB2 2.2.32 IOCTL response: StructureSize 49, Reserved, CtlCode, FileId, InputOffset 0x70,
+// InputCount 0 (no FSCTL served here echoes its input), OutputOffset 0x70, OutputCount, Flags,
+// Reserved2, then the output (nothing when it is empty).
+struct IoctlResponse {
+  uint32_t ctl_code = 0;  // CtlCode as requested
+  FileId file_id;         // FileId as requested
+  Bytes output;           // the FSCTL's output buffer
+  uint32_t flags = 0;     // Flags: 0
+};
 
 // MS-SMB2 2.2.33 QUERY_DIRECTORY request.
 struct QueryDirectoryRequest {
@@ -192,9 +251,12 @@ struct QueryDirectoryRequest {
   uint32_t output_buffer_length = 0;
 };
 NtStatus decodeQueryDirectoryRequest(ByteSpan msg, QueryDirectoryRequest* out);
-// MS-SMB2 2.2.34 / 2.2.38 QUERY_DIRECTORY and QUERY_INFO responses share a layout:
-// StructureSize 9, OutputBufferOffset 0x48, OutputBufferLength, Buffer.
-void encodeQueryDirectoryResponse(ByteSpan output, ByteWriter& w);
+// MS-SMB2 2.2.34 QUERY_DIRECTORY response: StructureSize 9, OutputBufferOffset 0x48,
+// OutputBufferLength, Buffer (one pad byte when empty). CHANGE_NOTIFY (2.2.36) and QUERY_INFO
+// (2.2.38) responses have the same layout.
+struct QueryDirectoryResponse {
+  Bytes output_buffer;  // FILE_*_INFORMATION entries of the class asked for (MS-FSCC 2.4)
+};
 
 // MS-SMB2 2.2.35 CHANGE_NOTIFY request.
 struct ChangeNotifyRequest {
@@ -204,6 +266,11 @@ struct ChangeNotifyRequest {
   uint32_t completion_filter = 0;
 };
 NtStatus decodeChangeNotifyRequest(ByteSpan msg, ChangeNotifyRequest* out);
+// MS-SMB2 2.2.36 CHANGE_NOTIFY response: StructureSize 9, OutputBufferOffset 0x48,
+// OutputBufferLength, Buffer (one pad byte when empty).
+struct ChangeNotifyResponse {
+  Bytes output_buffer;  // FILE_NOTIFY_INFORMATION entries (MS-FSCC 2.7.1)
+};
 
 // MS-SMB2 2.2.37 QUERY_INFO request.
 struct QueryInfoRequest {
@@ -216,7 +283,11 @@ struct QueryInfoRequest {
   FileId file_id;
 };
 NtStatus decodeQueryInfoRequest(ByteSpan msg, QueryInfoRequest* out);
-void encodeQueryInfoResponse(ByteSpan output, ByteWriter& w);  // 2.2.38
+// MS-SMB2 2.2.38 QUERY_INFO response: StructureSize 9, OutputBufferOffset 0x48,
+// OutputBufferLength, Buffer (one pad byte when empty).
+struct QueryInfoResponse {
+  Bytes output_buffer;  // the information class, file system class or security descriptor
+};
 
 // MS-SMB2 2.2.39 SET_INFO request.
 struct SetInfoRequest {
@@ -227,18 +298,68 @@ struct SetInfoRequest {
   FileId file_id;
 };
 NtStatus decodeSetInfoRequest(ByteSpan msg, SetInfoRequest* out);
-void encodeSetInfoResponse(ByteWriter& w);  // 2.2.40
+// MS-SMB2 2.2.40 SET_INFO response: StructureSize 2, nothing else.
+struct SetInfoResponse {};
 
 // Bodies that are only a StructureSize + Reserved (ECHO, LOGOFF, TREE_DISCONNECT, CANCEL
 // requests are StructureSize 4). Checks the StructureSize.
 NtStatus decodeEmptyRequest(ByteSpan msg, uint16_t structure_size);
-void encodeEmptyResponse(ByteWriter& w);  // StructureSize 4, Reserved 0
 
-// MS-SMB2 2.2.2 ERROR response: StructureSize 9, no error contexts, ByteCount and ErrorData
-// (one pad byte when `error_data` is empty).
-void encodeErrorResponse(ByteWriter& w, ByteSpan error_data = {});
+// MS-SMB2 2.2.29 ECHO response: StructureSize 4, Reserved.
+struct EchoResponse {};
 
-// MS-SMB2 2.2.23.1 / 2.2.24.1 oplock break acknowledgment, decoded for the FileId only.
+// MS-SMB2 2.2.24.1 oplock break acknowledgment, decoded for OplockLevel and FileId.
 NtStatus decodeOplockBreakAck(ByteSpan msg, uint8_t* oplock_level, FileId* file_id);
+// MS-SMB2 2.2.25.1 Oplock Break Response: StructureSize 24, OplockLevel, Reserved, Reserved2,
+// FileId (24 bytes in all).
+struct OplockBreakResponse {
+  uint8_t oplock_level = 0;  // SMB2_OPLOCK_LEVEL_* granted
+  FileId file_id;
+};
+
+// MS-SMB2 2.2.2 ERROR response: StructureSize 9, ErrorContextCount 0, Reserved, ByteCount (the
+// size of ErrorData), ErrorData (one pad byte when empty). `error_data` is the command's own,
+// e.g. the 4-byte size a STATUS_BUFFER_TOO_SMALL needs (2.2.2.2); SMB 3.1.1 error contexts are
+// not sent.
+struct ErrorResponse {
+  Bytes error_data;
+};
+
+// A response body as a command handler returns it. std::monostate is "no body of its own": it
+// is sent as the ERROR response of MS-SMB2 2.2.2 without ErrorData (the dispatcher also sends
+// ERROR for any error status but STATUS_MORE_PROCESSING_REQUIRED, whatever the body).
+using ResponseBody =
+    std::variant<std::monostate, ErrorResponse, NegotiateResponse, SessionSetupResponse,
+                 LogoffResponse, TreeConnectResponse, TreeDisconnectResponse, CreateResponse,
+                 CloseResponse, FlushResponse, ReadResponse, WriteResponse, OplockBreakResponse,
+                 LockResponse, EchoResponse, IoctlResponse, QueryDirectoryResponse,
+                 ChangeNotifyResponse, QueryInfoResponse, SetInfoResponse>;
+
+// Appends `body` to `w`, whose buffer holds the response's 64-byte SMB2 header last (offsets
+// written count from that header, alignment is relative to it). ReadResponse::kInPlace is the
+// exception: `w` then ends with its data behind room for the fixed part (see ReadResponse).
+void encodeResponse(const ResponseBody& body, ByteWriter& w);
+
+// Shorthands for a peer that builds a single response (xsmb-bench's test server): each fills the
+// struct and calls encodeResponse.
+void encodeNegotiateResponse(const NegotiateResponse& r, ByteWriter& w);
+void encodeSessionSetupResponse(uint16_t session_flags, ByteSpan security_buffer, ByteWriter& w);
+void encodeTreeConnectResponse(uint8_t share_type, uint32_t share_flags, uint32_t capabilities,
+                               uint32_t maximal_access, ByteWriter& w);
+
+// The per-command encoders the handlers still call, until they return typed bodies: each fills
+// the struct and calls encodeResponse.
+void encodeCreateResponse(const CreateResponse& r, ByteWriter& w);
+void encodeCloseResponse(const CloseResponse& r, ByteWriter& w);
+void encodeFlushResponse(ByteWriter& w);
+void encodeReadResponseHeader(uint32_t data_length, ByteWriter& w);
+void encodeWriteResponse(uint32_t count, ByteWriter& w);
+void encodeLockResponse(ByteWriter& w);
+void encodeIoctlResponse(uint32_t ctl_code, const FileId& file_id, ByteSpan output, ByteWriter& w);
+void encodeQueryDirectoryResponse(ByteSpan output, ByteWriter& w);
+void encodeQueryInfoResponse(ByteSpan output, ByteWriter& w);
+void encodeSetInfoResponse(ByteWriter& w);
+void encodeEmptyResponse(ByteWriter& w);
+void encodeErrorResponse(ByteWriter& w, ByteSpan error_data = {});
 
 }  // namespace xsmb::smb2

@@ -1,6 +1,6 @@
-// Response encoders against the MS-SMB2 2.2.x layouts. Each response is built the way the
-// dispatcher builds it: a 64-byte header, then the body from the same ByteWriter. The writer is
-// tried both empty and already holding the 4-byte NetBIOS header (what the server does), since
+// encodeResponse against the MS-SMB2 2.2.x layouts, one typed body at a time. Each response is
+// built the way the dispatcher builds it: a 64-byte header, then the body from the same
+// ByteWriter. The writer is tried both empty and already holding the 4-byte NetBIOS header, since
 // SMB2 offsets and alignments are relative to the SMB2 header start, not to the send buffer.
 #include <gtest/gtest.h>
 
@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "common/smb2/netbios.h"
 #include "common/smb2/header.h"
 #include "common/smb2/messages.h"
+#include "common/smb2/netbios.h"
 #include "tests/unit/smb2/packet_builder.h"
 #include "tests/unit/smb2/test_util.h"
 
@@ -49,7 +49,8 @@ Encoded encode(size_t prefix, const std::function<void(ByteWriter&)>& body) {
 }
 
 class EncoderTest : public ::testing::TestWithParam<size_t> {};
-INSTANTIATE_TEST_SUITE_P(Prefix, EncoderTest, ::testing::Values(size_t{0}, netbios::kNetBiosHeaderSize),
+INSTANTIATE_TEST_SUITE_P(Prefix, EncoderTest,
+                         ::testing::Values(size_t{0}, netbios::kNetBiosHeaderSize),
                          [](const auto& info) {
                            return info.param ? std::string("AfterNetBiosHeader")
                                              : std::string("AtBufferStart");
@@ -82,7 +83,7 @@ TEST_P(EncoderTest, NegotiateResponse311) {
   r.contexts = {{SMB2_PREAUTH_INTEGRITY_CAPABILITIES, preauth},
                 {SMB2_ENCRYPTION_CAPABILITIES, cipher},
                 {SMB2_SIGNING_CAPABILITIES, signing}};
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeNegotiateResponse(r, w); });
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   const Bytes& b = e.b;
   const size_t body = e.body();
   EXPECT_EQ(le16(b, body + 0), 65);
@@ -124,7 +125,7 @@ TEST_P(EncoderTest, NegotiateResponse202HasNoContexts) {
   r.dialect = SMB2_DIALECT_202;
   r.security_buffer = token;
   r.contexts = {{SMB2_PREAUTH_INTEGRITY_CAPABILITIES, seq(38, 0)}};  // must be ignored
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeNegotiateResponse(r, w); });
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   EXPECT_EQ(le16(e.b, e.body() + 4), SMB2_DIALECT_202);
   EXPECT_EQ(le16(e.b, e.body() + 6), 0);
   EXPECT_EQ(le32(e.b, e.body() + 60), 0u);
@@ -134,25 +135,32 @@ TEST_P(EncoderTest, NegotiateResponse202HasNoContexts) {
 // MS-SMB2 2.2.6: StructureSize 9, SecurityBufferOffset 0x48.
 TEST_P(EncoderTest, SessionSetupResponse) {
   const Bytes token = seq(9, 0xA1);
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeSessionSetupResponse(1, token, w); });
+  const SessionSetupResponse r{SMB2_SESSION_FLAG_IS_GUEST, token};
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   EXPECT_EQ(e.at(64, 8), Bytes({9, 0, 1, 0, 0x48, 0, 9, 0}));
   EXPECT_EQ(e.at(0x48, 9), token);
   EXPECT_EQ(e.size(), 0x48 + 9u);
+  Encoded shorthand =
+      encode(GetParam(), [&](ByteWriter& w) { encodeSessionSetupResponse(1, token, w); });
+  EXPECT_EQ(shorthand.b, e.b);
 
-  Encoded empty = encode(GetParam(), [&](ByteWriter& w) { encodeSessionSetupResponse(0, {}, w); });
-  EXPECT_EQ(le16(empty.b, empty.body()), 9);
-  EXPECT_EQ(le16(empty.b, empty.body() + 6), 0);  // SecurityBufferLength
-  EXPECT_EQ(empty.size(), 64 + 9u);               // StructureSize counts one buffer byte
+  Encoded empty =
+      encode(GetParam(), [&](ByteWriter& w) { encodeResponse(SessionSetupResponse{}, w); });
+  EXPECT_EQ(empty.at(64, 9), Bytes({9, 0, 0, 0, 0, 0, 0, 0, 0}));  // SecurityBufferOffset 0
+  EXPECT_EQ(empty.size(), 64 + 9u);  // StructureSize counts one buffer byte
 }
 
 // MS-SMB2 2.2.10: 16 bytes.
 TEST_P(EncoderTest, TreeConnectResponse) {
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) {
-    encodeTreeConnectResponse(0x01, 0x00000800, 0x00000008, 0x001F01FF, w);
-  });
+  const TreeConnectResponse r{SMB2_SHARE_TYPE_DISK, 0x00000800, 0x00000008, 0x001F01FF};
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   EXPECT_EQ(e.at(64, 16),
             Bytes({16, 0, 0x01, 0, 0x00, 0x08, 0, 0, 0x08, 0, 0, 0, 0xFF, 0x01, 0x1F, 0x00}));
   EXPECT_EQ(e.size(), 80u);
+  Encoded shorthand = encode(GetParam(), [&](ByteWriter& w) {
+    encodeTreeConnectResponse(0x01, 0x00000800, 0x00000008, 0x001F01FF, w);
+  });
+  EXPECT_EQ(shorthand.b, e.b);
 }
 
 // MS-SMB2 2.2.14 and 2.2.13.2: StructureSize 89; CreateContextsOffset from the header start,
@@ -173,7 +181,7 @@ TEST_P(EncoderTest, CreateResponseWithContexts) {
   const Bytes mxac = {0, 0, 0, 0, 0xFF, 0x01, 0x1F, 0x00};  // QueryStatus, MaximalAccess
   const Bytes qfid = seq(32, 0x80);
   r.contexts = {{"MxAc", mxac}, {"QFid", qfid}, {"Long", seq(3, 0xE0)}};
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeCreateResponse(r, w); });
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   const Bytes& b = e.b;
   const size_t body = e.body();
   EXPECT_EQ(le16(b, body), 89);
@@ -230,7 +238,7 @@ TEST_P(EncoderTest, CreateResponseWithContexts) {
 TEST_P(EncoderTest, CreateResponseMxAcBytes) {
   CreateResponse r;
   r.contexts = {{"MxAc", {0, 0, 0, 0, 0xA9, 0x00, 0x12, 0x00}}};
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeCreateResponse(r, w); });
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   EXPECT_EQ(le32(e.b, e.body() + 80), 0x98u);
   EXPECT_EQ(le32(e.b, e.body() + 84), 32u);
   EXPECT_EQ(e.at(0x98, 32),
@@ -242,7 +250,7 @@ TEST_P(EncoderTest, CreateResponseMxAcBytes) {
 TEST_P(EncoderTest, CreateResponseWithoutContexts) {
   CreateResponse r;
   r.file_id = {7, 8};
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeCreateResponse(r, w); });
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   EXPECT_EQ(le16(e.b, e.body()), 89);
   EXPECT_EQ(le32(e.b, e.body() + 80), 0u);
   EXPECT_EQ(le32(e.b, e.body() + 84), 0u);
@@ -260,7 +268,7 @@ TEST_P(EncoderTest, CloseResponse) {
   r.allocation_size = 5;
   r.end_of_file = 6;
   r.file_attributes = 0x10;
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeCloseResponse(r, w); });
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   ASSERT_EQ(e.size(), 64 + 60u);
   EXPECT_EQ(le16(e.b, e.body()), 60);
   EXPECT_EQ(le16(e.b, e.body() + 2), 1);
@@ -269,59 +277,87 @@ TEST_P(EncoderTest, CloseResponse) {
   EXPECT_EQ(le32(e.b, e.body() + 56), 0x10u);
 }
 
-// StructureSize 4 bodies: FLUSH (2.2.18), LOCK (2.2.27), ECHO/LOGOFF/TREE_DISCONNECT.
+// The small bodies, table-driven: each is the whole body after the header. StructureSize 4 for
+// LOGOFF (2.2.8), TREE_DISCONNECT (2.2.12), FLUSH (2.2.18), LOCK (2.2.27) and ECHO (2.2.29);
 // SET_INFO (2.2.40) is StructureSize 2.
-TEST_P(EncoderTest, EmptyResponses) {
+TEST_P(EncoderTest, SmallResponses) {
   struct Case {
     std::string description;
-    std::function<void(ByteWriter&)> fn;
-    Bytes body;
+    ResponseBody body;
+    Bytes expected;
   };
   const std::vector<Case> cases = {
-      {"flush", [](ByteWriter& w) { encodeFlushResponse(w); }, {4, 0, 0, 0}},
-      {"lock", [](ByteWriter& w) { encodeLockResponse(w); }, {4, 0, 0, 0}},
-      {"empty", [](ByteWriter& w) { encodeEmptyResponse(w); }, {4, 0, 0, 0}},
-      {"set info", [](ByteWriter& w) { encodeSetInfoResponse(w); }, {2, 0}},
-      {"read header",
-       [](ByteWriter& w) { encodeReadResponseHeader(0x12345, w); },
+      {"logoff", LogoffResponse{}, {4, 0, 0, 0}},
+      {"tree disconnect", TreeDisconnectResponse{}, {4, 0, 0, 0}},
+      {"flush", FlushResponse{}, {4, 0, 0, 0}},
+      {"lock", LockResponse{}, {4, 0, 0, 0}},
+      {"echo", EchoResponse{}, {4, 0, 0, 0}},
+      {"set info", SetInfoResponse{}, {2, 0}},
+      // MS-SMB2 2.2.22: StructureSize 17, Reserved, Count, Remaining, WriteChannelInfo* 0.
+      {"write", WriteResponse{0x10000, 0}, {17, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+      // MS-SMB2 2.2.25.1: StructureSize 24, OplockLevel, Reserved, Reserved2, FileId.
+      {"oplock break",
+       OplockBreakResponse{SMB2_OPLOCK_LEVEL_II, FileId{0x0102, 0x0304}},
+       {24, 0, 1, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0, 4, 3, 0, 0, 0, 0, 0, 0}},
+      // MS-SMB2 2.2.2: StructureSize 9, ErrorContextCount, Reserved, ByteCount, ErrorData.
+      {"no body: ERROR", std::monostate{}, {9, 0, 0, 0, 0, 0, 0, 0, 0}},
+      {"error, no data", ErrorResponse{}, {9, 0, 0, 0, 0, 0, 0, 0, 0}},
+      {"error with data", ErrorResponse{{1, 2, 3, 4}}, {9, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4}},
+      // MS-SMB2 2.2.34, 2.2.36, 2.2.38: StructureSize 9, OutputBufferOffset 0x48, Length.
+      {"query directory", QueryDirectoryResponse{{5, 6, 7}}, {9, 0, 0x48, 0, 3, 0, 0, 0, 5, 6, 7}},
+      {"query directory, empty", QueryDirectoryResponse{}, {9, 0, 0x48, 0, 0, 0, 0, 0, 0}},
+      {"change notify",
+       ChangeNotifyResponse{{0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 'a', 0}},
+       {9, 0, 0x48, 0, 14, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 'a', 0}},
+      {"query info", QueryInfoResponse{{0xAA, 0xBB}}, {9, 0, 0x48, 0, 2, 0, 0, 0, 0xAA, 0xBB}},
+      // MS-SMB2 2.2.20 with the data in the struct: DataOffset 0x50, DataLength, then the data.
+      {"read, buffer",
+       ReadResponse{0, 0, 0, ReadResponse::Placement::kBuffer, {0xD0, 0xD1, 0xD2}},
+       {17, 0, 0x50, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xD0, 0xD1, 0xD2}},
+      {"read, empty buffer",
+       ReadResponse{},
+       {17, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+      // The data follows as a file segment: the fixed part only, DataLength counting it.
+      {"read, segment",
+       ReadResponse::inSegment(0x12345),
        {17, 0, 0x50, 0, 0x45, 0x23, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-      {"write",
-       [](ByteWriter& w) { encodeWriteResponse(0x10000, w); },
-       {17, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-      {"error, no data",
-       [](ByteWriter& w) { encodeErrorResponse(w); },
-       {9, 0, 0, 0, 0, 0, 0, 0, 0}},
-      {"error with data",
-       [](ByteWriter& w) {
-         encodeErrorResponse(w, Bytes{1, 2, 3, 4});
-       },
-       {9, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4}},
-      {"query directory",
-       [](ByteWriter& w) {
-         encodeQueryDirectoryResponse(Bytes{5, 6, 7}, w);
-       },
-       {9, 0, 0x48, 0, 3, 0, 0, 0, 5, 6, 7}},
-      {"query directory, empty",
-       [](ByteWriter& w) { encodeQueryDirectoryResponse({}, w); },
-       {9, 0, 0x48, 0, 0, 0, 0, 0, 0}},
-      {"query info",
-       [](ByteWriter& w) {
-         encodeQueryInfoResponse(Bytes{0xAA, 0xBB}, w);
-       },
-       {9, 0, 0x48, 0, 2, 0, 0, 0, 0xAA, 0xBB}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.description);
-    Encoded e = encode(GetParam(), c.fn);
-    EXPECT_EQ(e.at(64, e.size() - 64), c.body);
+    Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(c.body, w); });
+    EXPECT_EQ(e.at(64, e.size() - 64), c.expected);
   }
+}
+
+// A READ's data already in the output (the dispatcher's payload area) stays untouched; only the
+// 16 bytes of room in front of it become the fixed part, and the message ends with the data.
+TEST_P(EncoderTest, ReadResponseInPlace) {
+  const Bytes data = seq(300, 0x40);
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) {
+    w.zeros(ReadResponse::kFixedSize);  // the room ReadPayload::reserve leaves
+    w.bytes(data);
+    const uint8_t* before = w.buf().data();
+    encodeResponse(ReadResponse::inPlace(300), w);
+    EXPECT_EQ(w.buf().data(), before) << "nothing appended, nothing moved";
+  });
+  EXPECT_EQ(e.at(64, 16), Bytes({17, 0, 0x50, 0, 0x2C, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(e.at(0x50, 300), data);
+  EXPECT_EQ(e.size(), 0x50 + 300u);
+
+  // Nothing read: DataLength 0 and the one pad byte of Buffer.
+  Encoded empty = encode(GetParam(), [&](ByteWriter& w) {
+    w.zeros(ReadResponse::kFixedSize);
+    encodeResponse(ReadResponse::inPlace(0), w);
+  });
+  EXPECT_EQ(empty.at(64, 17), Bytes({17, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(empty.size(), 64 + 17u);
 }
 
 // MS-SMB2 2.2.32: StructureSize 49, output at 0x70.
 TEST_P(EncoderTest, IoctlResponse) {
   const Bytes out = seq(24, 0x30);
   Encoded e = encode(GetParam(), [&](ByteWriter& w) {
-    encodeIoctlResponse(0x00140204, FileId{~0ULL, ~0ULL}, out, w);
+    encodeResponse(IoctlResponse{0x00140204, FileId{~0ULL, ~0ULL}, out}, w);
   });
   const size_t body = e.body();
   EXPECT_EQ(le16(e.b, body), 49);
@@ -333,10 +369,17 @@ TEST_P(EncoderTest, IoctlResponse) {
   EXPECT_EQ(le32(e.b, body + 28), 0u);     // InputCount
   EXPECT_EQ(le32(e.b, body + 32), 0x70u);  // OutputOffset
   EXPECT_EQ(le32(e.b, body + 36), 24u);    // OutputCount
-  EXPECT_EQ(le32(e.b, body + 40), 0u);
-  EXPECT_EQ(le32(e.b, body + 44), 0u);
+  EXPECT_EQ(le32(e.b, body + 40), 0u);     // Flags
+  EXPECT_EQ(le32(e.b, body + 44), 0u);     // Reserved2
   EXPECT_EQ(e.at(0x70, 24), out);
   EXPECT_EQ(e.size(), 0x70 + 24u);
+
+  // No output: the 48 fixed bytes only.
+  Encoded none = encode(GetParam(), [&](ByteWriter& w) {
+    encodeResponse(IoctlResponse{0x00060194, FileId{1, 2}, {}}, w);
+  });
+  EXPECT_EQ(le32(none.b, none.body() + 36), 0u);
+  EXPECT_EQ(none.size(), 0x70u);
 }
 
 // Encoder output decodes with an independent reading of the same layout: a CREATE response
@@ -344,7 +387,7 @@ TEST_P(EncoderTest, IoctlResponse) {
 TEST_P(EncoderTest, CreateResponseChainParsesAsContexts) {
   CreateResponse r;
   r.contexts = {{"MxAc", seq(8, 1)}, {"QFid", seq(32, 2)}};
-  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeCreateResponse(r, w); });
+  Encoded e = encode(GetParam(), [&](ByteWriter& w) { encodeResponse(r, w); });
   uint32_t ctx_off = le32(e.b, e.body() + 80);
   uint32_t ctx_len = le32(e.b, e.body() + 84);
   // Graft the chain into a CREATE request with an empty name.
