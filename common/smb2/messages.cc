@@ -572,27 +572,4 @@ void encodeTreeConnectResponse(uint8_t share_type, uint32_t share_flags, uint32_
   encodeResponse(TreeConnectResponse{share_type, share_flags, capabilities, maximal_access}, w);
 }
 
-void encodeCreateResponse(const CreateResponse& r, ByteWriter& w) { encodeResponse(r, w); }
-void encodeCloseResponse(const CloseResponse& r, ByteWriter& w) { encodeResponse(r, w); }
-void encodeFlushResponse(ByteWriter& w) { encodeResponse(FlushResponse{}, w); }
-void encodeReadResponseHeader(uint32_t data_length, ByteWriter& w) {
-  encodeResponse(ReadResponse::inSegment(data_length), w);
-}
-void encodeWriteResponse(uint32_t count, ByteWriter& w) { encodeResponse(WriteResponse{count}, w); }
-void encodeLockResponse(ByteWriter& w) { encodeResponse(LockResponse{}, w); }
-void encodeIoctlResponse(uint32_t ctl_code, const FileId& file_id, ByteSpan output, ByteWriter& w) {
-  encodeResponse(IoctlResponse{ctl_code, file_id, Bytes(output.begin(), output.end())}, w);
-}
-void encodeQueryDirectoryResponse(ByteSpan output, ByteWriter& w) {
-  encodeResponse(QueryDirectoryResponse{Bytes(output.begin(), output.end())}, w);
-}
-void encodeQueryInfoResponse(ByteSpan output, ByteWriter& w) {
-  encodeResponse(QueryInfoResponse{Bytes(output.begin(), output.end())}, w);
-}
-void encodeSetInfoResponse(ByteWriter& w) { encodeResponse(SetInfoResponse{}, w); }
-void encodeEmptyResponse(ByteWriter& w) { encodeResponse(EchoResponse{}, w); }
-void encodeErrorResponse(ByteWriter& w, ByteSpan error_data) {
-  encodeResponse(ErrorResponse{Bytes(error_data.begin(), error_data.end())}, w);
-}
-
 }  // namespace xsmb::smb2

@@ -347,19 +347,4 @@ void encodeSessionSetupResponse(uint16_t session_flags, ByteSpan security_buffer
 void encodeTreeConnectResponse(uint8_t share_type, uint32_t share_flags, uint32_t capabilities,
                                uint32_t maximal_access, ByteWriter& w);
 
-// The per-command encoders the handlers still call, until they return typed bodies: each fills
-// the struct and calls encodeResponse.
-void encodeCreateResponse(const CreateResponse& r, ByteWriter& w);
-void encodeCloseResponse(const CloseResponse& r, ByteWriter& w);
-void encodeFlushResponse(ByteWriter& w);
-void encodeReadResponseHeader(uint32_t data_length, ByteWriter& w);
-void encodeWriteResponse(uint32_t count, ByteWriter& w);
-void encodeLockResponse(ByteWriter& w);
-void encodeIoctlResponse(uint32_t ctl_code, const FileId& file_id, ByteSpan output, ByteWriter& w);
-void encodeQueryDirectoryResponse(ByteSpan output, ByteWriter& w);
-void encodeQueryInfoResponse(ByteSpan output, ByteWriter& w);
-void encodeSetInfoResponse(ByteWriter& w);
-void encodeEmptyResponse(ByteWriter& w);
-void encodeErrorResponse(ByteWriter& w, ByteSpan error_data = {});
-
 }  // namespace xsmb::smb2

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
+#include <variant>
 #include <vector>
 
 #include "common/base/log.h"
@@ -133,15 +135,31 @@ void signMessage(std::span<uint8_t> msg, crypto::SigningAlgorithm alg, const Byt
   crypto::signInPlace(alg, key, msg);
 }
 
-// The response of deferred I/O: `msg` holds the SMB2 header and, from `body`, what the I/O
-// produced; an error status replaces the body with an ERROR body.
-Bytes completeDeferred(Bytes msg, size_t body, NtStatus st, bool sign, const Bytes& key,
-                       crypto::SigningAlgorithm alg) {
-  ByteWriter w(&msg);
-  if (ntIsError(st) || (st != STATUS_SUCCESS && msg.size() == body)) {
-    msg.resize(body);
-    encodeErrorResponse(w);
+// Encodes the body of the response whose header ends at `body_start` in `out` (MS-SMB2 2.2.2 -
+// 2.2.40). An error status (STATUS_MORE_PROCESSING_REQUIRED is none) sends the ERROR response:
+// the handler's ErrorResponse, else one without ErrorData. A READ's data placed in `out` by its
+// ReadPayload stays where it is, cut to the length read; anything else beyond `body_start` (such
+// a payload area of a READ that failed) is dropped first.
+void encodeBody(Bytes& out, size_t body_start, NtStatus st, ResponseBody& body) {
+  if (ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED &&
+      !std::holds_alternative<ErrorResponse>(body)) {
+    body = ErrorResponse{};
   }
+  const auto* read = std::get_if<ReadResponse>(&body);
+  if (read && read->placement == ReadResponse::Placement::kInPlace) {
+    out.resize(body_start + ReadResponse::kFixedSize + read->data_length);  // never grows
+  } else {
+    out.resize(body_start);
+  }
+  ByteWriter w(&out);
+  encodeResponse(body, w);
+}
+
+// The response of deferred I/O: `msg` holds the SMB2 header, from `body` a READ's data where the
+// I/O put it; `finish` gave the status and the body.
+Bytes completeDeferred(Bytes msg, size_t body, NtStatus st, ResponseBody& out, bool sign,
+                       const Bytes& key, crypto::SigningAlgorithm alg) {
+  encodeBody(msg, body, st, out);
   storeU32(&msg[kHeaderStatusOffset], st);
   if (sign) signMessage(msg, alg, key);
   return msg;
@@ -329,9 +347,10 @@ void prepareAsyncReply(Chain& c, const Request& req, session::Session* s, const 
 }
 
 // Calls the handler, under the session user's Unix identity for commands that reach the
-// filesystem by path (when the server runs as root).
+// filesystem by path (when the server runs as root). A READ's data goes straight into the
+// output, where the body of its response will be (ctx.read_payload).
 NtStatus runHandler(Chain& c, const Request& req, const CommandInfo& ci, session::Session* s,
-                    const PendingResponse& pr, RequestContext& ctx) {
+                    const PendingResponse& pr, RequestContext& ctx, ResponseBody& body) {
   ctx.session = s;
   prepareAsyncReply(c, req, s, pr, ctx);
   bool identity_ok = true;
@@ -352,16 +371,18 @@ NtStatus runHandler(Chain& c, const Request& req, const CommandInfo& ci, session
       !ctx.async_reply.seal && !*c.seal_session) {
     ctx.file_segment = c.segment;  // offered once the signing decision is known
   }
+  ctx.read_payload = handlers::ReadPayload(&c.out, req.body_start);
   // Never serve a request with the daemon's own (root) rights by accident.
-  ByteWriter w(&c.out);
-  NtStatus st = identity_ok ? ci.fn(ctx, w) : STATUS_ACCESS_DENIED;
+  NtStatus st = identity_ok ? ci.fn(ctx, body) : STATUS_ACCESS_DENIED;
   if (st != STATUS_SUCCESS && ctx.file_segment) *ctx.file_segment = {};
   return st;
 }
 
-// Completes the response header after the handler: async id, ERROR body, status, session and
-// tree ids, credits, signing key, preauth integrity hash; the server-side latency sample.
-void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, PendingResponse* pr) {
+// Completes the response after the handler: async id, the encoded body (unless its I/O is
+// deferred), status, session and tree ids, credits, signing key, preauth integrity hash; the
+// server-side latency sample.
+void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, ResponseBody& body,
+                    PendingResponse* pr) {
   session::ConnState& conn = c.conn;
   Bytes& out = c.out;
   const size_t start = req.start;
@@ -371,13 +392,7 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Pe
              loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_ASYNC_COMMAND);
     storeU64(&out[start + kHeaderAsyncIdOffset], ctx.async_id);
   }
-  const bool is_deferred = static_cast<bool>(ctx.deferred_io.prepare);
-  if (!is_deferred && ((ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED) ||
-                       (st != STATUS_SUCCESS && out.size() == req.body_start))) {
-    out.resize(req.body_start);
-    ByteWriter w(&out);
-    encodeErrorResponse(w, ctx.error_data);
-  }
+  if (!ctx.deferred_io.finish) encodeBody(out, req.body_start, st, body);
   storeU32(&out[start + kHeaderStatusOffset], st);
   if (conn.server->dataplane) {  // server-measured latency histogram, one sample per request
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -417,20 +432,30 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Pe
 }
 
 // Hands a request whose file I/O runs later to the caller: its response is completed then
-// (header as patched here, body and status from the I/O, signed as decided here).
+// (header as patched here, body and status from the I/O, signed as decided here). A READ reads
+// into the message itself, into the payload area where its response's Buffer goes.
 void deferResponse(Chain& c, const Request& req, RequestContext& ctx, const PendingResponse& pr) {
   Bytes msg(c.out.begin() + req.start, c.out.begin() + req.body_start);
   const size_t body = msg.size();
-  ByteWriter fw(&msg);
-  c.deferred->io = ctx.deferred_io.prepare(fw);
-  c.deferred->fd = std::move(ctx.deferred_io.fd);
+  RequestContext::DeferredIo& d = ctx.deferred_io;
+  vfs::FileIo io{d.op, d.fd->get(), d.offset, nullptr, 0, d.datasync};
+  if (d.op == vfs::FileIo::Op::kRead) {
+    std::span<uint8_t> data = handlers::ReadPayload(&msg, body).reserve(d.length);
+    io.data = data.data();
+    io.length = data.size();
+  } else if (d.op == vfs::FileIo::Op::kWrite) {
+    io.data = const_cast<uint8_t*>(d.source.data());  // only read from: a write's source
+    io.length = d.source.size();
+  }
+  c.deferred->io = io;
+  c.deferred->fd = std::move(d.fd);
   // A READ's target points into `msg`'s heap buffer, which moving the vector into the closure
   // keeps where it is.
-  c.deferred->complete = [msg = std::move(msg), body, finish = std::move(ctx.deferred_io.finish),
-                          sign = pr.sign, key = pr.key, alg = pr.alg](int64_t r) mutable {
-    ByteWriter fw(&msg);
-    NtStatus st = finish(r, fw, body);
-    return completeDeferred(std::move(msg), body, st, sign, key, alg);
+  c.deferred->complete = [msg = std::move(msg), body, finish = std::move(d.finish), sign = pr.sign,
+                          key = pr.key, alg = pr.alg](int64_t r) mutable {
+    ResponseBody out;
+    NtStatus st = finish(r, out);
+    return completeDeferred(std::move(msg), body, st, out, sign, key, alg);
   };
   c.out.resize(req.start);
 }
@@ -448,14 +473,15 @@ bool handleRequest(Chain& c, Request& req) {
   session::Session* s = req.sid ? conn.findSession(req.sid) : nullptr;
   c.cur_session = s ? req.sid : 0;
   c.cur_tree = 0;
+  ResponseBody body;
   NtStatus st = checkRequest(c, req, ci, s, ctx, &pr);
   if (st == STATUS_SUCCESS) {
     chargeRequest(conn, s, ctx.tree, req.h, req.msg);  // live limits (pacing.h)
-    st = runHandler(c, req, *ci, s, pr, ctx);
+    st = runHandler(c, req, *ci, s, pr, ctx, body);
   }
   if (req.h.command == SMB2_CREATE && st != STATUS_SUCCESS) c.create_error = st;
-  finishResponse(c, req, ctx, st, &pr);
-  if (ctx.deferred_io.prepare) {
+  finishResponse(c, req, ctx, st, body, &pr);
+  if (ctx.deferred_io.finish) {
     deferResponse(c, req, ctx, pr);
     return false;
   }

@@ -4,13 +4,14 @@
 
 #include <cstdint>
 
-#include "common/base/bytes.h"
+#include "common/smb2/messages.h"
 #include "common/smb2/ntstatus.h"
 #include "server/handlers/handler.h"
 
 namespace xsmb::dispatch {
 
-using HandlerFn = NtStatus (*)(handlers::RequestContext&, ByteWriter&);
+// Returns the status and sets the typed response body, which the dispatcher encodes.
+using HandlerFn = NtStatus (*)(handlers::RequestContext&, smb2::ResponseBody&);
 
 struct CommandInfo {
   HandlerFn fn;  // nullptr: never dispatched (CANCEL is handled before dispatch)

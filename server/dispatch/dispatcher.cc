@@ -4,6 +4,7 @@
 #include "common/crypto/transform.h"
 #include "common/smb2/constants.h"
 #include "common/smb2/header.h"
+#include "common/smb2/messages.h"
 #include "server/dispatch/chain.h"
 #include "server/handlers/handler.h"
 
@@ -53,16 +54,29 @@ Bytes processTransform(session::ConnState& conn, ByteSpan payload) {
   return seal(conn, sid, std::move(resp), /*has_room=*/true);
 }
 
+// MS-SMB2 3.3.5.3.1: an SMB1 NEGOTIATE offering SMB2 is answered with an SMB2 NEGOTIATE
+// response (MessageId 0, one credit); one offering no SMB2 dialect, or a second NEGOTIATE, closes
+// the connection.
+Bytes processSmb1Negotiate(session::ConnState& conn, ByteSpan payload) {
+  std::optional<NegotiateResponse> resp;
+  if (!conn.negotiated) resp = handlers::handleSmb1Negotiate(conn, payload);
+  if (!resp) return refuse(conn);
+  Header h;
+  h.command = SMB2_NEGOTIATE;
+  h.flags = SMB2_FLAGS_SERVER_TO_REDIR;
+  h.credits = 1;
+  ByteWriter w;
+  encodeHeader(h, w);
+  encodeResponse(ResponseBody(std::move(*resp)), w);
+  return w.take();
+}
+
 }  // namespace
 
 Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   if (payload.size() < 4) return refuse(conn);
   uint32_t protocol = loadU32(payload.data());
-  if (protocol == kSmb1ProtocolId) {
-    Bytes r = conn.negotiated ? Bytes{} : handlers::handleSmb1Negotiate(conn, payload);
-    if (r.empty()) return refuse(conn);
-    return r;
-  }
+  if (protocol == kSmb1ProtocolId) return processSmb1Negotiate(conn, payload);
   if (protocol == kTransformProtocolId) return processTransform(conn, payload);
   if (protocol != kProtocolId) return refuse(conn);
   uint64_t seal_sid = 0;

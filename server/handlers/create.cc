@@ -82,7 +82,7 @@ void fillTimes(const vfs::FileMeta& m, CreateResponse* r) {
 }
 
 // A named pipe on IPC$ (srvsvc, wkssvc, lsarpc, samr), served by the sandboxed helper.
-NtStatus openPipe(RequestContext& ctx, const CreateRequest& req, ByteWriter& body) {
+NtStatus openPipe(RequestContext& ctx, const CreateRequest& req, ResponseBody& out) {
   if (!ctx.server->rpcd) return STATUS_OBJECT_NAME_NOT_FOUND;
   rpc::CallerInfo caller;
   caller.user = ctx.session->user;
@@ -109,7 +109,7 @@ NtStatus openPipe(RequestContext& ctx, const CreateRequest& req, ByteWriter& bod
   resp.file_id = {o->volatile_id, o->volatile_id};
   if (ctx.compound_file_id) *ctx.compound_file_id = resp.file_id;
   ctx.conn->opens[o->volatile_id] = std::move(o);
-  encodeCreateResponse(resp, body);
+  out = std::move(resp);
   return STATUS_SUCCESS;
 }
 
@@ -438,14 +438,14 @@ session::Open* findOpen(RequestContext& ctx, const FileId& id) {
   return o;
 }
 
-NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   CreateRequest req;
   if (NtStatus st = decodeCreateRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   XLOG(DEBUG) << "CREATE '" << req.name << "' access 0x" << std::hex << req.desired_access
               << " attrs 0x" << req.file_attributes << " share 0x" << req.share_access << " disp "
               << req.create_disposition << " options 0x" << req.create_options << std::dec;
   session::TreeConnect& tree = *ctx.tree;
-  if (tree.ipc) return openPipe(ctx, req, body);
+  if (tree.ipc) return openPipe(ctx, req, out);
 
   if (NtStatus st = validateCreateRequest(req); st != STATUS_SUCCESS) return st;
   std::string name;
@@ -471,11 +471,11 @@ NtStatus handleCreate(RequestContext& ctx, ByteWriter& body) {
     return st;
   if (ctx.compound_file_id) *ctx.compound_file_id = resp.file_id;
   ctx.conn->opens[o->volatile_id] = std::move(o);
-  encodeCreateResponse(resp, body);
+  out = std::move(resp);
   return STATUS_SUCCESS;
 }
 
-NtStatus handleClose(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleClose(RequestContext& ctx, ResponseBody& out) {
   CloseRequest req;
   if (NtStatus st = decodeCloseRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
@@ -495,7 +495,7 @@ NtStatus handleClose(RequestContext& ctx, ByteWriter& body) {
     }
   }
   ctx.conn->closeOpen(o->volatile_id);
-  encodeCloseResponse(resp, body);
+  out = resp;
   return STATUS_SUCCESS;
 }
 

@@ -10,8 +10,8 @@
 #include <algorithm>
 
 #include "common/base/unicode.h"
-#include "server/session/replies.h"
 #include "server/handlers/handler.h"
+#include "server/session/replies.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/info.h"
 #include "server/vfs/path.h"
@@ -59,7 +59,7 @@ NtStatus snapshot(session::Open& o, const std::string& pattern, int dirfd) {
 
 }  // namespace
 
-NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleQueryDirectory(RequestContext& ctx, ResponseBody& body) {
   QueryDirectoryRequest req;
   if (NtStatus st = decodeQueryDirectoryRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
@@ -123,7 +123,7 @@ NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body) {
     if (o->dir_next < o->dir_names.size()) return STATUS_INFO_LENGTH_MISMATCH;
     return first ? STATUS_NO_SUCH_FILE : STATUS_NO_MORE_FILES;
   }
-  encodeQueryDirectoryResponse(out, body);
+  body = QueryDirectoryResponse{std::move(out)};
   return STATUS_SUCCESS;
 }
 
@@ -149,14 +149,13 @@ bool encodeNotifyEvents(const std::vector<vfs::NotifyEvent>& events, size_t limi
   return true;
 }
 
-// The CHANGE_NOTIFY response body (MS-SMB2 2.2.36) for `events`, or an empty body with
+// The CHANGE_NOTIFY response (MS-SMB2 2.2.36) for `events`, or no body (an ERROR response) with
 // STATUS_NOTIFY_ENUM_DIR when they overflowed or do not fit.
 NtStatus notifyBody(const std::vector<vfs::NotifyEvent>& events, bool overflow, size_t limit,
-                    Bytes* body) {
+                    ResponseBody* body) {
   Bytes entries;
   if (overflow || !encodeNotifyEvents(events, limit, &entries)) return STATUS_NOTIFY_ENUM_DIR;
-  ByteWriter w(body);
-  encodeQueryDirectoryResponse(entries, w);  // same layout: StructureSize 9, offset, length
+  *body = ChangeNotifyResponse{std::move(entries)};
   return STATUS_SUCCESS;
 }
 
@@ -178,14 +177,14 @@ void onDirectoryChange(const std::weak_ptr<session::NotifyState>& weak, const vf
   session::NotifyState::Waiting w = std::move(st->waiting.front());
   st->waiting.erase(st->waiting.begin());
   if (!conn) return;
-  Bytes body;
+  ResponseBody body;
   NtStatus status = notifyBody({e}, false, w.buffer_size, &body);
   conn->sendUnsolicited(session::buildAsyncResponse(w.reply, status, body));
 }
 
 }  // namespace
 
-NtStatus handleChangeNotify(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleChangeNotify(RequestContext& ctx, ResponseBody& body) {
   ChangeNotifyRequest req;
   if (NtStatus st = decodeChangeNotifyRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
@@ -207,11 +206,9 @@ NtStatus handleChangeNotify(RequestContext& ctx, ByteWriter& body) {
   std::lock_guard<std::mutex> lock(st.mu);
   if (!st.queued.empty() || st.overflow) {
     // Changes since the last request are reported at once (MS-SMB2 3.3.5.19).
-    Bytes out;
-    NtStatus status = notifyBody(st.queued, st.overflow, req.output_buffer_length, &out);
+    NtStatus status = notifyBody(st.queued, st.overflow, req.output_buffer_length, &body);
     st.queued.clear();
     st.overflow = false;
-    body.bytes(out);
     return status;
   }
   // Requests of this open that a change already answered leave their AsyncId behind; drop them

@@ -1,13 +1,19 @@
 // Command handlers (MS-SMB2 3.3.5.x): each takes one decoded-on-demand request message and
-// appends its response body. The dispatcher (server/dispatch/dispatcher.h) owns the header,
-// credits, signing and compounding; a handler only sees what its command needs.
+// returns its status and its typed response body (smb2::ResponseBody). The dispatcher
+// (server/dispatch/dispatcher.h) encodes that body after the handler returned, and owns the
+// header, credits, signing and compounding; a handler only sees what its command needs and never
+// writes response bytes itself, with one exception: a READ's data, which it reads straight into
+// the place the dispatcher gives it (ReadPayload), so that the data is never copied.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <span>
 
 #include "common/base/bytes.h"
 #include "common/smb2/header.h"
+#include "common/smb2/messages.h"
 #include "common/smb2/ntstatus.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
@@ -15,6 +21,29 @@
 #include "server/vfs/io_engine.h"
 
 namespace xsmb::handlers {
+
+// Where a READ response's data goes without a copy (MS-SMB2 2.2.20). The dispatcher makes one over
+// its output buffer, at the body of the request's response: the area reserve() returns is exactly
+// where the Buffer of the encoded READ response will be (DataOffset 0x50 from its header). A
+// handler reads the data into it and answers smb2::ReadResponse::inPlace(n) with n no larger than
+// what it reserved; the dispatcher then cuts the area to n bytes and writes the fixed part in front
+// of it. Any other answer (an error, another body) makes the dispatcher discard the area.
+class ReadPayload {
+ public:
+  ReadPayload() = default;
+  ReadPayload(Bytes* out, size_t body_start) : out_(out), body_start_(body_start) {}
+  // `length` writable bytes (zero-filled, like the response vector they are part of); valid until
+  // the handler returns or calls reserve again, which replaces the area.
+  std::span<uint8_t> reserve(size_t length) {
+    const size_t data = body_start_ + smb2::ReadResponse::kFixedSize;
+    out_->resize(data + length);
+    return {out_->data() + data, length};
+  }
+
+ private:
+  Bytes* out_ = nullptr;
+  size_t body_start_ = 0;
+};
 
 struct RequestContext {
   session::ServerContext* server;
@@ -32,7 +61,6 @@ struct RequestContext {
   bool sign_response = false;        // SESSION_SETUP: sign this response (3.1.1 final)
   session::Session* preauth_session = nullptr;  // hash the response into this session's value
   bool preauth_connection = false;  // NEGOTIATE 3.1.1: hash the response into the connection's
-  Bytes error_data;                 // ErrorData of an ERROR response (MS-SMB2 2.2.2)
   // Async requests: the dispatcher fills `async_reply` (how the final response must be signed
   // or sealed); a handler that goes async sets `async_id` and returns STATUS_PENDING.
   session::AsyncReply async_reply;
@@ -40,45 +68,60 @@ struct RequestContext {
   // must not block; READ/WRITE then try RWF_NOWAIT and otherwise set `deferred_io` and return
   // STATUS_PENDING: one file operation run by the worker's I/O engine (io_uring, or threads).
   bool on_event_loop = false;
-  // `prepare` appends what precedes the data to the response body and returns the operation (a
-  // READ's target points into that body, which is not touched again until `finish`); `finish` turns
-  // the result (bytes, or -errno) into the status and body; `body_start` is where the body begins
-  // in the buffer `body` writes to.
+  // The operation, described for the dispatcher, which builds the vfs::FileIo: `op`, the
+  // descriptor, `offset` (bytes); kRead reads `length` bytes into a place the dispatcher owns,
+  // the Buffer of the deferred response itself (its ReadPayload), so the data is read where it is
+  // sent from; kWrite writes `source` (in the request message, which stays alive until the reply),
+  // with RWF_DSYNC when `datasync`; kFsync syncs. `finish` runs when the operation completed and
+  // turns its result (bytes, or -errno) into the status and body: a READ's success is
+  // smb2::ReadResponse::inPlace(n) with n <= `length`. Deferred I/O is pending when `finish` is
+  // set.
   struct DeferredIo {
+    vfs::FileIo::Op op = vfs::FileIo::Op::kRead;
     std::shared_ptr<vfs::UniqueFd> fd;  // keeps the descriptor open while the I/O runs
-    std::function<vfs::FileIo(ByteWriter& body)> prepare;
-    std::function<NtStatus(int64_t result, ByteWriter& body, size_t body_start)> finish;
+    uint64_t offset = 0;
+    size_t length = 0;  // kRead only
+    ByteSpan source;    // kWrite only
+    bool datasync = false;
+    std::function<NtStatus(int64_t result, smb2::ResponseBody& out)> finish;
   } deferred_io;
+  // READ: where its data is read to without a copy (set by the dispatcher for every request).
+  ReadPayload read_payload;
   // Set (on the event loop, for a lone request whose response is neither signed nor sealed)
-  // where a READ may leave its data in the page cache: the handler then encodes only the READ
-  // response header and describes the data here; the caller sends it with sendfile.
+  // where a READ may leave its data in the page cache or in a buffer of its own: the handler then
+  // answers smb2::ReadResponse::inSegment(length), whose encoding is the fixed part only, and
+  // describes the data here; the caller sends it with sendfile or from that buffer.
   vfs::FileSegment* file_segment = nullptr;
   // The Unix identity this request runs as (when the server runs as root), else nullptr.
   const vfs::UnixIdentity* identity = nullptr;
   uint64_t async_id = 0;
 };
 
-// Each returns the NTSTATUS of the response. For an error status the dispatcher discards the
-// body and sends an ERROR response (MS-SMB2 2.2.2) — except STATUS_MORE_PROCESSING_REQUIRED and
-// STATUS_BUFFER_OVERFLOW, whose bodies are sent.
-NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body);
-NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body);
-NtStatus handleLogoff(RequestContext& ctx, ByteWriter& body);
-NtStatus handleTreeConnect(RequestContext& ctx, ByteWriter& body);
-NtStatus handleTreeDisconnect(RequestContext& ctx, ByteWriter& body);
-NtStatus handleCreate(RequestContext& ctx, ByteWriter& body);
-NtStatus handleClose(RequestContext& ctx, ByteWriter& body);
-NtStatus handleFlush(RequestContext& ctx, ByteWriter& body);
-NtStatus handleRead(RequestContext& ctx, ByteWriter& body);
-NtStatus handleWrite(RequestContext& ctx, ByteWriter& body);
-NtStatus handleLock(RequestContext& ctx, ByteWriter& body);
-NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body);
-NtStatus handleEcho(RequestContext& ctx, ByteWriter& body);
-NtStatus handleQueryDirectory(RequestContext& ctx, ByteWriter& body);
-NtStatus handleChangeNotify(RequestContext& ctx, ByteWriter& body);
-NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body);
-NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body);
-NtStatus handleOplockBreak(RequestContext& ctx, ByteWriter& body);
+// Each returns the NTSTATUS of the response and sets `out` (which starts as std::monostate) to
+// its body. The dispatcher encodes `out`, except that for an error status it sends an ERROR
+// response (MS-SMB2 2.2.2) instead: the smb2::ErrorResponse the handler set (with its
+// ErrorData), else one without data. STATUS_MORE_PROCESSING_REQUIRED is not such an error, nor
+// are warnings and informational statuses (STATUS_BUFFER_OVERFLOW, STATUS_NOTIFY_ENUM_DIR):
+// their bodies are sent, and a body left std::monostate is sent as ERROR. With STATUS_PENDING and
+// `deferred_io.finish` set, `out` is ignored: `finish` produces the body later.
+NtStatus handleNegotiate(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleSessionSetup(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleLogoff(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleTreeConnect(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleTreeDisconnect(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleCreate(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleClose(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleFlush(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleRead(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleWrite(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleLock(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleIoctl(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleEcho(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleQueryDirectory(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleChangeNotify(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleQueryInfo(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleSetInfo(RequestContext& ctx, smb2::ResponseBody& out);
+NtStatus handleOplockBreak(RequestContext& ctx, smb2::ResponseBody& out);
 
 // Looks up the open a request names: the compound's current FileId when `id` is the related
 // placeholder, checking that it belongs to the request's session and tree.
@@ -101,9 +144,10 @@ inline bool applyEncryptPolicy(config::EncryptPolicy policy, bool can_encrypt, b
   return true;
 }
 
-// Builds the answer to an SMB1 NEGOTIATE that offers SMB2 dialects (MS-SMB2 3.3.5.3.1): a full
-// SMB2 message (header + NEGOTIATE response with dialect 0x02FF or 0x0202), without transport
-// framing. Empty when the request offers no SMB2 dialect.
-Bytes handleSmb1Negotiate(session::ConnState& conn, ByteSpan smb1_message);
+// The answer to an SMB1 NEGOTIATE that offers SMB2 dialects (MS-SMB2 3.3.5.3.1): the SMB2
+// NEGOTIATE response with dialect 0x02FF or 0x0202, for the dispatcher to send behind an SMB2
+// header (MessageId 0, one credit). std::nullopt when the request offers no SMB2 dialect.
+std::optional<smb2::NegotiateResponse> handleSmb1Negotiate(session::ConnState& conn,
+                                                           ByteSpan smb1_message);
 
 }  // namespace xsmb::handlers

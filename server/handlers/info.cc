@@ -263,7 +263,7 @@ NtStatus setSecurityInfo(session::Open& o, const SetInfoRequest& req) {
 
 }  // namespace
 
-NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleQueryInfo(RequestContext& ctx, ResponseBody& body) {
   QueryInfoRequest req;
   if (NtStatus st = decodeQueryInfoRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
@@ -288,10 +288,10 @@ NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body) {
       if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
       out = vfs::querySecurityDescriptor(o->fd.get(), sb, o->directory, req.additional_information);
       if (out.size() > req.output_buffer_length) {
-        // MS-SMB2 3.3.5.20.3: tell the client the size it needs.
+        // MS-SMB2 3.3.5.20.3: tell the client the size it needs (ErrorData, 2.2.2.2).
         ByteWriter need;
         need.u32(static_cast<uint32_t>(out.size()));
-        ctx.error_data = need.take();
+        body = ErrorResponse{need.take()};
         return STATUS_BUFFER_TOO_SMALL;
       }
       st = STATUS_SUCCESS;
@@ -307,14 +307,14 @@ NtStatus handleQueryInfo(RequestContext& ctx, ByteWriter& body) {
   if (out.size() > limit) {
     if (limit < min_size || limit == 0) return STATUS_INFO_LENGTH_MISMATCH;
     out.resize(limit);
-    encodeQueryInfoResponse(out, body);
+    body = QueryInfoResponse{std::move(out)};
     return STATUS_BUFFER_OVERFLOW;
   }
-  encodeQueryInfoResponse(out, body);
+  body = QueryInfoResponse{std::move(out)};
   return STATUS_SUCCESS;
 }
 
-NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleSetInfo(RequestContext& ctx, ResponseBody& body) {
   SetInfoRequest req;
   if (NtStatus st = decodeSetInfoRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
@@ -333,7 +333,7 @@ NtStatus handleSetInfo(RequestContext& ctx, ByteWriter& body) {
   } else {
     st = STATUS_INVALID_PARAMETER;
   }
-  if (st == STATUS_SUCCESS) encodeSetInfoResponse(body);
+  if (st == STATUS_SUCCESS) body = SetInfoResponse{};
   return st;
 }
 

@@ -43,66 +43,64 @@ NtStatus validateNegotiateInfo(RequestContext& ctx, const IoctlRequest& req, Byt
   return STATUS_SUCCESS;
 }
 
+// MS-FSCC 2.3.49 FSCTL_PIPE_TRANSCEIVE: write the request, read the reply; a reply larger than
+// the client's buffer is cut and the rest read with READ (STATUS_BUFFER_OVERFLOW).
+NtStatus pipeTransceive(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  if (!o->pipe_id) return STATUS_INVALID_DEVICE_REQUEST;
+  if (NtStatus st = pipeTransact(ctx, *o, req.input); st != STATUS_SUCCESS) return st;
+  size_t n = std::min<size_t>(o->pipe_out.size(), req.max_output_response);
+  out->assign(o->pipe_out.begin(), o->pipe_out.begin() + static_cast<ptrdiff_t>(n));
+  o->pipe_out.erase(o->pipe_out.begin(), o->pipe_out.begin() + static_cast<ptrdiff_t>(n));
+  return o->pipe_out.empty() ? STATUS_SUCCESS : STATUS_BUFFER_OVERFLOW;
+}
+
+// MS-FSCC 2.3.7 FILE_OBJECTID_BUFFER of FSCTL_CREATE_OR_GET_OBJECT_ID: no object ids are stored,
+// so the id is derived from the file's identity (inode and device), which is stable for the
+// file's lifetime.
+NtStatus objectId(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  ByteWriter w(out);
+  w.u64(o->key.ino);
+  w.u64(o->key.dev);
+  w.u32(o->share->volume_serial);  // BirthVolumeId
+  w.zeros(12);
+  w.u64(o->key.ino);  // BirthObjectId
+  w.u64(o->key.dev);
+  w.zeros(16);  // DomainId
+  return STATUS_SUCCESS;
+}
+
 }  // namespace
 
-NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleIoctl(RequestContext& ctx, ResponseBody& out) {
   IoctlRequest req;
   if (NtStatus st = decodeIoctlRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   if (!(req.flags & SMB2_0_IOCTL_IS_FSCTL)) return STATUS_NOT_SUPPORTED;
-  Bytes out;
+  IoctlResponse resp{req.ctl_code, req.file_id, {}};
   NtStatus st;
   switch (req.ctl_code) {
     case FSCTL_VALIDATE_NEGOTIATE_INFO:
-      st = validateNegotiateInfo(ctx, req, &out);
+      st = validateNegotiateInfo(ctx, req, &resp.output);
       break;
     case FSCTL_DFS_GET_REFERRALS:
     case FSCTL_DFS_GET_REFERRALS_EX:
       // No DFS namespace is served (the DFS capability is not advertised).
       st = STATUS_NOT_FOUND;
       break;
-    case FSCTL_PIPE_TRANSCEIVE: {
-      // MS-FSCC 2.3.49: write the request, read the reply; a reply larger than the client's
-      // buffer is cut and the rest read with READ (STATUS_BUFFER_OVERFLOW).
-      session::Open* o = findOpen(ctx, req.file_id);
-      if (!o) {
-        st = STATUS_FILE_CLOSED;
-        break;
-      }
-      if (!o->pipe_id) {
-        st = STATUS_INVALID_DEVICE_REQUEST;
-        break;
-      }
-      st = pipeTransact(ctx, *o, req.input);
-      if (st != STATUS_SUCCESS) break;
-      size_t n = std::min<size_t>(o->pipe_out.size(), req.max_output_response);
-      out.assign(o->pipe_out.begin(), o->pipe_out.begin() + static_cast<ptrdiff_t>(n));
-      o->pipe_out.erase(o->pipe_out.begin(), o->pipe_out.begin() + static_cast<ptrdiff_t>(n));
-      if (!o->pipe_out.empty()) {
-        encodeIoctlResponse(req.ctl_code, req.file_id, out, body);
-        return STATUS_BUFFER_OVERFLOW;
+    case FSCTL_PIPE_TRANSCEIVE:
+      st = pipeTransceive(ctx, req, &resp.output);
+      // A reply cut to the client's buffer is sent with STATUS_BUFFER_OVERFLOW.
+      if (st == STATUS_BUFFER_OVERFLOW) {
+        out = std::move(resp);
+        return st;
       }
       break;
-    }
-    case FSCTL_CREATE_OR_GET_OBJECT_ID: {
-      // MS-FSCC 2.3.7 FILE_OBJECTID_BUFFER: no object ids are stored, so the id is derived from
-      // the file's identity (inode and device), which is stable for the file's lifetime.
-      session::Open* o = findOpen(ctx, req.file_id);
-      if (!o) {
-        st = STATUS_FILE_CLOSED;
-        break;
-      }
-      ByteWriter w;
-      w.u64(o->key.ino);
-      w.u64(o->key.dev);
-      w.u32(o->share->volume_serial);  // BirthVolumeId
-      w.zeros(12);
-      w.u64(o->key.ino);  // BirthObjectId
-      w.u64(o->key.dev);
-      w.zeros(16);  // DomainId
-      out = w.take();
-      st = STATUS_SUCCESS;
+    case FSCTL_CREATE_OR_GET_OBJECT_ID:
+      st = objectId(ctx, req, &resp.output);
       break;
-    }
     default: {
       // Everything else names an open of this tree.
       session::Open* o = findOpen(ctx, req.file_id);
@@ -113,18 +111,18 @@ NtStatus handleIoctl(RequestContext& ctx, ByteWriter& body) {
     }
   }
   if (st != STATUS_SUCCESS) return st;
-  if (out.size() > req.max_output_response) return STATUS_BUFFER_TOO_SMALL;
-  encodeIoctlResponse(req.ctl_code, req.file_id, out, body);
+  if (resp.output.size() > req.max_output_response) return STATUS_BUFFER_TOO_SMALL;
+  out = std::move(resp);
   return STATUS_SUCCESS;
 }
 
-NtStatus handleEcho(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleEcho(RequestContext& ctx, ResponseBody& out) {
   if (NtStatus st = decodeEmptyRequest(ctx.message, 4); st != STATUS_SUCCESS) return st;
-  encodeEmptyResponse(body);
+  out = EchoResponse{};
   return STATUS_SUCCESS;
 }
 
-NtStatus handleOplockBreak(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleOplockBreak(RequestContext& ctx, ResponseBody& out) {
   uint8_t level = 0;
   FileId id;
   if (NtStatus st = decodeOplockBreakAck(ctx.message, &level, &id); st != STATUS_SUCCESS) return st;
@@ -133,13 +131,7 @@ NtStatus handleOplockBreak(RequestContext& ctx, ByteWriter& body) {
   uint8_t granted = 0;
   NtStatus st = ctx.server->files.acknowledgeBreak(o->key, o->token, level, &granted);
   if (st != STATUS_SUCCESS) return st;
-  // MS-SMB2 2.2.25 Oplock Break Response.
-  body.u16(24);
-  body.u8(granted);
-  body.u8(0);
-  body.u32(0);
-  body.u64(id.persistent);
-  body.u64(id.volatile_id);
+  out = OplockBreakResponse{granted, id};
   return STATUS_SUCCESS;
 }
 

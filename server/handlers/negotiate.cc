@@ -18,8 +18,7 @@ bool dialectAllowed(const session::ServerContext& s, uint16_t d) {
 }
 
 // Common part of both NEGOTIATE paths: fills `r` and the connection for dialect `d`.
-void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r,
-                     Bytes* spnego_token) {
+void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r) {
   const auto& s = *conn.server;
   r->dialect = d;
   r->security_mode = SMB2_NEGOTIATE_SIGNING_ENABLED;
@@ -38,13 +37,12 @@ void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r,
   r->server_start_time = 0;
   // Kerberos is offered first when a keytab is configured (as Windows and Samba order them).
   if (s.config.global.kerberos_keytab_file.empty()) {
-    *spnego_token = auth::spnegoNegotiateToken({auth::SpnegoMech::kNtlmssp});
+    r->security_buffer = auth::spnegoNegotiateToken({auth::SpnegoMech::kNtlmssp});
   } else {
-    *spnego_token =
+    r->security_buffer =
         auth::spnegoNegotiateToken({auth::SpnegoMech::kKerberosLegacy, auth::SpnegoMech::kKerberos,
                                     auth::SpnegoMech::kNtlmssp});
   }
-  r->security_buffer = *spnego_token;
   conn.server_security_mode = r->security_mode;
   conn.server_capabilities = r->capabilities;
   conn.max_transact_size = conn.max_read_size = conn.max_write_size = io;
@@ -188,7 +186,7 @@ NtStatus negotiateContexts311(RequestContext& ctx, const NegotiateRequest& req,
 
 }  // namespace
 
-NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleNegotiate(RequestContext& ctx, ResponseBody& out) {
   session::ConnState& conn = *ctx.conn;
   if (conn.negotiated) {
     // MS-SMB2 3.3.5.3: a second NEGOTIATE on a connection ends it.
@@ -201,8 +199,7 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
   if (chosen == 0) return STATUS_NOT_SUPPORTED;
 
   NegotiateResponse resp;
-  Bytes token;
-  prepareResponse(conn, chosen, &resp, &token);
+  prepareResponse(conn, chosen, &resp);
   conn.client_security_mode = req.security_mode;
   conn.client_capabilities = req.capabilities;
   conn.client_guid = req.client_guid;
@@ -213,21 +210,21 @@ NtStatus handleNegotiate(RequestContext& ctx, ByteWriter& body) {
   }
   conn.dialect = chosen;
   conn.negotiated = true;
-  encodeNegotiateResponse(resp, body);
+  out = std::move(resp);
   return STATUS_SUCCESS;
 }
 
-Bytes handleSmb1Negotiate(session::ConnState& conn, ByteSpan msg) {
+std::optional<NegotiateResponse> handleSmb1Negotiate(session::ConnState& conn, ByteSpan msg) {
   // SMB1 header (32 bytes), WordCount, ByteCount, then 0x02-prefixed NUL-terminated dialects.
   ByteReader r(msg);
   r.skip(4);
-  if (r.u8() != 0x72) return {};
+  if (r.u8() != 0x72) return std::nullopt;
   r.seek(32);
   uint8_t word_count = r.u8();
   r.skip(size_t{word_count} * 2);
   uint16_t byte_count = r.u16();
   ByteSpan strings = r.bytes(std::min<size_t>(byte_count, r.remaining()));
-  if (!r.ok()) return {};
+  if (!r.ok()) return std::nullopt;
   bool wildcard = false, smb2002 = false;
   std::string cur;
   for (uint8_t b : strings) {
@@ -246,11 +243,10 @@ Bytes handleSmb1Negotiate(session::ConnState& conn, ByteSpan msg) {
   } else if ((wildcard || smb2002) && g.server_min_protocol <= SMB2_DIALECT_202) {
     dialect = SMB2_DIALECT_202;
   }
-  if (dialect == 0) return {};
+  if (dialect == 0) return std::nullopt;
 
   NegotiateResponse resp;
-  Bytes token;
-  prepareResponse(conn, dialect, &resp, &token);
+  prepareResponse(conn, dialect, &resp);
   if (dialect == SMB2_DIALECT_202) {
     conn.dialect = dialect;
     conn.negotiated = true;
@@ -259,14 +255,7 @@ Bytes handleSmb1Negotiate(session::ConnState& conn, ByteSpan msg) {
   // The SMB1 request used MessageId 0; the SMB2 exchange continues at 1.
   conn.credits.consume(0, 1);
   conn.credits.grant(1);
-  Header h;
-  h.command = SMB2_NEGOTIATE;
-  h.flags = SMB2_FLAGS_SERVER_TO_REDIR;
-  h.credits = 1;
-  ByteWriter w;
-  encodeHeader(h, w);
-  encodeNegotiateResponse(resp, w);
-  return w.take();
+  return resp;
 }
 
 }  // namespace xsmb::handlers

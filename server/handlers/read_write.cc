@@ -4,8 +4,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <limits>
+#include <span>
 
 #include "common/base/log.h"
 #include "server/handlers/handler.h"
@@ -23,45 +25,38 @@ constexpr uint32_t SMB2_LOCKFLAG_UNLOCK = 0x04;
 constexpr uint32_t SMB2_LOCKFLAG_FAIL_IMMEDIATELY = 0x10;
 constexpr uint32_t SMB2_WRITEFLAG_WRITE_THROUGH = 0x01;
 
-// Reads req.length bytes at req.offset into a READ response body (MS-SMB2 2.2.20). With
-// RWF_NOWAIT (`flags`) anything short of the full length is a failure (STATUS_RETRY), so the
-// caller can hand the read to a thread that may block.
-NtStatus readInto(int fd, const ReadRequest& req, ByteWriter& body, int flags) {
-  size_t start = body.size();
-  size_t hdr_end = start + 16;
-  encodeReadResponseHeader(0, body);
-  Bytes& buf = body.buf();
-  buf.resize(hdr_end + req.length);
-  ssize_t n = vfs::preadFull(fd, buf.data() + hdr_end, req.length, req.offset, flags);
-  if (n < 0) {
-    buf.resize(start);
-    return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
-  }
-  size_t got = static_cast<size_t>(n);
-  if (flags && got < req.length) {  // end of file, or only partly cached: decide off the loop
-    buf.resize(start);
-    return STATUS_RETRY;
-  }
-  buf.resize(hdr_end + got);
-  if ((got == 0 && req.length > 0) || got < req.minimum_count) {
-    buf.resize(start);
-    return STATUS_END_OF_FILE;
-  }
-  body.patchU32(start + 4, static_cast<uint32_t>(got));
-  if (got == 0) buf.push_back(0);  // a READ response carries at least one byte of Buffer
+// A READ that got `got` of the req.length bytes it asked for (fewer only at the end of the file):
+// its data lies in the payload area, or STATUS_END_OF_FILE when it fell short of MinimumCount or
+// found nothing (MS-SMB2 3.3.5.12).
+NtStatus readDone(const ReadRequest& req, uint32_t got, ResponseBody& out) {
+  if ((got == 0 && req.length > 0) || got < req.minimum_count) return STATUS_END_OF_FILE;
+  out = ReadResponse::inPlace(got);
   return STATUS_SUCCESS;
 }
 
-// Writes `data` at `offset` and encodes the WRITE response (MS-SMB2 2.2.22). With RWF_NOWAIT a
-// write that would block fails with STATUS_RETRY having written `*done` bytes. `sync` (write
-// through) makes each write durable before it returns (RWF_DSYNC, as the I/O engine does).
+// Reads req.length bytes at req.offset straight into the READ response's Buffer (`payload`,
+// MS-SMB2 2.2.20). With RWF_NOWAIT (`flags`) anything short of the full length is a failure
+// (STATUS_RETRY), so the caller can hand the read to the I/O engine.
+NtStatus readInto(int fd, const ReadRequest& req, ReadPayload& payload, int flags,
+                  ResponseBody& out) {
+  std::span<uint8_t> data = payload.reserve(req.length);
+  ssize_t n = vfs::preadFull(fd, data.data(), data.size(), req.offset, flags);
+  if (n < 0) return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
+  auto got = static_cast<uint32_t>(n);
+  if (flags && got < req.length) return STATUS_RETRY;  // end of file, or only partly cached
+  return readDone(req, got, out);
+}
+
+// Writes `data` at `offset` (MS-SMB2 3.3.5.13). With RWF_NOWAIT a write that would block fails
+// with STATUS_RETRY having written `*done` bytes. `sync` (write through) makes each write
+// durable before it returns (RWF_DSYNC, as the I/O engine does).
 NtStatus writeFrom(int fd, uint64_t offset, ByteSpan data, bool sync, int flags, size_t* done,
-                   ByteWriter& body) {
+                   ResponseBody& out) {
   if (vfs::pwriteFull(fd, data.data(), data.size(), offset, flags | (sync ? RWF_DSYNC : 0), done) !=
       0) {
     return flags ? STATUS_RETRY : vfs::ntStatusFromErrno(errno);
   }
-  encodeWriteResponse(static_cast<uint32_t>(*done), body);
+  out = WriteResponse{static_cast<uint32_t>(*done)};
   return STATUS_SUCCESS;
 }
 
@@ -69,16 +64,16 @@ NtStatus writeFrom(int fd, uint64_t offset, ByteSpan data, bool sync, int flags,
 // (fstat, cachestat, a second send) that sending from the page cache needs.
 constexpr uint32_t kSendfileMinLength = 64 * 1024;
 
-// Answers a READ by reference to the page cache (MS-SMB2 2.2.20 header only; the data follows
-// on the wire from *seg). STATUS_RETRY when this does not apply: the range is not wholly
+// Answers a READ by reference to the page cache (the response is the fixed part only; the data
+// follows on the wire from *seg). STATUS_RETRY when this does not apply: the range is not wholly
 // cached, runs past the end of the file, or the kernel cannot tell.
 NtStatus readAsSegment(session::Open& o, const ReadRequest& req, vfs::FileSegment* seg,
-                       ByteWriter& body) {
+                       ResponseBody& out) {
   if (!vfs::rangeIsCached(o.fd.get(), req.offset, req.length)) return STATUS_RETRY;
-  encodeReadResponseHeader(req.length, body);
   seg->fd = o.sharedFd();
   seg->offset = req.offset;
   seg->length = req.length;
+  out = ReadResponse::inSegment(req.length);
   return STATUS_SUCCESS;
 }
 
@@ -87,27 +82,62 @@ NtStatus readAsSegment(session::Open& o, const ReadRequest& req, vfs::FileSegmen
 // before the read overwrites it. RWF_NOWAIT; STATUS_RETRY unless the whole range was read at
 // once from the page cache (the end of the file included: the caller's slower path handles it).
 NtStatus readIntoSegment(session::Open& o, const ReadRequest& req, vfs::FileSegment* seg,
-                         ByteWriter& body) {
+                         ResponseBody& out) {
   auto data = std::make_shared_for_overwrite<uint8_t[]>(req.length);
   if (vfs::preadFull(o.fd.get(), data.get(), req.length, req.offset, RWF_NOWAIT) !=
       static_cast<ssize_t>(req.length)) {
     return STATUS_RETRY;
   }
-  encodeReadResponseHeader(req.length, body);
   seg->data = std::move(data);
   seg->length = req.length;
+  out = ReadResponse::inSegment(req.length);
   return STATUS_SUCCESS;
 }
 
 // A message-mode pipe read: what the last write produced, in pieces no larger than asked;
 // STATUS_BUFFER_OVERFLOW says more of the same message follows (MS-SMB2 3.3.5.12).
-NtStatus readPipe(session::Open& o, const ReadRequest& req, ByteWriter& body) {
+NtStatus readPipe(session::Open& o, const ReadRequest& req, ReadPayload& payload,
+                  ResponseBody& out) {
   if (o.pipe_out.empty()) return STATUS_PIPE_EMPTY;
   size_t n = std::min<size_t>(req.length, o.pipe_out.size());
-  encodeReadResponseHeader(static_cast<uint32_t>(n), body);
-  body.bytes(o.pipe_out.data(), n);
+  std::span<uint8_t> data = payload.reserve(n);
+  std::copy_n(o.pipe_out.begin(), n, data.begin());
   o.pipe_out.erase(o.pipe_out.begin(), o.pipe_out.begin() + static_cast<ptrdiff_t>(n));
+  out = ReadResponse::inPlace(static_cast<uint32_t>(n));
   return o.pipe_out.empty() ? STATUS_SUCCESS : STATUS_BUFFER_OVERFLOW;
+}
+
+// A READ on the event loop, from the page cache only (RWF_NOWAIT): a large lone READ whose
+// response is neither signed nor sealed leaves from the page cache (sendfile) or from a buffer
+// of its own, never through the response; a smaller one is read into the response. STATUS_RETRY
+// when the data is not all cached (or at the end of the file): the caller defers it.
+NtStatus readOnEventLoop(RequestContext& ctx, session::Open& o, const ReadRequest& req,
+                         ResponseBody& out) {
+  // (MinimumCount above Length can never be met: the paths that follow answer END_OF_FILE.)
+  if (ctx.file_segment && req.length >= kSendfileMinLength && req.minimum_count <= req.length) {
+    if (o.share->cfg.use_sendfile && ctx.conn->file_by_reference &&
+        readAsSegment(o, req, ctx.file_segment, out) == STATUS_SUCCESS) {
+      ctx.server->stats.sendfile_reads++;
+      return STATUS_SUCCESS;
+    }
+    return readIntoSegment(o, req, ctx.file_segment, out);
+  }
+  return readInto(o.fd.get(), req, ctx.read_payload, RWF_NOWAIT, out);
+}
+
+// Hands a READ that would block to the I/O engine: its data is read into the deferred
+// response's own Buffer (placed by the dispatcher), and `finish` answers as readDone does.
+NtStatus deferRead(RequestContext& ctx, session::Open& o, const ReadRequest& req) {
+  RequestContext::DeferredIo& d = ctx.deferred_io;
+  d.op = vfs::FileIo::Op::kRead;
+  d.fd = o.sharedFd();
+  d.offset = req.offset;
+  d.length = req.length;
+  d.finish = [req](int64_t r, ResponseBody& out) {
+    if (r < 0) return vfs::ntStatusFromErrno(static_cast<int>(-r));
+    return readDone(req, static_cast<uint32_t>(r), out);  // short only at the end of the file
+  };
+  return STATUS_PENDING;
 }
 
 }  // namespace
@@ -124,12 +154,12 @@ NtStatus pipeTransact(RequestContext& ctx, session::Open& o, ByteSpan data) {
   return STATUS_SUCCESS;
 }
 
-NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleRead(RequestContext& ctx, ResponseBody& out) {
   ReadRequest req;
   if (NtStatus st = decodeReadRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
-  if (o->pipe_id) return readPipe(*o, req, body);
+  if (o->pipe_id) return readPipe(*o, req, ctx.read_payload, out);
   if (o->directory) return STATUS_INVALID_DEVICE_REQUEST;
   if (!o->has_read) return STATUS_ACCESS_DENIED;
   if (req.length > ctx.conn->max_read_size) return STATUS_INVALID_PARAMETER;
@@ -138,52 +168,15 @@ NtStatus handleRead(RequestContext& ctx, ByteWriter& body) {
   if (ctx.server->files.ioConflicts(o->key, o->token, req.offset, req.length, false))
     return STATUS_FILE_LOCK_CONFLICT;
   // On the event loop only data already in the page cache is read (RWF_NOWAIT); anything
-  // else goes to the I/O pool with a reference to the file, off the connection's strand.
-  if (ctx.on_event_loop) {
-    if (ctx.file_segment && req.length >= kSendfileMinLength && req.minimum_count <= req.length) {
-      // A large lone READ whose response is neither signed nor sealed: its data leaves from
-      // the page cache (sendfile) or from a buffer of its own, never through the response.
-      // (MinimumCount above Length can never be met: the paths below answer END_OF_FILE.)
-      if (o->share->cfg.use_sendfile && ctx.conn->file_by_reference &&
-          readAsSegment(*o, req, ctx.file_segment, body) == STATUS_SUCCESS) {
-        ctx.server->stats.sendfile_reads++;
-        o->position = req.offset + req.length;
-        return STATUS_SUCCESS;
-      }
-      if (readIntoSegment(*o, req, ctx.file_segment, body) == STATUS_SUCCESS) {
-        o->position = req.offset + req.length;
-        return STATUS_SUCCESS;
-      }
-    } else if (readInto(o->fd.get(), req, body, RWF_NOWAIT) == STATUS_SUCCESS) {
-      o->position = req.offset + req.length;
-      return STATUS_SUCCESS;
-    }
-    auto fd = o->sharedFd();
-    ctx.deferred_io.fd = fd;
-    ctx.deferred_io.prepare = [fd = fd->get(), req](ByteWriter& body) {
-      size_t start = body.size();
-      encodeReadResponseHeader(0, body);
-      body.buf().resize(start + 16 + req.length);
-      return vfs::FileIo{vfs::FileIo::Op::kRead, fd, req.offset, body.buf().data() + start + 16,
-                         req.length};
-    };
-    ctx.deferred_io.finish = [req](int64_t r, ByteWriter& body, size_t start) {
-      if (r < 0) return vfs::ntStatusFromErrno(static_cast<int>(-r));
-      auto got = static_cast<uint32_t>(r);  // a read is short only at the end of the file
-      if ((got == 0 && req.length > 0) || got < req.minimum_count) return STATUS_END_OF_FILE;
-      body.buf().resize(start + 16 + got);
-      body.patchU32(start + 4, got);
-      if (got == 0) body.buf().push_back(0);
-      return STATUS_SUCCESS;
-    };
-    return STATUS_PENDING;
-  }
-  NtStatus st = readInto(o->fd.get(), req, body, 0);
+  // else goes to the I/O engine with a reference to the file, off the connection's strand.
+  NtStatus st = ctx.on_event_loop ? readOnEventLoop(ctx, *o, req, out)
+                                  : readInto(o->fd.get(), req, ctx.read_payload, 0, out);
+  if (st == STATUS_RETRY && ctx.on_event_loop) return deferRead(ctx, *o, req);
   if (st == STATUS_SUCCESS) o->position = req.offset + req.length;
   return st;
 }
 
-NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleWrite(RequestContext& ctx, ResponseBody& out) {
   WriteRequest req;
   if (NtStatus st = decodeWriteRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
@@ -192,7 +185,7 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
     // Also on the event loop: the call goes to the local RPC helper over a socketpair and is
     // answered in well under a millisecond (bounded by the helper's call timeout).
     if (NtStatus st = pipeTransact(ctx, *o, req.data); st != STATUS_SUCCESS) return st;
-    encodeWriteResponse(static_cast<uint32_t>(req.data.size()), body);
+    out = WriteResponse{static_cast<uint32_t>(req.data.size())};
     return STATUS_SUCCESS;
   }
   if (o->directory) return STATUS_INVALID_DEVICE_REQUEST;
@@ -222,29 +215,27 @@ NtStatus handleWrite(RequestContext& ctx, ByteWriter& body) {
     // write-through WRITE, RWF_DSYNC) by the I/O engine.
     NtStatus st = STATUS_RETRY;
     if (!sync && !o->nowait_write_refused) {
-      st = writeFrom(o->fd.get(), offset, req.data, false, RWF_NOWAIT, &done, body);
+      st = writeFrom(o->fd.get(), offset, req.data, false, RWF_NOWAIT, &done, out);
       if (st == STATUS_RETRY && done == 0 && errno == EOPNOTSUPP) o->nowait_write_refused = true;
     }
     if (st != STATUS_RETRY) return st;
-    auto fd = o->sharedFd();
-    ByteSpan data = req.data;  // the worker keeps the request message alive until the reply
-    ctx.deferred_io.fd = fd;
-    ctx.deferred_io.prepare = [fd = fd->get(), offset, data, done, sync](ByteWriter&) {
-      return vfs::FileIo{vfs::FileIo::Op::kWrite, fd,
-                         offset + done,           const_cast<uint8_t*>(data.data()) + done,
-                         data.size() - done,      sync};
-    };
-    ctx.deferred_io.finish = [done](int64_t r, ByteWriter& body, size_t) {
+    RequestContext::DeferredIo& d = ctx.deferred_io;
+    d.op = vfs::FileIo::Op::kWrite;
+    d.fd = o->sharedFd();
+    d.offset = offset + done;
+    d.source = req.data.subspan(done);  // the worker keeps the request alive until the reply
+    d.datasync = sync;
+    d.finish = [done](int64_t r, ResponseBody& out) {
       if (r < 0) return vfs::ntStatusFromErrno(static_cast<int>(-r));
-      encodeWriteResponse(static_cast<uint32_t>(done + static_cast<size_t>(r)), body);
+      out = WriteResponse{static_cast<uint32_t>(done + static_cast<size_t>(r))};
       return STATUS_SUCCESS;
     };
     return STATUS_PENDING;
   }
-  return writeFrom(o->fd.get(), offset, req.data, sync, 0, &done, body);
+  return writeFrom(o->fd.get(), offset, req.data, sync, 0, &done, out);
 }
 
-NtStatus handleFlush(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleFlush(RequestContext& ctx, ResponseBody& out) {
   FileId id;
   if (NtStatus st = decodeFlushRequest(ctx.message, &id); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, id);
@@ -252,25 +243,22 @@ NtStatus handleFlush(RequestContext& ctx, ByteWriter& body) {
   if (!o->directory) {
     if (!(o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA))) return STATUS_ACCESS_DENIED;
     if (o->has_write && ctx.on_event_loop) {  // fsync waits for the disk: the I/O engine runs it
-      auto fd = o->sharedFd();
-      ctx.deferred_io.fd = fd;
-      ctx.deferred_io.prepare = [fd = fd->get()](ByteWriter&) {
-        return vfs::FileIo{vfs::FileIo::Op::kFsync, fd, 0, nullptr, 0};
-      };
-      ctx.deferred_io.finish = [](int64_t r, ByteWriter& body, size_t) {
+      ctx.deferred_io.op = vfs::FileIo::Op::kFsync;
+      ctx.deferred_io.fd = o->sharedFd();
+      ctx.deferred_io.finish = [](int64_t r, ResponseBody& out) {
         if (r < 0) return vfs::ntStatusFromErrno(static_cast<int>(-r));
-        encodeFlushResponse(body);
+        out = FlushResponse{};
         return STATUS_SUCCESS;
       };
       return STATUS_PENDING;
     }
     if (o->has_write && fsync(o->fd.get()) != 0) return vfs::ntStatusFromErrno(errno);
   }
-  encodeFlushResponse(body);
+  out = FlushResponse{};
   return STATUS_SUCCESS;
 }
 
-NtStatus handleLock(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleLock(RequestContext& ctx, ResponseBody& out) {
   LockRequest req;
   if (NtStatus st = decodeLockRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   session::Open* o = findOpen(ctx, req.file_id);
@@ -308,7 +296,7 @@ NtStatus handleLock(RequestContext& ctx, ByteWriter& body) {
       return st;
     }
   }
-  encodeLockResponse(body);
+  out = LockResponse{};
   return STATUS_SUCCESS;
 }
 

@@ -114,7 +114,7 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
 // is returned for the caller to end the setup (failSessionSetup).
 NtStatus kerberosLogon(RequestContext& ctx, session::Session& s, bool reauth, uint8_t security_mode,
                        uint64_t previous_session_id, const auth::SpnegoRequest& spnego,
-                       ByteWriter& body) {
+                       ResponseBody& body) {
   session::ConnState& conn = *ctx.conn;
   session::ServerContext& server = *ctx.server;
   const auto& g = server.config.global;
@@ -160,7 +160,7 @@ NtStatus kerberosLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
       st != STATUS_SUCCESS) {
     return st;
   }
-  encodeSessionSetupResponse(flags, out, body);
+  body = SessionSetupResponse{flags, std::move(out)};
   XLOG(INFO) << conn.peer << ": session " << s.id << " for " << result->principal
              << " (Kerberos) as " << entry->name;
   return STATUS_SUCCESS;
@@ -206,7 +206,7 @@ NtStatus failSessionSetup(RequestContext& ctx, session::Session& s, bool reauth,
 // goes back with STATUS_MORE_PROCESSING_REQUIRED. On 3.1.1 that response is hashed into a new
 // session's PreauthIntegrityHashValue too (MS-SMB2 3.3.5.5.3).
 NtStatus ntlmChallenge(RequestContext& ctx, session::Session& s, bool reauth,
-                       const auth::SpnegoRequest& spnego, ByteWriter& body) {
+                       const auth::SpnegoRequest& spnego, ResponseBody& body) {
   s.ntlm = std::make_unique<auth::NtlmServer>(ntlmConfig(*ctx.server));
   s.mech_types_der = spnego.mech_types_der;
   auto challenge = s.ntlm->negotiate(spnego.mech_token);
@@ -214,7 +214,7 @@ NtStatus ntlmChallenge(RequestContext& ctx, session::Session& s, bool reauth,
   Bytes out = spnego.raw_ntlmssp ? *challenge
                                  : auth::spnegoResponse(auth::NegState::kAcceptIncomplete,
                                                         auth::SpnegoMech::kNtlmssp, *challenge);
-  encodeSessionSetupResponse(0, out, body);
+  body = SessionSetupResponse{0, std::move(out)};
   if (ctx.conn->dialect == SMB2_DIALECT_311 && !reauth) ctx.preauth_session = &s;
   return STATUS_MORE_PROCESSING_REQUIRED;
 }
@@ -282,7 +282,7 @@ Bytes ntlmFinalToken(session::Session& s, const auth::SpnegoRequest& spnego, boo
 // the session takes the user, the identity and, unless guest or anonymous, the session key.
 NtStatus ntlmAuthenticate(RequestContext& ctx, session::Session& s, bool reauth,
                           const SessionSetupRequest& req, const auth::SpnegoRequest& spnego,
-                          ByteWriter& body) {
+                          ResponseBody& body) {
   session::ConnState& conn = *ctx.conn;
   session::ServerContext& server = *ctx.server;
   std::optional<config::UserEntry> entry;
@@ -326,7 +326,7 @@ NtStatus ntlmAuthenticate(RequestContext& ctx, session::Session& s, bool reauth,
       st != STATUS_SUCCESS) {
     return st;
   }
-  encodeSessionSetupResponse(flags, out, body);
+  body = SessionSetupResponse{flags, std::move(out)};
   XLOG(INFO) << conn.peer << ": session " << s.id << (reauth ? " re-authenticated " : " for ")
              << (anonymous ? "anonymous"
                  : guest   ? "guest"
@@ -338,7 +338,7 @@ NtStatus ntlmAuthenticate(RequestContext& ctx, session::Session& s, bool reauth,
 // is one leg of the NTLM exchange (NEGOTIATE, then AUTHENTICATE); any other is taken as Kerberos.
 // Returns STATUS_SUCCESS, STATUS_MORE_PROCESSING_REQUIRED, or a failure for failSessionSetup.
 NtStatus acceptSecurityBuffer(RequestContext& ctx, session::Session& s, bool reauth,
-                              const SessionSetupRequest& req, ByteWriter& body) {
+                              const SessionSetupRequest& req, ResponseBody& body) {
   auto spnego = auth::parseSpnegoRequest(req.security_buffer);
   if (!spnego.ok()) return STATUS_INVALID_PARAMETER;
   const Bytes& token = spnego->mech_token;
@@ -353,7 +353,7 @@ NtStatus acceptSecurityBuffer(RequestContext& ctx, session::Session& s, bool rea
 
 }  // namespace
 
-NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleSessionSetup(RequestContext& ctx, ResponseBody& out) {
   session::ConnState& conn = *ctx.conn;
   if (!conn.negotiated) return STATUS_ACCESS_DENIED;
   SessionSetupRequest req;
@@ -369,17 +369,17 @@ NtStatus handleSessionSetup(RequestContext& ctx, ByteWriter& body) {
   if (conn.dialect == SMB2_DIALECT_311 && !reauth) {
     s->preauth_hash = crypto::sha512Concat(s->preauth_hash, ctx.message);
   }
-  NtStatus st = acceptSecurityBuffer(ctx, *s, reauth, req, body);
+  NtStatus st = acceptSecurityBuffer(ctx, *s, reauth, req, out);
   if (st != STATUS_SUCCESS && st != STATUS_MORE_PROCESSING_REQUIRED)
     return failSessionSetup(ctx, *s, reauth, st);
   return st;
 }
 
-NtStatus handleLogoff(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleLogoff(RequestContext& ctx, ResponseBody& out) {
   if (NtStatus st = decodeEmptyRequest(ctx.message, 4); st != STATUS_SUCCESS) return st;
   ctx.conn->removeSession(ctx.session->id);
   ctx.session = nullptr;
-  encodeEmptyResponse(body);
+  out = LogoffResponse{};
   return STATUS_SUCCESS;
 }
 

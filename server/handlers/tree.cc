@@ -33,7 +33,7 @@ bool listNames(const std::vector<std::string>& list, const session::Session& s) 
 
 }  // namespace
 
-NtStatus handleTreeConnect(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleTreeConnect(RequestContext& ctx, ResponseBody& out) {
   TreeConnectRequest req;
   if (NtStatus st = decodeTreeConnectRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   // Path is "\\server\share".
@@ -71,18 +71,18 @@ NtStatus handleTreeConnect(RequestContext& ctx, ByteWriter& body) {
   if (t.encrypt_data) share_flags |= SMB2_SHAREFLAG_ENCRYPT_DATA;
   s.trees[t.id] = t;
   ctx.response_tree_id = t.id;
-  encodeTreeConnectResponse(ipc ? SMB2_SHARE_TYPE_PIPE : SMB2_SHARE_TYPE_DISK, share_flags, 0,
-                            t.maximal_access, body);
+  out = TreeConnectResponse{ipc ? SMB2_SHARE_TYPE_PIPE : SMB2_SHARE_TYPE_DISK, share_flags, 0,
+                            t.maximal_access};
   return STATUS_SUCCESS;
 }
 
-NtStatus handleTreeDisconnect(RequestContext& ctx, ByteWriter& body) {
+NtStatus handleTreeDisconnect(RequestContext& ctx, ResponseBody& out) {
   if (NtStatus st = decodeEmptyRequest(ctx.message, 4); st != STATUS_SUCCESS) return st;
   uint32_t id = ctx.tree->id;
   ctx.conn->closeOpensOf(ctx.session->id, id);
   ctx.session->trees.erase(id);
   ctx.tree = nullptr;
-  encodeEmptyResponse(body);
+  out = TreeDisconnectResponse{};
   return STATUS_SUCCESS;
 }
 

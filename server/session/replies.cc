@@ -11,7 +11,7 @@ namespace xsmb::session {
 
 using namespace smb2;
 
-Bytes buildAsyncResponse(const AsyncReply& r, NtStatus status, ByteSpan body) {
+Bytes buildAsyncResponse(const AsyncReply& r, NtStatus status, const ResponseBody& body) {
   Header h;
   h.command = r.command;
   h.status = status;
@@ -23,11 +23,7 @@ Bytes buildAsyncResponse(const AsyncReply& r, NtStatus status, ByteSpan body) {
   h.session_id = r.session_id;
   ByteWriter w;
   encodeHeader(h, w);
-  if (body.empty()) {
-    encodeErrorResponse(w);
-  } else {
-    w.bytes(body);
-  }
+  encodeResponse(body, w);
   Bytes msg = w.take();
   if (r.seal) {
     return crypto::encryptMessage(static_cast<crypto::Cipher>(r.cipher), r.encryption_key,

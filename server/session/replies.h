@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "common/base/bytes.h"
+#include "common/smb2/messages.h"
 #include "common/smb2/ntstatus.h"
 
 namespace xsmb::session {
@@ -13,9 +14,9 @@ namespace xsmb::session {
 struct AsyncReply;
 
 // The final response of a request that went async (MS-SMB2 3.3.4.2): async header with
-// `r.async_id`, `status`, and `body` (an ERROR body, 2.2.2, when empty), signed or encrypted as
-// the original request required (3.3.4.1.1, 3.3.4.1.4).
-Bytes buildAsyncResponse(const AsyncReply& r, NtStatus status, ByteSpan body);
+// `r.async_id`, `status`, and `body` encoded (std::monostate: an ERROR body, 2.2.2), signed or
+// encrypted as the original request required (3.3.4.1.1, 3.3.4.1.4).
+Bytes buildAsyncResponse(const AsyncReply& r, NtStatus status, const smb2::ResponseBody& body);
 
 // MS-SMB2 2.2.23.1 Oplock Break Notification: MessageId all ones, no session, for the open
 // `volatile_id` (both halves of its FileId carry it) to `level` (SMB2_OPLOCK_LEVEL_*).
