@@ -45,6 +45,43 @@ bool number(const char* s, int64_t max, int64_t* out) {
   return true;
 }
 
+// The options of `load`; false on a usage error.
+bool parseLoadOptions(const std::vector<std::string>& rest, xsmb::bpf::LoadOptions* out) {
+  xsmb::bpf::LoadOptions& o = *out;
+  for (size_t k = 0; k < rest.size(); k++) {
+    int64_t v = 0;
+    const std::string& a = rest[k];
+    bool has_value = k + 1 < rest.size();
+    if (a == "--port" && has_value && number(rest[k + 1].c_str(), 65535, &v) && v > 0) {
+      o.ports.push_back(static_cast<uint16_t>(v));
+      k++;
+    } else if (a == "--syn-rate" && has_value && number(rest[k + 1].c_str(), 1 << 30, &v)) {
+      o.syn_rate = v;
+      k++;
+    } else if (a == "--syn-burst" && has_value && number(rest[k + 1].c_str(), 1 << 30, &v)) {
+      o.syn_burst = v;
+      k++;
+    } else if (a == "--max-msg" && has_value && number(rest[k + 1].c_str(), 1 << 24, &v)) {
+      o.max_msg_size = v;
+      k++;
+    } else if (a == "--steer" || a == "--no-steer") {
+      o.steer = a == "--steer";
+    } else if (a == "--latency" || a == "--no-latency") {
+      o.latency = a == "--latency";
+    } else if (a == "--without" && has_value) {
+      std::string list = rest[++k];
+      for (size_t at = 0; at <= list.size();) {
+        size_t comma = std::min(list.find(',', at), list.size());
+        if (comma > at) o.without.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+      }
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,37 +106,7 @@ int main(int argc, char** argv) {
 
   if (cmd == "load") {
     xsmb::bpf::LoadOptions o;
-    for (size_t k = 0; k < rest.size(); k++) {
-      int64_t v = 0;
-      const std::string& a = rest[k];
-      bool has_value = k + 1 < rest.size();
-      if (a == "--port" && has_value && number(rest[k + 1].c_str(), 65535, &v) && v > 0) {
-        o.ports.push_back(static_cast<uint16_t>(v));
-        k++;
-      } else if (a == "--syn-rate" && has_value && number(rest[k + 1].c_str(), 1 << 30, &v)) {
-        o.syn_rate = v;
-        k++;
-      } else if (a == "--syn-burst" && has_value && number(rest[k + 1].c_str(), 1 << 30, &v)) {
-        o.syn_burst = v;
-        k++;
-      } else if (a == "--max-msg" && has_value && number(rest[k + 1].c_str(), 1 << 24, &v)) {
-        o.max_msg_size = v;
-        k++;
-      } else if (a == "--steer" || a == "--no-steer") {
-        o.steer = a == "--steer";
-      } else if (a == "--latency" || a == "--no-latency") {
-        o.latency = a == "--latency";
-      } else if (a == "--without" && has_value) {
-        std::string list = rest[++k];
-        for (size_t at = 0; at <= list.size();) {
-          size_t comma = std::min(list.find(',', at), list.size());
-          if (comma > at) o.without.push_back(list.substr(at, comma - at));
-          at = comma + 1;
-        }
-      } else {
-        return usage();
-      }
-    }
+    if (!parseLoadOptions(rest, &o)) return usage();
     ok = loader.load(o, &error);
     for (const std::string& n : loader.notes()) std::cerr << "xsmb-loader: " << n << "\n";
   } else if (cmd == "attach") {
