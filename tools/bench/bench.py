@@ -39,6 +39,9 @@ IDLE_SAMBA = int(os.environ.get("IDLE_SESSIONS_SAMBA", "200" if QUICK else "1000
 LIST_FILES = 10000
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
 SHARE_OPTIONS = os.environ.get("SHARE_OPTIONS", "")
+# XSMBD_GLOBAL="busy poll = 0; ...": lines added to xsmbd's [global] only (smbd has no such
+# parameters; "busy poll = 0" makes xsmbd's loops sleep as smbd's processes do).
+XSMBD_GLOBAL = os.environ.get("XSMBD_GLOBAL", "")
 # TCP congestion control for the whole run (both servers, both clients, iperf3): the system
 # default is switched for the run and restored after. Empty: the machine's own setting.
 TCP_CC = os.environ.get("TCP_CC", "")
@@ -159,6 +162,8 @@ class Server:
                 "max open files": "65536",
             })
         lines = ["[global]"] + [f"  {k} = {v}" for k, v in g.items()]
+        if kind == "xsmbd":
+            lines += [f"  {o.strip()}" for o in XSMBD_GLOBAL.split(";") if o.strip()]
         lines += ["", "[bench]", f"  path = {share}", "  read only = no"]
         # SHARE_OPTIONS="use sendfile = yes; ..." goes into both servers' [bench] alike.
         lines += [f"  {o.strip()}" for o in SHARE_OPTIONS.split(";") if o.strip()]
@@ -367,11 +372,15 @@ def prepare_share(share):
     share.mkdir(mode=0o777)
     os.chmod(share, 0o777)
     big = share / "big.bin"
-    log(f"share: writing {BIG_MB} MiB big.bin and {LIST_FILES} files in list/")
-    with open(big, "wb") as f:
-        chunk = os.urandom(1 << 20)
-        for i in range(BIG_MB):
-            f.write(chunk[i % 251:] + chunk[:i % 251])
+    log(f"share: writing {BIG_MB} MiB big.bin and write.bin and {LIST_FILES} files in list/")
+    # write.bin exists before the first seqwrite-1m, so every measurement overwrites a file of
+    # BIG_MB: otherwise the server that runs first in round 1 (always xsmbd) also created it,
+    # and that round cost it 1.2-2.1x its others (Session 7 in docs/performance.md).
+    for path in (big, share / "write.bin"):
+        with open(path, "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for i in range(BIG_MB):
+                f.write(chunk[i % 251:] + chunk[:i % 251])
     (share / "list").mkdir()
     for i in range(LIST_FILES):
         (share / "list" / f"file-{i:05d}.txt").touch()
@@ -582,7 +591,8 @@ def report(results, cpu, ceiling, idle, servers, out_path):
     ceiling_mb = med(ceiling)
     doc = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
            "quick": QUICK, "rounds": ROUNDS, "duration_s": DURATION, "big_file_mib": BIG_MB,
-           "transfers_per_round": TRANSFERS,
+           "transfers_per_round": TRANSFERS, "share_options": SHARE_OPTIONS,
+           "xsmbd_global": XSMBD_GLOBAL,
            "cpus": os.cpu_count(), "kernel": os.uname().release, "tcp": tcp_settings(),
            "iperf3_mb_per_sec": ceiling, "benchmarks": {}, "memory": {}}
     print(f"\nxsmbd vs Samba, commit {doc['commit']}, {ROUNDS} round(s) of {DURATION:g} s, "
@@ -590,6 +600,8 @@ def report(results, cpu, ceiling, idle, servers, out_path):
     tcp = doc["tcp"]
     print(f"loopback TCP: congestion control {tcp['congestion_control']}, lo qdisc "
           f"{tcp['lo_qdisc']} (default {tcp['default_qdisc']})")
+    if XSMBD_GLOBAL:
+        print(f"xsmbd [global] additions: {XSMBD_GLOBAL}")
     if ceiling_mb:
         print(f"raw loopback TCP (iperf3, 1 stream): {ceiling_mb:.0f} MB/s")
     print(f"{'benchmark':24s} {'unit':9s} {'xsmbd':>11s} {'Samba':>11s} {'ratio':>7s} "

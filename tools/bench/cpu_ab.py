@@ -124,7 +124,8 @@ class Build:
 
 
 class Server:
-    def __init__(self, build, root, share, xsmbctl, unix_user, extra_args, run_id):
+    def __init__(self, build, root, share, xsmbctl, unix_user, extra_args, run_id,
+                 global_options=()):
         self.build = build
         self.dir = root / "runs" / run_id
         self.dir.mkdir(parents=True)
@@ -135,7 +136,8 @@ class Server:
         self.conf.write_text("\n".join([
             "[global]", f"  smb ports = {self.port}", f"  interfaces = {HOST}",
             "  bind interfaces only = yes", "  netbios name = CPUAB", "  workgroup = WORKGROUP",
-            f"  smb passwd file = {self.dir / 'users.db'}", "",
+            f"  smb passwd file = {self.dir / 'users.db'}"] +
+            [f"  {o}" for o in global_options] + ["",
             "[bench]", f"  path = {share}", "  read only = no", ""]))
         r = subprocess.run([str(xsmbctl), "--db", str(self.dir / "users.db"), "user", "add", USER,
                             "--unix-user", unix_user], input=PASSWORD + "\n", text=True,
@@ -383,6 +385,9 @@ def main():
                     help="size of big.bin (reads) and write.bin (writes), MiB")
     ap.add_argument("--server-arg", dest="server_args", action="append", default=[],
                     help="extra xsmbd argument for both builds (repeatable)")
+    ap.add_argument("--global", dest="global_options", action="append", default=[],
+                    help='smb.conf [global] line for both builds, e.g. "busy poll = 0" '
+                         "(repeatable)")
     ap.add_argument("--out", help="JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
@@ -423,6 +428,7 @@ def main():
             "file_mib": args.file_mb, "cpus": os.cpu_count(), "kernel": os.uname().release,
             "run_as": pwd.getpwuid(os.geteuid()).pw_name, "share_user": unix_user,
             "server_args": args.server_args,
+            "global_options": args.global_options,
             "cpu_clock": cpu_method(os.getpid()),
             "xsmbctl": str(Path(args.xsmbctl).resolve()),
             "xsmb_bench": str(Path(args.xsmb_bench).resolve()),
@@ -446,7 +452,7 @@ def main():
                     server = None
                     try:
                         server = Server(builds[k], root, share, xsmbctl, unix_user,
-                                        args.server_args, run_id)
+                                        args.server_args, run_id, args.global_options)
                         server.start()
                         r = run_bench(server, bench_bin, w, args)
                     except Exception as e:  # noqa: BLE001 - one failure must not end the run
