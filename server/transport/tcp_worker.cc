@@ -27,7 +27,7 @@ namespace {
 
 constexpr size_t kScratchSize = 256 * 1024;
 // Messages with more than this still to come when the socket runs dry set SO_RCVLOWAT (see
-// Worker::awaitRest()).
+// Worker::setReadMark()).
 constexpr size_t kLowatMin = 64 * 1024;
 // After a large message the next read takes this much: the NetBIOS header, the SMB2 header and
 // a WRITE request's fixed part (MS-SMB2 2.2.21), which is where a WRITE's data begins.
@@ -369,38 +369,51 @@ void Worker::onReadable(Conn& c) {
 
 void Worker::readAvailable(Conn& c) {
   const uint64_t id = c.id;
+  const bool drained = readSocket(c);
+  if (conns_.find(id) != conns_.end()) setReadMark(c, drained);
+}
+
+bool Worker::readSocket(Conn& c) {
+  const uint64_t id = c.id;
   for (int rounds = 0; rounds < 16 && c.reading; ++rounds) {
     ssize_t n;
     if (!c.inflight.empty()) {
-      // The rest of a large message goes straight into its own buffer.
+      // The rest of a large message goes straight into its own buffer, and what follows it
+      // into the scratch buffer in the same call: after a large message a header's worth (in a
+      // WRITE stream the next WRITE's headers, whose data then lands in its own buffer too),
+      // after a smaller one as much as fits. One receive per message of a WRITE stream, not
+      // two, and a socket drained by it needs no further call to find out.
       const size_t want = c.inflight.size - c.inflight_got;
-      n = recv(c.fd, c.inflight.data.get() + c.inflight_got, want, 0);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        awaitRest(c);
-        return;
-      }
+      const size_t after = c.inflight.size >= kLowatMin ? kLargeStreamHeadRead : scratch_.size();
+      iovec iov[2] = {{c.inflight.data.get() + c.inflight_got, want}, {scratch_.data(), after}};
+      msghdr mh{};
+      mh.msg_iov = iov;
+      mh.msg_iovlen = 2;
+      n = recvmsg(c.fd, &mh, 0);
       if (n > 0) {
-        c.inflight_got += static_cast<size_t>(n);
-        if (static_cast<size_t>(n) < want) {  // drained (see below)
-          awaitRest(c);
-          return;
+        const size_t got = std::min(static_cast<size_t>(n), want);
+        const size_t next = static_cast<size_t>(n) - got;  // bytes of what follows, in scratch_
+        c.inflight_got += got;
+        if (got < want) return true;  // drained (see below)
+        c.large_stream = c.inflight.size >= kLowatMin;
+        Message msg = std::move(c.inflight);
+        c.inflight = {};
+        c.inflight_got = 0;
+        if (c.inflight_keepalive) {  // a keep-alive's payload carries nothing to answer
+          c.inflight_keepalive = false;
+          msg = {};
         }
-        if (c.inflight_got == c.inflight.size) {
-          c.large_stream = c.inflight.size >= kLowatMin;
-          Message msg = std::move(c.inflight);
-          c.inflight = {};
-          c.inflight_got = 0;
-          if (c.inflight_keepalive) {  // a keep-alive's payload carries nothing to answer
-            c.inflight_keepalive = false;
-            msg = {};
+        if (!deliver(c, std::move(msg))) return false;
+        // deliver() never reads, so scratch_ still holds `next`; head_len is 0 while a message
+        // is in flight.
+        if (next > 0) {
+          if (!consume(c, scratch_.data(), next)) {
+            closeConn(id);
+            return false;
           }
-          if (c.lowat) {
-            int one = 1;
-            setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
-            c.lowat = false;
-          }
-          if (!deliver(c, std::move(msg))) return;
+          if (conns_.find(id) == conns_.end()) return false;
         }
+        if (next < after) return true;  // drained
         continue;
       }
     } else {
@@ -413,41 +426,49 @@ void Worker::readAvailable(Conn& c) {
         c.head_len = 0;
         if (!consume(c, scratch_.data(), total)) {
           closeConn(id);
-          return;
+          return false;
         }
-        if (conns_.find(id) == conns_.end()) return;
+        if (conns_.find(id) == conns_.end()) return false;
         // A short read drained the socket: asking again would only return EAGAIN (the loop is
         // level-triggered, so anything arriving meanwhile wakes it again).
-        if (static_cast<size_t>(n) < room) {
-          if (!c.inflight.empty()) awaitRest(c);
-          return;
-        }
+        if (static_cast<size_t>(n) < room) return true;
         continue;
       }
     }
     if (n == 0) {
       closeConn(id);
-      return;
+      return false;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
     closeConn(id);
-    return;
+    return false;
   }
+  return false;
 }
 
-void Worker::awaitRest(Conn& c) {
+void Worker::setReadMark(Conn& c, bool drained) {
   // A large WRITE wakes the loop once, when the rest of it is there, rather than once per
-  // segment (the kernel caps the mark at half the receive buffer it may grow to). Set only once
-  // the socket ran dry: most of a pipelined WRITE stream is already there when its header is
-  // read, and then the mark would cost two system calls for nothing. Woken early (memory
-  // pressure, a closing window), the mark is lowered to what is left: it must not ask for more
-  // than the rest of this message, which may be all the client sends before a reply.
+  // segment (the kernel caps the mark at half the receive buffer it may grow to). Raised only
+  // once the socket ran dry inside a message larger than kLowatMin: most of a pipelined WRITE
+  // stream is already there when its header is read, and then the mark would cost system calls
+  // for nothing. The mark must never ask for more than the rest of the message being read,
+  // which may be all the client sends before a reply: woken early (memory pressure, a closing
+  // window) it is lowered to what is left, and when the loop waits for anything else it is 1.
+  // It is set here, as the loop goes back to waiting, and only when it changes: in a stream of
+  // large WRITEs that each run dry it moves from one message's rest to the next one's in one
+  // call, without a reset to 1 between them.
   // SO_RCVLOWAT is not used with the sockhash: readiness there comes from the psock queue.
-  size_t left = c.inflight.size - c.inflight_got;
-  if ((left <= kLowatMin && !c.lowat) || !options_->use_rcvlowat) return;
-  int lowat = static_cast<int>(std::min<size_t>(left, INT32_MAX));
-  c.lowat = setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
+  if (!options_->use_rcvlowat) return;
+  int mark = 1;
+  if (drained && !c.inflight.empty()) {
+    const size_t left = c.inflight.size - c.inflight_got;
+    if (left > kLowatMin || c.rcvlowat > 1) {
+      mark = static_cast<int>(std::min<size_t>(left, INT32_MAX));
+    }
+  }
+  if (mark == c.rcvlowat) return;
+  if (setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof(mark)) == 0) c.rcvlowat = mark;
 }
 
 bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
@@ -486,7 +507,7 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
           c.inflight = Message::make(f.length);
           c.inflight_got = rest.size() - kNetBiosHeaderSize;
           std::memcpy(c.inflight.data.get(), rest.data() + kNetBiosHeaderSize, c.inflight_got);
-          // readAvailable() reads the rest at once, or waits for it (awaitRest()).
+          // readSocket() reads the rest at once, or the loop waits for it (setReadMark()).
         }
         return true;
     }

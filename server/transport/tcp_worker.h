@@ -94,7 +94,7 @@ class Worker {
     bool flush_pending = false;  // replies queued on the event loop, not yet written
                                  // (the connection is then also listed in to_flush_)
     uint32_t events = 0;         // the epoll events registered for fd
-    bool lowat = false;          // SO_RCVLOWAT is raised for the message being read
+    int rcvlowat = 1;            // the socket's SO_RCVLOWAT, as last set (setReadMark)
     // The last message was large (a WRITE stream): the next read asks for a header's worth
     // only, so the next large message lands in its own buffer instead of the scratch buffer
     // (saving a copy of up to kScratchSize of its data).
@@ -117,8 +117,13 @@ class Worker {
   void acceptOn(int lfd);
   void onReadable(Conn& c);
   void readAvailable(Conn& c);  // reads and frames what the socket has (may close it)
+  // readAvailable's reading: true when it stopped because the socket ran dry, false when the
+  // connection was closed or it stopped for another reason (reading paused, 16 rounds).
+  bool readSocket(Conn& c);
   bool consume(Conn& c, const uint8_t* data, size_t n);  // false: close
-  void awaitRest(Conn& c);  // the socket ran dry inside c.inflight: wake when the rest is there
+  // Sets SO_RCVLOWAT for the loop's next wait: the rest of c.inflight when the socket ran dry
+  // inside a large message, else 1.
+  void setReadMark(Conn& c, bool drained);
   bool deliver(Conn& c, Message msg);  // false: the connection was closed
   // Queues a reply's message and applies its limits; false when the connection was closed.
   bool applyReply(Conn& c, Reply r);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,6 +49,8 @@ std::vector<FramingCase> framingCases() {
   const std::string big1 = pattern(300 * 1024, 1);  // more than the worker's scratch buffer
   const std::string big2 = pattern(1 << 20, 2);
   const std::string max = pattern((1 << 24) - 1, 3);  // the largest NetBIOS length
+  const std::string small200 = pattern(200, 4);       // more than a header's worth (116 bytes)
+  const std::string mid = pattern(40 * 1024, 5);      // below the SO_RCVLOWAT threshold
   std::vector<size_t> bytewise(64, 1);
   std::vector<size_t> big_pieces((1 << 24) / 65536 + 2, 65536);
   return {
@@ -80,6 +83,32 @@ std::vector<FramingCase> framingCases() {
        {frame(max), frame("after")},
        {max, "after"},
        big_pieces},
+      // The rest of a large message and the start of the next one arrive in one receive (a
+      // header's worth after it, 116 bytes): whatever that start holds must be framed alike.
+      {"large frames, each followed by small ones and a keep-alive, in one write",
+       {frame(big2), frame("a"), frame(big1), frame("b"), keepAlive("k"), frame(big2),
+        frame(small200), frame(big1), frame("c")},
+       {big2, "a", big1, "b", big2, small200, big1, "c"},
+       {}},
+      {"after a large frame, many small ones that the header's worth cuts anywhere",
+       {frame(big1), frame("0123456789"), frame("0123456789"), frame("0123456789"),
+        frame("0123456789"), frame("0123456789"), frame("0123456789"), frame("0123456789"),
+        frame("0123456789"), frame("0123456789"), frame("last")},
+       {big1, "0123456789", "0123456789", "0123456789", "0123456789", "0123456789", "0123456789",
+        "0123456789", "0123456789", "0123456789", "last"},
+       {}},
+      {"a large frame whose successor's header is cut after 2 bytes",
+       {frame(big2), frame("next"), frame(big1)},
+       {big2, "next", big1},
+       {100, 4 + (1 << 20) - 100 + 2, 1}},
+      {"a large frame ending exactly at a write boundary, then the next frame",
+       {frame(big2), frame(big1), frame("end")},
+       {big2, big1, "end"},
+       {100, 4 + (1 << 20) - 100, 4 + 116, 1000}},
+      {"a 40 KB frame read in two parts, then small frames behind it",
+       {frame(mid), frame("x"), frame("y"), frame(big1), frame("z")},
+       {mid, "x", "y", big1, "z"},
+       {100}},
   };
 }
 
@@ -104,6 +133,63 @@ TEST_F(TcpWorkerTest, FramingDeliversExactlyThePayloadsInOrder) {
     ASSERT_EQ(got.size(), t.delivered.size());
     for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(sameBytes(t.delivered[k], got[k])) << k;
   }
+}
+
+// SO_RCVLOWAT (Worker::setReadMark): raised to the rest of a large message when the socket runs
+// dry inside it, moved on to the next large message's rest, and back to 1 whenever the loop
+// waits for a new message. A mark left too high once a message is complete would leave the loop
+// asleep while the client waits for its reply: the last small message would never be answered.
+TEST_F(TcpWorkerTest, ReadMarkFollowsTheMessageBeingRead) {
+  startWorker();
+  auto client = connect();
+  auto conn = acceptor_.conn(0);
+  ASSERT_NE(conn, nullptr);
+  auto mark = [&] {
+    int v = -1;
+    socklen_t len = sizeof(v);
+    getsockopt(conn->socket_fd, SOL_SOCKET, SO_RCVLOWAT, &v, &len);
+    return v;
+  };
+  // Waits (bounded) until the server socket's mark satisfies `ok`; returns the last value.
+  auto waitMark = [&](const std::function<bool(int)>& ok) {
+    const auto deadline = Clock::now() + kTimeout;
+    int v = mark();
+    while (!ok(v) && Clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+      v = mark();
+    }
+    return v;
+  };
+  const std::string big1 = pattern(1 << 20, 7);
+  const std::string big2 = pattern(600 * 1024, 8);
+  const std::string stream = frame(big1) + frame(big2);
+  const size_t part = 100 * 1024;
+  const size_t end1 = 4 + big1.size();
+  const int big1_size = static_cast<int>(big1.size());
+  const int big2_size = static_cast<int>(big2.size());
+  // big1's header and 100 KB: the loop waits for the rest of big1 with the mark raised.
+  ASSERT_TRUE(client->send(stream.substr(0, 4 + part)));
+  int v = waitMark([&](int m) { return m > 64 * 1024; });
+  EXPECT_GT(v, 64 * 1024);
+  EXPECT_LE(v, big1_size - 64 * 1024);
+  // The rest of big1, then big2's header and 100 KB: the mark moves on to big2's rest.
+  const size_t cut2 = end1 + 4 + part;
+  ASSERT_TRUE(client->send(stream.substr(4 + part, cut2 - (4 + part))));
+  EXPECT_EQ(client->frameText(), "re:" + std::to_string(big1.size()));
+  v = waitMark([&](int m) { return m > 64 * 1024 && m <= big2_size - 64 * 1024; });
+  EXPECT_GT(v, 64 * 1024);
+  EXPECT_LE(v, big2_size - 64 * 1024);
+  // The rest of big2 and nothing after it: the loop waits for a new message, mark 1.
+  ASSERT_TRUE(client->send(stream.substr(cut2)));
+  EXPECT_EQ(client->frameText(), "re:" + std::to_string(big2.size()));
+  EXPECT_EQ(waitMark([](int m) { return m == 1; }), 1);
+  // A small message sent only now is answered.
+  ASSERT_TRUE(client->send(frame("small")));
+  EXPECT_EQ(client->frameText(), "re:small");
+  auto got = conn->processed();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(sameBytes(big1, got[0]));
+  EXPECT_TRUE(sameBytes(big2, got[1]));
 }
 
 // A keep-alive may carry a payload (parseFrame accepts up to 64 bytes). When the payload is not
