@@ -275,9 +275,24 @@ def check_binary(opt, path):
         sys.exit(f"cpu_ab.py: {opt} {path}: not executable")
 
 
+def source_dir(build_dir):
+    """The source tree a CMake build directory was configured from (CMakeCache.txt), or None."""
+    try:
+        for line in (build_dir / "CMakeCache.txt").read_text(errors="replace").splitlines():
+            if line.startswith("CMAKE_HOME_DIRECTORY:"):
+                return Path(line.split("=", 1)[1])
+    except OSError:
+        pass
+    return None
+
+
 def git_rev(path):
-    """The commit of the checkout a binary was built in (build/.. or build/server/..), if any."""
+    """The commit of the checkout a binary was built in (build/.. or build/server/.., or the
+    source tree of an out-of-tree build directory), if any."""
     for d in Path(path).resolve().parents:
+        src = source_dir(d)
+        if src is not None and (src / ".git").exists():
+            d = src
         if (d / ".git").exists():
             r = subprocess.run(["git", "-C", str(d), "rev-parse", "--short=12", "HEAD"],
                                capture_output=True, text=True)
