@@ -4,6 +4,8 @@
   python3 tests/integration/test_smbtorture.py            # the listed tests (unittest)
   python3 tests/integration/test_smbtorture.py --discover [PREFIX ...]
         # runs a broader set of smb2.* tests and prints which pass, to grow passing.txt
+  python3 tests/integration/test_smbtorture.py --discover --from ../shared/conformance/ksmbd-ci-188.txt
+        # runs exactly the tests named in a file (one per line), e.g. ksmbd's CI list
 
 Each test runs as
   smbtorture //127.0.0.1/share -p PORT -U xsmbtest%PASSWORD --option=torture:progress=no
@@ -63,7 +65,7 @@ def read_list(path=PASSING):
     """Test names from a passing.txt-style file: one per line, '#' comments, blanks ignored."""
     names = []
     for line in Path(path).read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].strip().strip('"')  # "name with spaces"
         if line:
             names.append(line)
     return names
@@ -163,11 +165,16 @@ def list_smb2_tests():
     return names
 
 
-def discover(prefixes):
+def discover(prefixes, exact=None):
+    """Runs the smb2 tests matching `prefixes` (or exactly the names in `exact`, in order) and
+    prints each verdict and the count passing."""
     listed = set(read_list())
-    candidates = [n for n in list_smb2_tests()
-                  if any(n == p.rstrip(".") or n.startswith(p) for p in prefixes)
-                  and not DISCOVER_EXCLUDE.search(n)]
+    if exact is not None:
+        candidates = exact
+    else:
+        candidates = [n for n in list_smb2_tests()
+                      if any(n == p.rstrip(".") or n.startswith(p) for p in prefixes)
+                      and not DISCOVER_EXCLUDE.search(n)]
     print(f"discover: {len(candidates)} tests against {harness.backend()}", flush=True)
     server, share = make_server()
     results = {}
@@ -203,13 +210,17 @@ if __name__ == "__main__":
     if "--discover" in sys.argv:
         args = sys.argv[1:]
         prefixes = []
+        exact = None
         while args:
             a = args.pop(0)
+            if a == "--from" and args:  # a passing.txt-style file of exact names
+                exact = read_list(args.pop(0))
+                continue
             env = {"--xsmbd": "XSMBD", "--xsmbctl": "XSMBCTL",
                    "--backend": "XSMBD_TEST_BACKEND"}.get(a)
             if env and args:
                 os.environ[env] = args.pop(0)
             elif a != "--discover":
                 prefixes.append(a)
-        sys.exit(discover(prefixes or DISCOVER_PREFIXES))
+        sys.exit(discover(prefixes or DISCOVER_PREFIXES, exact))
     harness.main()
