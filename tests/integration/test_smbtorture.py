@@ -4,7 +4,7 @@
   python3 tests/integration/test_smbtorture.py            # the listed tests (unittest)
   python3 tests/integration/test_smbtorture.py --discover [PREFIX ...]
         # runs a broader set of smb2.* tests and prints which pass, to grow passing.txt
-  python3 tests/integration/test_smbtorture.py --discover --from ../shared/conformance/ksmbd-ci-188.txt
+  python3 tests/integration/test_smbtorture.py --discover --from tests/smbtorture/ksmbd-ci-188.txt
         # runs exactly the tests named in a file (one per line), e.g. ksmbd's CI list
 
 Each test runs as
@@ -37,6 +37,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 PASSING = harness.REPO_ROOT / "tests" / "smbtorture" / "passing.txt"
+# ksmbd's CI list (the smbtorture tests ksmbd's CI passes), our conformance floor: the summary
+# counts how many of them pass.
+CONFORMANCE = harness.REPO_ROOT / "tests" / "smbtorture" / "ksmbd-ci-188.txt"
 USER = "xsmbtest"
 PASSWORD = "Tort-ure-123"
 # Deliberately no `create mask`: with `create mask = 0666` smbd fails smb2.connect and
@@ -125,9 +128,21 @@ class SmbtortureTest(harness.ServerTestCase):
         cls.share = server.add_share("share", SHARE_OPTIONS)
         server.add_user(USER, PASSWORD)
 
+    verdicts = {}  # name -> verdict, for the summary printed when the class ends
+
+    @classmethod
+    def tearDownClass(cls):
+        conformance = set(read_list(CONFORMANCE)) if CONFORMANCE.exists() else set()
+        passing = [n for n, v in cls.verdicts.items() if v == "pass"]
+        sys.stderr.write(f"\n[smbtorture] {len(passing)} of {len(cls.verdicts)} smbtorture tests "
+                         f"pass; of ksmbd's CI list ({len(conformance)}): "
+                         f"{len(conformance & set(passing))} pass\n")
+        super().tearDownClass()
+
     def run_listed(self, name):
         empty_dir(self.share.path)
         verdict, seconds, out = run_torture(self.server, name)
+        type(self).verdicts[name] = verdict
         sys.stderr.write(f"[smbtorture] {name}: {verdict} ({seconds:.1f} s)\n")
         self.assertEqual(verdict, "pass", f"smbtorture {name}: {verdict}\n{out[-6000:]}")
         self.assertServerAlive()
