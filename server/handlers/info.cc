@@ -99,8 +99,7 @@ NtStatus setBasic(session::Open& o, ByteSpan buf) {
   if (buf.size() < 40) return STATUS_INFO_LENGTH_MISMATCH;
   if (!(o.granted_access & FILE_WRITE_ATTRIBUTES)) return STATUS_ACCESS_DENIED;
   ByteReader r(buf);
-  uint64_t creation = r.u64(), access = r.u64(), write = r.u64();
-  r.u64();  // ChangeTime: the kernel owns ctime
+  uint64_t creation = r.u64(), access = r.u64(), write = r.u64(), change = r.u64();
   uint32_t attrs = r.u32();
   if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !o.directory) return STATUS_INVALID_PARAMETER;
   if (NtStatus st = vfs::setTimes(o.fd.get(), access, write); st != STATUS_SUCCESS) return st;
@@ -108,7 +107,7 @@ NtStatus setBasic(session::Open& o, ByteSpan buf) {
   if (attrs) {
     if (NtStatus st = vfs::setDosAttributes(o.fd.get(), attrs); st != STATUS_SUCCESS) return st;
   }
-  return STATUS_SUCCESS;
+  return vfs::setChangeTime(o.fd.get(), change);  // last: the changes above move ctime on
 }
 
 // FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2).

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/smb2/constants.h"
+#include "server/vfs/change_time.h"
 #include "server/vfs/path.h"
 
 namespace xsmb::vfs {
@@ -79,6 +80,11 @@ bool isXattrUnsupported(int err) { return err == ENOTSUP || err == EOPNOTSUPP; }
 
 int statxFd(int fd, struct statx* stx) {
   return statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, stx);
+}
+
+// A ChangeTime the client set, while the file has not changed since (server/vfs/change_time.h).
+void applyChangeTime(const struct statx& stx, FileMeta* m) {
+  if (auto ct = lookupChangeTime(m->device, m->file_id, stx.stx_ctime)) m->change_time = *ct;
 }
 
 }  // namespace
@@ -172,6 +178,7 @@ NtStatus readFileMeta(int fd, FileMeta* out) {
   std::optional<DosInfo> dos;
   if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) dos = readDosInfoFd(fd);
   *out = fileMetaFromStatx(stx, dos);
+  applyChangeTime(stx, out);
   return STATUS_SUCCESS;
 }
 
@@ -194,6 +201,7 @@ NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out) {
     if (n >= 0) dos = parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
   }
   *out = fileMetaFromStatx(stx, dos);
+  applyChangeTime(stx, out);
   return STATUS_SUCCESS;
 }
 
@@ -252,6 +260,15 @@ NtStatus setTimes(int fd, uint64_t last_access_nt, uint64_t last_write_nt) {
   if (errno != EBADF) return ntStatusFromErrno(errno);
   if (utimensat(AT_FDCWD, procPath(fd).c_str(), ts, 0) == 0) return STATUS_SUCCESS;
   return ntStatusFromErrno(errno);
+}
+
+NtStatus setChangeTime(int fd, uint64_t nt_time) {
+  if (nt_time == 0 || nt_time >= UINT64_MAX - 1) return STATUS_SUCCESS;
+  struct statx stx {};
+  if (statxFd(fd, &stx) != 0) return ntStatusFromErrno(errno);
+  recordChangeTime(makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino, stx.stx_ctime,
+                   nt_time);
+  return STATUS_SUCCESS;
 }
 
 }  // namespace xsmb::vfs

@@ -89,4 +89,9 @@ NtStatus setCreationTime(int fd, uint64_t nt_time);
 // or utimensat on "/proc/self/fd/N" for an O_PATH fd.
 NtStatus setTimes(int fd, uint64_t last_access_nt, uint64_t last_write_nt);
 
+// Records ChangeTime (NT time; 0, -1 and -2 = no change) for the file of `fd` as it is now
+// (server/vfs/change_time.h): call it after every other change of the same SET_INFO, since each
+// of them moves the inode's ctime on. Errors of statx via ntStatusFromErrno.
+NtStatus setChangeTime(int fd, uint64_t nt_time);
+
 }  // namespace xsmb::vfs
