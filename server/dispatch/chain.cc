@@ -141,8 +141,9 @@ void signMessage(std::span<uint8_t> msg, crypto::SigningAlgorithm alg, const Byt
 // ReadPayload stays where it is, cut to the length read; anything else beyond `body_start` (such
 // a payload area of a READ that failed) is dropped first.
 void encodeBody(Bytes& out, size_t body_start, NtStatus st, ResponseBody& body) {
+  // An IOCTL body set with an error is meant to be sent (MS-SMB2 3.3.5.15.6: the copy limits).
   if (ntIsError(st) && st != STATUS_MORE_PROCESSING_REQUIRED &&
-      !std::holds_alternative<ErrorResponse>(body)) {
+      !std::holds_alternative<ErrorResponse>(body) && !std::holds_alternative<IoctlResponse>(body)) {
     body = ErrorResponse{};
   }
   const auto* read = std::get_if<ReadResponse>(&body);

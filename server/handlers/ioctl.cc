@@ -1,6 +1,7 @@
 // IOCTL (MS-SMB2 3.3.5.15), ECHO (3.3.5.17) and OPLOCK_BREAK acknowledgments (3.3.5.22).
 #include <algorithm>
 
+#include "server/handlers/fsctl.h"
 #include "server/handlers/handler.h"
 
 namespace xsmb::handlers {
@@ -73,6 +74,26 @@ NtStatus objectId(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
   return STATUS_SUCCESS;
 }
 
+NtStatus fileFsctl(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
+  switch (req.ctl_code) {
+    case FSCTL_SRV_REQUEST_RESUME_KEY:
+      return fsctlRequestResumeKey(ctx, req, out);
+    case FSCTL_SRV_COPYCHUNK:
+    case FSCTL_SRV_COPYCHUNK_WRITE:
+      return fsctlCopyChunk(ctx, req, out);
+    case FSCTL_DUPLICATE_EXTENTS_TO_FILE:
+      return fsctlDuplicateExtents(ctx, req, out);
+    case FSCTL_SET_SPARSE:
+      return fsctlSetSparse(ctx, req, out);
+    case FSCTL_SET_ZERO_DATA:
+      return fsctlSetZeroData(ctx, req, out);
+    case FSCTL_QUERY_ALLOCATED_RANGES:
+      return fsctlQueryAllocatedRanges(ctx, req, out);
+    default:
+      return fsctlGetReparsePoint(ctx, req, out);
+  }
+}
+
 }  // namespace
 
 NtStatus handleIoctl(RequestContext& ctx, ResponseBody& out) {
@@ -100,6 +121,22 @@ NtStatus handleIoctl(RequestContext& ctx, ResponseBody& out) {
       break;
     case FSCTL_CREATE_OR_GET_OBJECT_ID:
       st = objectId(ctx, req, &resp.output);
+      break;
+    case FSCTL_SRV_REQUEST_RESUME_KEY:
+    case FSCTL_SRV_COPYCHUNK:
+    case FSCTL_SRV_COPYCHUNK_WRITE:
+    case FSCTL_DUPLICATE_EXTENTS_TO_FILE:
+    case FSCTL_SET_SPARSE:
+    case FSCTL_SET_ZERO_DATA:
+    case FSCTL_QUERY_ALLOCATED_RANGES:
+    case FSCTL_GET_REPARSE_POINT:
+      st = fileFsctl(ctx, req, &resp.output);
+      // Sent with their output: a copy's limits or progress (MS-SMB2 3.3.5.15.6) and the
+      // allocated ranges that fit (MS-FSA 2.1.5.9.22).
+      if ((st != STATUS_SUCCESS && !resp.output.empty()) || st == STATUS_BUFFER_OVERFLOW) {
+        out = std::move(resp);
+        return st;
+      }
       break;
     default: {
       // Everything else names an open of this tree.

@@ -24,11 +24,13 @@ constexpr uint8_t kFlagAttributes = 0x1;
 constexpr uint8_t kFlagCreationTime = 0x2;
 
 // Bits we keep in the xattr; the rest are derived (DIRECTORY, READONLY of files) or are not
-// implemented (SPARSE, COMPRESSED, REPARSE_POINT, ENCRYPTED).
+// implemented (COMPRESSED, REPARSE_POINT, ENCRYPTED). SPARSE_FILE is set by FSCTL_SET_SPARSE
+// only (setSparse); FileBasicInformation neither sets nor clears it (MS-FSA 2.1.5.14.2).
 constexpr uint32_t kStoredAttributes = FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN |
                                        FILE_ATTRIBUTE_SYSTEM | FILE_ATTRIBUTE_ARCHIVE |
                                        FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_OFFLINE |
-                                       FILE_ATTRIBUTE_NOT_CONTENT_INDEXED;
+                                       FILE_ATTRIBUTE_NOT_CONTENT_INDEXED |
+                                       FILE_ATTRIBUTE_SPARSE_FILE;
 
 uint64_t ntTimeFromParts(int64_t sec, uint32_t nsec) {
   if (sec < -kEpochSeconds) return 0;
@@ -210,7 +212,7 @@ NtStatus setDosAttributes(int fd, uint32_t attributes) {
   struct statx stx {};
   if (statxFd(fd, &stx) != 0) return ntStatusFromErrno(errno);
   const bool dir = S_ISDIR(stx.stx_mode);
-  uint32_t stored = attributes & kStoredAttributes;
+  uint32_t stored = attributes & kStoredAttributes & ~FILE_ATTRIBUTE_SPARSE_FILE;
   // READONLY of a file lives in the mode only, so a chmod from elsewhere stays authoritative.
   const mode_t mode = stx.stx_mode & 07777;
   mode_t want = mode;
@@ -227,12 +229,24 @@ NtStatus setDosAttributes(int fd, uint32_t attributes) {
     if (int err = chmodFd(fd, want)) return ntStatusFromErrno(err);
   }
   DosInfo info = readDosInfoFd(fd).value_or(DosInfo{});
-  info.attributes = stored;
+  info.attributes = stored | (info.attributes.value_or(0) & FILE_ATTRIBUTE_SPARSE_FILE);
   int err = writeDosInfoFd(fd, info);
   if (err != 0 && !isXattrUnsupported(err)) return ntStatusFromErrno(err);
   if (want != mode && !(want & S_IWUSR)) {
     if (int e = chmodFd(fd, want)) return ntStatusFromErrno(e);
   }
+  return STATUS_SUCCESS;
+}
+
+NtStatus setSparse(int fd, bool sparse) {
+  DosInfo info = readDosInfoFd(fd).value_or(DosInfo{});
+  // A file without stored attributes reports ARCHIVE (fileMetaFromStatx): keep reporting it.
+  uint32_t attrs = info.attributes.value_or(FILE_ATTRIBUTE_ARCHIVE) & ~FILE_ATTRIBUTE_SPARSE_FILE;
+  if (sparse) attrs |= FILE_ATTRIBUTE_SPARSE_FILE;
+  if (info.attributes && *info.attributes == attrs) return STATUS_SUCCESS;
+  info.attributes = attrs;
+  int err = writeDosInfoFd(fd, info);
+  if (err != 0) return isXattrUnsupported(err) ? STATUS_NOT_SUPPORTED : ntStatusFromErrno(err);
   return STATUS_SUCCESS;
 }
 

@@ -73,7 +73,7 @@ NtStatus readFileMeta(int fd, FileMeta* out);
 // ACCESS_DENIED, OBJECT_PATH_NOT_FOUND): the listing should skip that entry.
 NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out);
 // Stores DOS attributes (HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, OFFLINE, NOT_CONTENT_INDEXED) in the
-// xattr and maps READONLY onto the mode's write bits for regular files (clear all write bits when
+// xattr, keeping SPARSE_FILE as it was, and maps READONLY onto the mode's write bits for regular files (clear all write bits when
 // set; restore owner write when cleared; directories keep READONLY in the xattr only).
 // attributes == 0 means "no change" (MS-FSCC 2.4.7); NORMAL alone clears everything. DIRECTORY
 // and unsupported bits are ignored. On a filesystem without user xattrs only READONLY persists
@@ -81,6 +81,10 @@ NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out);
 // READONLY file's owner briefly gets its write bit back for the xattr write. EACCES/EPERM ->
 // STATUS_ACCESS_DENIED.
 NtStatus setDosAttributes(int fd, uint32_t attributes);
+// Sets or clears FILE_ATTRIBUTE_SPARSE_FILE in the xattr (FSCTL_SET_SPARSE, MS-FSA 2.1.5.9.33);
+// the other attributes stay. STATUS_NOT_SUPPORTED without user xattrs; EACCES/EPERM ->
+// STATUS_ACCESS_DENIED.
+NtStatus setSparse(int fd, bool sparse);
 // Stores the creation time in the xattr (NT time; 0 or 0xFFFF...FF = no change).
 // STATUS_NOT_SUPPORTED when the filesystem has no user xattrs; works on a READONLY file for its
 // owner like setDosAttributes.

@@ -84,7 +84,8 @@ struct FsInfoInput {
 // no FILE_CASE_SENSITIVE_SEARCH (lookups fall back to case-insensitive), no
 // FILE_PERSISTENT_ACLS (ACLs are derived from the mode, not stored), no sparse/object ids.
 constexpr uint32_t kFsAttributes =
-    0x00000002 /*FILE_CASE_PRESERVED_NAMES*/ | 0x00000004 /*FILE_UNICODE_ON_DISK*/;
+    0x00000002 /*FILE_CASE_PRESERVED_NAMES*/ | 0x00000004 /*FILE_UNICODE_ON_DISK*/ |
+    0x00000040 /*FILE_SUPPORTS_SPARSE_FILES: FSCTL_SET_SPARSE & co, handlers/fsctl.h*/;
 // MS-FSCC 2.5: FileFsVolumeInformation 18 + label (SupportsObjects 0),
 // FileFsSizeInformation 24, FileFsFullSizeInformation 32 (allocation unit = f_frsize, expressed
 // as SectorsPerAllocationUnit * sector_size), FileFsDeviceInformation 8 (FILE_DEVICE_DISK,
