@@ -42,6 +42,10 @@ SHARE_OPTIONS = os.environ.get("SHARE_OPTIONS", "")
 # XSMBD_GLOBAL="busy poll = 0; ...": lines added to xsmbd's [global] only (smbd has no such
 # parameters; "busy poll = 0" makes xsmbd's loops sleep as smbd's processes do).
 XSMBD_GLOBAL = os.environ.get("XSMBD_GLOBAL", "")
+# SERVER_CPUS="0": both servers start under `taskset -c 0` (every process and thread they make
+# inherits it), so that on a machine shared with the clients the servers keep off the clients'
+# CPUs alike. xsmbd's default "worker cpus" is its affinity mask: one event loop per CPU given.
+SERVER_CPUS = os.environ.get("SERVER_CPUS", "")
 # TCP congestion control for the whole run (both servers, both clients, iperf3): the system
 # default is switched for the run and restored after. Empty: the machine's own setting.
 TCP_CC = os.environ.get("TCP_CC", "")
@@ -182,6 +186,8 @@ class Server:
                            capture_output=True)
             cmd = [shutil.which("smbd") or "/usr/sbin/smbd", "-F", "--no-process-group",
                    "-s", str(self.conf), "--debug-stdout", "-d", "0"]
+        if SERVER_CPUS:
+            cmd = ["taskset", "-c", SERVER_CPUS] + cmd
         out = open(self.root / "server.log", "ab")
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
@@ -592,7 +598,7 @@ def report(results, cpu, ceiling, idle, servers, out_path):
     doc = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
            "quick": QUICK, "rounds": ROUNDS, "duration_s": DURATION, "big_file_mib": BIG_MB,
            "transfers_per_round": TRANSFERS, "share_options": SHARE_OPTIONS,
-           "xsmbd_global": XSMBD_GLOBAL,
+           "xsmbd_global": XSMBD_GLOBAL, "server_cpus": SERVER_CPUS,
            "cpus": os.cpu_count(), "kernel": os.uname().release, "tcp": tcp_settings(),
            "iperf3_mb_per_sec": ceiling, "benchmarks": {}, "memory": {}}
     print(f"\nxsmbd vs Samba, commit {doc['commit']}, {ROUNDS} round(s) of {DURATION:g} s, "
@@ -602,6 +608,8 @@ def report(results, cpu, ceiling, idle, servers, out_path):
           f"{tcp['lo_qdisc']} (default {tcp['default_qdisc']})")
     if XSMBD_GLOBAL:
         print(f"xsmbd [global] additions: {XSMBD_GLOBAL}")
+    if SERVER_CPUS:
+        print(f"both servers confined to CPUs {SERVER_CPUS} (taskset)")
     if ceiling_mb:
         print(f"raw loopback TCP (iperf3, 1 stream): {ceiling_mb:.0f} MB/s")
     print(f"{'benchmark':24s} {'unit':9s} {'xsmbd':>11s} {'Samba':>11s} {'ratio':>7s} "

@@ -16,7 +16,8 @@
 # Environment: QUICK ROUNDS DURATION BIG_FILE_MB IDLE_SESSIONS IDLE_SESSIONS_SAMBA ONLY OUT
 # TRANSFERS (smbclient get/put transfers per round, median taken; default 3)
 # SHARE_OPTIONS ("use sendfile = yes; ...": added to both servers' [bench] share)
-# XSMBD_GLOBAL ("busy poll = 0; ...": added to xsmbd's [global] only)
+# XSMBD_GLOBAL ("busy poll = 0; ...": added to xsmbd's [global] only), SERVER_CPUS ("0":
+# both servers run under taskset -c 0)
 # TCP_CC (e.g. cubic: the system's TCP congestion control for the whole run, restored after;
 # the table's header and the JSON name the one in use, see docs/performance.md "Session 4").
 set -euo pipefail
