@@ -98,7 +98,15 @@ uint16_t grantCredits(session::ConnState& conn, const Header& h, uint16_t charge
   // What the request used is given back at least, so a client issuing large multi-credit
   // READ/WRITEs keeps its window (as Windows and Samba do), plus what it asks for beyond that.
   uint64_t want = std::max<uint64_t>({h.credits, charge, 1});
-  uint64_t room = outstanding >= kMaxCredits ? 0 : kMaxCredits - outstanding;
+  // A connection being paced by a live limit (its replies held, session/limits.h) gets no
+  // window beyond kPacedCredits: the requests it can have waiting here stay bounded, and it
+  // sees the limit in its credits as well as in the delay.
+  uint64_t cap = kMaxCredits;
+  if (conn.hold_until != std::chrono::steady_clock::time_point{} &&
+      conn.hold_until > std::chrono::steady_clock::now()) {
+    cap = kPacedCredits;
+  }
+  uint64_t room = outstanding >= cap ? 0 : cap - outstanding;
   uint64_t grant = std::min(want, room);
   if (grant == 0 && outstanding == 0) grant = 1;
   conn.credits.grant(static_cast<uint16_t>(grant));

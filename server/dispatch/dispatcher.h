@@ -56,7 +56,11 @@ Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredRep
 bool answerOnEventLoop(ByteSpan msg, const session::ConnState& conn);
 
 // Credits granted in a response (MS-SMB2 3.3.1.2): what the client asked for, at least 1,
-// keeping the client's outstanding credits at or below kMaxCredits.
+// keeping the client's outstanding credits at or below kMaxCredits, or kPacedCredits while a
+// live limit holds the connection's replies (ConnState::hold_until): then a response grants
+// nothing until the client's window is below it (never 0 outstanding: one is always left).
+// kPacedCredits allows the largest READ/WRITE (8 MiB = 128 credits) with room for others.
 constexpr uint32_t kMaxCredits = 8192;
+constexpr uint32_t kPacedCredits = 256;
 
 }  // namespace xsmb::dispatch

@@ -189,6 +189,35 @@ TEST_F(ChainTest, EchoResponseIsEncoded) {
   EXPECT_EQ(slice(r2, 64, r2.size() - 64), Bytes({4, 0, 0, 0}));
 }
 
+// The credits a response grants (MS-SMB2 2.2.1.2 CreditRequest/CreditResponse, offset 14).
+uint16_t grantedFor(session::ConnState& conn, uint64_t mid, uint16_t request) {
+  Smb2Msg m(SMB2_ECHO, mid);
+  m.u16(4).u16(0);
+  Bytes b = m.bytes();
+  b[14] = static_cast<uint8_t>(request);
+  b[15] = static_cast<uint8_t>(request >> 8);
+  Bytes r = processMessage(conn, b);
+  expectHeader(r, SMB2_ECHO, mid, STATUS_SUCCESS);
+  return le16(r, 14);
+}
+
+TEST_F(ChainTest, APacedConnectionGetsNoWindowBeyondPacedCredits) {
+  // Not paced: the 1,000 asked for (64 granted so far, well under kMaxCredits).
+  EXPECT_EQ(grantedFor(*conn_, 0, 1000), 1000);
+  // A live limit holds this connection's replies: no more credits while the client holds more
+  // than kPacedCredits (1,064 outstanding now), whatever it asks.
+  conn_->hold_until = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  for (uint64_t mid = 1; mid < 20; ++mid) EXPECT_EQ(grantedFor(*conn_, mid, 1000), 0) << mid;
+  EXPECT_EQ(conn_->credits.outstanding(), 1064u - 19u);
+  // Once its window is below the cap, it is topped up to the cap and no further.
+  conn_->credits = session::CreditWindow();  // MessageId 0, one credit
+  EXPECT_EQ(grantedFor(*conn_, 0, 1000), kPacedCredits);
+  EXPECT_EQ(conn_->credits.outstanding(), kPacedCredits);
+  // The hold over: the client's request is granted again.
+  conn_->hold_until = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  EXPECT_EQ(grantedFor(*conn_, 1, 1000), 1000);
+}
+
 TEST_F(ChainTest, ReadOnThePoolLandsAtDataOffset) {
   FileId id = create(1, FILE_READ_DATA);
   Bytes r = processMessage(*conn_, read(2, id, 100, 10));
