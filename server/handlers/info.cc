@@ -68,6 +68,8 @@ NtStatus queryFile(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* ou
   vfs::OpenFileInfo info;
   if (NtStatus st = vfs::readFileMeta(o.fd.get(), &info.meta); st != STATUS_SUCCESS) return st;
   info.meta.delete_pending = o.delete_on_close || ctx.server->files.deletePending(o.key);
+  // The link a pending delete removes no longer counts (NumberOfLinks, MS-FSCC 2.4.41).
+  if (info.meta.delete_pending && info.meta.number_of_links > 0) --info.meta.number_of_links;
   info.access_mask = o.granted_access;
   info.position = o.position;
   info.mode = o.mode;
@@ -95,6 +97,22 @@ NtStatus queryFs(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* out)
   return vfs::encodeFsInfo(cls, in, out);
 }
 
+// The ChangeTime a FileBasicInformation set leaves behind (MS-FSA 2.1.5.14.2): the one it sets;
+// -1 freezes the current one and -2 thaws it (then the file's own applies again); with 0, the
+// one this handle set or froze before, which its own changes do not move.
+uint64_t changeTimeToKeep(session::Open& o, uint64_t change) {
+  constexpr uint64_t kFreeze = ~0ULL, kThaw = ~0ULL - 1;
+  if (change == kThaw) o.user_set_change_time = false;
+  if (change == kThaw || (change == 0 && !o.user_set_change_time)) return 0;
+  if (change != 0 && change != kFreeze) {
+    o.user_set_change_time = true;
+    return change;
+  }
+  o.user_set_change_time = true;
+  vfs::FileMeta m;
+  return vfs::readFileMeta(o.fd.get(), &m) == STATUS_SUCCESS ? m.change_time : 0;
+}
+
 NtStatus setBasic(session::Open& o, ByteSpan buf) {
   if (buf.size() < 40) return STATUS_INFO_LENGTH_MISMATCH;
   if (!(o.granted_access & FILE_WRITE_ATTRIBUTES)) return STATUS_ACCESS_DENIED;
@@ -102,6 +120,7 @@ NtStatus setBasic(session::Open& o, ByteSpan buf) {
   uint64_t creation = r.u64(), access = r.u64(), write = r.u64(), change = r.u64();
   uint32_t attrs = r.u32();
   if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !o.directory) return STATUS_INVALID_PARAMETER;
+  change = changeTimeToKeep(o, change);
   if (NtStatus st = vfs::setTimes(o.fd.get(), access, write); st != STATUS_SUCCESS) return st;
   if (NtStatus st = vfs::setCreationTime(o.fd.get(), creation); st != STATUS_SUCCESS) return st;
   if (attrs) {
@@ -232,9 +251,15 @@ NtStatus setFileInfo(RequestContext& ctx, session::Open& o, const SetInfoRequest
     case FilePositionInformation:
       o.position = r.u64();
       return r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
-    case FileModeInformation:
-      o.mode = r.u32();
-      return r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;
+    case FileModeInformation: {
+      // MS-FSCC 2.4.26: only FILE_WRITE_THROUGH and FILE_SEQUENTIAL_ONLY may be changed here
+      // (the synchronous-I/O and buffering modes are fixed at open; SMB2 opens have none).
+      const uint32_t mode = r.u32();
+      if (!r.ok()) return STATUS_INFO_LENGTH_MISMATCH;
+      if (mode & ~(FILE_WRITE_THROUGH | FILE_SEQUENTIAL_ONLY)) return STATUS_INVALID_PARAMETER;
+      o.mode = mode;
+      return STATUS_SUCCESS;
+    }
     case FileLinkInformation:
       return STATUS_NOT_SUPPORTED;
     case FileFullEaInformation:

@@ -91,6 +91,9 @@ struct Open {
   bool delete_on_close = false;
   uint64_t position = 0;  // FilePositionInformation
   uint32_t mode = 0;      // FileModeInformation
+  // ChangeTime was set (or frozen with -1) through this handle: the handle's own later changes
+  // keep it (MS-FSA 2.1.5.14.2 Open.UserSetChangeTime); -2 clears it.
+  bool user_set_change_time = false;
   vfs::FileTable::Key key;
   uint64_t token = 0;  // FileTable identity of this open
   // QUERY_DIRECTORY state: the sorted snapshot of matching names and the cursor.

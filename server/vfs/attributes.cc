@@ -251,7 +251,7 @@ NtStatus setSparse(int fd, bool sparse) {
 }
 
 NtStatus setCreationTime(int fd, uint64_t nt_time) {
-  if (nt_time == 0 || nt_time == UINT64_MAX) return STATUS_SUCCESS;
+  if (nt_time == 0 || nt_time >= UINT64_MAX - 1) return STATUS_SUCCESS;  // 0, -1 and -2
   DosInfo info = readDosInfoFd(fd).value_or(DosInfo{});
   info.creation_time = nt_time;
   int err = writeDosInfoFd(fd, info);

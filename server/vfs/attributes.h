@@ -85,7 +85,7 @@ NtStatus setDosAttributes(int fd, uint32_t attributes);
 // the other attributes stay. STATUS_NOT_SUPPORTED without user xattrs; EACCES/EPERM ->
 // STATUS_ACCESS_DENIED.
 NtStatus setSparse(int fd, bool sparse);
-// Stores the creation time in the xattr (NT time; 0 or 0xFFFF...FF = no change).
+// Stores the creation time in the xattr (NT time; 0, -1 and -2 = no change, MS-FSCC 2.4.7).
 // STATUS_NOT_SUPPORTED when the filesystem has no user xattrs; works on a READONLY file for its
 // owner like setDosAttributes.
 NtStatus setCreationTime(int fd, uint64_t nt_time);
