@@ -36,7 +36,7 @@ struct DecodeCase {
   std::string description;
   Bytes input;
   NtStatus status;
-  Req expected{};
+  Req expected;  // (no "{}": GCC 12 stops with an internal compiler error on it)
   size_t min_len = 0;
 };
 
