@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 
 #include "common/smb2/constants.h"
@@ -19,9 +20,9 @@ using namespace xsmb::smb2;
 
 constexpr uint64_t kTicksPerSecond = 10000000;
 constexpr int64_t kEpochSeconds = 11644473600;  // 1601 -> 1970
-constexpr uint8_t kDosInfoVersion = 1;
-constexpr uint8_t kFlagAttributes = 0x1;
-constexpr uint8_t kFlagCreationTime = 0x2;
+constexpr uint16_t kDosInfoVersion = 5;
+constexpr uint32_t kValidAttrib = 0x1;       // XATTR_DOSINFO_ATTRIB
+constexpr uint32_t kValidCreateTime = 0x10;  // XATTR_DOSINFO_CREATE_TIME
 
 // Bits we keep in the xattr; the rest are derived (DIRECTORY, READONLY of files) or are not
 // implemented (COMPRESSED, REPARSE_POINT, ENCRYPTED). SPARSE_FILE is set by FSCTL_SET_SPARSE
@@ -113,24 +114,64 @@ uint64_t ntTimeNow() {
 }
 
 std::optional<DosInfo> parseDosInfo(ByteSpan data) {
+  const auto nul = std::find(data.begin(), data.end(), uint8_t{0});
+  if (nul == data.end()) return std::nullopt;
+  const std::string hex(data.begin(), nul);
   ByteReader r(data);
-  uint8_t version = r.u8();
-  uint8_t flags = r.u8();
-  r.u16();
-  uint32_t attributes = r.u32();
-  uint64_t creation = r.u64();
-  if (!r.ok() || version != kDosInfoVersion) return std::nullopt;
+  r.skip((hex.size() + 2) & ~size_t{1});  // the string, its NUL, padding to even
+  const uint16_t version = r.u16();
+  const uint16_t level = r.u16();
+  r.skip((4 - r.offset() % 4) % 4);  // NDR aligns the union's body to 4
+  if (!r.ok() || level != version) return std::nullopt;
   DosInfo info;
-  if (flags & kFlagAttributes) info.attributes = attributes & kStoredAttributes;
-  if (flags & kFlagCreationTime) info.creation_time = creation;
+  uint32_t valid = kValidAttrib | kValidCreateTime;  // version 1 has no ValidFlags
+  uint32_t attrib = 0;
+  uint64_t create = 0;
+  switch (version) {
+    case 1:
+      attrib = r.u32();
+      r.skip(4 + 8 + 8);  // EaSize, Size, AllocSize
+      create = r.u64();
+      break;
+    case 3:
+      valid = r.u32();
+      attrib = r.u32();
+      r.skip(4 + 8 + 8);
+      create = r.u64();
+      break;
+    case 4:
+      valid = r.u32();
+      attrib = r.u32();
+      r.skip(8);  // ITime
+      create = r.u64();
+      break;
+    case 5:
+      valid = r.u32();
+      attrib = r.u32();
+      create = r.u64();
+      break;
+    default: {  // a version we do not know: the attributes in AttribHex, if any
+      char* end = nullptr;
+      if (hex.size() < 3 || hex.compare(0, 2, "0x") != 0) return std::nullopt;
+      const unsigned long v = std::strtoul(hex.c_str() + 2, &end, 16);
+      if (*end != '\0') return std::nullopt;
+      info.attributes = static_cast<uint32_t>(v) & kStoredAttributes;
+      return info;
+    }
+  }
+  if (!r.ok()) return std::nullopt;
+  if (valid & kValidAttrib) info.attributes = attrib & kStoredAttributes;
+  if ((valid & kValidCreateTime) && create != 0) info.creation_time = create;
   return info;
 }
 
 Bytes encodeDosInfo(const DosInfo& info) {
   ByteWriter w;
-  w.u8(kDosInfoVersion);
-  w.u8((info.attributes ? kFlagAttributes : 0) | (info.creation_time ? kFlagCreationTime : 0));
-  w.u16(0);
+  w.u16(0);  // AttribHex "" and its padding
+  w.u16(kDosInfoVersion);
+  w.u16(kDosInfoVersion);  // the union level
+  w.u16(0);                // padding to 4
+  w.u32((info.attributes ? kValidAttrib : 0) | (info.creation_time ? kValidCreateTime : 0));
   w.u32(info.attributes.value_or(0) & kStoredAttributes);
   w.u64(info.creation_time.value_or(0));
   return w.take();
@@ -213,7 +254,8 @@ NtStatus setDosAttributes(int fd, uint32_t attributes) {
   if (statxFd(fd, &stx) != 0) return ntStatusFromErrno(errno);
   const bool dir = S_ISDIR(stx.stx_mode);
   uint32_t stored = attributes & kStoredAttributes & ~FILE_ATTRIBUTE_SPARSE_FILE;
-  // READONLY of a file lives in the mode only, so a chmod from elsewhere stays authoritative.
+  // READONLY of a file is read from the mode, so a chmod from elsewhere stays authoritative; it
+  // is recorded too, where Samba reads it.
   const mode_t mode = stx.stx_mode & 07777;
   mode_t want = mode;
   if (!dir) {
@@ -222,7 +264,6 @@ NtStatus setDosAttributes(int fd, uint32_t attributes) {
     } else if (!(mode & S_IWUSR)) {
       want = mode | S_IWUSR;
     }
-    stored &= ~FILE_ATTRIBUTE_READONLY;
   }
   // Write bits are added before and removed after the xattr write, which needs them.
   if (want != mode && (want & S_IWUSR)) {

@@ -37,20 +37,28 @@ struct FileMeta {
   uint32_t ea_size = 0;
 };
 
-// Name of the xattr holding our DOS information record.
-inline constexpr char kDosInfoXattr[] = "user.xsmb.dosinfo";
+// Name of the xattr holding the DOS information record: Samba's (smbd "store dos attributes",
+// also ksmbd's), so that a share moved between them and xsmbd keeps attributes and birth times.
+inline constexpr char kDosInfoXattr[] = "user.DOSATTRIB";
 
-// The record stored in kDosInfoXattr. Wire form (16 bytes, little-endian): u8 version (1),
-// u8 flags (bit 0: attributes valid, bit 1: creation_time valid), u16 reserved (0),
-// u32 attributes (FILE_ATTRIBUTE_* bits, without DIRECTORY), u64 creation_time (NT time).
-// Longer records (later versions with the same prefix) are accepted; their tail is ignored.
+// The record stored in kDosInfoXattr: Samba's xattr_DOSATTRIB (librpc/idl/xattr.idl) in NDR,
+// little-endian: AttribHex (NUL-terminated ASCII, "0x<hex>" in versions 1-3, "" from 4) padded
+// to an even length, u16 Version, u16 Version again (the union level), padding to a multiple
+// of 4 bytes, then by version
+//   1: u32 Attrib, u32 EaSize, u64 Size, u64 AllocSize, u64 CreateTime, u64 ChangeTime
+//   3: u32 ValidFlags, u32 Attrib, u32 EaSize, u64 Size, u64 AllocSize, u64 CreateTime,
+//      u64 ChangeTime
+//   4: u32 ValidFlags, u32 Attrib, u64 ITime, u64 CreateTime
+//   5: u32 ValidFlags, u32 Attrib, u64 CreateTime
+// (ValidFlags: 0x1 Attrib, 0x10 CreateTime.) Other versions fall back to AttribHex. Written as
+// version 5 (24 bytes), which Samba 4.x writes and reads. Bytes after the record are ignored.
 struct DosInfo {
   std::optional<uint32_t> attributes;
   std::optional<uint64_t> creation_time;
 };
-constexpr size_t kDosInfoSize = 16;
+constexpr size_t kDosInfoSize = 24;  // the version 5 record written
 // Parses an xattr value (untrusted: anyone with write access may set it). nullopt when it is
-// shorter than 16 bytes or not version 1.
+// cut short, its two versions differ, or (for an unknown version) AttribHex is no hex number.
 std::optional<DosInfo> parseDosInfo(ByteSpan data);
 Bytes encodeDosInfo(const DosInfo& info);
 

@@ -1,4 +1,4 @@
-// Input: a "user.xsmb.dosinfo" xattr value (settable by any user who can write the file).
+// Input: a "user.DOSATTRIB" xattr value (settable by any user who can write the file).
 #include <cstddef>
 #include <cstdint>
 

@@ -63,7 +63,10 @@ TEST(DosInfo, EncodeParseRoundTrip) {
   in.attributes = FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM;
   in.creation_time = 0x01D9000011112222ULL;
   Bytes rec = encodeDosInfo(in);
-  const Bytes expected = {0x01, 0x03, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,
+  // Samba's xattr_DOSATTRIB version 5: "" + pad, Version 5, level 5, ValidFlags 0x11, Attrib,
+  // CreateTime.
+  const Bytes expected = {0x00, 0x00, 0x05, 0x00, 0x05, 0x00, 0x00, 0x00,
+                          0x11, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,
                           0x22, 0x22, 0x11, 0x11, 0x00, 0x00, 0xD9, 0x01};
   EXPECT_EQ(rec, expected);
   auto out = parseDosInfo(rec);
@@ -77,9 +80,9 @@ TEST(DosInfo, RejectsShortAndUnknownVersionAndMasksBits) {
   for (size_t n = 0; n < rec.size(); ++n) {
     EXPECT_FALSE(parseDosInfo(ByteSpan(rec.data(), n)).has_value()) << n;
   }
-  Bytes v2 = rec;
-  v2[0] = 2;
-  EXPECT_FALSE(parseDosInfo(v2).has_value());
+  Bytes mismatch = rec;
+  mismatch[4] = 4;  // the level differs from Version
+  EXPECT_FALSE(parseDosInfo(mismatch).has_value());
   Bytes longer = rec;
   longer.push_back(0xAA);
   auto ok = parseDosInfo(longer);
@@ -88,11 +91,58 @@ TEST(DosInfo, RejectsShortAndUnknownVersionAndMasksBits) {
   EXPECT_FALSE(ok->creation_time.has_value());
   // DIRECTORY and unimplemented bits stored by someone else are dropped.
   Bytes bad = rec;
-  bad[4] = 0x10;  // DIRECTORY
-  bad[5] = 0x04;  // REPARSE_POINT (0x400)
+  bad[12] = 0x10;  // DIRECTORY
+  bad[13] = 0x04;  // REPARSE_POINT (0x400)
   auto masked = parseDosInfo(bad);
   ASSERT_TRUE(masked.has_value());
   EXPECT_EQ(masked->attributes, 0u);
+}
+
+// Records as Samba and ksmbd write them: version 3 with AttribHex, version 4 with ITime, and an
+// unknown version whose AttribHex alone counts.
+TEST(DosInfo, ReadsSambaVersions3And4AndTheHexFallback) {
+  auto le = [](Bytes& b, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  // Bytes as Samba's ndr_pack writes them (checked with its Python bindings).
+  Bytes v3 = {'0', 'x', '2', '2', 0, 0};  // "0x22" + NUL + pad
+  le(v3, 3, 2);
+  le(v3, 3, 2);
+  le(v3, 0, 2);  // to a multiple of 4
+  le(v3, 0x11, 4);  // ValidFlags: Attrib, CreateTime
+  le(v3, FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_HIDDEN, 4);
+  le(v3, 0, 4);
+  le(v3, 100, 8);
+  le(v3, 4096, 8);
+  le(v3, 0x01D9000011112222ULL, 8);
+  le(v3, 0, 8);
+  auto a = parseDosInfo(v3);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->attributes, FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_HIDDEN);
+  EXPECT_EQ(a->creation_time, 0x01D9000011112222ULL);
+
+  Bytes v4 = {0, 0};
+  le(v4, 4, 2);
+  le(v4, 4, 2);
+  le(v4, 0, 2);
+  le(v4, 0x1, 4);  // Attrib only
+  le(v4, FILE_ATTRIBUTE_SYSTEM, 4);
+  le(v4, 12345, 8);  // ITime
+  le(v4, 777, 8);
+  auto b = parseDosInfo(v4);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->attributes, FILE_ATTRIBUTE_SYSTEM);
+  EXPECT_FALSE(b->creation_time.has_value());
+  for (size_t n = 0; n < v4.size(); ++n) EXPECT_FALSE(parseDosInfo(ByteSpan(v4.data(), n)));
+
+  Bytes unknown = {'0', 'x', '2', 0};
+  le(unknown, 9, 2);
+  le(unknown, 9, 2);
+  auto c = parseDosInfo(unknown);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->attributes, FILE_ATTRIBUTE_HIDDEN);
+  unknown[2] = 'z';
+  EXPECT_FALSE(parseDosInfo(unknown).has_value());
 }
 
 struct statx makeStatx(mode_t mode) {
