@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "common/base/log.h"
+#include "server/handlers/ea_ops.h"
 #include "server/handlers/handler.h"
+#include "server/handlers/stream_ops.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
 #include "server/vfs/security.h"
@@ -123,6 +125,7 @@ struct OpenedFile {
   uint32_t maximal = 0;  // the maximal access (the MxAc answer)
   vfs::UniqueFd fd;
   int open_flags = 0;  // the access flags fd was opened with
+  StreamOpened stream;  // a named stream of the file (stream.stream set): fd is its data
 };
 
 // The dispositions that replace the data of a file that exists.
@@ -153,19 +156,12 @@ NtStatus validateCreateRequest(const CreateRequest& req) {
   return STATUS_SUCCESS;
 }
 
-// The client's name as this server stores it: `*name` without a default-stream suffix (the
-// Open's path) and `*comps` its components, for vfs::resolvePath.
+// The client's name as this server stores it: `*name` the file part (the Open's path; the
+// stream part is in `*sp`, MS-FSCC 2.1.5.3) and `*comps` its components, for vfs::resolvePath.
 NtStatus parseCreateName(const std::string& client_name, std::string* name,
-                         std::vector<std::string>* comps) {
-  *name = client_name;
-  // The unnamed data stream is the file itself.
-  for (const char* suffix : {"::$DATA", ":$DATA"}) {
-    size_t n = std::char_traits<char>::length(suffix);
-    if (name->size() >= n && name->compare(name->size() - n, n, suffix) == 0) {
-      name->resize(name->size() - n);
-      break;
-    }
-  }
+                         std::vector<std::string>* comps, vfs::StreamPath* sp) {
+  if (NtStatus st = vfs::parseStreamPath(client_name, sp); st != STATUS_SUCCESS) return st;
+  *name = sp->file;
   if (!name->empty() && (*name)[0] == '\\') return STATUS_INVALID_PARAMETER;
   // A ".." component would climb; Windows calls that a syntax error of the path.
   for (size_t pos = 0; pos <= name->size();) {
@@ -175,12 +171,7 @@ NtStatus parseCreateName(const std::string& client_name, std::string* name,
       return STATUS_OBJECT_PATH_SYNTAX_BAD;
     pos = end + 1;
   }
-  if (NtStatus st = vfs::splitPath(*name, comps); st != STATUS_SUCCESS) {
-    // A ':' means a named stream, which this server does not store.
-    if (name->find(':') != std::string::npos) return STATUS_OBJECT_NAME_NOT_FOUND;
-    return st;
-  }
-  return STATUS_SUCCESS;
+  return vfs::splitPath(*name, comps);
 }
 
 // A symlink inside the share is its target (which must stay beneath the root): `res->stx`
@@ -248,6 +239,7 @@ NtStatus openExistingFile(const session::TreeConnect& tree, const CreateRequest&
     int tfd = vfs::openBeneath(res.parent.get(), n, O_WRONLY | O_TRUNC);
     if (tfd < 0) return vfs::ntStatusFromErrno(errno);
     close(tfd);
+    vfs::removeAllStreams(f->fd.get());  // MS-FSA 2.1.5.1.2.1: the named streams go too
     f->create_action =
         req.create_disposition == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
     vfs::setDosAttributes(f->fd.get(), req.file_attributes | FILE_ATTRIBUTE_ARCHIVE);
@@ -334,6 +326,28 @@ NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req
   }
 }
 
+// MS-FSA 2.1.5.1: the named stream `sp` of the file just opened or created in `f`, which then
+// describes the stream's open (its data descriptor, access flags, create action); `meta` gets the
+// stream's sizes. A file created only for this stream is removed again when the stream fails.
+NtStatus attachStream(const session::TreeConnect& tree, const CreateRequest& req,
+                      const vfs::StreamPath& sp, vfs::FileMeta* meta, OpenedFile* f) {
+  NtStatus st = openNamedStream(f->fd.get(), meta->device, meta->file_id, req, sp.stream,
+                                f->desired, tree.read_only, &f->stream);
+  if (st != STATUS_SUCCESS) {
+    if (f->create_action == FILE_CREATED) unlinkat(f->res.parent.get(), f->res.name.c_str(), 0);
+    return st;
+  }
+  f->create_action = f->stream.create_action;
+  f->fd = std::move(f->stream.fd);
+  f->open_flags = f->stream.open_flags;
+  f->directory = false;
+  meta->end_of_file = f->stream.stream->size();
+  meta->allocation_size = (meta->end_of_file + 4095) & ~uint64_t{4095};
+  meta->attributes &= ~FILE_ATTRIBUTE_DIRECTORY;
+  if (meta->attributes == 0) meta->attributes = FILE_ATTRIBUTE_NORMAL;
+  return STATUS_SUCCESS;
+}
+
 // MS-SMB2 3.3.5.9: the Open, entered in the server-wide file table after the oplocks that
 // conflict with it are broken; the table applies the share modes (MS-FSA 2.1.5.1.2). When the
 // share modes refuse it, a file or directory this request created is removed again.
@@ -353,6 +367,7 @@ NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::strin
   o->disk_path = f.res.disk_path;
   o->smb_path = smb_path;
   o->key = {meta.device, meta.file_id};
+  if (f.stream.stream) o->key = f.stream.stream->tableKey();
   o->token = ctx.server->next_open_token.fetch_add(1);
   if (ctx.identity) o->opener = *ctx.identity;
   bool write_intent = (o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) ||
@@ -365,7 +380,9 @@ NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::strin
   info.owner = ctx.conn->weak_from_this();
   info.volatile_id = o->volatile_id;
   if (NtStatus s2 = ctx.server->files.add(o->key, info); s2 != STATUS_SUCCESS) {
-    if (f.create_action == FILE_CREATED) {
+    if (f.stream.stream) {
+      undoStreamCreate(f.stream);
+    } else if (f.create_action == FILE_CREATED) {
       unlinkat(f.res.parent.get(), f.res.name.c_str(), f.directory ? AT_REMOVEDIR : 0);
     }
     return s2;
@@ -375,6 +392,8 @@ NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::strin
   o->has_read = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_RDONLY || (acc & O_ACCMODE) == O_RDWR);
   o->has_write = !(acc & O_PATH) && ((acc & O_ACCMODE) == O_WRONLY || (acc & O_ACCMODE) == O_RDWR);
   o->fd = std::move(f.fd);
+  o->stream = std::move(f.stream.stream);
+  if (o->stream) o->stream->setShareAccess(o->share_access);
   *out = std::move(o);
   return STATUS_SUCCESS;
 }
@@ -383,9 +402,9 @@ NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::strin
 // ignored when an existing file is opened.
 NtStatus applySecurityDescriptor(const session::Open& o, bool directory, ByteSpan sd) {
   struct stat st {};
-  if (fstat(o.fd.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
+  if (fstat(o.metaFd(), &st) != 0) return vfs::ntStatusFromErrno(errno);
   return vfs::setSecurityDescriptor(
-      o.fd.get(), st, directory,
+      o.metaFd(), st, directory,
       OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, sd);
 }
 
@@ -403,6 +422,15 @@ NtStatus applyCreateContexts(RequestContext& ctx, const CreateRequest& req, cons
         ctx.conn->opens[o->volatile_id] = std::move(o);
         ctx.conn->closeOpen(resp->file_id.volatile_id);
         return sst;
+      }
+      continue;
+    }
+    if (c.name == "ExtA" && f.create_action != FILE_OPENED) {  // MS-SMB2 2.2.13.2.1
+      if (NtStatus est = applyCreateEaBuffer(*o, c.data); est != STATUS_SUCCESS) {
+        uint64_t id = o->volatile_id;
+        ctx.conn->opens[id] = std::move(o);
+        ctx.conn->closeOpen(id);
+        return est;
       }
       continue;
     }
@@ -448,17 +476,38 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   if (tree.ipc) return openPipe(ctx, req, out);
 
   if (NtStatus st = validateCreateRequest(req); st != STATUS_SUCCESS) return st;
+  if (NtStatus st = checkCreateEaBuffer(req); st != STATUS_SUCCESS) return st;
   std::string name;
   std::vector<std::string> comps;
-  if (NtStatus st = parseCreateName(req.name, &name, &comps); st != STATUS_SUCCESS) return st;
+  vfs::StreamPath sp;
+  if (NtStatus st = parseCreateName(req.name, &name, &comps, &sp); st != STATUS_SUCCESS) return st;
+  if (NtStatus st = checkStreamCreate(req, sp); st != STATUS_SUCCESS) return st;
+  std::optional<CreateRequest> file_req;  // a named stream: first its file
+  if (sp.named()) file_req = streamFileRequest(req);
   OpenedFile f;
-  if (NtStatus st = openOrCreate(tree, req, comps, &f); st != STATUS_SUCCESS) return st;
+  if (NtStatus st = openOrCreate(tree, file_req ? *file_req : req, comps, &f); st != STATUS_SUCCESS)
+    return st;
+  if (sp.has_type && !sp.named() && f.directory) return STATUS_FILE_IS_A_DIRECTORY;
 
   // One statx for the file table's key and the response's times and sizes.
   vfs::FileMeta meta;
   if (NtStatus ms = vfs::readFileMeta(f.fd.get(), &meta); ms != STATUS_SUCCESS) return ms;
+  if (NtStatus st = checkOpenAgainstStreams(sp, f.desired, meta); st != STATUS_SUCCESS) return st;
+  if (sp.named()) {
+    if (NtStatus st = attachStream(tree, req, sp, &meta, &f); st != STATUS_SUCCESS) return st;
+    name += ":" + sp.stream;
+  }
   std::unique_ptr<session::Open> o;
   if (NtStatus st = addOpen(ctx, req, name, meta, f, &o); st != STATUS_SUCCESS) return st;
+  if (f.stream.truncate) {
+    if (NtStatus st = o->stream->setSize(0); st != STATUS_SUCCESS) {
+      uint64_t id = o->volatile_id;
+      ctx.conn->opens[id] = std::move(o);
+      ctx.conn->closeOpen(id);
+      return st;
+    }
+    meta.end_of_file = meta.allocation_size = 0;
+  }
 
   CreateResponse resp;
   resp.create_action = f.create_action;
@@ -483,7 +532,7 @@ NtStatus handleClose(RequestContext& ctx, ResponseBody& out) {
   CloseResponse resp;
   if (req.flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB) {
     vfs::FileMeta m;
-    if (vfs::readFileMeta(o->fd.get(), &m) == STATUS_SUCCESS) {
+    if (readOpenMeta(*o, &m) == STATUS_SUCCESS) {
       resp.flags = SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB;
       resp.creation_time = m.creation_time;
       resp.last_access_time = m.last_access_time;

@@ -11,7 +11,9 @@
 #include <algorithm>
 
 #include "common/base/unicode.h"
+#include "server/handlers/ea_ops.h"
 #include "server/handlers/handler.h"
+#include "server/handlers/stream_ops.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
 #include "server/vfs/security.h"
@@ -61,12 +63,33 @@ NtStatus queryPipe(session::Open& o, uint8_t cls, Bytes* out) {
   }
 }
 
+// MS-FSA 2.1.5.12: the classes that show attributes and times need FILE_READ_ATTRIBUTES (as
+// Windows answers: smbtorture smb2.getinfo.getinfo_access, smb2.streams.attributes1).
+bool needsReadAttributes(uint8_t cls) {
+  return cls == FileBasicInformation || cls == FileAllInformation ||
+         cls == FileNetworkOpenInformation || cls == FileAttributeTagInformation;
+}
+
 NtStatus queryFile(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* out) {
   if (o.pipe_id) return queryPipe(o, cls, out);
+  if (needsReadAttributes(cls) && !(o.granted_access & FILE_READ_ATTRIBUTES))
+    return STATUS_ACCESS_DENIED;
   if (cls == FileNormalizedNameInformation && ctx.conn->dialect < SMB2_DIALECT_311)
     return STATUS_NOT_SUPPORTED;
   vfs::OpenFileInfo info;
-  if (NtStatus st = vfs::readFileMeta(o.fd.get(), &info.meta); st != STATUS_SUCCESS) return st;
+  if (NtStatus st = readOpenMeta(o, &info.meta); st != STATUS_SUCCESS) return st;
+  if (cls == FileEaInformation || cls == FileAllInformation) info.meta.ea_size = openEaSize(o);
+  if (cls == FileStreamInformation) {
+    if (NtStatus st = listOpenStreams(o, &info.streams); st != STATUS_SUCCESS) return st;
+    if (o.stream) {  // the file's unnamed stream, seen from a stream open
+      vfs::FileMeta file;
+      if (vfs::readFileMeta(o.metaFd(), &file) == STATUS_SUCCESS) {
+        info.meta.end_of_file = file.end_of_file;
+        info.meta.allocation_size = file.allocation_size;
+        info.meta.directory = file.directory;
+      }
+    }
+  }
   info.meta.delete_pending = o.delete_on_close || ctx.server->files.deletePending(o.key);
   // The link a pending delete removes no longer counts (NumberOfLinks, MS-FSCC 2.4.41).
   if (info.meta.delete_pending && info.meta.number_of_links > 0) --info.meta.number_of_links;
@@ -110,7 +133,7 @@ uint64_t changeTimeToKeep(session::Open& o, uint64_t change) {
   }
   o.user_set_change_time = true;
   vfs::FileMeta m;
-  return vfs::readFileMeta(o.fd.get(), &m) == STATUS_SUCCESS ? m.change_time : 0;
+  return vfs::readFileMeta(o.metaFd(), &m) == STATUS_SUCCESS ? m.change_time : 0;
 }
 
 NtStatus setBasic(session::Open& o, ByteSpan buf) {
@@ -121,12 +144,12 @@ NtStatus setBasic(session::Open& o, ByteSpan buf) {
   uint32_t attrs = r.u32();
   if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !o.directory) return STATUS_INVALID_PARAMETER;
   change = changeTimeToKeep(o, change);
-  if (NtStatus st = vfs::setTimes(o.fd.get(), access, write); st != STATUS_SUCCESS) return st;
-  if (NtStatus st = vfs::setCreationTime(o.fd.get(), creation); st != STATUS_SUCCESS) return st;
+  if (NtStatus st = vfs::setTimes(o.metaFd(), access, write); st != STATUS_SUCCESS) return st;
+  if (NtStatus st = vfs::setCreationTime(o.metaFd(), creation); st != STATUS_SUCCESS) return st;
   if (attrs) {
-    if (NtStatus st = vfs::setDosAttributes(o.fd.get(), attrs); st != STATUS_SUCCESS) return st;
+    if (NtStatus st = vfs::setDosAttributes(o.metaFd(), attrs); st != STATUS_SUCCESS) return st;
   }
-  return vfs::setChangeTime(o.fd.get(), change);  // last: the changes above move ctime on
+  return vfs::setChangeTime(o.metaFd(), change);  // last: the changes above move ctime on
 }
 
 // FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2).
@@ -144,6 +167,10 @@ NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
   auto name = utf16leToUtf8(name16);
   if (!name) return STATUS_OBJECT_NAME_INVALID;
   std::string target = *name;
+  if (isStreamRename(o, target)) return renameStream(o, target, replace);
+  // A file whose named streams are open keeps its name (smbtorture
+  // smb2.streams.basefile-rename-with-open-stream).
+  if (vfs::anyStreamOpen(o.key.dev, o.key.ino)) return STATUS_ACCESS_DENIED;
   while (!target.empty() && target[0] == '\\') target.erase(0, 1);
   if (o.disk_path.empty()) return STATUS_ACCESS_DENIED;  // the share root
   std::vector<std::string> comps;
@@ -188,7 +215,7 @@ NtStatus setDisposition(RequestContext& ctx, session::Open& o, ByteSpan buf) {
   if (del) {
     if (o.disk_path.empty()) return STATUS_CANNOT_DELETE;
     struct stat st {};
-    if (fstat(o.fd.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
+    if (fstat(o.metaFd(), &st) != 0) return vfs::ntStatusFromErrno(errno);
     if (!o.directory && (st.st_mode & 0222) == 0) return STATUS_CANNOT_DELETE;
     if (o.directory) {
       vfs::UniqueFd d(vfs::openBeneath(o.fd.get(), ".", O_RDONLY | O_DIRECTORY));
@@ -220,6 +247,10 @@ NtStatus setSize(session::Open& o, uint8_t cls, ByteSpan buf) {
   uint64_t size = r.u64();
   if (!r.ok()) return STATUS_INFO_LENGTH_MISMATCH;
   if (!o.has_write || o.directory) return STATUS_ACCESS_DENIED;
+  if (o.stream) {  // a named stream: stored at once; allocation only ever shrinks it
+    if (cls == FileEndOfFileInformation || size < o.stream->size()) return o.stream->setSize(size);
+    return STATUS_SUCCESS;
+  }
   struct stat sb {};
   if (fstat(o.fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
   if (size > static_cast<uint64_t>(INT64_MAX)) return STATUS_INVALID_PARAMETER;
@@ -263,7 +294,7 @@ NtStatus setFileInfo(RequestContext& ctx, session::Open& o, const SetInfoRequest
     case FileLinkInformation:
       return STATUS_NOT_SUPPORTED;
     case FileFullEaInformation:
-      return STATUS_EAS_NOT_SUPPORTED;
+      return setFullEaInfo(o, req.buffer);
     default:
       return STATUS_INVALID_INFO_CLASS;
   }
@@ -281,8 +312,8 @@ NtStatus setSecurityInfo(session::Open& o, const SetInfoRequest& req) {
     return STATUS_ACCESS_DENIED;
   if (info & SACL_SECURITY_INFORMATION) return STATUS_PRIVILEGE_NOT_HELD;
   struct stat sb {};
-  if (fstat(o.fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
-  return vfs::setSecurityDescriptor(o.fd.get(), sb, o.directory, info, req.buffer);
+  if (fstat(o.metaFd(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
+  return vfs::setSecurityDescriptor(o.metaFd(), sb, o.directory, info, req.buffer);
 }
 
 }  // namespace
@@ -297,6 +328,7 @@ NtStatus handleQueryInfo(RequestContext& ctx, ResponseBody& body) {
   NtStatus st;
   switch (req.info_type) {
     case SMB2_0_INFO_FILE:
+      if (req.file_info_class == FileFullEaInformation) return queryFullEaInfo(ctx, *o, req, body);
       st = queryFile(ctx, *o, req.file_info_class, &out);
       min_size = vfs::fileInfoMinSize(req.file_info_class);
       break;
@@ -309,8 +341,8 @@ NtStatus handleQueryInfo(RequestContext& ctx, ResponseBody& body) {
     case SMB2_0_INFO_SECURITY: {
       if (!(o->granted_access & READ_CONTROL)) return STATUS_ACCESS_DENIED;
       struct stat sb {};
-      if (fstat(o->fd.get(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
-      out = vfs::querySecurityDescriptor(o->fd.get(), sb, o->directory, req.additional_information);
+      if (fstat(o->metaFd(), &sb) != 0) return vfs::ntStatusFromErrno(errno);
+      out = vfs::querySecurityDescriptor(o->metaFd(), sb, o->directory, req.additional_information);
       if (out.size() > req.output_buffer_length) {
         // MS-SMB2 3.3.5.20.3: tell the client the size it needs (ErrorData, 2.2.2.2).
         ByteWriter need;

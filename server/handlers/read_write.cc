@@ -11,6 +11,7 @@
 
 #include "common/base/log.h"
 #include "server/handlers/handler.h"
+#include "server/handlers/stream_ops.h"
 #include "server/vfs/file_io.h"
 #include "server/vfs/path.h"
 
@@ -206,6 +207,7 @@ NtStatus handleWrite(RequestContext& ctx, ResponseBody& out) {
     return STATUS_FILE_LOCK_CONFLICT;
   // Writers break LEVEL_II oplocks of others (MS-FSA 2.1.5.3).
   ctx.server->files.breakOplocks(o->key, ctx.conn, /*write_intent=*/true);
+  if (o->stream) return writeStreamData(*o, offset, req.data, out);  // stored before the reply
   bool sync =
       (req.flags & SMB2_WRITEFLAG_WRITE_THROUGH) || (o->create_options & FILE_WRITE_THROUGH);
   o->position = offset + req.data.size();

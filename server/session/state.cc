@@ -178,8 +178,15 @@ void ConnState::closeOpen(uint64_t volatile_id) {
   }
   bool remove_now = server->files.remove(o->key, o->token, o->delete_on_close);
   o->fd.reset();
-  if (remove_now && o->share && o->share->root) {
-    unlinkBeneath(o->share->root.get(), o->disk_path, o->directory);
+  if (remove_now && o->stream) {
+    o->stream->remove();  // a named stream's delete-on-close removes the stream only
+  } else if (remove_now && o->share && o->share->root) {
+    int root = o->share->root.get();
+    // A file whose named streams are still open goes when the last of them closes.
+    auto unlink = [root, path = o->disk_path, dir = o->directory] {
+      unlinkBeneath(root, path, dir);
+    };
+    if (!vfs::deferDeleteWhileStreamsOpen(o->key.dev, o->key.ino, unlink)) unlink();
   }
 }
 

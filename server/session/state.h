@@ -32,6 +32,7 @@
 #include "server/vfs/file_table.h"
 #include "server/vfs/identity.h"
 #include "server/vfs/notify.h"
+#include "server/vfs/streams.h"
 
 namespace xsmb::session {
 
@@ -112,6 +113,10 @@ struct Open {
   // A second descriptor of the file for I/O that runs off the connection's strand: it stays
   // open while such I/O runs, even if the client closes the handle meanwhile.
   std::shared_ptr<vfs::UniqueFd> io_fd;
+  // A named data stream (MS-FSCC 2.1.5.3): `fd` is then its data (a memfd) and the file's own
+  // descriptor, for metadata, is metaFd(). Null for the file itself.
+  std::shared_ptr<vfs::OpenStream> stream;
+  int metaFd() const { return stream ? stream->baseFd() : fd.get(); }
   std::shared_ptr<vfs::UniqueFd> sharedFd() {
     if (!io_fd) io_fd = std::make_shared<vfs::UniqueFd>(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
     return io_fd;

@@ -1,6 +1,7 @@
 #include "server/vfs/info.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/base/unicode.h"
 #include "common/smb2/constants.h"
@@ -116,16 +117,36 @@ void putCompression(ByteWriter& w, const FileMeta& m) {  // MS-FSCC 2.4.9
   w.zeros(3);
 }
 
-// MS-FSCC 2.4.43: a file has one stream, the unnamed data stream; a directory has none.
-void putStreams(ByteWriter& w, const FileMeta& m) {
-  if (m.directory) return;
-  w.u32(0);  // NextEntryOffset: single entry
+// One FILE_STREAM_INFORMATION entry (MS-FSCC 2.4.46) at an 8-byte aligned offset; returns where
+// it starts, so that the previous entry's NextEntryOffset can point to it.
+size_t putStreamEntry(ByteWriter& w, size_t base, std::string_view name, uint64_t size,
+                      uint64_t allocation) {
+  while ((w.size() - base) % 8) w.u8(0);
+  size_t start = w.size();
+  w.u32(0);  // NextEntryOffset, patched when another entry follows
   size_t len_at = w.size();
   w.u32(0);
-  w.u64(m.end_of_file);
-  w.u64(m.allocation_size);
-  size_t n = appendUtf16le(kDataStreamName, &w.buf());
+  w.u64(size);
+  w.u64(allocation);
+  size_t n = appendUtf16le(name, &w.buf());
   w.patchU32(len_at, static_cast<uint32_t>(n));
+  return start;
+}
+
+// MS-FSCC 2.4.46: a file has the unnamed data stream "::$DATA", a directory none; then the named
+// streams of `info.streams`.
+void putStreams(ByteWriter& w, const OpenFileInfo& info) {
+  const FileMeta& m = info.meta;
+  size_t base = w.size();
+  std::optional<size_t> prev;
+  auto link = [&](size_t start) {
+    if (prev) w.patchU32(*prev, static_cast<uint32_t>(start - *prev));
+    prev = start;
+  };
+  if (!m.directory) link(putStreamEntry(w, base, kDataStreamName, m.end_of_file, m.allocation_size));
+  for (const auto& [name, size] : info.streams) {
+    link(putStreamEntry(w, base, name, size, (size + 4095) & ~uint64_t{4095}));
+  }
 }
 
 // MS-FSCC 2.4.5: no 8.3 names are generated. A name that already is a valid 8.3 name is its own
@@ -286,7 +307,7 @@ NtStatus encodeFileInfo(uint8_t cls, const OpenFileInfo& info, Bytes* out) {
   if (putFileAndOpenInfo(cls, info, w)) return STATUS_SUCCESS;
   switch (cls) {
     case FileStreamInformation:
-      putStreams(w, info.meta);
+      putStreams(w, info);
       return STATUS_SUCCESS;
     case FileNormalizedNameInformation: {
       std::string_view name = info.name;

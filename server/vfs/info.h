@@ -44,7 +44,8 @@ struct OpenFileInfo {  // what a query needs beyond FileMeta
   uint32_t mode = 0;         // FileModeInformation
   std::string name;          // path from the share root with '\\' separators, leading '\\'
                              // (FileAllInformation NameInformation)
-  std::vector<std::pair<std::string, uint64_t>> streams;  // unused for now: "::$DATA" only
+  // Named streams (":name:$DATA", size in bytes) for FileStreamInformation, after "::$DATA".
+  std::vector<std::pair<std::string, uint64_t>> streams;
   uint64_t volume_serial = 0;                             // FileIdInformation VolumeSerialNumber
 };
 // MS-FSCC 2.4 query classes, each appended in full to `out` (sizes in bytes):
@@ -81,11 +82,15 @@ struct FsInfoInput {
   std::array<uint8_t, 16> object_id{};
 };
 // MS-FSCC 2.5 filesystem attributes we report (2.5.1): names keep their case and are Unicode;
-// no FILE_CASE_SENSITIVE_SEARCH (lookups fall back to case-insensitive), no
-// FILE_PERSISTENT_ACLS (ACLs are derived from the mode, not stored), no sparse/object ids.
+// FILE_CASE_SENSITIVE_SEARCH as NTFS, Samba and ksmbd report it (the store can compare names
+// with case; lookups here fall back to case-insensitive); named streams and EAs (in xattrs,
+// vfs/streams.h, vfs/ea.h); sparse files; no FILE_PERSISTENT_ACLS (ACLs are derived from the
+// mode, not stored), no object ids.
 constexpr uint32_t kFsAttributes =
-    0x00000002 /*FILE_CASE_PRESERVED_NAMES*/ | 0x00000004 /*FILE_UNICODE_ON_DISK*/ |
-    0x00000040 /*FILE_SUPPORTS_SPARSE_FILES: FSCTL_SET_SPARSE & co, handlers/fsctl.h*/;
+    0x00000001 /*FILE_CASE_SENSITIVE_SEARCH*/ | 0x00000002 /*FILE_CASE_PRESERVED_NAMES*/ |
+    0x00000004 /*FILE_UNICODE_ON_DISK*/ |
+    0x00000040 /*FILE_SUPPORTS_SPARSE_FILES: FSCTL_SET_SPARSE & co, handlers/fsctl.h*/ |
+    0x00040000 /*FILE_NAMED_STREAMS*/ | 0x00800000 /*FILE_SUPPORTS_EXTENDED_ATTRIBUTES*/;
 // MS-FSCC 2.5: FileFsVolumeInformation 18 + label (SupportsObjects 0),
 // FileFsSizeInformation 24, FileFsFullSizeInformation 32 (allocation unit = f_frsize, expressed
 // as SectorsPerAllocationUnit * sector_size), FileFsDeviceInformation 8 (FILE_DEVICE_DISK,
