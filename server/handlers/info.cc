@@ -111,7 +111,7 @@ NtStatus queryFs(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* out)
     return STATUS_SUCCESS;
   }
   vfs::FsInfoInput in;
-  if (fstatvfs(o.fd.get(), &in.vfs) != 0) return vfs::ntStatusFromErrno(errno);
+  if (fstatvfs(o.metaFd(), &in.vfs) != 0) return vfs::ntStatusFromErrno(errno);
   in.volume_label = o.share->cfg.name;
   in.volume_serial = o.share->volume_serial;
   in.volume_creation_time = o.share->creation_time;
