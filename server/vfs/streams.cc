@@ -253,6 +253,13 @@ class StreamRegistry {
   // Files deleted while streams of them were open: what removes each, by (dev, ino).
   std::map<std::pair<uint64_t, uint64_t>, std::function<void()>> pending_unlink;
   std::atomic<uint64_t> next_id{1};
+  // False while no stream is open and no delete waits: CREATE, rename and close then skip the
+  // mutex (the common case on a share whose files have no streams open).
+  std::atomic<bool> busy{false};
+  void publish() {  // mu held, after a change of `open` or `pending_unlink`
+    busy.store(!open.empty() || !pending_unlink.empty(), std::memory_order_release);
+  }
+  bool idle() const { return !busy.load(std::memory_order_acquire); }
   // Live streams of (dev, ino); r.mu held.
   bool anyOpenLocked(uint64_t dev, uint64_t ino) {
     for (auto it = open.lower_bound({dev, ino, std::string()});
@@ -284,6 +291,7 @@ StreamData::~StreamData() {
       unlink = std::move(p->second);
       r.pending_unlink.erase(p);
     }
+    r.publish();
   }
   if (unlink) unlink();  // the last stream of a deleted file closed
 }
@@ -313,6 +321,7 @@ NtStatus OpenStream::open(int base_fd, uint64_t dev, uint64_t ino, const std::st
     Bytes bytes;
     if (NtStatus st = readStream(base_fd, stored, &bytes); st != STATUS_SUCCESS) {
       r.open.erase({dev, ino, folded});
+      r.publish();
       return st;
     }
     auto d = std::make_shared<StreamData>();
@@ -326,10 +335,12 @@ NtStatus OpenStream::open(int base_fd, uint64_t dev, uint64_t ino, const std::st
                                             static_cast<ssize_t>(bytes.size()))) {
       NtStatus st = ntStatusFromErrno(errno);
       r.open.erase({dev, ino, folded});
+      r.publish();
       return st;
     }
     d->registered = true;
     slot = d;
+    r.publish();
     s->data_ = std::move(d);
   }
   *out = std::move(s);
@@ -468,12 +479,14 @@ NtStatus OpenStream::moveToDataStream(bool replace) {
 
 bool anyStreamOpen(uint64_t dev, uint64_t ino) {
   StreamRegistry& r = registry();
+  if (r.idle()) return false;
   std::lock_guard<std::mutex> lock(r.mu);
   return r.anyOpenLocked(dev, ino);
 }
 
 bool streamsDenyDelete(uint64_t dev, uint64_t ino) {
   StreamRegistry& r = registry();
+  if (r.idle()) return false;
   std::vector<std::shared_ptr<StreamData>> live;  // released after the lock (see ~StreamData)
   bool deny = false;
   {
@@ -492,14 +505,17 @@ bool streamsDenyDelete(uint64_t dev, uint64_t ino) {
 
 bool deferDeleteWhileStreamsOpen(uint64_t dev, uint64_t ino, std::function<void()> unlink) {
   StreamRegistry& r = registry();
+  if (r.idle()) return false;
   std::lock_guard<std::mutex> lock(r.mu);
   if (!r.anyOpenLocked(dev, ino)) return false;
   r.pending_unlink[{dev, ino}] = std::move(unlink);
+  r.publish();
   return true;
 }
 
 bool fileDeletePending(uint64_t dev, uint64_t ino) {
   StreamRegistry& r = registry();
+  if (r.idle()) return false;
   std::lock_guard<std::mutex> lock(r.mu);
   return r.pending_unlink.count({dev, ino}) > 0;
 }
