@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/base/log.h"
+#include "server/handlers/create_durable.h"
 #include "server/handlers/ea_ops.h"
 #include "server/handlers/handler.h"
 #include "server/handlers/stream_ops.h"
@@ -474,6 +475,12 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
               << req.create_disposition << " options 0x" << req.create_options << std::dec;
   session::TreeConnect& tree = *ctx.tree;
   if (tree.ipc) return openPipe(ctx, req, out);
+  DurableContexts durable;  // a reconnect or a replay is answered at once
+  bool answered = false;
+  if (NtStatus st = durableBeforeCreate(ctx, req, &durable, out, &answered);
+      answered || st != STATUS_SUCCESS) {
+    return st;
+  }
 
   if (NtStatus st = validateCreateRequest(req); st != STATUS_SUCCESS) return st;
   if (NtStatus st = checkCreateEaBuffer(req); st != STATUS_SUCCESS) return st;
@@ -518,6 +525,7 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   resp.file_id = {o->volatile_id, o->volatile_id};
   if (NtStatus st = applyCreateContexts(ctx, req, f, meta, o, &resp); st != STATUS_SUCCESS)
     return st;
+  grantDurable(ctx, durable, *o, f.create_action, resp.oplock_level, false, &resp);
   if (ctx.compound_file_id) *ctx.compound_file_id = resp.file_id;
   ctx.conn->opens[o->volatile_id] = std::move(o);
   out = std::move(resp);

@@ -31,6 +31,10 @@
 namespace xsmb::session {
 
 struct ConnState;
+class DurableTable;
+struct ServerContext;
+// The server's table of disconnected durable opens (durable.cc).
+std::shared_ptr<DurableTable> makeDurableTable(ServerContext* server);
 
 // Counters exported in the log and (later) to the BPF maps / metrics.
 struct Stats {
@@ -83,6 +87,10 @@ struct ServerContext {
   Stats stats;
   std::atomic<uint64_t> next_session_id{1};
   std::atomic<uint64_t> next_open_token{1};
+
+  // Durable opens whose connection is gone, waiting to be reclaimed (durable.h). Declared after
+  // `files`, so it is destroyed first.
+  std::shared_ptr<DurableTable> durable = makeDurableTable(this);
 
   Share* findShare(std::string_view name) const;
 

@@ -134,10 +134,16 @@ rpc::ServerInfo ServerContext::rpcServerInfo() {
   return info;
 }
 
+ConnState::ConnState(ServerContext* s) : server(s) {
+  static std::atomic<uint64_t> serial{1};
+  next_volatile_id = (serial.fetch_add(1) << 32) + 1;
+}
+
 ConnState::~ConnState() {
   // A dropped connection's delete-on-close files are removed with the daemon's rights (the
   // deletion was authorized when it was asked for); the thread running this may still carry
   // whichever user's identity its last request assumed.
+  preserveDurableOpens(0);
   if (server->run_as_root && !opens.empty()) vfs::assumeIdentity(vfs::UnixIdentity{0, 0, {0}});
   std::vector<uint64_t> ids;
   for (auto& [id, o] : opens) ids.push_back(id);
@@ -190,6 +196,15 @@ void ConnState::closeOpen(uint64_t volatile_id) {
   }
 }
 
+void closeDetachedOpen(ServerContext* server, Open& o) {
+  bool remove_now = server->files.remove(o.key, o.token, o.delete_on_close);
+  o.fd.reset();
+  o.io_fd.reset();
+  if (remove_now && o.share && o.share->root) {
+    unlinkBeneath(o.share->root.get(), o.disk_path, o.directory);
+  }
+}
+
 void ConnState::closeOpensOf(uint64_t session_id, uint32_t tree_id) {
   std::vector<uint64_t> ids;
   for (auto& [id, o] : opens) {
@@ -199,6 +214,7 @@ void ConnState::closeOpensOf(uint64_t session_id, uint32_t tree_id) {
 }
 
 void ConnState::removeSession(uint64_t session_id) {
+  preserveDurableOpens(session_id);
   closeOpensOf(session_id, 0);
   sessions.erase(session_id);
   server->unregisterSession(session_id);

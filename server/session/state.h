@@ -27,6 +27,7 @@
 #include "common/smb2/messages.h"
 #include "server/auth/ntlmssp.h"
 #include "server/session/credits.h"
+#include "server/session/durable.h"
 #include "server/session/limits.h"
 #include "server/vfs/fd.h"
 #include "server/vfs/file_table.h"
@@ -103,6 +104,9 @@ struct Open {
   std::vector<std::string> dir_names;
   size_t dir_next = 0;
   std::shared_ptr<NotifyState> notify;  // set by the first CHANGE_NOTIFY
+  // Set when a durable handle was granted (MS-SMB2 3.3.1.10): the open then outlives its
+  // connection or session in the server's DurableTable (durable.h).
+  std::shared_ptr<const DurableState> durable;
   // Who opened it: metadata changes through the handle act with the opener's rights, as access
   // on Windows is granted once, at open (a re-authenticated session keeps its handles' rights).
   std::optional<vfs::UnixIdentity> opener;
@@ -163,7 +167,8 @@ struct Session {
 };
 
 struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
-  explicit ConnState(ServerContext* s) : server(s) {}
+  // Takes the next connection serial: volatile FileIds are (serial << 32) + n (see durable.h).
+  explicit ConnState(ServerContext* s);
   ~ConnState() override;
 
   // vfs::OpenOwner: oplock breaks of this connection's opens.
@@ -216,6 +221,14 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // Closes every open of a tree (tree_id != 0) or of a session (tree_id == 0).
   void closeOpensOf(uint64_t session_id, uint32_t tree_id);
   void removeSession(uint64_t session_id);
+  // MS-SMB2 3.3.7.1, 3.3.5.6: the durable opens of `session_id` (0: of every session) leave
+  // `opens` for the server's DurableTable instead of being closed (durable.cc).
+  void preserveDurableOpens(uint64_t session_id);
 };
+
+// A close's effects on the file of an open that no connection holds (a discarded durable open):
+// its file table entry (share modes, oplock, byte-range locks) goes, and delete-on-close applies
+// when it was the file's last open. With the daemon's rights.
+void closeDetachedOpen(ServerContext* server, Open& o);
 
 }  // namespace xsmb::session

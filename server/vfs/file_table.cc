@@ -287,4 +287,30 @@ bool FileTable::hasOtherOpens(const Key& k, uint64_t token) {
   return false;
 }
 
+bool FileTable::setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> owner,
+                         uint64_t volatile_id) {
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return false;
+  for (OpenRef& r : it->second.opens) {
+    if (r.info.token != token) continue;
+    r.info.owner = std::move(owner);
+    r.info.volatile_id = volatile_id;
+    return r.breaking;
+  }
+  return false;
+}
+
+uint8_t FileTable::oplockLevel(const Key& k, uint64_t token) {
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return SMB2_OPLOCK_LEVEL_NONE;
+  for (const OpenRef& r : it->second.opens) {
+    if (r.info.token == token) return r.oplock;
+  }
+  return SMB2_OPLOCK_LEVEL_NONE;
+}
+
 }  // namespace xsmb::vfs

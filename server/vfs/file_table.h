@@ -75,6 +75,13 @@ class FileTable {
   bool deletePending(const Key& k);
   // True when another open than `token` exists (used to refuse replacing an open file).
   bool hasOtherOpens(const Key& k, uint64_t token);
+  // Names a new owner of open `token`, known there as `volatile_id`: a durable open moving to
+  // the server's table of disconnected opens, or back to a connection that reclaimed it
+  // (MS-SMB2 3.3.7.1, 3.3.5.9.7). Breaks go to the new owner from now on. Returns true when a
+  // break of the open is waiting for its acknowledgment.
+  bool setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> owner, uint64_t volatile_id);
+  // The oplock (SMB2_OPLOCK_LEVEL_*) open `token` holds now; NONE when unknown.
+  uint8_t oplockLevel(const Key& k, uint64_t token);
 
   // Byte-range locks with Windows semantics (MS-FSA 2.1.5.7, 2.1.4.4): locks are mandatory,
   // belong to an open, an exclusive lock conflicts with every overlapping lock and a shared one

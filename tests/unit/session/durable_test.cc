@@ -1,0 +1,129 @@
+// The table of disconnected durable opens (server/session/durable.h): reclaim, timeouts, the
+// close a break causes, the CreateGuid index.
+#include "server/session/durable.h"
+
+#include <atomic>
+#include <thread>
+
+#include "common/smb2/constants.h"
+#include "gtest/gtest.h"
+#include "server/session/state.h"
+
+namespace xsmb::session {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class DurableTableTest : public ::testing::Test {
+ protected:
+  // The close records the open and takes it out of the file table, as closeDetachedOpen does.
+  std::shared_ptr<DurableTable> table_ = std::make_shared<DurableTable>(&files_, [this](Open& o) {
+    closed_.push_back(o.volatile_id);
+    ++closes_;  // before the removal, which wakes whoever waits for the break
+    files_.remove(o.key, o.token, o.delete_on_close);
+  });
+
+  // A durable open of file `ino` with a batch oplock, registered in the file table.
+  std::unique_ptr<Open> durableOpen(uint64_t id, uint64_t ino, uint32_t timeout_ms) {
+    auto o = std::make_unique<Open>();
+    o->volatile_id = id;
+    o->key = {1, ino};
+    o->token = id;
+    auto d = std::make_shared<DurableState>();
+    d->timeout_ms = timeout_ms;
+    d->user = "alice";
+    o->durable = d;
+    vfs::FileTable::OpenInfo info;
+    info.token = o->token;
+    info.access = smb2::FILE_READ_DATA | smb2::FILE_WRITE_DATA;
+    info.share_access = 0;
+    info.volatile_id = id;
+    EXPECT_EQ(files_.add(o->key, info), STATUS_SUCCESS);
+    EXPECT_EQ(files_.grantOplock(o->key, o->token, smb2::SMB2_OPLOCK_LEVEL_BATCH),
+              smb2::SMB2_OPLOCK_LEVEL_BATCH);
+    return o;
+  }
+
+  vfs::FileTable files_;
+  std::vector<uint64_t> closed_;
+  std::atomic<int> closes_{0};
+};
+
+TEST_F(DurableTableTest, ReclaimReturnsTheOpenOnceAndOnlyWhenTheCheckAccepts) {
+  table_->preserve(durableOpen(7, 100, 60000));
+  EXPECT_EQ(table_->disconnectedCount(), 1u);
+  std::unique_ptr<Open> out;
+  auto deny = [](const Open&) { return STATUS_ACCESS_DENIED; };
+  auto accept = [](const Open& o) {
+    return o.durable->user == "alice" ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
+  };
+  EXPECT_EQ(table_->reclaim(8, accept, &out), STATUS_OBJECT_NAME_NOT_FOUND);
+  EXPECT_EQ(table_->reclaim(7, deny, &out), STATUS_ACCESS_DENIED);
+  EXPECT_EQ(table_->disconnectedCount(), 1u);
+  ASSERT_EQ(table_->reclaim(7, accept, &out), STATUS_SUCCESS);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->volatile_id, 7u);
+  EXPECT_EQ(table_->disconnectedCount(), 0u);
+  EXPECT_EQ(table_->reclaim(7, accept, &out), STATUS_OBJECT_NAME_NOT_FOUND);
+  EXPECT_EQ(closes_.load(), 0);
+}
+
+TEST_F(DurableTableTest, ExpireClosesOnlyWhatOutlivedItsTimeout) {
+  table_->preserve(durableOpen(1, 100, 60000));
+  table_->preserve(durableOpen(2, 101, 120000));
+  auto now = Clock::now();
+  EXPECT_EQ(table_->expire(now), 0u);
+  EXPECT_EQ(table_->expire(now + 90s), 1u);
+  ASSERT_EQ(closed_.size(), 1u);
+  EXPECT_EQ(closed_[0], 1u);
+  EXPECT_FALSE(files_.hasOtherOpens({1, 100}, 0));  // gone from the file table
+  EXPECT_TRUE(files_.hasOtherOpens({1, 101}, 0));
+  EXPECT_EQ(table_->expire(now + 150s), 1u);
+  EXPECT_EQ(table_->disconnectedCount(), 0u);
+}
+
+TEST_F(DurableTableTest, TheScavengerClosesWhenTheTimeoutPasses) {
+  table_->preserve(durableOpen(3, 100, 50));
+  for (int i = 0; i < 200 && closes_.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(closes_.load(), 1);
+  EXPECT_EQ(table_->disconnectedCount(), 0u);
+}
+
+// MS-SMB2 3.3.4.6: a conflicting open breaks the disconnected open's batch oplock; the table,
+// now its owner in the file table, closes it instead, and the waiting break ends at once.
+TEST_F(DurableTableTest, ABreakClosesTheDisconnectedOpen) {
+  table_->preserve(durableOpen(4, 100, 60000));
+  auto t0 = Clock::now();
+  files_.breakOplocks({1, 100}, nullptr, /*write_intent=*/true, /*timeout_ms=*/10000);
+  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_EQ(closes_.load(), 1);
+  EXPECT_EQ(table_->disconnectedCount(), 0u);
+  vfs::FileTable::OpenInfo info;
+  info.token = 99;
+  info.access = smb2::FILE_READ_DATA;
+  EXPECT_EQ(files_.add({1, 100}, info), STATUS_SUCCESS);  // no sharing violation now
+}
+
+TEST_F(DurableTableTest, CreateGuidsLapseWithTheirOpen) {
+  auto d = std::make_shared<DurableState>();
+  d->client_guid[0] = 1;
+  d->create_guid[0] = 2;
+  table_->noteCreateGuid(42, d);
+  smb2::Guid other{};
+  EXPECT_EQ(table_->findCreateGuid(d->client_guid, d->create_guid), 42u);
+  EXPECT_FALSE(table_->findCreateGuid(other, d->create_guid));
+  const smb2::Guid client = d->client_guid, create = d->create_guid;
+  d.reset();
+  EXPECT_FALSE(table_->findCreateGuid(client, create));
+}
+
+TEST(DurableTimeoutTest, V2TimeoutDefaultsAndCap) {
+  EXPECT_EQ(durableV2Timeout(0), kDurableV2DefaultTimeoutMs);
+  EXPECT_EQ(durableV2Timeout(1000), 1000u);
+  EXPECT_EQ(durableV2Timeout(UINT32_MAX), kDurableV2MaxTimeoutMs);
+  EXPECT_EQ(kDurableV1TimeoutMs, 16u * 60 * 1000);
+}
+
+}  // namespace
+}  // namespace xsmb::session
