@@ -69,7 +69,10 @@ class SmbConnection : public transport::ConnectionCallbacks {
     return replyOf(*state_, dispatch::processMessage(*state_, msg.span()));
   }
 
-  void onClose() override { acceptor_->connectionClosed(); }
+  void onClose() override {
+    state_->markTransportClosed();
+    acceptor_->connectionClosed();
+  }
 
  private:
   SmbAcceptor* acceptor_;

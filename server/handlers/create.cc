@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <limits>
+
 #include "common/base/log.h"
 #include "server/handlers/create_durable.h"
 #include "server/handlers/ea_ops.h"
@@ -409,6 +411,19 @@ NtStatus applySecurityDescriptor(const session::Open& o, bool directory, ByteSpa
       OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, sd);
 }
 
+// MS-SMB2 2.2.13.2.6 SMB2_CREATE_ALLOCATION_SIZE (8 bytes, AllocationSize in bytes) on a file
+// just created: the space is reserved without changing the size (MS-FSA 2.1.5.1.2.1), and the
+// response reports the allocation that results. A malformed or refused request changes nothing.
+void reserveAllocation(int fd, ByteSpan data, CreateResponse* resp) {
+  if (data.size() != 8) return;
+  ByteReader r(data);
+  uint64_t size = r.u64();
+  if (size == 0 || size > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) return;
+  if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) != 0) return;
+  struct stat st {};
+  if (fstat(fd, &st) == 0) resp->allocation_size = static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
 // MS-SMB2 3.3.5.9: the create contexts this server acts on. SecD applies to a created file; MxAc
 // (2.2.14.2.5) answers the maximal access, QFid (2.2.14.2.9) the on-disk id. Other contexts
 // (leases, durable handles, ...) are not granted and so not answered. When the security
@@ -446,6 +461,8 @@ NtStatus applyCreateContexts(RequestContext& ctx, const CreateRequest& req, cons
       w.u64(meta.device);
       w.zeros(16);
       resp->contexts.emplace_back("QFid", w.take());
+    } else if (c.name == "AlSi" && f.create_action == FILE_CREATED && !f.directory) {
+      reserveAllocation(o->fd.get(), c.data, resp);
     }
   }
   return STATUS_SUCCESS;

@@ -1,5 +1,8 @@
 // SESSION_SETUP (MS-SMB2 3.3.5.5) with SPNEGO/NTLMSSP, and LOGOFF (3.3.5.6).
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "common/base/log.h"
 #include "common/base/unicode.h"
@@ -44,6 +47,18 @@ void deriveKeys(session::ConnState& conn, session::Session& s) {
     }
   } else {
     s.signing_key = s.session_key;
+  }
+}
+
+// MS-SMB2 3.3.5.5.3: the previous session ends before this SESSION_SETUP completes, so that the
+// client's next request finds its durable opens disconnected and ready to be reclaimed. Waits
+// (at most 2 s) until the other connection's strand removed the session (`done`) or that
+// connection is gone (its teardown keeps the durable opens, ConnState::~ConnState).
+void awaitPreviousSession(const std::atomic<bool>& done,
+                          const std::weak_ptr<session::ConnState>& other) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!done.load() && !other.expired() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
 
@@ -93,9 +108,14 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
         if (auto other = prev->conn.lock(); other.get() == &conn) {
           conn.removeSession(previous_session_id);
         } else if (other && other->run_in_strand) {
-          other->run_in_strand([previous_session_id](session::ConnState& c) {
+          auto done = std::make_shared<std::atomic<bool>>(false);
+          other->run_in_strand([previous_session_id, done](session::ConnState& c) {
             c.removeSession(previous_session_id);
+            done->store(true);
           });
+          std::weak_ptr<session::ConnState> weak = other;
+          other.reset();
+          awaitPreviousSession(*done, weak);
         }
       }
     }

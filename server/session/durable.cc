@@ -47,12 +47,25 @@ void DurableTable::preserve(std::unique_ptr<Open> open) {
   if (breaking) doomed_.push_back(id);
   startScavengerLocked();
   wake_.notify_all();
+  preserved_.notify_all();
+}
+
+void DurableTable::connectionClosing() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++closing_;
+}
+
+void DurableTable::connectionGone() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_ > 0) --closing_;
+  preserved_.notify_all();
 }
 
 NtStatus DurableTable::reclaim(uint64_t persistent_id,
                                const std::function<NtStatus(const Open&)>& check,
-                               std::unique_ptr<Open>* out) {
-  std::lock_guard<std::mutex> lock(mu_);
+                               std::unique_ptr<Open>* out, std::chrono::milliseconds grace) {
+  std::unique_lock<std::mutex> lock(mu_);
+  preserved_.wait_for(lock, grace, [&] { return closing_ == 0 || held_.count(persistent_id); });
   auto it = held_.find(persistent_id);
   if (it == held_.end()) return STATUS_OBJECT_NAME_NOT_FOUND;
   // One that a break doomed is as good as closed.
@@ -150,6 +163,10 @@ std::shared_ptr<DurableTable> makeDurableTable(ServerContext* server) {
                                         [server](Open& o) { closeDetachedOpen(server, o); });
 }
 
+void ConnState::markTransportClosed() {
+  if (!transport_closed.exchange(true)) server->durable->connectionClosing();
+}
+
 void ConnState::preserveDurableOpens(uint64_t session_id) {
   for (auto it = opens.begin(); it != opens.end();) {
     if (!it->second->durable || (session_id != 0 && it->second->session_id != session_id)) {
@@ -160,6 +177,8 @@ void ConnState::preserveDurableOpens(uint64_t session_id) {
     it = opens.erase(it);
     server->durable->preserve(std::move(o));
   }
+  // The teardown (session_id 0, from ~ConnState) of a connection whose transport closed.
+  if (session_id == 0 && transport_closed.load()) server->durable->connectionGone();
 }
 
 }  // namespace xsmb::session

@@ -71,9 +71,17 @@ class DurableTable : public vfs::OpenOwner, public std::enable_shared_from_this<
   void preserve(std::unique_ptr<Open> open);
   // Removes and returns the disconnected open `persistent_id` when `check` accepts it
   // (STATUS_SUCCESS); `check`'s status otherwise, or STATUS_OBJECT_NAME_NOT_FOUND when no
-  // disconnected open has that id. The caller names the new owner in the file table.
+  // disconnected open has that id. While a closed connection's teardown is still to come (see
+  // connectionClosing), waits for it up to `grace` first: a client that reconnects at once may
+  // be quicker than the server's teardown of its old connection. The caller names the new owner
+  // in the file table.
   NtStatus reclaim(uint64_t persistent_id, const std::function<NtStatus(const Open&)>& check,
-                   std::unique_ptr<Open>* out);
+                   std::unique_ptr<Open>* out,
+                   std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+  // The transport of a connection closed; its ConnState (and the preserve() of its durable
+  // opens) follows when the requests still running on it end. connectionGone() after that.
+  void connectionClosing();
+  void connectionGone();
 
   // CreateGuids of v2 durable opens, connected or not (MS-SMB2 3.3.5.9.10): `state` is the
   // Open's; the entry lapses when the open is gone.
@@ -105,8 +113,10 @@ class DurableTable : public vfs::OpenOwner, public std::enable_shared_from_this<
   CloseFile close_file_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::map<uint64_t, Held> held_;  // by persistent id
-  std::vector<uint64_t> doomed_;   // broken while disconnected: closed by the scavenger
+  std::condition_variable preserved_;  // a preserve() or connectionGone() happened
+  int closing_ = 0;                    // connections closed and not yet torn down
+  std::map<uint64_t, Held> held_;      // by persistent id
+  std::vector<uint64_t> doomed_;       // broken while disconnected: closed by the scavenger
   std::map<std::pair<smb2::Guid, smb2::Guid>,
            std::pair<uint64_t, std::weak_ptr<const DurableState>>>
       create_guids_;  // (ClientGuid, CreateGuid) -> persistent id

@@ -224,6 +224,10 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // MS-SMB2 3.3.7.1, 3.3.5.6: the durable opens of `session_id` (0: of every session) leave
   // `opens` for the server's DurableTable instead of being closed (durable.cc).
   void preserveDurableOpens(uint64_t session_id);
+  // Called by the layer that owns the connection when its transport closed (any thread): a
+  // reconnect may then wait for this connection's teardown (DurableTable::reclaim).
+  void markTransportClosed();
+  std::atomic<bool> transport_closed{false};
 };
 
 // A close's effects on the file of an open that no connection holds (a discarded durable open):

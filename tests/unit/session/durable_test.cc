@@ -69,6 +69,31 @@ TEST_F(DurableTableTest, ReclaimReturnsTheOpenOnceAndOnlyWhenTheCheckAccepts) {
   EXPECT_EQ(closes_.load(), 0);
 }
 
+// A client may reconnect before the server tore its old connection down: the reclaim waits for
+// the teardown of closed connections, and not longer than its grace.
+TEST_F(DurableTableTest, ReclaimWaitsForTheTeardownOfAClosedConnection) {
+  auto accept = [](const Open&) { return STATUS_SUCCESS; };
+  std::unique_ptr<Open> out;
+  table_->connectionClosing();
+  auto o = durableOpen(9, 100, 60000);
+  std::thread teardown([&] {
+    std::this_thread::sleep_for(50ms);
+    table_->preserve(std::move(o));
+    table_->connectionGone();
+  });
+  EXPECT_EQ(table_->reclaim(9, accept, &out), STATUS_SUCCESS);
+  teardown.join();
+  ASSERT_TRUE(out);
+  table_->connectionClosing();
+  auto t0 = Clock::now();
+  EXPECT_EQ(table_->reclaim(10, accept, &out, 30ms), STATUS_OBJECT_NAME_NOT_FOUND);
+  EXPECT_GE(Clock::now() - t0, 30ms);
+  table_->connectionGone();
+  t0 = Clock::now();
+  EXPECT_EQ(table_->reclaim(10, accept, &out), STATUS_OBJECT_NAME_NOT_FOUND);
+  EXPECT_LT(Clock::now() - t0, 1s);  // nothing closing: no wait
+}
+
 TEST_F(DurableTableTest, ExpireClosesOnlyWhatOutlivedItsTimeout) {
   table_->preserve(durableOpen(1, 100, 60000));
   table_->preserve(durableOpen(2, 101, 120000));
