@@ -36,6 +36,8 @@ NtStatus parseOne(const CreateContext& c, DurableContexts* out) {
     r.skip(8);  // Reserved
     q.create_guid = readGuid(r);
     out->request_v2 = q;
+  } else if (c.name == "RqLs") {
+    if (c.data.size() >= 32 && !out->lease_key) out->lease_key = readGuid(r);
   } else if (c.name == kDurableReconnectV2Tag) {
     if (c.data.size() != 36 || out->reconnect_v2) return STATUS_INVALID_PARAMETER;
     DurableReconnectV2 q;

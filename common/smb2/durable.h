@@ -46,6 +46,10 @@ struct DurableContexts {
   std::optional<FileId> reconnect_v1;
   std::optional<DurableRequestV2> request_v2;
   std::optional<DurableReconnectV2> reconnect_v2;
+  // The LeaseKey of a lease request ("RqLs", MS-SMB2 2.2.13.2.8/.10: its first 16 bytes) beside
+  // them: a reconnect of a lease open must name its lease. Absent when the data is shorter than
+  // a version 1 lease request (32 bytes); the lease layer refuses that.
+  std::optional<Guid> lease_key;
   bool any() const { return request_v1 || reconnect_v1 || request_v2 || reconnect_v2; }
   bool reconnect() const { return reconnect_v1 || reconnect_v2; }
 };

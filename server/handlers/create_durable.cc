@@ -21,12 +21,22 @@ NtStatus checkCombination(const DurableContexts& dc) {
 }
 
 // MS-SMB2 3.3.5.9.7 / 3.3.5.9.12: whether this request may reclaim the disconnected open `o`. A
-// v2 reconnect names the open's CreateGuid; a v1 reconnect may reclaim a v2 open. The ClientGuid
-// is not compared for oplocks (a client may reconnect with a new one, as Windows allows).
+// v2 reconnect names the open's CreateGuid (zero for an open made durable by v1, as Samba and
+// smbtorture's durable-open.reopen2-lease have it); a v1 reconnect may reclaim a v2 open. The
+// ClientGuid is not compared for oplocks (a client may reconnect with a new one, as Windows
+// allows).
 NtStatus checkReclaim(const RequestContext& ctx, const DurableContexts& dc,
-                      const session::Open& o) {
+                      const std::string& name, const session::Open& o) {
   const session::DurableState& d = *o.durable;
-  if (dc.reconnect_v2 && (!d.v2 || d.create_guid != dc.reconnect_v2->create_guid))
+  // A lease open is reclaimed with its lease (same key, same client) and its name; an oplock
+  // open without one (MS-SMB2 3.3.5.9.7, 3.3.5.9.12).
+  if (d.lease != dc.lease_key.has_value()) return STATUS_OBJECT_NAME_NOT_FOUND;
+  if (d.lease) {
+    if (*dc.lease_key != d.lease_key || d.client_guid != ctx.conn->client_guid)
+      return STATUS_OBJECT_NAME_NOT_FOUND;
+    if (!equalsIgnoreCase(name, o.smb_path)) return STATUS_INVALID_PARAMETER;
+  }
+  if (dc.reconnect_v2 && d.create_guid != dc.reconnect_v2->create_guid)
     return STATUS_OBJECT_NAME_NOT_FOUND;
   if (o.share != ctx.tree->share) return STATUS_OBJECT_NAME_NOT_FOUND;
   if (!equalsIgnoreCase(d.user, ctx.session->user) ||
@@ -58,11 +68,11 @@ NtStatus answerWithOpen(RequestContext& ctx, const session::Open& o, uint32_t cr
 
 // Moves the disconnected open `persistent_id` into this connection, session and tree connect
 // (MS-SMB2 3.3.5.9.7 / 3.3.5.9.12) and answers the CREATE with it.
-NtStatus reclaim(RequestContext& ctx, const DurableContexts& dc, uint64_t persistent_id,
-                 CreateResponse* resp) {
+NtStatus reclaim(RequestContext& ctx, const DurableContexts& dc, const std::string& name,
+                 uint64_t persistent_id, CreateResponse* resp) {
   std::unique_ptr<session::Open> o;
   NtStatus st = ctx.server->durable->reclaim(
-      persistent_id, [&](const session::Open& c) { return checkReclaim(ctx, dc, c); }, &o);
+      persistent_id, [&](const session::Open& c) { return checkReclaim(ctx, dc, name, c); }, &o);
   if (st != STATUS_SUCCESS) return st;
   o->session_id = ctx.session->id;
   o->tree_id = ctx.tree->id;
@@ -81,8 +91,8 @@ NtStatus reclaim(RequestContext& ctx, const DurableContexts& dc, uint64_t persis
 // MS-SMB2 3.3.5.9.10: a DH2Q whose CreateGuid a live open of this client carries. Replayed
 // (SMB2_FLAGS_REPLAY_OPERATION), it is answered with that open: the one of this session, or a
 // disconnected one, reclaimed. Otherwise the CreateGuid is in use: STATUS_DUPLICATE_OBJECTID.
-NtStatus replayOrRefuse(RequestContext& ctx, const DurableContexts& dc, uint64_t persistent_id,
-                        CreateResponse* resp) {
+NtStatus replayOrRefuse(RequestContext& ctx, const DurableContexts& dc, const std::string& name,
+                        uint64_t persistent_id, CreateResponse* resp) {
   if (!(ctx.header->flags & SMB2_FLAGS_REPLAY_OPERATION)) return STATUS_DUPLICATE_OBJECTID;
   auto it = ctx.conn->opens.find(persistent_id);
   if (it != ctx.conn->opens.end() && it->second->session_id == ctx.session->id &&
@@ -94,10 +104,12 @@ NtStatus replayOrRefuse(RequestContext& ctx, const DurableContexts& dc, uint64_t
                                 encodeDurableResponseV2(o.durable->timeout_ms, 0));
     return STATUS_SUCCESS;
   }
-  DurableContexts as_reconnect;
+  DurableContexts as_reconnect = dc;
   as_reconnect.reconnect_v2 =
       DurableReconnectV2{{persistent_id, persistent_id}, dc.request_v2->create_guid, 0};
-  if (reclaim(ctx, as_reconnect, persistent_id, resp) == STATUS_SUCCESS) return STATUS_SUCCESS;
+  as_reconnect.request_v2.reset();
+  if (reclaim(ctx, as_reconnect, name, persistent_id, resp) == STATUS_SUCCESS)
+    return STATUS_SUCCESS;
   return STATUS_FILE_NOT_AVAILABLE;
 }
 
@@ -115,12 +127,12 @@ NtStatus durableBeforeCreate(RequestContext& ctx, const CreateRequest& req, Dura
     // Only the reconnect context counts: name, disposition, access and the rest are ignored.
     uint64_t id =
         dc->reconnect_v1 ? dc->reconnect_v1->persistent : dc->reconnect_v2->file_id.persistent;
-    st = reclaim(ctx, *dc, id, &resp);
+    st = reclaim(ctx, *dc, req.name, id, &resp);
   } else if (dc->request_v2) {
     auto id =
         ctx.server->durable->findCreateGuid(ctx.conn->client_guid, dc->request_v2->create_guid);
     if (!id) return STATUS_SUCCESS;  // a new open: handleCreate goes on
-    st = replayOrRefuse(ctx, *dc, *id, &resp);
+    st = replayOrRefuse(ctx, *dc, req.name, *id, &resp);
   } else {
     return STATUS_SUCCESS;
   }
@@ -145,6 +157,10 @@ void grantDurable(RequestContext& ctx, const DurableContexts& dc, session::Open&
   d->user = ctx.session->user;
   d->domain = ctx.session->domain;
   d->create_action = create_action;
+  if (handle_lease && dc.lease_key) {
+    d->lease = true;
+    d->lease_key = *dc.lease_key;
+  }
   o.durable = d;
   if (d->v2) {
     ctx.server->durable->noteCreateGuid(o.volatile_id, d);

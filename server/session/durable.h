@@ -45,6 +45,8 @@ struct DurableState {
   smb2::Guid client_guid{};    // Open.ClientGuid: the opening connection's ClientGuid
   std::string user, domain;    // the session's user: only the same user may reclaim it
   uint32_t create_action = 0;  // the CREATE's CreateAction, for a replayed CREATE
+  bool lease = false;          // durable through a lease with handle caching (not an oplock)
+  smb2::Guid lease_key{};      // that lease's LeaseKey
 };
 
 // MS-SMB2 3.3.5.9.6 leaves v1's timeout to the server; 16 minutes as Samba (and Windows for

@@ -44,6 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(dc.reconnect_v1.has_value() == (seen[1] == 1));
   check(dc.request_v2.has_value() == (seen[2] == 1));
   check(dc.reconnect_v2.has_value() == (seen[3] == 1));
+  bool lease = false;
+  for (const CreateContext& c : contexts) lease |= c.name == "RqLs" && c.data.size() >= 32;
+  check(dc.lease_key.has_value() == lease);
   for (const CreateContext& c : contexts) {
     if (c.name == "DH2Q") {
       check(std::memcmp(dc.request_v2->create_guid.data(), c.data.data() + 16, 16) == 0);

@@ -121,6 +121,22 @@ TEST(DurableContextTest, EveryOtherLengthIsRefused) {
   }
 }
 
+// The LeaseKey of a lease request beside them (the first 16 bytes of RqLs, version 1 or 2).
+TEST(DurableContextTest, LeaseKeyOfTheLeaseRequest) {
+  Bytes rqls(32, 0);
+  for (size_t i = 0; i < 16; ++i) rqls[i] = static_cast<uint8_t>(0xA0 + i);
+  Bytes short_rqls(31, 0);
+  std::vector<CreateContext> ctxs = {{"DHnC", ByteSpan(rqls).first(16)}, {"RqLs", rqls}};
+  DurableContexts dc;
+  ASSERT_EQ(parseDurableContexts(ctxs, &dc), STATUS_SUCCESS);
+  ASSERT_TRUE(dc.lease_key);
+  EXPECT_EQ((*dc.lease_key)[0], 0xA0);
+  EXPECT_EQ((*dc.lease_key)[15], 0xAF);
+  std::vector<CreateContext> cut = {{"RqLs", short_rqls}};
+  ASSERT_EQ(parseDurableContexts(cut, &dc), STATUS_SUCCESS);
+  EXPECT_FALSE(dc.lease_key);
+}
+
 TEST(DurableContextTest, Responses) {
   EXPECT_EQ(encodeDurableResponse(), Bytes(8, 0));
   Bytes v2 = encodeDurableResponseV2(60000, 0);
