@@ -25,8 +25,8 @@ NtStatus checkCombination(const DurableContexts& dc) {
 // smbtorture's durable-open.reopen2-lease have it); a v1 reconnect may reclaim a v2 open. The
 // ClientGuid is not compared for oplocks (a client may reconnect with a new one, as Windows
 // allows).
-NtStatus checkReclaim(const RequestContext& ctx, const DurableContexts& dc,
-                      const std::string& name, const session::Open& o) {
+NtStatus checkReclaim(const RequestContext& ctx, const DurableContexts& dc, const std::string& name,
+                      const session::Open& o) {
   const session::DurableState& d = *o.durable;
   // A lease open is reclaimed with its lease (same key, same client) and its name; an oplock
   // open without one (MS-SMB2 3.3.5.9.7, 3.3.5.9.12).
