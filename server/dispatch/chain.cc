@@ -113,31 +113,6 @@ uint16_t grantCredits(session::ConnState& conn, const Header& h, uint16_t charge
   return static_cast<uint16_t>(grant);
 }
 
-// Answers the request a CANCEL names (by AsyncId, or by MessageId for a request that has not
-// gone async — which here has already been answered) with STATUS_CANCELLED.
-void cancelRequest(session::ConnState& conn, const Header& h) {
-  for (auto it = conn.async_ops.begin(); it != conn.async_ops.end();) {
-    auto st = it->second.lock();
-    if (!st) {
-      it = conn.async_ops.erase(it);
-      continue;
-    }
-    std::unique_lock<std::mutex> lock(st->mu);
-    for (auto w = st->waiting.begin(); w != st->waiting.end(); ++w) {
-      bool match =
-          h.isAsync() ? w->reply.async_id == h.async_id : w->reply.message_id == h.message_id;
-      if (!match) continue;
-      session::AsyncReply r = std::move(w->reply);
-      st->waiting.erase(w);
-      lock.unlock();
-      conn.async_ops.erase(it);
-      conn.sendUnsolicited(session::buildAsyncResponse(r, STATUS_CANCELLED, {}));
-      return;
-    }
-    ++it;
-  }
-}
-
 void signMessage(std::span<uint8_t> msg, crypto::SigningAlgorithm alg, const Bytes& key) {
   storeU32(&msg[kHeaderFlagsOffset], loadU32(&msg[kHeaderFlagsOffset]) | SMB2_FLAGS_SIGNED);
   crypto::signInPlace(alg, key, msg);
@@ -210,9 +185,10 @@ Admit admitRequest(Chain& c, Request* req) {
   session::ConnState& conn = c.conn;
   const Header& h = req->h;
   if (h.command == SMB2_CANCEL) {
-    // Only requests that went async (CHANGE_NOTIFY) can still be waiting; the cancelled one
-    // is answered STATUS_CANCELLED; CANCEL itself gets no response and uses no credit.
-    cancelRequest(conn, h);
+    // Only requests that went async (session::AsyncOp) can still be waiting: a request of this
+    // connection is answered before the next one is read. The cancelled one is answered
+    // (STATUS_CANCELLED); CANCEL itself gets no response and uses no credit.
+    conn.cancelAsync(h.isAsync(), h.async_id, h.message_id);
     return Admit::kNext;
   }
   if (!conn.negotiated && h.command != SMB2_NEGOTIATE) {

@@ -160,26 +160,43 @@ NtStatus notifyBody(const std::vector<vfs::NotifyEvent>& events, bool overflow, 
 }
 
 // Runs on the notify hub's thread for each change of a watched directory: completes the oldest
-// waiting request, or keeps the change for the next one.
+// waiting request (on its connection's strand), or keeps the change for the next one.
 void onDirectoryChange(const std::weak_ptr<session::NotifyState>& weak, const vfs::NotifyEvent& e) {
   auto st = weak.lock();
   if (!st) return;
-  std::lock_guard<std::mutex> lock(st->mu);
-  if (st->waiting.empty()) {
-    if (st->queued.size() < 256) {
-      st->queued.push_back(e);
-    } else {
-      st->overflow = true;
+  session::NotifyState::Waiting w;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (st->waiting.empty()) {
+      if (st->queued.size() < 256) {
+        st->queued.push_back(e);
+      } else {
+        st->overflow = true;
+      }
+      return;
     }
-    return;
+    w = std::move(st->waiting.front());
+    st->waiting.erase(st->waiting.begin());
   }
-  auto conn = st->conn.lock();
-  session::NotifyState::Waiting w = std::move(st->waiting.front());
-  st->waiting.erase(st->waiting.begin());
-  if (!conn) return;
   ResponseBody body;
   NtStatus status = notifyBody({e}, false, w.buffer_size, &body);
-  conn->sendUnsolicited(session::buildAsyncResponse(w.reply, status, body));
+  session::ConnState::completeAsyncFrom(std::move(w.op), status, std::move(body));
+}
+
+// Takes a waiting CHANGE_NOTIFY back (session::AsyncOp::withdraw): STATUS_CANCELLED for CANCEL,
+// STATUS_NOTIFY_CLEANUP when its directory is closed (MS-SMB2 3.3.5.10); std::nullopt when a
+// change already answered it.
+std::optional<NtStatus> withdrawNotify(const std::weak_ptr<session::NotifyState>& weak,
+                                       uint64_t async_id, session::AsyncEnd why) {
+  NtStatus status = why == session::AsyncEnd::kCancel ? STATUS_CANCELLED : STATUS_NOTIFY_CLEANUP;
+  auto st = weak.lock();
+  if (!st) return status;
+  std::lock_guard<std::mutex> lock(st->mu);
+  auto it = std::find_if(st->waiting.begin(), st->waiting.end(),
+                         [&](const auto& w) { return w.op->reply.async_id == async_id; });
+  if (it == st->waiting.end()) return std::nullopt;
+  st->waiting.erase(it);
+  return status;
 }
 
 }  // namespace
@@ -211,22 +228,14 @@ NtStatus handleChangeNotify(RequestContext& ctx, ResponseBody& body) {
     st.overflow = false;
     return status;
   }
-  // Requests of this open that a change already answered leave their AsyncId behind; drop them
-  // so the table holds only requests still waiting.
-  for (auto it = ctx.conn->async_ops.begin(); it != ctx.conn->async_ops.end();) {
-    bool waiting = std::any_of(st.waiting.begin(), st.waiting.end(),
-                               [&](const auto& w) { return w.reply.async_id == it->first; });
-    if (it->second.lock() == o->notify && !waiting) {
-      it = ctx.conn->async_ops.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  ctx.async_id = ctx.conn->next_async_id++;
-  session::AsyncReply reply = ctx.async_reply;
-  reply.async_id = ctx.async_id;
-  st.waiting.push_back({std::move(reply), req.output_buffer_length});
-  ctx.conn->async_ops[ctx.async_id] = o->notify;
+  if (!mayGoAsync(ctx)) return STATUS_INTERNAL_ERROR;
+  auto op = ctx.conn->beginAsync(ctx.async_reply, ctx.tree ? ctx.tree->id : 0, o->volatile_id);
+  std::weak_ptr<session::NotifyState> weak = o->notify;
+  op->withdraw = [weak, id = op->reply.async_id](session::AsyncEnd why) {
+    return withdrawNotify(weak, id, why);
+  };
+  ctx.async_id = op->reply.async_id;
+  st.waiting.push_back({std::move(op), req.output_buffer_length});
   return STATUS_PENDING;
 }
 

@@ -123,6 +123,11 @@ NtStatus handleQueryInfo(RequestContext& ctx, smb2::ResponseBody& out);
 NtStatus handleSetInfo(RequestContext& ctx, smb2::ResponseBody& out);
 NtStatus handleOplockBreak(RequestContext& ctx, smb2::ResponseBody& out);
 
+// Whether the request may go async (MS-SMB2 3.3.4.2): only the last request of a compound may;
+// one before it that would have to wait fails with STATUS_INTERNAL_ERROR instead, as Windows
+// answers (MS-SMB2 <159>, smb2.compound.interim2).
+inline bool mayGoAsync(const RequestContext& ctx) { return ctx.header->next_command == 0; }
+
 // Looks up the open a request names: the compound's current FileId when `id` is the related
 // placeholder, checking that it belongs to the request's session and tree.
 session::Open* findOpen(RequestContext& ctx, const smb2::FileId& id);

@@ -1,4 +1,4 @@
-// READ (MS-SMB2 3.3.5.12), WRITE (3.3.5.13), FLUSH (3.3.5.11) and LOCK (3.3.5.14).
+// READ (MS-SMB2 3.3.5.12), WRITE (3.3.5.13) and FLUSH (3.3.5.11); LOCK is in lock.cc.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -20,10 +20,6 @@ namespace {
 
 using namespace smb2;
 
-constexpr uint32_t SMB2_LOCKFLAG_SHARED_LOCK = 0x01;
-constexpr uint32_t SMB2_LOCKFLAG_EXCLUSIVE_LOCK = 0x02;
-constexpr uint32_t SMB2_LOCKFLAG_UNLOCK = 0x04;
-constexpr uint32_t SMB2_LOCKFLAG_FAIL_IMMEDIATELY = 0x10;
 constexpr uint32_t SMB2_WRITEFLAG_WRITE_THROUGH = 0x01;
 
 // A READ that got `got` of the req.length bytes it asked for (fewer only at the end of the file):
@@ -260,48 +256,6 @@ NtStatus handleFlush(RequestContext& ctx, ResponseBody& out) {
     if (o->has_write && fsync(o->fd.get()) != 0) return vfs::ntStatusFromErrno(errno);
   }
   out = FlushResponse{};
-  return STATUS_SUCCESS;
-}
-
-NtStatus handleLock(RequestContext& ctx, ResponseBody& out) {
-  LockRequest req;
-  if (NtStatus st = decodeLockRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
-  session::Open* o = findOpen(ctx, req.file_id);
-  if (!o) return STATUS_FILE_CLOSED;
-  if (o->directory) return STATUS_INVALID_PARAMETER;
-  // MS-SMB2 3.3.5.14: a request either unlocks ranges or takes locks, never both; a list of
-  // locks may only be longer than one element when each fails immediately.
-  // Elements are applied in order and each is checked when its turn comes, as Windows does
-  // (an unlock followed by an invalid element has still unlocked).
-  bool unlocking = req.locks[0].flags & SMB2_LOCKFLAG_UNLOCK;
-  auto& files = ctx.server->files;
-  for (size_t i = 0; i < req.locks.size(); ++i) {
-    const LockElement& e = req.locks[i];
-    uint32_t kind = e.flags & 0x7;
-    bool valid =
-        unlocking ? e.flags == SMB2_LOCKFLAG_UNLOCK
-                  : (kind == SMB2_LOCKFLAG_SHARED_LOCK || kind == SMB2_LOCKFLAG_EXCLUSIVE_LOCK) &&
-                        !(e.flags & ~(0x7u | SMB2_LOCKFLAG_FAIL_IMMEDIATELY)) &&
-                        (req.locks.size() == 1 || (e.flags & SMB2_LOCKFLAG_FAIL_IMMEDIATELY));
-    NtStatus st = STATUS_SUCCESS;
-    if (!valid) {
-      st = STATUS_INVALID_PARAMETER;
-    } else if (e.length && e.offset + (e.length - 1) < e.offset) {
-      st = STATUS_INVALID_LOCK_RANGE;
-    } else {
-      st = unlocking ? files.unlock(o->key, o->token, e.offset, e.length)
-                     : files.lock(o->key, o->token, e.offset, e.length,
-                                  kind == SMB2_LOCKFLAG_EXCLUSIVE_LOCK);
-    }
-    if (st != STATUS_SUCCESS) {
-      // Locks taken by the earlier elements of this request are given back.
-      for (size_t j = 0; !unlocking && j < i; ++j) {
-        files.unlock(o->key, o->token, req.locks[j].offset, req.locks[j].length);
-      }
-      return st;
-    }
-  }
-  out = LockResponse{};
   return STATUS_SUCCESS;
 }
 

@@ -140,6 +140,7 @@ ConnState::ConnState(ServerContext* s) : server(s) {
 }
 
 ConnState::~ConnState() {
+  destroying = true;  // nothing is answered any more: the connection is gone
   // A dropped connection's delete-on-close files are removed with the daemon's rights (the
   // deletion was authorized when it was asked for); the thread running this may still carry
   // whichever user's identity its last request assumed.
@@ -147,7 +148,9 @@ ConnState::~ConnState() {
   if (server->run_as_root && !opens.empty()) vfs::assumeIdentity(vfs::UnixIdentity{0, 0, {0}});
   std::vector<uint64_t> ids;
   for (auto& [id, o] : opens) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
   for (uint64_t id : ids) closeOpen(id);
+  endAllAsync();
   for (auto& [id, s] : sessions) server->unregisterSession(id);
 }
 
@@ -163,21 +166,12 @@ Session* ConnState::findSession(uint64_t id) {
 void ConnState::closeOpen(uint64_t volatile_id) {
   auto it = opens.find(volatile_id);
   if (it == opens.end()) return;
+  // Requests waiting on the open end first: a waiting lock with STATUS_RANGE_NOT_LOCKED, a
+  // CHANGE_NOTIFY with STATUS_NOTIFY_CLEANUP (MS-SMB2 3.3.5.10).
+  endAsync(0, 0, volatile_id, destroying ? AsyncEnd::kDisconnect : AsyncEnd::kClosed);
   std::unique_ptr<Open> o = std::move(it->second);
   opens.erase(it);
-  if (o->notify) {
-    // Waiting CHANGE_NOTIFY requests end with STATUS_NOTIFY_CLEANUP (MS-SMB2 3.3.5.10).
-    server->notify_hub->unwatch(o->notify->watch_id);
-    std::vector<NotifyState::Waiting> waiting;
-    {
-      std::lock_guard<std::mutex> lock(o->notify->mu);
-      waiting.swap(o->notify->waiting);
-    }
-    for (auto& w : waiting) {
-      async_ops.erase(w.reply.async_id);
-      sendUnsolicited(buildAsyncResponse(w.reply, STATUS_NOTIFY_CLEANUP, {}));
-    }
-  }
+  if (o->notify) server->notify_hub->unwatch(o->notify->watch_id);
   if (o->pipe_id) {
     if (server->rpcd) server->rpcd->closePipe(o->pipe_id);
     return;
@@ -210,7 +204,11 @@ void ConnState::closeOpensOf(uint64_t session_id, uint32_t tree_id) {
   for (auto& [id, o] : opens) {
     if (o->session_id == session_id && (tree_id == 0 || o->tree_id == tree_id)) ids.push_back(id);
   }
+  // In the order they were opened: a lock request waiting on an older open's lock is granted
+  // before its own open goes (as smb2.lock.cancel-tdis expects).
+  std::sort(ids.begin(), ids.end());
   for (uint64_t id : ids) closeOpen(id);
+  endAsync(session_id, tree_id, 0, destroying ? AsyncEnd::kDisconnect : AsyncEnd::kClosed);
 }
 
 void ConnState::removeSession(uint64_t session_id) {

@@ -55,6 +55,41 @@ struct AsyncReply {
   Bytes encryption_key;
 };
 
+// Why a request that went async ends before its operation completed.
+enum class AsyncEnd {
+  kCancel,      // SMB2 CANCEL named it (MS-SMB2 3.3.5.16)
+  kClosed,      // the open, tree connect or session it works in was closed (CLOSE,
+                // TREE_DISCONNECT, LOGOFF)
+  kDisconnect,  // the connection is gone: no final response is sent
+};
+
+// One request answered with an interim STATUS_PENDING and not completed yet (MS-SMB2 3.3.4.2):
+// CHANGE_NOTIFY, a byte-range lock that waits, a CREATE waiting for an oplock or lease break.
+// ConnState::async_ops holds it by AsyncId for CANCEL and for cleanup; whatever will complete it
+// (a notify watch, a FileTable waiter) holds the same shared_ptr. Its final response is sent
+// exactly once, by ConnState::completeAsync on the connection's strand.
+//
+// The life of one: the handler calls ConnState::beginAsync (AsyncId assigned, registered), sets
+// its `withdraw`, puts the op where its completion will come from, sets RequestContext::async_id
+// and returns STATUS_PENDING. Completion, from any thread: ConnState::completeAsyncFrom (it
+// queues the response on the connection's strand, so it follows the interim response). CANCEL,
+// a close of its open, tree connect or session, or the connection's end call `withdraw` on the
+// strand. Nothing here keeps the connection alive.
+struct AsyncOp {
+  AsyncReply reply;          // MessageId, AsyncId, SessionId, signing/sealing of the final reply
+  uint32_t tree_id = 0;      // the tree connect it works in; 0: none
+  uint64_t volatile_id = 0;  // the open it works on (FileId.Volatile); 0: none
+  // Takes the request back from where it waits, on the connection's strand. Returns the status
+  // of its final response (sent with an ERROR body, or the status alone for a warning such as
+  // STATUS_NOTIFY_CLEANUP), or std::nullopt when it completed meanwhile: its completion is then
+  // already on its way and sends the response. Must not block.
+  std::function<std::optional<NtStatus>(AsyncEnd why)> withdraw;
+  // The connection's ConnState::run_in_strand, copied at beginAsync: completeAsyncFrom reaches
+  // the strand through it without holding the ConnState (a no-op once the connection is gone).
+  std::function<void(std::function<void(ConnState&)>)> run_in_strand;
+  bool done = false;  // the final response was sent or is not to be sent (strand only)
+};
+
 // CHANGE_NOTIFY state of one directory open: its watch, the changes not reported yet, and the
 // requests waiting for changes. Shared with the notify hub's thread, hence the mutex.
 struct NotifyState {
@@ -64,8 +99,8 @@ struct NotifyState {
   std::vector<vfs::NotifyEvent> queued;
   bool overflow = false;  // more changes than we keep: the client must re-read the directory
   struct Waiting {
-    AsyncReply reply;
-    uint32_t buffer_size;
+    std::shared_ptr<AsyncOp> op;
+    uint32_t buffer_size = 0;
   };
   std::vector<Waiting> waiting;
   std::weak_ptr<ConnState> conn;
@@ -207,9 +242,12 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   std::map<uint64_t, std::unique_ptr<Session>> sessions;
   std::unordered_map<uint64_t, std::unique_ptr<Open>> opens;
   uint64_t next_volatile_id = 1;
-  // Requests answered STATUS_PENDING, by AsyncId, for CANCEL (MS-SMB2 3.3.5.16).
-  std::map<uint64_t, std::weak_ptr<NotifyState>> async_ops;
+  // Requests answered STATUS_PENDING and not completed, by AsyncId (MS-SMB2 3.3.1.1
+  // Connection.AsyncCommandList), for CANCEL (3.3.5.16) and for cleanup on close, tree
+  // disconnect, logoff and the connection's end.
+  std::map<uint64_t, std::shared_ptr<AsyncOp>> async_ops;
   uint64_t next_async_id = 1;
+  bool destroying = false;  // ~ConnState runs: requests that end now get no response
   bool disconnect = false;  // set by a handler: close after sending the response
   // Live limits: the replies of what was processed may not leave before this (the epoch:
   // at once); taken and reset by the layer that sends them.
@@ -228,6 +266,31 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // reconnect may then wait for this connection's teardown (DurableTable::reclaim).
   void markTransportClosed();
   std::atomic<bool> transport_closed{false};
+
+  // Async requests (AsyncOp). All but completeAsyncFrom run on the connection's strand.
+  // Registers a request going async: a new AsyncId in the copy of `reply`, bound to the tree
+  // connect `tree_id` and the open `volatile_id` (0: none) for cleanup. The caller sets its
+  // `withdraw` (which may capture the AsyncId, never the op itself: that would be a cycle).
+  std::shared_ptr<AsyncOp> beginAsync(const AsyncReply& reply, uint32_t tree_id,
+                                      uint64_t volatile_id);
+  // Sends the final response of `op` (MS-SMB2 3.3.4.2: async header, its AsyncId) with `status`
+  // and `body` (std::monostate: an ERROR body), once; forgets it.
+  void completeAsync(const std::shared_ptr<AsyncOp>& op, NtStatus status,
+                     const smb2::ResponseBody& body);
+  // Forgets `op` without a response (a handler that registered it and then answered at once).
+  void dropAsync(const std::shared_ptr<AsyncOp>& op);
+  // Any thread: completes `op` on its connection's strand; nothing when the connection is gone.
+  static void completeAsyncFrom(std::shared_ptr<AsyncOp> op, NtStatus status,
+                                smb2::ResponseBody body);
+  // MS-SMB2 3.3.5.16: the request a CANCEL names, by AsyncId when `async` (the CANCEL's
+  // SMB2_FLAGS_ASYNC_COMMAND) else by MessageId, is withdrawn and answered (STATUS_CANCELLED
+  // for the kinds so far). False when no such request waits.
+  bool cancelAsync(bool async, uint64_t async_id, uint64_t message_id);
+  // Ends the requests bound to the open `volatile_id` (non-zero), or else those of the tree
+  // connect `tree_id` (non-zero) or of the session `session_id`, for `why`.
+  void endAsync(uint64_t session_id, uint32_t tree_id, uint64_t volatile_id, AsyncEnd why);
+  // The connection's end: every request still registered is withdrawn, none answered.
+  void endAllAsync();
 };
 
 // A close's effects on the file of an open that no connection holds (a discarded durable open):

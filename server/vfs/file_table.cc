@@ -28,54 +28,46 @@ bool conflicts(uint32_t access, uint32_t share_access_of_other) {
   return false;
 }
 
-// Whether two lock ranges collide. A zero-length range at X collides with a range that holds X
-// strictly inside it, and with no zero-length range (as Windows behaves, smb2.lock.zerobytelength).
-bool insideStrictly(uint64_t x, uint64_t off, uint64_t len) { return off < x && x - off < len; }
-
-bool overlaps(uint64_t a_off, uint64_t a_len, uint64_t b_off, uint64_t b_len) {
-  if (a_len == 0 && b_len == 0) return false;
-  if (a_len == 0) return insideStrictly(a_off, b_off, b_len);
-  if (b_len == 0) return insideStrictly(b_off, a_off, a_len);
-  uint64_t a_last = a_off + (a_len - 1), b_last = b_off + (b_len - 1);
-  if (a_last < a_off) a_last = ~0ULL;  // ranges running past 2^64 end there
-  if (b_last < b_off) b_last = ~0ULL;
-  return a_off <= b_last && b_off <= a_last;
-}
-
 }  // namespace
 
-NtStatus FileTable::lock(const Key& k, uint64_t token, uint64_t offset, uint64_t length,
-                         bool exclusive) {
+NtStatus FileTable::lock(const Key& k, uint64_t token, std::span<const LockRange> ranges,
+                         bool apply) {
   Shard& sh = shardOf(k);
   std::lock_guard<std::mutex> lock(sh.mu);
   auto it = sh.files.find(k);
   if (it == sh.files.end()) return STATUS_INVALID_HANDLE;
-  for (const RangeLock& l : it->second.locks) {
-    if (!overlaps(offset, length, l.offset, l.length)) continue;
-    if (exclusive || (l.exclusive && l.token != token)) return STATUS_LOCK_NOT_GRANTED;
-    if (l.exclusive && l.token == token && exclusive) return STATUS_LOCK_NOT_GRANTED;
-  }
-  it->second.locks.push_back({token, offset, length, exclusive});
-  return STATUS_SUCCESS;
+  return it->second.locks.lock(token, ranges, apply);
 }
 
-NtStatus FileTable::unlock(const Key& k, uint64_t token, uint64_t offset, uint64_t length) {
+NtStatus FileTable::lockOrWait(const Key& k, uint64_t token, uint64_t waiter_id,
+                               const LockRange& range, std::function<void()> granted) {
   Shard& sh = shardOf(k);
   std::lock_guard<std::mutex> lock(sh.mu);
   auto it = sh.files.find(k);
-  if (it == sh.files.end()) return STATUS_RANGE_NOT_LOCKED;
-  // Exclusive locks are released before shared ones of the same range.
-  auto& locks = it->second.locks;
-  for (bool exclusive : {true, false}) {
-    for (auto l = locks.begin(); l != locks.end(); ++l) {
-      if (l->token == token && l->offset == offset && l->length == length &&
-          l->exclusive == exclusive) {
-        locks.erase(l);
-        return STATUS_SUCCESS;
-      }
-    }
+  if (it == sh.files.end()) return STATUS_INVALID_HANDLE;
+  return it->second.locks.lockOrWait(token, waiter_id, range, std::move(granted));
+}
+
+bool FileTable::cancelLockWait(const Key& k, uint64_t token, uint64_t waiter_id) {
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  return it != sh.files.end() && it->second.locks.cancelWait(token, waiter_id);
+}
+
+NtStatus FileTable::unlock(const Key& k, uint64_t token, uint64_t offset, uint64_t length) {
+  std::vector<std::function<void()>> granted;
+  NtStatus st;
+  {
+    Shard& sh = shardOf(k);
+    std::lock_guard<std::mutex> lock(sh.mu);
+    auto it = sh.files.find(k);
+    if (it == sh.files.end()) return STATUS_RANGE_NOT_LOCKED;
+    st = it->second.locks.unlock(token, offset, length);
+    if (st == STATUS_SUCCESS) granted = it->second.locks.grantWaiters();
   }
-  return STATUS_RANGE_NOT_LOCKED;
+  for (auto& g : granted) g();  // outside the mutex: they reach other connections
+  return st;
 }
 
 bool FileTable::ioConflicts(const Key& k, uint64_t token, uint64_t offset, uint64_t length,
@@ -84,13 +76,16 @@ bool FileTable::ioConflicts(const Key& k, uint64_t token, uint64_t offset, uint6
   Shard& sh = shardOf(k);
   std::lock_guard<std::mutex> lock(sh.mu);
   auto it = sh.files.find(k);
-  if (it == sh.files.end()) return false;
-  for (const RangeLock& l : it->second.locks) {
-    if (!overlaps(offset, length, l.offset, l.length)) continue;
-    if (l.token != token && (l.exclusive || write)) return true;
-    if (l.token == token && write && !l.exclusive) return true;
+  return it != sh.files.end() && it->second.locks.ioConflicts(token, offset, length, write);
+}
+
+size_t FileTable::fileCount() {
+  size_t n = 0;
+  for (Shard& sh : shards_) {
+    std::lock_guard<std::mutex> lock(sh.mu);
+    n += sh.files.size();
   }
-  return false;
+  return n;
 }
 
 void FileTable::breakOplocks(const Key& k, const OpenOwner* requester, bool write_intent,
@@ -238,27 +233,32 @@ void FileTable::setLevel(OpenRef& r, uint8_t level) {
 }
 
 bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
-  Shard& sh = shardOf(k);
-  std::lock_guard<std::mutex> lock(sh.mu);
-  auto it = sh.files.find(k);
-  if (it == sh.files.end()) return false;
-  Entry& e = it->second;
-  if (delete_on_close) e.delete_pending = true;
-  e.opens.erase(std::remove_if(e.opens.begin(), e.opens.end(),
-                               [&](OpenRef& o) {
-                                 if (o.info.token != token) return false;
-                                 setLevel(o, SMB2_OPLOCK_LEVEL_NONE);
-                                 return true;
-                               }),
-                e.opens.end());
-  // Closing an open releases its byte-range locks (MS-FSA 2.1.5.4).
-  e.locks.erase(std::remove_if(e.locks.begin(), e.locks.end(),
-                               [&](const RangeLock& l) { return l.token == token; }),
-                e.locks.end());
-  sh.acked.notify_all();
-  if (!e.opens.empty()) return false;
-  bool pending = e.delete_pending;
-  sh.files.erase(it);
+  std::vector<std::function<void()>> granted;
+  bool pending = false;
+  {
+    Shard& sh = shardOf(k);
+    std::lock_guard<std::mutex> lock(sh.mu);
+    auto it = sh.files.find(k);
+    if (it == sh.files.end()) return false;
+    Entry& e = it->second;
+    if (delete_on_close) e.delete_pending = true;
+    e.opens.erase(std::remove_if(e.opens.begin(), e.opens.end(),
+                                 [&](OpenRef& o) {
+                                   if (o.info.token != token) return false;
+                                   setLevel(o, SMB2_OPLOCK_LEVEL_NONE);
+                                   return true;
+                                 }),
+                  e.opens.end());
+    // Closing an open releases its byte-range locks (MS-FSA 2.1.5.4), which may grant others.
+    e.locks.removeOpen(token);
+    granted = e.locks.grantWaiters();
+    sh.acked.notify_all();
+    if (e.opens.empty()) {
+      pending = e.delete_pending;
+      sh.files.erase(it);
+    }
+  }
+  for (auto& g : granted) g();  // outside the mutex: they reach other connections
   return pending;
 }
 

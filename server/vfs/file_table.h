@@ -1,6 +1,7 @@
 // Which opens exist per file (device, inode) across all connections, for what MS-FSA keeps per
-// file: share modes (MS-FSA 2.1.5.1.2), delete-pending state (2.1.5.4) and oplocks
-// (MS-SMB2 3.3.5.9.8, 3.3.4.6; MS-FSA 2.1.5.17). The table is split in shards by file, each
+// file: share modes (MS-FSA 2.1.5.1.2), delete-pending state (2.1.5.4), oplocks
+// (MS-SMB2 3.3.5.9.8, 3.3.4.6; MS-FSA 2.1.5.17) and byte-range locks with their waiting
+// requests (byte_range_locks.h; MS-FSA 2.1.5.7). The table is split in shards by file, each
 // with its own mutex, so opens of different files do not contend; breaking an oplock sends the
 // notification to the holder's connection and waits (releasing the mutex) for its
 // acknowledgment.
@@ -9,12 +10,15 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "common/smb2/ntstatus.h"
+#include "server/vfs/byte_range_locks.h"
 
 namespace xsmb::vfs {
 
@@ -83,16 +87,29 @@ class FileTable {
   // The oplock (SMB2_OPLOCK_LEVEL_*) open `token` holds now; NONE when unknown.
   uint8_t oplockLevel(const Key& k, uint64_t token);
 
-  // Byte-range locks with Windows semantics (MS-FSA 2.1.5.7, 2.1.4.4): locks are mandatory,
-  // belong to an open, an exclusive lock conflicts with every overlapping lock and a shared one
-  // with overlapping exclusive locks of other opens. Zero-length ranges overlap nothing.
-  // STATUS_LOCK_NOT_GRANTED on conflict.
-  NtStatus lock(const Key& k, uint64_t token, uint64_t offset, uint64_t length, bool exclusive);
+  // Byte-range locks of the file's opens, with Windows semantics (server/vfs/byte_range_locks.h;
+  // MS-FSA 2.1.5.7). Takes every range of `ranges` for `token` or none (MS-SMB2 3.3.5.14.2):
+  // STATUS_LOCK_NOT_GRANTED on the first conflict, STATUS_INVALID_HANDLE when the file has no
+  // open. With `apply` false nothing is taken: the answer says what taking would answer.
+  NtStatus lock(const Key& k, uint64_t token, std::span<const LockRange> ranges, bool apply = true);
+  // A lock request that waits (MS-SMB2 3.3.5.14.2 without SMB2_LOCKFLAG_FAIL_IMMEDIATELY):
+  // STATUS_SUCCESS when taken at once; else STATUS_PENDING, queued as (token, waiter_id) until
+  // the conflicting locks go (unlock, close), and then taken and `granted` run, on the thread
+  // that freed the range and with no FileTable mutex held: it must not block. The request is
+  // dropped without `granted` when cancelLockWait withdraws it or its open is removed.
+  NtStatus lockOrWait(const Key& k, uint64_t token, uint64_t waiter_id, const LockRange& range,
+                      std::function<void()> granted);
+  // Withdraws a waiting request: true when it was still waiting, false when it was granted
+  // (its `granted` has run or is running) or is unknown.
+  bool cancelLockWait(const Key& k, uint64_t token, uint64_t waiter_id);
   // Removes the lock of exactly this range held by `token`; STATUS_RANGE_NOT_LOCKED if none.
+  // Waiting requests that no longer conflict are granted.
   NtStatus unlock(const Key& k, uint64_t token, uint64_t offset, uint64_t length);
   // True when a read (or write) of [offset, offset+length) by `token` hits another open's
   // exclusive lock (for a write: any lock of another open, or a shared lock of its own).
   bool ioConflicts(const Key& k, uint64_t token, uint64_t offset, uint64_t length, bool write);
+  // Files with at least one open, summed over the shards (for status and leak checks).
+  size_t fileCount();
   // True while any open holds a BATCH or EXCLUSIVE oplock: only then may a CREATE have to wait
   // for a break acknowledgment. Racy by nature; the event loop uses it to keep CREATEs that
   // would probably wait off the loop.
@@ -107,14 +124,9 @@ class FileTable {
   };
   void setLevel(OpenRef& r, uint8_t level);  // keeps strong_oplocks_ in step
   std::atomic<int64_t> strong_oplocks_{0};
-  struct RangeLock {
-    uint64_t token;
-    uint64_t offset, length;
-    bool exclusive;
-  };
   struct Entry {
     std::vector<OpenRef> opens;
-    std::vector<RangeLock> locks;
+    ByteRangeLocks locks;
     bool delete_pending = false;
   };
   struct Shard {
