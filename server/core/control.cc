@@ -43,6 +43,10 @@ std::string describe(const session::ConnState& c) {
       << "\\" << op->smb_path << " access 0x" << std::hex << op->granted_access << std::dec
       << (op->delete_on_close ? " delete-on-close" : "") << "\n";
   }
+  for (const auto& [aid, op] : c.async_ops) {  // requests waiting (session::AsyncOp)
+    o << "  async " << aid << " command " << op->reply.command << " mid " << op->reply.message_id
+      << " open " << op->volatile_id << "\n";
+  }
   return o.str();
 }
 
@@ -58,6 +62,9 @@ std::string buildStatusReport(session::ServerContext& server) {
     << st.malformed_frames << ", oversized frames " << st.oversized_frames << ", logon failures "
     << st.logon_failures << ", sendfile reads " << st.sendfile_reads << ", " << server.io_engine
     << " file I/O " << st.engine_ios << "\n";
+  // Per-file records (share modes, oplocks, byte-range locks) of every connection: none once
+  // the last open of each file is closed.
+  o << "file table: " << server.files.fileCount() << " files\n";
   std::vector<std::pair<std::shared_ptr<session::ConnState>, std::future<std::string>>> asks;
   for (const auto& conn : server.liveConnections()) {
     if (!conn->run_in_strand) continue;
