@@ -514,6 +514,16 @@ void put(const OplockBreakResponse& r, ByteWriter& w) {
   writeFileId(r.file_id, w);
 }
 
+// MS-SMB2 2.2.25.2.
+void put(const LeaseBreakResponse& r, ByteWriter& w) {
+  w.u16(36);
+  w.u16(0);  // Reserved
+  w.u32(0);  // Flags
+  w.bytes(r.lease_key);
+  w.u32(r.lease_state);
+  w.u64(0);  // LeaseDuration
+}
+
 // MS-SMB2 2.2.32.
 void put(const IoctlResponse& r, ByteWriter& w) {
   w.u16(49);

@@ -316,6 +316,12 @@ struct OplockBreakResponse {
   uint8_t oplock_level = 0;  // SMB2_OPLOCK_LEVEL_* granted
   FileId file_id;
 };
+// MS-SMB2 2.2.25.2 Lease Break Response: StructureSize 36, Reserved, Flags, LeaseKey (16 bytes),
+// LeaseState, LeaseDuration (0); 36 bytes in all.
+struct LeaseBreakResponse {
+  std::array<uint8_t, 16> lease_key{};
+  uint32_t lease_state = 0;
+};
 
 // MS-SMB2 2.2.2 ERROR response: StructureSize 9, ErrorContextCount 0, Reserved, ByteCount (the
 // size of ErrorData), ErrorData (one pad byte when empty). `error_data` is the command's own,
@@ -332,8 +338,8 @@ using ResponseBody =
     std::variant<std::monostate, ErrorResponse, NegotiateResponse, SessionSetupResponse,
                  LogoffResponse, TreeConnectResponse, TreeDisconnectResponse, CreateResponse,
                  CloseResponse, FlushResponse, ReadResponse, WriteResponse, OplockBreakResponse,
-                 LockResponse, EchoResponse, IoctlResponse, QueryDirectoryResponse,
-                 ChangeNotifyResponse, QueryInfoResponse, SetInfoResponse>;
+                 LeaseBreakResponse, LockResponse, EchoResponse, IoctlResponse,
+                 QueryDirectoryResponse, ChangeNotifyResponse, QueryInfoResponse, SetInfoResponse>;
 
 // Appends `body` to `w`, whose buffer holds the response's 64-byte SMB2 header last (offsets
 // written count from that header, alignment is relative to it). ReadResponse::kInPlace is the

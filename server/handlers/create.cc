@@ -12,6 +12,8 @@
 #include "common/base/log.h"
 #include "server/handlers/create_durable.h"
 #include "server/handlers/ea_ops.h"
+#include "common/smb2/lease.h"
+#include "server/handlers/create_wait.h"
 #include "server/handlers/handler.h"
 #include "server/handlers/stream_ops.h"
 #include "server/vfs/attributes.h"
@@ -127,8 +129,9 @@ struct OpenedFile {
   bool directory = false;
   uint32_t maximal = 0;  // the maximal access (the MxAc answer)
   vfs::UniqueFd fd;
-  int open_flags = 0;  // the access flags fd was opened with
-  StreamOpened stream;  // a named stream of the file (stream.stream set): fd is its data
+  int open_flags = 0;      // the access flags fd was opened with
+  bool overwrite = false;  // an existing file's data is to be replaced (overwriteData)
+  StreamOpened stream;     // a named stream of the file (stream.stream set): fd is its data
 };
 
 // The dispositions that replace the data of a file that exists.
@@ -238,15 +241,22 @@ NtStatus openExistingFile(const session::TreeConnect& tree, const CreateRequest&
     f->open_flags = O_PATH;
   }
   if (!f->fd) return vfs::ntStatusFromErrno(errno);
-  if (overwrites(req.create_disposition)) {
-    int tfd = vfs::openBeneath(res.parent.get(), n, O_WRONLY | O_TRUNC);
-    if (tfd < 0) return vfs::ntStatusFromErrno(errno);
-    close(tfd);
-    vfs::removeAllStreams(f->fd.get());  // MS-FSA 2.1.5.1.2.1: the named streams go too
-    f->create_action =
-        req.create_disposition == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
-    vfs::setDosAttributes(f->fd.get(), req.file_attributes | FILE_ATTRIBUTE_ARCHIVE);
-  }
+  // The data goes only once the open is admitted and the caches of other holders are broken.
+  f->overwrite = overwrites(req.create_disposition);
+  return STATUS_SUCCESS;
+}
+
+// FILE_OVERWRITE(_IF) and FILE_SUPERSEDE of an existing file, once the open is in the file table:
+// truncates it and replaces its attributes (MS-FSA 2.1.5.1.2).
+NtStatus overwriteData(const CreateRequest& req, OpenedFile* f, int fd) {
+  const vfs::Resolved& res = f->res;
+  const char* n = res.name.empty() ? "." : res.name.c_str();
+  int tfd = vfs::openBeneath(res.parent.get(), n, O_WRONLY | O_TRUNC);
+  if (tfd < 0) return vfs::ntStatusFromErrno(errno);
+  close(tfd);
+  f->create_action = req.create_disposition == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
+  vfs::removeAllStreams(fd);  // MS-FSA 2.1.5.1.2.1: the named streams go too
+  vfs::setDosAttributes(fd, req.file_attributes | FILE_ATTRIBUTE_ARCHIVE);
   return STATUS_SUCCESS;
 }
 
@@ -351,11 +361,13 @@ NtStatus attachStream(const session::TreeConnect& tree, const CreateRequest& req
   return STATUS_SUCCESS;
 }
 
-// MS-SMB2 3.3.5.9: the Open, entered in the server-wide file table after the oplocks that
-// conflict with it are broken; the table applies the share modes (MS-FSA 2.1.5.1.2). When the
-// share modes refuse it, a file or directory this request created is removed again.
+// MS-SMB2 3.3.5.9: the Open, entered in the server-wide file table, which applies the share modes
+// (MS-FSA 2.1.5.1.2), breaks the caching of other holders (2.1.4.12) and grants an oplock or
+// lease (`grant`). STATUS_PENDING when an acknowledgment is awaited (the caller goes async or
+// waits). When the share modes refuse it, a file or directory this request created is removed.
 NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::string& smb_path,
-                 const vfs::FileMeta& meta, OpenedFile& f, std::unique_ptr<session::Open>* out) {
+                 const vfs::FileMeta& meta, const smb2::LeaseContext* lease, OpenedFile& f,
+                 std::unique_ptr<session::Open>* out, vfs::FileTable::OpenGrant* grant) {
   session::TreeConnect& tree = *ctx.tree;
   auto o = std::make_unique<session::Open>();
   o->volatile_id = ctx.conn->next_volatile_id++;
@@ -373,16 +385,34 @@ NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::strin
   if (f.stream.stream) o->key = f.stream.stream->tableKey();
   o->token = ctx.server->next_open_token.fetch_add(1);
   if (ctx.identity) o->opener = *ctx.identity;
-  bool write_intent = (o->granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) ||
-                      f.create_action == FILE_OVERWRITTEN || f.create_action == FILE_SUPERSEDED;
-  ctx.server->files.breakOplocks(o->key, ctx.conn, write_intent);
-  vfs::FileTable::OpenInfo info;
-  info.token = o->token;
-  info.access = o->granted_access;
-  info.share_access = o->share_access;
-  info.owner = ctx.conn->weak_from_this();
-  info.volatile_id = o->volatile_id;
-  if (NtStatus s2 = ctx.server->files.add(o->key, info); s2 != STATUS_SUCCESS) {
+  vfs::FileTable::OpenRequest rq;
+  rq.info.token = o->token;
+  rq.info.access = o->granted_access;
+  rq.info.share_access = o->share_access;
+  rq.info.owner = ctx.conn->weak_from_this();
+  rq.info.volatile_id = o->volatile_id;
+  if (lease) {  // a directory gets no lease, but its key is checked all the same
+    rq.info.has_lease = true;
+    rq.info.client_guid = ctx.conn->client_guid;
+    rq.info.lease_key = lease->key;
+    rq.lease = lease;
+  }
+  rq.oplock = req.requested_oplock_level;
+  rq.directory = f.directory;
+  rq.will_overwrite = f.overwrite;
+  rq.first_attempt = !ctx.create_retry;
+  NtStatus s2 = ctx.server->files.open(o->key, rq, grant);
+  if (s2 == STATUS_PENDING && (f.create_action == FILE_CREATED || !mayGoAsync(ctx) || ctx.related)) {
+    // A CREATE inside a compound cannot go async: it waits here (never on an event loop).
+    for (int i = 0; i < 2 && s2 == STATUS_PENDING && !vfs::onEventLoopThread(); ++i) {
+      ctx.server->files.waitBreakProgress(o->key);
+      rq.first_attempt = false;
+      s2 = ctx.server->files.open(o->key, rq, grant);
+    }
+    if (s2 == STATUS_PENDING) s2 = STATUS_SHARING_VIOLATION;
+  }
+  if (s2 == STATUS_PENDING) return goAsyncForBreak(ctx, o->key);
+  if (s2 != STATUS_SUCCESS) {
     if (f.stream.stream) {
       undoStreamCreate(f.stream);
     } else if (f.create_action == FILE_CREATED) {
@@ -468,6 +498,23 @@ NtStatus applyCreateContexts(RequestContext& ctx, const CreateRequest& req, cons
   return STATUS_SUCCESS;
 }
 
+// MS-SMB2 3.3.5.9.8 / 3.3.5.9.11: the "RqLs" context counts when the connection negotiated
+// SMB2_GLOBAL_CAP_LEASING and RequestedOplockLevel is SMB2_OPLOCK_LEVEL_LEASE; version 2 from
+// SMB 3.0 on.
+NtStatus leaseRequest(const RequestContext& ctx, const CreateRequest& req, LeaseContext* lease,
+                      bool* has_lease) {
+  *has_lease = false;
+  if (req.requested_oplock_level != SMB2_OPLOCK_LEVEL_LEASE) return STATUS_SUCCESS;
+  if (!(ctx.conn->server_capabilities & SMB2_GLOBAL_CAP_LEASING)) return STATUS_SUCCESS;
+  for (const CreateContext& c : req.contexts) {
+    if (c.name != "RqLs") continue;
+    bool v2 = ctx.conn->dialect >= SMB2_DIALECT_300 && ctx.conn->dialect != SMB2_DIALECT_WILDCARD;
+    if (NtStatus st = decodeLeaseContext(c.data, v2, lease); st != STATUS_SUCCESS) return st;
+    *has_lease = true;
+  }
+  return STATUS_SUCCESS;
+}
+
 }  // namespace
 
 session::Open* findOpen(RequestContext& ctx, const FileId& id) {
@@ -513,6 +560,9 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
     return st;
   if (sp.has_type && !sp.named() && f.directory) return STATUS_FILE_IS_A_DIRECTORY;
 
+  smb2::LeaseContext lease;
+  bool has_lease = false;
+  if (NtStatus st = leaseRequest(ctx, req, &lease, &has_lease); st != STATUS_SUCCESS) return st;
   // One statx for the file table's key and the response's times and sizes.
   vfs::FileMeta meta;
   if (NtStatus ms = vfs::readFileMeta(f.fd.get(), &meta); ms != STATUS_SUCCESS) return ms;
@@ -522,22 +572,31 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
     name += ":" + sp.stream;
   }
   std::unique_ptr<session::Open> o;
-  if (NtStatus st = addOpen(ctx, req, name, meta, f, &o); st != STATUS_SUCCESS) return st;
+  vfs::FileTable::OpenGrant grant;
+  if (NtStatus st = addOpen(ctx, req, name, meta, has_lease ? &lease : nullptr, f, &o, &grant);
+      st != STATUS_SUCCESS) {
+    return st;
+  }
+  auto fail = [&](NtStatus st) {
+    uint64_t id = o->volatile_id;
+    ctx.conn->opens[id] = std::move(o);
+    ctx.conn->closeOpen(id);
+    return st;
+  };
   if (f.stream.truncate) {
-    if (NtStatus st = o->stream->setSize(0); st != STATUS_SUCCESS) {
-      uint64_t id = o->volatile_id;
-      ctx.conn->opens[id] = std::move(o);
-      ctx.conn->closeOpen(id);
-      return st;
-    }
+    if (NtStatus st = o->stream->setSize(0); st != STATUS_SUCCESS) return fail(st);
     meta.end_of_file = meta.allocation_size = 0;
+  }
+  if (f.overwrite) {
+    NtStatus st = overwriteData(req, &f, o->fd.get());
+    if (st == STATUS_SUCCESS) st = vfs::readFileMeta(o->fd.get(), &meta);
+    if (st != STATUS_SUCCESS) return fail(st);
   }
 
   CreateResponse resp;
   resp.create_action = f.create_action;
-  if (!f.directory) {
-    resp.oplock_level = ctx.server->files.grantOplock(o->key, o->token, req.requested_oplock_level);
-  }
+  resp.oplock_level = grant.oplock_level;
+  if (grant.lease) resp.contexts.emplace_back("RqLs", encodeLeaseContext(grant.lease_response));
   fillTimes(meta, &resp);
   resp.file_id = {o->volatile_id, o->volatile_id};
   if (NtStatus st = applyCreateContexts(ctx, req, f, meta, o, &resp); st != STATUS_SUCCESS)

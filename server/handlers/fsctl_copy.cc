@@ -184,7 +184,7 @@ NtStatus fsctlCopyChunk(RequestContext& ctx, const IoctlRequest& req, Bytes* out
   vfs::UniqueFd own;
   int src_fd = -1;
   if (NtStatus st = sourceFd(*src, &own, &src_fd); st != STATUS_SUCCESS) return st;
-  if (!cc.chunks.empty()) ctx.server->files.breakOplocks(dst->key, ctx.conn, true);
+  if (!cc.chunks.empty()) ctx.server->files.breakToNone(dst->key, dst->token);
   // From here on the response carries what was copied, also with an error: the chunks before
   // the one that failed stay written (MS-SMB2 3.3.5.15.6).
   CopyChunkResponse rsp;
@@ -220,7 +220,7 @@ NtStatus fsctlDuplicateExtents(RequestContext& ctx, const IoctlRequest& req, Byt
       files.ioConflicts(dst->key, dst->token, d.target_offset, d.byte_count, true)) {
     return STATUS_FILE_LOCK_CONFLICT;
   }
-  files.breakOplocks(dst->key, ctx.conn, true);
+  files.breakToNone(dst->key, dst->token);
   struct file_clone_range range {};
   range.src_fd = src->fd.get();
   range.src_offset = d.source_offset;

@@ -89,7 +89,7 @@ NtStatus fsctlSetZeroData(RequestContext& ctx, const IoctlRequest& req, Bytes* o
   const uint64_t length = end - z.file_offset;
   if (ctx.server->files.ioConflicts(o->key, o->token, z.file_offset, length, true))
     return STATUS_FILE_LOCK_CONFLICT;
-  ctx.server->files.breakOplocks(o->key, ctx.conn, true);
+  ctx.server->files.breakToNone(o->key, o->token);
   const auto off = static_cast<off_t>(z.file_offset);
   const auto len = static_cast<off_t>(length);
   const int fd = o->fd.get();

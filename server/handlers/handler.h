@@ -95,6 +95,9 @@ struct RequestContext {
   // The Unix identity this request runs as (when the server runs as root), else nullptr.
   const vfs::UnixIdentity* identity = nullptr;
   uint64_t async_id = 0;
+  // CREATE: this is a retry of a request that went async waiting for a break acknowledgment
+  // (server/handlers/create_wait.h).
+  bool create_retry = false;
 };
 
 // Each returns the NTSTATUS of the response and sets `out` (which starts as std::monostate) to

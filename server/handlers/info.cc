@@ -152,6 +152,13 @@ NtStatus setBasic(session::Open& o, ByteSpan buf) {
   return vfs::setChangeTime(o.metaFd(), change);  // last: the changes above move ctime on
 }
 
+// The file table's key of the file `fd` refers to ({0, 0} when it cannot be read).
+vfs::FileTable::Key keyOfFd(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return {};
+  return {st.st_dev, st.st_ino};
+}
+
 // FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2).
 NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
   if (buf.size() < 20) return STATUS_INFO_LENGTH_MISMATCH;
@@ -179,6 +186,10 @@ NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
   int root = o.share->root.get();
   vfs::Resolved dst;
   if (NtStatus st = vfs::resolvePath(root, comps, &dst); st != STATUS_SUCCESS) return st;
+  if (NtStatus st = ctx.server->files.renameParentStatus(keyOfFd(dst.parent.get()));
+      st != STATUS_SUCCESS) {
+    return st;
+  }
   auto [src_dir, src_base] = splitDiskPath(o.disk_path);
   vfs::UniqueFd src_parent(vfs::openBeneath(root, src_dir.c_str(), O_PATH | O_DIRECTORY));
   if (!src_parent) return vfs::ntStatusFromErrno(errno);
@@ -199,6 +210,9 @@ NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
       if (ctx.server->files.hasOtherOpens(k, 0)) return STATUS_ACCESS_DENIED;
     }
   }
+  // Other leases' handle caching goes before the name changes (MS-FSA 2.1.5.14.11); the rename
+  // does not wait for the acknowledgment.
+  ctx.server->files.breakHandleCaching(o.key, o.token);
   unsigned flags = (replace || same_file) ? 0 : RENAME_NOREPLACE;
   if (renameat2(src_parent.get(), src_base.c_str(), dst.parent.get(), dst_name.c_str(), flags) != 0)
     return vfs::ntStatusFromErrno(errno);
@@ -278,6 +292,7 @@ NtStatus setFileInfo(RequestContext& ctx, session::Open& o, const SetInfoRequest
       return setDisposition(ctx, o, req.buffer);
     case FileEndOfFileInformation:
     case FileAllocationInformation:
+      ctx.server->files.breakToNone(o.key, o.token);  // MS-FSA 2.1.5.14.4: read caches go
       return setSize(o, req.file_info_class, req.buffer);
     case FilePositionInformation:
       o.position = r.u64();

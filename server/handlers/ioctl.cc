@@ -1,4 +1,4 @@
-// IOCTL (MS-SMB2 3.3.5.15), ECHO (3.3.5.17) and OPLOCK_BREAK acknowledgments (3.3.5.22).
+// IOCTL (MS-SMB2 3.3.5.15) and ECHO (3.3.5.17).
 #include <algorithm>
 
 #include "server/handlers/fsctl.h"
@@ -156,19 +156,6 @@ NtStatus handleIoctl(RequestContext& ctx, ResponseBody& out) {
 NtStatus handleEcho(RequestContext& ctx, ResponseBody& out) {
   if (NtStatus st = decodeEmptyRequest(ctx.message, 4); st != STATUS_SUCCESS) return st;
   out = EchoResponse{};
-  return STATUS_SUCCESS;
-}
-
-NtStatus handleOplockBreak(RequestContext& ctx, ResponseBody& out) {
-  uint8_t level = 0;
-  FileId id;
-  if (NtStatus st = decodeOplockBreakAck(ctx.message, &level, &id); st != STATUS_SUCCESS) return st;
-  session::Open* o = findOpen(ctx, id);
-  if (!o) return STATUS_FILE_CLOSED;
-  uint8_t granted = 0;
-  NtStatus st = ctx.server->files.acknowledgeBreak(o->key, o->token, level, &granted);
-  if (st != STATUS_SUCCESS) return st;
-  out = OplockBreakResponse{granted, id};
   return STATUS_SUCCESS;
 }
 

@@ -103,6 +103,7 @@ NtStatus lockAll(RequestContext& ctx, const session::Open& o, const LockRequest&
     NtStatus st = files.lock(o.key, o.token, ranges, /*apply=*/false);
     return st != STATUS_SUCCESS ? st : invalid;
   }
+  files.breakToNone(o.key, o.token);  // MS-FSA 2.1.5.7: read caches go to none
   if (ranges.size() == 1 && !(req.locks[0].flags & SMB2_LOCKFLAG_FAIL_IMMEDIATELY)) {
     return lockOrWait(ctx, o, ranges[0], out);
   }

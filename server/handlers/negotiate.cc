@@ -30,6 +30,7 @@ void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r)
   uint32_t io = kSmallIoSize;
   if (d != SMB2_DIALECT_202 && d != SMB2_DIALECT_WILDCARD) {
     r->capabilities |= SMB2_GLOBAL_CAP_LARGE_MTU;
+    r->capabilities |= SMB2_GLOBAL_CAP_LEASING;  // leases from 2.1 on (MS-SMB2 3.3.5.4)
     io = s.max_io_size;
   }
   r->max_transact_size = r->max_read_size = r->max_write_size = io;

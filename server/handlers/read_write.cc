@@ -201,11 +201,8 @@ NtStatus handleWrite(RequestContext& ctx, ResponseBody& out) {
     return STATUS_INVALID_PARAMETER;
   if (ctx.server->files.ioConflicts(o->key, o->token, offset, req.data.size(), true))
     return STATUS_FILE_LOCK_CONFLICT;
-  // Writers break LEVEL_II oplocks of others (MS-FSA 2.1.5.3). A writer holding a batch or
-  // exclusive oplock is the file's only holder: nothing to break, and never its own oplock.
-  uint8_t own = ctx.server->files.oplockLevel(o->key, o->token);
-  if (own != SMB2_OPLOCK_LEVEL_BATCH && own != SMB2_OPLOCK_LEVEL_EXCLUSIVE)
-    ctx.server->files.breakOplocks(o->key, ctx.conn, /*write_intent=*/true);
+  // Writers break LEVEL_II oplocks and read leases to none (MS-FSA 2.1.5.3).
+  ctx.server->files.breakToNone(o->key, o->token);
   if (o->stream) return writeStreamData(*o, offset, req.data, out);  // stored before the reply
   bool sync =
       (req.flags & SMB2_WRITEFLAG_WRITE_THROUGH) || (o->create_options & FILE_WRITE_THROUGH);

@@ -52,4 +52,15 @@ Bytes buildOplockBreakNotification(uint64_t volatile_id, uint8_t level) {
   return w.take();
 }
 
+Bytes buildLeaseBreakNotification(const smb2::LeaseBreakNotification& n) {
+  Header h;
+  h.command = SMB2_OPLOCK_BREAK;
+  h.flags = SMB2_FLAGS_SERVER_TO_REDIR;
+  h.message_id = ~0ULL;
+  ByteWriter w;
+  encodeHeader(h, w);
+  encodeLeaseBreakNotification(n, w);
+  return w.take();
+}
+
 }  // namespace xsmb::session

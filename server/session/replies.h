@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "common/base/bytes.h"
+#include "common/smb2/lease.h"
 #include "common/smb2/messages.h"
 #include "common/smb2/ntstatus.h"
 
@@ -21,5 +22,8 @@ Bytes buildAsyncResponse(const AsyncReply& r, NtStatus status, const smb2::Respo
 // MS-SMB2 2.2.23.1 Oplock Break Notification: MessageId all ones, no session, for the open
 // `volatile_id` (both halves of its FileId carry it) to `level` (SMB2_OPLOCK_LEVEL_*).
 Bytes buildOplockBreakNotification(uint64_t volatile_id, uint8_t level);
+
+// MS-SMB2 2.2.23.2 Lease Break Notification: MessageId all ones, no session.
+Bytes buildLeaseBreakNotification(const smb2::LeaseBreakNotification& n);
 
 }  // namespace xsmb::session

@@ -158,6 +158,10 @@ void ConnState::sendOplockBreak(uint64_t volatile_id, uint8_t new_level) {
   sendUnsolicited(buildOplockBreakNotification(volatile_id, new_level));
 }
 
+void ConnState::sendLeaseBreak(const smb2::LeaseBreakNotification& n) {
+  sendUnsolicited(buildLeaseBreakNotification(n));
+}
+
 Session* ConnState::findSession(uint64_t id) {
   auto it = sessions.find(id);
   return it == sessions.end() ? nullptr : it->second.get();

@@ -208,6 +208,7 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
 
   // vfs::OpenOwner: oplock breaks of this connection's opens.
   void sendOplockBreak(uint64_t volatile_id, uint8_t new_level) override;
+  void sendLeaseBreak(const smb2::LeaseBreakNotification& n) override;
   uint32_t loopIndex() const override { return worker; }
 
   // Queues a complete SMB2 message (without transport framing) that no request asked for, such

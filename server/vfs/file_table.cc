@@ -88,82 +88,34 @@ size_t FileTable::fileCount() {
   return n;
 }
 
-void FileTable::breakOplocks(const Key& k, const OpenOwner* requester, bool write_intent,
-                             int timeout_ms) {
-  Shard& sh = shardOf(k);
-  std::unique_lock<std::mutex> lock(sh.mu);
-  auto it = sh.files.find(k);
-  if (it == sh.files.end()) return;
-  std::vector<uint64_t> wait_for;
-  for (OpenRef& r : it->second.opens) {
-    uint8_t to;
-    if (r.oplock == SMB2_OPLOCK_LEVEL_BATCH || r.oplock == SMB2_OPLOCK_LEVEL_EXCLUSIVE) {
-      to = write_intent ? SMB2_OPLOCK_LEVEL_NONE : SMB2_OPLOCK_LEVEL_II;
-    } else if (r.oplock == SMB2_OPLOCK_LEVEL_II && write_intent) {
-      to = SMB2_OPLOCK_LEVEL_NONE;
-    } else {
-      continue;
-    }
-    auto holder = r.info.owner.lock();
-    if (!holder) {
-      setLevel(r, to);
-      continue;
-    }
-    bool level2 = r.oplock == SMB2_OPLOCK_LEVEL_II;
-    if (!r.breaking) {
-      holder->sendOplockBreak(r.info.volatile_id, to);
-    }
-    // A LEVEL_II break needs no acknowledgment (MS-SMB2 3.3.4.6), and neither does one sent
-    // to the requester's own connection: its reply can only come after this request.
-    // Nor can one on a connection of the requester's own event loop when this request runs on
-    // that loop: the acknowledgment would be read by the thread that waits for it.
-    bool same_loop =
-        onEventLoopThread() && requester && holder->loopIndex() == requester->loopIndex();
-    if (level2 || holder.get() == requester || same_loop) {
-      setLevel(r, to);
-      r.breaking = false;
-    } else {
-      r.breaking = true;
-      r.break_to = to;
-      wait_for.push_back(r.info.token);
+bool FileTable::sharingViolation(const Entry& e, const OpenInfo& info) const {
+  // Only data and delete access take part in sharing (MS-FSA 2.1.5.1.2.1).
+  const uint32_t relevant =
+      FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE;
+  if (!(info.access & relevant)) return false;
+  for (const OpenRef& o : e.opens) {
+    if (!(o.info.access & relevant)) continue;  // neither side of the check
+    if (conflicts(info.access, o.info.share_access) ||
+        conflicts(o.info.access, info.share_access)) {
+      return true;
     }
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (uint64_t token : wait_for) {
-    sh.acked.wait_until(lock, deadline, [&] {
-      auto f = sh.files.find(k);
-      if (f == sh.files.end()) return true;
-      for (const OpenRef& r : f->second.opens) {
-        if (r.info.token == token) return !r.breaking;
-      }
-      return true;  // closed
-    });
-    auto f = sh.files.find(k);
-    if (f == sh.files.end()) return;
-    for (OpenRef& r : f->second.opens) {
-      if (r.info.token == token && r.breaking) {
-        r.breaking = false;  // no acknowledgment in time: the break applies anyway
-        setLevel(r, r.break_to);
-      }
-    }
-  }
+  return false;
 }
 
 NtStatus FileTable::add(const Key& k, const OpenInfo& info) {
   Shard& sh = shardOf(k);
   std::lock_guard<std::mutex> lock(sh.mu);
   Entry& e = sh.files[k];
-  if (e.delete_pending) return STATUS_DELETE_PENDING;
-  // Only data and delete access take part in sharing (MS-FSA 2.1.5.1.2.1).
-  const uint32_t relevant =
-      FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE;
-  if (info.access & relevant) {
-    for (const OpenRef& o : e.opens) {
-      if (conflicts(info.access, o.info.share_access) ||
-          conflicts(o.info.access, info.share_access)) {
-        return STATUS_SHARING_VIOLATION;
-      }
-    }
+  NtStatus st = STATUS_SUCCESS;
+  if (e.delete_pending) {
+    st = STATUS_DELETE_PENDING;
+  } else if (sharingViolation(e, info)) {
+    st = STATUS_SHARING_VIOLATION;
+  }
+  if (st != STATUS_SUCCESS) {
+    if (e.opens.empty()) sh.files.erase(k);
+    return st;
   }
   OpenRef r;
   r.info = info;
@@ -171,69 +123,9 @@ NtStatus FileTable::add(const Key& k, const OpenInfo& info) {
   return STATUS_SUCCESS;
 }
 
-uint8_t FileTable::grantOplock(const Key& k, uint64_t token, uint8_t requested) {
-  Shard& sh = shardOf(k);
-  std::lock_guard<std::mutex> lock(sh.mu);
-  auto it = sh.files.find(k);
-  if (it == sh.files.end()) return SMB2_OPLOCK_LEVEL_NONE;
-  OpenRef* self = nullptr;
-  bool others = false, others_strong = false;
-  for (OpenRef& r : it->second.opens) {
-    if (r.info.token == token) {
-      self = &r;
-    } else {
-      others = true;
-      if (r.oplock != SMB2_OPLOCK_LEVEL_NONE && r.oplock != SMB2_OPLOCK_LEVEL_II)
-        others_strong = true;
-    }
-  }
-  if (!self) return SMB2_OPLOCK_LEVEL_NONE;
-  uint8_t level = SMB2_OPLOCK_LEVEL_NONE;
-  if (requested == SMB2_OPLOCK_LEVEL_BATCH || requested == SMB2_OPLOCK_LEVEL_EXCLUSIVE) {
-    level = !others ? requested : (others_strong ? SMB2_OPLOCK_LEVEL_NONE : SMB2_OPLOCK_LEVEL_II);
-  } else if (requested == SMB2_OPLOCK_LEVEL_II) {
-    level = others_strong ? SMB2_OPLOCK_LEVEL_NONE : SMB2_OPLOCK_LEVEL_II;
-  }
-  setLevel(*self, level);
-  return level;
-}
-
-NtStatus FileTable::acknowledgeBreak(const Key& k, uint64_t token, uint8_t level,
-                                     uint8_t* new_level) {
-  Shard& sh = shardOf(k);
-  std::lock_guard<std::mutex> lock(sh.mu);
-  auto it = sh.files.find(k);
-  if (it == sh.files.end()) return STATUS_INVALID_OPLOCK_PROTOCOL;
-  for (OpenRef& r : it->second.opens) {
-    if (r.info.token != token) continue;
-    if (!r.breaking) return STATUS_INVALID_DEVICE_STATE;
-    if (level > r.break_to && level != SMB2_OPLOCK_LEVEL_NONE) {
-      r.breaking = false;
-      setLevel(r, SMB2_OPLOCK_LEVEL_NONE);
-      sh.acked.notify_all();
-      return STATUS_INVALID_OPLOCK_PROTOCOL;
-    }
-    r.breaking = false;
-    setLevel(r, level);
-    *new_level = level;
-    sh.acked.notify_all();
-    return STATUS_SUCCESS;
-  }
-  return STATUS_INVALID_OPLOCK_PROTOCOL;
-}
-
-void FileTable::setLevel(OpenRef& r, uint8_t level) {
-  auto strong = [](uint8_t l) {
-    return l == SMB2_OPLOCK_LEVEL_BATCH || l == SMB2_OPLOCK_LEVEL_EXCLUSIVE;
-  };
-  if (strong(r.oplock) != strong(level)) {
-    strong_oplocks_.fetch_add(strong(level) ? 1 : -1, std::memory_order_relaxed);
-  }
-  r.oplock = level;
-}
-
 bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
   std::vector<std::function<void()>> granted;
+  std::vector<std::function<void()>> waiters;
   bool pending = false;
   {
     Shard& sh = shardOf(k);
@@ -242,16 +134,19 @@ bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
     if (it == sh.files.end()) return false;
     Entry& e = it->second;
     if (delete_on_close) e.delete_pending = true;
-    e.opens.erase(std::remove_if(e.opens.begin(), e.opens.end(),
-                                 [&](OpenRef& o) {
-                                   if (o.info.token != token) return false;
-                                   setLevel(o, SMB2_OPLOCK_LEVEL_NONE);
-                                   return true;
-                                 }),
-                  e.opens.end());
+    auto o = std::find_if(e.opens.begin(), e.opens.end(),
+                          [&](const OpenRef& r) { return r.info.token == token; });
+    if (o != e.opens.end()) {
+      OpenInfo info = o->info;
+      setState(o->oplock, 0);
+      e.opens.erase(o);
+      if (info.has_lease) dropLeaseIfUnused(e, info.client_guid, info.lease_key);
+    }
     // Closing an open releases its byte-range locks (MS-FSA 2.1.5.4), which may grant others.
     e.locks.removeOpen(token);
     granted = e.locks.grantWaiters();
+    // A closed holder may be what a waiting open waits for.
+    waiters = takeWaiters(e);
     sh.acked.notify_all();
     if (e.opens.empty()) {
       pending = e.delete_pending;
@@ -259,6 +154,7 @@ bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
     }
   }
   for (auto& g : granted) g();  // outside the mutex: they reach other connections
+  for (auto& w : waiters) w();
   return pending;
 }
 
@@ -297,7 +193,7 @@ bool FileTable::setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> 
     if (r.info.token != token) continue;
     r.info.owner = std::move(owner);
     r.info.volatile_id = volatile_id;
-    return r.breaking;
+    return r.oplock.breaking;
   }
   return false;
 }
@@ -308,7 +204,8 @@ uint8_t FileTable::oplockLevel(const Key& k, uint64_t token) {
   auto it = sh.files.find(k);
   if (it == sh.files.end()) return SMB2_OPLOCK_LEVEL_NONE;
   for (const OpenRef& r : it->second.opens) {
-    if (r.info.token == token) return r.oplock;
+    if (r.info.token == token)
+      return r.info.has_lease ? SMB2_OPLOCK_LEVEL_LEASE : oplockOfCaching(r.oplock.state);
   }
   return SMB2_OPLOCK_LEVEL_NONE;
 }

@@ -1,10 +1,12 @@
 // Which opens exist per file (device, inode) across all connections, for what MS-FSA keeps per
-// file: share modes (MS-FSA 2.1.5.1.2), delete-pending state (2.1.5.4), oplocks
-// (MS-SMB2 3.3.5.9.8, 3.3.4.6; MS-FSA 2.1.5.17) and byte-range locks with their waiting
-// requests (byte_range_locks.h; MS-FSA 2.1.5.7). The table is split in shards by file, each
-// with its own mutex, so opens of different files do not contend; breaking an oplock sends the
-// notification to the holder's connection and waits (releasing the mutex) for its
-// acknowledgment.
+// file: share modes (MS-FSA 2.1.5.1.2), delete-pending state (2.1.5.4), oplocks and leases
+// (MS-SMB2 3.3.1.4, 3.3.4.6, 3.3.4.7, 3.3.5.9.8, 3.3.5.22; MS-FSA 2.1.5.17) and byte-range
+// locks with their waiting requests (byte_range_locks.h; MS-FSA 2.1.5.7). The table is split
+// in shards by file, each with its own mutex, so opens of different files do not contend. A file's
+// record (Entry) is shared by all its opens and freed when the last one goes; everything outside
+// names records by (device, inode) and opens by token, never by pointer. Breaks are sent to the
+// holder's OpenOwner; an open that must wait for an acknowledgment is not blocked: open() answers
+// STATUS_PENDING and whenBreakProgresses() calls the caller back (see file_table_caching.cc).
 #pragma once
 
 #include <atomic>
@@ -15,21 +17,30 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <thread>
 #include <vector>
 
+#include "common/smb2/lease.h"
+#include "common/smb2/messages.h"
 #include "common/smb2/ntstatus.h"
 #include "server/vfs/byte_range_locks.h"
+#include "server/vfs/lease.h"
 
 namespace xsmb::vfs {
 
-// The holder of opens, as the file table sees it: where an oplock break notification goes and
-// which event loop reads the holder's requests. The session layer's connection implements it.
+// The holder of opens, as the file table sees it: where break notifications go and which event
+// loop reads the holder's requests. The session layer's connection implements it; the table
+// holds it weakly, so an open whose owner is gone (a durable open kept across a dropped
+// connection, MS-SMB2 3.3.7.1) is one whose weak_ptr no longer locks.
 class OpenOwner {
  public:
   virtual ~OpenOwner() = default;
   // Sends an Oplock Break Notification (MS-SMB2 2.2.23.1) for the open `volatile_id` to
   // `new_level` (SMB2_OPLOCK_LEVEL_*). Any thread; must not block.
   virtual void sendOplockBreak(uint64_t volatile_id, uint8_t new_level) = 0;
+  // Sends a Lease Break Notification (MS-SMB2 2.2.23.2). Any thread; must not block. An owner
+  // with no connection (the durable table) keeps the lease until its acknowledgment timer ends.
+  virtual void sendLeaseBreak(const smb2::LeaseBreakNotification& n) {}
   // The index of the event loop (worker) that reads this owner's requests.
   virtual uint32_t loopIndex() const = 0;
 };
@@ -49,29 +60,74 @@ class FileTable {
     uint64_t token = 0;              // unique per open, server-wide
     uint32_t access = 0;             // granted access mask
     uint32_t share_access = 0;       // FILE_SHARE_* bits
-    std::weak_ptr<OpenOwner> owner;  // where oplock breaks are sent
+    std::weak_ptr<OpenOwner> owner;  // where breaks are sent
     uint64_t volatile_id = 0;        // the open's FileId on that connection
+    // The lease the open belongs to (MS-SMB2 3.3.1.4: leases are per ClientGuid and LeaseKey).
+    bool has_lease = false;
+    smb2::Guid client_guid{};
+    smb2::LeaseKey lease_key{};
   };
 
-  // Breaks oplocks that conflict with a new open by `requester` (MS-SMB2 3.3.4.6): exclusive
-  // and batch oplocks of other opens go to LEVEL_II (NONE when `write_intent`), and the call
-  // waits up to `timeout_ms` for each holder on another connection to acknowledge; holders on
-  // the requester's own connection are notified without waiting (their acknowledgment can only
-  // arrive after this request), nor, on an event loop thread, are holders on connections of the
-  // same loop. LEVEL_II oplocks are broken to NONE when `write_intent`.
-  void breakOplocks(const Key& k, const OpenOwner* requester, bool write_intent,
-                    int timeout_ms = 35000);
-  // Registers an open. STATUS_SHARING_VIOLATION when it conflicts with a live open,
-  // STATUS_DELETE_PENDING when the file is being deleted.
-  NtStatus add(const Key& k, const OpenInfo& info);
-  // The oplock granted to a just-added open for `requested` (SMB2_OPLOCK_LEVEL_*): exclusive and
-  // batch only when it is the file's only open, LEVEL_II when no other open holds more than
-  // LEVEL_II, NONE otherwise (leases are not offered).
-  uint8_t grantOplock(const Key& k, uint64_t token, uint8_t requested);
-  // MS-SMB2 3.3.5.22.1: the client acknowledges a break to `level`. Returns the level now held,
-  // or STATUS_INVALID_OPLOCK_PROTOCOL / STATUS_INVALID_DEVICE_STATE when no break is pending or
-  // the level is higher than the break allowed.
+  FileTable();
+  ~FileTable();
+  FileTable(const FileTable&) = delete;
+  FileTable& operator=(const FileTable&) = delete;
+
+  // A CREATE's request to the table (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1.2).
+  struct OpenRequest {
+    OpenInfo info;
+    uint8_t oplock = 0;  // RequestedOplockLevel; SMB2_OPLOCK_LEVEL_LEASE with `lease` set
+    const smb2::LeaseContext* lease = nullptr;  // the "RqLs" context, when leasing applies
+    bool directory = false;                     // directories get neither oplocks nor leases
+    bool will_overwrite = false;  // FILE_OVERWRITE(_IF), FILE_SUPERSEDE of an existing file
+    bool first_attempt = true;    // false when retried after STATUS_PENDING
+  };
+  struct OpenGrant {
+    uint8_t oplock_level = 0;  // the response's OplockLevel (SMB2_OPLOCK_LEVEL_LEASE for leases)
+    bool lease = false;        // answer with `lease_response`
+    smb2::LeaseContext lease_response;
+  };
+  // Checks share modes and the caching of the file's other holders, sends the breaks the open
+  // causes (MS-FSA 2.1.4.12) and, unless it must wait, registers the open and grants its oplock
+  // or lease (MS-SMB2 3.3.5.9.8, 3.3.5.9.11). STATUS_PENDING: an acknowledgment is awaited, the
+  // open was not registered; retry with first_attempt = false once whenBreakProgresses() calls
+  // back. STATUS_SHARING_VIOLATION, STATUS_DELETE_PENDING, STATUS_INVALID_PARAMETER (the lease
+  // key is in use for another file) otherwise.
+  NtStatus open(const Key& k, const OpenRequest& req, OpenGrant* grant);
+  // Calls `resume` once, on any thread and without table locks held, when a break of file `k`
+  // progresses (acknowledged, timed out, or its holder closed); at once when nothing is pending.
+  void whenBreakProgresses(const Key& k, std::function<void()> resume);
+  // Waits (blocking, up to kBreakAckTimeout) for a break of `k` to progress; for callers that
+  // cannot go async (a CREATE inside a compound). Never on an event loop thread.
+  void waitBreakProgress(const Key& k);
+
+  // MS-SMB2 3.3.5.22.1: the client acknowledges an oplock break to `level`. Returns the level now
+  // held, or STATUS_INVALID_OPLOCK_PROTOCOL / STATUS_INVALID_DEVICE_STATE when no break is
+  // pending or the level is higher than the break allowed.
   NtStatus acknowledgeBreak(const Key& k, uint64_t token, uint8_t level, uint8_t* new_level);
+  // MS-SMB2 3.3.5.22.2: the client `client_guid` acknowledges a break of lease `key` to `state`.
+  // STATUS_OBJECT_NAME_NOT_FOUND (no such lease), STATUS_UNSUCCESSFUL (no break in progress),
+  // STATUS_REQUEST_NOT_ACCEPTED (a state the break did not offer).
+  NtStatus acknowledgeLease(const smb2::Guid& client_guid, const smb2::LeaseKey& key,
+                            uint32_t state);
+
+  // Breaks the read caching of every holder but `token`'s own open and lease to none, without
+  // waiting (MS-FSA 2.1.5.3 write, 2.1.5.14.x truncation, 2.1.5.7 byte-range lock: "break to
+  // none" for LEVEL_II oplocks and R leases).
+  void breakToNone(const Key& k, uint64_t token);
+  // Before a rename, delete-on-close or link of the file through `token`'s open: handle caching
+  // of other leases is broken (MS-FSA 2.1.5.14.11). Returns true when an acknowledgment is awaited
+  // (the caller may wait with waitBreakProgress).
+  bool breakHandleCaching(const Key& k, uint64_t token);
+
+  // A rename into directory `parent` is refused while an open of that directory has DELETE
+  // access (STATUS_SHARING_VIOLATION) or it is being deleted (STATUS_DELETE_PENDING), as
+  // Windows does; STATUS_SUCCESS otherwise.
+  NtStatus renameParentStatus(const Key& parent);
+
+  // Registers an open without oplock or lease. STATUS_SHARING_VIOLATION when it conflicts with a
+  // live open, STATUS_DELETE_PENDING when the file is being deleted.
+  NtStatus add(const Key& k, const OpenInfo& info);
   // Unregisters; returns true when this was the last open and the file is delete-pending (the
   // caller then removes it).
   bool remove(const Key& k, uint64_t token, bool delete_on_close);
@@ -118,16 +174,25 @@ class FileTable {
  private:
   struct OpenRef {
     OpenInfo info;
-    uint8_t oplock = 0;
-    bool breaking = false;
-    uint8_t break_to = 0;
+    Caching oplock;  // an oplock as lease bits (cachingOfOplock); unused for lease opens
   };
-  void setLevel(OpenRef& r, uint8_t level);  // keeps strong_oplocks_ in step
+  // A lease (MS-SMB2 3.3.1.4), alive while an open of the file belongs to it.
+  struct LeaseRef {
+    smb2::Guid client_guid{};
+    smb2::LeaseKey key{};
+    smb2::LeaseKey parent_key{};
+    bool has_parent = false;
+    uint16_t version = 1;
+    uint16_t epoch = 0;
+    Caching c;
+  };
   std::atomic<int64_t> strong_oplocks_{0};
   struct Entry {
     std::vector<OpenRef> opens;
+    std::vector<LeaseRef> leases;
     ByteRangeLocks locks;
     bool delete_pending = false;
+    std::vector<std::function<void()>> waiters;  // whenBreakProgresses
   };
   struct Shard {
     std::mutex mu;
@@ -139,6 +204,32 @@ class FileTable {
     return shards_[(k.ino ^ (k.dev * 0x9E3779B97F4A7C15ULL)) % kShards];
   }
   Shard shards_[kShards];
+
+  // Caching internals (file_table_caching.cc); `e` is under its shard's mutex.
+  void setState(Caching& c, uint32_t state);  // keeps strong_oplocks_ in step
+  void sendBreak(const Key& k, Entry& e, OpenRef* open, LeaseRef* lease, uint32_t to);
+  void notifyHolder(Entry& e, OpenRef* open, LeaseRef* lease, uint32_t from, uint32_t to,
+                    bool ack_required);
+  LeaseRef* findLease(Entry& e, const smb2::Guid& g, const smb2::LeaseKey& key);
+  bool sharingViolation(const Entry& e, const OpenInfo& info) const;
+  bool breakOthers(const Key& k, Entry& e, const OpenRequest& req, bool sharing_violation);
+  void grant(const Key& k, Entry& e, OpenRef& self, const OpenRequest& req, OpenGrant* out);
+  void dropLeaseIfUnused(Entry& e, const smb2::Guid& g, const smb2::LeaseKey& key);
+  std::vector<std::function<void()>> takeWaiters(Entry& e);
+  void armTimer(const Key& k, std::chrono::steady_clock::time_point deadline);
+  void timerLoop();
+  void expireBreaks(const Key& k);
+
+  // Leases by (ClientGuid, LeaseKey) -> file, to refuse one key on two files (MS-SMB2
+  // 3.3.5.9.8). Taken after a shard mutex, never before one.
+  std::mutex lease_mu_;
+  std::map<std::pair<smb2::Guid, smb2::LeaseKey>, Key> lease_files_;
+  // Acknowledgment deadlines, served by one timer thread.
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  std::multimap<std::chrono::steady_clock::time_point, Key> deadlines_;
+  bool stopping_ = false;
+  std::thread timer_;
 };
 
 }  // namespace xsmb::vfs
