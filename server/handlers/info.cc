@@ -136,6 +136,21 @@ uint64_t changeTimeToKeep(session::Open& o, uint64_t change) {
   return vfs::readFileMeta(o.metaFd(), &m) == STATUS_SUCCESS ? m.change_time : 0;
 }
 
+// LastWriteTime set (a value, or -1: the current one) through a handle stays through its own
+// WRITEs; -2 lets them move it again (MS-FSA 2.1.5.14.2, 2.1.5.3).
+void keepWriteTime(session::Open& o, uint64_t write) {
+  if (write == 0) return;
+  if (write == ~0ULL - 1) {
+    o.user_set_write_time.reset();
+  } else if (write != ~0ULL) {
+    o.user_set_write_time = vfs::timespecFromNtTime(write);
+  } else {
+    struct statx stx {};
+    if (statx(o.metaFd(), "", AT_EMPTY_PATH, STATX_MTIME, &stx) == 0)
+      o.user_set_write_time = timespec{stx.stx_mtime.tv_sec, stx.stx_mtime.tv_nsec};
+  }
+}
+
 NtStatus setBasic(session::Open& o, ByteSpan buf) {
   if (buf.size() < 40) return STATUS_INFO_LENGTH_MISMATCH;
   if (!(o.granted_access & FILE_WRITE_ATTRIBUTES)) return STATUS_ACCESS_DENIED;
@@ -144,6 +159,7 @@ NtStatus setBasic(session::Open& o, ByteSpan buf) {
   uint32_t attrs = r.u32();
   if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !o.directory) return STATUS_INVALID_PARAMETER;
   change = changeTimeToKeep(o, change);
+  keepWriteTime(o, write);
   if (NtStatus st = vfs::setTimes(o.metaFd(), access, write); st != STATUS_SUCCESS) return st;
   if (NtStatus st = vfs::setCreationTime(o.metaFd(), creation); st != STATUS_SUCCESS) return st;
   if (attrs) {

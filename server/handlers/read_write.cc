@@ -12,6 +12,7 @@
 #include "common/base/log.h"
 #include "server/handlers/handler.h"
 #include "server/handlers/stream_ops.h"
+#include "server/vfs/attributes.h"
 #include "server/vfs/file_io.h"
 #include "server/vfs/path.h"
 
@@ -173,6 +174,24 @@ NtStatus handleRead(RequestContext& ctx, ResponseBody& out) {
   return st;
 }
 
+// MS-FSA 2.1.5.3: a write marks the file for backup (ARCHIVE), once per handle; and a handle
+// whose LastWriteTime was set or frozen puts it back after its writes (`restoreWriteTime`).
+void markArchive(session::Open& o) {
+  if (o.archive_marked) return;
+  o.archive_marked = true;
+  vfs::FileMeta m;
+  if (vfs::readFileMeta(o.fd.get(), &m) != STATUS_SUCCESS) return;
+  if (!(m.attributes & FILE_ATTRIBUTE_ARCHIVE))
+    vfs::setDosAttributes(o.fd.get(),
+                          (m.attributes & ~FILE_ATTRIBUTE_NORMAL) | FILE_ATTRIBUTE_ARCHIVE);
+}
+
+void restoreWriteTime(int fd, const std::optional<struct timespec>& t) {
+  if (!t) return;
+  struct timespec ts[2] = {{0, UTIME_OMIT}, *t};
+  futimens(fd, ts);
+}
+
 NtStatus handleWrite(RequestContext& ctx, ResponseBody& out) {
   WriteRequest req;
   if (NtStatus st = decodeWriteRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
@@ -207,6 +226,8 @@ NtStatus handleWrite(RequestContext& ctx, ResponseBody& out) {
   bool sync =
       (req.flags & SMB2_WRITEFLAG_WRITE_THROUGH) || (o->create_options & FILE_WRITE_THROUGH);
   o->position = offset + req.data.size();
+  markArchive(*o);
+  const std::optional<struct timespec> keep_time = o->user_set_write_time;
   size_t done = 0;
   if (ctx.on_event_loop) {
     // As for READ: what the page cache takes at once is written here, the rest (and every
@@ -216,21 +237,27 @@ NtStatus handleWrite(RequestContext& ctx, ResponseBody& out) {
       st = writeFrom(o->fd.get(), offset, req.data, false, RWF_NOWAIT, &done, out);
       if (st == STATUS_RETRY && done == 0 && errno == EOPNOTSUPP) o->nowait_write_refused = true;
     }
-    if (st != STATUS_RETRY) return st;
+    if (st != STATUS_RETRY) {
+      restoreWriteTime(o->fd.get(), keep_time);
+      return st;
+    }
     RequestContext::DeferredIo& d = ctx.deferred_io;
     d.op = vfs::FileIo::Op::kWrite;
     d.fd = o->sharedFd();
     d.offset = offset + done;
     d.source = req.data.subspan(done);  // the worker keeps the request alive until the reply
     d.datasync = sync;
-    d.finish = [done](int64_t r, ResponseBody& out) {
+    d.finish = [done, keep_time, fd = d.fd](int64_t r, ResponseBody& out) {
+      restoreWriteTime(fd->get(), keep_time);
       if (r < 0) return vfs::ntStatusFromErrno(static_cast<int>(-r));
       out = WriteResponse{static_cast<uint32_t>(done + static_cast<size_t>(r))};
       return STATUS_SUCCESS;
     };
     return STATUS_PENDING;
   }
-  return writeFrom(o->fd.get(), offset, req.data, sync, 0, &done, out);
+  NtStatus st = writeFrom(o->fd.get(), offset, req.data, sync, 0, &done, out);
+  restoreWriteTime(o->fd.get(), keep_time);
+  return st;
 }
 
 NtStatus handleFlush(RequestContext& ctx, ResponseBody& out) {

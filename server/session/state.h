@@ -131,6 +131,10 @@ struct Open {
   // ChangeTime was set (or frozen with -1) through this handle: the handle's own later changes
   // keep it (MS-FSA 2.1.5.14.2 Open.UserSetChangeTime); -2 clears it.
   bool user_set_change_time = false;
+  // The same for LastWriteTime (Open.UserSetModificationTime): the write time its WRITEs put
+  // back, as the kernel moves mtime on every write. ARCHIVE is set once, at its first WRITE.
+  std::optional<struct timespec> user_set_write_time;
+  bool archive_marked = false;
   vfs::FileTable::Key key;
   uint64_t token = 0;  // FileTable identity of this open
   // QUERY_DIRECTORY state: the sorted snapshot of matching names and the cursor.
