@@ -16,6 +16,7 @@
 #include "server/handlers/create_wait.h"
 #include "server/handlers/handler.h"
 #include "server/handlers/stream_ops.h"
+#include "server/vfs/acl_access.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
 #include "server/vfs/security.h"
@@ -132,6 +133,7 @@ struct OpenedFile {
   int open_flags = 0;      // the access flags fd was opened with
   bool overwrite = false;  // an existing file's data is to be replaced (overwriteData)
   StreamOpened stream;     // a named stream of the file (stream.stream set): fd is its data
+  const vfs::acl::AccessToken* token = nullptr;  // the session's SIDs, for the NT access check
 };
 
 // The dispositions that replace the data of a file that exists.
@@ -191,6 +193,22 @@ NtStatus followSymlink(vfs::Resolved* res) {
   return STATUS_SUCCESS;
 }
 
+// The NT access check (MS-DTYP 2.5.3.2) of a file that exists and has a stored descriptor:
+// `f->maximal` (the Unix floor, within the share's rights) becomes what the descriptor grants,
+// less the data, attribute and delete rights the floor refuses. False when no descriptor is
+// stored (the Unix check then stands alone).
+bool applyStoredDescriptor(OpenedFile* f) {
+  if (!f->token) return false;
+  std::optional<uint32_t> nt =
+      vfs::storedMaximalAccess(f->res.parent.get(), f->res.name, *f->token);
+  if (!nt) return false;
+  constexpr uint32_t kUnixGoverned = FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA |
+                                     FILE_READ_EA | FILE_WRITE_EA | FILE_EXECUTE |
+                                     FILE_DELETE_CHILD | FILE_WRITE_ATTRIBUTES | DELETE;
+  f->maximal = *nt & (f->maximal | ~kUnixGoverned);
+  return true;
+}
+
 // MS-SMB2 3.3.5.9 / MS-FSA 2.1.5.1.2 for a file that exists: the disposition and file type
 // checks, then the maximal access (the kernel's answer for the session's identity, within the
 // share's) and the access check against it.
@@ -207,6 +225,7 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
   f->maximal = fileMaximalAccess(res.parent.get(), res.name, f->directory, res.stx.stx_uid);
   if (!res.name.empty() && parentWritable(res.parent.get())) f->maximal |= DELETE;
   f->maximal &= tree.maximal_access;
+  bool nt_checked = applyStoredDescriptor(f);
   // The READONLY attribute denies writing the data to everyone, administrators included
   // (MS-FSA 2.1.5.1.2.1); here it is the absence of write bits, which root would ignore.
   if (!f->directory && (res.stx.stx_mode & 0222) == 0) {
@@ -215,8 +234,8 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
   if (f->maximum_allowed) f->desired |= f->maximal;
   if (tree.read_only && ((f->desired & kWriteAccess) || overwrites(disposition)))
     return STATUS_ACCESS_DENIED;
-  if (f->desired & ~(f->maximal | SYNCHRONIZE | READ_CONTROL | FILE_READ_ATTRIBUTES))
-    return STATUS_ACCESS_DENIED;
+  uint32_t free_rights = SYNCHRONIZE | FILE_READ_ATTRIBUTES | (nt_checked ? 0 : READ_CONTROL);
+  if (f->desired & ~(f->maximal | free_rights)) return STATUS_ACCESS_DENIED;
   if ((req.create_options & FILE_DELETE_ON_CLOSE) && !f->directory &&
       (res.stx.stx_mode & 0222) == 0) {
     return STATUS_CANNOT_DELETE;  // read-only files cannot be deleted (MS-FSA 2.1.5.1.2.1)
@@ -260,6 +279,18 @@ NtStatus overwriteData(const CreateRequest& req, OpenedFile* f, int fd) {
   return STATUS_SUCCESS;
 }
 
+// MS-DTYP 2.5.3.4 for what createNewFile just made: the descriptor inherited from the parent's
+// and/or given in the SecD create context (MS-SMB2 2.2.13.2.2), stored when either exists.
+NtStatus storeNewDescriptor(const CreateRequest& req, OpenedFile* f) {
+  if (!f->token) return STATUS_SUCCESS;
+  std::optional<ByteSpan> creator;
+  for (const CreateContext& c : req.contexts) {
+    if (c.name == "SecD") creator = ByteSpan(c.data);
+  }
+  return vfs::inheritSecurityDescriptor(f->res.parent.get(), f->fd.get(), f->directory,
+                                        *f->token, creator);
+}
+
 // FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE_IF and FILE_SUPERSEDE of a name that does not exist:
 // creates the directory or file (exclusively) with the share's modes and the requested
 // attributes. When another client created the name between our lookup and our create, and the
@@ -276,6 +307,10 @@ NtStatus createNewFile(const session::TreeConnect& tree, const CreateRequest& re
   if (res.name.empty()) return STATUS_OBJECT_NAME_INVALID;
   const auto& cfg = tree.share->cfg;
   f->directory = req.create_options & FILE_DIRECTORY_FILE;
+  if (f->token) {
+    NtStatus st = vfs::checkCreateInParent(res.parent.get(), f->directory, *f->token);
+    if (st != STATUS_SUCCESS) return st;
+  }
   f->maximal = tree.maximal_access;  // the creator may do everything the share allows
   if (f->maximum_allowed) f->desired |= f->maximal;
   auto raced = [&] { return errno == EEXIST && disposition != FILE_CREATE && may_retry; };
@@ -306,6 +341,10 @@ NtStatus createNewFile(const session::TreeConnect& tree, const CreateRequest& re
     return vfs::ntStatusFromErrno(errno);
   }
   f->create_action = FILE_CREATED;
+  if (NtStatus st = storeNewDescriptor(req, f); st != STATUS_SUCCESS) {
+    unlinkat(res.parent.get(), res.name.c_str(), f->directory ? AT_REMOVEDIR : 0);
+    return st;
+  }
   uint32_t attrs = req.file_attributes & ~FILE_ATTRIBUTE_DIRECTORY;
   if (!f->directory) attrs |= FILE_ATTRIBUTE_ARCHIVE;
   vfs::setDosAttributes(f->fd.get(), attrs);
@@ -319,7 +358,9 @@ NtStatus createNewFile(const session::TreeConnect& tree, const CreateRequest& re
 NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req,
                       const std::vector<std::string>& comps, OpenedFile* f) {
   for (int attempts = 0;; ++attempts) {
+    const vfs::acl::AccessToken* token = f->token;
     *f = OpenedFile{};
+    f->token = token;
     if (NtStatus st = vfs::resolvePath(tree.share->root.get(), comps, &f->res);
         st != STATUS_SUCCESS) {
       return st;
@@ -431,16 +472,6 @@ NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::strin
   return STATUS_SUCCESS;
 }
 
-// MS-SMB2 3.3.5.9.2 (SMB2_CREATE_SD_BUFFER): the security descriptor of a file just created;
-// ignored when an existing file is opened.
-NtStatus applySecurityDescriptor(const session::Open& o, bool directory, ByteSpan sd) {
-  struct stat st {};
-  if (fstat(o.metaFd(), &st) != 0) return vfs::ntStatusFromErrno(errno);
-  return vfs::setSecurityDescriptor(
-      o.metaFd(), st, directory,
-      OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, sd);
-}
-
 // MS-SMB2 2.2.13.2.6 SMB2_CREATE_ALLOCATION_SIZE (8 bytes, AllocationSize in bytes) on a file
 // just created: the space is reserved without changing the size (MS-FSA 2.1.5.1.2.1), and the
 // response reports the allocation that results. A malformed or refused request changes nothing.
@@ -454,7 +485,7 @@ void reserveAllocation(int fd, ByteSpan data, CreateResponse* resp) {
   if (fstat(fd, &st) == 0) resp->allocation_size = static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
-// MS-SMB2 3.3.5.9: the create contexts this server acts on. SecD applies to a created file; MxAc
+// MS-SMB2 3.3.5.9: the create contexts this server acts on (SecD: storeNewDescriptor); MxAc
 // (2.2.14.2.5) answers the maximal access, QFid (2.2.14.2.9) the on-disk id. Other contexts
 // (leases, durable handles, ...) are not granted and so not answered. When the security
 // descriptor cannot be set, the Open (already in the file table, maybe holding an oplock) is
@@ -463,14 +494,6 @@ NtStatus applyCreateContexts(RequestContext& ctx, const CreateRequest& req, cons
                              const vfs::FileMeta& meta, std::unique_ptr<session::Open>& o,
                              CreateResponse* resp) {
   for (const CreateContext& c : req.contexts) {
-    if (c.name == "SecD" && f.create_action == FILE_CREATED) {
-      if (NtStatus sst = applySecurityDescriptor(*o, f.directory, c.data); sst != STATUS_SUCCESS) {
-        ctx.conn->opens[o->volatile_id] = std::move(o);
-        ctx.conn->closeOpen(resp->file_id.volatile_id);
-        return sst;
-      }
-      continue;
-    }
     if (c.name == "ExtA" && f.create_action != FILE_OPENED) {  // MS-SMB2 2.2.13.2.1
       if (NtStatus est = applyCreateEaBuffer(*o, c.data); est != STATUS_SUCCESS) {
         uint64_t id = o->volatile_id;
@@ -556,6 +579,8 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   std::optional<CreateRequest> file_req;  // a named stream: first its file
   if (sp.named()) file_req = streamFileRequest(req);
   OpenedFile f;
+  vfs::acl::AccessToken token = vfs::tokenForIdentity(ctx.session->identity, ctx.session->guest);
+  f.token = &token;
   if (NtStatus st = openOrCreate(tree, file_req ? *file_req : req, comps, &f); st != STATUS_SUCCESS)
     return st;
   if (sp.has_type && !sp.named() && f.directory) return STATUS_FILE_IS_A_DIRECTORY;

@@ -175,6 +175,17 @@ vfs::FileTable::Key keyOfFd(int fd) {
   return {st.st_dev, st.st_ino};
 }
 
+// A rename into a directory that is open with DELETE access is a sharing violation: the rename
+// opens the target's parent, and that open does not share delete (Windows; Samba's
+// parent_dirname_compatible_open; smbtorture smb2.rename.*_delete_access).
+NtStatus checkRenameTargetParent(RequestContext& ctx, const vfs::Resolved& dst) {
+  struct stat st {};
+  if (fstat(dst.parent.get(), &st) != 0) return vfs::ntStatusFromErrno(errno);
+  if (ctx.server->files.hasOpenWithAccess({st.st_dev, st.st_ino}, DELETE))
+    return STATUS_SHARING_VIOLATION;
+  return STATUS_SUCCESS;
+}
+
 // FileRenameInformation for SMB2 (MS-FSCC 2.4.37.2).
 NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
   if (buf.size() < 20) return STATUS_INFO_LENGTH_MISMATCH;
@@ -229,6 +240,7 @@ NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
   // Other leases' handle caching goes before the name changes (MS-FSA 2.1.5.14.11); the rename
   // does not wait for the acknowledgment.
   ctx.server->files.breakHandleCaching(o.key, o.token);
+  if (NtStatus st = checkRenameTargetParent(ctx, dst); st != STATUS_SUCCESS) return st;
   unsigned flags = (replace || same_file) ? 0 : RENAME_NOREPLACE;
   if (renameat2(src_parent.get(), src_base.c_str(), dst.parent.get(), dst_name.c_str(), flags) != 0)
     return vfs::ntStatusFromErrno(errno);

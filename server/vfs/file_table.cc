@@ -210,4 +210,15 @@ uint8_t FileTable::oplockLevel(const Key& k, uint64_t token) {
   return SMB2_OPLOCK_LEVEL_NONE;
 }
 
+bool FileTable::hasOpenWithAccess(const Key& k, uint32_t access) {
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return false;
+  for (const OpenRef& r : it->second.opens) {
+    if (r.info.access & access) return true;
+  }
+  return false;
+}
+
 }  // namespace xsmb::vfs

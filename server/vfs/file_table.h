@@ -135,6 +135,9 @@ class FileTable {
   bool deletePending(const Key& k);
   // True when another open than `token` exists (used to refuse replacing an open file).
   bool hasOtherOpens(const Key& k, uint64_t token);
+  // True when an open of `k` holds any of `access` (a directory open with DELETE blocks renames
+  // into it, as Samba's parent_dirname_compatible_open does).
+  bool hasOpenWithAccess(const Key& k, uint32_t access);
   // Names a new owner of open `token`, known there as `volatile_id`: a durable open moving to
   // the server's table of disconnected opens, or back to a connection that reclaimed it
   // (MS-SMB2 3.3.7.1, 3.3.5.9.7). Breaks go to the new owner from now on. Returns true when a
