@@ -232,6 +232,9 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
     f->maximal &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD);
   }
   if (f->maximum_allowed) f->desired |= f->maximal;
+  // MS-FSA 2.1.5.1.2.1: delete-on-close needs DELETE, MAXIMUM_ALLOWED included.
+  if ((req.create_options & FILE_DELETE_ON_CLOSE) && !(f->desired & DELETE))
+    return STATUS_ACCESS_DENIED;
   if (tree.read_only && ((f->desired & kWriteAccess) || overwrites(disposition)))
     return STATUS_ACCESS_DENIED;
   uint32_t free_rights = SYNCHRONIZE | FILE_READ_ATTRIBUTES | (nt_checked ? 0 : READ_CONTROL);
