@@ -39,9 +39,12 @@ class DurableTableTest : public ::testing::Test {
     info.access = smb2::FILE_READ_DATA | smb2::FILE_WRITE_DATA;
     info.share_access = 0;
     info.volatile_id = id;
-    EXPECT_EQ(files_.add(o->key, info), STATUS_SUCCESS);
-    EXPECT_EQ(files_.grantOplock(o->key, o->token, smb2::SMB2_OPLOCK_LEVEL_BATCH),
-              smb2::SMB2_OPLOCK_LEVEL_BATCH);
+    vfs::FileTable::OpenRequest req;
+    req.info = info;
+    req.oplock = smb2::SMB2_OPLOCK_LEVEL_BATCH;
+    vfs::FileTable::OpenGrant grant;
+    EXPECT_EQ(files_.open(o->key, req, &grant), STATUS_SUCCESS);
+    EXPECT_EQ(grant.oplock_level, smb2::SMB2_OPLOCK_LEVEL_BATCH);
     return o;
   }
 
@@ -120,14 +123,21 @@ TEST_F(DurableTableTest, TheScavengerClosesWhenTheTimeoutPasses) {
 TEST_F(DurableTableTest, ABreakClosesTheDisconnectedOpen) {
   table_->preserve(durableOpen(4, 100, 60000));
   auto t0 = Clock::now();
-  files_.breakOplocks({1, 100}, nullptr, /*write_intent=*/true, /*timeout_ms=*/10000);
+  vfs::FileTable::OpenRequest req;
+  req.info.token = 99;
+  req.info.access = smb2::FILE_READ_DATA | smb2::FILE_WRITE_DATA;
+  vfs::FileTable::OpenGrant grant;
+  NtStatus st = files_.open({1, 100}, req, &grant);
+  if (st == STATUS_PENDING) {  // the break went to the table, which closes the open
+    files_.waitBreakProgress({1, 100});
+    req.first_attempt = false;
+    st = files_.open({1, 100}, req, &grant);
+  }
+  EXPECT_EQ(st, STATUS_SUCCESS);  // no sharing violation once the durable open is gone
   EXPECT_LT(Clock::now() - t0, 5s);
+  for (int i = 0; i < 200 && closes_.load() == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(closes_.load(), 1);
   EXPECT_EQ(table_->disconnectedCount(), 0u);
-  vfs::FileTable::OpenInfo info;
-  info.token = 99;
-  info.access = smb2::FILE_READ_DATA;
-  EXPECT_EQ(files_.add({1, 100}, info), STATUS_SUCCESS);  // no sharing violation now
 }
 
 TEST_F(DurableTableTest, CreateGuidsLapseWithTheirOpen) {
