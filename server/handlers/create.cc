@@ -134,6 +134,7 @@ struct OpenedFile {
   bool overwrite = false;  // an existing file's data is to be replaced (overwriteData)
   StreamOpened stream;     // a named stream of the file (stream.stream set): fd is its data
   const vfs::acl::AccessToken* token = nullptr;  // the session's SIDs, for the NT access check
+  vfs::XattrNames xattrs;  // the file's xattr names, listed by the NT access check (if it ran)
 };
 
 // The dispositions that replace the data of a file that exists.
@@ -200,7 +201,7 @@ NtStatus followSymlink(vfs::Resolved* res) {
 bool applyStoredDescriptor(OpenedFile* f) {
   if (!f->token) return false;
   std::optional<uint32_t> nt =
-      vfs::storedMaximalAccess(f->res.parent.get(), f->res.name, *f->token);
+      vfs::storedMaximalAccess(f->res.parent.get(), f->res.name, *f->token, &f->xattrs);
   if (!nt) return false;
   constexpr uint32_t kUnixGoverned = FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA |
                                      FILE_READ_EA | FILE_WRITE_EA | FILE_EXECUTE |
@@ -593,7 +594,8 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   if (NtStatus st = leaseRequest(ctx, req, &lease, &has_lease); st != STATUS_SUCCESS) return st;
   // One statx for the file table's key and the response's times and sizes.
   vfs::FileMeta meta;
-  if (NtStatus ms = vfs::readFileMeta(f.fd.get(), &meta); ms != STATUS_SUCCESS) return ms;
+  const vfs::XattrNames* listed = sp.named() ? nullptr : &f.xattrs;
+  if (NtStatus ms = vfs::readFileMeta(f.fd.get(), &meta, listed); ms != STATUS_SUCCESS) return ms;
   if (NtStatus st = checkOpenAgainstStreams(sp, f.desired, meta); st != STATUS_SUCCESS) return st;
   if (sp.named()) {
     if (NtStatus st = attachStream(tree, req, sp, &meta, &f); st != STATUS_SUCCESS) return st;

@@ -18,10 +18,11 @@ acl::AccessToken tokenForIdentity(const UnixIdentity& id, bool guest) {
 }
 
 std::optional<uint32_t> storedMaximalAccess(int parent_fd, const std::string& name,
-                                            const acl::AccessToken& token) {
+                                            const acl::AccessToken& token, XattrNames* names) {
   UniqueFd fd(openBeneath(parent_fd, name.empty() ? "." : name.c_str(), O_PATH));
   if (!fd) return std::nullopt;
-  std::optional<acl::SecurityDescriptor> sd = storedSecurityDescriptor(fd.get());
+  std::optional<acl::SecurityDescriptor> sd =
+      storedSecurityDescriptor(fd.get(), FdKind::kPath, names);
   if (!sd) return std::nullopt;
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return std::nullopt;

@@ -12,6 +12,7 @@
 #include "common/smb2/ntstatus.h"
 #include "server/vfs/acl_check.h"
 #include "server/vfs/identity.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs {
 
@@ -22,9 +23,12 @@ acl::AccessToken tokenForIdentity(const UnixIdentity& id, bool guest);
 // itself) grants `token`, with FILE_READ_ATTRIBUTES (granted by the path, MS-FSA 2.1.5.1.2.1)
 // and DELETE when the parent grants FILE_DELETE_CHILD (a parent without a stored descriptor
 // leaves DELETE to the Unix check). nullopt when the entry has no stored descriptor (the Unix
-// permission check then decides alone) or cannot be opened.
+// permission check then decides alone) or cannot be opened. `names`, when given, receives the
+// entry's xattr names as listed for the lookup (XattrNames::complete false if none were listed),
+// so that the caller need not ask for an xattr the file does not have.
 std::optional<uint32_t> storedMaximalAccess(int parent_fd, const std::string& name,
-                                            const acl::AccessToken& token);
+                                            const acl::AccessToken& token,
+                                            XattrNames* names = nullptr);
 
 // MS-FSA 2.1.5.1.2 for a new entry in directory `parent_fd`: STATUS_ACCESS_DENIED when its stored
 // descriptor does not grant FILE_ADD_SUBDIRECTORY (`directory`) or FILE_ADD_FILE; success

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/smb2/security_constants.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs::acl {
 namespace {
@@ -47,25 +48,16 @@ Bytes encodeV3(const SecurityDescriptor& sd, uint16_t hash_type, ByteSpan hash) 
   return w.take();
 }
 
-std::optional<Bytes> getXattr(int fd, const char* name) {
+std::optional<Bytes> getXattr(int fd, const char* name, FdKind kind) {
   Bytes buf(kMaxBlob);
-  ssize_t n = fgetxattr(fd, name, buf.data(), buf.size());
-  if (n < 0 && errno == EBADF) {  // an O_PATH descriptor
-    std::string p = "/proc/self/fd/" + std::to_string(fd);
-    n = getxattr(p.c_str(), name, buf.data(), buf.size());
-  }
+  ssize_t n = fdGetXattr(fd, name, buf.data(), buf.size(), kind);
   if (n <= 0) return std::nullopt;
   buf.resize(static_cast<size_t>(n));
   return buf;
 }
 
 int setXattr(int fd, const char* name, ByteSpan value) {
-  int r = fsetxattr(fd, name, value.data(), value.size(), 0);
-  if (r < 0 && errno == EBADF) {
-    std::string p = "/proc/self/fd/" + std::to_string(fd);
-    r = setxattr(p.c_str(), name, value.data(), value.size(), 0);
-  }
-  return r == 0 ? 0 : errno;
+  return fdSetXattr(fd, name, value.data(), value.size(), 0) == 0 ? 0 : errno;
 }
 
 uint64_t nowNtTime() {
@@ -133,9 +125,12 @@ Bytes encodeNtAclBlob(const SecurityDescriptor& sd, const std::string& descripti
   return w.take();
 }
 
-std::optional<SecurityDescriptor> readNtAcl(int fd) {
+std::optional<SecurityDescriptor> readNtAcl(int fd) { return readNtAcl(fd, XattrNames{}, FdKind::kAny); }
+
+std::optional<SecurityDescriptor> readNtAcl(int fd, const XattrNames& names, FdKind kind) {
   for (const char* name : {kNtAclXattr, kNtAclUserXattr}) {
-    std::optional<Bytes> blob = getXattr(fd, name);
+    if (!names.mayHave(name)) continue;
+    std::optional<Bytes> blob = getXattr(fd, name, kind);
     if (!blob) continue;
     SecurityDescriptor sd;
     if (decodeNtAclBlob(*blob, &sd) == STATUS_SUCCESS) return sd;

@@ -18,6 +18,7 @@
 #include "common/base/bytes.h"
 #include "common/smb2/ntstatus.h"
 #include "server/vfs/acl.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs::acl {
 
@@ -51,6 +52,8 @@ Bytes encodeNtAclBlob(const SecurityDescriptor& sd, const std::string& descripti
 // Reads the NT ACL of open file `fd` (an O_PATH descriptor too): security.NTACL, else
 // user.NTACL. nullopt when neither exists or what is stored does not decode.
 std::optional<SecurityDescriptor> readNtAcl(int fd);
+// The same, asking only for the names `names` may have (a listing the caller already made).
+std::optional<SecurityDescriptor> readNtAcl(int fd, const XattrNames& names, FdKind kind);
 // Stores `sd` as security.NTACL (version 4), falling back to user.NTACL when the kernel refuses
 // the security namespace (EPERM, not root). Returns 0 or an errno.
 int writeNtAcl(int fd, const SecurityDescriptor& sd);

@@ -12,6 +12,7 @@
 #include "common/smb2/constants.h"
 #include "server/vfs/change_time.h"
 #include "server/vfs/path.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs {
 namespace {
@@ -38,29 +39,16 @@ uint64_t ntTimeFromParts(int64_t sec, uint32_t nsec) {
   return static_cast<uint64_t>(sec + kEpochSeconds) * kTicksPerSecond + nsec / 100;
 }
 
-std::string procPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
 // Reads the record of an open fd; O_PATH fds refuse f*xattr with EBADF, so go through /proc.
 std::optional<DosInfo> readDosInfoFd(int fd) {
   uint8_t buf[64];
-  ssize_t n = fgetxattr(fd, kDosInfoXattr, buf, sizeof(buf));
-  if (n < 0 && errno == EBADF) n = getxattr(procPath(fd).c_str(), kDosInfoXattr, buf, sizeof(buf));
+  ssize_t n = fdGetXattr(fd, kDosInfoXattr, buf, sizeof(buf));
   if (n < 0) return std::nullopt;
   return parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
 }
 
-// chmod that also works on O_PATH fds; 0 or errno.
-int chmodFd(int fd, mode_t mode) {
-  if (fchmod(fd, mode) == 0) return 0;
-  if (errno != EBADF) return errno;
-  return chmod(procPath(fd).c_str(), mode) == 0 ? 0 : errno;
-}
-
 int setXattrOnce(int fd, const Bytes& rec) {
-  if (fsetxattr(fd, kDosInfoXattr, rec.data(), rec.size(), 0) == 0) return 0;
-  if (errno != EBADF) return errno;
-  if (setxattr(procPath(fd).c_str(), kDosInfoXattr, rec.data(), rec.size(), 0) == 0) return 0;
-  return errno;
+  return fdSetXattr(fd, kDosInfoXattr, rec.data(), rec.size(), 0) == 0 ? 0 : errno;
 }
 
 // 0 on success, else errno. Writing a user xattr needs write permission, which a READONLY file
@@ -73,9 +61,9 @@ int writeDosInfoFd(int fd, const DosInfo& info) {
   struct statx stx {};
   if (statx(fd, "", AT_EMPTY_PATH, STATX_MODE, &stx) != 0 || (stx.stx_mode & S_IWUSR)) return err;
   const mode_t mode = stx.stx_mode & 07777;
-  if (chmodFd(fd, mode | S_IWUSR) != 0) return err;  // not the owner
+  if (fdChmod(fd, mode | S_IWUSR) != 0) return err;  // not the owner
   err = setXattrOnce(fd, rec);
-  chmodFd(fd, mode);
+  fdChmod(fd, mode);
   return err;
 }
 
@@ -215,11 +203,12 @@ FileMeta fileMetaFromStatx(const struct statx& stx, const std::optional<DosInfo>
   return m;
 }
 
-NtStatus readFileMeta(int fd, FileMeta* out) {
+NtStatus readFileMeta(int fd, FileMeta* out, const XattrNames* names) {
   struct statx stx {};
   if (statxFd(fd, &stx) != 0) return ntStatusFromErrno(errno);
   std::optional<DosInfo> dos;
-  if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) dos = readDosInfoFd(fd);
+  bool may_have = !names || names->mayHave(kDosInfoXattr);
+  if (may_have && (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode))) dos = readDosInfoFd(fd);
   *out = fileMetaFromStatx(stx, dos);
   applyChangeTime(stx, out);
   return STATUS_SUCCESS;
@@ -239,7 +228,7 @@ NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out) {
   std::optional<DosInfo> dos;
   if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) {
     uint8_t buf[64];
-    std::string path = procPath(dirfd) + "/" + name;
+    std::string path = procFdPath(dirfd) + "/" + name;
     ssize_t n = lgetxattr(path.c_str(), kDosInfoXattr, buf, sizeof(buf));
     if (n >= 0) dos = parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
   }
@@ -267,14 +256,14 @@ NtStatus setDosAttributes(int fd, uint32_t attributes) {
   }
   // Write bits are added before and removed after the xattr write, which needs them.
   if (want != mode && (want & S_IWUSR)) {
-    if (int err = chmodFd(fd, want)) return ntStatusFromErrno(err);
+    if (int err = fdChmod(fd, want)) return ntStatusFromErrno(err);
   }
   DosInfo info = readDosInfoFd(fd).value_or(DosInfo{});
   info.attributes = stored | (info.attributes.value_or(0) & FILE_ATTRIBUTE_SPARSE_FILE);
   int err = writeDosInfoFd(fd, info);
   if (err != 0 && !isXattrUnsupported(err)) return ntStatusFromErrno(err);
   if (want != mode && !(want & S_IWUSR)) {
-    if (int e = chmodFd(fd, want)) return ntStatusFromErrno(e);
+    if (int e = fdChmod(fd, want)) return ntStatusFromErrno(e);
   }
   return STATUS_SUCCESS;
 }
@@ -313,7 +302,7 @@ NtStatus setTimes(int fd, uint64_t last_access_nt, uint64_t last_write_nt) {
   if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec == UTIME_OMIT) return STATUS_SUCCESS;
   if (futimens(fd, ts) == 0) return STATUS_SUCCESS;
   if (errno != EBADF) return ntStatusFromErrno(errno);
-  if (utimensat(AT_FDCWD, procPath(fd).c_str(), ts, 0) == 0) return STATUS_SUCCESS;
+  if (utimensat(AT_FDCWD, procFdPath(fd).c_str(), ts, 0) == 0) return STATUS_SUCCESS;
   return ntStatusFromErrno(errno);
 }
 

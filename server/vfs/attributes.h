@@ -11,6 +11,7 @@
 
 #include "common/base/bytes.h"
 #include "common/smb2/ntstatus.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs {
 
@@ -72,8 +73,9 @@ FileMeta fileMetaFromStatx(const struct statx& stx, const std::optional<DosInfo>
 
 // Reads statx + the kDosInfoXattr record for the open `fd` (may be O_PATH: then the xattr is
 // read through "/proc/self/fd/N"; ENOTSUP/ENODATA/a malformed record mean "no record").
-// Errors from errno via ntStatusFromErrno.
-NtStatus readFileMeta(int fd, FileMeta* out);
+// Errors from errno via ntStatusFromErrno. `names`: a listing of the file's xattr names made
+// just before (xattr.h); when it is complete and lacks kDosInfoXattr, the record is not asked for.
+NtStatus readFileMeta(int fd, FileMeta* out, const XattrNames* names = nullptr);
 // Builds meta for entry `name` of directory `dirfd` without opening it, for directory listings:
 // statx(dirfd, name, AT_SYMLINK_NOFOLLOW) + lgetxattr("/proc/self/fd/<dirfd>/<name>") = two
 // syscalls, no fd. A symlink is followed beneath `dirfd` (openBeneath O_PATH + readFileMeta);

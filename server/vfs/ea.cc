@@ -8,6 +8,7 @@
 #include "common/base/unicode.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/path.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs {
 namespace {
@@ -15,8 +16,6 @@ namespace {
 constexpr uint8_t kFileNeedEa = 0x80;  // MS-FSCC 2.4.15 Flags
 constexpr size_t kMaxEntries = 65536;
 constexpr std::string_view kUserPrefix = "user.";
-
-std::string procPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 // The xattrs of other state (compared without case: EA names have none).
 bool isPrivateXattr(std::string_view x) {
@@ -36,16 +35,6 @@ NtStatus eaStatus(int err) {
   return ntStatusFromErrno(err);
 }
 
-ssize_t listX(int fd, char* buf, size_t size) {
-  ssize_t n = flistxattr(fd, buf, size);
-  if (n < 0 && errno == EBADF) n = listxattr(procPath(fd).c_str(), buf, size);
-  return n;
-}
-ssize_t getX(int fd, const char* name, void* buf, size_t size) {
-  ssize_t n = fgetxattr(fd, name, buf, size);
-  if (n < 0 && errno == EBADF) n = getxattr(procPath(fd).c_str(), name, buf, size);
-  return n;
-}
 
 }  // namespace
 
@@ -159,10 +148,10 @@ std::optional<std::string> eaNameFromXattr(std::string_view x) {
 
 NtStatus readEas(int fd, std::vector<FullEa>* out) {
   out->clear();
-  ssize_t n = listX(fd, nullptr, 0);
+  ssize_t n = fdListXattr(fd, nullptr, 0);
   if (n < 0) return errno == ENOTSUP ? STATUS_SUCCESS : eaStatus(errno);
   std::string names(static_cast<size_t>(n), '\0');
-  n = listX(fd, names.data(), names.size());
+  n = fdListXattr(fd, names.data(), names.size());
   if (n < 0) return eaStatus(errno);
   names.resize(static_cast<size_t>(n));
   for (size_t pos = 0; pos < names.size();) {
@@ -172,12 +161,12 @@ NtStatus readEas(int fd, std::vector<FullEa>* out) {
     pos = end + 1;
     auto name = eaNameFromXattr(x);
     if (!name) continue;
-    ssize_t len = getX(fd, x.c_str(), nullptr, 0);
+    ssize_t len = fdGetXattr(fd, x.c_str(), nullptr, 0);
     if (len < 0 || len > 65535) continue;  // gone meanwhile, or too large for an SMB EA
     FullEa ea;
     ea.name = *name;
     ea.value.resize(static_cast<size_t>(len));
-    len = getX(fd, x.c_str(), ea.value.data(), ea.value.size());
+    len = fdGetXattr(fd, x.c_str(), ea.value.data(), ea.value.size());
     if (len < 0) continue;
     ea.value.resize(static_cast<size_t>(len));
     if (ea.value.empty()) continue;  // an empty EA does not exist for SMB
@@ -195,14 +184,11 @@ NtStatus writeEas(int fd, const std::vector<FullEa>& eas) {
         equalsIgnoreCase(n.substr(0, 7), "system.") || equalsIgnoreCase(n.substr(0, 5), "user."))
       return STATUS_ACCESS_DENIED;  // would name another xattr namespace than ours
     if (ea.value.empty()) {
-      int r = fremovexattr(fd, x.c_str());
-      if (r < 0 && errno == EBADF) r = removexattr(procPath(fd).c_str(), x.c_str());
+      int r = fdRemoveXattr(fd, x.c_str());
       if (r < 0 && errno != ENODATA) return eaStatus(errno);
       continue;
     }
-    int r = fsetxattr(fd, x.c_str(), ea.value.data(), ea.value.size(), 0);
-    if (r < 0 && errno == EBADF)
-      r = setxattr(procPath(fd).c_str(), x.c_str(), ea.value.data(), ea.value.size(), 0);
+    int r = fdSetXattr(fd, x.c_str(), ea.value.data(), ea.value.size(), 0);
     if (r < 0) return eaStatus(errno);
   }
   return STATUS_SUCCESS;

@@ -10,6 +10,7 @@
 #include "server/vfs/acl_xattr.h"
 #include "server/vfs/info.h"
 #include "server/vfs/path.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs {
 namespace {
@@ -19,13 +20,9 @@ using namespace smb2;
 constexpr uint32_t kAllParts = OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION |
                                DACL_SECURITY_INFORMATION | SACL_SECURITY_INFORMATION;
 
-std::optional<acl::SecurityDescriptor> readLegacy(int fd) {
+std::optional<acl::SecurityDescriptor> readLegacy(int fd, FdKind kind) {
   uint8_t buf[16 * 1024];
-  ssize_t n = fgetxattr(fd, kLegacySecurityDescriptorXattr, buf, sizeof(buf));
-  if (n < 0 && errno == EBADF) {
-    std::string p = "/proc/self/fd/" + std::to_string(fd);
-    n = getxattr(p.c_str(), kLegacySecurityDescriptorXattr, buf, sizeof(buf));
-  }
+  ssize_t n = fdGetXattr(fd, kLegacySecurityDescriptorXattr, buf, sizeof(buf), kind);
   acl::SecurityDescriptor sd;
   if (n <= 0 || acl::decodeSecurityDescriptor(ByteSpan(buf, static_cast<size_t>(n)), &sd) !=
                     STATUS_SUCCESS) {
@@ -69,18 +66,17 @@ std::optional<mode_t> modeFromDacl(const acl::Acl& dacl, const acl::Sid& owner,
   return (current & ~mode_t{0777}) | (u << 6) | (g << 3) | o;
 }
 
-int chmodFd(int fd, mode_t mode) {
-  if (fchmod(fd, mode) == 0) return 0;
-  if (errno != EBADF) return errno;
-  std::string p = "/proc/self/fd/" + std::to_string(fd);
-  return chmod(p.c_str(), mode) == 0 ? 0 : errno;
-}
-
 }  // namespace
 
-std::optional<acl::SecurityDescriptor> storedSecurityDescriptor(int fd) {
-  if (auto sd = acl::readNtAcl(fd)) return sd;
-  return readLegacy(fd);
+std::optional<acl::SecurityDescriptor> storedSecurityDescriptor(int fd, FdKind kind,
+                                                                XattrNames* names_out) {
+  // One listxattr instead of a getxattr per name: most files have none of them.
+  XattrNames local;
+  XattrNames& names = names_out ? *names_out : local;
+  names = listXattrNames(fd, kind);
+  if (auto sd = acl::readNtAcl(fd, names, kind)) return sd;
+  if (!names.mayHave(kLegacySecurityDescriptorXattr)) return std::nullopt;
+  return readLegacy(fd, kind);
 }
 
 acl::SecurityDescriptor effectiveSecurityDescriptor(int fd, const struct stat& st,
@@ -106,7 +102,7 @@ NtStatus setSecurityDescriptor(int fd, const struct stat& st, bool directory, ui
   if ((info & DACL_SECURITY_INFORMATION) && merged.dacl) {
     if (auto mode = modeFromDacl(*merged.dacl, *merged.owner, acl::unixGroupSid(st.st_gid),
                                  st.st_mode)) {
-      if (int err = chmodFd(fd, *mode); err != 0) return ntStatusFromErrno(err);
+      if (int err = fdChmod(fd, *mode); err != 0) return ntStatusFromErrno(err);
     }
   }
   return STATUS_SUCCESS;

@@ -14,13 +14,17 @@
 #include "common/base/bytes.h"
 #include "common/smb2/ntstatus.h"
 #include "server/vfs/acl_check.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs {
 
 inline constexpr char kLegacySecurityDescriptorXattr[] = "user.xsmb.sd";
 
 // The descriptor stored for open file `fd` (security.NTACL, user.NTACL, user.xsmb.sd), if any.
-std::optional<acl::SecurityDescriptor> storedSecurityDescriptor(int fd);
+// `kind`: FdKind::kPath when `fd` is known to be an O_PATH descriptor (xattr.h).
+// `names_out`, when given, receives the listing of the file's xattr names made on the way.
+std::optional<acl::SecurityDescriptor> storedSecurityDescriptor(int fd, FdKind kind = FdKind::kAny,
+                                                                XattrNames* names_out = nullptr);
 // The stored descriptor, else the one derived from `st`; owner and group filled from `st` where
 // the stored one lacks them.
 acl::SecurityDescriptor effectiveSecurityDescriptor(int fd, const struct stat& st, bool directory);

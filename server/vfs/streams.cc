@@ -13,6 +13,7 @@
 
 #include "common/base/unicode.h"
 #include "server/vfs/path.h"
+#include "server/vfs/xattr.h"
 
 namespace xsmb::vfs {
 namespace {
@@ -24,8 +25,6 @@ constexpr uint64_t kMaxStreamBytes = 65536 - 1;
 // FileTable keys of streams: the top bit of the device, which no st_dev has, plus a server-wide
 // stream id.
 constexpr uint64_t kStreamKeyBit = 1ULL << 63;
-
-std::string procPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 NtStatus xattrStatus(int err) {
   switch (err) {
@@ -40,36 +39,15 @@ NtStatus xattrStatus(int err) {
   }
 }
 
-// The f*xattr calls refuse O_PATH descriptors (EBADF): those go through /proc/self/fd.
-ssize_t getX(int fd, const char* name, void* buf, size_t size) {
-  ssize_t n = fgetxattr(fd, name, buf, size);
-  if (n < 0 && errno == EBADF) n = getxattr(procPath(fd).c_str(), name, buf, size);
-  return n;
-}
-int setX(int fd, const char* name, const void* v, size_t size, int flags) {
-  int r = fsetxattr(fd, name, v, size, flags);
-  if (r < 0 && errno == EBADF) r = setxattr(procPath(fd).c_str(), name, v, size, flags);
-  return r;
-}
-int removeX(int fd, const char* name) {
-  int r = fremovexattr(fd, name);
-  if (r < 0 && errno == EBADF) r = removexattr(procPath(fd).c_str(), name);
-  return r;
-}
-ssize_t listX(int fd, char* buf, size_t size) {
-  ssize_t n = flistxattr(fd, buf, size);
-  if (n < 0 && errno == EBADF) n = listxattr(procPath(fd).c_str(), buf, size);
-  return n;
-}
 
 // All xattr names of the file (the list may grow between the two calls: retried).
 NtStatus listNames(int fd, std::vector<std::string>* out) {
   out->clear();
   for (int attempt = 0; attempt < 4; ++attempt) {
-    ssize_t n = listX(fd, nullptr, 0);
+    ssize_t n = fdListXattr(fd, nullptr, 0);
     if (n < 0) return (errno == ENOTSUP) ? STATUS_SUCCESS : xattrStatus(errno);
     std::string buf(static_cast<size_t>(n), '\0');
-    n = listX(fd, buf.data(), buf.size());
+    n = fdListXattr(fd, buf.data(), buf.size());
     if (n < 0 && errno == ERANGE) continue;
     if (n < 0) return xattrStatus(errno);
     for (size_t pos = 0; pos < static_cast<size_t>(n);) {
@@ -85,10 +63,10 @@ NtStatus listNames(int fd, std::vector<std::string>* out) {
 
 NtStatus readValue(int fd, const std::string& xname, Bytes* out) {
   for (int attempt = 0; attempt < 4; ++attempt) {
-    ssize_t n = getX(fd, xname.c_str(), nullptr, 0);
+    ssize_t n = fdGetXattr(fd, xname.c_str(), nullptr, 0);
     if (n < 0) return xattrStatus(errno);
     out->resize(static_cast<size_t>(n));
-    n = getX(fd, xname.c_str(), out->data(), out->size());
+    n = fdGetXattr(fd, xname.c_str(), out->data(), out->size());
     if (n < 0 && errno == ERANGE) continue;
     if (n < 0) return xattrStatus(errno);
     out->resize(static_cast<size_t>(n));
@@ -177,7 +155,7 @@ NtStatus listStreams(int fd, std::vector<StreamEntry>* out) {
 NtStatus findStream(int fd, std::string_view name, std::optional<std::string>* stored) {
   stored->reset();
   // The exact spelling costs one call; any other spelling needs the list.
-  if (getX(fd, streamXattrName(name).c_str(), nullptr, 0) >= 0) {
+  if (fdGetXattr(fd, streamXattrName(name).c_str(), nullptr, 0) >= 0) {
     *stored = std::string(name);
     return STATUS_SUCCESS;
   }
@@ -205,7 +183,7 @@ NtStatus readStream(int fd, std::string_view stored, Bytes* data) {
 NtStatus writeStream(int fd, std::string_view stored, ByteSpan data, int flags) {
   if (data.size() > kMaxStreamBytes) return STATUS_DISK_FULL;
   Bytes v = encodeStreamValue(data);
-  if (setX(fd, streamXattrName(stored).c_str(), v.data(), v.size(), flags) != 0) {
+  if (fdSetXattr(fd, streamXattrName(stored).c_str(), v.data(), v.size(), flags) != 0) {
     if (errno == EEXIST) return STATUS_OBJECT_NAME_COLLISION;
     return xattrStatus(errno);
   }
@@ -213,7 +191,7 @@ NtStatus writeStream(int fd, std::string_view stored, ByteSpan data, int flags) 
 }
 
 NtStatus removeStream(int fd, std::string_view stored) {
-  if (removeX(fd, streamXattrName(stored).c_str()) != 0) return xattrStatus(errno);
+  if (fdRemoveXattr(fd, streamXattrName(stored).c_str()) != 0) return xattrStatus(errno);
   return STATUS_SUCCESS;
 }
 
@@ -222,7 +200,7 @@ NtStatus removeAllStreams(int fd) {
   if (NtStatus st = listNames(fd, &names); st != STATUS_SUCCESS) return st;
   for (const std::string& x : names) {
     if (!streamNameFromXattr(x)) continue;
-    if (removeX(fd, x.c_str()) != 0 && errno != ENODATA) return xattrStatus(errno);
+    if (fdRemoveXattr(fd, x.c_str()) != 0 && errno != ENODATA) return xattrStatus(errno);
   }
   return STATUS_SUCCESS;
 }
@@ -467,7 +445,7 @@ NtStatus OpenStream::moveToDataStream(bool replace) {
   if (st.st_size > 0 && !replace) return STATUS_OBJECT_NAME_COLLISION;
   Bytes bytes;
   if (NtStatus s = readStream(base_fd_.get(), name(), &bytes); s != STATUS_SUCCESS) return s;
-  UniqueFd w(::open(procPath(base_fd_.get()).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  UniqueFd w(::open(procFdPath(base_fd_.get()).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
   if (!w) return ntStatusFromErrno(errno);
   if (!bytes.empty() && pwrite(w.get(), bytes.data(), bytes.size(), 0) !=
                             static_cast<ssize_t>(bytes.size()))
