@@ -19,6 +19,10 @@ acl::AccessToken tokenForIdentity(const UnixIdentity& id, bool guest) {
 
 std::optional<uint32_t> storedMaximalAccess(int parent_fd, const std::string& name,
                                             const acl::AccessToken& token, XattrNames* names) {
+  // Most files have no descriptor: one listxattr by path says so without opening the entry.
+  XattrNames listed = listXattrNamesAt(parent_fd, name);
+  if (names) *names = listed;
+  if (!mayHaveStoredDescriptor(listed)) return std::nullopt;
   UniqueFd fd(openBeneath(parent_fd, name.empty() ? "." : name.c_str(), O_PATH));
   if (!fd) return std::nullopt;
   std::optional<acl::SecurityDescriptor> sd =

@@ -68,6 +68,11 @@ std::optional<mode_t> modeFromDacl(const acl::Acl& dacl, const acl::Sid& owner,
 
 }  // namespace
 
+bool mayHaveStoredDescriptor(const XattrNames& names) {
+  return names.mayHave(acl::kNtAclXattr) || names.mayHave(acl::kNtAclUserXattr) ||
+         names.mayHave(kLegacySecurityDescriptorXattr);
+}
+
 std::optional<acl::SecurityDescriptor> storedSecurityDescriptor(int fd, FdKind kind,
                                                                 XattrNames* names_out) {
   // One listxattr instead of a getxattr per name: most files have none of them.

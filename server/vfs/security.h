@@ -22,6 +22,8 @@ inline constexpr char kLegacySecurityDescriptorXattr[] = "user.xsmb.sd";
 
 // The descriptor stored for open file `fd` (security.NTACL, user.NTACL, user.xsmb.sd), if any.
 // `kind`: FdKind::kPath when `fd` is known to be an O_PATH descriptor (xattr.h).
+// Whether a file with xattr names `names` may have a stored descriptor.
+bool mayHaveStoredDescriptor(const XattrNames& names);
 // `names_out`, when given, receives the listing of the file's xattr names made on the way.
 std::optional<acl::SecurityDescriptor> storedSecurityDescriptor(int fd, FdKind kind = FdKind::kAny,
                                                                 XattrNames* names_out = nullptr);

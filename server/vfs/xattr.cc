@@ -53,10 +53,10 @@ bool XattrNames::mayHave(std::string_view name) const {
   return false;
 }
 
-XattrNames listXattrNames(int fd, FdKind kind) {
+namespace {
+
+XattrNames namesFrom(ssize_t n, const char* buf) {
   XattrNames names;
-  char buf[4096];
-  ssize_t n = fdListXattr(fd, buf, sizeof(buf), kind);
   if (n < 0) {
     names.complete = errno == ENOTSUP;  // no xattrs on this file system: none to list
     return names;                       // ERANGE (a longer list), other errors: not complete
@@ -64,6 +64,22 @@ XattrNames listXattrNames(int fd, FdKind kind) {
   names.list.assign(buf, static_cast<size_t>(n));
   names.complete = true;
   return names;
+}
+
+}  // namespace
+
+XattrNames listXattrNames(int fd, FdKind kind) {
+  char buf[4096];
+  ssize_t n = fdListXattr(fd, buf, sizeof(buf), kind);
+  return namesFrom(n, buf);
+}
+
+XattrNames listXattrNamesAt(int dirfd, const std::string& name) {
+  std::string path = procFdPath(dirfd);
+  if (!name.empty()) path += "/" + name;
+  char buf[4096];
+  ssize_t n = listxattr(path.c_str(), buf, sizeof(buf));
+  return namesFrom(n, buf);
 }
 
 }  // namespace xsmb::vfs

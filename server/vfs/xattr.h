@@ -37,5 +37,9 @@ struct XattrNames {
   bool mayHave(std::string_view name) const;
 };
 XattrNames listXattrNames(int fd, FdKind kind = FdKind::kAny);
+// The same for entry `name` (one path component, "" = the directory itself) of the directory
+// open as `dirfd`, without opening it: listxattr("/proc/self/fd/<dirfd>/<name>"), which follows
+// a symlink as an open of the entry would. One system call.
+XattrNames listXattrNamesAt(int dirfd, const std::string& name);
 
 }  // namespace xsmb::vfs

@@ -79,6 +79,9 @@ class NtAclTest(harness.ServerTestCase):
                     ntacl_v4(OWNER, GROUP, [ace(FILE_GENERIC_READ, OWNER)]))
         os.setxattr(p / "read_only_v1.txt", XATTR,
                     ntacl_v1(OWNER, GROUP, [ace(FILE_GENERIC_READ, EVERYONE)]))
+        # A symlink inside the share is its target, descriptor included (the check lists the
+        # xattrs by path, following the link as the open does).
+        os.symlink("read_only_v4.txt", p / "link_to_read_only")
         (p / "inherits").mkdir()
         os.setxattr(p / "inherits", XATTR, ntacl_v4(OWNER, GROUP, [
             ace(FILE_ALL_ACCESS, OWNER),
@@ -109,6 +112,13 @@ class NtAclTest(harness.ServerTestCase):
         # The owner may always read the descriptor (and rewrite it).
         self.assertEqual(self.open_status(cl, "read_only_v4.txt", READ_CONTROL),
                          c.STATUS_SUCCESS)
+
+    def test_symlink_to_file_with_ntacl_is_checked_against_the_target(self):
+        cl = self.raw()
+        self.assertEqual(self.open_status(cl, "link_to_read_only", FILE_READ_DATA),
+                         c.STATUS_SUCCESS)
+        self.assertEqual(self.open_status(cl, "link_to_read_only", FILE_WRITE_DATA),
+                         c.STATUS_ACCESS_DENIED)
 
     def test_samba_v1_blob_grants_everyone_read_only(self):
         cl = self.raw()
