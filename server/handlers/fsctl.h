@@ -45,6 +45,15 @@ NtStatus fsctlSetZeroData(RequestContext& ctx, const smb2::IoctlRequest& req, By
 // otherwise. STATUS_BUFFER_OVERFLOW with the ranges that fit (the response is sent with them).
 NtStatus fsctlQueryAllocatedRanges(RequestContext& ctx, const smb2::IoctlRequest& req,
                                    Bytes* out);
+// FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 3.3.5.15.9): input NETWORK_RESILIENCY_REQUEST (2.2.31.3:
+// uint32 Timeout in milliseconds, uint32 Reserved; little-endian). The open becomes resilient:
+// it outlives its connection for Timeout (0: kDefaultResiliencyTimeoutMs) and its LOCKs verify
+// lock sequences (3.3.5.14). No output. STATUS_INVALID_DEVICE_REQUEST on SMB 2.0.2,
+// STATUS_INVALID_PARAMETER for a short input or a Timeout above kMaxResiliencyTimeoutMs,
+// STATUS_FILE_CLOSED for an unknown open.
+inline constexpr uint32_t kDefaultResiliencyTimeoutMs = 120 * 1000;
+inline constexpr uint32_t kMaxResiliencyTimeoutMs = 300 * 1000;  // MaxResiliencyTimeout (3.3.3)
+NtStatus fsctlRequestResiliency(RequestContext& ctx, const smb2::IoctlRequest& req, Bytes* out);
 // FSCTL_GET_REPARSE_POINT (MS-FSCC 2.3.29): the symbolic link reparse buffer (MS-FSCC 2.1.2.4)
 // for an open of a symlink; STATUS_NOT_A_REPARSE_POINT for anything else.
 NtStatus fsctlGetReparsePoint(RequestContext& ctx, const smb2::IoctlRequest& req, Bytes* out);

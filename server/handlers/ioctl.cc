@@ -122,6 +122,9 @@ NtStatus handleIoctl(RequestContext& ctx, ResponseBody& out) {
     case FSCTL_CREATE_OR_GET_OBJECT_ID:
       st = objectId(ctx, req, &resp.output);
       break;
+    case FSCTL_LMR_REQUEST_RESILIENCY:
+      st = fsctlRequestResiliency(ctx, req, &resp.output);
+      break;
     case FSCTL_SRV_REQUEST_RESUME_KEY:
     case FSCTL_SRV_COPYCHUNK:
     case FSCTL_SRV_COPYCHUNK_WRITE:

@@ -3,7 +3,11 @@
 // interim STATUS_PENDING with an AsyncId, and the final response when the range frees
 // (STATUS_SUCCESS, sent on this connection's strand by whoever freed it), when it is cancelled
 // (STATUS_CANCELLED, 3.3.5.16), or when its own open closes first (STATUS_RANGE_NOT_LOCKED).
-// The lock state itself is vfs::FileTable's (server/vfs/byte_range_locks.h).
+// The lock state itself is vfs::FileTable's (server/vfs/byte_range_locks.h). Lock sequences
+// (MS-SMB2 3.3.5.14) make a replayed LOCK of a durable, resilient or multichannel open succeed
+// without being applied twice.
+#include <array>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -112,6 +116,44 @@ NtStatus lockAll(RequestContext& ctx, const session::Open& o, const LockRequest&
   return st;
 }
 
+// MS-SMB2 2.2.26 LockSequenceNumber (low 4 bits) and LockSequenceIndex (the 28 above; 1-64 name
+// an entry of Open.LockSequenceArray, anything else none).
+struct LockSequence {
+  uint8_t number;
+  uint32_t index;
+  explicit LockSequence(uint32_t field) : number(field & 0xF), index(field >> 4) {}
+  bool hasEntry() const { return index >= 1 && index <= 64; }
+};
+
+// MS-SMB2 3.3.5.14: sequences are verified for resilient and durable opens (persistent ones are
+// never granted) and, on an SMB 3.x connection of a server with SMB2_GLOBAL_CAP_MULTI_CHANNEL,
+// for every open; never on SMB 2.0.2.
+bool verifiesLockSequence(const RequestContext& ctx, const session::Open& o) {
+  const session::ConnState& c = *ctx.conn;
+  if (c.dialect == SMB2_DIALECT_202) return false;
+  return o.durable || (c.dialect >= SMB2_DIALECT_300 &&
+                       (c.server_capabilities & SMB2_GLOBAL_CAP_MULTI_CHANNEL));
+}
+
+// True when the request replays the last successful LOCK of its sequence entry (it then
+// succeeds without effect); otherwise the entry is invalidated until this request succeeds.
+bool isLockReplay(const RequestContext& ctx, session::Open& o, LockSequence seq) {
+  if (!seq.hasEntry() || !verifiesLockSequence(ctx, o)) return false;
+  if (!o.lock_sequences) {
+    o.lock_sequences = std::make_unique<std::array<uint8_t, 64>>();
+    o.lock_sequences->fill(session::Open::kNoLockSequence);
+  }
+  uint8_t& entry = (*o.lock_sequences)[seq.index - 1];
+  if (entry == seq.number) return true;
+  entry = session::Open::kNoLockSequence;
+  return false;
+}
+
+void recordLockSequence(const RequestContext& ctx, session::Open& o, LockSequence seq) {
+  if (seq.hasEntry() && o.lock_sequences && verifiesLockSequence(ctx, o))
+    (*o.lock_sequences)[seq.index - 1] = seq.number;
+}
+
 }  // namespace
 
 NtStatus handleLock(RequestContext& ctx, ResponseBody& out) {
@@ -120,13 +162,23 @@ NtStatus handleLock(RequestContext& ctx, ResponseBody& out) {
   session::Open* o = findOpen(ctx, req.file_id);
   if (!o) return STATUS_FILE_CLOSED;
   if (o->directory) return STATUS_INVALID_PARAMETER;
-  // MS-SMB2 3.3.5.14: the first element decides whether the request unlocks or locks.
-  if (req.locks[0].flags & SMB2_LOCKFLAG_UNLOCK) {
-    NtStatus st = unlockAll(ctx, *o, req);
-    if (st == STATUS_SUCCESS) out = LockResponse{};
-    return st;
+  const LockSequence seq(req.lock_sequence);
+  if (isLockReplay(ctx, *o, seq)) {
+    out = LockResponse{};
+    return STATUS_SUCCESS;
   }
-  return lockAll(ctx, *o, req, out);
+  // MS-SMB2 3.3.5.14: the first element decides whether the request unlocks or locks.
+  NtStatus st;
+  if (req.locks[0].flags & SMB2_LOCKFLAG_UNLOCK) {
+    st = unlockAll(ctx, *o, req);
+    if (st == STATUS_SUCCESS) out = LockResponse{};
+  } else {
+    st = lockAll(ctx, *o, req, out);
+  }
+  // Only a request that succeeded here records its sequence: one that waits (STATUS_PENDING)
+  // leaves the entry invalid, as it may still be cancelled.
+  if (st == STATUS_SUCCESS) recordLockSequence(ctx, *o, seq);
+  return st;
 }
 
 }  // namespace xsmb::handlers

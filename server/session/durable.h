@@ -47,6 +47,9 @@ struct DurableState {
   uint32_t create_action = 0;  // the CREATE's CreateAction, for a replayed CREATE
   bool lease = false;          // durable through a lease with handle caching (not an oplock)
   smb2::Guid lease_key{};      // that lease's LeaseKey
+  // Made resilient by FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 3.3.5.15.9: Open.IsResilient, not
+  // IsDurable): kept for Open.ResiliencyTimeout after its connection drops, like a v1 handle.
+  bool resilient = false;
 };
 
 // MS-SMB2 3.3.5.9.6 leaves v1's timeout to the server; 16 minutes as Samba (and Windows for

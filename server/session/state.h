@@ -146,6 +146,11 @@ struct Open {
   // Set when a durable handle was granted (MS-SMB2 3.3.1.10): the open then outlives its
   // connection or session in the server's DurableTable (durable.h).
   std::shared_ptr<const DurableState> durable;
+  // Open.LockSequenceArray (MS-SMB2 3.3.1.10): the last LockSequenceNumber (0-15) that
+  // succeeded per LockSequenceIndex 1-64 (entry index - 1), kNoLockSequence where none is valid.
+  // Allocated by the first LOCK that verifies sequences (handlers/lock.cc).
+  static constexpr uint8_t kNoLockSequence = 0xFF;
+  std::unique_ptr<std::array<uint8_t, 64>> lock_sequences;
   // Who opened it: metadata changes through the handle act with the opener's rights, as access
   // on Windows is granted once, at open (a re-authenticated session keeps its handles' rights).
   std::optional<vfs::UnixIdentity> opener;
