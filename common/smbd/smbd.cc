@@ -5,8 +5,8 @@
 namespace xsmb::smbd {
 namespace {
 
-constexpr uint32_t kMinReceiveSize = 128;          // MS-SMBD 3.1.5.6
-constexpr uint32_t kMinFragmentedSize = 131072;    // MS-SMBD 3.1.5.6
+constexpr uint32_t kMinReceiveSize = 128;             // MS-SMBD 3.1.5.6
+constexpr uint32_t kMinFragmentedSize = 131072;       // MS-SMBD 3.1.5.6
 constexpr uint32_t kStatusNotSupported = 0xC00000BB;  // MS-ERREF STATUS_NOT_SUPPORTED
 
 }  // namespace
@@ -194,6 +194,20 @@ std::optional<std::vector<BufferDescriptorV1>> decodeBufferDescriptors(ByteSpan 
     d.length = r.u32();
   }
   return list;
+}
+
+std::optional<std::vector<BufferDescriptorV1>> channelDescriptors(ByteSpan message,
+                                                                  size_t info_field_at) {
+  constexpr size_t kHeaderSize = 64;
+  if (info_field_at > message.size() || message.size() - info_field_at < 4) return std::nullopt;
+  ByteReader r(message.subspan(info_field_at, 4));
+  const uint16_t offset = r.u16();
+  const uint16_t length = r.u16();
+  if (length == 0 || offset < kHeaderSize || offset > message.size() ||
+      length > message.size() - offset) {
+    return std::nullopt;
+  }
+  return decodeBufferDescriptors(message.subspan(offset, length));
 }
 
 }  // namespace xsmb::smbd

@@ -21,10 +21,10 @@ struct NegotiateRequest {
   static constexpr size_t kSize = 20;
   uint16_t min_version = kVersion1;
   uint16_t max_version = kVersion1;
-  uint16_t credits_requested = 0;     // send credits the sender asks to be granted
-  uint32_t preferred_send_size = 0;   // bytes per send the sender would like to use
-  uint32_t max_receive_size = 0;      // bytes per receive the sender can take (>= 128)
-  uint32_t max_fragmented_size = 0;   // largest reassembled upper-layer message (>= 131,072)
+  uint16_t credits_requested = 0;    // send credits the sender asks to be granted
+  uint32_t preferred_send_size = 0;  // bytes per send the sender would like to use
+  uint32_t max_receive_size = 0;     // bytes per receive the sender can take (>= 128)
+  uint32_t max_fragmented_size = 0;  // largest reassembled upper-layer message (>= 131,072)
 };
 
 // MS-SMBD 2.2.2 Negotiate Response: 32 bytes.
@@ -35,7 +35,7 @@ struct NegotiateResponse {
   uint16_t negotiated_version = kVersion1;  // 0 in a failure response
   uint16_t credits_requested = 0;
   uint16_t credits_granted = 0;
-  uint32_t status = 0;  // NTSTATUS: 0, or STATUS_NOT_SUPPORTED for a version mismatch
+  uint32_t status = 0;               // NTSTATUS: 0, or STATUS_NOT_SUPPORTED for a version mismatch
   uint32_t max_read_write_size = 0;  // largest RDMA read or write of an SMB2 READ/WRITE
   uint32_t preferred_send_size = 0;
   uint32_t max_receive_size = 0;
@@ -68,20 +68,20 @@ struct BufferDescriptorV1 {
 
 // What this side offers and accepts (smb.conf defaults in server/smbdirect).
 struct Limits {
-  uint16_t receive_credit_max = 255;  // receives posted for the peer's sends
-  uint16_t send_credit_target = 255;  // send credits asked of the peer
-  uint32_t max_send_size = 1364;      // bytes per send this side sends at most
-  uint32_t max_receive_size = 1364;   // bytes per receive this side posts
+  uint16_t receive_credit_max = 255;           // receives posted for the peer's sends
+  uint16_t send_credit_target = 255;           // send credits asked of the peer
+  uint32_t max_send_size = 1364;               // bytes per send this side sends at most
+  uint32_t max_receive_size = 1364;            // bytes per receive this side posts
   uint32_t max_fragmented_size = 1024 * 1024;  // largest message this side reassembles
   uint32_t max_read_write_size = 1024 * 1024;  // largest RDMA transfer of one READ/WRITE
 };
 
 // The parameters of a negotiated connection (MS-SMBD 3.1.1.1 Connection).
 struct Negotiated {
-  uint16_t receive_credit_target = 0;  // what the peer asked for (CreditsRequested)
-  uint16_t send_credits = 0;           // granted by the peer (0 until its first message)
-  uint32_t max_send_size = 0;          // min(ours, the peer's MaxReceiveSize)
-  uint32_t max_receive_size = 0;       // min(ours, the peer's PreferredSendSize), >= 128
+  uint16_t receive_credit_target = 0;     // what the peer asked for (CreditsRequested)
+  uint16_t send_credits = 0;              // granted by the peer (0 until its first message)
+  uint32_t max_send_size = 0;             // min(ours, the peer's MaxReceiveSize)
+  uint32_t max_receive_size = 0;          // min(ours, the peer's PreferredSendSize), >= 128
   uint32_t max_fragmented_send_size = 0;  // the peer's MaxFragmentedSize
   uint32_t max_read_write_size = 0;
 };
@@ -142,5 +142,16 @@ std::vector<Fragment> fragment(uint32_t size, uint32_t max_send_size,
 // non-empty multiple of 16 bytes), else std::nullopt (MS-SMB2 3.3.5.12 / 3.3.5.13: the request
 // then fails with STATUS_INVALID_PARAMETER).
 std::optional<std::vector<BufferDescriptorV1>> decodeBufferDescriptors(ByteSpan channel_info);
+
+// The RDMA channel of an SMB2 READ or WRITE request (MS-SMB2 2.2.19 / 2.2.21): `message` is the
+// request from the start of its SMB2 header (64 bytes), whose body holds the 16-bit
+// ChannelInfoOffset (from the header's start) and ChannelInfoLength at `info_field_at` (READ:
+// body offset 44, WRITE: 40). The descriptor list there, or std::nullopt when the fields are
+// cut off, the range is empty, lies inside the header or past the message, or is not a whole
+// list (the request then fails with STATUS_INVALID_PARAMETER, MS-SMB2 3.3.5.12 / 3.3.5.13).
+inline constexpr size_t kReadChannelInfoField = 64 + 44;
+inline constexpr size_t kWriteChannelInfoField = 64 + 40;
+std::optional<std::vector<BufferDescriptorV1>> channelDescriptors(ByteSpan message,
+                                                                  size_t info_field_at);
 
 }  // namespace xsmb::smbd

@@ -96,6 +96,7 @@ std::shared_ptr<transport::ConnectionCallbacks> SmbAcceptor::onAccept(
   state->peer = conn->peer();
   state->worker = loop_index_;
   state->file_by_reference = conn->sendsFileByReference();
+  state->rdma = conn->rdmaChannel();
   server_->registerConnection(state);
   const auto& g = server_->config.global;
   if (server_->dataplane && g.bpf) {

@@ -11,6 +11,7 @@
 
 #include "common/base/log.h"
 #include "server/handlers/handler.h"
+#include "server/handlers/read_write_rdma.h"
 #include "server/handlers/stream_ops.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/file_io.h"
@@ -165,6 +166,7 @@ NtStatus handleRead(RequestContext& ctx, ResponseBody& out) {
     return STATUS_INVALID_PARAMETER;
   if (ctx.server->files.ioConflicts(o->key, o->token, req.offset, req.length, false))
     return STATUS_FILE_LOCK_CONFLICT;
+  if (req.channel != SMB2_CHANNEL_NONE) return readToChannel(ctx, *o, req, out);  // RDMA Write
   // On the event loop only data already in the page cache is read (RWF_NOWAIT); anything
   // else goes to the I/O engine with a reference to the file, off the connection's strand.
   NtStatus st = ctx.on_event_loop ? readOnEventLoop(ctx, *o, req, out)
@@ -206,6 +208,10 @@ NtStatus handleWrite(RequestContext& ctx, ResponseBody& out) {
   }
   if (o->directory) return STATUS_INVALID_DEVICE_REQUEST;
   if (!o->has_write) return STATUS_ACCESS_DENIED;
+  std::shared_ptr<smbd::RegisteredBuffer> rdma_data;  // the data an RDMA Read pulled in
+  if (req.channel != SMB2_CHANNEL_NONE) {
+    if (NtStatus st = pullWriteData(ctx, &req, &rdma_data); st != STATUS_SUCCESS) return st;
+  }
   if (req.data.size() > ctx.conn->max_write_size) return STATUS_INVALID_PARAMETER;
   uint64_t offset = req.offset;
   // An offset of all ones means "append" for an open that may only append (MS-SMB2 3.3.5.13).

@@ -25,6 +25,7 @@
 
 #include "common/crypto/signing.h"
 #include "common/smb2/messages.h"
+#include "common/smbd/rdma_channel.h"
 #include "server/auth/ntlmssp.h"
 #include "server/session/credits.h"
 #include "server/session/durable.h"
@@ -236,6 +237,9 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // The transport can send a READ's data from the file by reference (sendfile); otherwise only
   // data already in memory may follow a response (transport::Connection::sendsFileByReference).
   bool file_by_reference = true;
+  // The RDMA channel of an SMB Direct connection (READ/WRITE with SMB2_CHANNEL_RDMA_V1*);
+  // nullptr on TCP. Set by the layer that owns the connection (server/core).
+  std::shared_ptr<smbd::RdmaChannel> rdma;
   bool negotiated = false;
   uint16_t dialect = 0;
   uint16_t client_security_mode = 0;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/base/bytes.h"
+#include "common/smbd/rdma_channel.h"
 #include "server/vfs/file_io.h"
 
 namespace xsmb::transport {
@@ -68,6 +69,9 @@ class Connection {
   // Whether a FileSegment without `data` (sent from the file by reference, e.g. sendfile) may
   // follow a message; a transport that cannot returns false and gets data in memory only.
   virtual bool sendsFileByReference() const = 0;
+  // The RDMA channel of an SMB Direct connection (READ/WRITE with SMB2_CHANNEL_RDMA_V1*,
+  // common/smbd/rdma_channel.h); nullptr on a transport without one (TCP, QUIC).
+  virtual std::shared_ptr<smbd::RdmaChannel> rdmaChannel() { return nullptr; }
 };
 
 // The protocol layer's side of one connection.

@@ -1,10 +1,11 @@
 // Fuzzes the MS-SMBD parsers (common/smbd/smbd.h) on what a peer sends: the first byte picks
 // the negotiate request (answered as the listening side does), the negotiate response, a
-// sequence of data transfer messages fed to a reassembler (split on the marker "SMBD"), or a
-// buffer descriptor list. Whatever decodes is encoded again and must decode to the same fields.
+// sequence of data transfer messages fed to a reassembler (split on the marker "SMBD"), a
+// buffer descriptor list, or an SMB2 READ/WRITE request whose channel information is read. Whatever
+// decodes is encoded again and must decode to the same fields.
 #include <cstdint>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/smbd/smbd.h"
 
@@ -46,7 +47,7 @@ void dataTransfers(ByteSpan in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   ByteSpan in(data + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 6) {
     case 0: {
       NegotiateResponse resp;
       Negotiated n;
@@ -64,8 +65,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2:
       dataTransfers(in);
       break;
-    default:
+    case 3:
       if (auto list = decodeBufferDescriptors(in)) check(list->size() * 16 == in.size());
+      break;
+    default:
+      // An SMB2 READ (4) or WRITE (5) request's channel information.
+      if (auto list = channelDescriptors(
+              in, data[0] % 6 == 4 ? kReadChannelInfoField : kWriteChannelInfoField)) {
+        check(!list->empty() && list->size() * 16 <= in.size());
+      }
   }
   return 0;
 }

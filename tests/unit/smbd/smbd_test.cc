@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "tests/unit/smbd/data_message.h"
+
 namespace xsmb::smbd {
 namespace {
 
@@ -124,21 +126,7 @@ TEST(SmbdNegotiate, EachEdgeOfTheRequest) {
             NegotiateOutcome::kDisconnect);
 }
 
-// A data transfer message with the given header fields and `total` bytes in all.
-Bytes dataMessage(uint16_t credits_requested, uint32_t remaining, uint32_t offset, uint32_t length,
-                  size_t total) {
-  ByteWriter w;
-  w.u16(credits_requested);
-  w.u16(0);
-  w.u16(0);
-  w.u16(0);
-  w.u32(remaining);
-  w.u32(offset);
-  w.u32(length);
-  Bytes b = w.take();
-  b.resize(total, 0x5A);
-  return b;
-}
+using test::dataMessage;
 
 TEST(SmbdDataTransfer, EveryMalformedHeaderIsRefused) {
   struct Case {
@@ -147,21 +135,22 @@ TEST(SmbdDataTransfer, EveryMalformedHeaderIsRefused) {
     bool ok;
   };
   const Case cases[] = {
-      {"credit grant only, 20 bytes", dataMessage(1, 0, 0, 0, 20), true},
-      {"100 bytes of data at 24", dataMessage(1, 0, 24, 100, 124), true},
-      {"data then 1,000 more to come", dataMessage(1, 1000, 24, 100, 124), true},
-      {"19 bytes", dataMessage(1, 0, 0, 0, 19), false},
-      {"CreditsRequested 0", dataMessage(0, 0, 24, 100, 124), false},
-      {"DataOffset not 8-byte aligned", dataMessage(1, 0, 28, 96, 124), false},
-      {"DataOffset inside the header", dataMessage(1, 0, 16, 100, 124), false},
-      {"data past the end by one byte", dataMessage(1, 0, 24, 101, 124), false},
-      {"DataOffset past the end", dataMessage(1, 0, 128, 1, 124), false},
-      {"DataOffset + DataLength wraps 32 bits", dataMessage(1, 0, 24, 0xFFFFFFF0u, 124), false},
+      {"credit grant only, 20 bytes", dataMessage(1, 0, 0, 0, 0, 0, 20), true},
+      {"100 bytes of data at 24", dataMessage(1, 0, 0, 0, 24, 100, 124), true},
+      {"data then 1,000 more to come", dataMessage(1, 0, 0, 1000, 24, 100, 124), true},
+      {"19 bytes", dataMessage(1, 0, 0, 0, 0, 0, 19), false},
+      {"CreditsRequested 0", dataMessage(0, 0, 0, 0, 24, 100, 124), false},
+      {"DataOffset not 8-byte aligned", dataMessage(1, 0, 0, 0, 28, 96, 124), false},
+      {"DataOffset inside the header", dataMessage(1, 0, 0, 0, 16, 100, 124), false},
+      {"data past the end by one byte", dataMessage(1, 0, 0, 0, 24, 101, 124), false},
+      {"DataOffset past the end", dataMessage(1, 0, 0, 0, 128, 1, 124), false},
+      {"DataOffset + DataLength wraps 32 bits",
+       dataMessage(1, 0, 0, 0, 24, 0xFFFFFFF0u, 124), false},
       {"DataLength + Remaining above MaxFragmentedSize",
-       dataMessage(1, (1 << 20) - 99, 24, 100, 124), false},
+       dataMessage(1, 0, 0, (1 << 20) - 99, 24, 100, 124), false},
       {"DataLength + Remaining equal to MaxFragmentedSize",
-       dataMessage(1, (1 << 20) - 100, 24, 100, 124), true},
-      {"Remaining without data", dataMessage(1, 10, 0, 0, 20), false},
+       dataMessage(1, 0, 0, (1 << 20) - 100, 24, 100, 124), true},
+      {"Remaining without data", dataMessage(1, 0, 0, 10, 0, 0, 20), false},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "server/smbdirect/loopback_verbs.h"
+#include "tests/unit/smbd/data_message.h"
 
 namespace xsmb::smbdirect {
 namespace {
@@ -154,20 +155,7 @@ struct RawPeer {
   uint16_t granted = 0;
 };
 
-Bytes dataMessage(uint16_t requested, uint16_t granted, uint16_t flags, uint32_t remaining,
-                  uint32_t offset, uint32_t length, size_t total) {
-  ByteWriter w;
-  w.u16(requested);
-  w.u16(granted);
-  w.u16(flags);
-  w.u16(0);
-  w.u32(remaining);
-  w.u32(offset);
-  w.u32(length);
-  Bytes b = w.take();
-  b.resize(total, 0x11);
-  return b;
-}
+using smbd::test::dataMessage;
 
 TEST(SmbdEngine, EveryMalformedMessageEndsTheConnection) {
   struct Case {
