@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "bpf/include/xsmb_abi.h"
+#include "server/config/smb_conf_smbdirect.h"
 
 namespace xsmb::config {
 
@@ -133,6 +134,7 @@ struct GlobalConfig {
   // "kerberos keytab file" (alias "dedicated keytab file"); "" = no Kerberos
   std::string kerberos_keytab_file;
   std::string realm;  // "realm", upper-cased like Samba
+  SmbDirectConfig smbdirect;  // "smb direct ..." (smb_conf_smbdirect.h)
 
   bool operator==(const GlobalConfig&) const = default;
 };

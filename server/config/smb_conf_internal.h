@@ -125,6 +125,7 @@ enum class Param {
   kServerSmb3SigningAlgorithms,
   kKerberosKeytabFile,
   kRealm,
+  kSmbDirect,  // every "smb direct ..." parameter (smb_conf_smbdirect.h)
   // [global] and per share: in [global] both the global value and the default for shares.
   kServerSmbEncrypt,
   // Per share ([global] sets the default for every share).

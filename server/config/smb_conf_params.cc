@@ -61,6 +61,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("realm", Param::kRealm, Scope::kGlobal);
     add("server smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare);
     add("smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare, "server smb encrypt");
+    for (const char* name : smbDirectParamNames()) add(name, Param::kSmbDirect, Scope::kGlobal);
 
     add("path", Param::kPath, Scope::kShare);
     add("directory", Param::kPath, Scope::kShare, "path");
@@ -174,6 +175,11 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
                  ProblemList* problems) {
   const std::string& v = a.value;
   switch (info.param) {
+    case Param::kSmbDirect: {
+      std::string error;
+      if (!applySmbDirect(info.canonical, v, &g->smbdirect, &error)) problems->error(a.line, error);
+      break;
+    }
     case Param::kWorkgroup:
       g->workgroup = asciiUpperStr(v);
       if (g->workgroup.empty()) problems->error(a.line, "\"workgroup\" must not be empty");

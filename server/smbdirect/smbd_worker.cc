@@ -142,6 +142,20 @@ class SmbdWorker::SmbdConnection : public transport::Connection,
   std::atomic<uint32_t> invalidate_{0};
 };
 
+SmbdOptions smbdOptionsFrom(const config::SmbDirectConfig& c) {
+  SmbdOptions o;
+  o.limits.receive_credit_max = static_cast<uint16_t>(c.receive_credit_max);
+  o.limits.send_credit_target = static_cast<uint16_t>(c.send_credit_target);
+  o.limits.max_send_size = c.max_send_size;
+  o.limits.max_receive_size = c.max_receive_size;
+  o.limits.max_fragmented_size = c.max_fragmented_size;
+  o.limits.max_read_write_size = c.max_read_write_size;
+  o.timeouts.idle = std::chrono::seconds(c.idle_timeout_secs);
+  o.timeouts.keepalive = std::chrono::seconds(c.keepalive_timeout_secs);
+  o.timeouts.negotiate = std::chrono::seconds(c.negotiate_timeout_secs);
+  return o;
+}
+
 SmbdWorker::SmbdWorker(transport::Acceptor* acceptor, vfs::IoPool* pool, const SmbdOptions* options,
                        uint32_t index)
     : acceptor_(acceptor), pool_(pool), options_(options), index_(index) {

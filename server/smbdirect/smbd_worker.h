@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/smbd/smbd.h"
+#include "server/config/smb_conf_smbdirect.h"
 #include "server/smbdirect/buffer_pool.h"
 #include "server/smbdirect/engine.h"
 #include "server/smbdirect/verbs.h"
@@ -38,6 +39,9 @@ struct SmbdOptions {
   Timeouts timeouts;        // negotiate, idle (keep-alive) and keep-alive response
   size_t rdma_buffers = 8;  // registered buffers of max_read_write_size per connection
 };
+
+// The options smb.conf's "smb direct ..." parameters set (server/config/smb_conf_smbdirect.h).
+SmbdOptions smbdOptionsFrom(const config::SmbDirectConfig& c);
 
 // Counters of all connections of one worker (xsmbctl status; MS-SMBD has no counters of its
 // own). Relaxed atomics: read from any thread.

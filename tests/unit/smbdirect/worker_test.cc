@@ -115,5 +115,25 @@ TEST_F(SmbdWorkerTest, AMessageOverTheSizeLimitClosesTheConnection) {
   EXPECT_EQ(acceptor_.framingErrors(), std::vector<bool>{true});
 }
 
+// smb.conf's values reach the negotiate exchange: a server configured for 16 credits and
+// 4096-byte receives grants 16 and announces those sizes.
+TEST_F(SmbdWorkerTest, SmbConfSettingsReachTheNegotiation) {
+  config::SmbDirectConfig c;
+  c.receive_credit_max = 16;
+  c.max_receive_size = 4096;
+  c.max_send_size = 4096;
+  c.idle_timeout_secs = 7;
+  options() = smbdirect::smbdOptionsFrom(c);
+  EXPECT_EQ(options().timeouts.idle, std::chrono::seconds(7));
+  start();
+  smbd::Limits big;
+  big.max_send_size = big.max_receive_size = 8192;
+  auto client = connectSmbd(big);
+  EXPECT_EQ(client->engine().negotiated().send_credits, 16);
+  EXPECT_EQ(client->engine().negotiated().max_send_size, 4096u);  // the server's receives
+  ASSERT_TRUE(client->send(std::string(100000, 'q')));
+  EXPECT_EQ(client->text(), "re:100000");
+}
+
 }  // namespace
 }  // namespace xsmb::transport::test
