@@ -190,6 +190,8 @@ TEST_F(RdmaChannelTest, Write64MiBAndReadItBackThroughRdmaChannels) {
   for (size_t i = 0; i < kTotal; ++i) src[i] = static_cast<uint8_t>((i * 2654435761u) >> 11);
   const uint32_t src_token = cv.registerMemory(src);
   ASSERT_NE(src_token, 0u);
+  // Where the READs land, allocated (and its pages faulted in) before the clock starts.
+  Bytes dst(kTotal, 0);
   const auto t0 = std::chrono::steady_clock::now();
   for (size_t off = 0; off < kTotal; off += kChunk) {
     const smbd::BufferDescriptorV1 d{reinterpret_cast<uintptr_t>(src.data() + off), src_token,
@@ -203,7 +205,6 @@ TEST_F(RdmaChannelTest, Write64MiBAndReadItBackThroughRdmaChannels) {
 
   // Read back into a second buffer, each 1 MiB slice registered for its READ alone and
   // invalidated by the server's Send with Invalidate (RDMA_V1_INVALIDATE).
-  Bytes dst(kTotal, 0);
   for (size_t off = 0; off < kTotal; off += kChunk) {
     const uint32_t token = cv.registerMemory(std::span<uint8_t>(dst).subspan(off, kChunk));
     ASSERT_NE(token, 0u);
