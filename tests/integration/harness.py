@@ -12,6 +12,10 @@ Binaries come from the environment (ctest sets them):
                             accounts the test users map to)
   XSMBD_TEST_KEEP=1         keep temporary directories for inspection
   XSMBD_TEST_LOG_LEVEL=N    xsmbd --log-level (default 2)
+  XSMBD_BUILD_DIR=DIR       take binaries from DIR (e.g. build-asan) instead of the newest
+                            build*/ (XSMBD/XSMBCTL still win). A server whose log holds an
+                            AddressSanitizer/UndefinedBehaviorSanitizer/LeakSanitizer report
+                            fails the test class that started it.
 """
 
 import atexit
@@ -81,18 +85,31 @@ def make_temp_dir(prefix="xsmbd-it-"):
 
 
 def find_binary(env_name, target):
-    """Path of a built binary: $env_name, else the newest REPO/build*/**/target."""
+    """Path of a built binary: $env_name, else $XSMBD_BUILD_DIR/**/target, else the newest
+    REPO/build*/**/target."""
     value = os.environ.get(env_name)
     if value:
         return value
     candidates = []
-    for build in REPO_ROOT.glob("build*"):
+    build_dir = os.environ.get("XSMBD_BUILD_DIR")
+    builds = [Path(build_dir).resolve()] if build_dir else REPO_ROOT.glob("build*")
+    for build in builds:
         for path in build.rglob(target):
             if path.is_file() and os.access(path, os.X_OK):
                 candidates.append(path)
     if not candidates:
         return None
     return str(max(candidates, key=lambda p: p.stat().st_mtime))
+
+
+# What a sanitizer runtime prints when it reports (ASan, LSan, UBSan, TSan).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error: ", "WARNING: ThreadSanitizer")
+
+
+def sanitizer_reports(text):
+    """The lines of text that start a sanitizer report (empty when there is none)."""
+    return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKERS)]
 
 
 def free_port():
@@ -172,6 +189,8 @@ class Server:
         self.users = {}
         self.port = None
         self.proc = None
+        self.killed = False   # stop() had to SIGKILL it (it did not exit on SIGTERM)
+        self.returncode = None  # its exit status once stop() reaped it
         self.log_path = self.root / "server.log"
         self.conf_path = self.root / "smb.conf"
         self.client_conf = self.root / "client.conf"
@@ -346,8 +365,9 @@ class Server:
             except ProcessLookupError:
                 pass
             try:
-                proc.wait(timeout=5)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                self.killed = True
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -359,7 +379,21 @@ class Server:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        self.returncode = proc.returncode
         self._log.close()
+
+    def sanitized(self):
+        """Whether the server binary carries a sanitizer runtime (an ASan/UBSan build)."""
+        import mmap
+        with open(self.xsmbd, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return m.find(b"__asan_init") >= 0 or m.find(b"__ubsan_handle_") >= 0
+
+    def sanitizer_reports(self):
+        """Sanitizer report lines in the server's whole log (see SANITIZER_MARKERS)."""
+        try:
+            return sanitizer_reports(self.log_path.read_text(errors="replace"))
+        except OSError:
+            return []
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -450,13 +484,17 @@ class ServerTestCase(unittest.TestCase):
             return
         alive = server.alive()
         server.stop()
-        if cls._failed or not alive:
+        reports = server.sanitizer_reports()
+        if cls._failed or not alive or reports:
             sys.stderr.write(f"\n===== {server.kind} log ({cls.__name__}, "
                              f"{'alive' if alive else 'DIED'} at teardown) =====\n")
             sys.stderr.write(server.log())
             sys.stderr.write("\n===== end of log =====\n")
         if not alive:
             raise AssertionError(f"{server.kind} died during {cls.__name__}")
+        if reports:
+            raise AssertionError(f"{server.kind} sanitizer reports during {cls.__name__}: "
+                                 + "; ".join(reports[:5]))
 
     def run(self, result=None):
         before = (len(result.failures), len(result.errors)) if result else None
