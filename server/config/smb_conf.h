@@ -75,6 +75,10 @@ struct GlobalConfig {
   std::vector<uint16_t> smb_ports = {445};  // "smb ports" (space separated)
   std::vector<std::string> interfaces;      // "interfaces": IPs, CIDRs, or iface names
   bool bind_interfaces_only = false;
+  // "server multi channel support": session binding over several connections and
+  // SMB2_GLOBAL_CAP_MULTI_CHANNEL in NEGOTIATE (MS-SMB2 3.3.5.4, 3.3.5.5.2; IsMultiChannelCapable,
+  // 3.3.1.5). Default yes, as Samba 4.15+ on Linux.
+  bool server_multi_channel_support = true;
   // "bpf": use the BPF data plane (maps pinned by xsmb-loader; the socket programs are loaded
   // by xsmbd itself). "bpf pin dir": where the maps are pinned.
   bool bpf = false;
@@ -206,6 +210,7 @@ std::string protocolNameFromDialect(uint16_t dialect);
 // resolved with getifaddrs, CIDR "a.b.c.d/n" -> its address) when bind_interfaces_only, else
 // {"0.0.0.0", "::"}. Empty interfaces + bind only -> InvalidArgument; an entry that is neither
 // an address nor an interface with an address -> NotFound. IPv6 link-local gets "%iface".
+// Options after ';' in an entry (Samba's "eth0;speed=1000000000,capability=RSS") are ignored.
 absl::StatusOr<std::vector<std::string>> listenAddresses(const GlobalConfig& global);
 
 // The default NetBIOS name: the host name up to its first '.', upper-cased, at most 15 bytes.

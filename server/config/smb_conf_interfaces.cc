@@ -31,7 +31,10 @@ absl::StatusOr<std::vector<std::string>> listenAddresses(const GlobalConfig& glo
   };
   struct ifaddrs* ifs = nullptr;
   bool have_ifs = false;
-  for (const std::string& entry : global.interfaces) {
+  for (const std::string& item : global.interfaces) {
+    // Samba's per-interface options ("eth0;speed=...,capability=RSS") concern
+    // FSCTL_QUERY_NETWORK_INTERFACE_INFO only (server/session/network_interfaces.h).
+    const std::string entry = item.substr(0, item.find(';'));
     std::string addr = entry.substr(0, entry.find('/'));
     in_addr v4;
     in6_addr v6;

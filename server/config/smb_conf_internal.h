@@ -101,6 +101,7 @@ enum class Param {
   kSmbPorts,
   kInterfaces,
   kBindInterfacesOnly,
+  kServerMultiChannelSupport,
   kBpf,
   kBpfSockmap,
   kBpfPinDir,

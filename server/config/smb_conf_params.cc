@@ -28,6 +28,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("smb ports", Param::kSmbPorts, Scope::kGlobal);
     add("interfaces", Param::kInterfaces, Scope::kGlobal);
     add("bind interfaces only", Param::kBindInterfacesOnly, Scope::kGlobal);
+    add("server multi channel support", Param::kServerMultiChannelSupport, Scope::kGlobal);
     add("bpf", Param::kBpf, Scope::kGlobal);
     add("bpf sockmap", Param::kBpfSockmap, Scope::kGlobal);
     add("bpf pin dir", Param::kBpfPinDir, Scope::kGlobal);
@@ -218,6 +219,9 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
       break;
     case Param::kBindInterfacesOnly:
       if (auto b = boolValue(info, a, problems)) g->bind_interfaces_only = *b;
+      break;
+    case Param::kServerMultiChannelSupport:
+      if (auto b = boolValue(info, a, problems)) g->server_multi_channel_support = *b;
       break;
     case Param::kBpf:
       if (auto b = boolValue(info, a, problems)) g->bpf = *b;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/base/log.h"
+#include "server/core/channel_forward.h"
 #include "server/dispatch/dispatcher.h"
 
 namespace xsmb::core {
@@ -48,6 +49,10 @@ class SmbConnection : public transport::ConnectionCallbacks {
       : acceptor_(acceptor), conn_(std::move(conn)), state_(std::move(state)) {}
 
   bool onMessageInline(const transport::Message& msg, transport::Reply* reply) override {
+    if (forwardToHome(msg)) {
+      *reply = {};
+      return true;
+    }
     if (!dispatch::answerOnEventLoop(msg.span(), *state_)) return false;
     dispatch::DeferredReply deferred;
     vfs::FileSegment segment;
@@ -66,6 +71,7 @@ class SmbConnection : public transport::ConnectionCallbacks {
   }
 
   transport::Reply onMessage(const transport::Message& msg) override {
+    if (forwardToHome(msg)) return {};
     return replyOf(*state_, dispatch::processMessage(*state_, msg.span()));
   }
 
@@ -75,6 +81,11 @@ class SmbConnection : public transport::ConnectionCallbacks {
   }
 
  private:
+  // Multichannel: a message for a session bound to this connection goes to the session's home.
+  bool forwardToHome(const transport::Message& msg) {
+    return core::forwardToHome(state_, conn_, msg);
+  }
+
   SmbAcceptor* acceptor_;
   std::shared_ptr<transport::Connection> conn_;
   std::shared_ptr<session::ConnState> state_;

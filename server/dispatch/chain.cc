@@ -49,6 +49,10 @@ struct Chain {
   uint32_t cur_tree = 0;
   FileId cur_file{~0ULL, ~0ULL};
   NtStatus create_error = STATUS_SUCCESS;
+  // Multichannel: the channel the chain came in on when `conn` is its session's home only.
+  const session::ChannelRoute* route = nullptr;
+  // The connection whose MessageId window the chain uses.
+  session::ConnState& channel() const { return route ? *route->channel : conn; }
 };
 
 // One request of the chain and where its response lives in Chain::out.
@@ -93,8 +97,11 @@ uint32_t requiredCharge(const Header& h, ByteSpan msg) {
   return static_cast<uint32_t>(std::max<uint64_t>(1, (size + 65535) / 65536));
 }
 
-uint16_t grantCredits(session::ConnState& conn, const Header& h, uint16_t charge) {
-  uint64_t outstanding = conn.credits.outstanding();
+uint16_t grantCredits(Chain& c, const Header& h, uint16_t charge) {
+  session::ConnState& conn = c.conn;
+  session::ConnState& ch = c.channel();
+  std::lock_guard<std::mutex> lock(ch.credits_mu);
+  uint64_t outstanding = ch.credits.outstanding();
   // What the request used is given back at least, so a client issuing large multi-credit
   // READ/WRITEs keeps its window (as Windows and Samba do), plus what it asks for beyond that.
   uint64_t want = std::max<uint64_t>({h.credits, charge, 1});
@@ -109,7 +116,7 @@ uint16_t grantCredits(session::ConnState& conn, const Header& h, uint16_t charge
   uint64_t room = outstanding >= cap ? 0 : cap - outstanding;
   uint64_t grant = std::min(want, room);
   if (grant == 0 && outstanding == 0) grant = 1;
-  conn.credits.grant(static_cast<uint16_t>(grant));
+  ch.credits.grant(static_cast<uint16_t>(grant));
   return static_cast<uint16_t>(grant);
 }
 
@@ -198,7 +205,13 @@ Admit admitRequest(Chain& c, Request* req) {
   }
   req->multi_credit = conn.dialect >= SMB2_DIALECT_210 && conn.dialect != SMB2_DIALECT_WILDCARD;
   if (req->multi_credit) req->charge = std::max<uint16_t>(h.credit_charge, 1);
-  if (!conn.credits.consume(h.message_id, req->charge)) {
+  bool in_window;
+  {
+    session::ConnState& ch = c.channel();
+    std::lock_guard<std::mutex> lock(ch.credits_mu);
+    in_window = ch.credits.consume(h.message_id, req->charge);
+  }
+  if (!in_window) {
     // A MessageId outside the window ends the connection.
     XLOG(INFO) << conn.peer << ": MessageId " << h.message_id << " outside the credit window";
     conn.disconnect = true;
@@ -238,15 +251,28 @@ void beginResponse(Chain& c, Request* req) {
   req->body_start = out.size();
 }
 
+// A SESSION_SETUP request with SMB2_SESSION_FLAG_BINDING (MS-SMB2 2.2.5 Flags, byte 2 of the
+// body).
+bool isBindingRequest(ByteSpan msg) {
+  return msg.size() > kHeaderSize + 2 && (msg[kHeaderSize + 2] & SMB2_SESSION_FLAG_BINDING);
+}
+
 // The signature of a signed request, and whether the response is signed (MS-SMB2 3.3.5.2.4,
 // 3.3.4.1.1). Encrypted requests are authenticated by the cipher and never signed.
 NtStatus checkSignature(Chain& c, const Request& req, session::Session* s, PendingResponse* pr) {
   if (!s || s->signing_key.empty() || c.encrypted) return STATUS_SUCCESS;
   const Header& h = req.h;
+  // MS-SMB2 3.3.5.2.4: SESSION_SETUP (binding, re-authentication) is signed with
+  // Session.SigningKey, everything else with the Channel.SigningKey of the connection it came on.
+  const Bytes& key = h.command == SMB2_SESSION_SETUP ? s->signing_key
+                     : c.route                       ? c.route->signing_key
+                                                     : session::channelSigningKey(*s);
+  // A bound channel signs in its own connection's algorithm (session/channels.h).
+  const crypto::SigningAlgorithm alg = c.route ? c.route->signing_algorithm : s->signing_algorithm;
   NtStatus st = STATUS_SUCCESS;
   bool bad_signature = false;
   if (h.isSigned()) {
-    if (!crypto::verifySignature(s->signing_algorithm, s->signing_key, req.msg)) {
+    if (!crypto::verifySignature(alg, key, req.msg)) {
       c.conn.server->stats.bad_signatures++;
       XLOG(WARNING) << c.conn.peer << ": bad signature on command " << h.command;
       st = STATUS_ACCESS_DENIED;
@@ -257,8 +283,8 @@ NtStatus checkSignature(Chain& c, const Request& req, session::Session* s, Pendi
   }
   if (!bad_signature && (h.isSigned() || s->signing_required)) {
     pr->sign = true;
-    pr->key = s->signing_key;
-    pr->alg = s->signing_algorithm;
+    pr->key = key;
+    pr->alg = alg;
   }
   return st;
 }
@@ -282,6 +308,11 @@ NtStatus checkRequest(Chain& c, Request& req, const CommandInfo* ci, session::Se
     st = STATUS_USER_SESSION_DELETED;
   }
   if (st == STATUS_SUCCESS) st = checkSignature(c, req, s, pr);
+  if (st == STATUS_SUCCESS && c.route && h.command == SMB2_SESSION_SETUP &&
+      (!h.isSigned() || isBindingRequest(req.msg))) {
+    st = STATUS_ACCESS_DENIED;  // a bound channel re-authenticates signed, and binds only once
+    pr->sign = false;
+  }
   if (st == STATUS_SUCCESS && req.multi_credit && req.charge < requiredCharge(h, req.msg)) {
     st = STATUS_INVALID_PARAMETER;  // MS-SMB2 3.3.5.2.5
   }
@@ -322,6 +353,7 @@ void prepareAsyncReply(Chain& c, const Request& req, session::Session* s, const 
   ar.sign = pr.sign;
   ar.signing_key = pr.key;
   ar.signing_algorithm = pr.alg;
+  if (c.route) ar.send_on_channel = c.route->channel->send_unsolicited;
   if (s && (c.encrypted || s->encrypt_data || (ctx.tree && ctx.tree->encrypt_data)) &&
       !s->encryption_key.empty()) {
     ar.seal = true;
@@ -379,6 +411,12 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Re
   }
   if (!ctx.deferred_io.finish) encodeBody(out, req.body_start, st, body);
   storeU32(&out[start + kHeaderStatusOffset], st);
+  if (st == STATUS_USER_SESSION_DELETED && req.h.isSigned() && !c.encrypted) {
+    // No key is left to sign with, yet a client that signs expects the flag (as Windows sends
+    // it); clients do not verify the signature of this status (Samba's smbXcli checks the flag).
+    storeU32(&out[start + kHeaderFlagsOffset],
+             loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_SIGNED);
+  }
   if (conn.server->dataplane) {  // server-measured latency histogram, one sample per request
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   std::chrono::steady_clock::now() - req.started)
@@ -397,11 +435,13 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Re
     c.cur_tree = req.tid;
     storeU32(&out[start + kHeaderTreeIdOffset], req.tid);
   }
-  storeU16(&out[start + kHeaderCreditsOffset], grantCredits(conn, req.h, req.charge));
+  storeU16(&out[start + kHeaderCreditsOffset], grantCredits(c, req.h, req.charge));
   if (ctx.sign_response && !c.encrypted) {
     if (session::Session* ns = conn.findSession(req.sid); ns && !ns->signing_key.empty()) {
       pr->sign = true;
-      pr->key = ns->signing_key;
+      // MS-SMB2 3.3.4.1.1: a successful SESSION_SETUP (a binding's too) is signed with the
+      // Channel.SigningKey.
+      pr->key = c.route ? c.route->signing_key : session::channelSigningKey(*ns);
       pr->alg = ns->signing_algorithm;
     }
   }
@@ -410,6 +450,12 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Re
     conn.preauth_hash = crypto::sha512Concat(conn.preauth_hash, response);
   }
   if (ctx.preauth_session) {
+    if (pr->sign && req.h.next_command == 0) {
+      // A binding's interim response is signed (Session.SigningKey), and the hash covers the
+      // response as sent: it is signed now (the last of its chain: nothing changes it later).
+      signMessage(std::span<uint8_t>(out.data() + start, out.size() - start), pr->alg, pr->key);
+      pr->sign = false;
+    }
     if (session::Session* ps = conn.findSession(req.sid)) {
       ps->preauth_hash = crypto::sha512Concat(ps->preauth_hash, response);
     }
@@ -456,10 +502,19 @@ bool handleRequest(Chain& c, Request& req) {
   PendingResponse pr{req.start, false, {}, crypto::SigningAlgorithm::kHmacSha256};
   const CommandInfo* ci = commandInfo(req.h.command);
   session::Session* s = req.sid ? conn.findSession(req.sid) : nullptr;
+  // A bound channel's entry reaching here: its session ended (its requests go to its home).
+  if (s && s->bound_channel && !c.route) s = nullptr;
+  if (!s && req.sid && req.h.command == SMB2_SESSION_SETUP && isBindingRequest(req.msg)) {
+    s = session::prepareBinding(conn, req.sid);  // MS-SMB2 3.3.5.2.4: GlobalSessionTable
+  }
   c.cur_session = s ? req.sid : 0;
   c.cur_tree = 0;
   ResponseBody body;
   NtStatus st = checkRequest(c, req, ci, s, ctx, &pr);
+  if (st != STATUS_SUCCESS && s && s->binding) {
+    conn.sessions.erase(req.sid);  // a binding refused before its handler leaves no entry
+    s = nullptr;
+  }
   if (st == STATUS_SUCCESS) {
     chargeRequest(conn, s, ctx.tree, req.h, req.msg);  // live limits (pacing.h)
     st = runHandler(c, req, *ci, s, pr, ctx, body);
@@ -488,9 +543,10 @@ void signResponses(Chain& c) {
 
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
                    uint64_t* seal_session, DeferredReply* deferred, bool room_for_transform,
-                   vfs::FileSegment* segment) {
+                   vfs::FileSegment* segment, const session::ChannelRoute* route) {
   const size_t base = room_for_transform ? crypto::kTransformHeaderSize : 0;
   Chain c{conn, encrypted, seal_session, deferred, segment, base, Bytes(base, 0), {}};
+  c.route = route;
   c.out.reserve(512);  // most responses fit: one allocation per reply
   size_t off = 0;
   for (;;) {

@@ -6,6 +6,7 @@
 
 #include "common/base/bytes.h"
 #include "server/dispatch/dispatcher.h"
+#include "server/session/channels.h"
 
 namespace xsmb::dispatch::internal {
 
@@ -13,10 +14,12 @@ namespace xsmb::dispatch::internal {
 // returns its responses. Sets *seal_session when the responses must be encrypted for a session
 // that asks for it (then nothing is signed). With `room_for_transform` the responses start
 // after kTransformHeaderSize bytes left free for seal() to encrypt them in place. `deferred` and
-// `segment` as in processOnEventLoop (nullptr off the event loop).
+// `segment` as in processOnEventLoop (nullptr off the event loop). With `route`, the chain came
+// in on another channel of a session `conn` holds (session/channels.h): that channel's MessageId
+// window and Channel.SigningKey apply.
 Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
                    uint64_t* seal_session, DeferredReply* deferred, bool room_for_transform,
-                   vfs::FileSegment* segment);
+                   vfs::FileSegment* segment, const session::ChannelRoute* route = nullptr);
 
 // Encrypts responses for `session_id` into a TRANSFORM message (MS-SMB2 3.3.4.1.4); with
 // `has_room` they start after room for its header. A session that went away meanwhile (LOGOFF)

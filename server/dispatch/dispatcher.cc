@@ -1,5 +1,7 @@
 #include "server/dispatch/dispatcher.h"
 
+#include <utility>
+
 #include "common/base/log.h"
 #include "common/crypto/transform.h"
 #include "common/smb2/constants.h"
@@ -30,7 +32,8 @@ Bytes refuse(session::ConnState& conn) {
 
 // MS-SMB2 3.3.5.2.1: decrypts with the session's key; whatever fails to decrypt or authenticate
 // ends the connection and reaches no handler.
-Bytes processTransform(session::ConnState& conn, ByteSpan payload) {
+Bytes processTransform(session::ConnState& conn, ByteSpan payload,
+                       const session::ChannelRoute* route = nullptr) {
   crypto::TransformHeader th;
   session::Session* s = nullptr;
   if (crypto::parseTransformHeader(payload, &th)) s = conn.findSession(th.session_id);
@@ -50,7 +53,7 @@ Bytes processTransform(session::ConnState& conn, ByteSpan payload) {
   uint64_t seal_sid = sid;
   // The replies are built behind room for their TRANSFORM header and encrypted in place.
   Bytes resp = processChain(conn, *plain, /*encrypted=*/true, &seal_sid, nullptr,
-                            /*room_for_transform=*/true, nullptr);
+                            /*room_for_transform=*/true, nullptr, route);
   return seal(conn, sid, std::move(resp), /*has_room=*/true);
 }
 
@@ -82,6 +85,28 @@ Bytes processMessage(session::ConnState& conn, ByteSpan payload) {
   uint64_t seal_sid = 0;
   Bytes resp = processChain(conn, payload, /*encrypted=*/false, &seal_sid, nullptr, false, nullptr);
   return sealIfAsked(conn, seal_sid, std::move(resp));
+}
+
+Bytes processOnChannel(session::ConnState& home, const session::ChannelRoute& route,
+                       ByteSpan payload, bool* close) {
+  // What the chain sets on the connection concerns the channel; the home's own stay as they were.
+  bool home_disconnect = std::exchange(home.disconnect, false);
+  auto home_hold = home.hold_until;
+  Bytes resp;
+  if (payload.size() >= 4 && loadU32(payload.data()) == kTransformProtocolId) {
+    resp = processTransform(home, payload, &route);
+  } else if (payload.size() >= 4 && loadU32(payload.data()) == kProtocolId) {
+    uint64_t seal_sid = 0;
+    resp = processChain(home, payload, /*encrypted=*/false, &seal_sid, nullptr, false, nullptr,
+                        &route);
+    resp = sealIfAsked(home, seal_sid, std::move(resp));
+  } else {
+    home.disconnect = true;
+  }
+  *close = home.disconnect;
+  home.disconnect = home_disconnect;
+  home.hold_until = home_hold;
+  return resp;
 }
 
 Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredReply* deferred,

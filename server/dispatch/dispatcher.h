@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "common/base/bytes.h"
+#include "server/session/channels.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
 #include "server/vfs/file_io.h"
@@ -23,6 +24,13 @@ namespace xsmb::dispatch {
 // closed after sending what is returned (malformed input, a second NEGOTIATE, a MessageId
 // outside the credit window).
 Bytes processMessage(session::ConnState& conn, ByteSpan payload);
+
+// Multichannel (session/channels.h), on the strand of `home`, the connection holding the
+// session: processes `payload`, which arrived on `route.channel` (bound to that session), with
+// that channel's MessageId window and Channel.SigningKey; returns the response to send on the
+// channel (empty: none). Sets *close when the channel must be closed after it.
+Bytes processOnChannel(session::ConnState& home, const session::ChannelRoute& route,
+                       ByteSpan payload, bool* close);
 
 // What is left of a request answered on the event loop once its file I/O is done: one file
 // operation for the loop's I/O engine, and `complete`, which builds the response message from

@@ -3,6 +3,7 @@
 
 #include "server/handlers/fsctl.h"
 #include "server/handlers/handler.h"
+#include "server/session/network_interfaces.h"
 
 namespace xsmb::handlers {
 namespace {
@@ -74,6 +75,18 @@ NtStatus objectId(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
   return STATUS_SUCCESS;
 }
 
+// MS-SMB2 3.3.5.15.11: the server's interfaces (session/network_interfaces.h) for a client
+// looking for further channels; FileId must be all ones. Answered only with multichannel on.
+NtStatus networkInterfaceInfo(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
+  const auto& g = ctx.server->config.global;
+  if (!g.server_multi_channel_support) return STATUS_NOT_SUPPORTED;
+  if (req.file_id.persistent != ~0ULL || req.file_id.volatile_id != ~0ULL) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  *out = encodeNetworkInterfaceInfo(session::collectNetworkInterfaces(g));
+  return STATUS_SUCCESS;
+}
+
 NtStatus fileFsctl(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
   switch (req.ctl_code) {
     case FSCTL_SRV_REQUEST_RESUME_KEY:
@@ -118,6 +131,9 @@ NtStatus handleIoctl(RequestContext& ctx, ResponseBody& out) {
         out = std::move(resp);
         return st;
       }
+      break;
+    case FSCTL_QUERY_NETWORK_INTERFACE_INFO:
+      st = networkInterfaceInfo(ctx, req, &resp.output);
       break;
     case FSCTL_CREATE_OR_GET_OBJECT_ID:
       st = objectId(ctx, req, &resp.output);

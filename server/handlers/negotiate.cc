@@ -33,6 +33,10 @@ void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r)
     r->capabilities |= SMB2_GLOBAL_CAP_LEASING;  // leases from 2.1 on (MS-SMB2 3.3.5.4)
     io = s.max_io_size;
   }
+  // MS-SMB2 3.3.5.4: 3.x connections learn that sessions may be bound to further channels.
+  if (d >= SMB2_DIALECT_300 && s.config.global.server_multi_channel_support) {
+    r->capabilities |= SMB2_GLOBAL_CAP_MULTI_CHANNEL;
+  }
   r->max_transact_size = r->max_read_size = r->max_write_size = io;
   r->system_time = vfs::ntTimeNow();
   r->server_start_time = 0;

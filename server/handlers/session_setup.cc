@@ -11,6 +11,7 @@
 #include "server/auth/kerberos.h"
 #include "server/auth/spnego.h"
 #include "server/handlers/handler.h"
+#include "server/session/channels.h"
 
 namespace xsmb::handlers {
 namespace {
@@ -62,6 +63,40 @@ void awaitPreviousSession(const std::atomic<bool>& done,
   }
 }
 
+// MS-SMB2 3.3.5.5.3 for a binding (SMB2_SESSION_FLAG_BINDING): the user authenticated on this
+// channel must be the session's (else STATUS_ACCESS_DENIED); the channel's own
+// Channel.SigningKey is derived from this authentication's session key (and, on 3.1.1, from this
+// connection's preauth hash of the exchange), and the final response is signed with it.
+NtStatus completeBindingLogon(RequestContext& ctx, session::Session& s, ByteSpan session_key) {
+  session::ConnState& conn = *ctx.conn;
+  auto e = ctx.server->lookupSession(s.id);
+  if (!e) return STATUS_USER_SESSION_DELETED;
+  if (s.guest || s.anonymous || session_key.empty() || !equalsIgnoreCase(e->user, s.user)) {
+    XLOG(INFO) << conn.peer << ": binding to session " << s.id << " as another user refused";
+    return STATUS_ACCESS_DENIED;
+  }
+  bool aes256 =
+      conn.cipher == SMB2_ENCRYPTION_AES256_CCM || conn.cipher == SMB2_ENCRYPTION_AES256_GCM;
+  auto keys = crypto::deriveSmb3ServerKeys(conn.dialect, session_key, s.preauth_hash, aes256);
+  if (!session::completeBinding(conn, s, keys.signing_key)) return STATUS_USER_SESSION_DELETED;
+  ctx.sign_response = true;
+  XLOG(INFO) << conn.peer << ": bound to session " << s.id << " as a further channel";
+  return STATUS_SUCCESS;
+}
+
+// What a later binding on another connection checks (MS-SMB2 3.3.5.5.2), kept in the registry.
+void registerBindingInfo(RequestContext& ctx, const session::Session& s) {
+  const session::ConnState& conn = *ctx.conn;
+  session::ServerContext::SessionEntry info;
+  info.dialect = conn.dialect;
+  info.client_guid = conn.client_guid;
+  info.signing_algorithm = static_cast<uint8_t>(s.signing_algorithm);
+  info.cipher = conn.cipher;
+  info.signing_key = s.signing_key;
+  info.guest_or_anonymous = s.guest || s.anonymous;
+  ctx.server->setBindingInfo(s.id, info);
+}
+
 // Completes an authenticated SESSION_SETUP: on a new session the keys (from `session_key`,
 // empty for guest and anonymous), signing (MS-SMB2 3.3.5.5.3: "server signing", the client's
 // SecurityMode; the final 3.1.1 response is signed) and "server smb encrypt" (required refuses
@@ -71,6 +106,10 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
                        uint64_t previous_session_id, ByteSpan session_key, uint16_t* flags) {
   session::ConnState& conn = *ctx.conn;
   const auto& g = ctx.server->config.global;
+  if (s.binding) {
+    *flags = 0;
+    return completeBindingLogon(ctx, s, session_key);
+  }
   if (!reauth) {
     if (!session_key.empty()) {
       s.session_key.assign(session_key.begin(), session_key.end());
@@ -86,6 +125,7 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
     }
     s.state = session::Session::State::kValid;
     ctx.server->registerSession(s.id, conn.weak_from_this(), s.user);
+    registerBindingInfo(ctx, s);
     if (ctx.server->dataplane) {
       // The session's look-aside record in the pinned BPF map (bpftool map dump shows it).
       bpf::SessionRecord r{};
@@ -208,16 +248,38 @@ NtStatus findOrCreateSession(RequestContext& ctx, session::Session** s, bool* re
   return STATUS_SUCCESS;
 }
 
-// A failed SESSION_SETUP: a session it was establishing is removed again; a valid session that
-// failed to re-authenticate stays as it was, only its NTLM exchange ends. Counted as a logon
-// failure.
+// MS-SMB2 3.3.5.5.2: a SESSION_SETUP with SMB2_SESSION_FLAG_BINDING continues the binding
+// exchange of this connection's entry for the session (session::prepareBinding made it when the
+// request arrived), after the checks of channels.h's checkBinding; an unsigned request is
+// refused with STATUS_INVALID_PARAMETER. A refused first leg leaves no entry behind.
+NtStatus beginBinding(RequestContext& ctx, session::Session** s) {
+  session::ConnState& conn = *ctx.conn;
+  uint64_t sid = ctx.header->session_id;
+  session::Session* cur = conn.findSession(sid);
+  NtStatus st = session::checkBinding(conn, sid);
+  if (st == STATUS_SUCCESS && !ctx.header->isSigned()) st = STATUS_INVALID_PARAMETER;
+  if (st == STATUS_SUCCESS && (!cur || !cur->binding)) st = STATUS_REQUEST_NOT_ACCEPTED;
+  if (st != STATUS_SUCCESS) {
+    if (cur && cur->binding) conn.sessions.erase(sid);
+    XLOG(INFO) << conn.peer << ": binding to session " << sid << " refused: " << ntStatusName(st);
+    return st;
+  }
+  *s = cur;
+  return STATUS_SUCCESS;
+}
+
+// A failed SESSION_SETUP: a session it was establishing (or this connection's binding entry) is
+// removed again; a valid session that failed to re-authenticate ends on every channel
+// (MS-SMB2 3.3.5.5.3). Counted as a logon failure.
 NtStatus failSessionSetup(RequestContext& ctx, session::Session& s, bool reauth, NtStatus st) {
   session::ConnState& conn = *ctx.conn;
   XLOG(INFO) << conn.peer << ": session setup failed: " << ntStatusName(st);
-  if (!reauth)
+  if (!reauth) {
     conn.sessions.erase(s.id);
-  else
-    s.ntlm.reset();
+  } else {
+    conn.removeSession(s.id);
+    ctx.session = nullptr;
+  }
   ctx.server->stats.logon_failures++;
   return st;
 }
@@ -347,6 +409,7 @@ NtStatus ntlmAuthenticate(RequestContext& ctx, session::Session& s, bool reauth,
     return st;
   }
   body = SessionSetupResponse{flags, std::move(out)};
+  if (s.bound_channel) return STATUS_SUCCESS;  // completeBindingLogon logged it
   XLOG(INFO) << conn.peer << ": session " << s.id << (reauth ? " re-authenticated " : " for ")
              << (anonymous ? "anonymous"
                  : guest   ? "guest"
@@ -378,11 +441,13 @@ NtStatus handleSessionSetup(RequestContext& ctx, ResponseBody& out) {
   if (!conn.negotiated) return STATUS_ACCESS_DENIED;
   SessionSetupRequest req;
   if (NtStatus st = decodeSessionSetupRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
-  if (req.flags & SMB2_SESSION_FLAG_BINDING) return STATUS_REQUEST_NOT_ACCEPTED;  // no multichannel
-
   session::Session* s = nullptr;
   bool reauth = false;
-  if (NtStatus st = findOrCreateSession(ctx, &s, &reauth); st != STATUS_SUCCESS) return st;
+  if ((req.flags & SMB2_SESSION_FLAG_BINDING) && ctx.header->session_id != 0) {
+    if (NtStatus st = beginBinding(ctx, &s); st != STATUS_SUCCESS) return st;
+  } else if (NtStatus st = findOrCreateSession(ctx, &s, &reauth); st != STATUS_SUCCESS) {
+    return st;
+  }
   ctx.response_session_id = s->id;
   // MS-SMB2 3.3.5.5.1: on 3.1.1 every request of a new session's setup goes into the session's
   // PreauthIntegrityHashValue, from which its keys are derived.

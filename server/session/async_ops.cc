@@ -44,7 +44,12 @@ void ConnState::completeAsync(const std::shared_ptr<AsyncOp>& op, NtStatus statu
   if (op->done) return;
   op->done = true;
   if (destroying) return;
-  sendUnsolicited(buildAsyncResponse(op->reply, status, body));
+  Bytes msg = buildAsyncResponse(op->reply, status, body);
+  if (op->reply.send_on_channel) {
+    op->reply.send_on_channel(std::move(msg));  // multichannel: the request's own channel
+  } else {
+    sendUnsolicited(std::move(msg));
+  }
 }
 
 void ConnState::dropAsync(const std::shared_ptr<AsyncOp>& op) {

@@ -97,10 +97,31 @@ struct ServerContext {
   // Every authenticated session of the server, for MS-SMB2 3.3.5.5.3's PreviousSessionId (a
   // reconnecting client ends its old session on another connection) and for status listings.
   struct SessionEntry {
-    std::weak_ptr<ConnState> conn;
+    std::weak_ptr<ConnState> conn;  // the connection holding its trees and opens (its home)
     std::string user;
+    // What binding a further channel checks (MS-SMB2 3.3.5.5.2, channels.h): the first
+    // connection's Connection.Dialect, ClientGuid, signing algorithm and cipher (0: none), and
+    // Session.SigningKey (empty: none). Set by setBindingInfo.
+    uint16_t dialect = 0;
+    smb2::Guid client_guid{};
+    uint8_t signing_algorithm = 0;  // crypto::SigningAlgorithm
+    uint16_t cipher = 0;
+    Bytes signing_key;
+    bool guest_or_anonymous = false;
+    // The other connections bound to it (Session.ChannelList without the home).
+    std::vector<std::weak_ptr<ConnState>> channels;
   };
+  // Registers (or, on re-authentication, updates) a session; its channels stay.
   void registerSession(uint64_t id, std::weak_ptr<ConnState> conn, const std::string& user);
+  // Multichannel (channels.cc): binding facts, channel list and home of a registered session.
+  // Each is a no-op for an unknown id; addChannel returns false then.
+  void setBindingInfo(uint64_t id, const SessionEntry& info);
+  bool addChannel(uint64_t id, std::weak_ptr<ConnState> conn);
+  void removeChannel(uint64_t id, const ConnState* conn);
+  // Makes `conn` the session's home and removes it from the channel list.
+  void setHome(uint64_t id, std::weak_ptr<ConnState> conn);
+  // The connection holding the session's trees and opens (expired: none, or unknown id).
+  std::weak_ptr<ConnState> sessionHome(uint64_t id);
   // Connections for status listings (registered at accept; closed ones drop out).
   void registerConnection(std::weak_ptr<ConnState> conn);
   std::vector<std::shared_ptr<ConnState>> liveConnections();

@@ -8,6 +8,7 @@
 
 #include "common/base/unicode.h"
 #include "common/smb2/constants.h"
+#include "server/session/channels.h"
 #include "server/session/replies.h"
 #include "server/vfs/path.h"
 
@@ -74,7 +75,9 @@ std::optional<config::UserEntry> ServerContext::findUserLocked(std::string_view 
 void ServerContext::registerSession(uint64_t id, std::weak_ptr<ConnState> conn,
                                     const std::string& user) {
   std::lock_guard<std::mutex> lock(registry_mu_);
-  registry_[id] = SessionEntry{std::move(conn), user};
+  SessionEntry& e = registry_[id];
+  e.conn = std::move(conn);
+  e.user = user;
 }
 
 void ServerContext::registerConnection(std::weak_ptr<ConnState> conn) {
@@ -141,6 +144,8 @@ ConnState::ConnState(ServerContext* s) : server(s) {
 
 ConnState::~ConnState() {
   destroying = true;  // nothing is answered any more: the connection is gone
+  // Sessions with another live channel continue there; this connection leaves the others.
+  handOverSessions(*this);
   // A dropped connection's delete-on-close files are removed with the daemon's rights (the
   // deletion was authorized when it was asked for); the thread running this may still carry
   // whichever user's identity its last request assumed.
@@ -216,9 +221,16 @@ void ConnState::closeOpensOf(uint64_t session_id, uint32_t tree_id) {
 }
 
 void ConnState::removeSession(uint64_t session_id) {
+  auto it = sessions.find(session_id);
+  if (it != sessions.end() && (it->second->binding || it->second->bound_channel)) {
+    sessions.erase(it);  // a channel entry only: the session lives on at its home
+    server->removeChannel(session_id, this);
+    return;
+  }
   preserveDurableOpens(session_id);
   closeOpensOf(session_id, 0);
   sessions.erase(session_id);
+  dropChannelEntries(*server, session_id, this);  // MS-SMB2 3.3.5.6: LOGOFF ends every channel
   server->unregisterSession(session_id);
 }
 

@@ -54,6 +54,9 @@ struct AsyncReply {
   bool seal = false;
   uint16_t cipher = 0;
   Bytes encryption_key;
+  // Multichannel: the connection the request came in on when it is not the one that holds the
+  // session (MS-SMB2 3.3.4.1: a response goes out on the request's channel). Empty: this one.
+  std::function<void(Bytes)> send_on_channel;
 };
 
 // Why a request that went async ends before its operation completed.
@@ -194,7 +197,16 @@ struct Session {
   bool anonymous = false;
   vfs::UnixIdentity identity;  // whose rights the requests use (when root)
   Bytes session_key;           // 16 bytes
-  Bytes signing_key;           // empty: the session cannot sign
+  Bytes signing_key;           // Session.SigningKey; empty: the session cannot sign
+  // Channel.SigningKey of this connection when it differs from Session.SigningKey (a channel
+  // bound with SMB2_SESSION_FLAG_BINDING, MS-SMB2 3.3.5.5.3); see channels.h.
+  Bytes channel_signing_key;
+  // Multichannel (channels.h): `binding` while a SESSION_SETUP with SMB2_SESSION_FLAG_BINDING
+  // authenticates this connection for a session another connection holds; `bound_channel` once
+  // it did: this entry then only carries the channel's keys, and the session's requests are
+  // processed by the connection that holds its trees and opens (its home).
+  bool binding = false;
+  bool bound_channel = false;
   crypto::SigningAlgorithm signing_algorithm = crypto::SigningAlgorithm::kHmacSha256;
   bool signing_required = false;
   Bytes encryption_key;           // server-to-client; empty: no encryption
@@ -253,6 +265,9 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   std::array<uint8_t, 64> preauth_hash{};
   uint32_t max_transact_size = 65536, max_read_size = 65536, max_write_size = 65536;
   CreditWindow credits;
+  // Guards `credits`: a bound channel's requests are admitted on its session's home strand
+  // (channels.h) while this connection's own requests may run on its strand.
+  std::mutex credits_mu;
   std::map<uint64_t, std::unique_ptr<Session>> sessions;
   std::unordered_map<uint64_t, std::unique_ptr<Open>> opens;
   uint64_t next_volatile_id = 1;

@@ -614,8 +614,11 @@ void Worker::drainCompletions() {
     if (it == conns_.end()) continue;  // closed while its work ran
     Conn& c = *it->second;
     if (d.task) {
-      // After the work in progress, before the messages waiting (Connection::runInStrand).
-      c.pending.push_front(Work{{}, std::move(d.task)});
+      // After the work in progress and the tasks posted before it, before the messages waiting
+      // (Connection::runInStrand): tasks run in the order they were posted.
+      auto after_tasks = std::find_if(c.pending.begin(), c.pending.end(),
+                                      [](const Work& w) { return !w.task; });
+      c.pending.insert(after_tasks, Work{{}, std::move(d.task)});
       if (!c.busy) submitNext(c);
       continue;
     }

@@ -1,10 +1,16 @@
-"""A minimal SMB 2.1 client on a raw socket for the integration tests (standard library only).
+"""A minimal SMB 2.1 / 3.0 client on a raw socket for the integration tests.
 
 NEGOTIATE (one dialect, 0x0210 by default), SESSION_SETUP with bare NTLMSSP tokens and an
 NTLMv2 response (MS-NLMP 3.3.2), HMAC-SHA256 signing (MS-SMB2 3.1.4.1), TREE_CONNECT, CREATE,
-READ, WRITE, CLOSE, ECHO and LOGOFF. Every request and response stays visible to the test (raw bytes,
-status, header fields) so tests can send wrong signatures or unsigned requests on purpose.
-Written from the specifications; SMB 3.x (AES-CMAC, key derivation) is out of scope.
+READ, WRITE, CLOSE, ECHO, IOCTL and LOGOFF. Every request and response stays visible to the test
+(raw bytes, status, header fields) so tests can send wrong signatures or unsigned requests on
+purpose. Written from the specifications.
+
+Dialect 3.0 (0x0300) adds what multichannel needs: the SP800-108 key derivation of MS-SMB2
+3.1.4.2 (Session.SigningKey, Channel.SigningKey), AES-128-CMAC signing, and session binding
+(bind(): SESSION_SETUP with SMB2_SESSION_FLAG_BINDING, MS-SMB2 3.2.4.2.3 / 3.3.5.5.2). AES-CMAC
+comes from the `cryptography` package (Debian python3-cryptography); HAVE_CMAC says whether it
+is there.
 
 MD4 is not in hashlib under OpenSSL 3 (legacy provider), so it is implemented here (RFC 1320);
 RC4 likewise (for NTLMSSP_NEGOTIATE_KEY_EXCH, MS-NLMP 3.4.3).
@@ -18,6 +24,13 @@ import time
 
 import smb2raw
 
+try:
+    from cryptography.hazmat.primitives import cmac as _cmac
+    from cryptography.hazmat.primitives.ciphers import algorithms as _algorithms
+    HAVE_CMAC = True
+except ImportError:  # pragma: no cover - only where python3-cryptography is missing
+    HAVE_CMAC = False
+
 # MS-SMB2 2.2.1 commands.
 NEGOTIATE = 0x0000
 SESSION_SETUP = 0x0001
@@ -29,6 +42,11 @@ CLOSE = 0x0006
 READ = 0x0008
 WRITE = 0x0009
 ECHO = 0x000D
+IOCTL = 0x000B
+
+SESSION_FLAG_BINDING = 0x01  # MS-SMB2 2.2.5 Flags
+FSCTL_QUERY_NETWORK_INTERFACE_INFO = 0x001401FC
+IOCTL_IS_FSCTL = 0x00000001
 
 FLAGS_SERVER_TO_REDIR = 0x00000001
 FLAGS_SIGNED = 0x00000008
@@ -45,6 +63,8 @@ STATUS_OBJECT_PATH_NOT_FOUND = 0xC000003A
 STATUS_OBJECT_PATH_SYNTAX_BAD = 0xC000003B
 STATUS_END_OF_FILE = 0xC0000011
 STATUS_USER_SESSION_DELETED = 0xC0000203
+STATUS_REQUEST_NOT_ACCEPTED = 0xC00000D0
+STATUS_INVALID_PARAMETER = 0xC000000D
 
 STATUS_NAMES = {v: k for k, v in globals().items() if k.startswith("STATUS_")}
 
@@ -231,22 +251,42 @@ def find_ntlmssp(token):
 
 # --- SMB2 messages -----------------------------------------------------------------------------
 
-def sign(message, key):
-    """`message` with SMB2_FLAGS_SIGNED set and the HMAC-SHA256 signature of MS-SMB2 3.1.4.1
-    (first 16 bytes of HMAC-SHA256(key, message with a zero signature field))."""
+def kdf(key, label, context):
+    """SP800-108 counter-mode KDF with HMAC-SHA256, one round, L = 128 (MS-SMB2 3.1.4.2):
+    HMAC(key, i=1 || label || 0x00 || context || L), first 16 bytes. Labels and contexts include
+    their terminating NUL."""
+    data = struct.pack(">I", 1) + label + b"\x00" + context + struct.pack(">I", 128)
+    return hmac.new(key, data, hashlib.sha256).digest()[:16]
+
+
+def smb30_signing_key(session_key):
+    """Session.SigningKey / Channel.SigningKey of dialect 3.0 and 3.0.2 (MS-SMB2 3.3.5.5.3)."""
+    return kdf(session_key, b"SMB2AESCMAC\x00", b"SmbSign\x00")
+
+
+def _mac(message, key, cmac):
+    m = bytearray(message)
+    m[48:64] = b"\x00" * 16
+    if cmac:
+        c = _cmac.CMAC(_algorithms.AES(key))
+        c.update(bytes(m))
+        return c.finalize()
+    return hmac.new(key, bytes(m), hashlib.sha256).digest()[:16]
+
+
+def sign(message, key, cmac=False):
+    """`message` with SMB2_FLAGS_SIGNED set and its signature (MS-SMB2 3.1.4.1): the first 16
+    bytes of HMAC-SHA256, or AES-128-CMAC (`cmac`, dialect 3.x), of the message with a zero
+    signature field."""
     m = bytearray(message)
     struct.pack_into("<I", m, 16, struct.unpack_from("<I", m, 16)[0] | FLAGS_SIGNED)
-    m[48:64] = b"\x00" * 16
-    m[48:64] = hmac.new(key, bytes(m), hashlib.sha256).digest()[:16]
+    m[48:64] = _mac(m, key, cmac)
     return bytes(m)
 
 
-def signature_ok(message, key):
-    """True if `message` carries a correct HMAC-SHA256 signature under `key`."""
-    m = bytearray(message)
-    sig = bytes(m[48:64])
-    m[48:64] = b"\x00" * 16
-    return hmac.compare_digest(sig, hmac.new(key, bytes(m), hashlib.sha256).digest()[:16])
+def signature_ok(message, key, cmac=False):
+    """True if `message` carries a correct signature under `key`."""
+    return hmac.compare_digest(bytes(message[48:64]), _mac(message, key, cmac))
 
 
 class Reply:
@@ -288,6 +328,7 @@ class Smb2Client:
         self.dialect = None
         self.server_security_mode = None
         self.last_request = None
+        self.session_signing_key = None  # Session.SigningKey (3.x; the key of bindings)
 
     def close(self):
         self.conn.close()
@@ -311,12 +352,18 @@ class Smb2Client:
                + b"\x00" * 16)
         return hdr + body
 
-    def send(self, message, sign_it=None, corrupt_signature=False):
-        """Signs (if asked or by default when a key exists) and sends; returns the reply."""
+    @property
+    def cmac(self):
+        """Signing is AES-128-CMAC (dialect 3.0 / 3.0.2) rather than HMAC-SHA256."""
+        return bool(self.dialect) and self.dialect >= 0x0300
+
+    def send(self, message, sign_it=None, corrupt_signature=False, key=None):
+        """Signs (if asked or by default when a key exists; with `key` instead of the
+        connection's signing key when given) and sends; returns the reply."""
         if sign_it is None:
             sign_it = self.sign_requests and self.session_key is not None
         if sign_it:
-            message = sign(message, self.session_key)
+            message = sign(message, key or self.session_key, self.cmac)
             if corrupt_signature:
                 m = bytearray(message)
                 m[48] ^= 0x01
@@ -332,19 +379,26 @@ class Smb2Client:
 
     # --- commands --------------------------------------------------------------------------
 
-    def negotiate(self, dialect=0x0210, security_mode=smb2raw.SIGNING_ENABLED):
-        """NEGOTIATE (MS-SMB2 2.2.3) offering exactly `dialect`."""
-        body = (struct.pack("<HHHHI", 36, 1, security_mode, 0, 0) + os.urandom(16)
+    def negotiate(self, dialect=0x0210, security_mode=smb2raw.SIGNING_ENABLED, client_guid=None,
+                  capabilities=0):
+        """NEGOTIATE (MS-SMB2 2.2.3) offering exactly `dialect` (not 3.1.1), with `client_guid`
+        (16 bytes; random when None)."""
+        self.client_guid = client_guid or os.urandom(16)
+        body = (struct.pack("<HHHHI", 36, 1, security_mode, 0, capabilities) + self.client_guid
                 + struct.pack("<IHH", 0, 0, 0) + struct.pack("<H", dialect))
         r = self.send(self.build(NEGOTIATE, body), sign_it=False)
         if r.status == STATUS_SUCCESS:
             self.server_security_mode, self.dialect = struct.unpack_from("<HH", r.body, 2)
+            self.server_capabilities = struct.unpack_from("<I", r.body, 24)[0]
         return r
 
-    def session_setup_raw(self, token, security_mode=smb2raw.SIGNING_ENABLED):
-        """One SESSION_SETUP round trip (MS-SMB2 2.2.5) carrying `token`; returns the reply."""
-        body = struct.pack("<HBBIIHHQ", 25, 0, security_mode, 0, 0, 88, len(token), 0) + token
-        r = self.send(self.build(SESSION_SETUP, body), sign_it=False)
+    def session_setup_raw(self, token, security_mode=smb2raw.SIGNING_ENABLED, flags=0,
+                          sign_key=None):
+        """One SESSION_SETUP round trip (MS-SMB2 2.2.5) carrying `token`, signed with `sign_key`
+        when given; returns the reply."""
+        body = struct.pack("<HBBIIHHQ", 25, flags, security_mode, 0, 0, 88, len(token), 0) + token
+        r = self.send(self.build(SESSION_SETUP, body), sign_it=sign_key is not None,
+                      key=sign_key)
         if r.session_id:
             self.session_id = r.session_id
         return r
@@ -367,7 +421,34 @@ class Smb2Client:
         r = self.session_setup_raw(msg, security_mode)
         self.session_flags = struct.unpack_from("<H", r.body, 2)[0] if len(r.body) >= 4 else 0
         if r.status == STATUS_SUCCESS:
-            self.session_key = key
+            self.session_key = smb30_signing_key(key) if self.cmac else key
+            self.session_signing_key = self.session_key
+        return r
+
+    def bind(self, primary, user, password, domain="WORKGROUP"):
+        """Binds this connection (negotiated at the same 3.x dialect) to `primary`'s session as
+        a further channel (MS-SMB2 3.2.4.2.3): both legs carry SMB2_SESSION_FLAG_BINDING and
+        are signed with Session.SigningKey; the final response must verify with this channel's
+        Channel.SigningKey, derived from this authentication's session key, which then signs
+        this connection's requests. Returns the final reply; raises AssertionError when a
+        response signature does not verify."""
+        self.session_id = primary.session_id
+        self.tree_id = primary.tree_id
+        skey = primary.session_signing_key
+        r = self.session_setup_raw(ntlm_negotiate(), flags=SESSION_FLAG_BINDING, sign_key=skey)
+        if r.status != STATUS_MORE_PROCESSING_REQUIRED:
+            return r
+        if not signature_ok(r.raw, skey, self.cmac):
+            raise AssertionError("binding challenge not signed with Session.SigningKey")
+        challenge = Challenge(find_ntlmssp(self.security_buffer(r)))
+        msg, key = ntlm_authenticate(challenge, user, password, domain)
+        r = self.session_setup_raw(msg, flags=SESSION_FLAG_BINDING, sign_key=skey)
+        if r.status == STATUS_SUCCESS:
+            channel_key = smb30_signing_key(key)
+            if not signature_ok(r.raw, channel_key, self.cmac):
+                raise AssertionError("binding response not signed with Channel.SigningKey")
+            self.session_key = channel_key
+            self.session_signing_key = skey
         return r
 
     def tree_connect(self, unc, **send_kwargs):
@@ -377,6 +458,18 @@ class Smb2Client:
         r = self.send(self.build(TREE_CONNECT, body, tree_id=0), **send_kwargs)
         if r.status == STATUS_SUCCESS:
             self.tree_id = r.tree_id
+        return r
+
+    def ioctl(self, ctl_code, file_id=b"\xff" * 16, data=b"", max_output=65536, **send_kwargs):
+        """IOCTL (MS-SMB2 2.2.31) with SMB2_0_IOCTL_IS_FSCTL; reply.output holds the output."""
+        body = (struct.pack("<HHI", 57, 0, ctl_code) + file_id
+                + struct.pack("<IIIIIIII", 120 if data else 0, len(data), 0, 0, 0, max_output,
+                              IOCTL_IS_FSCTL, 0) + (data or b"\x00"))
+        r = self.send(self.build(IOCTL, body), **send_kwargs)
+        r.output = b""
+        if r.status == STATUS_SUCCESS and len(r.body) >= 48:
+            out_off, out_len = struct.unpack_from("<II", r.body, 32)
+            r.output = r.raw[out_off:out_off + out_len]
         return r
 
     def echo(self, **send_kwargs):

@@ -140,13 +140,15 @@ class Connection:
         self.sock.sendall(frame(payload))
 
     def _recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError(f"closed by peer after {len(buf)} of {n} bytes")
-            buf += chunk
-        return buf
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            k = self.sock.recv_into(view[got:], n - got)
+            if not k:
+                raise ConnectionError(f"closed by peer after {got} of {n} bytes")
+            got += k
+        return bytes(buf)
 
     def recv(self):
         """One framed message (payload bytes). Raises ConnectionError when the peer closed."""

@@ -491,6 +491,26 @@ TEST(ListenAddressesTest, BoundAddressesCidrsAndLoopbackInterface) {
   EXPECT_THAT(*addrs, ::testing::Contains("127.0.0.1"));
 }
 
+// Samba's per-interface options (for FSCTL_QUERY_NETWORK_INTERFACE_INFO) leave the listening
+// addresses alone; "server multi channel support" defaults to yes.
+TEST_F(SmbConfTest, InterfaceOptionsAndMultiChannelSetting) {
+  ParseResult r = parse(R"(
+[global]
+  interfaces = "127.0.0.1;speed=10000000000,capability=RSS" "lo;if_index=1"
+  bind interfaces only = yes
+  server multi channel support = no
+)");
+  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  const GlobalConfig& g = r.config.global;
+  EXPECT_FALSE(g.server_multi_channel_support);
+  EXPECT_TRUE(GlobalConfig().server_multi_channel_support);
+  EXPECT_THAT(g.interfaces,
+              ElementsAre("127.0.0.1;speed=10000000000,capability=RSS", "lo;if_index=1"));
+  auto addrs = listenAddresses(g);
+  ASSERT_TRUE(addrs.ok()) << addrs.status();
+  EXPECT_THAT(*addrs, ::testing::Contains("127.0.0.1"));
+}
+
 TEST(ListenAddressesTest, Errors) {
   GlobalConfig g;
   g.bind_interfaces_only = true;
