@@ -631,7 +631,10 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   resp.file_id = {o->volatile_id, o->volatile_id};
   if (NtStatus st = applyCreateContexts(ctx, req, f, meta, o, &resp); st != STATUS_SUCCESS)
     return st;
-  grantDurable(ctx, durable, *o, f.create_action, resp.oplock_level, false, &resp);
+  // A lease is durable when it caches handles (MS-SMB2 3.3.5.9.6, 3.3.5.9.10).
+  const bool handle_lease =
+      grant.lease && (grant.lease_response.state & smb2::SMB2_LEASE_HANDLE_CACHING);
+  grantDurable(ctx, durable, *o, f.create_action, resp.oplock_level, handle_lease, &resp);
   if (ctx.compound_file_id) *ctx.compound_file_id = resp.file_id;
   ctx.conn->opens[o->volatile_id] = std::move(o);
   out = std::move(resp);

@@ -3,6 +3,7 @@
 #include "common/base/log.h"
 #include "common/base/unicode.h"
 #include "common/smb2/constants.h"
+#include "common/smb2/lease.h"
 #include "server/session/durable.h"
 #include "server/vfs/attributes.h"
 
@@ -47,13 +48,19 @@ NtStatus checkReclaim(const RequestContext& ctx, const DurableContexts& dc, cons
 }
 
 // The CREATE response for an open that already exists (reclaimed or replayed): its file's
-// current times and sizes, the oplock it holds now, its FileId.
+// current times and sizes, the oplock or lease it holds now (a lease open answers with its
+// lease's "RqLs" context, MS-SMB2 3.3.5.9.7 / 3.3.5.9.12), its FileId.
 NtStatus answerWithOpen(RequestContext& ctx, const session::Open& o, uint32_t create_action,
                         CreateResponse* resp) {
   vfs::FileMeta m;
   if (NtStatus st = vfs::readFileMeta(o.fd.get(), &m); st != STATUS_SUCCESS) return st;
   resp->create_action = create_action;
   resp->oplock_level = ctx.server->files.oplockLevel(o.key, o.token);
+  LeaseContext lease;
+  if (resp->oplock_level == SMB2_OPLOCK_LEVEL_LEASE &&
+      ctx.server->files.leaseOf(o.key, o.token, &lease)) {
+    resp->contexts.emplace_back("RqLs", encodeLeaseContext(lease));
+  }
   resp->creation_time = m.creation_time;
   resp->last_access_time = m.last_access_time;
   resp->last_write_time = m.last_write_time;

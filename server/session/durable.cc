@@ -128,6 +128,23 @@ void DurableTable::sendOplockBreak(uint64_t volatile_id, uint8_t /*new_level*/) 
   wake_.notify_all();
 }
 
+void DurableTable::sendLeaseBreak(const smb2::LeaseBreakNotification& n) {
+  // As sendOplockBreak: under the file table's shard lock, so the scavenger closes them. The
+  // notification names the lease by key only; keys are the client's random GUIDs, so opens of
+  // another client with the same key are not told apart.
+  std::lock_guard<std::mutex> lock(mu_);
+  bool any = false;
+  for (const auto& [id, h] : held_) {
+    const DurableState& d = *h.open->durable;
+    if (!d.lease || d.lease_key != n.key) continue;
+    doomed_.push_back(id);
+    any = true;
+  }
+  if (!any) return;
+  startScavengerLocked();
+  wake_.notify_all();
+}
+
 void DurableTable::startScavengerLocked() {
   if (!scavenger_.joinable() && !stopping_) scavenger_ = std::thread([this] { scavenge(); });
 }

@@ -102,6 +102,9 @@ class DurableTable : public vfs::OpenOwner, public std::enable_shared_from_this<
 
   // vfs::OpenOwner: only disconnected opens are owned here; a break closes the open.
   void sendOplockBreak(uint64_t volatile_id, uint8_t new_level) override;
+  // A lease break closes every disconnected open of that lease (MS-SMB2 3.3.4.7: the server
+  // closes a durable open without a connection rather than wait for an acknowledgment).
+  void sendLeaseBreak(const smb2::LeaseBreakNotification& n) override;
   uint32_t loopIndex() const override { return kNoLoop; }
   static constexpr uint32_t kNoLoop = ~0u;
 

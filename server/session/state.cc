@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "common/base/unicode.h"
 #include "common/smb2/constants.h"
@@ -26,6 +27,17 @@ void unlinkBeneath(int root, const std::string& disk_path, bool directory) {
   vfs::UniqueFd parent(vfs::openBeneath(root, dir.c_str(), O_PATH | O_DIRECTORY));
   if (!parent) return;
   unlinkat(parent.get(), base.c_str(), directory ? AT_REMOVEDIR : 0);
+}
+
+// What the last close of a delete-pending file removes: a named stream only, or the file (once
+// the last of its open named streams closes).
+std::function<void()> deleteOnClose(const Open& o) {
+  if (o.stream) return [s = o.stream] { s->remove(); };
+  if (!o.share || !o.share->root) return nullptr;
+  return [root = o.share->root.get(), key = o.key, path = o.disk_path, dir = o.directory] {
+    auto unlink = [root, path, dir] { unlinkBeneath(root, path, dir); };
+    if (!vfs::deferDeleteWhileStreamsOpen(key.dev, key.ino, unlink)) unlink();
+  };
 }
 
 }  // namespace
@@ -185,27 +197,14 @@ void ConnState::closeOpen(uint64_t volatile_id) {
     if (server->rpcd) server->rpcd->closePipe(o->pipe_id);
     return;
   }
-  bool remove_now = server->files.remove(o->key, o->token, o->delete_on_close);
+  server->files.remove(o->key, o->token, o->delete_on_close, deleteOnClose(*o));
   o->fd.reset();
-  if (remove_now && o->stream) {
-    o->stream->remove();  // a named stream's delete-on-close removes the stream only
-  } else if (remove_now && o->share && o->share->root) {
-    int root = o->share->root.get();
-    // A file whose named streams are still open goes when the last of them closes.
-    auto unlink = [root, path = o->disk_path, dir = o->directory] {
-      unlinkBeneath(root, path, dir);
-    };
-    if (!vfs::deferDeleteWhileStreamsOpen(o->key.dev, o->key.ino, unlink)) unlink();
-  }
 }
 
 void closeDetachedOpen(ServerContext* server, Open& o) {
-  bool remove_now = server->files.remove(o.key, o.token, o.delete_on_close);
+  server->files.remove(o.key, o.token, o.delete_on_close, deleteOnClose(o));
   o.fd.reset();
   o.io_fd.reset();
-  if (remove_now && o.share && o.share->root) {
-    unlinkBeneath(o.share->root.get(), o.disk_path, o.directory);
-  }
 }
 
 void ConnState::closeOpensOf(uint64_t session_id, uint32_t tree_id) {

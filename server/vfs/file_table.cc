@@ -123,12 +123,13 @@ NtStatus FileTable::add(const Key& k, const OpenInfo& info) {
   return STATUS_SUCCESS;
 }
 
-bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
+bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close,
+                       const std::function<void()>& delete_file) {
   std::vector<std::function<void()>> granted;
   std::vector<std::function<void()>> waiters;
   bool pending = false;
+  Shard& sh = shardOf(k);
   {
-    Shard& sh = shardOf(k);
     std::lock_guard<std::mutex> lock(sh.mu);
     auto it = sh.files.find(k);
     if (it == sh.files.end()) return false;
@@ -147,12 +148,13 @@ bool FileTable::remove(const Key& k, uint64_t token, bool delete_on_close) {
     granted = e.locks.grantWaiters();
     // A closed holder may be what a waiting open waits for.
     waiters = takeWaiters(e);
-    sh.acked.notify_all();
     if (e.opens.empty()) {
       pending = e.delete_pending;
       sh.files.erase(it);
     }
   }
+  if (pending && delete_file) delete_file();
+  sh.acked.notify_all();
   for (auto& g : granted) g();  // outside the mutex: they reach other connections
   for (auto& w : waiters) w();
   return pending;
@@ -193,6 +195,10 @@ bool FileTable::setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> 
     if (r.info.token != token) continue;
     r.info.owner = std::move(owner);
     r.info.volatile_id = volatile_id;
+    if (r.info.has_lease) {
+      const LeaseRef* l = findLease(it->second, r.info.client_guid, r.info.lease_key);
+      return l && l->c.breaking;
+    }
     return r.oplock.breaking;
   }
   return false;
@@ -217,6 +223,31 @@ bool FileTable::hasOpenWithAccess(const Key& k, uint32_t access) {
   if (it == sh.files.end()) return false;
   for (const OpenRef& r : it->second.opens) {
     if (r.info.access & access) return true;
+  }
+  return false;
+}
+
+bool FileTable::leaseOf(const Key& k, uint64_t token, smb2::LeaseContext* out) {
+  Shard& sh = shardOf(k);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(k);
+  if (it == sh.files.end()) return false;
+  for (const OpenRef& r : it->second.opens) {
+    if (r.info.token != token) continue;
+    if (!r.info.has_lease) return false;
+    const LeaseRef* l = findLease(it->second, r.info.client_guid, r.info.lease_key);
+    if (!l) return false;
+    *out = smb2::LeaseContext{};
+    out->version = l->version;
+    out->key = l->key;
+    out->state = l->c.state;
+    out->flags = l->c.breaking ? smb2::SMB2_LEASE_FLAG_BREAK_IN_PROGRESS : 0;
+    if (l->has_parent) {
+      out->flags |= smb2::SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
+      out->parent_key = l->parent_key;
+    }
+    out->epoch = l->version == 2 ? l->epoch : 0;
+    return true;
   }
   return false;
 }

@@ -129,8 +129,10 @@ class FileTable {
   // live open, STATUS_DELETE_PENDING when the file is being deleted.
   NtStatus add(const Key& k, const OpenInfo& info);
   // Unregisters; returns true when this was the last open and the file is delete-pending (the
-  // caller then removes it).
-  bool remove(const Key& k, uint64_t token, bool delete_on_close);
+  // caller then removes it). `delete_file`, when given, is that removal: it runs (without table
+  // locks) before the opens waiting for this close are woken, so that they find the file gone.
+  bool remove(const Key& k, uint64_t token, bool delete_on_close,
+              const std::function<void()>& delete_file = nullptr);
   void setDeletePending(const Key& k, bool pending);
   bool deletePending(const Key& k);
   // True when another open than `token` exists (used to refuse replacing an open file).
@@ -145,6 +147,10 @@ class FileTable {
   bool setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> owner, uint64_t volatile_id);
   // The oplock (SMB2_OPLOCK_LEVEL_*) open `token` holds now; NONE when unknown.
   uint8_t oplockLevel(const Key& k, uint64_t token);
+  // The lease open `token` belongs to, as a CREATE response's "RqLs" context states it now
+  // (MS-SMB2 2.2.14.2.10/.11: version, key, state, BREAK_IN_PROGRESS, parent key, epoch): what a
+  // durable reconnect answers (3.3.5.9.7, 3.3.5.9.12). False when the open has no lease.
+  bool leaseOf(const Key& k, uint64_t token, smb2::LeaseContext* out);
 
   // Byte-range locks of the file's opens, with Windows semantics (server/vfs/byte_range_locks.h;
   // MS-FSA 2.1.5.7). Takes every range of `ranges` for `token` or none (MS-SMB2 3.3.5.14.2):

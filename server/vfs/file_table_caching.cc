@@ -69,13 +69,10 @@ void FileTable::notifyHolder(Entry& e, OpenRef* open, LeaseRef* lease, uint32_t 
       }
     }
   }
-  // Nobody to tell: every open of the holder has lost its connection (a durable open waiting for
-  // its client to reconnect). MS-SMB2 3.3.4.6/3.3.4.7 have the server discard such a durable open
-  // instead of waiting; the durable layer does that. Here the break simply applies at once.
-  Caching& c = open ? open->oplock : lease->c;
-  c.breaking = false;
-  c.breaking_to = c.breaking_to_required = to;
-  setState(c, to);
+  // Nobody to tell: the holder's connection is being torn down. Its opens are about to be closed
+  // or, when durable, handed to the durable table, whose setOwner() sees the break in progress
+  // and closes them (MS-SMB2 3.3.4.6/3.3.4.7); either wakes whoever waits. Applying the break
+  // here instead would leave a durable open that the conflicting open should have discarded.
 }
 
 void FileTable::sendBreak(const Key& k, Entry& e, OpenRef* open, LeaseRef* lease, uint32_t to) {

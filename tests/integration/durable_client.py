@@ -2,13 +2,16 @@
 requests and reconnects (MS-SMB2 2.2.13.2.3, 2.2.13.2.4, 2.2.13.2.11, 2.2.13.2.12), and the
 parsing of the response's contexts (2.2.14.2). Used by test_durable.py."""
 
+import os
 import socket
 import struct
 
 import smb2client
+import smb2raw
 
 OPLOCK_LEVEL_NONE = 0x00
 OPLOCK_LEVEL_BATCH = 0x09
+OPLOCK_LEVEL_LEASE = 0xFF
 FILE_OPEN = 1
 FILE_OPEN_IF = 3
 FILE_OVERWRITE_IF = 5
@@ -43,6 +46,17 @@ class Client(smb2client.Smb2Client):
                 self.breaks.append(r)
             elif r.status != smb2client.STATUS_PENDING:
                 return r
+
+    def negotiate(self, dialect=0x0210, client_guid=None):
+        """NEGOTIATE offering exactly `dialect` with ClientGuid `client_guid` (16 bytes; random
+        when None): a lease open is reclaimed only by the client that holds the lease."""
+        guid = client_guid if client_guid is not None else os.urandom(16)
+        body = (struct.pack("<HHHHI", 36, 1, smb2raw.SIGNING_ENABLED, 0, 0) + guid
+                + struct.pack("<IHH", 0, 0, 0) + struct.pack("<H", dialect))
+        r = self.send(self.build(smb2client.NEGOTIATE, body), sign_it=False)
+        if r.status == smb2client.STATUS_SUCCESS:
+            self.server_security_mode, self.dialect = struct.unpack_from("<HH", r.body, 2)
+        return r
 
     def cut(self):
         """Drops the connection with a TCP reset (SO_LINGER 0), as a network failure would."""
@@ -98,6 +112,20 @@ def dh2q(create_guid, timeout_ms=0, flags=0):
 
 def dh2c(file_id, create_guid, flags=0):
     return ("DH2C", file_id + create_guid + struct.pack("<I", flags))
+
+
+def rqls(key, state):
+    """SMB2_CREATE_REQUEST_LEASE (MS-SMB2 2.2.13.2.8): LeaseKey, LeaseState, Flags 0,
+    LeaseDuration 0."""
+    return ("RqLs", key + struct.pack("<IIQ", state, 0, 0))
+
+
+def lease_state(reply):
+    """(LeaseKey, LeaseState) of a CREATE response's lease context (MS-SMB2 2.2.14.2.10)."""
+    data = reply.contexts.get("RqLs")
+    if data is None or len(data) < 20:
+        return None
+    return data[:16], struct.unpack_from("<I", data, 16)[0]
 
 
 def create(client, name, contexts=(), oplock=OPLOCK_LEVEL_BATCH, access=GENERIC_READ_WRITE,

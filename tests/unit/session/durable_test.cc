@@ -17,6 +17,11 @@ using Clock = std::chrono::steady_clock;
 
 class DurableTableTest : public ::testing::Test {
  protected:
+  // Declared before the table, so that they outlive it: its destructor closes the opens it
+  // still holds through the close function below.
+  vfs::FileTable files_;
+  std::vector<uint64_t> closed_;
+  std::atomic<int> closes_{0};
   // The close records the open and takes it out of the file table, as closeDetachedOpen does.
   std::shared_ptr<DurableTable> table_ = std::make_shared<DurableTable>(&files_, [this](Open& o) {
     closed_.push_back(o.volatile_id);
@@ -48,9 +53,54 @@ class DurableTableTest : public ::testing::Test {
     return o;
   }
 
-  vfs::FileTable files_;
-  std::vector<uint64_t> closed_;
-  std::atomic<int> closes_{0};
+  // A durable open of file `ino` holding an RWH lease with key {key_byte, 0...}.
+  std::unique_ptr<Open> durableLeaseOpen(uint64_t id, uint64_t ino, uint8_t key_byte,
+                                         std::shared_ptr<vfs::OpenOwner> owner = nullptr) {
+    auto o = std::make_unique<Open>();
+    o->volatile_id = id;
+    o->key = {1, ino};
+    o->token = id;
+    auto d = std::make_shared<DurableState>();
+    d->timeout_ms = 60000;
+    d->lease = true;
+    d->lease_key[0] = key_byte;
+    o->durable = d;
+    smb2::LeaseContext lease;
+    lease.key = d->lease_key;
+    lease.state = vfs::kLeaseR | vfs::kLeaseH | vfs::kLeaseW;
+    vfs::FileTable::OpenRequest req;
+    req.info.token = o->token;
+    req.info.access = smb2::FILE_READ_DATA | smb2::FILE_WRITE_DATA;
+    req.info.share_access = 7;
+    req.info.volatile_id = id;
+    req.info.owner = owner;
+    req.info.has_lease = true;
+    req.info.lease_key = lease.key;
+    req.oplock = smb2::SMB2_OPLOCK_LEVEL_LEASE;
+    req.lease = &lease;
+    vfs::FileTable::OpenGrant grant;
+    EXPECT_EQ(files_.open(o->key, req, &grant), STATUS_SUCCESS);
+    EXPECT_EQ(grant.lease_response.state, lease.state);
+    return o;
+  }
+
+  // Opens file `ino` without sharing (which the lease's write and handle caching must be broken
+  // for), retrying as a CREATE does; returns its status and how long it took.
+  std::pair<NtStatus, Clock::duration> conflictingOpen(uint64_t ino) {
+    auto t0 = Clock::now();
+    vfs::FileTable::OpenRequest req;
+    req.info.token = 1000 + ino;
+    req.info.access = smb2::FILE_READ_DATA | smb2::FILE_WRITE_DATA;
+    vfs::FileTable::OpenGrant grant;
+    NtStatus st = files_.open({1, ino}, req, &grant);
+    for (int i = 0; i < 3 && st == STATUS_PENDING; ++i) {
+      files_.waitBreakProgress({1, ino});
+      req.first_attempt = false;
+      st = files_.open({1, ino}, req, &grant);
+    }
+    return {st, Clock::now() - t0};
+  }
+
 };
 
 TEST_F(DurableTableTest, ReclaimReturnsTheOpenOnceAndOnlyWhenTheCheckAccepts) {
@@ -138,6 +188,56 @@ TEST_F(DurableTableTest, ABreakClosesTheDisconnectedOpen) {
   for (int i = 0; i < 200 && closes_.load() == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(closes_.load(), 1);
   EXPECT_EQ(table_->disconnectedCount(), 0u);
+}
+
+// MS-SMB2 3.3.4.7: the same for a lease with handle caching: its disconnected open is closed,
+// and a reconnect finds nothing.
+TEST_F(DurableTableTest, ALeaseBreakClosesTheDisconnectedLeaseOpen) {
+  table_->preserve(durableLeaseOpen(5, 100, 0x5A));
+  auto [st, took] = conflictingOpen(100);
+  EXPECT_EQ(st, STATUS_SUCCESS);
+  EXPECT_LT(took, 5s);
+  for (int i = 0; i < 200 && closes_.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(closes_.load(), 1);
+  std::unique_ptr<Open> out;
+  EXPECT_EQ(table_->reclaim(5, [](const Open&) { return STATUS_SUCCESS; }, &out),
+            STATUS_OBJECT_NAME_NOT_FOUND);
+}
+
+// Another lease's disconnected open is left alone by a break of this one.
+TEST_F(DurableTableTest, ALeaseBreakClosesOnlyThatLeasesOpens) {
+  table_->preserve(durableLeaseOpen(6, 100, 0x01));
+  table_->preserve(durableLeaseOpen(7, 101, 0x02));
+  EXPECT_EQ(conflictingOpen(100).first, STATUS_SUCCESS);
+  for (int i = 0; i < 200 && closes_.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(closed_, std::vector<uint64_t>{6});
+  EXPECT_EQ(table_->disconnectedCount(), 1u);
+}
+
+// A break that comes while the holder's connection is torn down (its owner gone, the open not
+// yet preserved) stays in progress; preserve() then closes the open, which ends the wait.
+TEST_F(DurableTableTest, ABreakDuringTeardownClosesTheOpenWhenPreserved) {
+  struct DeadOwner : vfs::OpenOwner {
+    void sendOplockBreak(uint64_t, uint8_t) override {}
+    uint32_t loopIndex() const override { return 0; }
+  };
+  auto owner = std::make_shared<DeadOwner>();
+  auto o = durableLeaseOpen(8, 100, 0x03, owner);
+  owner.reset();  // the connection is gone; its open is not in the table yet
+  vfs::FileTable::OpenRequest req;
+  req.info.token = 2000;
+  req.info.access = smb2::FILE_READ_DATA | smb2::FILE_WRITE_DATA;
+  vfs::FileTable::OpenGrant grant;
+  ASSERT_EQ(files_.open({1, 100}, req, &grant), STATUS_PENDING);
+  std::thread teardown([&] {
+    std::this_thread::sleep_for(50ms);
+    table_->preserve(std::move(o));
+  });
+  auto [st, took] = conflictingOpen(100);
+  teardown.join();
+  EXPECT_EQ(st, STATUS_SUCCESS);
+  EXPECT_LT(took, 5s);
+  EXPECT_EQ(closed_, std::vector<uint64_t>{8});
 }
 
 TEST_F(DurableTableTest, CreateGuidsLapseWithTheirOpen) {
