@@ -558,6 +558,9 @@ Bytes processChain(session::ConnState& conn, ByteSpan payload, bool encrypted,
     if (conn.disconnect || req.h.next_command == 0) break;
     off += req.msg.size();
   }
+  // Every response of a compound is 8-byte aligned, and so padded, the last one too, as Windows
+  // does (MS-SMB2 3.3.4.1.3; smb2.compound.compound-padding); a lone response is not padded.
+  if (c.responses.size() > 1) c.out.resize(c.base + ((c.out.size() - c.base + 7) & ~size_t{7}), 0);
   signResponses(c);
   return c.out.size() > base ? std::move(c.out) : Bytes{};
 }
