@@ -489,6 +489,17 @@ void reserveAllocation(int fd, ByteSpan data, CreateResponse* resp) {
   if (fstat(fd, &st) == 0) resp->allocation_size = static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
+// Whether applyCreateContexts changes the file it opened (an EA buffer stored, space reserved):
+// the response must then state the file's times and sizes as they are after those changes, as
+// a query right after the CREATE sees them.
+bool contextsChangeFile(const CreateRequest& req, const OpenedFile& f) {
+  for (const CreateContext& c : req.contexts) {
+    if (c.name == "ExtA" && f.create_action != FILE_OPENED) return true;
+    if (c.name == "AlSi" && f.create_action == FILE_CREATED && !f.directory) return true;
+  }
+  return false;
+}
+
 // MS-SMB2 3.3.5.9: the create contexts this server acts on (SecD: storeNewDescriptor); MxAc
 // (2.2.14.2.5) answers the maximal access, QFid (2.2.14.2.9) the on-disk id. Other contexts
 // (leases, durable handles, ...) are not granted and so not answered. When the security
@@ -631,6 +642,10 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   resp.file_id = {o->volatile_id, o->volatile_id};
   if (NtStatus st = applyCreateContexts(ctx, req, f, meta, o, &resp); st != STATUS_SUCCESS)
     return st;
+  if (!sp.named() && contextsChangeFile(req, f) &&
+      vfs::readFileMeta(o->fd.get(), &meta) == STATUS_SUCCESS) {
+    fillTimes(meta, &resp);
+  }
   // A lease is durable when it caches handles (MS-SMB2 3.3.5.9.6, 3.3.5.9.10).
   const bool handle_lease =
       grant.lease && (grant.lease_response.state & smb2::SMB2_LEASE_HANDLE_CACHING);
