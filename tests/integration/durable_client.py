@@ -33,11 +33,11 @@ class Client(smb2client.Smb2Client):
         super().__init__(port, timeout)
         self.breaks = []
 
-    def send(self, message, sign_it=None, corrupt_signature=False):
+    def send(self, message, sign_it=None, corrupt_signature=False, key=None):
         if sign_it is None:
             sign_it = self.sign_requests and self.session_key is not None
         if sign_it:
-            message = smb2client.sign(message, self.session_key)
+            message = smb2client.sign(message, key or self.session_key, self.cmac)
         self.last_request = message
         self.conn.send(message)
         while True:
