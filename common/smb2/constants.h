@@ -274,6 +274,9 @@ constexpr uint32_t FSCTL_SET_SPARSE = 0x000900C4;
 constexpr uint32_t FSCTL_SET_ZERO_DATA = 0x000980C8;
 constexpr uint32_t FSCTL_QUERY_ALLOCATED_RANGES = 0x000940CF;
 constexpr uint32_t FSCTL_DUPLICATE_EXTENTS_TO_FILE = 0x00098344;
+constexpr uint32_t FSCTL_GET_COMPRESSION = 0x0009003C;  // MS-FSCC 2.3.18
+constexpr uint32_t FSCTL_SET_COMPRESSION = 0x0009C040;  // MS-FSCC 2.3.65
+constexpr uint16_t COMPRESSION_FORMAT_NONE = 0x0000;    // MS-FSCC 2.3.19 CompressionState
 constexpr uint32_t SMB2_0_IOCTL_IS_FSCTL = 0x00000001;
 
 }  // namespace xsmb::smb2

@@ -54,6 +54,15 @@ NtStatus fsctlQueryAllocatedRanges(RequestContext& ctx, const smb2::IoctlRequest
 inline constexpr uint32_t kDefaultResiliencyTimeoutMs = 120 * 1000;
 inline constexpr uint32_t kMaxResiliencyTimeoutMs = 300 * 1000;  // MaxResiliencyTimeout (3.3.3)
 NtStatus fsctlRequestResiliency(RequestContext& ctx, const smb2::IoctlRequest& req, Bytes* out);
+// FSCTL_GET_COMPRESSION (MS-FSA 2.1.5.9.7): the shared file systems store no compressed files,
+// so the output is a 2-byte little-endian COMPRESSION_FORMAT_NONE, as Windows answers on a
+// volume without compression. STATUS_INVALID_PARAMETER when MaxOutputResponse < 2.
+NtStatus fsctlGetCompression(RequestContext& ctx, const smb2::IoctlRequest& req, Bytes* out);
+// FSCTL_SET_COMPRESSION (MS-FSA 2.1.5.9.27): input a 2-byte little-endian CompressionState.
+// COMPRESSION_FORMAT_NONE succeeds without effect; any other format is STATUS_NOT_SUPPORTED
+// (FILE_FILE_COMPRESSION is not advertised). STATUS_INVALID_PARAMETER for a short input,
+// STATUS_ACCESS_DENIED without FILE_WRITE_DATA or FILE_WRITE_ATTRIBUTES. No output.
+NtStatus fsctlSetCompression(RequestContext& ctx, const smb2::IoctlRequest& req, Bytes* out);
 // FSCTL_GET_REPARSE_POINT (MS-FSCC 2.3.29): the symbolic link reparse buffer (MS-FSCC 2.1.2.4)
 // for an open of a symlink; STATUS_NOT_A_REPARSE_POINT for anything else.
 NtStatus fsctlGetReparsePoint(RequestContext& ctx, const smb2::IoctlRequest& req, Bytes* out);

@@ -1,6 +1,6 @@
-// Sparse files and reparse points: FSCTL_SET_SPARSE, FSCTL_SET_ZERO_DATA,
-// FSCTL_QUERY_ALLOCATED_RANGES and FSCTL_GET_REPARSE_POINT (MS-FSA 2.1.5.9.33, 2.1.5.9.38,
-// 2.1.5.9.22; MS-FSCC 2.3.29).
+// Sparse files, compression and reparse points: FSCTL_SET_SPARSE, FSCTL_SET_ZERO_DATA,
+// FSCTL_QUERY_ALLOCATED_RANGES, FSCTL_GET/SET_COMPRESSION and FSCTL_GET_REPARSE_POINT
+// (MS-FSA 2.1.5.9.33, 2.1.5.9.38, 2.1.5.9.22, 2.1.5.9.7, 2.1.5.9.27; MS-FSCC 2.3.29).
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
@@ -124,6 +124,29 @@ NtStatus fsctlQueryAllocatedRanges(RequestContext& ctx, const IoctlRequest& req,
     }
   }
   return encodeAllocatedRanges(ranges, req.max_output_response, out);
+}
+
+NtStatus fsctlGetCompression(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  if (o->pipe_id) return STATUS_INVALID_DEVICE_REQUEST;
+  if (req.max_output_response < 2) return STATUS_INVALID_PARAMETER;
+  ByteWriter w(out);
+  w.u16(COMPRESSION_FORMAT_NONE);
+  return STATUS_SUCCESS;
+}
+
+NtStatus fsctlSetCompression(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
+  session::Open* o = findOpen(ctx, req.file_id);
+  if (!o) return STATUS_FILE_CLOSED;
+  if (o->pipe_id) return STATUS_INVALID_DEVICE_REQUEST;
+  ByteReader r(req.input);
+  const uint16_t format = r.u16();
+  if (!r.ok()) return STATUS_INVALID_PARAMETER;
+  if (!(o->granted_access & (FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES)))
+    return STATUS_ACCESS_DENIED;
+  out->clear();
+  return format == COMPRESSION_FORMAT_NONE ? STATUS_SUCCESS : STATUS_NOT_SUPPORTED;
 }
 
 NtStatus fsctlGetReparsePoint(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {

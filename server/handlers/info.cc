@@ -158,6 +158,8 @@ NtStatus setBasic(session::Open& o, ByteSpan buf) {
   uint64_t creation = r.u64(), access = r.u64(), write = r.u64(), change = r.u64();
   uint32_t attrs = r.u32();
   if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !o.directory) return STATUS_INVALID_PARAMETER;
+  // A directory is never temporary (MS-FSA 2.1.5.14.2).
+  if ((attrs & FILE_ATTRIBUTE_TEMPORARY) && o.directory) return STATUS_INVALID_PARAMETER;
   change = changeTimeToKeep(o, change);
   keepWriteTime(o, write);
   if (NtStatus st = vfs::setTimes(o.metaFd(), access, write); st != STATUS_SUCCESS) return st;

@@ -102,6 +102,10 @@ NtStatus fileFsctl(RequestContext& ctx, const IoctlRequest& req, Bytes* out) {
       return fsctlSetZeroData(ctx, req, out);
     case FSCTL_QUERY_ALLOCATED_RANGES:
       return fsctlQueryAllocatedRanges(ctx, req, out);
+    case FSCTL_GET_COMPRESSION:
+      return fsctlGetCompression(ctx, req, out);
+    case FSCTL_SET_COMPRESSION:
+      return fsctlSetCompression(ctx, req, out);
     default:
       return fsctlGetReparsePoint(ctx, req, out);
   }
@@ -148,6 +152,8 @@ NtStatus handleIoctl(RequestContext& ctx, ResponseBody& out) {
     case FSCTL_SET_SPARSE:
     case FSCTL_SET_ZERO_DATA:
     case FSCTL_QUERY_ALLOCATED_RANGES:
+    case FSCTL_GET_COMPRESSION:
+    case FSCTL_SET_COMPRESSION:
     case FSCTL_GET_REPARSE_POINT:
       st = fileFsctl(ctx, req, &resp.output);
       // Sent with their output: a copy's limits or progress (MS-SMB2 3.3.5.15.6) and the
