@@ -139,6 +139,9 @@ struct GlobalConfig {
   std::string kerberos_keytab_file;
   std::string realm;  // "realm", upper-cased like Samba
   SmbDirectConfig smbdirect;  // "smb direct ..." (smb_conf_smbdirect.h)
+  // "smb3 directory leases" (Samba's name): offer SMB2_GLOBAL_CAP_DIRECTORY_LEASING on SMB 3.x
+  // connections and grant read/handle leases on directories (MS-SMB2 2.2.4, 3.3.5.9.11).
+  bool smb3_directory_leases = true;
 
   bool operator==(const GlobalConfig&) const = default;
 };

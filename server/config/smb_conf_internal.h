@@ -127,6 +127,7 @@ enum class Param {
   kKerberosKeytabFile,
   kRealm,
   kSmbDirect,  // every "smb direct ..." parameter (smb_conf_smbdirect.h)
+  kSmb3DirectoryLeases,
   // [global] and per share: in [global] both the global value and the default for shares.
   kServerSmbEncrypt,
   // Per share ([global] sets the default for every share).

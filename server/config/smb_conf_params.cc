@@ -60,6 +60,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("dedicated keytab file", Param::kKerberosKeytabFile, Scope::kGlobal,
         "kerberos keytab file");
     add("realm", Param::kRealm, Scope::kGlobal);
+    add("smb3 directory leases", Param::kSmb3DirectoryLeases, Scope::kGlobal);
     add("server smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare);
     add("smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare, "server smb encrypt");
     for (const char* name : smbDirectParamNames()) add(name, Param::kSmbDirect, Scope::kGlobal);
@@ -407,6 +408,9 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
       break;
     case Param::kRealm:
       g->realm = asciiUpperStr(v);
+      break;
+    case Param::kSmb3DirectoryLeases:
+      if (auto b = boolValue(info, a, problems)) g->smb3_directory_leases = *b;
       break;
     default:
       break;

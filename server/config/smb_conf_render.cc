@@ -111,6 +111,7 @@ std::string renderConfig(const Config& config) {
   line("server smb3 signing algorithms", joinList(signers, ", ", false));
   line("kerberos keytab file", g.kerberos_keytab_file);
   line("realm", g.realm);
+  line("smb3 directory leases", boolWord(g.smb3_directory_leases));
   for (const ShareConfig& s : config.shares) {
     absl::StrAppend(&out, "\n[", s.name, "]\n");
     line("path", s.path);

@@ -18,6 +18,7 @@
 #include "server/handlers/stream_ops.h"
 #include "server/vfs/acl_access.h"
 #include "server/vfs/attributes.h"
+#include "server/vfs/dir_lease.h"
 #include "server/vfs/path.h"
 #include "server/vfs/security.h"
 
@@ -441,6 +442,8 @@ NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::strin
     rq.info.client_guid = ctx.conn->client_guid;
     rq.info.lease_key = lease->key;
     rq.lease = lease;
+    rq.directory_lease = lease->version == 2 &&
+                         (ctx.conn->server_capabilities & SMB2_GLOBAL_CAP_DIRECTORY_LEASING);
   }
   rq.oplock = req.requested_oplock_level;
   rq.directory = f.directory;
@@ -650,6 +653,11 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   const bool handle_lease =
       grant.lease && (grant.lease_response.state & smb2::SMB2_LEASE_HANDLE_CACHING);
   grantDurable(ctx, durable, *o, f.create_action, resp.oplock_level, handle_lease, &resp);
+  // A new or replaced entry changes its directory (MS-SMB2 3.3.4.7 directory leases).
+  if (f.create_action != FILE_OPENED && !o->stream && ctx.server->files.anyDirectoryLeases()) {
+    vfs::breakParentDirectoryLeases(ctx.server->files, f.res.parent.get(),
+                                    ctx.server->files.parentLeaseOf(o->key, o->token));
+  }
   if (ctx.compound_file_id) *ctx.compound_file_id = resp.file_id;
   ctx.conn->opens[o->volatile_id] = std::move(o);
   out = std::move(resp);

@@ -15,6 +15,7 @@
 #include "server/handlers/handler.h"
 #include "server/handlers/stream_ops.h"
 #include "server/vfs/attributes.h"
+#include "server/vfs/dir_lease.h"
 #include "server/vfs/path.h"
 #include "server/vfs/security.h"
 
@@ -246,6 +247,12 @@ NtStatus setRename(RequestContext& ctx, session::Open& o, ByteSpan buf) {
   unsigned flags = (replace || same_file) ? 0 : RENAME_NOREPLACE;
   if (renameat2(src_parent.get(), src_base.c_str(), dst.parent.get(), dst_name.c_str(), flags) != 0)
     return vfs::ntStatusFromErrno(errno);
+  // Both directories changed (MS-SMB2 3.3.4.7 directory leases).
+  if (ctx.server->files.anyDirectoryLeases()) {
+    auto exempt = ctx.server->files.parentLeaseOf(o.key, o.token);
+    vfs::breakParentDirectoryLeases(ctx.server->files, src_parent.get(), exempt);
+    vfs::breakParentDirectoryLeases(ctx.server->files, dst.parent.get(), exempt);
+  }
   auto [dst_dir, unused] = splitDiskPath(dst.disk_path);
   o.disk_path = dst_dir == "." ? dst_name : dst_dir + "/" + dst_name;
   o.smb_path = target;
@@ -310,12 +317,22 @@ NtStatus setSize(session::Open& o, uint8_t cls, ByteSpan buf) {
   return st;
 }
 
+// A SET_INFO that succeeded changed the entry: its directory's leases break (MS-SMB2 3.3.4.7).
+NtStatus entryChanged(RequestContext& ctx, session::Open& o, NtStatus st) {
+  if (st == STATUS_SUCCESS && ctx.server->files.anyDirectoryLeases() && o.share &&
+      o.share->root) {
+    vfs::breakParentDirectoryLeases(ctx.server->files, o.share->root.get(), o.disk_path,
+                                    ctx.server->files.parentLeaseOf(o.key, o.token));
+  }
+  return st;
+}
+
 // MS-SMB2 3.3.5.21.1: the file information classes a client may set (MS-FSCC 2.4).
 NtStatus setFileInfo(RequestContext& ctx, session::Open& o, const SetInfoRequest& req) {
   ByteReader r(req.buffer);
   switch (req.file_info_class) {
     case FileBasicInformation:
-      return setBasic(o, req.buffer);
+      return entryChanged(ctx, o, setBasic(o, req.buffer));
     case FileRenameInformation:
       return setRename(ctx, o, req.buffer);
     case FileDispositionInformation:
@@ -323,7 +340,7 @@ NtStatus setFileInfo(RequestContext& ctx, session::Open& o, const SetInfoRequest
     case FileEndOfFileInformation:
     case FileAllocationInformation:
       ctx.server->files.breakToNone(o.key, o.token);  // MS-FSA 2.1.5.14.4: read caches go
-      return setSize(o, req.file_info_class, req.buffer);
+      return entryChanged(ctx, o, setSize(o, req.file_info_class, req.buffer));
     case FilePositionInformation:
       o.position = r.u64();
       return r.ok() ? STATUS_SUCCESS : STATUS_INFO_LENGTH_MISMATCH;

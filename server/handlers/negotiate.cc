@@ -37,6 +37,9 @@ void prepareResponse(session::ConnState& conn, uint16_t d, NegotiateResponse* r)
   if (d >= SMB2_DIALECT_300 && s.config.global.server_multi_channel_support) {
     r->capabilities |= SMB2_GLOBAL_CAP_MULTI_CHANNEL;
   }
+  // MS-SMB2 3.3.5.4: directory leasing only on the 3.x dialects.
+  if (d >= SMB2_DIALECT_300 && d != SMB2_DIALECT_WILDCARD && s.config.global.smb3_directory_leases)
+    r->capabilities |= SMB2_GLOBAL_CAP_DIRECTORY_LEASING;
   r->max_transact_size = r->max_read_size = r->max_write_size = io;
   r->system_time = vfs::ntTimeNow();
   r->server_start_time = 0;

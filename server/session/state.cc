@@ -11,6 +11,7 @@
 #include "common/smb2/constants.h"
 #include "server/session/channels.h"
 #include "server/session/replies.h"
+#include "server/vfs/dir_lease.h"
 #include "server/vfs/path.h"
 
 namespace xsmb::session {
@@ -197,8 +198,15 @@ void ConnState::closeOpen(uint64_t volatile_id) {
     if (server->rpcd) server->rpcd->closePipe(o->pipe_id);
     return;
   }
-  server->files.remove(o->key, o->token, o->delete_on_close, deleteOnClose(*o));
+  // A delete, or a close after writes, changes the directory (MS-SMB2 3.3.4.7 directory leases).
+  vfs::FileTable::ParentLease exempt;
+  const bool dir_leases = server->files.anyDirectoryLeases() && o->share && o->share->root;
+  if (dir_leases) exempt = server->files.parentLeaseOf(o->key, o->token);
+  const bool remove_now =
+      server->files.remove(o->key, o->token, o->delete_on_close, deleteOnClose(*o));
   o->fd.reset();
+  if (dir_leases && (remove_now || o->archive_marked))
+    vfs::breakParentDirectoryLeases(server->files, o->share->root.get(), o->disk_path, exempt);
 }
 
 void closeDetachedOpen(ServerContext* server, Open& o) {

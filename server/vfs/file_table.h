@@ -78,7 +78,10 @@ class FileTable {
     OpenInfo info;
     uint8_t oplock = 0;  // RequestedOplockLevel; SMB2_OPLOCK_LEVEL_LEASE with `lease` set
     const smb2::LeaseContext* lease = nullptr;  // the "RqLs" context, when leasing applies
-    bool directory = false;                     // directories get neither oplocks nor leases
+    bool directory = false;  // directories get no oplock, and a lease only with directory_lease
+    // The connection negotiated SMB2_GLOBAL_CAP_DIRECTORY_LEASING and asked with a v2 lease: a
+    // directory may then hold read and handle caching, never write (MS-SMB2 3.3.5.9.11).
+    bool directory_lease = false;
     bool will_overwrite = false;  // FILE_OVERWRITE(_IF), FILE_SUPERSEDE of an existing file
     bool first_attempt = true;    // false when retried after STATUS_PENDING
   };
@@ -119,6 +122,22 @@ class FileTable {
   // of other leases is broken (MS-FSA 2.1.5.14.11). Returns true when an acknowledgment is awaited
   // (the caller may wait with waitBreakProgress).
   bool breakHandleCaching(const Key& k, uint64_t token);
+
+  // Directory leases (MS-SMB2 3.3.4.7; ParentLeaseKey of 2.2.13.2.10, 3.3.5.9.11). A change of
+  // an entry of a directory (create, delete, rename in or out, set-info, close after a write)
+  // breaks every lease of the directory to none, except the lease that the changing open's own
+  // lease names as its parent (same ClientGuid and LeaseKey == ParentLeaseKey). The change does
+  // not wait for the acknowledgments.
+  struct ParentLease {
+    bool set = false;
+    smb2::Guid client_guid{};
+    smb2::LeaseKey key{};
+  };
+  // The parent lease key that `token`'s open of `file` carries (set == false: none).
+  ParentLease parentLeaseOf(const Key& file, uint64_t token);
+  void breakDirectoryLeases(const Key& dir, const ParentLease& exempt);
+  // False while no directory holds a lease: the callers then skip finding the parent's key.
+  bool anyDirectoryLeases() const { return dir_leases_.load(std::memory_order_relaxed) > 0; }
 
   // A rename into directory `parent` is refused while an open of that directory has DELETE
   // access (STATUS_SHARING_VIOLATION) or it is being deleted (STATUS_DELETE_PENDING), as
@@ -191,11 +210,13 @@ class FileTable {
     smb2::LeaseKey key{};
     smb2::LeaseKey parent_key{};
     bool has_parent = false;
+    bool directory = false;  // a directory lease (counted in dir_leases_)
     uint16_t version = 1;
     uint16_t epoch = 0;
     Caching c;
   };
   std::atomic<int64_t> strong_oplocks_{0};
+  std::atomic<int64_t> dir_leases_{0};
   struct Entry {
     std::vector<OpenRef> opens;
     std::vector<LeaseRef> leases;

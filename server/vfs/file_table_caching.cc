@@ -127,8 +127,10 @@ void FileTable::grant(const Key& k, Entry& e, OpenRef& self, const OpenRequest& 
                       OpenGrant* out) {
   *out = OpenGrant{};
   const bool want_lease = req.lease && req.oplock == SMB2_OPLOCK_LEVEL_LEASE;
-  // Directories get no oplock, and no lease: SMB2_GLOBAL_CAP_DIRECTORY_LEASING is not offered.
-  if (req.directory) return;
+  // Directories get no oplock, and a lease only where directory leasing was negotiated.
+  if (req.directory && !(want_lease && req.directory_lease)) return;
+  // MS-SMB2 3.3.5.9.11: a directory lease caches reads and handles, never writes.
+  const uint32_t allowed = req.directory ? (kLeaseR | kLeaseH) : (kLeaseR | kLeaseH | kLeaseW);
   GrantLimits lim;
   lim.byte_range_locks = e.locks.lockCount() > 0 && !req.will_overwrite;
   for (const OpenRef& o : e.opens) {
@@ -152,7 +154,8 @@ void FileTable::grant(const Key& k, Entry& e, OpenRef& self, const OpenRequest& 
     return;
   }
   const LeaseContext& rq = *req.lease;
-  uint32_t g = grantLease(rq.state, lim);
+  const uint32_t requested = rq.state & allowed;
+  uint32_t g = grantLease(requested, lim);
   LeaseRef* l = findLease(e, self.info.client_guid, self.info.lease_key);
   if (!l) {
     LeaseRef n;
@@ -162,6 +165,8 @@ void FileTable::grant(const Key& k, Entry& e, OpenRef& self, const OpenRequest& 
     n.epoch = rq.epoch;
     n.has_parent = rq.version == 2 && (rq.flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET);
     if (n.has_parent) n.parent_key = rq.parent_key;
+    n.directory = req.directory;
+    if (n.directory) dir_leases_.fetch_add(1, std::memory_order_relaxed);
     e.leases.push_back(n);
     l = &e.leases.back();
     setState(l->c, g);
@@ -171,7 +176,7 @@ void FileTable::grant(const Key& k, Entry& e, OpenRef& self, const OpenRequest& 
   } else {
     // An existing lease is upgraded only to a strict superset that nothing else prevents.
     uint32_t have = l->c.state;
-    if ((have & rq.state) == have && g != have && g == validLeaseRequest(rq.state) &&
+    if ((have & requested) == have && g != have && g == validLeaseRequest(requested) &&
         !l->c.breaking) {
       setState(l->c, g);
       if (l->version == 2) ++l->epoch;
@@ -382,6 +387,39 @@ bool FileTable::breakHandleCaching(const Key& k, uint64_t token) {
   return wait;
 }
 
+FileTable::ParentLease FileTable::parentLeaseOf(const Key& file, uint64_t token) {
+  ParentLease p;
+  Shard& sh = shardOf(file);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(file);
+  if (it == sh.files.end()) return p;
+  for (const OpenRef& o : it->second.opens) {
+    if (o.info.token != token || !o.info.has_lease) continue;
+    const LeaseRef* l = findLease(it->second, o.info.client_guid, o.info.lease_key);
+    if (l && l->has_parent) {
+      p.set = true;
+      p.client_guid = l->client_guid;
+      p.key = l->parent_key;
+    }
+    break;
+  }
+  return p;
+}
+
+void FileTable::breakDirectoryLeases(const Key& dir, const ParentLease& exempt) {
+  if (!anyDirectoryLeases()) return;
+  Shard& sh = shardOf(dir);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  auto it = sh.files.find(dir);
+  if (it == sh.files.end()) return;
+  Entry& e = it->second;
+  for (LeaseRef& l : e.leases) {
+    if (!l.directory) continue;
+    if (exempt.set && l.client_guid == exempt.client_guid && l.key == exempt.key) continue;
+    sendBreak(dir, e, nullptr, &l, 0);
+  }
+}
+
 NtStatus FileTable::renameParentStatus(const Key& parent) {
   Shard& sh = shardOf(parent);
   std::lock_guard<std::mutex> lock(sh.mu);
@@ -402,6 +440,7 @@ void FileTable::dropLeaseIfUnused(Entry& e, const Guid& g, const LeaseKey& key) 
                         [&](const LeaseRef& r) { return r.client_guid == g && r.key == key; });
   if (l == e.leases.end()) return;
   setState(l->c, 0);
+  if (l->directory) dir_leases_.fetch_sub(1, std::memory_order_relaxed);
   e.leases.erase(l);
   std::lock_guard<std::mutex> lk(lease_mu_);
   lease_files_.erase({g, key});
