@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -31,6 +32,7 @@
 #include "server/core/smb_connection.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
+#include "server/smbdirect/rdma_start.h"
 #include "server/transport/tcp_worker.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/file_table.h"
@@ -479,13 +481,36 @@ void announce(const session::ServerContext& server,
   }
 }
 
-void startControlSocket(core::ControlSocket& control, session::ServerContext& server) {
+// SMB Direct on rdma-core ("smb direct", docs/smbdirect.md): listens where an RDMA device
+// exists; otherwise one line says why, and xsmbd serves TCP only. Connections are refused
+// until the SMB Direct transport takes them (issue 16): the handler is still empty.
+std::unique_ptr<smbdirect::SmbDirectService> startSmbDirect(const config::GlobalConfig& g,
+                                                            const std::vector<std::string>& hosts,
+                                                            smbdirect::RdmaCounters* counters) {
+  smbdirect::RdmaSettings s;
+  s.mode = g.smb_direct == config::SmbDirectMode::kYes    ? smbdirect::RdmaSettings::Mode::kYes
+           : g.smb_direct == config::SmbDirectMode::kAuto ? smbdirect::RdmaSettings::Mode::kAuto
+                                                          : smbdirect::RdmaSettings::Mode::kNo;
+  s.hosts = hosts;
+  s.port = g.smb_direct_port;
+  smbdirect::RdmaStart r = smbdirect::startSmbDirect(s, nullptr, counters);
+  if (r.log_line.empty()) return nullptr;
+  if (r.service || s.mode == smbdirect::RdmaSettings::Mode::kYes) {
+    XLOG(WARNING) << r.log_line;
+  } else {
+    XLOG(INFO) << r.log_line;
+  }
+  return std::move(r.service);
+}
+
+void startControlSocket(core::ControlSocket& control, session::ServerContext& server,
+                        std::function<std::string()> more) {
   const config::GlobalConfig& g = server.config.global;
   std::string path = g.control_socket;
   if (path.empty()) {
     path = (std::filesystem::path(g.smb_passwd_file).parent_path() / "xsmbd.sock").string();
   }
-  if (!path.empty() && control.start(path, &server)) {
+  if (!path.empty() && control.start(path, &server, std::move(more))) {
     XLOG(INFO) << "control socket " << path << " (xsmbctl status)";
   }
 }
@@ -549,10 +574,14 @@ int run() {
   int nio = absl::GetFlag(FLAGS_io_threads) > 0 ? absl::GetFlag(FLAGS_io_threads) : 2 * cpus;
   Loops loops;
   if (!startLoops(*server, addrs, nworkers, nio, &loops)) return 1;
+  smbdirect::RdmaCounters rdma_counters;
+  auto smb_direct = startSmbDirect(server->config.global, *hosts, &rdma_counters);
   core::ControlSocket control;
-  startControlSocket(control, *server);
+  startControlSocket(control, *server,
+                     [&rdma_counters] { return smbdirect::formatRdmaStatus(rdma_counters); });
   announce(*server, addrs, nworkers, nio, embedded);
   waitForShutdown(sigs, *server, loops);
+  smb_direct.reset();
   stopLoops(&loops);
   server->rpcd.reset();
   logStats(server->stats);

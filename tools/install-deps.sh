@@ -12,6 +12,9 @@ PACKAGES=(
   libxdp-dev bpftool xdp-tools  # BPF data plane: libxdp dispatcher, skeletons, inspection
   libkrb5-dev  # MIT GSSAPI (pkg-config krb5-gssapi) for the Kerberos acceptor
   libseccomp-dev  # xsmb-rpcd's syscall filter
+  # SMB Direct's rdma-core backend (librdmacm, libibverbs) and the user-space device drivers
+  # it loads at run time; without a device xsmbd serves TCP only (docs/smbdirect.md)
+  libibverbs-dev librdmacm-dev libibverbs1 librdmacm1 ibverbs-providers
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 attr
   iproute2  # ip (BPF tests' network namespaces), ss (socket options test), tc (benchmark)

@@ -68,6 +68,12 @@ struct ShareConfig {
 
 inline constexpr uint32_t kMaxBusyPollUsecs = 10000;  // "busy poll" upper bound
 
+// "smb direct" (xsmbd's; Samba has no SMB Direct parameter): no|off|false -> kNo (never
+// tried); auto -> kAuto; yes|on|true -> kYes. Both kAuto and kYes listen for SMB Direct
+// (MS-SMBD) where an RDMA device exists and fall back to TCP with one log line where none
+// does; kYes logs that as a warning, kAuto as a notice (docs/smbdirect.md).
+enum class SmbDirectMode { kNo, kAuto, kYes };
+
 struct GlobalConfig {
   std::string workgroup = "WORKGROUP";
   std::string netbios_name;  // default: upper-cased short hostname
@@ -142,6 +148,10 @@ struct GlobalConfig {
   // "smb3 directory leases" (Samba's name): offer SMB2_GLOBAL_CAP_DIRECTORY_LEASING on SMB 3.x
   // connections and grant read/handle leases on directories (MS-SMB2 2.2.4, 3.3.5.9.11).
   bool smb3_directory_leases = true;
+  SmbDirectMode smb_direct = SmbDirectMode::kNo;  // "smb direct"
+  // "smb direct port": the RDMA CM port SMB Direct listens on; 0 (also "auto") = by the
+  // devices' kind, 5445 for iWARP and 445 for InfiniBand/RoCE (MS-SMBD 2.1).
+  uint16_t smb_direct_port = 0;
 
   bool operator==(const GlobalConfig&) const = default;
 };

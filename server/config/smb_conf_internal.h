@@ -128,6 +128,8 @@ enum class Param {
   kRealm,
   kSmbDirect,  // every "smb direct ..." parameter (smb_conf_smbdirect.h)
   kSmb3DirectoryLeases,
+  kSmbDirectMode,  // "smb direct" itself (no | auto | yes)
+  kSmbDirectPort,
   // [global] and per share: in [global] both the global value and the default for shares.
   kServerSmbEncrypt,
   // Per share ([global] sets the default for every share).

@@ -61,6 +61,8 @@ const std::map<std::string, ParamInfo>& paramTable() {
         "kerberos keytab file");
     add("realm", Param::kRealm, Scope::kGlobal);
     add("smb3 directory leases", Param::kSmb3DirectoryLeases, Scope::kGlobal);
+    add("smb direct", Param::kSmbDirectMode, Scope::kGlobal);
+    add("smb direct port", Param::kSmbDirectPort, Scope::kGlobal);
     add("server smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare);
     add("smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare, "server smb encrypt");
     for (const char* name : smbDirectParamNames()) add(name, Param::kSmbDirect, Scope::kGlobal);
@@ -163,6 +165,31 @@ void algorithmList(const ParamInfo& info, const Assignment& a, std::vector<uint1
     return;
   }
   *list = std::move(out);
+}
+
+// "smb direct" (no / auto / yes and the boolean words) and "smb direct port" (0 or "auto" =
+// by device kind).
+void applySmbDirectSwitch(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
+                          ProblemList* problems) {
+  std::string k = normalizeKey(a.value);
+  if (info.param == Param::kSmbDirectPort) {
+    std::optional<uint64_t> n = k == "auto" ? std::optional<uint64_t>(0) : parseUnsigned(k, 65535);
+    if (!n) {
+      problems->error(a.line, absl::StrCat("invalid port \"", a.value,
+                                           "\" for \"smb direct port\" (0 or auto, 1 to 65535)"));
+    } else {
+      g->smb_direct_port = static_cast<uint16_t>(*n);
+    }
+    return;
+  }
+  if (k == "auto") {
+    g->smb_direct = SmbDirectMode::kAuto;
+  } else if (std::optional<bool> b = parseBool(a.value)) {
+    g->smb_direct = *b ? SmbDirectMode::kYes : SmbDirectMode::kNo;
+  } else {
+    problems->error(a.line, absl::StrCat("invalid value \"", a.value,
+                                         "\" for \"smb direct\" (use yes, no or auto)"));
+  }
 }
 
 }  // namespace
@@ -411,6 +438,10 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
       break;
     case Param::kSmb3DirectoryLeases:
       if (auto b = boolValue(info, a, problems)) g->smb3_directory_leases = *b;
+      break;
+    case Param::kSmbDirectMode:
+    case Param::kSmbDirectPort:
+      applySmbDirectSwitch(info, a, g, problems);
       break;
     default:
       break;

@@ -112,6 +112,10 @@ std::string renderConfig(const Config& config) {
   line("kerberos keytab file", g.kerberos_keytab_file);
   line("realm", g.realm);
   line("smb3 directory leases", boolWord(g.smb3_directory_leases));
+  line("smb direct", g.smb_direct == SmbDirectMode::kYes    ? "Yes"
+                     : g.smb_direct == SmbDirectMode::kAuto ? "auto"
+                                                            : "No");
+  line("smb direct port", std::to_string(g.smb_direct_port));
   for (const ShareConfig& s : config.shares) {
     absl::StrAppend(&out, "\n[", s.name, "]\n");
     line("path", s.path);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <future>
 #include <sstream>
+#include <utility>
 
 #include "common/base/log.h"
 #include "common/smb2/ntstatus.h"
@@ -52,7 +53,8 @@ std::string describe(const session::ConnState& c) {
 
 }  // namespace
 
-std::string buildStatusReport(session::ServerContext& server) {
+std::string buildStatusReport(session::ServerContext& server,
+                              const std::function<std::string()>& more) {
   std::ostringstream o;
   const auto& st = server.stats;
   o << "xsmbd status\n"
@@ -87,6 +89,7 @@ std::string buildStatusReport(session::ServerContext& server) {
   } else {
     o << "bpf: plain socket mode\n";
   }
+  if (more) o << more();
   return o.str();
 }
 
@@ -99,8 +102,10 @@ ControlSocket::~ControlSocket() {
   if (fd_) unlink(path_.c_str());
 }
 
-bool ControlSocket::start(const std::string& path, session::ServerContext* server) {
+bool ControlSocket::start(const std::string& path, session::ServerContext* server,
+                          std::function<std::string()> more) {
   server_ = server;
+  more_ = std::move(more);
   path_ = path;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -131,7 +136,7 @@ void ControlSocket::run() {
     if (fds[1].revents) return;
     UniqueFd c(accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!c) continue;
-    std::string report = buildStatusReport(*server_);
+    std::string report = buildStatusReport(*server_, more_);
     size_t off = 0;
     while (off < report.size()) {
       ssize_t n = send(c.get(), report.data() + off, report.size() - off, MSG_NOSIGNAL);

@@ -3,6 +3,7 @@
 // smbstatus — to whoever connects (xsmbctl status), then closes. Root-only (mode 0600).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -15,7 +16,10 @@ namespace xsmb::core {
 // Builds the report. Each connection describes itself on its own serialized request path
 // (ConnState::run_in_strand), so nothing is read while a request changes it; a connection that
 // does not answer within a second is listed as busy.
-std::string buildStatusReport(session::ServerContext& server);
+// `more`, when set, adds lines of parts this layer does not see (SMB Direct's state and
+// counters, which the daemon hands in).
+std::string buildStatusReport(session::ServerContext& server,
+                              const std::function<std::string()>& more = nullptr);
 
 class ControlSocket {
  public:
@@ -23,11 +27,13 @@ class ControlSocket {
   ~ControlSocket();
   // Binds `path` (replacing a stale socket file) and starts serving reports. Logs and returns
   // false on failure.
-  bool start(const std::string& path, session::ServerContext* server);
+  bool start(const std::string& path, session::ServerContext* server,
+             std::function<std::string()> more = nullptr);
 
  private:
   void run();
   session::ServerContext* server_ = nullptr;
+  std::function<std::string()> more_;
   std::string path_;
   UniqueFd fd_;
   UniqueFd stop_fd_;

@@ -413,6 +413,46 @@ TEST_F(SmbConfTest, KerberosKeytabAndRealm) {
   EXPECT_EQ(r.config.global.realm, "");
 }
 
+// SMB Direct: defaults, every word, the port, errors, and the rendered
+// values parsing back to the same configuration.
+TEST_F(SmbConfTest, SmbDirectModeAndPort) {
+  ParseResult r = parseSmbConf("[global]\n");
+  EXPECT_EQ(r.config.global.smb_direct, SmbDirectMode::kNo);
+  EXPECT_EQ(r.config.global.smb_direct_port, 0);
+  const std::pair<const char*, SmbDirectMode> words[] = {
+      {"yes", SmbDirectMode::kYes},   {"True", SmbDirectMode::kYes}, {"on", SmbDirectMode::kYes},
+      {"AUTO", SmbDirectMode::kAuto}, {"no", SmbDirectMode::kNo},    {"0", SmbDirectMode::kNo}};
+  for (const auto& [word, mode] : words) {
+    r = parseSmbConf(std::string("smb direct = ") + word + "\n");
+    ASSERT_THAT(r.problems, IsEmpty()) << word;
+    EXPECT_EQ(r.config.global.smb_direct, mode) << word;
+  }
+  r = parseSmbConf("smb_direct = auto\nSMB Direct Port = 5445\n");
+  ASSERT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_EQ(r.config.global.smb_direct_port, 5445);
+  std::string text = renderConfig(r.config);
+  EXPECT_THAT(text, HasSubstr("\tsmb direct = auto\n"));
+  EXPECT_THAT(text, HasSubstr("\tsmb direct port = 5445\n"));
+  ParseResult again = parseSmbConf(text);
+  EXPECT_EQ(again.config.global, r.config.global) << text;
+  r = parseSmbConf("smb direct port = auto\n");
+  EXPECT_EQ(r.config.global.smb_direct_port, 0);
+
+  const std::pair<const char*, const char*> errors[] = {
+      {"smb direct = sometimes\n", "invalid value \"sometimes\" for \"smb direct\""},
+      {"smb direct port = 65536\n", "invalid port \"65536\" for \"smb direct port\""},
+      {"smb direct port = rdma\n", "invalid port \"rdma\""},
+  };
+  for (const auto& [line, message] : errors) {
+    r = parseSmbConf(line);
+    ASSERT_EQ(r.problems.size(), 1u) << line;
+    EXPECT_THAT(r.problems[0].message, HasSubstr(message));
+    // The defaults stay.
+    EXPECT_EQ(r.config.global.smb_direct, SmbDirectMode::kNo) << line;
+    EXPECT_EQ(r.config.global.smb_direct_port, 0) << line;
+  }
+}
+
 // Each bad value yields exactly one problem on its own line and leaves the default in place.
 TEST_F(SmbConfTest, EncryptionParameterErrors) {
   struct Case {
