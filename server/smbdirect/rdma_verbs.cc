@@ -28,20 +28,6 @@ uint32_t atLeastOne(uint64_t v, int cap) {
   return static_cast<uint32_t>(std::max<uint64_t>(1, std::min(v, c)));
 }
 
-// The engine's Completion kind for an RDMA operation, where verbs.h has one (it gained
-// kRdmaRead / kRdmaWrite with the READ/WRITE channels); a kSend otherwise.
-template <typename K>
-constexpr K rdmaKind(bool read) {
-  if constexpr (requires {
-                  K::kRdmaRead;
-                  K::kRdmaWrite;
-                }) {
-    return read ? K::kRdmaRead : K::kRdmaWrite;
-  } else {
-    return K::kSend;
-  }
-}
-
 }  // namespace
 
 QueueSizes queueSizes(const smbd::Limits& limits, const ibv_device_attr& device,
@@ -75,9 +61,10 @@ bool decodeWrId(uint64_t id, WrKind* kind, uint32_t* slot) {
 Verbs::Completion toCompletion(const ibv_wc& wc, WrKind kind, uint64_t engine_wr_id) {
   using Kind = Verbs::Completion::Kind;
   Verbs::Completion c;
-  c.kind = kind == WrKind::kRecv   ? Kind::kRecv
-           : kind == WrKind::kSend ? Kind::kSend
-                                   : rdmaKind<Kind>(kind == WrKind::kRdmaRead);
+  c.kind = kind == WrKind::kRecv       ? Kind::kRecv
+           : kind == WrKind::kSend     ? Kind::kSend
+           : kind == WrKind::kRdmaRead ? Kind::kRdmaRead
+                                       : Kind::kRdmaWrite;
   c.wr_id = engine_wr_id;
   c.ok = wc.status == IBV_WC_SUCCESS;
   c.byte_len = c.ok && kind == WrKind::kRecv ? wc.byte_len : 0;
@@ -163,6 +150,7 @@ RdmaVerbs::~RdmaVerbs() {
 }
 
 bool RdmaVerbs::postRecv(uint64_t wr_id, std::span<uint8_t> buffer) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (disconnected_ || free_recv_.empty()) return false;
   uint32_t slot = free_recv_.back();
   ibv_sge sge{};
@@ -183,10 +171,12 @@ bool RdmaVerbs::postRecv(uint64_t wr_id, std::span<uint8_t> buffer) {
 }
 
 bool RdmaVerbs::postSend(uint64_t wr_id, ByteSpan message) {
+  std::lock_guard<std::mutex> lock(mu_);
   return postSendSlot(wr_id, message, false, 0);
 }
 
 bool RdmaVerbs::postSendInvalidate(uint64_t wr_id, ByteSpan message, uint32_t invalidate_token) {
+  std::lock_guard<std::mutex> lock(mu_);
   return postSendSlot(wr_id, message, send_invalidate_, invalidate_token);
 }
 
@@ -227,7 +217,7 @@ void RdmaVerbs::drainPendingSends() {
     if (!postSendNow(p.wr_id, p.message, p.invalidate, p.token)) {
       // The device refused a send the engine counts as posted: end the connection, so that
       // everything posted completes as flushed and the engine sees the failure.
-      disconnect();
+      disconnectLocked();
       return;
     }
     pending_sends_.pop_front();
@@ -245,6 +235,7 @@ const ibv_mr* RdmaVerbs::findRegistration(const uint8_t* p, size_t n) const {
 }
 
 uint32_t RdmaVerbs::registerMemory(std::span<uint8_t> memory) {
+  std::lock_guard<std::mutex> lock(mu_);
   ibv_mr* mr = ibv_reg_mr(pd_, memory.data(), memory.size(), kPoolAccess);
   if (!mr) {
     XLOG(WARNING) << "SMB Direct: ibv_reg_mr of " << memory.size()
@@ -256,6 +247,7 @@ uint32_t RdmaVerbs::registerMemory(std::span<uint8_t> memory) {
 }
 
 void RdmaVerbs::deregisterMemory(uint32_t token) {
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto it = registrations_.begin(); it != registrations_.end(); ++it) {
     if (it->second->rkey == token) {
       ibv_dereg_mr(it->second);
@@ -278,6 +270,7 @@ bool RdmaVerbs::postRdmaRead(uint64_t wr_id, std::span<uint8_t> local, uint64_t 
 
 bool RdmaVerbs::postRdma(WrKind kind, uint64_t wr_id, std::span<uint8_t> local,
                          uint64_t remote_offset, uint32_t remote_token) {
+  std::lock_guard<std::mutex> lock(mu_);
   const ibv_mr* mr = findRegistration(local.data(), local.size());
   if (disconnected_ || !mr || free_rdma_.empty() || local.size() > UINT32_MAX) return false;
   uint32_t slot = free_rdma_.back();
@@ -309,7 +302,7 @@ Verbs::Completion RdmaVerbs::complete(const ibv_wc& wc) {
   }
   if (slot >= slots) {  // not an id of ours: cannot happen unless the device misbehaves
     counters_->completion_errors.fetch_add(1, std::memory_order_relaxed);
-    disconnect();
+    disconnectLocked();
     return Completion{Completion::Kind::kSend, 0, false, 0};
   }
   Completion c;
@@ -355,11 +348,12 @@ Verbs::Completion RdmaVerbs::complete(const ibv_wc& wc) {
 }
 
 size_t RdmaVerbs::poll(std::span<Completion> out) {
+  std::lock_guard<std::mutex> lock(mu_);
   ibv_wc wcs[kMaxBatch];
   int want = static_cast<int>(std::min(out.size(), kMaxBatch));
   int n = want > 0 ? ibv_poll_cq(cq_, want, wcs) : 0;
   if (n < 0) {
-    disconnect();
+    disconnectLocked();
     return 0;
   }
   for (int i = 0; i < n; ++i) out[static_cast<size_t>(i)] = complete(wcs[i]);
@@ -369,6 +363,7 @@ size_t RdmaVerbs::poll(std::span<Completion> out) {
 int RdmaVerbs::completionFd() const { return channel_ ? channel_->fd : -1; }
 
 void RdmaVerbs::ackEvents() {
+  std::lock_guard<std::mutex> lock(mu_);
   ibv_cq* cq = nullptr;
   void* ctx = nullptr;
   while (ibv_get_cq_event(channel_, &cq, &ctx) == 0) {
@@ -395,6 +390,11 @@ rdma_conn_param RdmaVerbs::acceptParam(const rdma_conn_param& request) const {
 }
 
 void RdmaVerbs::disconnect() {
+  std::lock_guard<std::mutex> lock(mu_);
+  disconnectLocked();
+}
+
+void RdmaVerbs::disconnectLocked() {
   if (disconnected_ || !owns_id_) return;
   disconnected_ = true;
   rdma_disconnect(id_);

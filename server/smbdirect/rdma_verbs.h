@@ -14,8 +14,9 @@
 // room for (at most kMaxBatch per call), so one wake-up of the completion channel
 // (ibv_get_cq_event(3)) serves every completion that arrived meanwhile.
 //
-// Single-threaded like the engine: its transport loop calls everything but the destructor's
-// coordination with the listener thread (RdmaLink). Built only with rdma-core.
+// Thread-safe (one mutex): the SMB Direct worker's loop posts messages and polls, while READ
+// and WRITE handlers on pool threads register memory and post RDMA Reads and Writes
+// (smbd_worker.h). Built only with rdma-core.
 #pragma once
 
 #include <infiniband/verbs.h>
@@ -98,30 +99,29 @@ class RdmaVerbs : public Verbs {
   bool postSend(uint64_t wr_id, ByteSpan message) override;
   size_t poll(std::span<Completion> out) override;
 
-  // The additions of verbs.h for the transport loop and RDMA channels (declared here without
-  // `override` so that this file builds against verbs.h with and without them).
   // The completion channel's descriptor (readable when an event is due), and the
   // acknowledgement of what woke it: ibv_get_cq_event(3) until none, ibv_ack_cq_events(3),
   // ibv_req_notify_cq(3) re-armed. Poll after it: completions that came before re-arming
   // raise no event.
-  int completionFd() const;
-  void ackEvents();
+  int completionFd() const override;
+  void ackEvents() override;
   // ibv_reg_mr(3) with local write, remote read and remote write access: the rkey, which names
   // the memory to the peer (MS-SMBD 2.2.3.1 Buffer Descriptor V1 Token); 0 when refused.
-  uint32_t registerMemory(std::span<uint8_t> memory);
-  void deregisterMemory(uint32_t token);  // ibv_dereg_mr(3)
+  uint32_t registerMemory(std::span<uint8_t> memory) override;
+  void deregisterMemory(uint32_t token) override;  // ibv_dereg_mr(3)
   // IBV_WR_RDMA_WRITE of `local` (inside registered memory) to the peer's `remote_token` at
   // address `remote_offset`, and IBV_WR_RDMA_READ of local.size() bytes from there into
   // `local` (MS-SMBD 3.1.4.3 / 3.1.4.4, the descriptor's Offset and Token). False when `local`
   // is not registered here, no RDMA slot is free, or the device refused.
-  bool postRdmaWrite(uint64_t wr_id, ByteSpan local, uint64_t remote_offset, uint32_t remote_token);
+  bool postRdmaWrite(uint64_t wr_id, ByteSpan local, uint64_t remote_offset,
+                     uint32_t remote_token) override;
   bool postRdmaRead(uint64_t wr_id, std::span<uint8_t> local, uint64_t remote_offset,
-                    uint32_t remote_token);
+                    uint32_t remote_token) override;
   // IBV_WR_SEND_WITH_INV (MS-SMBD 3.1.4.2 / MS-SMB2 3.3.5.12, SMB2_CHANNEL_RDMA_V1_INVALIDATE):
   // the peer's registration `invalidate_token` ends as the message lands. A device without
   // IBV_DEVICE_MEM_MGT_EXTENSIONS sends plainly (the client then invalidates it itself).
-  bool postSendInvalidate(uint64_t wr_id, ByteSpan message, uint32_t invalidate_token);
-  void disconnect();  // rdma_disconnect(3), once
+  bool postSendInvalidate(uint64_t wr_id, ByteSpan message, uint32_t invalidate_token) override;
+  void disconnect() override;  // rdma_disconnect(3), once
 
   // The rdma_accept(3) parameters for the client's `request`: initiator_depth (RDMA Reads this
   // side issues, the data of WRITEs) at most what the client's responder_resources allow and
@@ -139,6 +139,7 @@ class RdmaVerbs : public Verbs {
   const ibv_mr* findRegistration(const uint8_t* p, size_t n) const;
   Completion complete(const ibv_wc& wc);
   void drainPendingSends();
+  void disconnectLocked();
 
   struct RecvSlot {
     uint64_t wr_id = 0;
@@ -158,6 +159,7 @@ class RdmaVerbs : public Verbs {
     uint32_t token;
   };
 
+  mutable std::mutex mu_;  // guards the state below but what setUp() fixes
   std::shared_ptr<RdmaLink> link_;
   rdma_cm_id* id_;
   smbd::Limits limits_;
