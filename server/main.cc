@@ -24,6 +24,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "common/base/log.h"
 #include "common/crypto/crypto.h"
 #include "server/config/smb_conf.h"
@@ -32,7 +33,9 @@
 #include "server/core/smb_connection.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
+#include "server/session/network_interfaces.h"
 #include "server/smbdirect/rdma_start.h"
+#include "server/smbdirect/smbd_worker.h"
 #include "server/transport/tcp_worker.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/file_table.h"
@@ -482,25 +485,84 @@ void announce(const session::ServerContext& server,
 }
 
 // SMB Direct on rdma-core ("smb direct", docs/smbdirect.md): listens where an RDMA device
-// exists; otherwise one line says why, and xsmbd serves TCP only. Connections are refused
-// until the SMB Direct transport takes them (issue 16): the handler is still empty.
-std::unique_ptr<smbdirect::SmbDirectService> startSmbDirect(const config::GlobalConfig& g,
-                                                            const std::vector<std::string>& hosts,
-                                                            smbdirect::RdmaCounters* counters) {
+// exists; otherwise one line says why, and xsmbd serves TCP only. Connected queue pairs go to
+// one SmbdWorker (its own event loop; requests run on the I/O pool as TCP's do), whose
+// acceptor creates the same SMB connections as TCP's.
+struct SmbDirect {
+  smbdirect::RdmaCounters counters;
+  smbdirect::SmbdOptions options;
+  std::unique_ptr<core::SmbAcceptor> acceptor;
+  std::unique_ptr<smbdirect::SmbdWorker> worker;
+  std::unique_ptr<smbdirect::SmbDirectService> service;  // the listener: stopped first
+  ~SmbDirect() {
+    service.reset();
+    if (worker) worker->stop();
+  }
+};
+
+// The network interfaces of the RDMA devices (/sys/class/infiniband/DEV/device/net/NAME),
+// which FSCTL_QUERY_NETWORK_INTERFACE_INFO then reports RDMA_CAPABLE.
+std::vector<std::string> rdmaNetdevs() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& dev : std::filesystem::directory_iterator("/sys/class/infiniband", ec)) {
+    std::error_code ec2;
+    for (const auto& net : std::filesystem::directory_iterator(dev.path() / "device/net", ec2)) {
+      names.push_back(net.path().filename().string());
+    }
+  }
+  return names;
+}
+
+void startSmbDirect(session::ServerContext& server, const std::vector<std::string>& hosts,
+                    vfs::IoPool* pool, uint32_t index, SmbDirect* out) {
+  const config::GlobalConfig& g = server.config.global;
   smbdirect::RdmaSettings s;
   s.mode = g.smb_direct == config::SmbDirectMode::kYes    ? smbdirect::RdmaSettings::Mode::kYes
            : g.smb_direct == config::SmbDirectMode::kAuto ? smbdirect::RdmaSettings::Mode::kAuto
                                                           : smbdirect::RdmaSettings::Mode::kNo;
   s.hosts = hosts;
   s.port = g.smb_direct_port;
-  smbdirect::RdmaStart r = smbdirect::startSmbDirect(s, nullptr, counters);
-  if (r.log_line.empty()) return nullptr;
+  out->options = smbdirect::smbdOptionsFrom(g.smbdirect);
+  s.limits = out->options.limits;
+  if (s.mode != smbdirect::RdmaSettings::Mode::kNo) {
+    out->acceptor = std::make_unique<core::SmbAcceptor>(&server, pool, index);
+    out->worker =
+        std::make_unique<smbdirect::SmbdWorker>(out->acceptor.get(), pool, &out->options, index);
+    out->worker->start([] { vfs::setOnEventLoopThread(); });
+  }
+  smbdirect::SmbdWorker* worker = out->worker.get();
+  auto handler = [worker](std::unique_ptr<smbdirect::Verbs>& verbs, const std::string& peer) {
+    worker->adopt(std::move(verbs), peer);
+    return true;
+  };
+  smbdirect::RdmaStart r = smbdirect::startSmbDirect(s, handler, &out->counters);
+  if (r.log_line.empty()) return;
   if (r.service || s.mode == smbdirect::RdmaSettings::Mode::kYes) {
     XLOG(WARNING) << r.log_line;
   } else {
     XLOG(INFO) << r.log_line;
   }
-  return std::move(r.service);
+  out->service = std::move(r.service);
+  if (out->service) {
+    session::setRdmaInterfaces(rdmaNetdevs());
+  } else if (out->worker) {
+    out->worker->stop();
+    out->worker.reset();
+  }
+}
+
+// The "smb direct" lines of the status report: the backend's counters, then the transport's.
+std::string smbDirectStatus(const SmbDirect& d) {
+  std::string out = smbdirect::formatRdmaStatus(d.counters);
+  if (d.worker) {
+    const smbdirect::SmbdStats& st = d.worker->stats();
+    out += absl::StrCat("smb direct transport: negotiated ", st.connections.load(),
+                        ", negotiate failures ", st.negotiate_failures.load(),
+                        ", protocol errors ", st.protocol_errors.load(), ", keepalives sent ",
+                        st.keepalives_sent.load(), "\n");
+  }
+  return out;
 }
 
 void startControlSocket(core::ControlSocket& control, session::ServerContext& server,
@@ -574,14 +636,14 @@ int run() {
   int nio = absl::GetFlag(FLAGS_io_threads) > 0 ? absl::GetFlag(FLAGS_io_threads) : 2 * cpus;
   Loops loops;
   if (!startLoops(*server, addrs, nworkers, nio, &loops)) return 1;
-  smbdirect::RdmaCounters rdma_counters;
-  auto smb_direct = startSmbDirect(server->config.global, *hosts, &rdma_counters);
+  SmbDirect smb_direct;
+  startSmbDirect(*server, *hosts, loops.pool.get(), static_cast<uint32_t>(nworkers), &smb_direct);
   core::ControlSocket control;
-  startControlSocket(control, *server,
-                     [&rdma_counters] { return smbdirect::formatRdmaStatus(rdma_counters); });
+  startControlSocket(control, *server, [&smb_direct] { return smbDirectStatus(smb_direct); });
   announce(*server, addrs, nworkers, nio, embedded);
   waitForShutdown(sigs, *server, loops);
-  smb_direct.reset();
+  smb_direct.service.reset();
+  if (smb_direct.worker) smb_direct.worker->stop();
   stopLoops(&loops);
   server->rpcd.reset();
   logStats(server->stats);

@@ -110,7 +110,7 @@ std::shared_ptr<transport::ConnectionCallbacks> SmbAcceptor::onAccept(
   state->rdma = conn->rdmaChannel();
   server_->registerConnection(state);
   const auto& g = server_->config.global;
-  if (server_->dataplane && g.bpf) {
+  if (server_->dataplane && g.bpf && socket_fd >= 0) {  // not SMB Direct (no socket)
     // Per-message policy and accounting in the kernel (sockhash verdict), only when asked.
     if (g.bpf_sockmap) server_->dataplane->addConnection(socket_fd);
     server_->dataplane->setWorkerLoad(loop_index_, ++connections_);
