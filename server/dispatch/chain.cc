@@ -267,8 +267,13 @@ NtStatus checkSignature(Chain& c, const Request& req, session::Session* s, Pendi
   const Bytes& key = h.command == SMB2_SESSION_SETUP ? s->signing_key
                      : c.route                       ? c.route->signing_key
                                                      : session::channelSigningKey(*s);
-  // A bound channel signs in its own connection's algorithm (session/channels.h).
-  const crypto::SigningAlgorithm alg = c.route ? c.route->signing_algorithm : s->signing_algorithm;
+  // A bound channel signs in its own connection's algorithm (session/channels.h); what is signed
+  // with Session.SigningKey, in the session's (the key of the session's first connection:
+  // smbtorture's smb2.session.bind_negative_smb3signCtoH*, HtoC* re-authenticate on a bound
+  // channel that negotiated another algorithm).
+  const crypto::SigningAlgorithm alg = c.route && h.command != SMB2_SESSION_SETUP
+                                           ? c.route->signing_algorithm
+                                           : s->signing_algorithm;
   NtStatus st = STATUS_SUCCESS;
   bool bad_signature = false;
   if (h.isSigned()) {
@@ -308,10 +313,12 @@ NtStatus checkRequest(Chain& c, Request& req, const CommandInfo* ci, session::Se
     st = STATUS_USER_SESSION_DELETED;
   }
   if (st == STATUS_SUCCESS) st = checkSignature(c, req, s, pr);
-  if (st == STATUS_SUCCESS && c.route && h.command == SMB2_SESSION_SETUP &&
-      (!h.isSigned() || isBindingRequest(req.msg))) {
-    st = STATUS_ACCESS_DENIED;  // a bound channel re-authenticates signed, and binds only once
-    pr->sign = false;
+  if (st == STATUS_SUCCESS && c.route && h.command == SMB2_SESSION_SETUP) {
+    // A bound channel neither binds again nor re-authenticates (Windows; smbtorture's
+    // smb2.session.bind_negative_*): STATUS_ACCESS_DENIED, signed when the request was, so
+    // that the client keeps the connection.
+    st = STATUS_ACCESS_DENIED;
+    if (!h.isSigned() || isBindingRequest(req.msg)) pr->sign = false;
   }
   if (st == STATUS_SUCCESS && req.multi_credit && req.charge < requiredCharge(h, req.msg)) {
     st = STATUS_INVALID_PARAMETER;  // MS-SMB2 3.3.5.2.5

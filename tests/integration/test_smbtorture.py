@@ -102,6 +102,8 @@ def run_torture(server, test, timeout=TEST_TIMEOUT):
            f"{USER}%{PASSWORD}", "-s", str(server.client_conf), "--use-kerberos=off",
            "--option=torture:progress=no", f"--basedir={basedir}",
            f"--maximum-runtime={timeout}", test]
+    if os.environ.get("XSMBD_TORTURE_DEBUG"):  # smbtorture's debug level, e.g. 10
+        cmd.insert(1, "-d" + os.environ["XSMBD_TORTURE_DEBUG"])
     t0 = time.monotonic()
     rc, out = harness.run(cmd, timeout=timeout + 30)
     seconds = time.monotonic() - t0
@@ -142,6 +144,9 @@ class SmbtortureTest(harness.ServerTestCase):
     def run_listed(self, name):
         empty_dir(self.share.path)
         verdict, seconds, out = run_torture(self.server, name)
+        if os.environ.get("XSMBD_TORTURE_DEBUG"):  # the whole output, for reading
+            with open(f"/tmp/smbtorture-{name}.log", "w") as f:
+                f.write(out)
         type(self).verdicts[name] = verdict
         sys.stderr.write(f"[smbtorture] {name}: {verdict} ({seconds:.1f} s)\n")
         self.assertEqual(verdict, "pass", f"smbtorture {name}: {verdict}\n{out[-6000:]}")
