@@ -252,6 +252,7 @@ void SmbdWorker::run() {
     runPosted();
     // Timers, and connections whose provider has no completion channel (polled each round).
     const auto now = Engine::Clock::now();
+    releaseHeld(now);
     std::vector<uint64_t> ids;
     for (auto& [id, c] : conns_) ids.push_back(id);
     for (uint64_t id : ids) {
@@ -283,6 +284,7 @@ int SmbdWorker::waitMillis() const {
   bool polled = false;
   for (const auto& [id, c] : conns_) {
     next = std::min(next, c->engine->nextTimer());
+    if (c->held) next = std::min(next, c->hold_until);
     polled |= c->verbs->completionFd() < 0;
   }
   if (polled) return 1;
@@ -351,6 +353,12 @@ void SmbdWorker::submitNext(Conn& c) {
 void SmbdWorker::applyReply(uint64_t id, transport::Reply r, uint32_t invalidate_token) {
   Conn* c = find(id);
   if (!c) return;
+  if (r.not_before > Engine::Clock::now()) {  // paced: releaseHeld() sends it
+    c->hold_until = std::exchange(r.not_before, {});
+    c->held = std::move(r);
+    c->held_invalidate = invalidate_token;
+    return;
+  }
   c->busy = false;
   if (r.max_message) c->max_message = r.max_message;
   sendOut(*c, std::move(r.out), invalidate_token);
@@ -361,6 +369,20 @@ void SmbdWorker::applyReply(uint64_t id, transport::Reply r, uint32_t invalidate
   if (!find(id)) return;
   submitNext(*c);
   service(*c);
+}
+
+void SmbdWorker::releaseHeld(Engine::Clock::time_point now) {
+  std::vector<uint64_t> due;
+  for (const auto& [id, c] : conns_) {
+    if (c->held && c->hold_until <= now) due.push_back(id);
+  }
+  for (uint64_t id : due) {
+    Conn* c = find(id);
+    if (!c || !c->held) continue;
+    transport::Reply r = std::move(*c->held);
+    c->held.reset();
+    applyReply(id, std::move(r), c->held_invalidate);
+  }
 }
 
 void SmbdWorker::sendOut(Conn& c, transport::OutMessage m, uint32_t invalidate_token) {

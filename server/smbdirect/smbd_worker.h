@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -84,6 +85,11 @@ class SmbdWorker {
     bool busy = false;  // a message or task of this connection is on the pool
     std::deque<Work> pending;
     bool closing = false;  // close once the engine has sent what is queued
+    // Pacing (Reply::not_before): a reply held back until `hold_until`; the connection's next
+    // message waits behind it (busy stays set), as its replies do over TCP.
+    std::optional<transport::Reply> held;
+    uint32_t held_invalidate = 0;
+    Engine::Clock::time_point hold_until{};
   };
 
   void run();
@@ -93,6 +99,7 @@ class SmbdWorker {
   void deliver(Conn& c);
   void submitNext(Conn& c);
   void applyReply(uint64_t id, transport::Reply r, uint32_t invalidate_token);
+  void releaseHeld(Engine::Clock::time_point now);  // the held replies whose time came
   void sendOut(Conn& c, transport::OutMessage m, uint32_t invalidate_token);
   void closeConn(uint64_t id, const std::string& why);
   Conn* find(uint64_t id);

@@ -7,6 +7,7 @@
 // (QUIC) is held to it by adding its factory (transport_factories.h) to kTransports.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -167,6 +168,31 @@ TYPED_TEST(ConformanceTest, ReplyCloseSendsThenCloses) {
   ASSERT_NE(conn, nullptr);
   ASSERT_TRUE(this->acceptor_.waitClosed(*conn));
   EXPECT_EQ(conn->processed(), std::vector<std::string>{"bye"});
+}
+
+// Pacing (Reply::not_before, the live limits of session/limits.h): a reply held back 1 s
+// leaves no earlier, the reply after it waits behind it, and another connection is answered
+// meanwhile.
+TYPED_TEST(ConformanceTest, HeldReplyWaitsAndKeepsTheOrder) {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kHold = std::chrono::seconds(1);
+  this->acceptor_.on_pool = [kHold](TestConn&, const std::string& s) {
+    Reply r = reply("re:" + s);
+    if (s == "slow") r.not_before = Clock::now() + kHold;
+    return r;
+  };
+  this->start();
+  auto paced = this->connect();
+  auto other = this->connect();
+  const auto start = Clock::now();
+  ASSERT_TRUE(paced->send("slow"));
+  ASSERT_TRUE(paced->send("next"));
+  ASSERT_TRUE(other->send("free"));
+  EXPECT_EQ(other->text(), "re:free");
+  EXPECT_LT(Clock::now() - start, kHold);  // not held behind the paced connection
+  EXPECT_EQ(paced->text(), "re:slow");
+  EXPECT_GE(Clock::now() - start, kHold);
+  EXPECT_EQ(paced->text(), "re:next");
 }
 
 // The peer goes away, idle or with a message on the pool: onClose once, on the loop; the
