@@ -21,6 +21,7 @@ PACKAGES=(
   # real SMB clients used by the integration tests
   smbclient samba-testsuite libfaketime
   samba-common-bin  # rpcclient (tests/integration/test_rpc.py)
+  iptables  # smbtorture cutting channels off, in a namespace of its own (test_smbtorture_netns.py)
   # throw-away MIT KDC and kinit for the Kerberos tests (tests/integration/krb5_harness.py)
   krb5-kdc krb5-admin-server krb5-user
 )

@@ -318,7 +318,9 @@ class Server:
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self, timeout=10.0):
-        self.port = free_port()
+        # XSMBD_TEST_PORT: a fixed port (in a network namespace of the test's own, e.g. 445
+        # for smbtorture tests that hard-code it).
+        self.port = int(os.environ.get("XSMBD_TEST_PORT") or 0) or free_port()
         self.conf_path.write_text(self.config_text())
         self._create_users()
         if self.kind == "xsmbd":

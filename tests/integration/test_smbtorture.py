@@ -102,6 +102,10 @@ def run_torture(server, test, timeout=TEST_TIMEOUT):
            f"{USER}%{PASSWORD}", "-s", str(server.client_conf), "--use-kerberos=off",
            "--option=torture:progress=no", f"--basedir={basedir}",
            f"--maximum-runtime={timeout}", test]
+    if os.environ.get("XSMBD_TORTURE_IPTABLES") == "1":
+        # Tests that block a channel do it with iptables (smbtorture's block.c); run them only in
+        # a network namespace of their own (test_smbtorture_netns.py).
+        cmd.insert(1, "--option=torture:use_iptables=yes")
     if os.environ.get("XSMBD_TORTURE_DEBUG"):  # smbtorture's debug level, e.g. 10
         cmd.insert(1, "-d" + os.environ["XSMBD_TORTURE_DEBUG"])
     t0 = time.monotonic()
