@@ -127,6 +127,9 @@ std::shared_ptr<transport::ConnectionCallbacks> SmbAcceptor::onAccept(
       return replyOf(*s, {});
     });
   };
+  state->set_unacked_timeout = [conn](std::chrono::milliseconds t) {
+    conn->setUnackedTimeout(t);
+  };
   server_->stats.connections_accepted++;
   *max_message = maxMessageSize(*state);
   return std::make_shared<SmbConnection>(this, std::move(conn), std::move(state));

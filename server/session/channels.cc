@@ -42,7 +42,8 @@ void installSession(ConnState& c, MovedSession& m) {
   c.sessions[id] = std::move(m.session);
   std::weak_ptr<ConnState> self = c.weak_from_this();
   for (auto& o : m.opens) {
-    if (o->token) c.server->files.setOwner(o->key, o->token, self, o->volatile_id);
+    // A break the old home sent and nobody acknowledged goes out again here (MS-SMB2 3.3.4.6).
+    if (o->token) c.server->files.setOwner(o->key, o->token, self, o->volatile_id, true);
     if (o->notify) {
       std::lock_guard<std::mutex> lock(o->notify->mu);
       o->notify->conn = self;
@@ -168,7 +169,17 @@ bool completeBinding(ConnState& conn, Session& s, ByteSpan channel_key) {
   s.bound_channel = true;
   s.state = Session::State::kValid;
   s.ntlm.reset();
-  return conn.server->addChannel(s.id, conn.weak_from_this());
+  if (!conn.server->addChannel(s.id, conn.weak_from_this())) return false;
+  // A channel that goes dark (its peer stops acknowledging) must end, so that the session's
+  // breaks move to a live channel (MS-SMB2 3.3.4.6/3.3.4.7; smbtorture's
+  // smb2.multichannel.oplocks.test2 cuts one off with iptables).
+  if (conn.set_unacked_timeout) conn.set_unacked_timeout(kChannelUnackedTimeout);
+  if (auto e = conn.server->lookupSession(s.id)) {
+    if (auto home = e->conn.lock(); home && home->set_unacked_timeout) {
+      home->set_unacked_timeout(kChannelUnackedTimeout);
+    }
+  }
+  return true;
 }
 
 void dropChannelEntries(ServerContext& server, uint64_t id, const ConnState* home) {

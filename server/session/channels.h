@@ -14,6 +14,7 @@
 // through a pointer kept across requests.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,6 +30,10 @@ namespace xsmb::session {
 // smb2.multichannel.generic.num_channels expects): one more binding fails with
 // STATUS_INSUFFICIENT_RESOURCES.
 constexpr size_t kMaxChannels = 32;
+// How long a channel of a multichannel session may leave data unacknowledged before it is
+// closed (transport::Connection::setUnackedTimeout): a break sent on a channel that went dark
+// is sent again on a live one after about this long.
+constexpr std::chrono::milliseconds kChannelUnackedTimeout{5000};
 
 // Channel.SigningKey of `s` on the connection holding this entry (MS-SMB2 3.3.5.5.3): the
 // channel's own key when it was bound, else Session.SigningKey (the first channel's key).

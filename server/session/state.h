@@ -242,6 +242,10 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // Runs `task` on this connection's serialized request path (after the request in progress).
   // Callable from any thread; set by the layer that owns the connection (server/core).
   std::function<void(std::function<void(ConnState&)>)> run_in_strand;
+  // transport::Connection::setUnackedTimeout of this connection (multichannel: a channel whose
+  // peer stops acknowledging is closed, and its session moves to a live channel). Callable
+  // from any thread; may be empty.
+  std::function<void(std::chrono::milliseconds)> set_unacked_timeout;
 
   ServerContext* server;
   std::string peer;     // "ip:port" for logs

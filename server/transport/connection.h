@@ -72,6 +72,12 @@ class Connection {
   // The RDMA channel of an SMB Direct connection (READ/WRITE with SMB2_CHANNEL_RDMA_V1*,
   // common/smbd/rdma_channel.h); nullptr on a transport without one (TCP, QUIC).
   virtual std::shared_ptr<smbd::RdmaChannel> rdmaChannel() { return nullptr; }
+  // Gives up on the peer once data it was sent stays unacknowledged for `timeout` (TCP:
+  // TCP_USER_TIMEOUT, tcp(7)); the connection then closes as if the peer had gone. Used for
+  // the channels of a multichannel session, so that a channel that went dark is noticed and
+  // its session's breaks move to a live one. A transport with its own liveness checks (SMB
+  // Direct's keep-alive) ignores it.
+  virtual void setUnackedTimeout(std::chrono::milliseconds /*timeout*/) {}
 };
 
 // The protocol layer's side of one connection.

@@ -1,6 +1,8 @@
 #include "server/transport/tcp_worker.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -86,6 +88,12 @@ class Worker::TcpConnection : public Connection {
   }
   void close() override { worker_->post({id_, Reply{{}, /*close=*/true}, true, nullptr}); }
   bool sendsFileByReference() const override { return true; }
+  void setUnackedTimeout(std::chrono::milliseconds timeout) override {
+    const auto ms = static_cast<unsigned>(timeout.count());
+    worker_->post({id_, {}, false, nullptr, [ms](int fd) {
+                     (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+                   }});
+  }
 
  private:
   Worker* worker_;
@@ -613,6 +621,10 @@ void Worker::drainCompletions() {
     auto it = conns_.find(d.conn_id);
     if (it == conns_.end()) continue;  // closed while its work ran
     Conn& c = *it->second;
+    if (d.on_socket) {
+      d.on_socket(c.fd);
+      continue;
+    }
     if (d.task) {
       // After the work in progress and the tasks posted before it, before the messages waiting
       // (Connection::runInStrand): tasks run in the order they were posted.

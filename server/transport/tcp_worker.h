@@ -108,6 +108,7 @@ class Worker {
     Reply reply;
     bool unsolicited = false;     // not the answer to the connection's running work
     std::function<Reply()> task;  // to queue on the connection's strand
+    std::function<void(int fd)> on_socket;  // to run on the loop with the connection's socket
   };
   void post(Completion c);
   // `m` with its NetBIOS session header.

@@ -186,7 +186,7 @@ bool FileTable::hasOtherOpens(const Key& k, uint64_t token) {
 }
 
 bool FileTable::setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> owner,
-                         uint64_t volatile_id) {
+                         uint64_t volatile_id, bool resend_break) {
   Shard& sh = shardOf(k);
   std::lock_guard<std::mutex> lock(sh.mu);
   auto it = sh.files.find(k);
@@ -196,8 +196,13 @@ bool FileTable::setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> 
     r.info.owner = std::move(owner);
     r.info.volatile_id = volatile_id;
     if (r.info.has_lease) {
-      const LeaseRef* l = findLease(it->second, r.info.client_guid, r.info.lease_key);
-      return l && l->c.breaking;
+      LeaseRef* l = findLease(it->second, r.info.client_guid, r.info.lease_key);
+      if (!l || !l->c.breaking) return false;
+      if (resend_break) notifyHolder(it->second, nullptr, l, l->c.state, l->c.breaking_to, true);
+      return true;
+    }
+    if (r.oplock.breaking && resend_break) {
+      notifyHolder(it->second, &r, nullptr, r.oplock.state, r.oplock.breaking_to, true);
     }
     return r.oplock.breaking;
   }

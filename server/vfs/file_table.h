@@ -162,8 +162,11 @@ class FileTable {
   // Names a new owner of open `token`, known there as `volatile_id`: a durable open moving to
   // the server's table of disconnected opens, or back to a connection that reclaimed it
   // (MS-SMB2 3.3.7.1, 3.3.5.9.7). Breaks go to the new owner from now on. Returns true when a
-  // break of the open is waiting for its acknowledgment.
-  bool setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> owner, uint64_t volatile_id);
+  // break of the open is waiting for its acknowledgment; with `resend_break`, that break's
+  // notification is sent again, to the new owner (a multichannel session moving to another
+  // channel: the first notification may have been lost with the old one).
+  bool setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> owner, uint64_t volatile_id,
+                bool resend_break = false);
   // The oplock (SMB2_OPLOCK_LEVEL_*) open `token` holds now; NONE when unknown.
   uint8_t oplockLevel(const Key& k, uint64_t token);
   // The lease open `token` belongs to, as a CREATE response's "RqLs" context states it now
