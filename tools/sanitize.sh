@@ -8,6 +8,8 @@
 #                              the 16-connection lock stress test, the smbclient test
 #   tools/sanitize.sh full     also the rpcclient test and the listed smbtorture tests
 #                              (tests/smbtorture/passing.txt): on demand, much longer
+#   tools/sanitize.sh server   only the daemons (xsmbd, xsmb-rpcd, xsmbctl) instrumented, then
+#                              the lock stress and smbclient tests: the part CI can afford
 #   JOBS=N (default 2), BUILD_DIR (default build-asan)
 # Each stage prints its wall time ("== sanitize: <stage> took N s").
 set -euo pipefail
@@ -40,9 +42,13 @@ fi
 stage configure cmake -S . -B "${BUILD_DIR}" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ "${launcher[@]}" \
   -DXSMBD_SANITIZE=address,undefined -DXSMB_BUILD_TESTS=ON -DXSMB_BUILD_FUZZ=ON
-stage build ninja -C "${BUILD_DIR}" -j"${JOBS}"
-stage unit ctest_run -L '^unit$'
-stage fuzz-replay ctest_run -L '^fuzz-replay$'
+if [[ "${TIER}" == server ]]; then
+  stage build ninja -C "${BUILD_DIR}" -j"${JOBS}" xsmbd xsmb-rpcd xsmbctl
+else
+  stage build ninja -C "${BUILD_DIR}" -j"${JOBS}"
+  stage unit ctest_run -L '^unit$'
+  stage fuzz-replay ctest_run -L '^fuzz-replay$'
+fi
 stage lock-stress ctest_run -R '^integration_lock_stress$'
 stage smbclient ctest_run -R '^integration_smbclient$'
 if [[ "${TIER}" == full ]]; then
