@@ -42,6 +42,10 @@ PASSING = harness.REPO_ROOT / "tests" / "smbtorture" / "passing.txt"
 CONFORMANCE = harness.REPO_ROOT / "tests" / "smbtorture" / "ksmbd-ci-188.txt"
 USER = "xsmbtest"
 PASSWORD = "Tort-ure-123"
+# A second account for tests that need two users (torture:user2name, e.g.
+# smb2.session.bind_different_user).
+USER2 = "xsmbtest2"
+PASSWORD2 = "Tort-ure-456"
 # Deliberately no `create mask`: with `create mask = 0666` smbd fails smb2.connect and
 # smb2.rename.simple_nodelete with NT_STATUS_ACCESS_DENIED (it stores DOS attributes in mode
 # bits, and the mask strips them from the files the tests reopen).
@@ -78,6 +82,7 @@ def make_server():
     server = harness.Server()
     share = server.add_share("share", SHARE_OPTIONS)
     server.add_user(USER, PASSWORD)
+    server.add_user(USER2, PASSWORD2)
     return server, share
 
 
@@ -101,6 +106,7 @@ def run_torture(server, test, timeout=TEST_TIMEOUT):
     cmd = ["smbtorture", server.unc("share"), "-p", str(server.port), "-U",
            f"{USER}%{PASSWORD}", "-s", str(server.client_conf), "--use-kerberos=off",
            "--option=torture:progress=no", f"--basedir={basedir}",
+           f"--option=torture:user2name={USER2}", f"--option=torture:user2password={PASSWORD2}",
            f"--maximum-runtime={timeout}", test]
     if os.environ.get("XSMBD_TORTURE_IPTABLES") == "1":
         # Tests that block a channel do it with iptables (smbtorture's block.c); run them only in
@@ -133,6 +139,7 @@ class SmbtortureTest(harness.ServerTestCase):
     def configure(cls, server):
         cls.share = server.add_share("share", SHARE_OPTIONS)
         server.add_user(USER, PASSWORD)
+        server.add_user(USER2, PASSWORD2)
 
     verdicts = {}  # name -> verdict, for the summary printed when the class ends
 
