@@ -64,7 +64,11 @@ class DispatchAcceptor : public transport::Acceptor {
       r.out.bytes = dispatch::processMessage(*state, msg.span());
       return r;
     }
-    void onClose() override { state.reset(); }
+    // The state stays until the worker drops these callbacks: a message of the connection may
+    // still be on the pool when the connection closes (transport::ConnectionCallbacks), and
+    // resetting it here freed it under that message (AddressSanitizer: heap-use-after-free in
+    // finishResponse).
+    void onClose() override {}
     std::shared_ptr<session::ConnState> state;
   };
   std::shared_ptr<transport::ConnectionCallbacks> onAccept(
