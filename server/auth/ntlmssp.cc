@@ -258,9 +258,11 @@ absl::StatusOr<NtlmResult> NtlmServer::authenticate(ByteSpan authenticate_messag
   uint8_t hi_resp_type = blob.u8();
   blob.skip(2 + 4 + 8 + 8 + 4);
   ByteSpan av_pairs = blob.bytes(blob.remaining());
-  if (!blob.ok() || resp_type != 1 || hi_resp_type != 1) return malformed("bad NTLMv2 blob");
   std::optional<uint32_t> msv_flags = avFlags(av_pairs);
-  if (!msv_flags) return malformed("bad AV_PAIR list in NTLMv2 response");
+  if (!blob.ok() || resp_type != 1 || hi_resp_type != 1 || !msv_flags) {
+    result.outcome = NtlmOutcome::kMalformedResponse;
+    return result;
+  }
 
   std::optional<crypto::Key16> nt_hash = lookup(*user, *domain);
   if (!nt_hash) {

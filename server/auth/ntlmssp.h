@@ -28,7 +28,11 @@ struct NtlmServerConfig {
   std::string dns_domain;      // MsvAvDnsDomainName
 };
 
-enum class NtlmOutcome { kAuthenticated, kAnonymous, kNoSuchUser, kWrongPassword };
+// kMalformedResponse: the NTLMv2_CLIENT_CHALLENGE after NTProofStr (MS-NLMP 2.2.2.7) does not
+// parse (its type bytes, or an AV_PAIR list that overruns or lacks MsvAvEOL); Windows answers
+// STATUS_INVALID_PARAMETER rather than STATUS_LOGON_FAILURE (smbtorture's
+// smb2.session.ntlmssp_bug14932, a NetApp diagnostic tool's response).
+enum class NtlmOutcome { kAuthenticated, kAnonymous, kNoSuchUser, kWrongPassword, kMalformedResponse };
 
 struct NtlmResult {
   NtlmOutcome outcome;

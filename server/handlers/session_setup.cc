@@ -319,6 +319,9 @@ NtStatus mapNtlmOutcome(RequestContext& ctx, const auth::NtlmResult& result, boo
       if (map == config::MapToGuest::kNever) return STATUS_LOGON_FAILURE;
       *guest = true;
       break;
+    case auth::NtlmOutcome::kMalformedResponse:
+      XLOG(INFO) << conn.peer << ": malformed NTLMv2 response from " << result.user;
+      return STATUS_INVALID_PARAMETER;
     case auth::NtlmOutcome::kWrongPassword:
       XLOG(INFO) << conn.peer << ": wrong password for " << result.user;
       if (map != config::MapToGuest::kBadPassword) return STATUS_LOGON_FAILURE;

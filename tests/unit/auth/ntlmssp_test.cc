@@ -319,6 +319,23 @@ TEST(NtlmServer, MicFlaggedButNoRoomIsMalformed) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// An NTLMv2_CLIENT_CHALLENGE whose AV_PAIR list overruns the response (the one smbtorture's
+// smb2.session.ntlmssp_bug14932 sends) is reported as such, before any password check.
+TEST(NtlmServer, MalformedClientChallengeIsReported) {
+  NtlmServer server = fixedServer();
+  ASSERT_TRUE(server.negotiate(negotiateMessage(kChallengeFlags)).ok());
+  AuthParts p = vectorAuth(fromHex("0101000000000000 3f3f3f3f3f3f3f3f b8823af1b3dd0815 00000000"
+                                   "11a20881 5038"));
+  auto result = server.authenticate(authenticateMessage(p), passwordLookup("Password"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outcome, NtlmOutcome::kMalformedResponse);
+  NtlmServer fresh = fixedServer();
+  ASSERT_TRUE(fresh.negotiate(negotiateMessage(kChallengeFlags)).ok());
+  auto good = fresh.authenticate(authenticateMessage(vectorAuth(kTemp)), passwordLookup("Password"));
+  ASSERT_TRUE(good.ok());
+  EXPECT_NE(good->outcome, NtlmOutcome::kMalformedResponse);
+}
+
 TEST(NtlmServer, MalformedInputs) {
   NtlmServer server = fixedServer();
   EXPECT_FALSE(server.negotiate({}).ok());
