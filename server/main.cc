@@ -343,6 +343,9 @@ bool startLoops(session::ServerContext& server, const std::vector<transport::Lis
   loops->tcp.max_connections = g.max_connections;
   loops->tcp.socket_options = g.socket_options;
   loops->tcp.use_rcvlowat = !g.bpf_sockmap;
+  loops->tcp.setup_timeout_secs = g.hardening.session_setup_timeout_secs;
+  loops->tcp.max_pending_bytes = g.hardening.max_pending_request_bytes;
+  loops->tcp.max_unsent_bytes = g.hardening.max_unsent_reply_bytes;
   for (int i = 0; i < nworkers; ++i) {
     auto index = static_cast<uint32_t>(i);
     auto a = std::make_unique<core::SmbAcceptor>(&server, loops->pool.get(), index);

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "bpf/include/xsmb_abi.h"
+#include "server/config/smb_conf_hardening.h"
 #include "server/config/smb_conf_smbdirect.h"
 
 namespace xsmb::config {
@@ -98,7 +99,9 @@ struct GlobalConfig {
   SigningPolicy server_signing = SigningPolicy::kAuto;
   MapToGuest map_to_guest = MapToGuest::kNever;
   std::string guest_account = "nobody";
-  uint32_t max_connections = 0;  // 0 = unlimited
+  // "max connections": TCP connections of all clients together, 0 = unlimited. The default
+  // bounds what idle connections can hold (docs/hardening.md).
+  uint32_t max_connections = 4096;
   // "busy poll": microseconds an event loop keeps polling its sockets (epoll_wait with no
   // timeout) after its last event before it sleeps, 0 to 10,000 (0 = always sleep). A client
   // whose next request arrives within the window then need not wake the loop: on a loaded
@@ -152,6 +155,7 @@ struct GlobalConfig {
   // "smb direct port": the RDMA CM port SMB Direct listens on; 0 (also "auto") = by the
   // devices' kind, 5445 for iWARP and 445 for InfiniBand/RoCE (MS-SMBD 2.1).
   uint16_t smb_direct_port = 0;
+  HardeningConfig hardening;  // limits under abuse, "restrict anonymous" (smb_conf_hardening.h)
 
   bool operator==(const GlobalConfig&) const = default;
 };

@@ -130,6 +130,7 @@ enum class Param {
   kSmb3DirectoryLeases,
   kSmbDirectMode,  // "smb direct" itself (no | auto | yes)
   kSmbDirectPort,
+  kHardening,  // limits under abuse, "restrict anonymous" (smb_conf_hardening.h)
   // [global] and per share: in [global] both the global value and the default for shares.
   kServerSmbEncrypt,
   // Per share ([global] sets the default for every share).

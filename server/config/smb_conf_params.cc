@@ -66,6 +66,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("server smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare);
     add("smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare, "server smb encrypt");
     for (const char* name : smbDirectParamNames()) add(name, Param::kSmbDirect, Scope::kGlobal);
+    for (const char* name : hardeningParamNames()) add(name, Param::kHardening, Scope::kGlobal);
 
     add("path", Param::kPath, Scope::kShare);
     add("directory", Param::kPath, Scope::kShare, "path");
@@ -207,6 +208,11 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
     case Param::kSmbDirect: {
       std::string error;
       if (!applySmbDirect(info.canonical, v, &g->smbdirect, &error)) problems->error(a.line, error);
+      break;
+    }
+    case Param::kHardening: {
+      std::string error;
+      if (!applyHardening(info.canonical, v, &g->hardening, &error)) problems->error(a.line, error);
       break;
     }
     case Param::kWorkgroup:

@@ -38,6 +38,10 @@ transport::Reply replyOf(session::ConnState& state, Bytes message, vfs::FileSegm
       {std::move(message), std::move(file)}, state.disconnect, maxMessageSize(state)};
   // Live limits: what was just processed leaves no earlier than the pacing allows.
   r.not_before = std::exchange(state.hold_until, {});
+  // "session setup timeout": the transport stops timing a connection once it has a session.
+  r.established = std::any_of(state.sessions.begin(), state.sessions.end(), [](const auto& s) {
+    return s.second->state == session::Session::State::kValid;
+  });
   return r;
 }
 

@@ -578,6 +578,7 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   XLOG(DEBUG) << "CREATE '" << req.name << "' access 0x" << std::hex << req.desired_access
               << " attrs 0x" << req.file_attributes << " share 0x" << req.share_access << " disp "
               << req.create_disposition << " options 0x" << req.create_options << std::dec;
+  if (NtStatus st = session::admitOpen(*ctx.conn, ctx.session->id); st != STATUS_SUCCESS) return st;
   session::TreeConnect& tree = *ctx.tree;
   if (tree.ipc) return openPipe(ctx, req, out);
   DurableContexts durable;  // a reconnect or a replay is answered at once

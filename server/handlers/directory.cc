@@ -229,6 +229,7 @@ NtStatus handleChangeNotify(RequestContext& ctx, ResponseBody& body) {
     return status;
   }
   if (!mayGoAsync(ctx)) return STATUS_INTERNAL_ERROR;
+  if (NtStatus st = session::admitAsync(*ctx.conn); st != STATUS_SUCCESS) return st;
   auto op = ctx.conn->beginAsync(ctx.async_reply, ctx.tree ? ctx.tree->id : 0, o->volatile_id);
   std::weak_ptr<session::NotifyState> weak = o->notify;
   op->withdraw = [weak, id = op->reply.async_id](session::AsyncEnd why) {

@@ -70,6 +70,7 @@ NtStatus lockOrWait(RequestContext& ctx, const session::Open& o, const vfs::Lock
     if (st == STATUS_SUCCESS) out = LockResponse{};
     return st == STATUS_LOCK_NOT_GRANTED ? STATUS_INTERNAL_ERROR : st;
   }
+  if (NtStatus st = session::admitAsync(*ctx.conn); st != STATUS_SUCCESS) return st;
   auto op = ctx.conn->beginAsync(ctx.async_reply, ctx.tree ? ctx.tree->id : 0, o.volatile_id);
   const uint64_t id = op->reply.async_id;
   op->withdraw = [files, key = o.key, token = o.token, id](session::AsyncEnd why) {

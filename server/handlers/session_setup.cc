@@ -233,6 +233,7 @@ NtStatus findOrCreateSession(RequestContext& ctx, session::Session** s, bool* re
   session::ConnState& conn = *ctx.conn;
   session::ServerContext& server = *ctx.server;
   if (ctx.header->session_id == 0) {
+    if (NtStatus st = session::admitSession(conn); st != STATUS_SUCCESS) return st;
     auto ns = std::make_unique<session::Session>();
     // Session ids are unique per server; the low bits count, the high bits vary per start.
     ns->id = (server.next_session_id.fetch_add(1) & 0xFFFFFFFFULL) |

@@ -30,6 +30,7 @@
 #include "server/session/credits.h"
 #include "server/session/durable.h"
 #include "server/session/limits.h"
+#include "server/session/resource_limits.h"
 #include "server/vfs/fd.h"
 #include "server/vfs/file_table.h"
 #include "server/vfs/identity.h"
@@ -168,6 +169,7 @@ struct Open {
   // A named data stream (MS-FSCC 2.1.5.3): `fd` is then its data (a memfd) and the file's own
   // descriptor, for metadata, is metaFd(). Null for the file itself.
   std::shared_ptr<vfs::OpenStream> stream;
+  OpenFileCount counted;  // the opens of the process, for the open-file budget
   int metaFd() const { return stream ? stream->baseFd() : fd.get(); }
   std::shared_ptr<vfs::UniqueFd> sharedFd() {
     if (!io_fd) io_fd = std::make_shared<vfs::UniqueFd>(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));

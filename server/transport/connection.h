@@ -45,6 +45,9 @@ struct Reply {
   // Pacing (live limits): nothing more is sent on the connection before this time; `out` and
   // what follows it wait, in order. The epoch (default): send at once.
   std::chrono::steady_clock::time_point not_before{};
+  // The connection has an authenticated session (its setup is over): the transport stops
+  // timing it for "session setup timeout".
+  bool established = false;
 };
 
 enum class TransportKind { kTcp, kRdma, kQuic };

@@ -36,8 +36,6 @@ constexpr size_t kLowatMin = 64 * 1024;
 constexpr size_t kWriteRequestFixedSize = 48;  // MS-SMB2 2.2.21, up to Buffer
 constexpr size_t kLargeStreamHeadRead =
     kNetBiosHeaderSize + smb2::kHeaderSize + kWriteRequestFixedSize;
-// A connection with this many complete messages waiting is not read until they drain.
-constexpr size_t kMaxPending = 64;
 constexpr uint64_t kListenerTag = 1ULL << 63;
 constexpr uint64_t kEventFdTag = (1ULL << 63) - 1;
 constexpr uint64_t kWatchTagBase = (1ULL << 62);  // watch(): kWatchTagBase + fd
@@ -274,6 +272,7 @@ void Worker::run() {
     }
     flushMarked();
     releaseHeld();
+    expireSetups();
     if (drain_ && !draining_) closeListeners();
     if (draining_) closeIdle();
   }
@@ -330,6 +329,10 @@ void Worker::acceptOn(int lfd) {
     ev.data.u64 = c->id;
     epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
     c->last_active = std::chrono::steady_clock::now();
+    if (options_->setup_timeout_secs) {
+      setup_deadlines_.emplace_back(
+          c->last_active + std::chrono::seconds(options_->setup_timeout_secs), c->id);
+    }
     XLOG(INFO) << "connection from " << c->peer;
     conns_[c->id] = std::move(c);
   }
@@ -525,27 +528,18 @@ bool Worker::consume(Conn& c, const uint8_t* data, size_t n) {
 
 bool Worker::deliver(Conn& c, Message msg) {
   if (msg.empty()) return true;  // an empty session message carries nothing to answer
-  if (!c.busy && c.pending.empty() && !c.close_after_write) {
+  if (!c.busy && c.pending.empty() && !c.close_after_write && !unsentFull(c)) {
     Reply r;
     if (c.cb->onMessageInline(msg, &r)) {
       // Replies to everything this read brought in go out together (onReadable flushes).
       return applyReply(c, std::move(r));
     }
   }
+  c.pending_bytes += msg.size;
   c.pending.push_back(Work{std::move(msg), nullptr});
-  if (c.pending.size() >= kMaxPending && c.reading) {
-    c.reading = false;
-    updateEvents(c);
-  }
+  updateReading(c);
   if (!c.busy) submitNext(c);
   return true;
-}
-
-Worker::OutFrame Worker::frameOf(OutMessage m) {
-  OutFrame f{{}, std::move(m.bytes), std::move(m.file)};
-  // MS-SMB2 2.1: the NetBIOS length counts the file data that follows the message.
-  writeFrameHeader(static_cast<uint32_t>(f.bytes.size() + f.file.length), f.head);
-  return f;
 }
 
 bool Worker::applyReply(Conn& c, Reply r) {
@@ -555,10 +549,12 @@ bool Worker::applyReply(Conn& c, Reply r) {
     held_.emplace_back(r.not_before, c.id);
   }
   if (r.max_message) c.max_frame = r.max_message;
-  if (!r.out.bytes.empty()) c.wq.push_back(frameOf(std::move(r.out)));
+  if (r.established) c.established = true;
+  if (!r.out.bytes.empty()) enqueue(c, frameOf(std::move(r.out)));
   if (r.close) {
     c.close_after_write = true;
     c.pending.clear();
+    c.pending_bytes = 0;
     uint64_t id = c.id;
     flush(c);  // closes the connection once written
     return conns_.count(id) > 0;
@@ -569,37 +565,16 @@ bool Worker::applyReply(Conn& c, Reply r) {
 
 void Worker::submitNext(Conn& c) {
   if (c.pending.empty() || c.close_after_write) return;
+  // A client that does not read its replies gets no more processed (strand tasks still run).
+  if (!c.pending.front().task && unsentFull(c)) return;
   c.busy = true;
   Work work = std::move(c.pending.front());
   c.pending.pop_front();
+  c.pending_bytes -= work.msg.size;
   pool_->submit([this, cb = c.cb, id = c.id, work = std::move(work)]() mutable {
     Reply r = work.task ? work.task() : cb->onMessage(work.msg);
     post({id, std::move(r), false, nullptr});
   });
-}
-
-void Worker::sendUnsolicited(uint64_t id, OutMessage m) {
-  auto it = conns_.find(id);
-  if (it == conns_.end() || m.bytes.empty()) return;  // closed while its I/O ran
-  it->second->wq.push_back(frameOf(std::move(m)));
-  markFlush(*it->second);
-}
-
-void Worker::markFlush(Conn& c) {
-  if (c.flush_pending) return;
-  c.flush_pending = true;
-  to_flush_.push_back(c.id);
-}
-
-void Worker::flushMarked() {
-  // By index: whatever is marked meanwhile is written in this pass too.
-  for (size_t i = 0; i < to_flush_.size(); ++i) {
-    auto it = conns_.find(to_flush_[i]);
-    if (it == conns_.end() || !it->second->flush_pending) continue;
-    it->second->flush_pending = false;
-    flush(*it->second);
-  }
-  to_flush_.clear();
 }
 
 void Worker::post(Completion c) {
@@ -639,6 +614,7 @@ void Worker::drainCompletions() {
       if (d.reply.close) {  // Connection::close()
         c.close_after_write = true;
         c.pending.clear();
+        c.pending_bytes = 0;
         flush(c);  // closes the connection once written
       }
       continue;
@@ -647,137 +623,9 @@ void Worker::drainCompletions() {
     // A closing reply writes and closes at once; the others leave with the replies this batch
     // of completions produced.
     if (!applyReply(c, std::move(d.reply))) continue;
-    if (!c.reading && c.pending.size() < kMaxPending / 2 && !c.close_after_write) {
-      c.reading = true;
-      updateEvents(c);
-    }
+    updateReading(c);
     submitNext(c);
   }
-}
-
-namespace {
-
-// Adds to `iov` what is left of a piece of `len` bytes at `data` that starts `at` bytes into
-// its frame, when `sent` bytes of the frame have been written.
-void addPiece(iovec* iov, int* cnt, const uint8_t* data, size_t len, size_t at, size_t sent) {
-  if (len == 0 || sent >= at + len) return;
-  size_t skip = sent > at ? sent - at : 0;
-  iov[*cnt].iov_base = const_cast<uint8_t*>(data) + skip;
-  iov[*cnt].iov_len = len - skip;
-  ++*cnt;
-}
-
-}  // namespace
-
-int Worker::holdTimeout(int timeout) const {
-  if (held_.empty()) return timeout;
-  auto first = held_.front().first;
-  for (const auto& h : held_) first = std::min(first, h.first);
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(first - std::chrono::steady_clock::now());
-  return static_cast<int>(std::clamp<int64_t>(ms.count(), 0, timeout));
-}
-
-void Worker::releaseHeld() {
-  if (held_.empty()) return;
-  const auto now = std::chrono::steady_clock::now();
-  std::vector<uint64_t> due;
-  std::erase_if(held_, [&](const auto& h) {
-    if (h.first > now) return false;
-    due.push_back(h.second);
-    return true;
-  });
-  for (uint64_t id : due) {
-    auto it = conns_.find(id);
-    if (it != conns_.end() && it->second->hold_until <= now) flush(*it->second);
-  }
-}
-
-void Worker::flush(Conn& c) {
-  if (c.hold_until != std::chrono::steady_clock::time_point{}) {
-    if (c.hold_until > std::chrono::steady_clock::now()) {  // paced: releaseHeld() writes
-      updateEvents(c);
-      return;
-    }
-    c.hold_until = {};
-  }
-  while (!c.wq.empty()) {
-    OutFrame& front = c.wq.front();
-    const size_t mem_end = sizeof(front.head) + front.bytes.size();
-    ssize_t n;
-    if (c.woff >= mem_end && !front.file.data) {
-      // The frame's file data, from the page cache straight to the socket.
-      size_t sent = c.woff - mem_end;
-      size_t left = front.file.length - sent;
-      off_t pos = static_cast<off_t>(front.file.offset + sent);
-      n = sendfile(c.fd, front.file.fd->get(), &pos, left);
-      if (n == 0) {
-        // The file shrank after the header promised the data: zeros keep the stream framed.
-        static const uint8_t kZeros[4096] = {};
-        n = send(c.fd, kZeros, std::min(left, sizeof(kZeros)), MSG_NOSIGNAL);
-      }
-    } else {
-      // Whole frames gathered into one send; a frame whose data comes from a file ends the
-      // batch (MSG_MORE: its headers wait for the data rather than leaving as a packet alone).
-      // Data read into memory (file.data) goes as an iovec of its frame.
-      iovec iov[64];
-      int cnt = 0;
-      bool more = false;
-      for (auto it = c.wq.begin(); it != c.wq.end() && cnt + 3 <= 64; ++it) {
-        const size_t sent = it == c.wq.begin() ? c.woff : 0;
-        const size_t body_at = sizeof(it->head);
-        const size_t file_at = body_at + it->bytes.size();
-        addPiece(iov, &cnt, it->head, sizeof(it->head), 0, sent);
-        addPiece(iov, &cnt, it->bytes.data(), it->bytes.size(), body_at, sent);
-        if (it->file.data) {
-          addPiece(iov, &cnt, it->file.data.get(), it->file.length, file_at, sent);
-        } else if (it->file.length) {
-          more = true;
-          break;
-        }
-      }
-      msghdr mh{};
-      mh.msg_iov = iov;
-      mh.msg_iovlen = static_cast<size_t>(cnt);
-      n = sendmsg(c.fd, &mh, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-    }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      closeConn(c.id);
-      return;
-    }
-    size_t left = static_cast<size_t>(n);
-    while (left > 0 && !c.wq.empty()) {
-      OutFrame& f = c.wq.front();
-      size_t take = std::min(left, f.size() - c.woff);
-      c.woff += take;
-      left -= take;
-      if (c.woff == f.size()) {
-        c.wq.pop_front();
-        c.woff = 0;
-      }
-    }
-  }
-  if (c.wq.empty() && c.close_after_write) {
-    closeConn(c.id);
-    return;
-  }
-  updateEvents(c);
-}
-
-void Worker::updateEvents(Conn& c) {
-  // EPOLLRDHUP only while reading: the loop is level-triggered and handles a peer's half-close
-  // through EPOLLIN (recv returns 0); asked for while reading is paused, it would wake the loop
-  // at once, again and again, until the waiting messages drain.
-  // A paced connection (hold_until) waits for releaseHeld(), not for the socket.
-  const bool held = c.hold_until != std::chrono::steady_clock::time_point{};
-  uint32_t want = (c.reading ? EPOLLIN | EPOLLRDHUP : 0) | (c.wq.empty() || held ? 0 : EPOLLOUT);
-  if (want == c.events) return;  // most flushes change nothing: no system call
-  c.events = want;
-  epoll_event ev{};
-  ev.events = want;
-  ev.data.u64 = c.id;
-  epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
 }
 
 void Worker::closeConn(uint64_t id) {

@@ -36,6 +36,13 @@ struct TcpOptions {
   // Raise SO_RCVLOWAT while a large message arrives (not with the BPF sockhash, whose psock
   // queue decides readiness).
   bool use_rcvlowat = true;
+  // Limits under abuse (config::HardeningConfig): a connection without an established session
+  // (Reply::established) this long after accept is closed (0: never); a connection is not read
+  // while its waiting messages or its unsent replies (held in memory) reach these many bytes
+  // (0: no bound).
+  uint32_t setup_timeout_secs = 0;     // "session setup timeout"
+  uint64_t max_pending_bytes = 0;      // "max pending request bytes"
+  uint64_t max_unsent_bytes = 0;       // "max unsent reply bytes"
 };
 
 class Worker {
@@ -102,6 +109,9 @@ class Worker {
     std::chrono::steady_clock::time_point last_active{};  // last read, reply or write
     // Pacing: nothing is written before this (Reply::not_before); the epoch = no hold.
     std::chrono::steady_clock::time_point hold_until{};
+    bool established = false;  // a reply said the connection has a session (Reply::established)
+    size_t pending_bytes = 0;  // bytes of the messages in `pending`
+    size_t unsent_bytes = 0;   // bytes of `wq` held in memory (file data sent by reference not)
   };
   struct Completion {
     uint64_t conn_id;
@@ -151,6 +161,19 @@ class Worker {
   // one sendmsg rather than one each.
   void markFlush(Conn& c);
   void flushMarked();
+  // Limits (tcp_worker_limits.cc). Queues `f` on c's write queue, counting its memory.
+  void enqueue(Conn& c, OutFrame f);
+  static size_t frameMemory(const OutFrame& f);
+  // The unsent replies of `c` reach max_unsent_bytes: no message of it is processed (inline or
+  // on the pool) until the client takes some.
+  bool unsentFull(const Conn& c) const;
+  // Stops reading `c` while its waiting messages (count or bytes) or unsent replies reach their
+  // bounds, and reads it again once all are below half of them.
+  void updateReading(Conn& c);
+  // After replies of `c` were written: messages held back by unsentFull may run again.
+  void afterSent(Conn& c);
+  // Closes the connections whose "session setup timeout" passed without a session.
+  void expireSetups();
   bool onLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
 
   Acceptor* acceptor_;
@@ -169,6 +192,8 @@ class Worker {
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::vector<uint64_t> to_flush_;  // connections with flush_pending set (see markFlush)
   std::vector<std::pair<std::chrono::steady_clock::time_point, uint64_t>> held_;  // (until, id)
+  // (deadline, id) of connections in accept order, for the session setup timeout.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> setup_deadlines_;
   uint64_t next_id_ = 1;
   std::mutex completions_mu_;
   std::vector<Completion> completions_;
