@@ -406,6 +406,16 @@ class Server:
     def __exit__(self, *exc):
         self.stop()
 
+    def xsmbctl_status(self, timeout=60):
+        """`xsmbctl status` through this server's control socket; its output (AssertionError
+        with xsmbctl's stderr when it fails)."""
+        sock = self.db_path.parent / "xsmbd.sock"
+        r = subprocess.run([self.xsmbctl, "--socket", str(sock), "status"],
+                           capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise AssertionError(f"xsmbctl status failed ({r.returncode}): {r.stderr}")
+        return r.stdout
+
     def log(self, tail=20000):
         """The server's stderr/stdout so far (last `tail` characters)."""
         try:

@@ -113,11 +113,7 @@ class TenThousandConnectionsTest(unittest.TestCase):
                 raise AssertionError(f"xsmbd died:\n{server.log()}")
 
     def status(self):
-        sock = self.server.db_path.parent / "xsmbd.sock"
-        r = subprocess.run([self.server.xsmbctl, "--socket", str(sock), "status"],
-                           capture_output=True, text=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return r.stdout
+        return self.server.xsmbctl_status()
 
     def counters(self):
         """(connections accepted, connections refused, live connections) from xsmbctl status."""

@@ -15,7 +15,6 @@ import os
 import random
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -146,11 +145,7 @@ class LockStressTest(unittest.TestCase):
         self.addCleanup(self.server.stop)
 
     def status(self):
-        sock = self.server.db_path.parent / "xsmbd.sock"
-        r = subprocess.run([self.server.xsmbctl, "--socket", str(sock), "status"],
-                           capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return r.stdout
+        return self.server.xsmbctl_status()
 
     def wait_for_idle(self, timeout=30.0):
         """`xsmbctl status` once no connection and no file record is left (or at timeout)."""

@@ -10,7 +10,6 @@ Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_sendfile.py
 import os
 import re
 import shutil
-import subprocess
 import sys
 import unittest
 
@@ -36,12 +35,9 @@ class SendfileTest(harness.ServerTestCase):
 
     def counters(self):
         """(sendfile reads, engine name, file I/O by the engine) from xsmbctl status."""
-        sock = self.server.db_path.parent / "xsmbd.sock"
-        r = subprocess.run([self.server.xsmbctl, "--socket", str(sock), "status"],
-                           capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        m = re.search(r"sendfile reads (\d+), (\S+) file I/O (\d+)", r.stdout)
-        self.assertIsNotNone(m, r.stdout)
+        out = self.server.xsmbctl_status()
+        m = re.search(r"sendfile reads (\d+), (\S+) file I/O (\d+)", out)
+        self.assertIsNotNone(m, out)
         return int(m.group(1)), m.group(2), int(m.group(3))
 
     def sendfile_reads(self):

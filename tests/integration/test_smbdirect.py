@@ -9,7 +9,6 @@ Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_smbdirect.py
 
 import os
 import re
-import subprocess
 import sys
 import unittest
 
@@ -47,11 +46,7 @@ class SmbDirectCase(harness.ServerTestCase):
         return [line for line in self.server.log().splitlines() if "SMB Direct" in line]
 
     def status(self):
-        sock = self.server.db_path.parent / "xsmbd.sock"
-        r = subprocess.run([self.server.xsmbctl, "--socket", str(sock), "status"],
-                           capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return r.stdout
+        return self.server.xsmbctl_status()
 
     def test_one_line_about_smb_direct(self):
         lines = self.smb_direct_lines()

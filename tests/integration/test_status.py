@@ -26,11 +26,7 @@ class StatusTest(harness.ServerTestCase):
         server.add_user(USER, PASSWORD)
 
     def status(self):
-        sock = self.server.db_path.parent / "xsmbd.sock"
-        r = subprocess.run([self.server.xsmbctl, "--socket", str(sock), "status"],
-                           capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return r.stdout
+        return self.server.xsmbctl_status()
 
     def test_lists_session_tree_and_open_file(self):
         (self.server.shares["data"].path / "report.txt").write_bytes(b"x" * 100)
