@@ -497,10 +497,12 @@ struct SmbDirect {
   std::unique_ptr<core::SmbAcceptor> acceptor;
   std::unique_ptr<smbdirect::SmbdWorker> worker;
   std::unique_ptr<smbdirect::SmbDirectService> service;  // the listener: stopped first
-  ~SmbDirect() {
+  // Stops listening, then the worker's loop (before the I/O pool goes); idempotent.
+  void stop() {
     service.reset();
     if (worker) worker->stop();
   }
+  ~SmbDirect() { stop(); }
 };
 
 // The network interfaces of the RDMA devices (/sys/class/infiniband/DEV/device/net/NAME),
@@ -645,8 +647,7 @@ int run() {
   startControlSocket(control, *server, [&smb_direct] { return smbDirectStatus(smb_direct); });
   announce(*server, addrs, nworkers, nio, embedded);
   waitForShutdown(sigs, *server, loops);
-  smb_direct.service.reset();
-  if (smb_direct.worker) smb_direct.worker->stop();
+  smb_direct.stop();
   stopLoops(&loops);
   server->rpcd.reset();
   logStats(server->stats);
