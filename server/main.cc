@@ -30,6 +30,8 @@
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
 #include "server/core/control.h"
+#include "server/core/metrics_report.h"
+#include "server/core/reload.h"
 #include "server/core/smb_connection.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
@@ -436,26 +438,47 @@ void drainAfterTakeover(const sigset_t& sigs, const session::ServerContext& serv
                 << loops.connections.load() << " connections left)";
 }
 
-// Waits for SIGTERM or SIGINT (SIGHUP is logged and ignored), or for a newer generation to
-// take over (then drains first).
-void waitForShutdown(const sigset_t& sigs, const session::ServerContext& server, Loops& loops) {
+// Waits for SIGTERM or SIGINT (true: the caller drains), or for a newer generation to take over
+// (drains here, false). SIGHUP reloads smb.conf and the user database (core/reload.h).
+bool waitForShutdown(const sigset_t& sigs, session::ServerContext& server, Loops& loops) {
   const bool generations = server.dataplane && server.config.global.bpf;
   const timespec tick{0, 200 * 1000 * 1000};
   for (;;) {
     int sig = generations ? sigtimedwait(&sigs, nullptr, &tick) : sigwaitinfo(&sigs, nullptr);
     if (sig < 0) {
       if (generations && server.dataplane->servingGeneration() != server.dataplane->generation()) {
+        server.metrics.lifecycle.draining = true;  // /readyz: 503
         drainAfterTakeover(sigs, server, loops);
-        return;
+        return false;
       }
       continue;
     }
     if (sig == SIGHUP) {
-      XLOG(WARNING) << "SIGHUP: configuration reload is not supported yet; restart xsmbd";
+      core::reloadConfiguration(server, absl::GetFlag(FLAGS_config), openShare,
+                                absl::GetFlag(FLAGS_log_level) < 0);
       continue;
     }
     XLOG(WARNING) << "signal " << sig << ": shutting down";
-    return;
+    return true;
+  }
+}
+
+// SIGTERM/SIGINT (docs/operations.md "Shutdown"): /readyz turns 503, the listeners close, and
+// each connection closes once nothing of it is in flight (its requests answered and written);
+// after "shutdown timeout", or at a second signal, what is left is cut.
+void drainForShutdown(const sigset_t& sigs, session::ServerContext& server, Loops& loops) {
+  server.metrics.lifecycle.draining = true;
+  const uint32_t secs = server.config.global.ops.shutdown_timeout_secs;
+  XLOG(WARNING) << "draining " << loops.connections.load() << " connections (at most " << secs
+                << " s)";
+  for (auto& w : loops.workers) w->drain(std::chrono::milliseconds(0));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+  const timespec tick{0, 20 * 1000 * 1000};
+  while (loops.connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (int sig = sigtimedwait(&sigs, nullptr, &tick); sig == SIGTERM || sig == SIGINT) break;
+  }
+  if (int left = loops.connections.load(); left > 0) {
+    XLOG(WARNING) << "shutdown: cutting " << left << " connections still busy";
   }
 }
 
@@ -645,8 +668,14 @@ int run() {
   startSmbDirect(*server, *hosts, loops.pool.get(), static_cast<uint32_t>(nworkers), &smb_direct);
   core::ControlSocket control;
   startControlSocket(control, *server, [&smb_direct] { return smbDirectStatus(smb_direct); });
+  server->metrics.lifecycle.bpf_missing = cfg.global.bpf && !server->dataplane;
+  server->metrics.lifecycle.rdma_active = smb_direct.service != nullptr;
+  server->metrics.lifecycle.listening = true;
+  metrics::HttpEndpoint endpoint;                 // /metrics, /healthz, /readyz
+  core::startMetricsEndpoint(endpoint, *server);  // logs when it cannot listen; serving goes on
   announce(*server, addrs, nworkers, nio, embedded);
-  waitForShutdown(sigs, *server, loops);
+  if (waitForShutdown(sigs, *server, loops)) drainForShutdown(sigs, *server, loops);
+  endpoint.stop();
   smb_direct.stop();
   stopLoops(&loops);
   server->rpcd.reset();

@@ -15,6 +15,7 @@ PACKAGES=(
   # SMB Direct's rdma-core backend (librdmacm, libibverbs) and the user-space device drivers
   # it loads at run time; without a device xsmbd serves TCP only (docs/smbdirect.md)
   libibverbs-dev librdmacm-dev libibverbs1 librdmacm1 ibverbs-providers
+  libmicrohttpd-dev  # the Prometheus endpoint (metrics address, docs/operations.md)
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 attr
   iproute2  # ip (BPF tests' network namespaces), ss (socket options test), tc (benchmark)

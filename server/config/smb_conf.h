@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "bpf/include/xsmb_abi.h"
 #include "server/config/smb_conf_hardening.h"
+#include "server/config/smb_conf_ops.h"
 #include "server/config/smb_conf_smbdirect.h"
 
 namespace xsmb::config {
@@ -156,6 +157,7 @@ struct GlobalConfig {
   // devices' kind, 5445 for iWARP and 445 for InfiniBand/RoCE (MS-SMBD 2.1).
   uint16_t smb_direct_port = 0;
   HardeningConfig hardening;  // limits under abuse, "restrict anonymous" (smb_conf_hardening.h)
+  OpsConfig ops;  // "metrics address", "shutdown timeout" (smb_conf_ops.h)
 
   bool operator==(const GlobalConfig&) const = default;
 };

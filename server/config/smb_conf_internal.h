@@ -131,6 +131,7 @@ enum class Param {
   kSmbDirectMode,  // "smb direct" itself (no | auto | yes)
   kSmbDirectPort,
   kHardening,  // limits under abuse, "restrict anonymous" (smb_conf_hardening.h)
+  kOps,        // "metrics address", "shutdown timeout" (smb_conf_ops.h)
   // [global] and per share: in [global] both the global value and the default for shares.
   kServerSmbEncrypt,
   // Per share ([global] sets the default for every share).

@@ -67,6 +67,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("smb encrypt", Param::kServerSmbEncrypt, Scope::kGlobalAndShare, "server smb encrypt");
     for (const char* name : smbDirectParamNames()) add(name, Param::kSmbDirect, Scope::kGlobal);
     for (const char* name : hardeningParamNames()) add(name, Param::kHardening, Scope::kGlobal);
+    for (const char* name : opsParamNames()) add(name, Param::kOps, Scope::kGlobal);
 
     add("path", Param::kPath, Scope::kShare);
     add("directory", Param::kPath, Scope::kShare, "path");
@@ -213,6 +214,11 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
     case Param::kHardening: {
       std::string error;
       if (!applyHardening(info.canonical, v, &g->hardening, &error)) problems->error(a.line, error);
+      break;
+    }
+    case Param::kOps: {
+      std::string error;
+      if (!applyOps(info.canonical, v, &g->ops, &error)) problems->error(a.line, error);
       break;
     }
     case Param::kWorkgroup:

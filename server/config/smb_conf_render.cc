@@ -100,6 +100,7 @@ std::string renderConfig(const Config& config) {
   line("log level", std::to_string(g.log_level));
   internal::renderSmbDirect(g.smbdirect, line);
   internal::renderHardening(g.hardening, line);
+  internal::renderOps(g.ops, line);
   line("server smb encrypt", encryptPolicyWord(g.server_smb_encrypt));
   std::vector<std::string> ciphers, signers;
   for (uint16_t id : g.server_smb3_encryption_algorithms) {

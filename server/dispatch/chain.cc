@@ -18,6 +18,7 @@
 #include "server/dispatch/commands.h"
 #include "server/dispatch/pacing.h"
 #include "server/handlers/handler.h"
+#include "server/metrics/request_metrics.h"
 #include "server/session/replies.h"
 #include "server/vfs/identity.h"
 
@@ -146,6 +147,25 @@ void encodeBody(Bytes& out, size_t body_start, NtStatus st, ResponseBody& body) 
   encodeResponse(body, w);
 }
 
+// The Prometheus request metrics (server/metrics): one request answered (finally, or with its
+// interim STATUS_PENDING) after the time since `started`, and the payload of a READ or WRITE that
+// succeeded.
+void recordRequest(session::ServerContext& server, uint16_t command,
+                   std::chrono::steady_clock::time_point started, NtStatus st,
+                   const ResponseBody& body) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  metrics::RequestMetrics& m = server.metrics.requests;
+  m.record(command, static_cast<uint64_t>(ns));
+  if (ntIsError(st)) return;
+  if (const auto* r = std::get_if<ReadResponse>(&body)) {
+    m.addRead(r->placement == ReadResponse::Placement::kBuffer ? r->buffer.size() : r->data_length);
+  } else if (const auto* w = std::get_if<WriteResponse>(&body)) {
+    m.addWritten(w->count);
+  }
+}
+
 // The response of deferred I/O: `msg` holds the SMB2 header, from `body` a READ's data where the
 // I/O put it; `finish` gave the status and the body.
 Bytes completeDeferred(Bytes msg, size_t body, NtStatus st, ResponseBody& out, bool sign,
@@ -182,8 +202,7 @@ Admit readRequest(Chain& c, ByteSpan payload, size_t off, Request* req) {
   req->msg = rest.first(len);
   req->offset = off;
   server.stats.requests++;
-  // Only the BPF data plane's server-side latency histogram needs the clock.
-  if (server.dataplane) req->started = std::chrono::steady_clock::now();
+  req->started = std::chrono::steady_clock::now();  // latency histograms (metrics, BPF)
   return Admit::kHandle;
 }
 
@@ -416,7 +435,10 @@ void finishResponse(Chain& c, Request& req, RequestContext& ctx, NtStatus st, Re
              loadU32(&out[start + kHeaderFlagsOffset]) | SMB2_FLAGS_ASYNC_COMMAND);
     storeU64(&out[start + kHeaderAsyncIdOffset], ctx.async_id);
   }
-  if (!ctx.deferred_io.finish) encodeBody(out, req.body_start, st, body);
+  if (!ctx.deferred_io.finish) {
+    encodeBody(out, req.body_start, st, body);
+    recordRequest(*conn.server, req.h.command, req.started, st, body);
+  }
   storeU32(&out[start + kHeaderStatusOffset], st);
   if (st == STATUS_USER_SESSION_DELETED && req.h.isSigned() && !c.encrypted) {
     // No key is left to sign with, yet a client that signs expects the flag (as Windows sends
@@ -490,10 +512,13 @@ void deferResponse(Chain& c, const Request& req, RequestContext& ctx, const Pend
   // A READ's target points into `msg`'s heap buffer, which moving the vector into the closure
   // keeps where it is.
   c.deferred->complete = [msg = std::move(msg), body, finish = std::move(d.finish), sign = pr.sign,
-                          key = pr.key, alg = pr.alg](int64_t r) mutable {
+                          key = pr.key, alg = pr.alg, server = c.conn.server,
+                          command = req.h.command, started = req.started](int64_t r) mutable {
     ResponseBody out;
     NtStatus st = finish(r, out);
-    return completeDeferred(std::move(msg), body, st, out, sign, key, alg);
+    Bytes done = completeDeferred(std::move(msg), body, st, out, sign, key, alg);
+    recordRequest(*server, command, started, st, out);
+    return done;
   };
   c.out.resize(req.start);
 }

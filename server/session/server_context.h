@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -22,6 +24,7 @@
 #include "rpc/server_info.h"
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
+#include "server/metrics/request_metrics.h"
 #include "server/session/limits.h"
 #include "server/vfs/fd.h"
 #include "server/vfs/file_table.h"
@@ -59,6 +62,9 @@ struct Share {
   std::optional<vfs::UnixIdentity> force_identity;
   std::optional<gid_t> force_gid;
   int limit_slot = -1;  // its entry in `limits` (share bandwidth / request rate), -1 = none
+  // Taken out of the configuration by a reload (or replaced by a changed one): new TREE_CONNECTs
+  // do not find it; tree connects and opens made before keep using it.
+  std::atomic<bool> removed{false};
 };
 
 struct ServerContext {
@@ -85,6 +91,8 @@ struct ServerContext {
   // Worker i's CPU ("worker cpus"; XSMB_CPU_NONE when not pinned): its connections' home CPU.
   std::vector<uint32_t> worker_cpus;
   Stats stats;
+  // The Prometheus endpoint's request counters and lifecycle flags (docs/operations.md).
+  metrics::ServerMetrics metrics;
   std::atomic<uint64_t> next_session_id{1};
   std::atomic<uint64_t> next_open_token{1};
 
@@ -92,7 +100,19 @@ struct ServerContext {
   // `files`, so it is destroyed first.
   std::shared_ptr<DurableTable> durable = makeDurableTable(this);
 
+  // The share a TREE_CONNECT names (case-insensitive), nullptr when none or removed by a reload.
   Share* findShare(std::string_view name) const;
+  // The shares new TREE_CONNECTs can reach, in configuration order.
+  std::vector<Share*> liveShares() const;
+  // SIGHUP reload (reload.cc, docs/operations.md): makes `next` (an error-free smb.conf's shares,
+  // IPC$ included) the served set. A new or changed share is opened with `open_share`; a removed
+  // or changed one is marked removed, never freed (tree connects and opens made before keep it);
+  // an unchanged one stays as it is. Then re-reads the user database and hands the RPC helper
+  // the new share and user lists. [global] is left alone (the caller reports what needs a
+  // restart). Returns a summary ("shares: +a -b ~c").
+  using ShareOpener = std::function<std::unique_ptr<Share>(const config::ShareConfig&)>;
+  std::string reloadShares(const std::vector<config::ShareConfig>& next,
+                           const ShareOpener& open_share);
 
   // Every authenticated session of the server, for MS-SMB2 3.3.5.5.3's PreviousSessionId (a
   // reconnecting client ends its old session on another connection) and for status listings.
@@ -134,6 +154,8 @@ struct ServerContext {
   std::optional<config::UserEntry> findUserLocked(std::string_view name, bool* reloaded);
 
  private:
+  // Guards `shares` (the vector, not the Shares) against a reload adding to it.
+  mutable std::shared_mutex shares_mu_;
   std::mutex registry_mu_;
   std::vector<std::weak_ptr<ConnState>> connections_;  // guarded by registry_mu_
   std::unordered_map<uint64_t, SessionEntry> registry_;

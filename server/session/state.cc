@@ -44,8 +44,11 @@ std::function<void()> deleteOnClose(const Open& o) {
 }  // namespace
 
 Share* ServerContext::findShare(std::string_view name) const {
+  std::shared_lock lock(shares_mu_);
   for (const auto& s : shares) {
-    if (equalsIgnoreCase(s->cfg.name, name)) return s.get();
+    if (!s->removed.load(std::memory_order_relaxed) && equalsIgnoreCase(s->cfg.name, name)) {
+      return s.get();
+    }
   }
   return nullptr;
 }
@@ -130,7 +133,7 @@ rpc::ServerInfo ServerContext::rpcServerInfo() {
   info.workgroup = config.global.workgroup;
   info.server_string = config.global.server_string;
   info.domain_sid = domain_sid;
-  for (const auto& sh : shares) {
+  for (const Share* sh : liveShares()) {
     rpc::ShareInfo si;
     si.name = sh->cfg.name;
     si.comment = sh->cfg.comment;

@@ -1,0 +1,23 @@
+// The Prometheus endpoint's content (docs/operations.md has every metric): what a scrape of
+// /metrics reads from the server context, the request counters, the BPF data plane's counters
+// and the lifecycle flags, and the start of the endpoint at "metrics address".
+#pragma once
+
+#include <string>
+
+#include "server/metrics/http_endpoint.h"
+#include "server/session/server_context.h"
+
+namespace xsmb::core {
+
+// The exposition text (format 0.0.4). The session, tree connect and open gauges are counted by
+// each connection on its own serialized request path (as buildStatusReport does); connections
+// that do not answer within a second in all are left out of them (xsmbd_scrape_busy_connections
+// says how many).
+std::string buildMetrics(session::ServerContext& server);
+
+// Starts `endpoint` at the server's "metrics address"; true (nothing done) when it is empty.
+// false, logged, when the address cannot be bound.
+bool startMetricsEndpoint(metrics::HttpEndpoint& endpoint, session::ServerContext& server);
+
+}  // namespace xsmb::core
