@@ -10,6 +10,8 @@
 
 #include "loader/objects.h"
 #include "xsmb_abi.h"
+#include "xsmb_quic.h"
+#include "xsmb_quic.skel.h"
 
 namespace xsmb::bpf {
 namespace {
@@ -85,10 +87,31 @@ std::vector<Layout> Layouts() {
   };
 }
 
-void CheckLayouts(bpf_object* obj, const std::string& which) {
+// The QUIC steering object's structs (bpf/include/xsmb_quic.h).
+std::vector<Layout> QuicLayouts() {
+  return {
+      {"xsmb_quic_config",
+       sizeof(xsmb_quic_config),
+       {M(xsmb_quic_config, port), M(xsmb_quic_config, nworkers), M(xsmb_quic_config, flags)}},
+      {"xsmb_quic_cid",
+       sizeof(xsmb_quic_cid),
+       {M(xsmb_quic_cid, layout), M(xsmb_quic_cid, worker), M(xsmb_quic_cid, random)}},
+      {"xsmb_quic_cid_info",
+       sizeof(xsmb_quic_cid_info),
+       {M(xsmb_quic_cid_info, worker), M(xsmb_quic_cid_info, flags),
+        M(xsmb_quic_cid_info, xdp_packets)}},
+      {"xsmb_quic_worker_stat",
+       sizeof(xsmb_quic_worker_stat),
+       {M(xsmb_quic_worker_stat, xsk_packets), M(xsmb_quic_worker_stat, xsk_bytes),
+        M(xsmb_quic_worker_stat, xsk_missing), M(xsmb_quic_worker_stat, socket_packets)}},
+  };
+}
+
+void CheckLayouts(bpf_object* obj, const std::string& which,
+                  const std::vector<Layout>& layouts = Layouts()) {
   const btf* b = bpf_object__btf(obj);
   ASSERT_NE(b, nullptr) << which;
-  for (const Layout& l : Layouts()) {
+  for (const Layout& l : layouts) {
     SCOPED_TRACE(which + " " + l.name);
     int id = btf__find_by_name_kind(b, l.name, BTF_KIND_STRUCT);
     ASSERT_GT(id, 0) << "struct missing from BTF";
@@ -172,6 +195,44 @@ TEST(AbiBtf, CountersAreOneNamedFieldEach) {
     EXPECT_EQ(bpf_map__max_entries(map), 1u);
     EXPECT_EQ(bpf_map__value_size(map), sizeof(xsmb_counters));
   }
+}
+
+// bpftool shows the QUIC maps with named fields: key and value structs of the CID map, the
+// counters one named __u64 each (XSMB_QUIC_COUNTERS), the map names within 15 characters.
+TEST(AbiBtf, QuicSteeringObjectMatchesItsHeader) {
+  xsmb_quic* q = xsmb_quic__open();
+  ASSERT_NE(q, nullptr);
+  CheckLayouts(q->obj, "xsmb_quic", QuicLayouts());
+  const btf* b = bpf_object__btf(q->obj);
+  int id = btf__find_by_name_kind(b, "xsmb_quic_counters", BTF_KIND_STRUCT);
+  ASSERT_GT(id, 0);
+  const btf_type* t = btf__type_by_id(b, id);
+  ASSERT_EQ(btf_vlen(t), XSMB_QCNT_MAX);
+  const btf_member* m = btf_members(t);
+  std::vector<std::string> names = {
+#define XSMB_QUIC_X_NAME(name, doc) #name,
+      XSMB_QUIC_COUNTERS(XSMB_QUIC_X_NAME)
+#undef XSMB_QUIC_X_NAME
+  };
+  for (int i = 0; i < btf_vlen(t); i++) {
+    EXPECT_EQ(btf__name_by_offset(b, m[i].name_off), names[i]);
+    EXPECT_EQ(btf_member_bit_offset(t, i), 64u * i) << names[i];
+  }
+  bpf_map* cids = bpf_object__find_map_by_name(q->obj, "xsmb_quic_cids");
+  ASSERT_NE(cids, nullptr);
+  EXPECT_EQ(bpf_map__key_size(cids), sizeof(xsmb_quic_cid));
+  EXPECT_EQ(bpf_map__value_size(cids), sizeof(xsmb_quic_cid_info));
+  int maps = 0;
+  bpf_map* map;
+  bpf_object__for_each_map(map, q->obj) {
+    std::string n = bpf_map__name(map);
+    if (n.find('.') != std::string::npos) continue;
+    maps++;
+    EXPECT_LE(n.size(), 15u) << n;
+    EXPECT_EQ(n.rfind("xsmb_quic_", 0), 0u) << n;
+  }
+  EXPECT_EQ(maps, 6);
+  xsmb_quic__destroy(q);
 }
 
 TEST(AbiBtf, CounterAndCommandNamesComeFromTheXMacros) {
