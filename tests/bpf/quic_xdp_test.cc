@@ -2,6 +2,8 @@
 // frames; each case states the verdict and the one XQ_* verdict counter it adds (every frame
 // adds one XQ_PACKETS). Redirects to a real XSK are in quic_xsk_veth_test; here a registered
 // ID finds no XSK (XQ_PASS_NO_XSK), which proves it was placed.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <map>
 
@@ -194,6 +196,52 @@ TEST_F(QuicXdpTest, AnEntryWhoseWorkerDisagreesWithTheIdIsNotPlaced) {
   expectVerdict(Udp4(ShortHeader(Bytes(unknown_.begin(), unknown_.end()))),
                 XSMB_QCNT_XQ_PASS_UNKNOWN_CID, "worker mismatch");
   EXPECT_FALSE(steering_->registerCid(quic::ConnectionId{}).ok());  // layout 0: refused
+}
+
+// What an operator sees: bpftool prints the ID map's key and value and the counters with their
+// field names (from the object's BTF), and a pinned load shares its maps with the next one
+// (xsmbd restarted, or bpftool on PIN_DIR/quic_cids).
+TEST_F(QuicXdpTest, BpftoolShowsNamedFieldsAndPinnedMapsAreShared) {
+  auto run = [](const std::string& cmd) {
+    std::string out;
+    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+    if (p == nullptr) return out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    pclose(p);
+    return out;
+  };
+  if (run("bpftool version").find("bpftool") == std::string::npos) GTEST_SKIP() << "no bpftool";
+  expectVerdict(Udp4(ShortHeader(Bytes(known_.begin(), known_.end()))), XSMB_QCNT_XQ_PASS_NO_XSK,
+                "one placed packet");
+  std::string dir = "/sys/fs/bpf/xsmb-quic-test-" + std::to_string(getpid());
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << strerror(errno);
+  {
+    xsk::SteeringOptions o;
+    o.pin_dir = dir;
+    auto first = QuicSteering::load(o);
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_TRUE((*first)->registerCid(known_).ok());
+    auto second = QuicSteering::load(o);  // reuses the pins
+    ASSERT_TRUE(second.ok()) << second.status();
+    auto info = (*second)->lookupCid(known_);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->worker, 2u);
+    std::string cids = run("bpftool -j map dump pinned " + dir + "/quic_cids");
+    EXPECT_NE(cids.find("\"layout\":1"), std::string::npos) << cids;
+    EXPECT_NE(cids.find("\"worker\":2"), std::string::npos) << cids;
+    EXPECT_NE(cids.find("\"xdp_packets\":0"), std::string::npos) << cids;
+  }
+  // The test suite's own (unpinned) counters, by map id.
+  bpf_map_info mi{};
+  uint32_t len = sizeof(mi);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(steering_->mapFd("xsmb_quic_stats"), &mi, &len), 0);
+  std::string stats = run("bpftool -j map dump id " + std::to_string(mi.id));
+  EXPECT_NE(stats.find("\"XQ_PACKETS\":1"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"XQ_PASS_NO_XSK\":1"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"RQ_SELECT_CID\":0"), std::string::npos) << stats;
+  run("rm -rf " + dir);
 }
 
 // The program's cost per frame as BPF_PROG_TEST_RUN measures it (repeat 100,000; the kernel
