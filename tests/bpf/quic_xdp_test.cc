@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <map>
+#include <random>
 
 #include "common/quic/cid.h"
 #include "server/transport/xsk/quic_steering.h"
@@ -196,6 +198,64 @@ TEST_F(QuicXdpTest, AnEntryWhoseWorkerDisagreesWithTheIdIsNotPlaced) {
   expectVerdict(Udp4(ShortHeader(Bytes(unknown_.begin(), unknown_.end()))),
                 XSMB_QCNT_XQ_PASS_UNKNOWN_CID, "worker mismatch");
   EXPECT_FALSE(steering_->registerCid(quic::ConnectionId{}).ok());  // layout 0: refused
+}
+
+// The verdict the C++ reader (common/quic/cid.h) predicts for a UDP payload, given the IDs
+// registered in SetUp: the model the BPF classification must agree with.
+xsmb_quic_counter modelVerdict(const Bytes& payload, const quic::ConnectionId& known,
+                               const quic::ConnectionId& kept) {
+  auto h = quic::parseFirstHeader(payload);
+  if (!h.ok()) return XSMB_QCNT_XQ_PASS_MALFORMED;
+  bool initial = h->form == quic::HeaderForm::kLong &&
+                 (h->type == quic::LongType::kInitial || h->type == quic::LongType::kZeroRtt);
+  if (h->form == quic::HeaderForm::kLong && h->version != XSMB_QUIC_VERSION_1) {
+    return XSMB_QCNT_XQ_PASS_INITIAL;
+  }
+  if (!quic::cidWorker(h->dcid).ok()) {
+    return initial ? XSMB_QCNT_XQ_PASS_INITIAL : XSMB_QCNT_XQ_PASS_BAD_LAYOUT;
+  }
+  Bytes dcid(h->dcid.begin(), h->dcid.end());
+  if (dcid == Bytes(known.begin(), known.end())) return XSMB_QCNT_XQ_PASS_NO_XSK;
+  if (dcid == Bytes(kept.begin(), kept.end())) return XSMB_QCNT_XQ_PASS_SOCKET;
+  return initial ? XSMB_QCNT_XQ_PASS_INITIAL : XSMB_QCNT_XQ_PASS_UNKNOWN_CID;
+}
+
+// Differential fuzzing through BPF_PROG_TEST_RUN: 20,000 UDP payloads mutated from valid QUIC
+// headers (bytes of the first 24 changed, lengths cut), in IPv4 and IPv6 frames whose lower
+// layers are valid; the program's verdict must be the one the C++ reader predicts.
+TEST_F(QuicXdpTest, RandomPayloadsAgreeWithTheCppReader) {
+  Bytes k(known_.begin(), known_.end()), kp(kept_.begin(), kept_.end());
+  std::vector<Bytes> seeds = {ShortHeader(k), ShortHeader(kp),
+                              LongHeader(XSMB_QUIC_TYPE_HANDSHAKE, 1, k),
+                              LongHeader(XSMB_QUIC_TYPE_INITIAL, 1, k),
+                              LongHeader(XSMB_QUIC_TYPE_INITIAL, 1, Bytes(8, 1)),
+                              LongHeader(XSMB_QUIC_TYPE_0RTT, 1, Bytes(20, 1)),
+                              LongHeader(XSMB_QUIC_TYPE_HANDSHAKE, 0xff00001d, Bytes(30, 1))};
+  std::mt19937 rng(18);
+  std::map<int, int> seen;
+  for (int i = 0; i < 20000; i++) {
+    Bytes p = seeds[rng() % seeds.size()];
+    int flips = rng() % 4;
+    for (int f = 0; f < flips; f++) {
+      size_t at = rng() % std::min<size_t>(p.size(), 24);
+      p[at] = (rng() % 2) ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>(p[at] ^ (1u << (rng() % 8)));
+    }
+    if (rng() % 4 == 0) p.resize(rng() % (p.size() + 1));
+    xsmb_quic_counter want = modelVerdict(p, known_, kept_);
+    seen[want]++;
+    Bytes frame = (i % 2) ? Udp6(p) : Udp4(p);
+    std::vector<uint64_t> before = counts();
+    ASSERT_EQ(testRun(steering_->xdpProgramFd(), frame), kXdpPass);
+    std::vector<uint64_t> after = counts();
+    ASSERT_EQ(after[want] - before[want], 1u)
+        << "payload #" << i << " of " << p.size() << " bytes: want "
+        << QuicSteering::counterNames()[want];
+  }
+  // Every verdict the classification has was reached.
+  for (int v : {XSMB_QCNT_XQ_PASS_MALFORMED, XSMB_QCNT_XQ_PASS_INITIAL, XSMB_QCNT_XQ_PASS_BAD_LAYOUT,
+                XSMB_QCNT_XQ_PASS_UNKNOWN_CID, XSMB_QCNT_XQ_PASS_SOCKET, XSMB_QCNT_XQ_PASS_NO_XSK}) {
+    EXPECT_GT(seen[v], 0) << QuicSteering::counterNames()[v];
+  }
 }
 
 // What an operator sees: bpftool prints the ID map's key and value and the counters with their
