@@ -6,6 +6,7 @@
 // match what was sent, and a reply sent through an XSK reaches the client's socket (so the
 // frame, its IPv4/IPv6 and UDP checksums are right).
 #include <arpa/inet.h>
+#include <linux/if_link.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
@@ -357,6 +358,14 @@ TEST_F(QuicXskVethTwoQueuesTest, EveryQueueDeliversToTheOwningWorker) {
   if (per[0][0] + per[0][1] == 0 || per[1][0] + per[1][1] == 0) {
     std::printf("note: all %d flows arrived on one queue\n", kClients);
   }
+  // The program is attached natively while QuicSteering lives, and gone after.
+  uint32_t id = 0;
+  ASSERT_EQ(bpf_xdp_query_id(ifindex_, XDP_FLAGS_DRV_MODE, &id), 0);
+  EXPECT_NE(id, 0u);
+  EXPECT_EQ(steering_->attachXdp(ifindex_).code(), absl::StatusCode::kAlreadyExists);
+  steering_.reset();
+  ASSERT_EQ(bpf_xdp_query_id(ifindex_, 0, &id), 0);
+  EXPECT_EQ(id, 0u);
 }
 
 }  // namespace
