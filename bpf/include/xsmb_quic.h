@@ -95,7 +95,8 @@ struct xsmb_quic_cid {
 struct xsmb_quic_cid_info {
 	__u32 worker;      /* host; owning worker (equals the key's worker byte) */
 	__u32 flags;       /* host; XSMB_QUIC_CIDF_* */
-	__u64 xdp_packets; /* host; packets XDP placed with this ID (the program adds) */
+	__u64 xdp_packets; /* host; packets XDP found this ID in: redirected, or passed in socket
+			    * mode / with XSMB_QUIC_CIDF_SOCKET / without an XSK (the program adds) */
 };
 
 /* Value of xsmb_quic_wstat: what reached each worker, per CPU. */
