@@ -21,6 +21,7 @@
 
 #include "common/quic/cid.h"
 #include "server/transport/xsk/quic_steering.h"
+#include "server/transport/xsk/xsk_interface.h"
 #include "server/transport/xsk/xsk_socket.h"
 #include "tests/bpf/bpf_fixture.h"
 #include "tests/bpf/quic_frames.h"
@@ -95,6 +96,7 @@ class QuicXskVethTest : public ::testing::Test {
     ASSERT_GT(ifindex_, 0);
   }
   void TearDown() override {
+    iface_.reset();     // before the steering it refers to
     steering_.reset();  // detaches XDP
     queues_.clear();
     for (int fd : fds_) close(fd);
@@ -154,6 +156,7 @@ class QuicXskVethTest : public ::testing::Test {
   int nqueues_ = 1;                              // receive queues of the veth
   std::vector<std::unique_ptr<XskQueue>> queues_;  // one per receive queue
   XskQueue* queue_ = nullptr;                      // queues_[0]
+  std::unique_ptr<xsk::XskInterface> iface_;        // the two-queue test's
 };
 
 Bytes bytesOf(const quic::ConnectionId& c) { return Bytes(c.begin(), c.end()); }
@@ -315,13 +318,33 @@ TEST_F(QuicXskVethTest, ABurstIsReceivedOrItsDropsCounted) {
 // Two receive queues: each worker has an XSK on each (an XSK takes only its own queue's frames,
 // so the XSKMAP slot is queue * 256 + worker). Flows from 16 client sockets spread over both
 // queues; each datagram still lands at its worker, on the queue it came in on.
+// (XskInterface: the whole interface's XSKs, queue count from ETHTOOL_GCHANNELS.)
 class QuicXskVethTwoQueuesTest : public QuicXskVethTest {
  protected:
   QuicXskVethTwoQueuesTest() { nqueues_ = 2; }
 };
 
 TEST_F(QuicXskVethTwoQueuesTest, EveryQueueDeliversToTheOwningWorker) {
-  ASSERT_NO_FATAL_FAILURE(startXsks());
+  auto n = xsk::rxQueueCount("xqs0");
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_EQ(*n, 2u);
+  EXPECT_EQ(xsk::rxQueueCount("nosuchif0").status().code(), absl::StatusCode::kNotFound);
+  xsk::SteeringOptions o;
+  o.port = kPort;
+  o.nworkers = kWorkers;
+  o.xsk = true;
+  auto s = QuicSteering::load(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  steering_ = std::move(*s);
+  xsk::XskOptions xo;
+  xo.ifname = "xqs0";
+  xo.workers = kWorkers;
+  xo.frames = 1024;
+  xo.ring_size = 512;
+  auto x = xsk::XskInterface::open(*steering_, xo, xsk::XdpMode::kNative);
+  ASSERT_TRUE(x.ok()) << x.status();
+  iface_ = std::move(*x);
+  ASSERT_EQ(iface_->queues(), 2u);
   std::vector<quic::ConnectionId> ids = {*quic::makeCid(0), *quic::makeCid(1)};
   for (const auto& id : ids) ASSERT_TRUE(steering_->registerCid(id).ok());
   constexpr int kClients = 16, kEach = 5;
@@ -334,10 +357,11 @@ TEST_F(QuicXskVethTwoQueuesTest, EveryQueueDeliversToTheOwningWorker) {
   size_t per[2][kWorkers] = {};
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (total < want && std::chrono::steady_clock::now() < deadline) {
-    for (int q = 0; q < nqueues_; q++) {
-      for (int w = 0; w < kWorkers; w++) {
-        queues_[q]->socket(w).waitReadable(5);
-        queues_[q]->socket(w).receive(64, [&](const xsk::UdpFrame& f) {
+    for (int w = 0; w < kWorkers; w++) {
+      std::vector<xsk::XskSocket*> mine = iface_->socketsOf(w);
+      for (int q = 0; q < nqueues_; q++) {
+        mine[q]->waitReadable(5);
+        mine[q]->receive(64, [&](const xsk::UdpFrame& f) {
           auto h = quic::parseFirstHeader(f.payload);
           EXPECT_TRUE(h.ok());
           if (h.ok()) EXPECT_EQ(quic::cidWorker(h->dcid).value_or(255), w) << "queue " << q;
@@ -352,18 +376,20 @@ TEST_F(QuicXskVethTwoQueuesTest, EveryQueueDeliversToTheOwningWorker) {
   EXPECT_EQ(total, want);
   EXPECT_EQ(per[0][0] + per[1][0], want / 2);
   EXPECT_EQ(per[0][1] + per[1][1], want / 2);
+  EXPECT_EQ(iface_->statsOf(0).rx_datagrams, want / 2);
+  EXPECT_EQ(iface_->statsOf(1).rx_datagrams, want / 2);
   EXPECT_EQ(steering_->counters()[XSMB_QCNT_XQ_PASS_NO_XSK].second, 0u);
   // Both queues carried traffic (the veth picks the queue from the flow's hash); if the kernel
   // ever put all flows on one queue this says so, it does not fail the steering.
   if (per[0][0] + per[0][1] == 0 || per[1][0] + per[1][1] == 0) {
     std::printf("note: all %d flows arrived on one queue\n", kClients);
   }
-  // The program is attached natively while QuicSteering lives, and gone after.
+  // The program is attached natively while the XskInterface lives, and gone after.
   uint32_t id = 0;
   ASSERT_EQ(bpf_xdp_query_id(ifindex_, XDP_FLAGS_DRV_MODE, &id), 0);
   EXPECT_NE(id, 0u);
   EXPECT_EQ(steering_->attachXdp(ifindex_).code(), absl::StatusCode::kAlreadyExists);
-  steering_.reset();
+  iface_.reset();
   ASSERT_EQ(bpf_xdp_query_id(ifindex_, 0, &id), 0);
   EXPECT_EQ(id, 0u);
 }
