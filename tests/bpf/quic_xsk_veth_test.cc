@@ -315,6 +315,58 @@ TEST_F(QuicXskVethTest, ABurstIsReceivedOrItsDropsCounted) {
   EXPECT_EQ(queue_->socket(0).stats().rx_datagrams, 0u);  // nothing strayed to worker 0
 }
 
+// Both workers of one queue drain their XSKs from their own threads at once: they share the
+// queue's fill ring (XDP_SHARED_UMEM), which XskQueue guards. Every redirected datagram is
+// received by its worker or counted as a kernel drop, and none reaches the other worker.
+TEST_F(QuicXskVethTest, TwoWorkersDrainOneQueueConcurrently) {
+  ASSERT_NO_FATAL_FAILURE(startXsks());
+  std::vector<quic::ConnectionId> ids = {*quic::makeCid(0), *quic::makeCid(1)};
+  for (const auto& id : ids) ASSERT_TRUE(steering_->registerCid(id).ok());
+  int c4 = track(socketIn(ns_, AF_INET));
+  ASSERT_GE(c4, 0);
+  constexpr int kBurst = 20000;
+  std::atomic<bool> sending{true};
+  std::atomic<uint64_t> wrong{0};
+  uint64_t received[kWorkers] = {};
+  std::vector<std::thread> rx;
+  for (int w = 0; w < kWorkers; w++) {
+    rx.emplace_back([&, w] {
+      auto idle_since = std::chrono::steady_clock::now();
+      while (sending ||
+             std::chrono::steady_clock::now() - idle_since < std::chrono::milliseconds(300)) {
+        size_t n = queue_->socket(w).receive(64, [&](const xsk::UdpFrame& f) {
+          received[w]++;
+          auto h = quic::parseFirstHeader(f.payload);
+          if (!h.ok() || quic::cidWorker(h->dcid).value_or(255) != w) wrong++;
+        });
+        if (n > 0) {
+          idle_since = std::chrono::steady_clock::now();
+        } else {
+          queue_->socket(w).waitReadable(5);
+        }
+      }
+    });
+  }
+  std::vector<Bytes> d = {ShortHeader(bytesOf(ids[0])), ShortHeader(bytesOf(ids[1]))};
+  for (Bytes& one : d) one.resize(600, 0x22);
+  for (int i = 0; i < kBurst; i++) sendFrom(c4, AF_INET, d[i % 2]);
+  sending = false;
+  for (std::thread& t : rx) t.join();
+  EXPECT_EQ(wrong.load(), 0u);
+  uint64_t drops = 0;
+  for (int w = 0; w < kWorkers; w++) {
+    xsk::XskStats xs = queue_->socket(w).stats();
+    EXPECT_EQ(received[w], xs.rx_datagrams) << w;
+    EXPECT_GT(received[w], 0u) << w;
+    drops += xs.rx_dropped + xs.rx_ring_full;
+  }
+  uint64_t redirected = steering_->counters()[XSMB_QCNT_XQ_REDIRECT_XSK].second;
+  EXPECT_EQ(redirected, received[0] + received[1] + drops);
+  std::printf("two workers, one queue: %lu + %lu received, %lu dropped (kernel), %lu redirected\n",
+              static_cast<unsigned long>(received[0]), static_cast<unsigned long>(received[1]),
+              static_cast<unsigned long>(drops), static_cast<unsigned long>(redirected));
+}
+
 // Two receive queues: each worker has an XSK on each (an XSK takes only its own queue's frames,
 // so the XSKMAP slot is queue * 256 + worker). Flows from 16 client sockets spread over both
 // queues; each datagram still lands at its worker, on the queue it came in on.
