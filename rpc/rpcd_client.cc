@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/base/log.h"
+#include "rpc/rpcd_fault.h"
 
 namespace xsmb::rpc {
 
@@ -22,8 +24,35 @@ std::chrono::milliseconds toChrono(absl::Duration d) {
   return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
 }
 
+// The first restart waits this long (a helper killed by accident is back at once); a helper
+// that ran at least kHealthyRun before it ended resets the backoff to it.
+constexpr absl::Duration kMinRestartDelay = absl::Milliseconds(50);
+constexpr absl::Duration kHealthyRun = absl::Seconds(1);
+
 absl::Status unavailable(const char* why) {
   return absl::UnavailableError(std::string("xsmb-rpcd: ") + why);
+}
+
+// Reaps the helper whose socket reached its end and says how it ended ("was killed by signal
+// 9 (Killed)", "exited with status 1"). A helper that closed its socket but has not exited
+// within 200 ms is killed.
+std::string reap(pid_t pid) {
+  int status = 0;
+  pid_t r = 0;
+  for (int i = 0; i < 20 && (r = waitpid(pid, &status, WNOHANG)) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (r == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return "closed its socket without exiting (killed)";
+  }
+  if (r < 0) return "is gone (" + std::string(std::strerror(errno)) + ")";
+  if (WIFSIGNALED(status)) {
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
 }  // namespace
@@ -126,7 +155,7 @@ bool RpcdClient::sendFrame(uint64_t generation, const Frame& f) {
   return true;
 }
 
-absl::StatusOr<Frame> RpcdClient::roundTrip(Frame f, uint64_t* generation) {
+absl::StatusOr<Frame> RpcdClient::roundTrip(Frame f, uint64_t* generation, bool* sent) {
   auto call = std::make_shared<Call>();
   uint64_t gen;
   {
@@ -146,23 +175,28 @@ absl::StatusOr<Frame> RpcdClient::roundTrip(Frame f, uint64_t* generation) {
     calls_.erase(f.request_id);
     return unavailable("helper went away");
   }
+  if (sent) *sent = true;
   std::unique_lock<std::mutex> lock(mu_);
   if (!cv_.wait_for(lock, toChrono(opts_.call_timeout), [&] { return call->done; })) {
     calls_.erase(f.request_id);
     // A helper that does not answer would stall every pipe: replace it.
-    if (gen == generation_ && pid_ > 0) kill(pid_, SIGKILL);
+    if (gen == generation_ && pid_ > 0) {
+      XLOG(WARNING) << "xsmb-rpcd (pid " << pid_ << ") did not answer within "
+                    << absl::FormatDuration(opts_.call_timeout) << "; killing it";
+      kill(pid_, SIGKILL);
+    }
     return absl::DeadlineExceededError("xsmb-rpcd did not answer in time");
   }
   return std::move(call->result);
 }
 
-void RpcdClient::readLoop(int fd) {
+bool RpcdClient::readLoop(int fd) {
   FrameDecoder decoder;
   std::vector<uint8_t> buf(1 << 16);
   while (true) {
     ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return true;
     decoder.append(ByteSpan(buf.data(), static_cast<size_t>(n)));
     while (auto f = decoder.next()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -173,73 +207,105 @@ void RpcdClient::readLoop(int fd) {
       calls_.erase(it);
       cv_.notify_all();
     }
-    if (decoder.bad()) return;  // treated like a crash: the helper is replaced
+    if (decoder.bad()) return false;  // treated like a crash: the helper is replaced
   }
 }
 
 void RpcdClient::supervise() {
-  absl::Duration delay = absl::Milliseconds(50);
+  absl::Duration delay = kMinRestartDelay;
   while (true) {
     int fd;
+    pid_t pid;
     {
       std::lock_guard<std::mutex> lock(mu_);
       fd = fd_.get();
-    }
-    absl::Time started = absl::Now();
-    if (fd >= 0) readLoop(fd);
-    pid_t pid;
-    {
-      std::lock_guard<std::mutex> wlock(write_mu_);
-      std::lock_guard<std::mutex> lock(mu_);
-      fd_.reset();
       pid = pid_;
-      pid_ = 0;
-      for (auto& [id, call] : calls_) {
-        call->done = true;
-        call->result = unavailable("helper exited during the call");
-      }
-      calls_.clear();
-      cv_.notify_all();
     }
-    if (pid > 0) {
-      kill(pid, SIGKILL);  // EOF without exit (closed its socket): make sure it is gone
-      waitpid(pid, nullptr, 0);
+    const absl::Time started = absl::Now();
+    if (fd >= 0 && !readLoop(fd) && pid > 0) {
+      XLOG(WARNING) << "xsmb-rpcd (pid " << pid << ") sent a malformed frame; killing it";
+      kill(pid, SIGKILL);
     }
-    if (absl::Now() - started > absl::Seconds(10)) delay = absl::Milliseconds(50);
-    while (true) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        if (cv_.wait_for(lock, toChrono(delay), [&] { return stopping_; })) return;
-      }
-      delay = std::min(delay * 2, opts_.max_restart_delay);
-      UniqueFd nfd;
-      pid_t npid = 0;
-      if (!spawn(&nfd, &npid).ok()) continue;
-      // The new helper gets the last snapshot before anyone else can write to it; frames
-      // are handled in order, so every later request sees it.
-      Bytes cfg;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        cfg = config_;
-      }
-      Bytes b = encodeFrame(Frame{MsgType::kConfig, 0, 0, std::move(cfg)});
-      bool sent =
-          send(nfd.get(), b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size());
+    if (!helperEnded()) return;
+    // A helper that served for a while is restarted at once; one that keeps dying right
+    // after its start is restarted less and less often (up to max_restart_delay).
+    if (absl::Now() - started > kHealthyRun) delay = kMinRestartDelay;
+    const absl::Time ended = absl::Now();
+    if (!restart(&delay)) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    XLOG(INFO) << "xsmb-rpcd is back as pid " << pid_ << " after "
+               << absl::ToInt64Milliseconds(absl::Now() - ended) << " ms (restart " << restarts_
+               << "); pipes opened before it must be reopened";
+  }
+}
+
+bool RpcdClient::helperEnded() {
+  pid_t pid;
+  size_t in_flight;
+  bool stopping;
+  {
+    std::lock_guard<std::mutex> wlock(write_mu_);
+    std::lock_guard<std::mutex> lock(mu_);
+    fd_.reset();
+    pid = pid_;
+    pid_ = 0;
+    in_flight = calls_.size();
+    stopping = stopping_;
+    for (auto& [id, call] : calls_) {
+      call->done = true;
+      call->result = unavailable("helper exited during the call");
+    }
+    calls_.clear();
+    cv_.notify_all();
+  }
+  if (pid > 0) {
+    const std::string how = reap(pid);
+    if (!stopping) {
+      XLOG(WARNING) << "xsmb-rpcd (pid " << pid << ") " << how << "; " << in_flight
+                    << " call(s) in flight ended with an error or an RPC fault; restarting it";
+    }
+  }
+  return !stopping;
+}
+
+bool RpcdClient::restart(absl::Duration* delay) {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, toChrono(*delay), [&] { return stopping_; })) return false;
+    }
+    *delay = std::min(*delay * 2, opts_.max_restart_delay);
+    UniqueFd nfd;
+    pid_t npid = 0;
+    if (auto st = spawn(&nfd, &npid); !st.ok()) {
+      XLOG(WARNING) << "xsmb-rpcd could not be restarted: " << st.message();
+      continue;
+    }
+    // The new helper gets the last snapshot before anyone else can write to it; frames
+    // are handled in order, so every later request sees it.
+    Bytes cfg;
+    {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_ || !sent) {
-        nfd.reset();
-        kill(npid, SIGKILL);
-        waitpid(npid, nullptr, 0);
-        if (stopping_) return;
-        continue;
-      }
-      fd_ = std::move(nfd);
-      pid_ = npid;
-      ++generation_;
-      ++restarts_;
-      cv_.notify_all();
-      break;
+      cfg = config_;
     }
+    Bytes b = encodeFrame(Frame{MsgType::kConfig, 0, 0, std::move(cfg)});
+    bool sent =
+        send(nfd.get(), b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || !sent) {
+      nfd.reset();
+      kill(npid, SIGKILL);
+      waitpid(npid, nullptr, 0);
+      if (stopping_) return false;
+      XLOG(WARNING) << "xsmb-rpcd (pid " << npid << ") did not take the server information";
+      continue;
+    }
+    fd_ = std::move(nfd);
+    pid_ = npid;
+    ++generation_;
+    ++restarts_;
+    cv_.notify_all();
+    return true;
   }
 }
 
@@ -288,12 +354,23 @@ absl::StatusOr<Bytes> RpcdClient::transact(uint64_t pipe_id, ByteSpan client_byt
       return unavailable("pipe was lost in a helper restart");
     }
   }
+  bool sent = false;
   auto reply =
-      roundTrip(Frame{MsgType::kData, 0, pipe_id, Bytes(client_bytes.begin(), client_bytes.end())});
+      roundTrip(Frame{MsgType::kData, 0, pipe_id, Bytes(client_bytes.begin(), client_bytes.end())},
+                nullptr, &sent);
   if (!reply.ok()) {
-    if (absl::IsUnavailable(reply.status())) {
+    const bool lost =
+        absl::IsUnavailable(reply.status()) || absl::IsDeadlineExceeded(reply.status());
+    if (lost) {
       std::lock_guard<std::mutex> lock(mu_);
       pipes_.erase(pipe_id);
+    }
+    // The helper died (or hung and was killed) holding the request: the client's call ends
+    // with a fault; the pipe is gone, so its next call finds it disconnected.
+    if (lost && sent) {
+      if (auto fault = faultForRequest(client_bytes, kNcaFaultRemoteCommFailure)) {
+        return *std::move(fault);
+      }
     }
     return reply.status();
   }

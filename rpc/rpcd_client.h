@@ -1,6 +1,9 @@
 // xsmbd's side of xsmb-rpcd: starts the helper with a socketpair as its fd 3, sends it the
 // ServerInfo snapshot, multiplexes pipe calls from many threads over the one socket, and
-// supervises it: when the helper dies it is restarted with the last ServerInfo.
+// supervises it: when the helper dies it is restarted with the last ServerInfo, 50 ms later
+// (backing off up to max_restart_delay while it keeps dying within a second of its start).
+// Its end is logged as a warning (exit status or signal, calls in flight), its return as
+// information.
 #pragma once
 
 #include <sys/types.h>
@@ -31,9 +34,11 @@ struct RpcdOptions {
 };
 
 // Errors of the pipe calls:
-//   Unavailable       the helper died or was restarted (calls in flight, and pipes opened
-//                     before the restart); the SMB layer fails the request and the client
-//                     reopens the pipe
+//   Unavailable       the helper died or was restarted (pipes opened before the restart);
+//                     the SMB layer fails the request and the client reopens the pipe. A
+//                     transact whose request the helper held when it died (or hung and was
+//                     killed) instead succeeds with a DCE/RPC fault PDU for that request
+//                     (rpcd_fault.h), and the pipe is gone afterwards
 //   NotFound          openPipe: not one of srvsvc/wkssvc/lsarpc/samr; transact: unknown pipe
 //   Aborted           transact: the pipe's DCE/RPC stream is broken; disconnect the pipe
 //   DeadlineExceeded  no answer within call_timeout (the helper is killed and restarted)
@@ -69,11 +74,20 @@ class RpcdClient {
 
   RpcdClient(std::string path, ServerInfo info, RpcdOptions opts);
   absl::Status spawn(UniqueFd* fd, pid_t* pid);
-  // Sends f and waits for its reply; *generation (if given) = the helper it went to.
-  absl::StatusOr<Frame> roundTrip(Frame f, uint64_t* generation = nullptr);
+  // Sends f and waits for its reply; *generation (if given) = the helper it went to, *sent (if
+  // given) = true once f was written to the helper (a failure after that lost it in flight).
+  absl::StatusOr<Frame> roundTrip(Frame f, uint64_t* generation = nullptr, bool* sent = nullptr);
   bool sendFrame(uint64_t generation, const Frame& f);
+  // The supervisor thread: reads replies, and when the helper's socket ends, fails the calls
+  // in flight, reaps the helper (logging how it ended) and starts a new one.
   void supervise();
-  void readLoop(int fd);
+  // Reads replies from fd until it ends: true at EOF, false on a malformed frame.
+  bool readLoop(int fd);
+  // Clears the ended helper's state and reaps it; false when the client is stopping.
+  bool helperEnded();
+  // Starts a new helper after *delay (doubled for the next attempt) and hands it the last
+  // ServerInfo; retries until it runs. False when the client is stopping.
+  bool restart(absl::Duration* delay);
 
   const std::string path_;
   const RpcdOptions opts_;

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "rpc/pdu.h"
 #include "rpc/rpcd_client.h"
+#include "rpc/rpcd_fault.h"
 #include "rpc_test_util.h"
 
 namespace xsmb::rpc {
@@ -145,6 +147,52 @@ TEST(RpcdClientTest, HelperCrashFailsInFlightCallsAndRestarts) {
   EXPECT_EQ(serverComment(*c), "xsmbd test");
   // The old helper was reaped, not left a zombie.
   EXPECT_NE(kill(old, 0), 0);
+}
+
+// kill -9 of a helper that has served for a while: a new one answers within a second, every
+// time (the restart backoff applies only to a helper that keeps dying right after its start).
+TEST(RpcdClientTest, BackWithinASecondAfterKill) {
+  auto c = startClient();
+  ASSERT_NE(c, nullptr);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    pid_t old = c->helperPid();
+    ASSERT_GT(old, 0);
+    auto killed = std::chrono::steady_clock::now();
+    ASSERT_EQ(kill(old, SIGKILL), 0);
+    ASSERT_TRUE(waitFor([&] { return c->helperPid() > 0 && c->helperPid() != old; }, 3000));
+    EXPECT_EQ(serverComment(*c), "xsmbd test");
+    EXPECT_LT(std::chrono::steady_clock::now() - killed, std::chrono::seconds(1));
+    EXPECT_EQ(c->restarts(), static_cast<uint64_t>(round + 1));
+  }
+}
+
+TEST(RpcdClientTest, RequestInFlightWhenHelperDiesGetsFault) {
+  auto c = startClient();
+  ASSERT_NE(c, nullptr);
+  auto pipe = c->openPipe("srvsvc", {});
+  ASSERT_TRUE(pipe.ok());
+  ASSERT_TRUE(c->transact(*pipe, bindBytes(1, srvsvcSyntax())).ok());
+  pid_t old = c->helperPid();
+  // The helper is stopped, so the request is in flight (sent, not answered) when it is killed.
+  ASSERT_EQ(kill(old, SIGSTOP), 0);
+  auto call = std::async(std::launch::async, [&] { return c->transact(*pipe, srvInfoRequest(7)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(call.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  ASSERT_EQ(kill(old, SIGKILL), 0);
+  auto out = call.get();
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto pdu = decodePdu(*out);
+  ASSERT_TRUE(pdu.ok()) << pdu.status();
+  EXPECT_EQ(pdu->header.ptype, PType::kFault);
+  EXPECT_EQ(pdu->header.call_id, 7u);
+  ASSERT_TRUE(std::holds_alternative<FaultPdu>(pdu->body));
+  EXPECT_EQ(std::get<FaultPdu>(pdu->body).status, kNcaFaultRemoteCommFailure);
+  // The pipe is gone; a new one works once the helper is back.
+  EXPECT_TRUE(absl::IsNotFound(c->transact(*pipe, srvInfoRequest(8)).status()));
+  ASSERT_TRUE(waitFor([&] { return c->helperPid() > 0 && c->helperPid() != old; }));
+  EXPECT_EQ(serverComment(*c), "xsmbd test");
 }
 
 TEST(RpcdClientTest, CallTimeoutReplacesHelper) {
