@@ -138,6 +138,13 @@ class Samr : public Service {
       w.u32(3);  // SAMPR_REVISION_INFO_V1.Revision (MS-SAMR 2.2.7.15)
       w.u32(0);  // SupportedFeatures
     }
+    // "restrict anonymous" 1 or 2: no SAM server handle, so no enumeration or lookup, for a
+    // guest or anonymous caller (as Samba's _samr_Connect*).
+    if (anonymousRestricted(ctx_.caller)) {
+      w.policyHandle(PolicyHandle{});
+      w.u32(STATUS_ACCESS_DENIED);
+      return;
+    }
     addHandle(w, SamHandle{SamHandle::Kind::kServer});
   }
 

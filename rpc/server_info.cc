@@ -102,6 +102,7 @@ Bytes serializeCallerInfo(const CallerInfo& caller) {
   putShort(w, caller.user);
   putShort(w, caller.domain);
   w.u8(caller.guest ? 1 : 0);
+  w.u8(caller.restrict_anonymous);
   return w.take();
 }
 
@@ -109,7 +110,8 @@ std::optional<CallerInfo> parseCallerInfo(ByteReader& r) {
   CallerInfo c;
   if (!getShort(r, &c.user) || !getShort(r, &c.domain)) return std::nullopt;
   uint8_t g = r.u8();
-  if (!r.ok() || g > 1) return std::nullopt;
+  c.restrict_anonymous = r.u8();
+  if (!r.ok() || g > 1 || c.restrict_anonymous > 2) return std::nullopt;
   c.guest = g == 1;
   return c;
 }

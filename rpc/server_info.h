@@ -44,19 +44,25 @@ struct ServerInfo {
   std::vector<UserInfo> users;
 };
 
-// Who opened the pipe (the SMB session's user).
+// Who opened the pipe (the SMB session's user), and the "restrict anonymous" level (smb.conf,
+// Samba's values 0-2) in force when it was opened.
 struct CallerInfo {
   std::string user;
   std::string domain;
-  bool guest = false;
+  bool guest = false;  // a guest or anonymous (null) session
+  uint8_t restrict_anonymous = 0;
 };
+
+// Samba's "restrict anonymous" above 0 for a guest or anonymous caller: share enumeration and
+// server information (srvsvc) and every SAM connect (samr) are refused with access denied.
+inline bool anonymousRestricted(const CallerInfo& c) { return c.guest && c.restrict_anonymous > 0; }
 
 // Versioned compact encoding: "XSI" 1, then length-prefixed fields (little-endian).
 Bytes serializeServerInfo(const ServerInfo& info);
 // nullopt on a wrong magic/version, truncation, trailing bytes or counts beyond limits.
 std::optional<ServerInfo> parseServerInfo(ByteSpan data);
 
-// u16-length-prefixed strings and a guest flag.
+// u16-length-prefixed user and domain, a u8 guest flag (0/1), a u8 restrict_anonymous (0-2).
 Bytes serializeCallerInfo(const CallerInfo& caller);
 std::optional<CallerInfo> parseCallerInfo(ByteReader& r);
 

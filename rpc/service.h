@@ -105,6 +105,7 @@ constexpr uint32_t kPlatformIdNt = 500;
 
 // WERROR values (MS-ERREF 2.2).
 constexpr uint32_t kWerrOk = 0;
+constexpr uint32_t kWerrAccessDenied = 5;        // ERROR_ACCESS_DENIED
 constexpr uint32_t kWerrInvalidLevel = 124;      // ERROR_INVALID_LEVEL
 constexpr uint32_t kWerrNetNameNotFound = 2310;  // NERR_NetNameNotFound
 constexpr uint32_t kWerrInvalidParameter = 87;

@@ -191,7 +191,10 @@ class Srvsvc : public Service {
     if (has_resume) r.u32();
     if (!r.ok()) return;
 
-    std::vector<const ShareInfo*> shares = visibleShares();
+    // "restrict anonymous" 1 or 2: an empty container and WERR_ACCESS_DENIED, as Samba.
+    const bool denied = anonymousRestricted(ctx_.caller);
+    std::vector<const ShareInfo*> shares;
+    if (!denied) shares = visibleShares();
     bool valid = isEnumLevel(level);
     auto n = static_cast<uint32_t>(valid ? shares.size() : 0);
     w.u32(level);
@@ -209,7 +212,7 @@ class Srvsvc : public Service {
     w.u32(n);  // TotalEntries
     w.pointer(has_resume);
     if (has_resume) w.u32(0);
-    w.u32(valid ? kWerrOk : kWerrInvalidLevel);
+    w.u32(denied ? kWerrAccessDenied : valid ? kWerrOk : kWerrInvalidLevel);
   }
 
   // MS-SRVS 3.1.4.10 NetrShareGetInfo.
@@ -239,6 +242,11 @@ class Srvsvc : public Service {
     if (!r.ok()) return;
     const ServerInfo& info = *ctx_.info;
     w.u32(level);
+    if (anonymousRestricted(ctx_.caller)) {  // "restrict anonymous" 1 or 2, as Samba
+      w.pointer(false);
+      w.u32(kWerrAccessDenied);
+      return;
+    }
     if (level != 100 && level != 101 && level != 102) {
       w.pointer(false);
       w.u32(kWerrInvalidLevel);

@@ -38,7 +38,8 @@ struct HardeningConfig {
   // read until the client takes them. Bytes, K/M/G suffixes; 1 MiB..1 GiB.
   uint64_t max_unsent_reply_bytes = 16u << 20;
   // "restrict anonymous" (Samba's name and values): 0 = anonymous sessions may list shares
-  // (srvsvc) and users (samr) through IPC$; 1 or 2 = they may not.
+  // (srvsvc) and users (samr) through IPC$; 1 or 2 = guest and anonymous sessions may not
+  // (access denied); 2 = IPC$ itself refuses them (tree connect: access denied).
   uint32_t restrict_anonymous = 0;
   bool operator==(const HardeningConfig&) const = default;
 };

@@ -97,6 +97,9 @@ NtStatus openPipe(RequestContext& ctx, const CreateRequest& req, ResponseBody& o
   caller.user = ctx.session->user;
   caller.domain = ctx.session->domain;
   caller.guest = ctx.session->guest || ctx.session->anonymous;
+  // Enforced by the services (srvsvc, samr) as Samba's "restrict anonymous" 1 and 2 do.
+  caller.restrict_anonymous =
+      static_cast<uint8_t>(ctx.server->config.global.hardening.restrict_anonymous);
   auto pipe = ctx.server->rpcd->openPipe(req.name, caller);
   if (!pipe.ok()) {
     return pipe.status().code() == absl::StatusCode::kNotFound ? STATUS_OBJECT_NAME_NOT_FOUND

@@ -1,5 +1,6 @@
 // TREE_CONNECT (MS-SMB2 3.3.5.7) and TREE_DISCONNECT (3.3.5.8), with Samba's share access
-// parameters: guest ok, valid users, invalid users, read only.
+// parameters: guest ok, valid users, invalid users, read only, and restrict anonymous = 2 (no
+// IPC$ for guest or anonymous sessions).
 #include <grp.h>
 
 #include "absl/strings/str_split.h"
@@ -48,6 +49,13 @@ NtStatus handleTreeConnect(RequestContext& ctx, ResponseBody& out) {
   session::Session& s = *ctx.session;
   const config::ShareConfig& cfg = share->cfg;
   bool ipc = cfg.is_ipc;
+  // "restrict anonymous = 2" (Samba's values): IPC$ refuses guest and anonymous sessions.
+  if (ipc && (s.guest || s.anonymous) &&
+      ctx.server->config.global.hardening.restrict_anonymous >= 2) {
+    XLOG(INFO) << ctx.conn->peer << ": IPC$ refused to a guest or anonymous session "
+               << "(restrict anonymous = 2)";
+    return STATUS_ACCESS_DENIED;
+  }
   if (!ipc) {
     if ((s.guest || s.anonymous) && !cfg.guest_ok) return STATUS_ACCESS_DENIED;
     if (!s.guest && !s.anonymous) {

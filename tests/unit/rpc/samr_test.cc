@@ -259,5 +259,34 @@ TEST(SamrConnectTest, Connect2AndConnect) {
   EXPECT_EQ(loadU32(o0.data() + 20), 0u);
 }
 
+// "restrict anonymous" 1 or 2: every SAM connect of a guest or anonymous caller is refused
+// with STATUS_ACCESS_DENIED and a zero handle (so nothing can be enumerated); users still
+// connect, and level 0 changes nothing.
+TEST(SamrConnectTest, RestrictAnonymous) {
+  struct Case {
+    const char* description;
+    CallerInfo caller;
+    bool denied;
+  };
+  const Case cases[] = {
+      {"anonymous, level 0", {"", "", true, 0}, false},
+      {"anonymous, level 1", {"", "", true, 1}, true},
+      {"guest, level 2", {"nobody", "", true, 2}, true},
+      {"user, level 1", {"bench", "SAMBABARS", false, 1}, false},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.description);
+    Client c("samr", samrSyntax(), k.caller);
+    NdrWriter w;
+    w.pointer(true);
+    w.cvString("\\\\srv");
+    w.u32(0x02000000);
+    Bytes o = c.call(57, w.take());  // SamrConnect2
+    ASSERT_EQ(o.size(), 24u);
+    EXPECT_EQ(loadU32(o.data() + 20), k.denied ? STATUS_ACCESS_DENIED : STATUS_SUCCESS);
+    EXPECT_EQ(handleAt(o, 0) == PolicyHandle{}, k.denied);
+  }
+}
+
 }  // namespace
 }  // namespace xsmb::rpc

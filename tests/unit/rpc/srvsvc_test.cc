@@ -174,5 +174,38 @@ TEST(SrvsvcTest, CapturedNetServerGetInfo101) {
   EXPECT_EQ(loadU32(bad.data() + bad.size() - 4), kWerrInvalidLevel);
 }
 
+// "restrict anonymous" (Samba's values): with 1 or 2 a guest or anonymous caller gets
+// WERR_ACCESS_DENIED from NetShareEnumAll / NetShareEnum and NetServerGetInfo (and no share);
+// NetShareGetInfo still answers, as on Samba. A user, or level 0, changes nothing.
+TEST(SrvsvcTest, RestrictAnonymous) {
+  struct Case {
+    const char* description;
+    CallerInfo caller;
+    bool denied;
+  };
+  const Case cases[] = {
+      {"anonymous, level 0", {"", "", true, 0}, false},
+      {"anonymous, level 1", {"", "", true, 1}, true},
+      {"guest, level 2", {"nobody", "", true, 2}, true},
+      {"user, level 2", {"bench", "SAMBABARS", false, 2}, false},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.description);
+    Client c("srvsvc", srvsvcSyntax(), k.caller);
+    for (uint16_t opnum : {15, 36}) {
+      auto res = decodeShareEnum(c.call(opnum, shareEnumStub(1)), 1);
+      EXPECT_EQ(res.werr, k.denied ? kWerrAccessDenied : kWerrOk);
+      EXPECT_EQ(res.shares.size(), k.denied ? 0u : 3u);
+      EXPECT_EQ(res.total, k.denied ? 0u : 3u);
+    }
+    Bytes info = c.call(21, serverGetInfoStub(101));
+    ASSERT_GE(info.size(), 4u);
+    EXPECT_EQ(loadU32(info.data() + info.size() - 4), k.denied ? kWerrAccessDenied : kWerrOk);
+    if (k.denied) EXPECT_EQ(info.size(), 12u);  // level, NULL info, WERROR
+    Bytes share = c.call(16, shareGetInfoStub("data", 1));
+    EXPECT_EQ(loadU32(share.data() + share.size() - 4), kWerrOk);
+  }
+}
+
 }  // namespace
 }  // namespace xsmb::rpc
