@@ -232,9 +232,14 @@ void RpcdClient::supervise() {
     if (absl::Now() - started > kHealthyRun) delay = kMinRestartDelay;
     const absl::Time ended = absl::Now();
     if (!restart(&delay)) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    XLOG(INFO) << "xsmb-rpcd is back as pid " << pid_ << " after "
-               << absl::ToInt64Milliseconds(absl::Now() - ended) << " ms (restart " << restarts_
+    uint64_t restarts;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pid = pid_;
+      restarts = restarts_;
+    }
+    XLOG(INFO) << "xsmb-rpcd is back as pid " << pid << " after "
+               << absl::ToInt64Milliseconds(absl::Now() - ended) << " ms (restart " << restarts
                << "); pipes opened before it must be reopened";
   }
 }

@@ -131,6 +131,15 @@ bool sealsReplies(const session::ConnState& conn, uint64_t sid, uint32_t tid) {
   return t != s->second->trees.end() && t->second.encrypt_data;
 }
 
+// Whether tree `tid` of session `sid` is IPC$: its CREATE, READ and WRITE wait for the RPC
+// helper (rpc::RpcdClient), up to its call timeout when the helper hangs.
+bool onIpcTree(const session::ConnState& conn, uint64_t sid, uint32_t tid) {
+  auto s = conn.sessions.find(sid);
+  if (s == conn.sessions.end()) return false;
+  auto t = s->second->trees.find(tid);
+  return t != s->second->trees.end() && t->second.ipc;
+}
+
 }  // namespace
 
 bool answerOnEventLoop(ByteSpan msg, const session::ConnState& conn) {
@@ -146,7 +155,7 @@ bool answerOnEventLoop(ByteSpan msg, const session::ConnState& conn) {
       sid = h.session_id;
       tid = h.tree_id;
     }
-    if (sealsReplies(conn, sid, tid)) return false;
+    if (sealsReplies(conn, sid, tid) || onIpcTree(conn, sid, tid)) return false;
     switch (h.command) {
       case SMB2_ECHO:
       case SMB2_CANCEL:

@@ -59,8 +59,8 @@ Bytes processOnEventLoop(session::ConnState& conn, ByteSpan payload, DeferredRep
 // message or compound chain of CREATE, CLOSE and QUERY_INFO: a CREATE only while no open holds
 // a BATCH or EXCLUSIVE oplock, whose break it would have to wait for. TRANSFORM (encrypted)
 // messages, requests of a session or tree connect whose responses are sealed (their reply is
-// built at once, so its file I/O could not wait on the I/O engine) and everything else go to
-// the pool. Reads `conn`'s sessions: call it on the connection's strand.
+// built at once, so its file I/O could not wait on the I/O engine), requests on IPC$ (named
+// pipes wait for the RPC helper) and everything else go to the pool. Reads `conn`'s sessions: call it on the connection's strand.
 bool answerOnEventLoop(ByteSpan msg, const session::ConnState& conn);
 
 // Credits granted in a response (MS-SMB2 3.3.1.2): what the client asked for, at least 1,

@@ -108,5 +108,16 @@ TEST_F(AnswerOnEventLoopTest, RequestsWhoseRepliesAreSealedGoToThePool) {
   EXPECT_TRUE(inline_({{SMB2_CREATE, false, 1}, {SMB2_CLOSE, true, 2}}));
 }
 
+// Named pipes on IPC$ wait for the RPC helper (up to its call timeout when it hangs), which must
+// not hold the event loop and every other connection on it: such requests go to the pool.
+TEST_F(AnswerOnEventLoopTest, RequestsOnIpcGoToThePool) {
+  conn_->sessions[1]->trees[2].ipc = true;
+  EXPECT_FALSE(inline_({{SMB2_CREATE, false, 1, 2}})) << "pipe open";
+  EXPECT_FALSE(inline_({{SMB2_WRITE, false, 1, 2}})) << "pipe write";
+  EXPECT_FALSE(inline_({{SMB2_READ, false, 1, 2}})) << "pipe read";
+  EXPECT_TRUE(inline_({{SMB2_READ, false, 1, 1}})) << "a disk share";
+  EXPECT_TRUE(inline_({{SMB2_READ, false, 2, 2}})) << "tree 2 of another session";
+}
+
 }  // namespace
 }  // namespace xsmb::dispatch
