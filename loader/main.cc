@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/manual.h"
 #include "loader/loader.h"
 #include "loader/objects.h"
 
@@ -84,7 +85,47 @@ bool parseLoadOptions(const std::vector<std::string>& rest, xsmb::bpf::LoadOptio
 
 }  // namespace
 
+xsmb::Manual loaderManual() {
+  xsmb::Manual m;
+  m.name = "xsmb-loader - load, attach, inspect and unload the xsmb BPF data plane";
+  m.synopsis = "xsmb-loader [--pin-dir DIR] [-v] COMMAND [ARGS]\nxsmb-loader --help";
+  m.description =
+      "xsmb-loader loads the BPF programs of xsmbd (XDP parser and filter, TC egress latency, "
+      "sk_reuseport worker selection, sockhash verdict), pins them and their maps under the pin "
+      "directory, and attaches the XDP and TC programs to interfaces. xsmbd, started with "
+      "\"bpf = yes\", opens what is pinned. Every command takes an exclusive lock on the pin "
+      "directory. It needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (root), and a bpffs at "
+      "/sys/fs/bpf (mounted when missing).\n\n"
+      "Options before the command: --pin-dir DIR (default " XSMB_PIN_DIR_DEFAULT
+      "; xsmbd then needs \"bpf pin dir = DIR\"), -v (libbpf's and libxdp's messages).";
+  m.entries_title = "COMMANDS";
+  m.entries = {
+      {"load [--port N]... [--syn-rate N] [--syn-burst N] [--max-msg BYTES] [--steer|--no-steer]"
+       " [--latency|--no-latency] [--without xdp,tc,sockmap,reuseport]",
+       "Loads and pins every program and map (idempotent: when loaded, only applies the "
+       "options): the SMB ports to parse, new connections per second and burst per source, the "
+       "largest message the verdict lets through, steering to the session's CPU, latency "
+       "measurement, and parts to leave out."},
+      {"attach IFACE [--mode native|generic]", "Attaches XDP (through libxdp's dispatcher "
+                                               "where possible) and TC egress to IFACE."},
+      {"detach IFACE", "Detaches both from IFACE."},
+      {"block PREFIX, unblock PREFIX", "Drops (or stops dropping) SYNs and segments from an "
+                                       "IPv4/IPv6 prefix in XDP."},
+      {"status", "What is loaded and attached, the configuration and the counters."},
+      {"unload", "Detaches everywhere and removes every pin."}};
+  m.sections = {
+      {"EXIT STATUS", "0 done (also when there was nothing to do), 1 failed, 2 usage error."},
+      {"FILES", XSMB_PIN_DIR_DEFAULT " (pinned maps and programs; bpftool map dump pinned "
+                                     "PATH shows them)."},
+      {"SEE ALSO", "xsmbd(8), bpftool(8), xdp-loader(8); docs/bpf.md."}};
+  return m;
+}
+
 int main(int argc, char** argv) {
+  if (xsmb::wantsManual(argc, argv)) {
+    std::cout << xsmb::renderManual(loaderManual());
+    return 0;
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string pin_dir = XSMB_PIN_DIR_DEFAULT;
   size_t i = 0;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "common/base/manual.h"
 #include "rpc/pipe.h"
 #include "rpc/rpcd_protocol.h"
 #include "rpc/sandbox.h"
@@ -110,7 +111,30 @@ bool writeAll(int fd, const Bytes& b) {
   return true;
 }
 
+Manual manual() {
+  Manual m;
+  m.name = "xsmb-rpcd - the DCE/RPC helper of xsmbd";
+  m.synopsis = "xsmb-rpcd [--user NAME]   (started by xsmbd, fd 3 = its socket)\nxsmb-rpcd --help";
+  m.description =
+      "xsmb-rpcd answers the named pipes of IPC$ (srvsvc, wkssvc, lsarpc, samr) for xsmbd. "
+      "xsmbd starts it with one end of a socket pair as descriptor 3 and restarts it when it "
+      "dies. It sandboxes itself before reading a byte: drops to the account --user names "
+      "(xsmbd passes its guest account), sets no_new_privs, resource limits and a seccomp "
+      "filter, then serves one request at a time until xsmbd closes the socket. It is not "
+      "meant to be run by hand.";
+  m.entries = {{"--user NAME", "the unprivileged account to run as (when started as root)"}};
+  m.sections = {{"EXIT STATUS", "0 when xsmbd closed the socket; 1 when the sandbox could not "
+                                "be entered; 2 usage (or descriptor 3 not open); 3 a malformed "
+                                "frame from xsmbd."},
+                {"SEE ALSO", "xsmbd(8)."}};
+  return m;
+}
+
 int run(int argc, char** argv) {
+  if (wantsManual(argc, argv)) {
+    std::fputs(renderManual(manual()).c_str(), stdout);
+    return 0;
+  }
   SandboxOptions opts;
   opts.channel_fd = kChannelFd;
   for (int i = 1; i < argc; ++i) {

@@ -26,6 +26,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/log.h"
+#include "common/base/manual.h"
+#include "common/base/manual_flags.h"
 #include "common/crypto/crypto.h"
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
@@ -55,13 +57,19 @@ ABSL_FLAG(bool, check_config, false,
           "print the effective configuration and every problem "
           "found, then exit (1 when there are errors)");
 ABSL_FLAG(std::string, rpcd, "",
-          "path of the xsmb-rpcd helper (default: next to xsmbd, or ../rpc)");
+          "path of the xsmb-rpcd helper (default: next to xsmbd, ../libexec/xsmbd as cmake "
+          "--install lays it out, or ../rpc in the build tree)");
 ABSL_FLAG(bool, takeover, false,
           "zero-downtime upgrade: start beside a running xsmbd of the same configuration "
           "(bpf = yes), take its new connections, and let it finish its own and exit");
 ABSL_FLAG(int, workers, 0,
           "event-loop threads (default: one per CPU of \"worker cpus\", which they are pinned to)");
 ABSL_FLAG(int, io_threads, 0, "threads for request handling and file I/O (default: 2 per CPU)");
+
+// Start-up information an operator needs at every "log level" (the addresses served, the
+// descriptor limit, the generation, the final counters): printed unconditionally and marked "I",
+// information, instead of being logged as an error to get past the level filter.
+#define XLOG_NOTICE ::xsmb::LogLine(::xsmb::LogLevel::INFO)
 
 namespace xsmb {
 namespace {
@@ -159,8 +167,8 @@ void raiseFileLimit(uint32_t max_connections) {
       XLOG(WARNING) << "cannot raise the RLIMIT_NOFILE soft limit: " << std::strerror(errno);
     }
   }
-  // Level 0 like the "listening" line: the limit bounds how many clients can be served.
-  XLOG(ERROR) << "open file limit (RLIMIT_NOFILE) " << rl.rlim_cur;
+  // At every log level, like the "listening" line: the limit bounds how many clients are served.
+  XLOG_NOTICE << "open file limit (RLIMIT_NOFILE) " << rl.rlim_cur;
   if (max_connections && rl.rlim_cur < want) {
     XLOG(WARNING) << "max connections " << max_connections << " needs about " << want
                   << " descriptors but RLIMIT_NOFILE is " << rl.rlim_cur
@@ -174,7 +182,8 @@ std::string findRpcd() {
   if (!absl::GetFlag(FLAGS_rpcd).empty()) return absl::GetFlag(FLAGS_rpcd);
   std::error_code ec;
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
-  for (auto candidate : {self / "xsmb-rpcd", self / ".." / "rpc" / "xsmb-rpcd"}) {
+  for (auto candidate : {self / "xsmb-rpcd", self / ".." / "libexec" / "xsmbd" / "xsmb-rpcd",
+                         self / ".." / "rpc" / "xsmb-rpcd"}) {
     if (access(candidate.c_str(), X_OK) == 0) return candidate.lexically_normal().string();
   }
   return "";
@@ -396,7 +405,7 @@ bool startLoops(session::ServerContext& server, const std::vector<transport::Lis
     // From here new connections come to this generation's sockets (a takeover's old xsmbd
     // sees the switch and drains).
     server.dataplane->activateGeneration(static_cast<uint32_t>(loops->workers.size()));
-    XLOG(WARNING) << "serving as generation " << server.dataplane->generation();
+    XLOG_NOTICE << "serving as generation " << server.dataplane->generation();
   }
   return true;
 }
@@ -483,7 +492,7 @@ void drainForShutdown(const sigset_t& sigs, session::ServerContext& server, Loop
 }
 
 void logStats(const session::Stats& st) {
-  XLOG(WARNING) << "stats: connections " << st.connections_accepted << ", requests " << st.requests
+  XLOG_NOTICE << "stats: connections " << st.connections_accepted << ", requests " << st.requests
                 << ", bad signatures " << st.bad_signatures << ", decryption failures "
                 << st.decrypt_failures << ", malformed frames " << st.malformed_frames
                 << ", oversized frames " << st.oversized_frames << ", logon failures "
@@ -495,7 +504,7 @@ void announce(const session::ServerContext& server,
               bool embedded) {
   const config::Config& cfg = server.config;
   for (const auto& a : addrs) {
-    XLOG(ERROR) << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers
+    XLOG_NOTICE << "xsmbd listening on " << a.host << " port " << a.port << " (" << nworkers
                 << " workers, " << nio << " I/O threads, file I/O by " << server.io_engine << ", "
                 << (server.dataplane ? "BPF data plane at " + cfg.global.bpf_pin_dir
                                      : std::string("plain socket mode"))
@@ -686,7 +695,44 @@ int run() {
 }  // namespace
 }  // namespace xsmb
 
+namespace xsmb {
+namespace {
+
+Manual xsmbdManual() {
+  Manual m;
+  m.name = "xsmbd - SMB2/SMB3 file server";
+  m.synopsis = "xsmbd [--config FILE] [--foreground] [--log-level N] [--takeover]\n"
+               "xsmbd --check-config [--config FILE]\nxsmbd --help";
+  m.description =
+      "xsmbd serves the shares of an smb.conf file (Samba's syntax and parameter names) to "
+      "SMB 2.0.2 to 3.1.1 clients over TCP, and over SMB Direct where an RDMA device exists. "
+      "Each request touches the file system with its user's identity when xsmbd runs as root. "
+      "The DCE/RPC services of IPC$ run in the sandboxed helper xsmb-rpcd, which xsmbd starts. "
+      "With \"bpf = yes\" it uses the BPF data plane that xsmb-loader pinned; without one it "
+      "serves in plain socket mode and says so.\n\n"
+      "Without --config it serves a demo share on 127.0.0.1 (./.demo/share, port $XSMBD_PORT "
+      "or 4455, user demo with password demo) and prints the smbclient command lines. Logs go "
+      "to stderr.";
+  m.entries = flagEntries("server/main.cc", true);
+  m.sections = {
+      {"SIGNALS", "SIGTERM and SIGINT stop the server. SIGHUP asks it to reload the "
+                  "configuration and the user database."},
+      {"EXIT STATUS", "0 after a clean stop; 1 when the configuration cannot be read, an "
+                      "address cannot be listened on, or --check-config found errors."},
+      {"FILES", "/etc/xsmbd/smb.conf (as installed), /var/lib/xsmbd/users.db (\"smb passwd "
+                "file\"; the domain SID and the control socket beside it)."},
+      {"SEE ALSO", "xsmbctl(8), xsmb-loader(8), xsmb-rpcd(8), smb.conf(5); docs/deploy.md."}};
+  return m;
+}
+
+}  // namespace
+}  // namespace xsmb
+
 int main(int argc, char** argv) {
+  if (xsmb::wantsManual(argc, argv)) {
+    std::fputs(xsmb::renderManual(xsmb::xsmbdManual()).c_str(), stdout);
+    return 0;
+  }
   absl::SetProgramUsageMessage(
       "xsmbd [--config FILE] [--foreground] [--log-level N] [--check-config]\n"
       "Serves SMB2/SMB3 shares. Without --config it serves a demo share on 127.0.0.1.");

@@ -25,12 +25,15 @@ PACKAGES=(
   iptables  # smbtorture cutting channels off, in a namespace of its own (test_smbtorture_netns.py)
   # throw-away MIT KDC and kinit for the Kerberos tests (tests/integration/krb5_harness.py)
   krb5-kdc krb5-admin-server krb5-user
+  python3-yaml mmdebstrap systemd-container  # tests/deploy: manifests, root filesystems, nspawn
 )
+# tests/deploy also needs kubectl (kustomize) and npm (schemas): Debian's unless some are present.
+command -v kubectl >/dev/null || PACKAGES+=(kubernetes-client); command -v npm >/dev/null || PACKAGES+=(npm)
 
 # BENCH=1: also what tools/bench/run.sh needs (Samba's smbd to compare against, iperf3 for the
 # raw loopback TCP ceiling). CI does not run benchmarks, so they are opt-in.
 if [ "${BENCH:-0}" = 1 ]; then
-  PACKAGES+=(samba iperf3)
+  PACKAGES+=(samba iperf3 python3-matplotlib)  # python3-matplotlib: tools/bench/plot.py
 fi
 
 missing=()

@@ -653,6 +653,8 @@ def report(results, cpu, ceiling, idle, servers, out_path):
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     Path(out_path).write_text(json.dumps(doc, indent=2) + "\n")
     print(f"JSON: {out_path}")
+    # Plots beside the JSON (out.png, out.svg); without matplotlib plot.py says so.
+    subprocess.run([str(Path(__file__).with_name("plot.py")), str(out_path)])
 
 
 if __name__ == "__main__":

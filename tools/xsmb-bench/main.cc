@@ -6,10 +6,14 @@
 //   xsmb-bench --port 4450 --user bench --password secret --share bench \
 //       --workload randread --block 4096 --qd 32 --duration 10
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -20,6 +24,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/base/manual.h"
+#include "common/base/manual_flags.h"
 #include "tools/xsmb-bench/workloads.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "server address");
@@ -59,6 +65,9 @@ ABSL_FLAG(int, hard_timeout_ms, 30000, "unanswered this long: drop and reconnect
 ABSL_FLAG(int, echo_interval_ms, 0, "idle connections send an ECHO this often (0 = never)");
 ABSL_FLAG(bool, reconnect, true, "log on again when a connection drops");
 ABSL_FLAG(bool, json, false, "print JSON instead of the table");
+ABSL_FLAG(std::string, out, "",
+          "also write the JSON to this file and plots beside it (FILE.png, FILE.svg; by "
+          "xsmb-bench-plot next to this binary, which needs python3-matplotlib)");
 ABSL_FLAG(bool, progress, true, "progress line on stderr while running");
 ABSL_FLAG(std::vector<std::string>, server_pid, {},
           "the server's process ids, comma-separated or the flag repeated: their CPU (user and "
@@ -207,9 +216,67 @@ bool optionsFromFlags(int argc, char** argv, xsmb::bench::BenchOptions* o) {
   return serverPids(argc, argv, &o->server_pids);
 }
 
+// --out: the JSON in `path`, then xsmb-bench-plot (tools/bench/plot.py, installed beside this
+// binary) draws it into path.png and path.svg. false when the JSON cannot be written; a missing
+// plotter or matplotlib is reported and not an error.
+bool writeJsonAndPlot(const std::string& path, const std::vector<xsmb::bench::WorkloadResult>& r) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::string json = xsmb::bench::formatJson(r);
+  if (!f || std::fwrite(json.data(), 1, json.size(), f) != json.size() || std::fclose(f) != 0) {
+    std::fprintf(stderr, "xsmb-bench: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  std::error_code ec;
+  std::filesystem::path plot =
+      std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "xsmb-bench-plot";
+  if (access(plot.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "xsmb-bench: %s missing: no plots\n", plot.c_str());
+    return true;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(plot.c_str(), plot.c_str(), path.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  if (pid > 0) waitpid(pid, &status, 0);
+  return true;
+}
+
+xsmb::Manual benchManual() {
+  xsmb::Manual m;
+  m.name = "xsmb-bench - load generator for SMB2/SMB3 servers";
+  m.synopsis =
+      "xsmb-bench --port P --share S [--user U --password W] [--workload LIST] [--json] ...\n"
+      "xsmb-bench --help";
+  m.description =
+      "xsmb-bench drives an SMB2/3 server (xsmbd, Samba, Windows) from its own small client "
+      "transport: it connects, negotiates, logs on (NTLMv2, or anonymously), connects the tree, "
+      "and runs each workload of --workload in turn for --duration seconds after --warmup "
+      "seconds. It prints operations per second, MB/s and latency percentiles per workload, as "
+      "a table or, with --json, as JSON; with --server_pid also the server's CPU per request. "
+      "tools/bench/run.sh runs it against xsmbd and Samba and compares them.\n\n"
+      "Workloads: echo, create, stat, list, seqread, randread, seqwrite, randwrite (on a file "
+      "of --file_size, --block bytes per request, --qd in flight per connection), sessions and "
+      "connections (how many a server holds).";
+  m.entries = xsmb::flagEntries("xsmb-bench/main.cc", false);
+  m.sections = {
+      {"EXAMPLE", "xsmb-bench --port 4450 --user bench --password secret --share bench "
+                  "--workload randread --block 4096 --qd 32 --duration 10"},
+      {"ENVIRONMENT", "XSMB_BENCH_PASSWORD: the password when --password is empty."},
+      {"EXIT STATUS", "0 when every workload ran; 1 when one failed (the others still report); "
+                      "2 for a usage error."},
+      {"SEE ALSO", "xsmbd(8), smbtorture(1); docs/performance.md."}};
+  return m;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (xsmb::wantsManual(argc, argv)) {
+    std::fputs(xsmb::renderManual(benchManual()).c_str(), stdout);
+    return 0;
+  }
   absl::SetProgramUsageMessage("SMB2/3 load generator: xsmb-bench --port P --share S ...");
   absl::ParseCommandLine(argc, argv);
   using namespace xsmb::bench;
@@ -246,5 +313,8 @@ int main(int argc, char** argv) {
   }
   std::string out = absl::GetFlag(FLAGS_json) ? formatJson(results) : formatTable(results);
   std::fputs(out.c_str(), stdout);
+  if (!absl::GetFlag(FLAGS_out).empty() && !writeJsonAndPlot(absl::GetFlag(FLAGS_out), results)) {
+    rc = 1;
+  }
   return rc;
 }

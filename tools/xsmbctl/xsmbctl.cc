@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/manual.h"
 #include "common/crypto/crypto.h"
 #include "server/config/smb_conf.h"
 #include "server/config/user_db.h"
@@ -269,6 +270,47 @@ int limit(const Options& opts) {
   return limitCommand(pin_dir, std::vector<std::string>(opts.args.begin() + 1, opts.args.end()));
 }
 
+Manual manual() {
+  const std::string db = config::GlobalConfig{}.smb_passwd_file;
+  Manual m;
+  m.name = "xsmbctl - manage xsmbd's users, look at a running xsmbd, set live limits";
+  m.synopsis =
+      "xsmbctl [--config FILE | --db FILE] user add NAME [--unix-user U]\n"
+      "xsmbctl [--config FILE | --db FILE] user del|passwd NAME\n"
+      "xsmbctl [--config FILE | --db FILE] user list\n"
+      "xsmbctl [--config FILE | --socket PATH] status\n"
+      "xsmbctl [--config FILE | --pin-dir DIR] limit list\n"
+      "xsmbctl [--config FILE | --pin-dir DIR] limit user|share NAME BYTES_PER_SEC [REQ_PER_SEC]";
+  m.description =
+      "xsmbctl edits the user database of xsmbd (one line per user: SMB name, the Unix account "
+      "that serves the user, the NT hash of the password; never the password itself), prints "
+      "the status of a running server through its control socket, and sets per-user and "
+      "per-share bandwidth and request-rate limits in the pinned BPF map that xsmbd reads on "
+      "every request.\n\n"
+      "Passwords come from the terminal (asked twice, not echoed) or, when stdin is not a "
+      "terminal, from its first line.";
+  m.entries_title = "COMMANDS";
+  m.entries = {
+      {"user add NAME [--unix-user U]", "Adds NAME, served as Unix user U (default: NAME)."},
+      {"user del NAME", "Removes NAME."},
+      {"user passwd NAME", "Sets NAME's password."},
+      {"user list", "Lists the users, their Unix accounts, and which are disabled."},
+      {"status", "Sessions, tree connects, open files and counters of the running server."},
+      {"limit list", "The live limits and what was measured against them."},
+      {"limit user|share NAME BYTES_PER_SEC [REQ_PER_SEC]",
+       "Sets a limit (suffixes k, M, G; 0: none); it applies to the next request."}};
+  m.sections = {
+      {"OPTIONS",
+       "--config FILE, -c FILE: take the paths below from this smb.conf. --db FILE: the user "
+       "database (default: \"smb passwd file\" of --config, else " + db + "). --socket PATH: "
+       "the control socket (default: \"control socket\" of --config, else xsmbd.sock beside "
+       "the user database). --pin-dir DIR: the BPF pin directory (default: \"bpf pin dir\" of "
+       "--config, else /sys/fs/bpf/xsmb). --help, -h: this text."},
+      {"EXIT STATUS", "0 done, 1 failed, 2 usage error."},
+      {"SEE ALSO", "xsmbd(8), xsmb-loader(8); README.md \"Users\"."}};
+  return m;
+}
+
 int run(int argc, char** argv) {
   Options opts;
   for (int i = 1; i < argc; ++i) {
@@ -279,7 +321,7 @@ int run(int argc, char** argv) {
       return true;
     };
     if (a == "-h" || a == "--help") {
-      fprintf(stdout, kUsage, config::GlobalConfig{}.smb_passwd_file.c_str());
+      fputs(renderManual(manual()).c_str(), stdout);
       return kExitOk;
     } else if (a == "--config" || a == "-c") {
       if (!value(&opts.config_path)) return usage("--config needs a file");
