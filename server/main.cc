@@ -241,6 +241,22 @@ std::unique_ptr<session::Share> openShare(const config::ShareConfig& sc) {
 }
 
 // Process-wide settings before serving: descriptors, OpenSSL providers, the allocator, umask.
+// Every path of every share is opened with openat2(RESOLVE_BENEATH) (vfs::openBeneath): without
+// it (a kernel before 5.6, or a seccomp filter that refuses it with ENOSYS, such as systemd's
+// RestrictSUIDSGID=) no file could be served, so this says why at start instead of each CREATE
+// failing with STATUS_UNSUCCESSFUL.
+bool checkOpenat2() {
+  int fd = vfs::openBeneath(AT_FDCWD, ".", O_PATH | O_DIRECTORY);
+  if (fd >= 0) {
+    close(fd);
+    return true;
+  }
+  XLOG(ERROR) << "openat2 (RESOLVE_BENEATH) is refused: " << std::strerror(errno)
+              << "; xsmbd needs Linux 5.6 or later and no seccomp filter that blocks openat2 "
+                 "(systemd: do not set RestrictSUIDSGID=)";
+  return false;
+}
+
 void prepareProcess(const config::Config& cfg) {
   raiseFileLimit(cfg.global.max_connections);
   crypto::initProviders();
@@ -642,6 +658,7 @@ int run() {
     }
   }
   prepareProcess(cfg);
+  if (!checkOpenat2()) return 1;
   auto server = makeServer(cfg);
   auto hosts = config::listenAddresses(cfg.global);
   if (!hosts.ok()) {

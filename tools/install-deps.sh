@@ -26,6 +26,7 @@ PACKAGES=(
   # throw-away MIT KDC and kinit for the Kerberos tests (tests/integration/krb5_harness.py)
   krb5-kdc krb5-admin-server krb5-user
   python3-yaml mmdebstrap systemd-container  # tests/deploy: manifests, root filesystems, nspawn
+  python3-matplotlib  # tools/bench/plot.py and its test (tests/deploy/test_plots.py)
 )
 # tests/deploy also needs kubectl (kustomize) and npm (schemas): Debian's unless some are present.
 command -v kubectl >/dev/null || PACKAGES+=(kubernetes-client); command -v npm >/dev/null || PACKAGES+=(npm)
@@ -33,7 +34,7 @@ command -v kubectl >/dev/null || PACKAGES+=(kubernetes-client); command -v npm >
 # BENCH=1: also what tools/bench/run.sh needs (Samba's smbd to compare against, iperf3 for the
 # raw loopback TCP ceiling). CI does not run benchmarks, so they are opt-in.
 if [ "${BENCH:-0}" = 1 ]; then
-  PACKAGES+=(samba iperf3 python3-matplotlib)  # python3-matplotlib: tools/bench/plot.py
+  PACKAGES+=(samba iperf3)
 fi
 
 missing=()

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <optional>
 
+#include "common/base/log.h"
 #include "common/base/unicode.h"
 
 namespace xsmb::vfs {
@@ -214,6 +216,10 @@ NtStatus ntStatusFromErrno(int err) {
     case EIO:
       return STATUS_DATA_ERROR;
     default:
+      // An errno with no NTSTATUS of its own: named in the log, since the client only sees
+      // STATUS_UNSUCCESSFUL.
+      XLOG(WARNING) << "unexpected error " << err << " (" << std::strerror(err)
+                    << "), answered as STATUS_UNSUCCESSFUL";
       return STATUS_UNSUCCESSFUL;
   }
 }

@@ -143,7 +143,8 @@ class RenderedManifests(unittest.TestCase):
         self.assertTrue({"BPF", "NET_ADMIN", "NET_BIND_SERVICE"} <= added, added)
         # Beyond those three only what file serving needs: identities and root's file access.
         self.assertEqual(added - {"BPF", "NET_ADMIN", "NET_BIND_SERVICE"},
-                         {"SETUID", "SETGID", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER"})
+                         {"SETUID", "SETGID", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER",
+                          "KILL"})
         self.assertNotIn("SYS_ADMIN", added)
 
     def test_only_the_loader_is_privileged(self):

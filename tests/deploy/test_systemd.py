@@ -27,8 +27,8 @@ import rootfs
 # The capabilities the unit's CapabilityBoundingSet= names (deploy/systemd/xsmbd.service.in).
 UNIT_CAPS = {"cap_bpf", "cap_perfmon", "cap_net_admin", "cap_net_bind_service", "cap_setuid",
              "cap_setgid", "cap_dac_override", "cap_dac_read_search", "cap_fowner",
-             "cap_sys_resource"}
-CAP_BITS = {"cap_chown": 0, "cap_dac_override": 1, "cap_dac_read_search": 2, "cap_fowner": 3,
+             "cap_kill", "cap_sys_resource"}
+CAP_BITS = {"cap_chown": 0, "cap_dac_override": 1, "cap_dac_read_search": 2, "cap_fowner": 3, "cap_kill": 5,
             "cap_setgid": 6, "cap_setuid": 7, "cap_net_bind_service": 10, "cap_net_admin": 12,
             "cap_sys_resource": 24, "cap_perfmon": 38, "cap_bpf": 39}
 
@@ -107,7 +107,7 @@ class SystemdUnit(unittest.TestCase):
         conf.write_text(
             f"[global]\n  smb ports = {port}\n  interfaces = 127.0.0.1\n"
             "  bind interfaces only = yes\n  smb passwd file = /var/lib/xsmbd/users.db\n"
-            "  bpf = yes\n  log level = 1\n[share]\n  path = /srv/share\n  read only = no\n")
+            "  bpf = yes\n  log level = " + os.environ.get("XSMBD_TEST_LOG_LEVEL", "1") + "\n[share]\n  path = /srv/share\n  read only = no\n")
         r = self.chroot(self.prefix + "/bin/xsmbctl", "--db", "/var/lib/xsmbd/users.db", "user",
                         "add", "alice", "--unix-user", "nobody", input="Secret-1\n")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -136,11 +136,19 @@ class SystemdUnit(unittest.TestCase):
                           self.in_container(pid1, "journalctl", "-u", "xsmbd", "--no-pager").stdout)
             main_pid = int(re.search(r"MainPID=(\d+)", state).group(1))
             self.check_hardening(pid1, main_pid)
-            self.put_and_get(port)
+            try:
+                self.put_and_get(port)
+            except AssertionError:
+                print(self.in_container(pid1, "journalctl", "-u", "xsmbd", "--no-pager").stdout)
+                raise
             r = self.in_container(pid1, "systemctl", "reload", "xsmbd")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.put_and_get(port)
-            r = self.in_container(pid1, "systemctl", "stop", "xsmbd")
+            try:
+                r = self.in_container(pid1, "systemctl", "stop", "xsmbd")
+            except subprocess.TimeoutExpired:
+                print(self.in_container(pid1, "journalctl", "-u", "xsmbd", "--no-pager").stdout)
+                raise
             self.assertEqual(r.returncode, 0, r.stderr)
             state = self.in_container(pid1, "systemctl", "show", "xsmbd", "-p",
                                       "ActiveState,Result,ExecMainStatus").stdout
