@@ -40,6 +40,7 @@
 #include "server/session/network_interfaces.h"
 #include "server/smbdirect/rdma_start.h"
 #include "server/smbdirect/smbd_worker.h"
+#include "server/transport/quic/quic_service.h"
 #include "server/transport/tcp_worker.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/file_table.h"
@@ -692,8 +693,15 @@ int run() {
   if (!startLoops(*server, addrs, nworkers, nio, &loops)) return 1;
   SmbDirect smb_direct;
   startSmbDirect(*server, *hosts, loops.pool.get(), static_cast<uint32_t>(nworkers), &smb_direct);
+  transport::quic::QuicService quic;  // SMB over QUIC ("server smb transports = quic")
+  quic.start(server->config.global, *hosts, nworkers, loops.pool.get(),
+             static_cast<uint32_t>(nworkers) + 1, [&server, &loops](uint32_t loop) {
+               return std::make_unique<core::SmbAcceptor>(server.get(), loops.pool.get(), loop);
+             });
   core::ControlSocket control;
-  startControlSocket(control, *server, [&smb_direct] { return smbDirectStatus(smb_direct); });
+  startControlSocket(control, *server, [&smb_direct, &quic] {
+    return smbDirectStatus(smb_direct) + quic.status();
+  });
   server->metrics.lifecycle.bpf_missing = cfg.global.bpf && !server->dataplane;
   server->metrics.lifecycle.rdma_active = smb_direct.service != nullptr;
   server->metrics.lifecycle.listening = true;
@@ -703,6 +711,7 @@ int run() {
   if (waitForShutdown(sigs, *server, loops)) drainForShutdown(sigs, *server, loops);
   endpoint.stop();
   smb_direct.stop();
+  quic.stop();
   stopLoops(&loops);
   server->rpcd.reset();
   logStats(server->stats);

@@ -12,6 +12,7 @@ PACKAGES=(
   libxdp-dev bpftool xdp-tools  # BPF data plane: libxdp dispatcher, skeletons, inspection
   libkrb5-dev  # MIT GSSAPI (pkg-config krb5-gssapi) for the Kerberos acceptor
   libseccomp-dev  # xsmb-rpcd's syscall filter
+  libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev  # SMB over QUIC (ngtcp2 + GnuTLS)
   # SMB Direct's rdma-core backend (librdmacm, libibverbs) and the user-space device drivers
   # it loads at run time; without a device xsmbd serves TCP only (docs/smbdirect.md)
   libibverbs-dev librdmacm-dev libibverbs1 librdmacm1 ibverbs-providers

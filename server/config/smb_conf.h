@@ -12,6 +12,7 @@
 #include "bpf/include/xsmb_abi.h"
 #include "server/config/smb_conf_hardening.h"
 #include "server/config/smb_conf_ops.h"
+#include "server/config/smb_conf_quic.h"
 #include "server/config/smb_conf_smbdirect.h"
 
 namespace xsmb::config {
@@ -158,6 +159,7 @@ struct GlobalConfig {
   uint16_t smb_direct_port = 0;
   HardeningConfig hardening;  // limits under abuse, "restrict anonymous" (smb_conf_hardening.h)
   OpsConfig ops;  // "metrics address", "shutdown timeout" (smb_conf_ops.h)
+  QuicConfig quic;  // SMB over QUIC: transports, TLS files, port (smb_conf_quic.h)
 
   bool operator==(const GlobalConfig&) const = default;
 };

@@ -132,6 +132,7 @@ enum class Param {
   kSmbDirectPort,
   kHardening,  // limits under abuse, "restrict anonymous" (smb_conf_hardening.h)
   kOps,        // "metrics address", "shutdown timeout" (smb_conf_ops.h)
+  kQuic,  // SMB over QUIC: transports, TLS files, port (smb_conf_quic.h)
   // [global] and per share: in [global] both the global value and the default for shares.
   kServerSmbEncrypt,
   // Per share ([global] sets the default for every share).

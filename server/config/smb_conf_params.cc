@@ -68,6 +68,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     for (const char* name : smbDirectParamNames()) add(name, Param::kSmbDirect, Scope::kGlobal);
     for (const char* name : hardeningParamNames()) add(name, Param::kHardening, Scope::kGlobal);
     for (const char* name : opsParamNames()) add(name, Param::kOps, Scope::kGlobal);
+    for (const char* name : quicParamNames()) add(name, Param::kQuic, Scope::kGlobal);
 
     add("path", Param::kPath, Scope::kShare);
     add("directory", Param::kPath, Scope::kShare, "path");
@@ -219,6 +220,11 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
     case Param::kOps: {
       std::string error;
       if (!applyOps(info.canonical, v, &g->ops, &error)) problems->error(a.line, error);
+      break;
+    }
+    case Param::kQuic: {
+      std::string error;
+      if (!applyQuic(info.canonical, v, &g->quic, &error)) problems->error(a.line, error);
       break;
     }
     case Param::kWorkgroup:

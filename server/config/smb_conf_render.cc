@@ -101,6 +101,7 @@ std::string renderConfig(const Config& config) {
   internal::renderSmbDirect(g.smbdirect, line);
   internal::renderHardening(g.hardening, line);
   internal::renderOps(g.ops, line);
+  internal::renderQuic(g.quic, line);
   line("server smb encrypt", encryptPolicyWord(g.server_smb_encrypt));
   std::vector<std::string> ciphers, signers;
   for (uint16_t id : g.server_smb3_encryption_algorithms) {

@@ -149,6 +149,7 @@ Config evaluate(const Syntax& syntax, ProblemList* problems) {
   evaluateGlobal(syntax.global, &config, &global, problems);
   if (config.global.netbios_name.empty()) config.global.netbios_name = defaultNetbiosName();
   checkProtocolRange(config.global, global, problems);
+  if (std::string quic = checkQuic(config.global.quic); !quic.empty()) problems->error(0, quic);
 
   bool have_ipc = false;
   for (const Section& section : syntax.shares) {

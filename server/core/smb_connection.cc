@@ -112,6 +112,7 @@ std::shared_ptr<transport::ConnectionCallbacks> SmbAcceptor::onAccept(
   state->worker = loop_index_;
   state->file_by_reference = conn->sendsFileByReference();
   state->rdma = conn->rdmaChannel();
+  state->over_quic = conn->kind() == transport::TransportKind::kQuic;
   server_->registerConnection(state);
   const auto& g = server_->config.global;
   if (server_->dataplane && g.bpf && socket_fd >= 0) {  // not SMB Direct (no socket)

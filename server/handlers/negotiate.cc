@@ -157,6 +157,18 @@ uint16_t selectCipher(RequestContext& ctx, ByteReader& r) {
   return ctx.conn->cipher;
 }
 
+// MS-SMB2 3.3.5.4 SMB2_TRANSPORT_CAPABILITIES (2.2.3.1.5), on a QUIC connection only: a
+// client that trusts the transport's encryption (SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY) gets
+// the same flag back (2.2.4.1.5), and the connection skips SMB3 encryption.
+void acceptTransportSecurity(session::ConnState& conn, ByteReader& r, NegotiateResponse* resp) {
+  const uint32_t flags = r.u32();
+  if (!r.ok() || !(flags & SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY)) return;
+  conn.accept_transport_security = true;
+  ByteWriter w;
+  w.u32(SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY);
+  resp->contexts.emplace_back(SMB2_TRANSPORT_CAPABILITIES, w.take());
+}
+
 // MS-SMB2 3.3.5.4, dialect 3.1.1: the negotiate contexts choose the signing algorithm and the
 // cipher (each answered with a context of the one chosen); a request without SHA-512 preauth
 // integrity is invalid. The response's preauth context (SHA-512, a fresh salt) comes first, and
@@ -175,6 +187,8 @@ NtStatus negotiateContexts311(RequestContext& ctx, const NegotiateRequest& req,
                                   oneAlgorithm(selectSigningAlgorithm(ctx, r)));
     } else if (c.type == SMB2_ENCRYPTION_CAPABILITIES) {
       resp->contexts.emplace_back(SMB2_ENCRYPTION_CAPABILITIES, oneAlgorithm(selectCipher(ctx, r)));
+    } else if (c.type == SMB2_TRANSPORT_CAPABILITIES && conn.over_quic) {
+      acceptTransportSecurity(conn, r, resp);
     }
   }
   if (!has_preauth) return STATUS_INVALID_PARAMETER;
@@ -204,7 +218,8 @@ NtStatus handleNegotiate(RequestContext& ctx, ResponseBody& out) {
   NegotiateRequest req;
   if (NtStatus st = decodeNegotiateRequest(ctx.message, &req); st != STATUS_SUCCESS) return st;
   uint16_t chosen = selectDialect(*ctx.server, req);
-  if (chosen == 0) return STATUS_NOT_SUPPORTED;
+  // MS-SMB2 2.1: SMB over QUIC is 3.1.1 only.
+  if (chosen == 0 || (conn.over_quic && chosen != SMB2_DIALECT_311)) return STATUS_NOT_SUPPORTED;
 
   NegotiateResponse resp;
   prepareResponse(conn, chosen, &resp);
@@ -251,7 +266,7 @@ std::optional<NegotiateResponse> handleSmb1Negotiate(session::ConnState& conn, B
   } else if ((wildcard || smb2002) && g.server_min_protocol <= SMB2_DIALECT_202) {
     dialect = SMB2_DIALECT_202;
   }
-  if (dialect == 0) return std::nullopt;
+  if (dialect == 0 || (conn.over_quic && dialect == SMB2_DIALECT_202)) return std::nullopt;
 
   NegotiateResponse resp;
   prepareResponse(conn, dialect, &resp);

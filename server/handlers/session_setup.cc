@@ -118,7 +118,10 @@ NtStatus completeLogon(RequestContext& ctx, session::Session& s, bool reauth, ui
                            (security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
       ctx.sign_response = conn.dialect == SMB2_DIALECT_311 || s.signing_required;
     }
-    if (!applyEncryptPolicy(g.server_smb_encrypt, !s.encryption_key.empty(), &s.encrypt_data,
+    // MS-SMB2 3.3.5.5.3: with Connection.AcceptTransportSecurity, QUIC's TLS encrypts.
+    const auto policy =
+        conn.accept_transport_security ? config::EncryptPolicy::kOff : g.server_smb_encrypt;
+    if (!applyEncryptPolicy(policy, !s.encryption_key.empty(), &s.encrypt_data,
                             &s.encrypt_required)) {
       XLOG(INFO) << conn.peer << ": encryption is required and the session cannot encrypt";
       return STATUS_ACCESS_DENIED;

@@ -72,7 +72,9 @@ NtStatus handleTreeConnect(RequestContext& ctx, ResponseBody& out) {
   t.maximal_access = t.read_only ? (FILE_GENERIC_READ | FILE_GENERIC_EXECUTE) : FILE_ALL_ACCESS;
   if (ipc) t.maximal_access = FILE_GENERIC_READ | FILE_GENERIC_WRITE;
   uint32_t share_flags = SMB2_SHAREFLAG_MANUAL_CACHING;
-  if (!ipc && !applyEncryptPolicy(cfg.smb_encrypt, !s.encryption_key.empty(), &t.encrypt_data,
+  const auto policy =  // MS-SMB2 3.3.5.7: QUIC's TLS encrypts (AcceptTransportSecurity)
+      ctx.conn->accept_transport_security ? config::EncryptPolicy::kOff : cfg.smb_encrypt;
+  if (!ipc && !applyEncryptPolicy(policy, !s.encryption_key.empty(), &t.encrypt_data,
                                   &t.encrypt_required)) {
     return STATUS_ACCESS_DENIED;
   }

@@ -258,6 +258,11 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // The RDMA channel of an SMB Direct connection (READ/WRITE with SMB2_CHANNEL_RDMA_V1*);
   // nullptr on TCP. Set by the layer that owns the connection (server/core).
   std::shared_ptr<smbd::RdmaChannel> rdma;
+  // SMB over QUIC (MS-SMB2 2.1): only 3.1.1 is negotiated. accept_transport_security is
+  // Connection.AcceptTransportSecurity (MS-SMB2 3.3.5.4, SMB2_TRANSPORT_CAPABILITIES): QUIC's
+  // TLS protects the connection, so SMB3 encryption is neither required nor applied.
+  bool over_quic = false;
+  bool accept_transport_security = false;
   bool negotiated = false;
   uint16_t dialect = 0;
   uint16_t client_security_mode = 0;

@@ -13,11 +13,18 @@
 #include <vector>
 
 #include "tests/unit/transport/transport_factories.h"
+#ifdef XSMB_QUIC_BRIDGE
+#include "tests/unit/transport/quic_factory.h"
+#endif
 
 namespace xsmb::transport::test {
 namespace {
 
+#ifdef XSMB_QUIC_BRIDGE
+using kTransports = ::testing::Types<TcpFactory, SmbdFactory, QuicFactory>;
+#else
 using kTransports = ::testing::Types<TcpFactory, SmbdFactory>;
+#endif
 class Names {
  public:
   template <typename T>

@@ -1,0 +1,35 @@
+// The connection IDs this server chooses for itself (RFC 9000 5.1: an endpoint picks the IDs
+// its peer puts in the Destination Connection ID of every packet it sends). Their layout,
+// agreed with the BPF side (an XDP program and a sk_reuseport program read it to steer each
+// packet to the worker that owns the connection, issue 18): exactly 16 bytes,
+//   byte 0      layout version, 0x01
+//   byte 1      the owning worker's index (0..255)
+//   bytes 2..15 random (GnuTLS's random generator).
+// The one place the layout is written and read on the C++ side; common/quic/cid.h will replace
+// these two functions.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "common/base/bytes.h"
+
+namespace xsmb::transport::quic {
+
+constexpr size_t kCidLength = 16;
+constexpr uint8_t kCidLayoutVersion = 0x01;
+
+using Cid = std::array<uint8_t, kCidLength>;
+// Fills `n` bytes at `out` with random bytes.
+using RandomFill = std::function<void(uint8_t* out, size_t n)>;
+
+// A new connection ID owned by `worker`.
+Cid quicCidForWorker(uint8_t worker, const RandomFill& rng);
+
+// The worker a connection ID names: std::nullopt unless it is 16 bytes of layout 0x01.
+std::optional<uint8_t> quicCidWorker(ByteSpan cid);
+
+}  // namespace xsmb::transport::quic

@@ -1,0 +1,46 @@
+// SMB over QUIC as xsmbd runs it (MS-SMB2 2.1; smb.conf "server smb transports = tcp, quic"):
+// loads the certificate, starts one QuicWorker per worker index on "quic port" of every
+// listening address, and reports their counters. The composition root (server/main.cc)
+// starts it with one call and adds status() to xsmbctl status.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/config/smb_conf.h"
+#include "server/transport/connection.h"
+#include "server/transport/quic/quic_tls.h"
+#include "server/transport/quic/quic_worker.h"
+#include "server/vfs/io_pool.h"
+
+namespace xsmb::transport::quic {
+
+class QuicService {
+ public:
+  // Creates the protocol side (the Acceptor) of QUIC worker `index`, whose connections report
+  // `loop_index` as their loop.
+  using AcceptorFactory = std::function<std::unique_ptr<Acceptor>(uint32_t loop_index)>;
+
+  ~QuicService() { stop(); }
+  // Starts the transport when smb.conf enables it; `first_loop_index` is the loop index of
+  // worker 0 (the next ones follow). One log line says what was started or why not (a missing
+  // or unreadable certificate or key, a port in use): xsmbd then serves TCP alone.
+  void start(const config::GlobalConfig& g, const std::vector<std::string>& hosts, int workers,
+             vfs::IoPool* pool, uint32_t first_loop_index, const AcceptorFactory& make_acceptor);
+  // Stops the workers (their connections close); idempotent.
+  void stop();
+  // The "quic" line of xsmbctl status ("" when QUIC is not served).
+  std::string status() const;
+
+ private:
+  QuicOptions options_;
+  std::unique_ptr<TlsServerContext> tls_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::unique_ptr<QuicWorker>> workers_;
+  std::vector<QuicWorker*> peers_;
+};
+
+}  // namespace xsmb::transport::quic
