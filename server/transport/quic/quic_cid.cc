@@ -3,16 +3,15 @@
 namespace xsmb::transport::quic {
 
 Cid quicCidForWorker(uint8_t worker, const RandomFill& rng) {
-  Cid cid{};
-  cid[0] = kCidLayoutVersion;
-  cid[1] = worker;
-  rng(cid.data() + 2, cid.size() - 2);
-  return cid;
+  std::array<uint8_t, ::xsmb::quic::kCidRandomLength> random{};
+  rng(random.data(), random.size());
+  return ::xsmb::quic::makeCid(worker, random);
 }
 
 std::optional<uint8_t> quicCidWorker(ByteSpan cid) {
-  if (cid.size() != kCidLength || cid[0] != kCidLayoutVersion) return std::nullopt;
-  return cid[1];
+  absl::StatusOr<uint8_t> w = ::xsmb::quic::cidWorker(cid);
+  if (!w.ok()) return std::nullopt;
+  return *w;
 }
 
 }  // namespace xsmb::transport::quic

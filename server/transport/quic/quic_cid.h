@@ -1,12 +1,10 @@
 // The connection IDs this server chooses for itself (RFC 9000 5.1: an endpoint picks the IDs
-// its peer puts in the Destination Connection ID of every packet it sends). Their layout,
-// agreed with the BPF side (an XDP program and a sk_reuseport program read it to steer each
-// packet to the worker that owns the connection, issue 18): exactly 16 bytes,
+// its peer puts in the Destination Connection ID of every packet it sends), in the layout the
+// BPF side steers by (common/quic/cid.h, bpf/include/xsmb_quic.h): exactly 16 bytes,
 //   byte 0      layout version, 0x01
 //   byte 1      the owning worker's index (0..255)
-//   bytes 2..15 random (GnuTLS's random generator).
-// The one place the layout is written and read on the C++ side; common/quic/cid.h will replace
-// these two functions.
+//   bytes 2..15 random (GnuTLS's random generator here).
+// The transport's two entry points into that codec.
 #pragma once
 
 #include <array>
@@ -16,13 +14,14 @@
 #include <optional>
 
 #include "common/base/bytes.h"
+#include "common/quic/cid.h"
 
 namespace xsmb::transport::quic {
 
-constexpr size_t kCidLength = 16;
-constexpr uint8_t kCidLayoutVersion = 0x01;
+constexpr size_t kCidLength = ::xsmb::quic::kCidLength;
+constexpr uint8_t kCidLayoutVersion = ::xsmb::quic::kCidLayoutV1;
 
-using Cid = std::array<uint8_t, kCidLength>;
+using Cid = ::xsmb::quic::ConnectionId;
 // Fills `n` bytes at `out` with random bytes.
 using RandomFill = std::function<void(uint8_t* out, size_t n)>;
 
