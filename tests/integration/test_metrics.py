@@ -30,6 +30,19 @@ def http_get(port, path, method="GET"):
         return e.code, e.headers.get("Content-Type"), e.read().decode()
 
 
+def wait_endpoint(port, timeout=10.0):
+    """Waits until the endpoint answers: xsmbd opens it after its SMB listeners, which are what
+    Server.start() waits for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return http_get(port, "/healthz")
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def parse_exposition(text):
     """{(name, frozenset(labels)): value} and {family: type}; raises on a malformed line."""
     samples, types = {}, {}
@@ -67,6 +80,11 @@ class MetricsTest(harness.ServerTestCase):
         server.global_options["metrics address"] = f"127.0.0.1:{cls.metrics_port}"
         server.add_share("data", {"read only": "no"})
         server.add_user("alice", "Secret123")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        wait_endpoint(cls.metrics_port)
 
     def scrape(self):
         status, ctype, body = http_get(self.metrics_port, "/metrics")

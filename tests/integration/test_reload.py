@@ -19,7 +19,7 @@ import time
 import unittest
 
 import harness
-from test_metrics import http_get, parse_exposition, value
+from test_metrics import http_get, parse_exposition, value, wait_endpoint
 
 PASSWORD = "Secret123"
 
@@ -79,6 +79,7 @@ class ReloadTest(unittest.TestCase):
         self.server.add_user("alice", PASSWORD)
         self.server.start()
         self.addCleanup(self.server.stop)
+        wait_endpoint(self.metrics_port)
         self.src, _ = harness.random_file(1 << 20)
 
     def metric(self, name, **labels):
@@ -170,6 +171,7 @@ class ShutdownTest(unittest.TestCase):
         server.add_user("alice", PASSWORD)
         server.start()
         self.addCleanup(server.stop)
+        wait_endpoint(self.metrics_port)
         return server
 
     def terminate(self, server):
