@@ -32,6 +32,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -339,6 +340,50 @@ class QuicTest(harness.ServerTestCase):
         rc, out = self.server.smbclient("data", "ls", user=USER, password=PASSWORD,
                                         protection="encrypt")
         self.assertEqual(rc, 0, out)
+
+
+class QuicSetupTimeoutTest(harness.ServerTestCase):
+    """"session setup timeout" holds over QUIC as over TCP: a completed handshake (and a
+    NEGOTIATE) without an authenticated session is closed after it; a session keeps the
+    connection."""
+
+    TIMEOUT = 2
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = harness.make_temp_dir("xsmbd-quic-st-")
+        cls.cert, key = make_certificate(cls.tmp)
+        cls.quic_port = free_udp_port()
+        cls.GLOBAL_OPTIONS = {"server smb transports": "tcp, quic", "tls certfile": str(cls.cert),
+                              "tls keyfile": str(key), "quic port": str(cls.quic_port),
+                              "session setup timeout": str(cls.TIMEOUT)}
+        super().setUpClass()
+        cls.bridge = Bridge(f"127.0.0.1:{cls.quic_port}", cls.cert)
+        cls.addClassCleanup(cls.bridge.stop)
+
+    @classmethod
+    def configure(cls, server):
+        server.add_share("data")
+        server.add_user(USER, PASSWORD)
+
+    def client(self):
+        client = client_to("127.0.0.1", self.bridge.port)
+        self.addCleanup(client.close)
+        self.assertEqual(negotiate_311(client, True)[0].status, c.STATUS_SUCCESS)
+        return client
+
+    def test_no_session_is_closed(self):
+        client = self.client()
+        time.sleep(self.TIMEOUT + 2)
+        self.assertEqual(client.conn.closed_or_error(timeout=5), "closed")
+        self.assertRegex(self.server.xsmbctl_status(), r"session setup timeouts [1-9]")
+
+    def test_session_keeps_the_connection(self):
+        client = self.client()
+        self.assertEqual(client.login(USER, PASSWORD).status, c.STATUS_SUCCESS)
+        client.sign_requests = False
+        time.sleep(self.TIMEOUT + 2)
+        self.assertEqual(client.echo().status, c.STATUS_SUCCESS)
 
 
 NS_SRV, NS_CLI = f"xq-srv-{os.getpid()}", f"xq-cli-{os.getpid()}"

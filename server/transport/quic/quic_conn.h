@@ -57,6 +57,8 @@ struct QuicWorker::Conn : public QuicSession::Owner {
   std::shared_ptr<Handle> handle;
   std::shared_ptr<ConnectionCallbacks> cb;  // once the handshake is done
   bool handshake = false;
+  bool established = false;  // an authenticated session exists (Reply::established)
+  std::chrono::steady_clock::time_point accepted{};  // when the protocol layer took it
   std::optional<StreamFramer::Error> framing_error;
   std::string ended;     // why the client ended the stream ("" while it is open)
   bool busy = false;     // a message or task of this connection is on the pool

@@ -31,6 +31,7 @@ void QuicService::start(const config::GlobalConfig& g, const std::vector<std::st
   options_.session.idle_timeout = std::chrono::seconds(g.quic.quic_idle_timeout_secs);
   options_.max_pending_bytes = g.hardening.max_pending_request_bytes;
   options_.max_connections = g.max_connections;
+  options_.setup_timeout = std::chrono::seconds(g.hardening.session_setup_timeout_secs);
   const int n = std::clamp(workers, 1, kMaxWorkers);
   peers_.assign(static_cast<size_t>(n), nullptr);
   for (int i = 0; i < n; ++i) {
@@ -60,7 +61,7 @@ void QuicService::stop() {
 std::string QuicService::status() const {
   if (workers_.empty()) return "";
   uint64_t open = 0, handshakes = 0, failures = 0, alpn = 0, migrations = 0, in = 0, out = 0;
-  uint64_t undecodable = 0, unknown = 0, forwarded = 0, framing = 0;
+  uint64_t undecodable = 0, unknown = 0, forwarded = 0, framing = 0, setup = 0;
   for (const auto& w : workers_) {
     const QuicStats& s = w->stats();
     open += s.open;
@@ -74,12 +75,14 @@ std::string QuicService::status() const {
     unknown += s.unknown_cid;
     forwarded += s.forwarded;
     framing += s.framing_errors;
+    setup += s.setup_timeouts;
   }
   return absl::StrCat("quic: port ", options_.port, ", workers ", workers_.size(), ", open ", open,
                       ", handshakes ", handshakes, ", handshake failures ", failures, " (alpn ",
                       alpn, "), migrations ", migrations, ", datagrams in ", in, ", out ", out,
                       ", undecodable ", undecodable, ", unknown cid ", unknown,
-                      ", handed to owner ", forwarded, ", framing errors ", framing, "\n");
+                      ", handed to owner ", forwarded, ", framing errors ", framing,
+                      ", session setup timeouts ", setup, "\n");
 }
 
 }  // namespace xsmb::transport::quic

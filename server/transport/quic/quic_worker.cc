@@ -187,6 +187,24 @@ void QuicWorker::runTimers() {
     if (Conn* c = find(id)) afterEvent(*c, c->session->onTimer());
   }
   releaseHeld(std::chrono::steady_clock::now());
+  closeUnestablished(std::chrono::steady_clock::now());
+}
+
+// "session setup timeout" (docs/hardening.md), as on TCP: a handshake alone does not keep a
+// connection; without an authenticated session in time it is closed.
+void QuicWorker::closeUnestablished(std::chrono::steady_clock::time_point now) {
+  if (options_->setup_timeout.count() == 0) return;
+  std::vector<uint64_t> late;
+  for (const auto& [id, c] : conns_) {
+    if (c->cb && !c->established && now - c->accepted > options_->setup_timeout) {
+      late.push_back(id);
+    }
+  }
+  for (uint64_t id : late) {
+    stats_.setup_timeouts++;
+    if (Conn* c = find(id)) c->session->close("session setup timeout");
+    closeConn(id, "no authenticated session within the session setup timeout");
+  }
 }
 
 void QuicWorker::receive(size_t socket) {

@@ -43,6 +43,9 @@ struct QuicOptions {
   QuicSession::Params session;             // windows and idle timeout
   uint32_t max_connections = 0;            // per worker; 0 = no limit
   uint64_t max_pending_bytes = 32u << 20;  // received messages waiting, per connection
+  // "session setup timeout": a connection without an authenticated session this long after
+  // its handshake is closed (Reply::established ends the wait); 0 = never.
+  std::chrono::seconds setup_timeout{0};
 };
 
 // Counters of one worker (xsmbctl status). Relaxed atomics: read from any thread.
@@ -53,7 +56,7 @@ struct QuicStats {
   std::atomic<uint64_t> forwarded{0};    // handed to the worker the connection ID names
   std::atomic<uint64_t> version_negotiations{0};
   std::atomic<uint64_t> handshakes{0}, handshake_failures{0}, alpn_refusals{0};
-  std::atomic<uint64_t> migrations{0}, framing_errors{0}, refused{0};
+  std::atomic<uint64_t> migrations{0}, framing_errors{0}, refused{0}, setup_timeouts{0};
   std::atomic<uint64_t> open{0};
 };
 
@@ -115,6 +118,7 @@ class QuicWorker {
   void maybeFinish(Conn& c);
   void closeConn(uint64_t id, const std::string& why);
   void runTimers();
+  void closeUnestablished(std::chrono::steady_clock::time_point now);
   Conn* find(uint64_t id);
   int waitMillis() const;
 

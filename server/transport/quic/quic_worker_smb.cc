@@ -117,6 +117,7 @@ void QuicWorker::afterEvent(Conn& c, QuicSession::State st) {
       return closeConn(id, "refused by the acceptor");
     }
     if (max_message) c.framer.setMaxMessage(max_message);
+    c.accepted = std::chrono::steady_clock::now();
   }
   if (c.framing_error) {
     const bool oversized = *c.framing_error == StreamFramer::Error::kTooLarge;
@@ -176,6 +177,7 @@ void QuicWorker::applyReply(uint64_t id, Reply r) {
     return;
   }
   c->busy = false;
+  c->established |= r.established;
   if (r.max_message) c->framer.setMaxMessage(r.max_message);
   sendOut(*c, std::move(r.out));
   if (r.close) {
