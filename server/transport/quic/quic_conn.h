@@ -40,7 +40,7 @@ struct QuicWorker::Conn : public QuicSession::Owner {
 
   // QuicSession::Owner. Callbacks from inside ngtcp2: they only record what happened; the
   // worker acts on it once ngtcp2 returned (afterEvent).
-  void sendPacket(const ngtcp2_path& path, ByteSpan datagram) override;
+  void sendPacket(const ngtcp2_path& path, ByteSpan data, size_t segment) override;
   void cidIssued(const ngtcp2_cid& cid) override;
   void cidRetired(const ngtcp2_cid& cid) override;
   void handshakeDone() override { handshake = true; }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "server/transport/quic/quic_cid.h"
@@ -173,7 +174,7 @@ QuicSession::State QuicSession::sendClose(const ngtcp2_connection_close_error& e
   ngtcp2_pkt_info pi{};
   const ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, buf.data(),
                                                             buf.size(), &err, quicNow());
-  if (n > 0) owner_->sendPacket(ps.path, ByteSpan(buf.data(), static_cast<size_t>(n)));
+  if (n > 0) owner_->sendPacket(ps.path, ByteSpan(buf.data(), static_cast<size_t>(n)), 0);
   return State::kClosed;
 }
 
@@ -233,20 +234,33 @@ void QuicSession::acked(uint64_t n) {
   }
 }
 
+// Packets go out in batches of one path: equal-sized packets back to back in batch_, ended by
+// a shorter one or a change of path, each batch one GSO send.
 QuicSession::State QuicSession::write() {
   if (closed_) return State::kClosed;
-  std::array<uint8_t, 1500> buf;
-  ngtcp2_path_storage ps;
+  const size_t max_payload = ngtcp2_conn_get_max_tx_udp_payload_size(conn_);
+  batch_.resize(max_payload * kMaxPacketsPerWrite);
+  size_t filled = 0, segment = 0;
+  ngtcp2_path_storage ps, batch_path;
   ngtcp2_path_storage_zero(&ps);
+  ngtcp2_path_storage_zero(&batch_path);
+  auto flush = [&] {
+    if (filled) owner_->sendPacket(batch_path.path, ByteSpan(batch_.data(), filled), segment);
+    filled = 0;
+  };
   const ngtcp2_tstamp ts = quicNow();
   bool blocked = false;
-  for (size_t packets = 0; packets < kMaxPacketsPerWrite;) {
+  // ngtcp2's pacing (RFC 9002 7.7): at most a send quantum now, the rest when its timer says.
+  const size_t quantum = std::clamp<size_t>(ngtcp2_conn_get_send_quantum(conn_) / max_payload,
+                                            1, kMaxPacketsPerWrite);
+  for (size_t packets = 0; packets < quantum;) {
+    uint8_t* at = batch_.data() + filled;
     ngtcp2_vec vecs[kMaxVecs];
     const size_t nvec = (stream_id_ >= 0 && !blocked) ? pendingVecs(vecs, kMaxVecs) : 0;
     ngtcp2_ssize used = -1;
     ngtcp2_pkt_info pi{};
     const ngtcp2_ssize n = ngtcp2_conn_writev_stream(
-        conn_, &ps.path, &pi, buf.data(), buf.size(), &used, NGTCP2_WRITE_STREAM_FLAG_MORE,
+        conn_, &ps.path, &pi, at, max_payload, &used, NGTCP2_WRITE_STREAM_FLAG_MORE,
         nvec ? stream_id_ : -1, nvec ? vecs : nullptr, nvec, ts);
     if (used > 0) sent_ += static_cast<uint64_t>(used);
     if (n == NGTCP2_ERR_WRITE_MORE) continue;
@@ -255,11 +269,27 @@ QuicSession::State QuicSession::write() {
       blocked = true;  // flow control: ACKs and other frames still go out
       continue;
     }
-    if (n < 0) return fail(static_cast<int>(n));
+    if (n < 0) {
+      flush();
+      return fail(static_cast<int>(n));
+    }
     if (n == 0) break;
-    owner_->sendPacket(ps.path, ByteSpan(buf.data(), static_cast<size_t>(n)));
+    const auto size = static_cast<size_t>(n);
+    if (filled && !ngtcp2_path_eq(&ps.path, &batch_path.path)) {
+      owner_->sendPacket(batch_path.path, ByteSpan(batch_.data(), filled), segment);
+      std::memmove(batch_.data(), at, size);  // the new path's packet starts the next batch
+      filled = 0;
+    }
+    if (filled == 0) {
+      ngtcp2_path_copy(&batch_path.path, &ps.path);
+      segment = size;
+    }
+    filled += size;
     ++packets;
+    if (size < segment) flush();  // GSO: only the last datagram may be shorter
   }
+  flush();
+  ngtcp2_conn_update_pkt_tx_time(conn_, ts);
   return State::kOpen;
 }
 

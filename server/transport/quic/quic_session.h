@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/base/bytes.h"
 #include "server/transport/quic/quic_tls.h"
@@ -31,8 +32,10 @@ class QuicSession {
   class Owner {
    public:
     virtual ~Owner() = default;
-    // Sends one UDP datagram on `path` (its user_data is the worker's socket index).
-    virtual void sendPacket(const ngtcp2_path& path, ByteSpan datagram) = 0;
+    // Sends UDP datagrams on `path` (its user_data is the worker's socket index): `data` is
+    // one datagram when `segment` is 0 or not below its size, else datagrams of `segment`
+    // bytes each, the last possibly shorter (one sendmsg with UDP_SEGMENT, udp(7) GSO).
+    virtual void sendPacket(const ngtcp2_path& path, ByteSpan data, size_t segment) = 0;
     // A connection ID of ours (RFC 9000 5.1) starts or stops naming this connection.
     virtual void cidIssued(const ngtcp2_cid& cid) = 0;
     virtual void cidRetired(const ngtcp2_cid& cid) = 0;
@@ -132,6 +135,7 @@ class QuicSession {
   std::deque<Bytes> chunks_;
   uint64_t front_acked_ = 0;  // acknowledged bytes at the start of chunks_.front()
   uint64_t queued_ = 0, acked_ = 0, sent_ = 0;  // stream offsets
+  std::vector<uint8_t> batch_;  // write(): packets of one path, sent as one GSO batch
   std::string failure_;
   uint8_t tls_alert_ = 0;
   bool closed_ = false;

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
 #include <netdb.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -317,17 +318,59 @@ void QuicWorker::sendVersionNegotiation(const Datagram& d, const ngtcp2_version_
   }
 }
 
-void QuicWorker::sendTo(size_t socket, const sockaddr* to, socklen_t to_len, ByteSpan datagram) {
-  if (socket >= sockets_.size()) return;
+void QuicWorker::sendTo(size_t socket, const sockaddr* to, socklen_t to_len, ByteSpan data,
+                        size_t segment) {
+  if (socket >= sockets_.size() || data.empty()) return;
+  const int fd = sockets_[socket].fd.get();
+  if (segment && segment < data.size()) {
+    if (gso_ && sendGso(fd, to, to_len, data, segment)) return;
+    for (size_t at = 0; at < data.size(); at += segment) {
+      sendTo(socket, to, to_len, data.subspan(at, std::min(segment, data.size() - at)), 0);
+    }
+    return;
+  }
   ssize_t n;
   do {
-    n = sendto(sockets_[socket].fd.get(), datagram.data(), datagram.size(), 0, to, to_len);
+    n = sendto(fd, data.data(), data.size(), 0, to, to_len);
   } while (n < 0 && errno == EINTR);
   // A full socket buffer drops the datagram: QUIC's loss recovery sends it again (RFC 9002).
   if (n > 0) {
     stats_.datagrams_out++;
     stats_.bytes_out += static_cast<uint64_t>(n);
   }
+}
+
+bool QuicWorker::sendGso(int fd, const sockaddr* to, socklen_t to_len, ByteSpan data,
+                         size_t segment) {
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr*>(to);
+  msg.msg_namelen = to_len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_UDP;
+  cm->cmsg_type = UDP_SEGMENT;
+  cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  const auto seg = static_cast<uint16_t>(segment);
+  std::memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+  ssize_t n;
+  do {
+    n = sendmsg(fd, &msg, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
+    gso_ = false;  // no GSO here (device or kernel): one sendto per datagram from now on
+    XLOG(WARNING) << "quic: UDP GSO refused (" << std::strerror(errno) << "), sending singly";
+    return false;
+  }
+  if (n > 0) {
+    stats_.datagrams_out += (data.size() + segment - 1) / segment;
+    stats_.bytes_out += static_cast<uint64_t>(n);
+  }
+  return true;  // sent, or dropped as a datagram would be (EAGAIN): loss recovery resends
 }
 
 QuicWorker::Conn* QuicWorker::find(uint64_t id) {

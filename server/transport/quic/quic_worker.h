@@ -105,7 +105,11 @@ class QuicWorker {
   void dispatch(Datagram& d);
   void acceptInitial(Datagram& d, const ngtcp2_pkt_hd& hd);
   void sendVersionNegotiation(const Datagram& d, const ngtcp2_version_cid& vc);
-  void sendTo(size_t socket, const sockaddr* to, socklen_t to_len, ByteSpan datagram);
+  // One datagram, or datagrams of `segment` bytes sent with UDP GSO (falls back to one
+  // sendto per datagram where the kernel refuses GSO).
+  void sendTo(size_t socket, const sockaddr* to, socklen_t to_len, ByteSpan data,
+              size_t segment = 0);
+  bool sendGso(int fd, const sockaddr* to, socklen_t to_len, ByteSpan data, size_t segment);
   ngtcp2_path pathOf(Datagram& d);
   void afterEvent(Conn& c, QuicSession::State st);
   void flush(Conn& c);
@@ -130,6 +134,7 @@ class QuicWorker {
   const uint32_t loop_index_;
   const std::vector<QuicWorker*>* peers_;
   std::vector<Socket> sockets_;
+  bool gso_ = true;  // cleared when the kernel refuses UDP_SEGMENT
   UniqueFd epfd_, eventfd_;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::unordered_map<std::string, uint64_t> cids_;  // our connection IDs and clients' first

@@ -53,9 +53,9 @@ void QuicWorker::Handle::close() {
 
 // --- QuicSession::Owner ----------------------------------------------------------------------
 
-void QuicWorker::Conn::sendPacket(const ngtcp2_path& path, ByteSpan datagram) {
+void QuicWorker::Conn::sendPacket(const ngtcp2_path& path, ByteSpan data, size_t segment) {
   w->sendTo(reinterpret_cast<uintptr_t>(path.user_data), path.remote.addr, path.remote.addrlen,
-            datagram);
+            data, segment);
 }
 
 void QuicWorker::Conn::cidIssued(const ngtcp2_cid& cid) {
