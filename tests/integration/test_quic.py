@@ -155,6 +155,9 @@ class QuicTest(harness.ServerTestCase):
     SERVER_ADDR = "127.0.0.1"
     BRIDGE_HOST = "127.0.0.1"
     BRIDGE_PREFIX = ()
+    # "bpf = yes": xsmbd steers datagrams by connection ID with the sk_reuseport program
+    # (QuicVethTest, as root); here the workers hand them over in userspace.
+    STEERING = False
 
     @classmethod
     def bridge(cls, *extra):
@@ -175,6 +178,9 @@ class QuicTest(harness.ServerTestCase):
         }
         if cls.SERVER_ADDR != "127.0.0.1":
             cls.GLOBAL_OPTIONS["interfaces"] = f"127.0.0.1 {cls.SERVER_ADDR}"
+        if cls.STEERING:  # an empty pin dir: no pinned data plane of anyone else is touched
+            cls.GLOBAL_OPTIONS["bpf"] = "yes"
+            cls.GLOBAL_OPTIONS["bpf pin dir"] = str(cls.tmp / "bpf")
         super().setUpClass()
         cls.main_bridge = cls.bridge()
         cls.addClassCleanup(cls.main_bridge.stop)
@@ -194,6 +200,31 @@ class QuicTest(harness.ServerTestCase):
         line = [x for x in self.server.xsmbctl_status().splitlines() if x.startswith("quic:")]
         self.assertEqual(len(line), 1, self.server.xsmbctl_status())
         return {k.strip(): int(v) for k, v in re.findall(r"([a-z ]+?) (\d+)", line[0].replace(",", ""))}
+
+    def steering(self):
+        """The "quic steering" line: totals {verdict: n} and per worker (in, steered,
+        handshakes); None when the steering is not attached."""
+        line = [x for x in self.server.xsmbctl_status().splitlines()
+                if x.startswith("quic steering")]
+        if not line:
+            return None
+        head, *workers = line[0].split(";")
+        totals = {k.strip(): int(v) for k, v in re.findall(r"([a-z ]+?) (\d+)", head.replace(",", ""))}
+        per = [tuple(int(x) for x in re.fullmatch(r" worker \d+ in (\d+) steered (\d+) handshakes (\d+)", w).groups())
+               for w in workers]
+        return totals, per
+
+    def steering_settled(self):
+        """The steering line once two reads a moment apart agree (the clients' last ACKs
+        and closes have arrived)."""
+        last = self.steering()
+        for _ in range(50):
+            time.sleep(0.2)
+            now = self.steering()
+            if now == last:
+                return now
+            last = now
+        self.fail(f"QUIC counters still moving: {last}")
 
     def quic_client(self):
         client = client_to(self.BRIDGE_HOST, self.main_bridge.port)
@@ -265,6 +296,11 @@ class QuicTest(harness.ServerTestCase):
         path, digest = harness.random_file(1 << 20)
         out_dir = harness.make_temp_dir("xsmbd-quic-par-")
         before = self.status()["handshakes"]
+        forwarded = self.status()["handed to owner"]
+        steer_before = self.steering_settled() if self.STEERING else None
+        if self.STEERING:
+            self.assertIsNotNone(steer_before, "bpf = yes as root: the steering must attach "
+                                 + self.server.xsmbctl_status())
 
         def one(i):
             return self.smbclient(self.main_bridge.port,
@@ -277,6 +313,29 @@ class QuicTest(harness.ServerTestCase):
             self.assertEqual(rc, 0, f"client {i}: {out}")
             self.assertEqual(harness.sha256_file(out_dir / f"par{i}.bin"), digest)
         self.assertGreaterEqual(self.status()["handshakes"] - before, 16)
+        if self.STEERING:
+            self.check_steered(steer_before, self.steering_settled())
+            self.assertEqual(self.status()["handed to owner"], forwarded)
+
+    def check_steered(self, before, after):
+        """Every datagram went through the reuseport program; each one that names a worker
+        was given to that worker's socket (no hand-over in userspace); only Initials and the
+        few datagrams the program could not read took the kernel's hash."""
+        d = {k: after[0][k] - before[0].get(k, 0) for k in after[0]}
+        per = [tuple(a - b for a, b in zip(x, y)) for x, y in zip(after[1], before[1])]
+        msg = f"{before} -> {after}"
+        self.assertEqual(d["hash unknown"] + d["select failed"], 0, msg)
+        hashed = d["hash initial"] + d["hash malformed"]
+        self.assertEqual(d["datagrams"], d["by cid"] + hashed, msg)
+        self.assertEqual(sum(p[1] for p in per), d["by cid"], msg)
+        self.assertGreater(d["by cid"], 16 * 100, msg)  # 2 MiB each way per connection
+        self.assertEqual(d["hash initial"], 16, msg)  # each connection's first Initial
+        self.assertLess(d["hash malformed"], d["datagrams"] // 100, msg)
+        for w, (got, steered, handshakes) in enumerate(per):
+            # A worker is given datagrams exactly when it owns connections, and reads only
+            # those (fewer when its socket buffer overflowed) and what the hash gave it.
+            self.assertEqual(steered > 0, handshakes > 0, f"worker {w}: {msg}")
+            self.assertLessEqual(got, steered + hashed, f"worker {w}: {msg}")
 
     def test_migration_keeps_the_session(self):
         bridge = self.bridge("--migrate-after-bytes", str(4 << 20))
@@ -410,6 +469,7 @@ class QuicVethTest(QuicTest):
     SERVER_ADDR = "10.203.0.1"
     BRIDGE_HOST = "10.203.0.2"
     BRIDGE_PREFIX = ("ip", "netns", "exec", NS_CLI)
+    STEERING = True
 
     @classmethod
     def setUpClass(cls):

@@ -49,9 +49,20 @@ void QuicService::start(const config::GlobalConfig& g, const std::vector<std::st
       return;
     }
   }
+  if (g.bpf) steering_ = attachQuicSteering(options_.port, socketGroups());
   for (auto& w : workers_) w->start();
   XLOG(WARNING) << "quic: SMB over QUIC on UDP port " << options_.port << " (" << n
                 << " workers, ALPN \"smb\", TLS 1.3, certificate " << g.quic.tls_certfile << ")";
+}
+
+std::vector<std::vector<int>> QuicService::socketGroups() const {
+  std::vector<std::vector<int>> groups;
+  for (const auto& w : workers_) {
+    const std::vector<int> fds = w->socketFds();
+    groups.resize(std::max(groups.size(), fds.size()));
+    for (size_t a = 0; a < fds.size(); ++a) groups[a].push_back(fds[a]);
+  }
+  return groups;
 }
 
 void QuicService::stop() {
@@ -82,7 +93,14 @@ std::string QuicService::status() const {
                       alpn, "), migrations ", migrations, ", datagrams in ", in, ", out ", out,
                       ", undecodable ", undecodable, ", unknown cid ", unknown,
                       ", handed to owner ", forwarded, ", framing errors ", framing,
-                      ", session setup timeouts ", setup, "\n");
+                      ", session setup timeouts ", setup, "\n", steeringStatus());
+}
+
+std::string QuicService::steeringStatus() const {
+  if (!steering_) return "";
+  std::vector<const QuicStats*> stats;
+  for (const auto& w : workers_) stats.push_back(&w->stats());
+  return quicSteeringStatus(*steering_, stats);
 }
 
 }  // namespace xsmb::transport::quic

@@ -12,6 +12,7 @@
 
 #include "server/config/smb_conf.h"
 #include "server/transport/connection.h"
+#include "server/transport/quic/quic_steering_link.h"
 #include "server/transport/quic/quic_tls.h"
 #include "server/transport/quic/quic_worker.h"
 #include "server/vfs/io_pool.h"
@@ -25,22 +26,29 @@ class QuicService {
   using AcceptorFactory = std::function<std::unique_ptr<Acceptor>(uint32_t loop_index)>;
 
   ~QuicService() { stop(); }
-  // Starts the transport when smb.conf enables it; `first_loop_index` is the loop index of
+  // Starts the transport when smb.conf enables it; with "bpf = yes" it also steers datagrams
+  // to their worker in the kernel (quic_steering_link.h) when it can; `first_loop_index` is the loop index of
   // worker 0 (the next ones follow). One log line says what was started or why not (a missing
   // or unreadable certificate or key, a port in use): xsmbd then serves TCP alone.
   void start(const config::GlobalConfig& g, const std::vector<std::string>& hosts, int workers,
              vfs::IoPool* pool, uint32_t first_loop_index, const AcceptorFactory& make_acceptor);
   // Stops the workers (their connections close); idempotent.
   void stop();
-  // The "quic" line of xsmbctl status ("" when QUIC is not served).
+  // The "quic" line of xsmbctl status ("" when QUIC is not served), and the "quic steering"
+  // line when the BPF steering is attached.
   std::string status() const;
 
  private:
+  // groups[a][w]: worker w's UDP socket on listening address a.
+  std::vector<std::vector<int>> socketGroups() const;
+  std::string steeringStatus() const;
+
   QuicOptions options_;
   std::unique_ptr<TlsServerContext> tls_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::vector<std::unique_ptr<QuicWorker>> workers_;
   std::vector<QuicWorker*> peers_;
+  std::shared_ptr<xsk::QuicSteering> steering_;  // null: userspace hand-over only
 };
 
 }  // namespace xsmb::transport::quic

@@ -92,6 +92,12 @@ absl::Status QuicWorker::listen() {
   return absl::OkStatus();
 }
 
+std::vector<int> QuicWorker::socketFds() const {
+  std::vector<int> fds;
+  for (const Socket& s : sockets_) fds.push_back(s.fd.get());
+  return fds;
+}
+
 uint16_t QuicWorker::boundPort() const {
   if (sockets_.empty()) return 0;
   sockaddr_storage a{};

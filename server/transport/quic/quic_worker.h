@@ -78,6 +78,9 @@ class QuicWorker {
   const QuicStats& stats() const { return stats_; }
   // The UDP port the first socket is bound to (QuicOptions::port 0: the kernel's choice).
   uint16_t boundPort() const;
+  // The UDP sockets' descriptors, one per listening address in QuicOptions::hosts order (for
+  // the BPF reuseport steering); valid until the worker is destroyed.
+  std::vector<int> socketFds() const;
 
  private:
   class Handle;

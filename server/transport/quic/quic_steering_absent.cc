@@ -1,0 +1,19 @@
+// Built without the BPF data plane (no xsmb_xsk): QUIC always hands datagrams over in
+// userspace.
+#include "common/base/log.h"
+#include "server/transport/quic/quic_steering_link.h"
+
+namespace xsmb::transport::quic {
+
+std::shared_ptr<xsk::QuicSteering> attachQuicSteering(uint16_t,
+                                                      const std::vector<std::vector<int>>&) {
+  XLOG(WARNING) << "quic: BPF steering not built in; datagrams are handed to their worker in"
+                   " userspace";
+  return nullptr;
+}
+
+std::string quicSteeringStatus(const xsk::QuicSteering&, const std::vector<const QuicStats*>&) {
+  return "";
+}
+
+}  // namespace xsmb::transport::quic
