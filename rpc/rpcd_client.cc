@@ -89,7 +89,14 @@ RpcdClient::~RpcdClient() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
-    if (pid_ > 0) kill(pid_, SIGKILL);
+    if (pid_ > 0 && kill(pid_, SIGKILL) != 0) {
+      // The helper runs as the guest account: without CAP_KILL (a bounded capability set) it
+      // cannot be killed; the shutdown below still ends it (EOF on its socket) and wakes the
+      // supervisor's read, so this destructor does not wait forever.
+      XLOG(WARNING) << "cannot kill xsmb-rpcd (pid " << pid_ << "): " << std::strerror(errno)
+                    << "; closing its socket instead";
+    }
+    if (fd_.get() >= 0) shutdown(fd_.get(), SHUT_RDWR);
     cv_.notify_all();
   }
   if (supervisor_.joinable()) supervisor_.join();
