@@ -11,6 +11,7 @@ test its own copy in seconds.
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -93,3 +94,22 @@ def unpack(tar, into):
     """Unpacks `tar` into the new directory `into`."""
     into.mkdir()
     subprocess.run(["tar", "-C", str(into), "-xf", str(tar)], check=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def installed_root(tar, prefix, build, *install_args):
+    """A fresh copy of the base `tar` in a temporary directory named after `prefix`, with
+    `cmake --install build *install_args` laid into it (DESTDIR). Returns (tmp, root, the
+    install's output); the caller removes tmp."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    root = tmp / "root"
+    unpack(tar, root)
+    env = dict(os.environ, DESTDIR=str(root))
+    out = subprocess.run(["cmake", "--install", build, *install_args], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return tmp, root, out

@@ -9,12 +9,13 @@ XSMB_BENCH; a missing one is skipped with a message.
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 from pathlib import Path
+
+import rootfs
 
 BINARIES = {
     "XSMBD": ("xsmbd", ["--config", "--foreground", "--log-level", "--check-config",
@@ -74,12 +75,6 @@ class Help(unittest.TestCase):
         self.check("XSMB_RPCD", "--help")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class StartupLogLevels(unittest.TestCase):
     def run_server(self, level):
         xsmbd = os.environ.get("XSMBD")
@@ -87,7 +82,7 @@ class StartupLogLevels(unittest.TestCase):
             self.skipTest("XSMBD not set")
         d = Path(tempfile.mkdtemp(prefix="xsmbd-loglevel-"))
         (d / "share").mkdir()
-        port = free_port()
+        port = rootfs.free_port()
         conf = d / "smb.conf"
         conf.write_text(f"[global]\n  smb ports = {port}\n  interfaces = 127.0.0.1\n"
                         f"  bind interfaces only = yes\n  smb passwd file = {d}/users.db\n"

@@ -18,20 +18,12 @@ to build on every CI run: on demand). Needs root (chroot, namespaces). Environme
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 import unittest
 from pathlib import Path
 
 import rootfs
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root (chroot and namespaces)")
@@ -44,12 +36,8 @@ class ImageRootfs(unittest.TestCase):
         t0 = time.time()
         tar = rootfs.image_base()
         cls.base_seconds = time.time() - t0
-        cls.tmp = Path(tempfile.mkdtemp(prefix="xsmbd-rootfs-"))
-        cls.root = cls.tmp / "root"
-        rootfs.unpack(tar, cls.root)
-        env = dict(os.environ, DESTDIR=str(cls.root))
-        subprocess.run(["cmake", "--install", build, "--prefix", "/usr", "--strip"], env=env,
-                       check=True, stdout=subprocess.DEVNULL)
+        cls.tmp, cls.root, _ = rootfs.installed_root(tar, "xsmbd-rootfs-", build,
+                                                     "--prefix", "/usr", "--strip")
         (cls.root / "var/lib/xsmbd").mkdir(mode=0o700, parents=True, exist_ok=True)
         cls.server = None
 
@@ -78,7 +66,7 @@ class ImageRootfs(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_2_serves_a_file(self):
-        port = free_port()
+        port = rootfs.free_port()
         share = self.root / "srv/xsmbd/share"
         share.mkdir(parents=True, exist_ok=True)
         os.chown(share, 65534, 65534)

@@ -17,7 +17,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -33,12 +32,6 @@ CAP_BITS = {"cap_chown": 0, "cap_dac_override": 1, "cap_dac_read_search": 2, "ca
             "cap_sys_resource": 24, "cap_perfmon": 38, "cap_bpf": 39}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
 class SystemdUnit(unittest.TestCase):
     @classmethod
@@ -49,12 +42,7 @@ class SystemdUnit(unittest.TestCase):
         if not shutil.which("systemd-nspawn"):
             raise unittest.SkipTest("systemd-nspawn missing (apt-get install systemd-container)")
         tar = rootfs.systemd_base()
-        cls.tmp = Path(tempfile.mkdtemp(prefix="xsmbd-systemd-"))
-        cls.root = cls.tmp / "root"
-        rootfs.unpack(tar, cls.root)
-        env = dict(os.environ, DESTDIR=str(cls.root))
-        out = subprocess.run(["cmake", "--install", build], env=env, check=True,
-                             capture_output=True, text=True).stdout
+        cls.tmp, cls.root, out = rootfs.installed_root(tar, "xsmbd-systemd-", build)
         units = re.findall(r"Installing: \S*?(/\S*/xsmbd\.service)$", out, re.M)
         cls.unit_path = units[0][len(str(cls.root)):] if units[0].startswith(str(cls.root)) \
             else units[0]
@@ -99,7 +87,7 @@ class SystemdUnit(unittest.TestCase):
                               capture_output=True, text=True, timeout=60)
 
     def test_2_boots_and_serves(self):
-        port = free_port()
+        port = rootfs.free_port()
         share = self.root / "srv/share"
         share.mkdir(parents=True)
         os.chown(share, 65534, 65534)
