@@ -29,6 +29,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "xsmb_eth.bpf.h"
 #include "xsmb_quic.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -161,37 +162,6 @@ static __always_inline int quic_classify(const __u8 *b, __u32 plen, struct xsmb_
 }
 
 /* ---- XDP */
-
-struct hdr_cursor {
-	void *pos;
-};
-
-struct vlan_hdr {
-	__be16 tci;
-	__be16 encap_proto;
-};
-
-static __always_inline int parse_ethhdr(struct hdr_cursor *c, void *end, __u16 *proto)
-{
-	struct ethhdr *eth = c->pos;
-	struct vlan_hdr *vh;
-
-	if ((void *)(eth + 1) > end)
-		return -1;
-	c->pos = eth + 1;
-	*proto = bpf_ntohs(eth->h_proto);
-#pragma unroll
-	for (int i = 0; i < 2; i++) { /* constant cap: 802.1ad outer + 802.1Q inner */
-		if (*proto != ETH_P_8021Q && *proto != ETH_P_8021AD)
-			break;
-		vh = c->pos;
-		if ((void *)(vh + 1) > end)
-			return -1;
-		c->pos = vh + 1;
-		*proto = bpf_ntohs(vh->encap_proto);
-	}
-	return 0;
-}
 
 /* Moves c past the IP header to UDP; a counter index when the packet is not for us, else 0. */
 static __always_inline int parse_ip_udp(struct hdr_cursor *c, void *end, __u16 proto)

@@ -19,6 +19,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "xsmb_eth.bpf.h"
 #include "xsmb_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -38,15 +39,6 @@ static __always_inline __u8 *pkt_at(void *data, __u64 off)
 	return (__u8 *)data + off;
 }
 
-struct hdr_cursor {
-	void *pos;
-};
-
-struct vlan_hdr {
-	__be16 tci;
-	__be16 encap_proto;
-};
-
 struct pkt {
 	struct xsmb_conn_key key; /* dir = XSMB_DIR_IN */
 	__u32 payload_off;        /* from ctx->data */
@@ -58,28 +50,6 @@ struct pkt {
 	__u8 syn, ack, fin, rst;
 	__u8 v6; /* IPv6 (the key's addresses are IPv4-mapped otherwise) */
 };
-
-static __always_inline int parse_ethhdr(struct hdr_cursor *c, void *end, __u16 *proto)
-{
-	struct ethhdr *eth = c->pos;
-	struct vlan_hdr *vh;
-
-	if ((void *)(eth + 1) > end)
-		return -1;
-	c->pos = eth + 1;
-	*proto = bpf_ntohs(eth->h_proto);
-#pragma unroll
-	for (int i = 0; i < 2; i++) { /* constant cap: 802.1ad outer + 802.1Q inner */
-		if (*proto != ETH_P_8021Q && *proto != ETH_P_8021AD)
-			break;
-		vh = c->pos;
-		if ((void *)(vh + 1) > end)
-			return -1;
-		c->pos = vh + 1;
-		*proto = bpf_ntohs(vh->encap_proto);
-	}
-	return 0;
-}
 
 static __always_inline void v4_mapped(struct xsmb_addr *a, __be32 ip)
 {
