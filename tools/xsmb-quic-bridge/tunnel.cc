@@ -197,7 +197,7 @@ int Tunnel::onRecvStreamData(ngtcp2_conn*, uint32_t flags, int64_t, uint64_t, co
 }
 
 int Tunnel::onAcked(ngtcp2_conn*, int64_t, uint64_t, uint64_t n, void* user, void*) {
-  static_cast<Tunnel*>(user)->acked(n);
+  static_cast<Tunnel*>(user)->send_.acked(n);
   return 0;
 }
 
@@ -208,34 +208,8 @@ int Tunnel::onStreamClose(ngtcp2_conn*, uint32_t, int64_t, uint64_t, void* user,
   return 0;
 }
 
-void Tunnel::acked(uint64_t n) {
-  acked_ += n;
-  front_acked_ += n;
-  while (!chunks_.empty() && front_acked_ >= chunks_.front().size()) {
-    front_acked_ -= chunks_.front().size();
-    chunks_.pop_front();
-  }
-}
-
-size_t Tunnel::pendingVecs(ngtcp2_vec* v, size_t max) const {
-  uint64_t skip = sent_ - acked_ + front_acked_;
-  size_t n = 0;
-  for (const auto& c : chunks_) {
-    if (n == max) break;
-    if (skip >= c.size()) {
-      skip -= c.size();
-      continue;
-    }
-    v[n].base = const_cast<uint8_t*>(c.data()) + skip;
-    v[n].len = c.size() - skip;
-    skip = 0;
-    ++n;
-  }
-  return n;
-}
-
 bool Tunnel::wantTcpRead() const {
-  return tcp_fd_ >= 0 && !tcp_eof_ && stream_id_ >= 0 && queued_ - acked_ < kMaxUnacked;
+  return tcp_fd_ >= 0 && !tcp_eof_ && stream_id_ >= 0 && send_.unacked() < kMaxUnacked;
 }
 
 void Tunnel::onTcpReadable() {
@@ -247,9 +221,8 @@ void Tunnel::onTcpReadable() {
     tcp_eof_ = true;  // the SMB client is gone: FIN the stream once its bytes are out
   } else {
     buf.resize(static_cast<size_t>(n));
-    queued_ += buf.size();
     moved_ += buf.size();
-    chunks_.push_back(std::move(buf));
+    send_.push(std::move(buf));
   }
   write();
 }
@@ -346,14 +319,14 @@ void Tunnel::write() {
   bool blocked = false;
   for (int packets = 0; packets < 256;) {
     ngtcp2_vec vecs[16];
-    const size_t nvec = (stream_id_ >= 0 && !blocked) ? pendingVecs(vecs, 16) : 0;
+    const size_t nvec = (stream_id_ >= 0 && !blocked) ? send_.pendingVecs(vecs, 16) : 0;
     uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
     const bool fin = stream_id_ >= 0 && !blocked && tcp_eof_ && tcp_fd_ >= 0 && !fin_sent_ &&
-                     to_tcp_.empty() && sent_ + [&] {
+                     to_tcp_.empty() && send_.sentOffset() + [&] {
                        uint64_t s = 0;
                        for (size_t i = 0; i < nvec; ++i) s += vecs[i].len;
                        return s;
-                     }() == queued_;
+                     }() == send_.queued();
     if (fin) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
     // A zero-length STREAM frame opens the stream at the server right away (RFC 9000 2.1),
     // so the server may send on it before the client's first bytes.
@@ -365,8 +338,8 @@ void Tunnel::write() {
         (nvec || fin || announce) ? stream_id_ : -1, nvec ? vecs : nullptr, nvec, ts);
     if (announce && used >= 0) announced_ = true;
     if (used >= 0 && (nvec || fin)) {
-      sent_ += static_cast<uint64_t>(used);
-      if (fin && sent_ == queued_) fin_sent_ = true;
+      send_.sent(static_cast<uint64_t>(used));
+      if (fin && send_.sentOffset() == send_.queued()) fin_sent_ = true;
     }
     if (n == NGTCP2_ERR_WRITE_MORE) continue;
     if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR) {
@@ -378,7 +351,7 @@ void Tunnel::write() {
     (void)send(udp_fd_, buf.data(), static_cast<size_t>(n), 0);
     ++packets;
   }
-  if (fin_sent_ && acked_ == queued_ && tcp_eof_ && to_tcp_.empty()) finish("ok");
+  if (fin_sent_ && send_.allAcked() && tcp_eof_ && to_tcp_.empty()) finish("ok");
 }
 
 void Tunnel::fail(int liberr, const char* where) {

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/quic/stream_send_queue.h"
+
 namespace xsmb::quicbridge {
 
 struct Options {
@@ -66,8 +68,6 @@ class Tunnel {
   void finish(const std::string& why);
   void fail(int liberr, const char* where);
   void migrate();
-  size_t pendingVecs(ngtcp2_vec* v, size_t max) const;
-  void acked(uint64_t n);
   void flushToTcp();
 
   static ngtcp2_conn* connOf(ngtcp2_crypto_conn_ref* ref);
@@ -91,8 +91,7 @@ class Tunnel {
   ngtcp2_crypto_conn_ref ref_{};
   ngtcp2_connection_close_error last_error_{};
   int64_t stream_id_ = -1;
-  std::deque<std::vector<uint8_t>> chunks_;  // TCP bytes for the stream, until acknowledged
-  uint64_t front_acked_ = 0, queued_ = 0, acked_ = 0, sent_ = 0;
+  ::xsmb::quic::StreamSendQueue send_;  // TCP bytes for the stream, until acknowledged
   std::vector<uint8_t> to_tcp_;  // stream bytes not yet written to the TCP client
   uint64_t moved_ = 0;           // bytes carried both ways (for --migrate-after-bytes)
   bool tcp_eof_ = false, fin_sent_ = false, handshake_done_ = false, done_ = false;

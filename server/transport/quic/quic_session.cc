@@ -195,43 +195,12 @@ QuicSession::State QuicSession::onTimer() {
   return write();
 }
 
-void QuicSession::queue(Bytes bytes) {
-  if (bytes.empty()) return;
-  queued_ += bytes.size();
-  chunks_.push_back(std::move(bytes));
-}
+void QuicSession::queue(Bytes bytes) { send_.push(std::move(bytes)); }
 
 void QuicSession::consumed(uint64_t n) {
   if (closed_ || n == 0) return;
   if (stream_id_ >= 0) ngtcp2_conn_extend_max_stream_offset(conn_, stream_id_, n);
   ngtcp2_conn_extend_max_offset(conn_, n);
-}
-
-// The bytes from offset sent_ on, as at most `max` pieces of the queued chunks.
-size_t QuicSession::pendingVecs(ngtcp2_vec* v, size_t max) const {
-  uint64_t skip = sent_ - acked_ + front_acked_;  // into chunks_, from the front chunk's start
-  size_t n = 0;
-  for (const Bytes& c : chunks_) {
-    if (n == max) break;
-    if (skip >= c.size()) {
-      skip -= c.size();
-      continue;
-    }
-    v[n].base = const_cast<uint8_t*>(c.data()) + skip;
-    v[n].len = c.size() - skip;
-    skip = 0;
-    ++n;
-  }
-  return n;
-}
-
-void QuicSession::acked(uint64_t n) {
-  acked_ += n;
-  front_acked_ += n;
-  while (!chunks_.empty() && front_acked_ >= chunks_.front().size()) {
-    front_acked_ -= chunks_.front().size();
-    chunks_.pop_front();
-  }
 }
 
 // Packets go out in batches of one path: equal-sized packets back to back in batch_, ended by
@@ -256,13 +225,13 @@ QuicSession::State QuicSession::write() {
   for (size_t packets = 0; packets < quantum;) {
     uint8_t* at = batch_.data() + filled;
     ngtcp2_vec vecs[kMaxVecs];
-    const size_t nvec = (stream_id_ >= 0 && !blocked) ? pendingVecs(vecs, kMaxVecs) : 0;
+    const size_t nvec = (stream_id_ >= 0 && !blocked) ? send_.pendingVecs(vecs, kMaxVecs) : 0;
     ngtcp2_ssize used = -1;
     ngtcp2_pkt_info pi{};
     const ngtcp2_ssize n = ngtcp2_conn_writev_stream(
         conn_, &ps.path, &pi, at, max_payload, &used, NGTCP2_WRITE_STREAM_FLAG_MORE,
         nvec ? stream_id_ : -1, nvec ? vecs : nullptr, nvec, ts);
-    if (used > 0) sent_ += static_cast<uint64_t>(used);
+    if (used > 0) send_.sent(static_cast<uint64_t>(used));
     if (n == NGTCP2_ERR_WRITE_MORE) continue;
     if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
         n == NGTCP2_ERR_STREAM_NOT_FOUND) {
@@ -312,7 +281,7 @@ int QuicSession::onStreamOpen(ngtcp2_conn*, int64_t stream_id, void* user) {
 }
 
 int QuicSession::onAcked(ngtcp2_conn*, int64_t, uint64_t, uint64_t len, void* user, void*) {
-  static_cast<QuicSession*>(user)->acked(len);
+  static_cast<QuicSession*>(user)->send_.acked(len);
   return 0;
 }
 

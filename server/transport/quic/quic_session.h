@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/base/bytes.h"
+#include "common/quic/stream_send_queue.h"
 #include "server/transport/quic/quic_tls.h"
 
 namespace xsmb::transport::quic {
@@ -86,7 +87,7 @@ class QuicSession {
   // Appends bytes to the SMB stream (sent in order, kept until the client acknowledges them).
   void queue(Bytes bytes);
   // Bytes queued and not yet acknowledged.
-  uint64_t unacked() const { return queued_ - acked_; }
+  uint64_t unacked() const { return send_.unacked(); }
   // The owner took `n` bytes of stream data out of QUIC's hands: the client may send that
   // many more (RFC 9000 4.1, stream and connection windows).
   void consumed(uint64_t n);
@@ -106,8 +107,6 @@ class QuicSession {
             std::string* why);
   State fail(int liberr);
   State sendClose(const ngtcp2_connection_close_error& err);
-  size_t pendingVecs(ngtcp2_vec* v, size_t max) const;
-  void acked(uint64_t n);
 
   static const ngtcp2_callbacks& callbacks();
   static ngtcp2_conn* connOf(ngtcp2_crypto_conn_ref* ref);
@@ -132,9 +131,7 @@ class QuicSession {
   int64_t stream_id_ = -1;  // the SMB stream, once the client opened it
   // Stream bytes not yet acknowledged, in order: ngtcp2 keeps pointers into them until the
   // client acknowledges (RFC 9000 13.3), so a chunk never moves while it is queued.
-  std::deque<Bytes> chunks_;
-  uint64_t front_acked_ = 0;  // acknowledged bytes at the start of chunks_.front()
-  uint64_t queued_ = 0, acked_ = 0, sent_ = 0;  // stream offsets
+  ::xsmb::quic::StreamSendQueue send_;  // the stream's bytes until acknowledged
   std::vector<uint8_t> batch_;  // write(): packets of one path, sent as one GSO batch
   std::string failure_;
   uint8_t tls_alert_ = 0;
