@@ -3,7 +3,8 @@
 
   XSMBD=build/server/xsmbd XSMBCTL=build/tools/xsmbctl/xsmbctl \\
     tools/bench/global_ab.py --a "busy poll = 0" --b "io uring sockets = yes; busy poll = 0" \\
-      [--rounds 4] [--duration 10] [--tests echo,path-contention-shared] [--out ab.json]
+      [--rounds 4] [--duration 10] [--tests echo,path-contention-shared] [--out ab.json] \\
+      [--a-xsmbd OLD/server/xsmbd --b-xsmbd NEW/server/xsmbd]
 
 Both servers run side by side on one share (started as tools/bench/bench.py starts xsmbd),
 and every round runs each smbtorture smb2.bench test once against A and once against B, the
@@ -32,8 +33,10 @@ TESTS = {  # name -> (smbtorture test, nprocs, qdepth, counter), as bench.py run
 }
 
 
-def start(label, options, root, share):
+def start(label, options, root, share, binary=None):
     bench.XSMBD_GLOBAL = options
+    if binary:  # bench.Server starts $XSMBD
+        os.environ["XSMBD"] = binary
     home = root / label
     home.mkdir()
     server = bench.Server("xsmbd", home, share)
@@ -48,6 +51,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--tests", default=",".join(TESTS))
+    ap.add_argument("--a-xsmbd", help="xsmbd binary of A (default $XSMBD)")
+    ap.add_argument("--b-xsmbd", help="xsmbd binary of B (default $XSMBD): two builds compared")
     ap.add_argument("--out", help="JSON file")
     args = ap.parse_args()
     bench.DURATION = args.duration
@@ -60,7 +65,9 @@ def main():
     bench.subprocess.run(["chown", bench.USER, str(share)], check=True)
     runs = {t: {"a": [], "b": []} for t in args.tests.split(",")}
     try:
-        servers = {"a": start("a", args.a, root, share), "b": start("b", args.b, root, share)}
+        default = os.environ["XSMBD"]
+        servers = {"a": start("a", args.a, root, share, args.a_xsmbd or default),
+                   "b": start("b", args.b, root, share, args.b_xsmbd or default)}
         for r in range(args.rounds):
             order = ("a", "b") if r % 2 == 0 else ("b", "a")
             for test in runs:
