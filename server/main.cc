@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -435,8 +437,9 @@ void stopLoops(Loops* loops) {
 }
 
 // Once a newer generation serves (xsmbd --takeover): the workers stop accepting and close
-// their connections as they go idle; returns when none is left, at "takeover drain time",
-// or at SIGTERM/SIGINT.
+// their connections as they go idle; returns when none is left or at "takeover drain time".
+// SIGTERM/SIGINT (Kubernetes ends the old pod once the new one is ready) shortens what is left
+// of that to "shutdown timeout", the bound of every drain; a second signal ends it at once.
 void drainAfterTakeover(const sigset_t& sigs, const session::ServerContext& server, Loops& loops) {
   const uint32_t secs = server.config.global.takeover_drain_secs;
   XLOG(WARNING) << "generation " << server.dataplane->servingGeneration()
@@ -452,13 +455,21 @@ void drainAfterTakeover(const sigset_t& sigs, const session::ServerContext& serv
                   << " (a connection in its handshake at the switch may be reset)";
   }
   for (auto& w : loops.workers) w->drain(std::chrono::seconds(2));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
   const timespec tick{0, 200 * 1000 * 1000};
+  bool signalled = false;
   while (loops.connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    if (int sig = sigtimedwait(&sigs, nullptr, &tick); sig == SIGTERM || sig == SIGINT) {
-      XLOG(WARNING) << "signal " << sig << ": shutting down";
+    int sig = sigtimedwait(&sigs, nullptr, &tick);
+    if (sig != SIGTERM && sig != SIGINT) continue;
+    if (signalled) {
+      XLOG(WARNING) << "signal " << sig << " again: shutting down";
       return;
     }
+    signalled = true;
+    const uint32_t bound = server.config.global.ops.shutdown_timeout_secs;
+    deadline = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(bound));
+    XLOG(WARNING) << "signal " << sig << ": " << loops.connections.load()
+                  << " connections finish within " << bound << " s (shutdown timeout)";
   }
   XLOG(WARNING) << "generation " << server.dataplane->generation() << " exits ("
                 << loops.connections.load() << " connections left)";
@@ -466,14 +477,18 @@ void drainAfterTakeover(const sigset_t& sigs, const session::ServerContext& serv
 
 // Waits for SIGTERM or SIGINT (true: the caller drains), or for a newer generation to take over
 // (drains here, false). SIGHUP reloads smb.conf and the user database (core/reload.h).
-bool waitForShutdown(const sigset_t& sigs, session::ServerContext& server, Loops& loops) {
+bool waitForShutdown(const sigset_t& sigs, session::ServerContext& server, Loops& loops,
+                     metrics::HttpEndpoint& endpoint) {
   const bool generations = server.dataplane && server.config.global.bpf;
   const timespec tick{0, 200 * 1000 * 1000};
   for (;;) {
     int sig = generations ? sigtimedwait(&sigs, nullptr, &tick) : sigwaitinfo(&sigs, nullptr);
     if (sig < 0) {
       if (generations && server.dataplane->servingGeneration() != server.dataplane->generation()) {
-        server.metrics.lifecycle.draining = true;  // /readyz: 503
+        server.metrics.lifecycle.taken_over = true;  // /readyz: 503
+        // The new generation listens on the metrics address too (SO_REUSEPORT): from here
+        // scrapes and probes reach it alone.
+        endpoint.stop();
         drainAfterTakeover(sigs, server, loops);
         return false;
       }
@@ -708,7 +723,7 @@ int run() {
   metrics::HttpEndpoint endpoint;                 // /metrics, /healthz, /readyz
   core::startMetricsEndpoint(endpoint, *server);  // logs when it cannot listen; serving goes on
   announce(*server, addrs, nworkers, nio, embedded);
-  if (waitForShutdown(sigs, *server, loops)) drainForShutdown(sigs, *server, loops);
+  if (waitForShutdown(sigs, *server, loops, endpoint)) drainForShutdown(sigs, *server, loops);
   endpoint.stop();
   smb_direct.stop();
   quic.stop();

@@ -51,6 +51,21 @@ std::string describe(const session::ConnState& c) {
   return o.str();
 }
 
+// The client's optional one-line command: "status" (the default) or "ready". A client that sends
+// nothing (or only closes its side) gets the status report after at most kCommandWait.
+constexpr int kCommandWaitMs = 200;
+
+std::string readCommand(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, kCommandWaitMs) <= 0) return "status";
+  char buf[32];
+  ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+  if (n <= 0) return "status";
+  std::string cmd(buf, static_cast<size_t>(n));
+  cmd.erase(cmd.find_last_not_of("\r\n ") + 1);
+  return cmd;
+}
+
 }  // namespace
 
 std::string buildStatusReport(session::ServerContext& server,
@@ -58,6 +73,7 @@ std::string buildStatusReport(session::ServerContext& server,
   std::ostringstream o;
   const auto& st = server.stats;
   o << "xsmbd status\n"
+    << "state: " << server.metrics.lifecycle.state() << "\n"
     << "counters: connections " << st.connections_accepted << ", refused " << st.connections_refused
     << ", requests " << st.requests << ", bad signatures " << st.bad_signatures
     << ", decryption failures " << st.decrypt_failures << ", malformed frames "
@@ -136,7 +152,9 @@ void ControlSocket::run() {
     if (fds[1].revents) return;
     UniqueFd c(accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!c) continue;
-    std::string report = buildStatusReport(*server_, more_);
+    std::string report = readCommand(c.get()) == "ready"
+                             ? std::string("state: ") + server_->metrics.lifecycle.state() + "\n"
+                             : buildStatusReport(*server_, more_);
     size_t off = 0;
     while (off < report.size()) {
       ssize_t n = send(c.get(), report.data() + off, report.size() - off, MSG_NOSIGNAL);

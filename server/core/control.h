@@ -1,6 +1,10 @@
 // The control socket (smb.conf "control socket"): a Unix stream socket on which xsmbd writes a
 // status report — connections, sessions, tree connects, open files and counters, like Samba's
 // smbstatus — to whoever connects (xsmbctl status), then closes. Root-only (mode 0600).
+// A client may first send one line: "status" (the report, also what a silent client gets
+// after 200 ms) or "ready", answered with the one line "state: S" (S as
+// metrics::Lifecycle::state(): "ready", "starting", "draining", "taken over", ...), which
+// `xsmbctl ready` turns into its exit status for a readiness probe.
 #pragma once
 
 #include <functional>

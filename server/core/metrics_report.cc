@@ -127,7 +127,10 @@ bool startMetricsEndpoint(metrics::HttpEndpoint& endpoint, session::ServerContex
   metrics::EndpointHandlers h;
   h.metrics = [&server] { return buildMetrics(server); };
   h.ready = [&server] { return server.metrics.lifecycle.ready(); };
-  if (!endpoint.start(host, port, std::move(h), &error)) {
+  // With generations (bpf = yes) a new xsmbd binds the address beside the old one
+  // (docs/deploy.md "Rolling updates").
+  const bool generations = server.dataplane && server.config.global.bpf;
+  if (!endpoint.start(host, port, std::move(h), &error, generations)) {
     XLOG(ERROR) << "metrics address " << address << ": " << error;
     return false;
   }

@@ -64,7 +64,7 @@ void HttpEndpoint::stop() {
 }
 
 bool HttpEndpoint::start(const std::string& host, uint16_t port, EndpointHandlers handlers,
-                         std::string* error) {
+                         std::string* error, bool reuse_port) {
   handlers_ = std::move(handlers);
   sockaddr_storage ss{};
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
@@ -84,7 +84,8 @@ bool HttpEndpoint::start(const std::string& host, uint16_t port, EndpointHandler
   daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &onRequest, this, MHD_OPTION_SOCK_ADDR,
                              reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT,
                              kMaxHttpConnections, MHD_OPTION_CONNECTION_TIMEOUT, kHttpTimeoutSecs,
-                             MHD_OPTION_END);
+                             MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                             static_cast<unsigned int>(reuse_port ? 1 : 0), MHD_OPTION_END);
   if (!daemon_) {
     *error =
         "cannot listen on " + host + " port " + std::to_string(port) + ": " + std::strerror(errno);

@@ -27,7 +27,11 @@ class HttpEndpoint {
 
   // Listens on `host` (an IPv4 or IPv6 literal) and `port` (0: one the kernel picks) and
   // starts answering. false and *error when the address is not a literal or cannot be bound.
-  bool start(const std::string& host, uint16_t port, EndpointHandlers handlers, std::string* error);
+  // `reuse_port`: SO_REUSEPORT on the socket, so that a new generation (xsmbd --takeover) can
+  // listen on the same address while the old one still does (the old one stops its endpoint
+  // when it is taken over).
+  bool start(const std::string& host, uint16_t port, EndpointHandlers handlers, std::string* error,
+             bool reuse_port = false);
   // The port actually bound (after start), 0 if unknown.
   uint16_t port() const { return port_; }
   // Stops answering and closes the socket (also done by the destructor).

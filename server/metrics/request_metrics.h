@@ -76,6 +76,8 @@ class RequestMetrics {
 struct Lifecycle {
   std::atomic<bool> listening{false};  // every listening socket is open and its loop runs
   std::atomic<bool> draining{false};   // SIGTERM: no new connections, in-flight ones finish
+  // A newer generation (xsmbd --takeover) serves: this one only finishes its connections.
+  std::atomic<bool> taken_over{false};
   // "bpf = yes" and no data plane: not ready until xsmb-loader has pinned the maps.
   std::atomic<bool> bpf_missing{false};
   // SMB Direct serves (set by its start-up once its listener runs).
@@ -84,7 +86,16 @@ struct Lifecycle {
   std::atomic<uint64_t> reloads_failed{0};       // SIGHUP reloads refused (old configuration kept)
   std::atomic<uint64_t> last_reload_ok_unix{0};  // seconds since 1970 of the last applied one
   // Ready for traffic: listening, not draining, BPF attached where configured.
-  bool ready() const { return listening && !draining && !bpf_missing; }
+  bool ready() const { return listening && !draining && !taken_over && !bpf_missing; }
+  // One word or phrase for `xsmbctl ready` and the status report's "state:" line: "ready",
+  // "starting", "waiting for the BPF data plane", "taken over" or "draining".
+  const char* state() const {
+    if (taken_over) return "taken over";
+    if (draining) return "draining";
+    if (!listening) return "starting";
+    if (bpf_missing) return "waiting for the BPF data plane";
+    return "ready";
+  }
 };
 
 // The server's metrics, one per ServerContext.

@@ -167,8 +167,15 @@ class RenderedManifests(unittest.TestCase):
     def test_network_probes_and_scraping(self):
         self.assertTrue(self.pod["hostNetwork"])
         c = self.container("xsmbd")
-        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-            self.assertEqual(c[probe]["httpGet"], {"path": path, "port": 9445}, probe)
+        self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": 9445})
+        # Readiness through the pod's own control socket (an emptyDir), never the node's
+        # shared port 9445, which the old pod still answers during an update.
+        ready = c["readinessProbe"]["exec"]["command"]
+        self.assertEqual(ready[0], "/usr/bin/xsmbctl")
+        self.assertEqual(ready[-1], "ready")
+        socket = ready[ready.index("--socket") + 1]
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        self.assertIn("emptyDir", self.volume(mounts[str(Path(socket).parent)]))
         ann = self.ds["spec"]["template"]["metadata"]["annotations"]
         self.assertEqual(ann["prometheus.io/scrape"], "true")
         self.assertEqual(ann["prometheus.io/port"], "9445")
@@ -177,6 +184,7 @@ class RenderedManifests(unittest.TestCase):
             self.assertNotIn("ports", k, k["name"])
         conf = self.by_kind["ConfigMap"][0]["data"]["smb.conf"]
         self.assertIn("metrics address = 0.0.0.0:9445", conf)
+        self.assertIn(f"control socket = {socket}", conf)
         self.assertIn("bpf = yes", conf)
 
     def test_rolling_update_without_refusal(self):

@@ -317,7 +317,7 @@ class Server:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, extra_args=()):
         # XSMBD_TEST_PORT: a fixed port (in a network namespace of the test's own, e.g. 445
         # for smbtorture tests that hard-code it).
         self.port = int(os.environ.get("XSMBD_TEST_PORT") or 0) or free_port()
@@ -325,7 +325,7 @@ class Server:
         self._create_users()
         if self.kind == "xsmbd":
             cmd = [self.xsmbd, "--config", str(self.conf_path), "--foreground",
-                   "--log-level", str(self.log_level)]
+                   "--log-level", str(self.log_level), *extra_args]
         else:
             cmd = [self.smbd, "--foreground", "--no-process-group", "--debug-stdout",
                    "-s", str(self.conf_path), "-d", str(self.log_level)]

@@ -6,6 +6,7 @@ Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_status.py
 """
 
 import os
+import socket
 import subprocess
 import sys
 import unittest
@@ -47,6 +48,22 @@ class StatusTest(harness.ServerTestCase):
         out = self.status()
         self.assertNotIn("file \\report.txt", out)
         self.assertIn("counters: connections", out)
+
+    def test_ready_and_a_silent_client(self):
+        sock = self.server.db_path.parent / "xsmbd.sock"
+        r = subprocess.run([self.server.xsmbctl, "--socket", str(sock), "ready"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, "state: ready\n"), r.stderr)
+        self.assertIn("state: ready\n", self.status())
+        # A client that sends no command (socat, nc) still gets the whole report.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(sock))
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        self.assertTrue(data.startswith(b"xsmbd status\nstate: ready\n"), data[:200])
+        self.assertIn(b"counters: connections", data)
 
     def test_unreachable_server_is_a_clear_error(self):
         r = subprocess.run([self.server.xsmbctl, "--socket", "/nonexistent/xsmbd.sock",

@@ -43,6 +43,7 @@ const char kUsage[] =
     "       xsmbctl [--config FILE | --db FILE] user passwd NAME\n"
     "       xsmbctl [--config FILE | --db FILE] user list\n"
     "       xsmbctl [--config FILE | --socket PATH] status\n"
+    "       xsmbctl [--config FILE | --socket PATH] ready\n"
     "       xsmbctl [--config FILE | --pin-dir DIR] limit list\n"
     "       xsmbctl [--config FILE | --pin-dir DIR] limit user|share NAME BYTES_PER_SEC "
     "[REQUESTS_PER_SEC]\n"
@@ -148,9 +149,10 @@ struct Options {
   std::vector<std::string> args;  // positional
 };
 
-// Prints the running server's status report (sessions, tree connects, open files, counters),
-// read from its control socket.
-int status(const Options& opts) {
+// Sends `command` ("status" or "ready", server/core/control.h) to the running server's control
+// socket and returns its whole answer in *answer; kExitOk, or the exit status of the failure
+// (already printed).
+int query(const Options& opts, const std::string& command, std::string* answer) {
   std::string path;
   if (opts.socket_path) {
     path = *opts.socket_path;
@@ -175,14 +177,33 @@ int status(const Options& opts) {
     if (fd >= 0) close(fd);
     return fail("cannot reach xsmbd at " + path + ": " + why + " (is it running?)");
   }
+  const std::string line = command + "\n";
+  (void)!send(fd, line.data(), line.size(), MSG_NOSIGNAL);
   char buf[65536];
   for (;;) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n <= 0) break;
-    fwrite(buf, 1, static_cast<size_t>(n), stdout);
+    answer->append(buf, static_cast<size_t>(n));
   }
   close(fd);
   return kExitOk;
+}
+
+// Prints the running server's status report (sessions, tree connects, open files, counters).
+int status(const Options& opts) {
+  std::string report;
+  if (int rc = query(opts, "status", &report); rc != kExitOk) return rc;
+  fwrite(report.data(), 1, report.size(), stdout);
+  return kExitOk;
+}
+
+// A readiness probe: prints the server's state line and succeeds only when it is "ready"
+// (listening, not draining, not taken over by a newer generation).
+int ready(const Options& opts) {
+  std::string answer;
+  if (int rc = query(opts, "ready", &answer); rc != kExitOk) return rc;
+  fwrite(answer.data(), 1, answer.size(), stdout);
+  return answer == "state: ready\n" ? kExitOk : kExitError;
 }
 
 std::string databasePath(const Options& opts, std::string* error) {
@@ -296,6 +317,9 @@ Manual manual() {
       {"user passwd NAME", "Sets NAME's password."},
       {"user list", "Lists the users, their Unix accounts, and which are disabled."},
       {"status", "Sessions, tree connects, open files and counters of the running server."},
+      {"ready", "Prints the running server's state; exits 0 only when it is ready to serve "
+                "(a readiness probe that, unlike /readyz on a shared host address, always "
+                "reaches this server: see docs/deploy.md)."},
       {"limit list", "The live limits and what was measured against them."},
       {"limit user|share NAME BYTES_PER_SEC [REQ_PER_SEC]",
        "Sets a limit (suffixes k, M, G; 0: none); it applies to the next request."}};
@@ -345,6 +369,10 @@ int run(int argc, char** argv) {
   if (args[0] == "status") {
     if (args.size() != 1) return usage("status takes no arguments");
     return status(opts);
+  }
+  if (args[0] == "ready") {
+    if (args.size() != 1) return usage("ready takes no arguments");
+    return ready(opts);
   }
   if (args[0] == "limit") return limit(opts);
   if (args[0] != "user") return usage(("unknown command \"" + args[0] + "\"").c_str());
