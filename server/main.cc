@@ -593,6 +593,7 @@ void startSmbDirect(session::ServerContext& server, const std::vector<std::strin
   s.hosts = hosts;
   s.port = g.smb_direct_port;
   out->options = smbdirect::smbdOptionsFrom(g.smbdirect);
+  out->options.setup_timeout = std::chrono::seconds(g.hardening.session_setup_timeout_secs);
   s.limits = out->options.limits;
   if (s.mode != smbdirect::RdmaSettings::Mode::kNo) {
     out->acceptor = std::make_unique<core::SmbAcceptor>(&server, pool, index);

@@ -211,6 +211,9 @@ void SmbdWorker::adopt(std::unique_ptr<Verbs> verbs, std::string peer) {
   post([this, c, started] {
     std::unique_ptr<Conn> conn = std::move(*c);
     conn->id = next_id_++;
+    if (options_->setup_timeout.count() > 0) {
+      conn->setup_deadline = Engine::Clock::now() + options_->setup_timeout;
+    }
     auto pool = std::make_shared<BufferPool>(conn->verbs, options_->limits.max_read_write_size,
                                              options_->rdma_buffers);
     conn->handle = std::make_shared<SmbdConnection>(this, conn->id, conn->peer, std::move(pool),
@@ -253,6 +256,7 @@ void SmbdWorker::run() {
     // Timers, and connections whose provider has no completion channel (polled each round).
     const auto now = Engine::Clock::now();
     releaseHeld(now);
+    expireSetups(now);
     std::vector<uint64_t> ids;
     for (auto& [id, c] : conns_) ids.push_back(id);
     for (uint64_t id : ids) {
@@ -285,6 +289,7 @@ int SmbdWorker::waitMillis() const {
   for (const auto& [id, c] : conns_) {
     next = std::min(next, c->engine->nextTimer());
     if (c->held) next = std::min(next, c->hold_until);
+    if (!c->established) next = std::min(next, c->setup_deadline);
     polled |= c->verbs->completionFd() < 0;
   }
   if (polled) return 1;
@@ -360,6 +365,7 @@ void SmbdWorker::applyReply(uint64_t id, transport::Reply r, uint32_t invalidate
     return;
   }
   c->busy = false;
+  if (r.established) c->established = true;
   if (r.max_message) c->max_message = r.max_message;
   sendOut(*c, std::move(r.out), invalidate_token);
   if (r.close) {
@@ -382,6 +388,17 @@ void SmbdWorker::releaseHeld(Engine::Clock::time_point now) {
     transport::Reply r = std::move(*c->held);
     c->held.reset();
     applyReply(id, std::move(r), c->held_invalidate);
+  }
+}
+
+void SmbdWorker::expireSetups(Engine::Clock::time_point now) {
+  std::vector<uint64_t> due;
+  for (const auto& [id, c] : conns_) {
+    if (!c->established && c->setup_deadline <= now) due.push_back(id);
+  }
+  for (uint64_t id : due) {
+    closeConn(id, "no session " + std::to_string(options_->setup_timeout.count()) +
+                      " s after connect (session setup timeout)");
   }
 }
 

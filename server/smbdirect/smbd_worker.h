@@ -39,6 +39,9 @@ struct SmbdOptions {
   smbd::Limits limits;      // credits and sizes offered (MS-SMBD 3.1.1.1)
   Timeouts timeouts;        // negotiate, idle (keep-alive) and keep-alive response
   size_t rdma_buffers = 8;  // registered buffers of max_read_write_size per connection
+  // A connection without an authenticated session (transport::Reply::established) this long
+  // after it was adopted is closed, as over TCP (smb.conf "session setup timeout"); 0 = never.
+  std::chrono::seconds setup_timeout{0};
 };
 
 // The options smb.conf's "smb direct ..." parameters set (server/config/smb_conf_smbdirect.h).
@@ -90,6 +93,8 @@ class SmbdWorker {
     std::optional<transport::Reply> held;
     uint32_t held_invalidate = 0;
     Engine::Clock::time_point hold_until{};
+    bool established = false;  // a reply said it has a session (Reply::established)
+    Engine::Clock::time_point setup_deadline = Engine::Clock::time_point::max();
   };
 
   void run();
@@ -100,6 +105,7 @@ class SmbdWorker {
   void submitNext(Conn& c);
   void applyReply(uint64_t id, transport::Reply r, uint32_t invalidate_token);
   void releaseHeld(Engine::Clock::time_point now);  // the held replies whose time came
+  void expireSetups(Engine::Clock::time_point now);  // "session setup timeout"
   void sendOut(Conn& c, transport::OutMessage m, uint32_t invalidate_token);
   void closeConn(uint64_t id, const std::string& why);
   Conn* find(uint64_t id);

@@ -7,8 +7,10 @@
 // before NEGOTIATE ends the connection as over TCP.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/smb2/constants.h"
 #include "common/smb2/header.h"
@@ -40,7 +42,7 @@ std::string negotiate(uint16_t dialect) {
 
 class DaemonPathTest : public ::testing::Test {
  protected:
-  DaemonPathTest() {
+  void SetUp() override {
     pool_ = std::make_unique<vfs::IoPool>(2);
     acceptor_ = std::make_unique<core::SmbAcceptor>(&server_, pool_.get(), 1);
     worker_ = std::make_unique<SmbdWorker>(acceptor_.get(), pool_.get(), &options_, 1);
@@ -49,7 +51,7 @@ class DaemonPathTest : public ::testing::Test {
     worker_->adopt(std::move(s), "loopback");
     client_ = std::make_unique<transport::test::SmbdClient>(std::move(c));
   }
-  ~DaemonPathTest() override {
+  void TearDown() override {
     client_.reset();
     worker_->stop();
     pool_.reset();
@@ -86,6 +88,31 @@ TEST_F(DaemonPathTest, RequestBeforeNegotiateIsRefused) {
   ASSERT_TRUE(client_->send(std::string(e.begin(), e.end())));
   // As over TCP: the server drops a connection whose first request is not NEGOTIATE.
   EXPECT_TRUE(client_->closedByServer());
+}
+
+// "session setup timeout" over SMB Direct as over TCP: a connection that negotiates and never
+// authenticates is closed once the timeout has passed.
+class SetupTimeoutTest : public DaemonPathTest {
+ protected:
+  void SetUp() override {
+    options_.setup_timeout = std::chrono::seconds(1);
+    DaemonPathTest::SetUp();
+  }
+};
+
+TEST_F(SetupTimeoutTest, ConnectionWithoutSessionIsClosed) {
+  ASSERT_TRUE(client_->send(negotiate(smb2::SMB2_DIALECT_300)));
+  ASSERT_TRUE(client_->read().has_value());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client_->closedByServer());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+}
+
+TEST_F(DaemonPathTest, WithoutSetupTimeoutTheConnectionStays) {
+  ASSERT_TRUE(client_->send(negotiate(smb2::SMB2_DIALECT_300)));
+  ASSERT_TRUE(client_->read().has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(server_.liveConnections().size(), 1u);
 }
 
 }  // namespace
