@@ -152,6 +152,12 @@ int run(int argc, char** argv) {
   }
   // A write to a closed socket must not kill the helper silently; the write fails instead.
   signal(SIGPIPE, SIG_IGN);
+  // The helper lives as long as xsmbd wants it: it ends at EOF on fd 3 or by xsmbd's SIGKILL.
+  // A stop signal sent to the whole process group or cgroup (systemd's KillMode=control-group,
+  // Ctrl-C in a terminal) must not end it while xsmbd still drains its connections' pipe calls.
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   if (auto st = enterSandbox(opts); !st.ok()) {
     std::fprintf(stderr, "xsmb-rpcd: sandbox: %s\n", std::string(st.message()).c_str());
     return 1;
