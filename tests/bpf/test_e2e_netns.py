@@ -288,6 +288,33 @@ class E2E(unittest.TestCase):
         self.assertEqual(harness.sha256_file(server.shares["data"].path / "big.bin"), digest)
         return held
 
+    def background_transfer(self, server, size):
+        """self.transfer(server, size) on a thread of its own, once smbclient is connected:
+        (the thread, the list its failure is appended to)."""
+        failure = []
+
+        def run():
+            try:
+                self.transfer(server, size)
+            except BaseException as e:  # noqa: BLE001 - reported by the caller
+                failure.append(repr(e))
+        mover = threading.Thread(target=run)
+        mover.start()
+        deadline = time.monotonic() + 180  # the thread first writes `size` random bytes
+        while f"{CLI_ADDR}:" not in server.log() and mover.is_alive():
+            self.assertLess(time.monotonic(), deadline, "smbclient did not connect")
+            time.sleep(0.2)
+        return mover, failure
+
+    def kill_at_cleanup(self, procs, key):
+        """At cleanup, SIGTERM to the process group of procs[key] (if it still runs)."""
+        def stop():
+            p = procs.get(key)
+            if p and p.poll() is None:
+                os.killpg(p.pid, 15)
+                p.wait(timeout=30)
+        self.addCleanup(stop)
+
     def load_and_attach(self, port, *extra):
         loader("load", "--port", str(port), *extra)
         for dev in (f"{TAG}a", f"{TAG}x"):
@@ -518,27 +545,9 @@ class E2E(unittest.TestCase):
                 self.assertLess(time.monotonic(), deadline, "the new generation did not start")
                 time.sleep(0.05)
 
-        def stop_new():
-            p = state.get("new")
-            if p and p.poll() is None:
-                os.killpg(p.pid, 15)
-                p.wait(timeout=30)
-        self.addCleanup(stop_new)
-
+        self.kill_at_cleanup(state, "new")
         # The 1 GiB transfer starts on the old generation and runs across the switch.
-        transfer_error = []
-
-        def transfer():
-            try:
-                self.transfer(old, 1 << 30)
-            except BaseException as e:  # noqa: BLE001 - reported by the main thread
-                transfer_error.append(repr(e))
-        mover = threading.Thread(target=transfer)
-        mover.start()
-        deadline = time.monotonic() + 180  # the thread first writes 1 GiB of random data
-        while f"{CLI_ADDR}:" not in old.log() and mover.is_alive():
-            self.assertLess(time.monotonic(), deadline, "smbclient did not connect")
-            time.sleep(0.2)
+        mover, transfer_error = self.background_transfer(old, 1 << 30)
         errors, done = [], [0]
         self.short_connections(old.port, 1000, errors, done, 200, take_over)
         mover.join(timeout=600)

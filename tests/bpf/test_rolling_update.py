@@ -54,6 +54,8 @@ class RollingUpdate(unittest.TestCase):
     transfer = e2e.E2E.transfer
     smbclient = e2e.E2E.smbclient
     short_connections = e2e.E2E.short_connections
+    background_transfer = e2e.E2E.background_transfer
+    kill_at_cleanup = e2e.E2E.kill_at_cleanup
     load_and_attach = e2e.E2E.load_and_attach
     topo = None
 
@@ -145,26 +147,8 @@ class RollingUpdate(unittest.TestCase):
             os.killpg(old.proc.pid, signal.SIGTERM)
             state["signalled_at"] = time.monotonic()
 
-        def stop_new():
-            p = state.get("new")
-            if p and p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(timeout=30)
-        self.addCleanup(stop_new)
-
-        transfer_error = []
-
-        def transfer():
-            try:
-                self.transfer(old, 1 << 30)
-            except BaseException as e:  # noqa: BLE001 - reported by the main thread
-                transfer_error.append(repr(e))
-        mover = threading.Thread(target=transfer)
-        mover.start()
-        deadline = time.monotonic() + 180  # the thread first writes 1 GiB of random data
-        while f"{e2e.CLI_ADDR}:" not in old.log() and mover.is_alive():
-            self.assertLess(time.monotonic(), deadline, "smbclient did not connect")
-            time.sleep(0.2)
+        self.kill_at_cleanup(state, "new")
+        mover, transfer_error = self.background_transfer(old, 1 << 30)
         # The update runs beside the clients: connections keep coming while the new pod
         # starts, is probed, and the old one is signalled.
         kubelet_error = []
