@@ -51,7 +51,7 @@ absl::StatusOr<NegotiateReply> negotiate(Transport& t, const ClientOptions& o,
   crypto::randomBytes(salt);
   Request neg;
   neg.command = SMB2_NEGOTIATE;
-  neg.body = negotiateBody(o.max_dialect, o.sign, client_guid, salt);
+  neg.body = negotiateBody(o.max_dialect, o.sign, client_guid, salt, o.transport_security);
   neg.keep_request = true;
   auto nr = exchange(t, std::move(neg), o.timeout);
   if (!nr.ok()) return nr.status();
@@ -146,7 +146,7 @@ absl::Status ntError(const char* what, uint32_t status) {
 }
 
 Bytes negotiateBody(uint16_t max_dialect, bool signing_required, const Guid& client_guid,
-                    ByteSpan preauth_salt) {
+                    ByteSpan preauth_salt, bool transport_security) {
   static constexpr uint16_t kAll[] = {SMB2_DIALECT_202, SMB2_DIALECT_210, SMB2_DIALECT_300,
                                       SMB2_DIALECT_302, SMB2_DIALECT_311};
   std::vector<uint16_t> dialects;
@@ -169,7 +169,7 @@ Bytes negotiateBody(uint16_t max_dialect, bool signing_required, const Guid& cli
   if (smb311) {
     padTo8(w, kHeaderSize);
     w.patchU32(ctx_off_pos, static_cast<uint32_t>(kHeaderSize + w.size()));
-    w.patchU16(ctx_off_pos + 4, 1);
+    w.patchU16(ctx_off_pos + 4, transport_security ? 2 : 1);
     // MS-SMB2 2.2.3.1.1 SMB2_PREAUTH_INTEGRITY_CAPABILITIES: SHA-512 and a salt.
     w.u16(SMB2_PREAUTH_INTEGRITY_CAPABILITIES);
     w.u16(static_cast<uint16_t>(6 + preauth_salt.size()));
@@ -178,6 +178,14 @@ Bytes negotiateBody(uint16_t max_dialect, bool signing_required, const Guid& cli
     w.u16(static_cast<uint16_t>(preauth_salt.size()));
     w.u16(SMB2_PREAUTH_HASH_SHA512);
     w.bytes(preauth_salt);
+    if (transport_security) {
+      // MS-SMB2 2.2.3.1.5 SMB2_TRANSPORT_CAPABILITIES, 8-byte aligned after the first context.
+      padTo8(w, kHeaderSize);
+      w.u16(SMB2_TRANSPORT_CAPABILITIES);
+      w.u16(4);  // DataLength
+      w.u32(0);  // Reserved
+      w.u32(SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY);
+    }
   }
   return w.take();
 }

@@ -18,8 +18,11 @@ using smb2::FileId;
 
 // Request bodies (everything after the 64-byte header). Names are UTF-8, '\' separated,
 // relative to the share root.
+// With `transport_security` (3.1.1 only) an SMB2_TRANSPORT_CAPABILITIES context with
+// SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY follows the preauth context (MS-SMB2 2.2.3.1.5): over
+// QUIC the server may then skip SMB3 encryption.
 Bytes negotiateBody(uint16_t max_dialect, bool signing_required, const smb2::Guid& client_guid,
-                    ByteSpan preauth_salt);
+                    ByteSpan preauth_salt, bool transport_security = false);
 Bytes sessionSetupBody(ByteSpan security_token, bool signing_required);
 Bytes treeConnectBody(const std::string& unc);
 Bytes createBody(const std::string& name, uint32_t desired_access, uint32_t disposition,
@@ -58,6 +61,7 @@ struct ClientOptions {
   std::string share;                         // share name; the tree is \\host\share
   uint16_t max_dialect = 0x0311;             // highest dialect offered (0x0202 .. 0x0311)
   bool sign = false;                         // sign even when the server does not require it
+  bool transport_security = false;           // offer SMB2_TRANSPORT_CAPABILITIES (over QUIC)
   std::chrono::milliseconds timeout{10000};  // for each logon step
   TransportOptions transport;
 };

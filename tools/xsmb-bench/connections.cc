@@ -154,7 +154,8 @@ class ConnectionsThread {
         crypto::randomBytes(guid);
         Request neg;
         neg.command = SMB2_NEGOTIATE;
-        neg.body = negotiateBody(o_.client.max_dialect, o_.client.sign, guid, salt);
+        neg.body = negotiateBody(o_.client.max_dialect, o_.client.sign, guid, salt,
+                                 o_.client.transport_security);
         t.submit(std::move(neg), [&, slot = &s](const Reply& r) {
           --in_flight;
           run_->settled.fetch_add(1, std::memory_order_relaxed);

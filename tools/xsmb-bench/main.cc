@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -26,10 +27,20 @@
 #include "absl/strings/str_split.h"
 #include "common/base/manual.h"
 #include "common/base/manual_flags.h"
+#include "tools/xsmb-bench/quic_tunnels.h"
 #include "tools/xsmb-bench/workloads.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "server address");
 ABSL_FLAG(int, port, 445, "server TCP port");
+ABSL_FLAG(std::string, transport, "tcp",
+          "tcp, or quic: SMB 3.1.1 over QUIC (MS-SMB2 2.1), each connection its own QUIC "
+          "connection to --quic_port, SMB2_TRANSPORT_CAPABILITIES offered");
+ABSL_FLAG(int, quic_port, 443, "--transport quic: the server's UDP port");
+ABSL_FLAG(std::string, quic_ca, "", "--transport quic: PEM file of the server certificate's CA");
+ABSL_FLAG(bool, quic_insecure, false, "--transport quic: accept any server certificate");
+ABSL_FLAG(std::string, quic_sni, "localhost", "--transport quic: TLS server name");
+ABSL_FLAG(bool, quic_gso, false,
+          "--transport quic: send packets of one size in UDP GSO batches (UDP_SEGMENT)");
 ABSL_FLAG(std::string, user, "", "user name (empty: anonymous)");
 ABSL_FLAG(std::string, password, "", "password (or the environment variable XSMB_BENCH_PASSWORD)");
 ABSL_FLAG(std::string, domain, "", "NTLM domain");
@@ -216,6 +227,35 @@ bool optionsFromFlags(int argc, char** argv, xsmb::bench::BenchOptions* o) {
   return serverPids(argc, argv, &o->server_pids);
 }
 
+// --transport: nothing for tcp; for quic the tunnels started and o->client pointed at them.
+// false (after saying why) for another name or when the tunnels cannot start.
+bool startTransport(xsmb::bench::BenchOptions* o,
+                    std::unique_ptr<xsmb::bench::QuicTunnels>* quic) {
+  const std::string t = absl::GetFlag(FLAGS_transport);
+  if (t == "tcp") return true;
+  if (t != "quic") {
+    std::fprintf(stderr, "xsmb-bench: unknown --transport %s (tcp, quic)\n", t.c_str());
+    return false;
+  }
+  xsmb::bench::QuicTunnelOptions q;
+  q.host = o->client.host;
+  q.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_quic_port));
+  q.ca = absl::GetFlag(FLAGS_quic_ca);
+  q.insecure = absl::GetFlag(FLAGS_quic_insecure);
+  q.sni = absl::GetFlag(FLAGS_quic_sni);
+  q.gso = absl::GetFlag(FLAGS_quic_gso);
+  auto started = xsmb::bench::QuicTunnels::start(q);
+  if (!started.ok()) {
+    std::fprintf(stderr, "xsmb-bench: %s\n", started.status().ToString().c_str());
+    return false;
+  }
+  *quic = std::move(*started);
+  o->client.host = "127.0.0.1";
+  o->client.port = (*quic)->port();
+  o->client.transport_security = true;
+  return true;
+}
+
 // --out: the JSON in `path`, then xsmb-bench-plot (tools/bench/plot.py, installed beside this
 // binary) draws it into path.png and path.svg. false when the JSON cannot be written; a missing
 // plotter or matplotlib is reported and not an error.
@@ -293,7 +333,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Connections plus the epoll descriptors, the standard streams and some slack.
-  raiseFileLimit(static_cast<rlim_t>(std::max({o.connections, o.sessions, 0})) + 64);
+  // Connections (twice and a UDP socket each over QUIC) plus the epoll descriptors, the
+  // standard streams and some slack.
+  raiseFileLimit(static_cast<rlim_t>(std::max({o.connections, o.sessions, 0})) * 4 + 64);
+  std::unique_ptr<QuicTunnels> quic;
+  if (!startTransport(&o, &quic)) return 2;
 
   std::vector<WorkloadResult> results;
   int rc = 0;

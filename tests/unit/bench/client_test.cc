@@ -231,6 +231,27 @@ TEST(Codec, RequestLayouts) {
   EXPECT_EQ(nr.contexts[0].type, smb2::SMB2_PREAUTH_INTEGRITY_CAPABILITIES);
 }
 
+// --transport quic: SMB2_TRANSPORT_CAPABILITIES (MS-SMB2 2.2.3.1.5) follows the preauth context,
+// 8-byte aligned, with SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY; below 3.1.1 no context at all.
+TEST(ClientBodies, NegotiateOffersTransportCapabilities) {
+  Bytes n = negotiateBody(0x0311, false, smb2::Guid{}, Bytes(32, 1), true);
+  Bytes nw(64, 0);
+  nw.insert(nw.end(), n.begin(), n.end());
+  smb2::NegotiateRequest nr;
+  ASSERT_EQ(smb2::decodeNegotiateRequest(nw, &nr), STATUS_SUCCESS);
+  ASSERT_EQ(nr.contexts.size(), 2u);
+  EXPECT_EQ(nr.contexts[0].type, smb2::SMB2_PREAUTH_INTEGRITY_CAPABILITIES);
+  EXPECT_EQ(nr.contexts[1].type, smb2::SMB2_TRANSPORT_CAPABILITIES);
+  EXPECT_EQ(Bytes(nr.contexts[1].data.begin(), nr.contexts[1].data.end()),
+            (Bytes{smb2::SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY, 0, 0, 0}));
+  EXPECT_EQ((nr.contexts[1].data.data() - nw.data()) % 8, 0);
+  Bytes old = negotiateBody(0x0302, false, smb2::Guid{}, Bytes(32, 1), true);
+  Bytes ow(64, 0);
+  ow.insert(ow.end(), old.begin(), old.end());
+  ASSERT_EQ(smb2::decodeNegotiateRequest(ow, &nr), STATUS_SUCCESS);
+  EXPECT_TRUE(nr.contexts.empty());
+}
+
 // A scripted logon server on 127.0.0.1 (SMB 2.1, NTLMv2 checked by the real NtlmServer,
 // signing with the session key): connection 1 drops after the TREE_CONNECT when an ECHO
 // arrives; connection 2 answers the ECHO.

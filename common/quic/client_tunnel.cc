@@ -1,8 +1,10 @@
-#include "tools/xsmb-quic-bridge/tunnel.h"
+#include "common/quic/client_tunnel.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -15,7 +17,7 @@
 #include <string>
 #include <utility>
 
-namespace xsmb::quicbridge {
+namespace xsmb::quic {
 namespace {
 
 constexpr size_t kMaxUnacked = 16u << 20;  // TCP bytes held for the stream before reading waits
@@ -52,9 +54,83 @@ int connectedUdp(const sockaddr_storage& server, socklen_t len, sockaddr_storage
   return fd;
 }
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103  // linux/udp.h (4.18)
+#endif
+
+// The packets of one write() on their way out: with `gso`, packets of one size are gathered and
+// leave in one UDP GSO send (UDP_SEGMENT: every datagram `segment` bytes but the last, at most
+// 64 of them and 64 KiB), as QUIC stacks of Windows and Linux send; else one send each.
+class SendBatch {
+ public:
+  static constexpr size_t kMaxPacket = 1500;
+  SendBatch(int fd, bool gso) : fd_(fd), gso_(gso) {}
+  ~SendBatch() { flush(); }
+  // Where the next packet is written (the same place until add()).
+  uint8_t* next() { return buf_.data() + len_; }
+  void add(size_t n);
+  void flush();
+  void drop() { len_ = 0, count_ = 0; }  // before the socket closes
+
+ private:
+  void sendGso();
+
+  int fd_;
+  bool gso_;
+  std::array<uint8_t, 65000> buf_;
+  size_t len_ = 0, segment_ = 0;
+  int count_ = 0;
+};
+
+void SendBatch::add(size_t n) {
+  if (!gso_) {
+    (void)send(fd_, buf_.data(), n, 0);
+    return;
+  }
+  if (count_ > 0 && n > segment_) {  // longer than the batch's packets: it starts a new one
+    const size_t at = len_;
+    flush();
+    std::memmove(buf_.data(), buf_.data() + at, n);
+  }
+  if (count_++ == 0) segment_ = n;
+  len_ += n;
+  if (n < segment_ || count_ == 64 || len_ + kMaxPacket > buf_.size()) flush();
+}
+
+void SendBatch::flush() {
+  if (count_ > 1) {
+    sendGso();
+  } else if (count_ == 1) {
+    (void)send(fd_, buf_.data(), len_, 0);
+  }
+  len_ = 0;
+  count_ = 0;
+}
+
+void SendBatch::sendGso() {
+  iovec iov{buf_.data(), len_};
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = IPPROTO_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  const uint16_t segment = static_cast<uint16_t>(segment_);
+  std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+  if (sendmsg(fd_, &m, 0) >= 0 || errno == EAGAIN || errno == ENOBUFS) return;
+  gso_ = false;  // the kernel or the route refuses GSO: one send per datagram
+  for (size_t at = 0; at < len_; at += segment_) {
+    (void)send(fd_, buf_.data() + at, std::min(segment_, len_ - at), 0);
+  }
+}
+
 }  // namespace
 
-Tunnel::Tunnel(const Options& o, gnutls_certificate_credentials_t cred, int tcp_fd, int id)
+Tunnel::Tunnel(const TunnelOptions& o, gnutls_certificate_credentials_t cred, int tcp_fd, int id)
     : o_(o), cred_(cred), id_(id), tcp_fd_(tcp_fd) {
   ngtcp2_connection_close_error_default(&last_error_);
 }
@@ -173,7 +249,7 @@ int Tunnel::onHandshakeCompleted(ngtcp2_conn*, void* user) {
   auto* t = static_cast<Tunnel*>(user);
   t->handshake_done_ = true;
   gnutls_datum_t alpn{};
-  if (gnutls_alpn_get_selected_protocol(t->tls_, &alpn) == 0) {
+  if (!t->o_.quiet && gnutls_alpn_get_selected_protocol(t->tls_, &alpn) == 0) {
     std::fprintf(stderr, "tunnel %d: handshake done, ALPN \"%.*s\"\n", t->id_,
                  static_cast<int>(alpn.size), alpn.data);
   }
@@ -312,7 +388,7 @@ void Tunnel::migrate() {
 void Tunnel::write() {
   if (done_) return;
   if (o_.migrate_after_bytes && !migrated_ && moved_ >= o_.migrate_after_bytes) migrate();
-  std::array<uint8_t, 1500> buf;
+  SendBatch out(udp_fd_, o_.gso);
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);
   const ngtcp2_tstamp ts = now();
@@ -334,7 +410,7 @@ void Tunnel::write() {
     ngtcp2_ssize used = -1;
     ngtcp2_pkt_info pi{};
     const ngtcp2_ssize n = ngtcp2_conn_writev_stream(
-        conn_, &ps.path, &pi, buf.data(), buf.size(), &used, flags,
+        conn_, &ps.path, &pi, out.next(), SendBatch::kMaxPacket, &used, flags,
         (nvec || fin || announce) ? stream_id_ : -1, nvec ? vecs : nullptr, nvec, ts);
     if (announce && used >= 0) announced_ = true;
     if (used >= 0 && (nvec || fin)) {
@@ -346,11 +422,15 @@ void Tunnel::write() {
       blocked = true;
       continue;
     }
-    if (n < 0) return fail(static_cast<int>(n), "write");
+    if (n < 0) {
+      out.drop();
+      return fail(static_cast<int>(n), "write");
+    }
     if (n == 0) break;
-    (void)send(udp_fd_, buf.data(), static_cast<size_t>(n), 0);
+    out.add(static_cast<size_t>(n));
     ++packets;
   }
+  out.flush();
   if (fin_sent_ && send_.allAcked() && tcp_eof_ && to_tcp_.empty()) finish("ok");
 }
 
@@ -403,7 +483,7 @@ void Tunnel::finish(const std::string& why) {
                                                               buf.size(), &last_error_, now());
     if (n > 0) (void)send(udp_fd_, buf.data(), static_cast<size_t>(n), 0);
   }
-  std::fprintf(stderr, "tunnel %d: ended: %s\n", id_, why.c_str());
+  if (!o_.quiet || why != "ok") std::fprintf(stderr, "tunnel %d: ended: %s\n", id_, why.c_str());
 }
 
-}  // namespace xsmb::quicbridge
+}  // namespace xsmb::quic

@@ -1,4 +1,5 @@
-// One tunnel of xsmb-quic-bridge: a local TCP connection (an SMB client speaking Direct TCP,
+// One SMB-over-QUIC client tunnel (xsmb-quic-bridge, xsmb-bench --transport quic; the loop that
+// drives many is tunnel_loop.h): a local TCP connection (an SMB client speaking Direct TCP,
 // MS-SMB2 2.1) carried over its own QUIC connection (RFC 9000) to an SMB-over-QUIC server, on
 // one client-initiated bidirectional stream (stream 0), bytes unchanged both ways. Built on
 // ngtcp2 0.12's client API with GnuTLS (TLS 1.3, ALPN "smb" unless told otherwise). It can
@@ -19,9 +20,9 @@
 
 #include "common/quic/stream_send_queue.h"
 
-namespace xsmb::quicbridge {
+namespace xsmb::quic {
 
-struct Options {
+struct TunnelOptions {
   std::string listen = "127.0.0.1:0";  // TCP address the bridge accepts SMB clients on
   std::string server;                  // the SMB-over-QUIC server, host:port (UDP)
   std::string alpn = "smb";            // MS-SMB2 2.1; another value tests the refusal
@@ -30,12 +31,14 @@ struct Options {
   std::string sni = "localhost";       // TLS server name
   uint64_t migrate_after_bytes = 0;    // move to a new UDP port after this many; 0 = never
   bool probe = false;                  // one handshake, report it, exit
+  bool quiet = false;                  // no "handshake done" / "ended" lines on stderr
+  bool gso = false;                    // send packets of one size in UDP GSO batches
 };
 
 class Tunnel {
  public:
   // `tcp_fd` is the accepted client's socket (owned from here), -1 for a probe.
-  Tunnel(const Options& o, gnutls_certificate_credentials_t cred, int tcp_fd, int id);
+  Tunnel(const TunnelOptions& o, gnutls_certificate_credentials_t cred, int tcp_fd, int id);
   ~Tunnel();
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;
@@ -80,7 +83,7 @@ class Tunnel {
   static int onNewCid(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void*);
   static void random(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*);
 
-  const Options& o_;
+  const TunnelOptions& o_;
   gnutls_certificate_credentials_t cred_;
   const int id_;
   int tcp_fd_, udp_fd_ = -1;
@@ -91,7 +94,7 @@ class Tunnel {
   ngtcp2_crypto_conn_ref ref_{};
   ngtcp2_connection_close_error last_error_{};
   int64_t stream_id_ = -1;
-  ::xsmb::quic::StreamSendQueue send_;  // TCP bytes for the stream, until acknowledged
+  StreamSendQueue send_;  // TCP bytes for the stream, until acknowledged
   std::vector<uint8_t> to_tcp_;  // stream bytes not yet written to the TCP client
   uint64_t moved_ = 0;           // bytes carried both ways (for --migrate-after-bytes)
   bool tcp_eof_ = false, fin_sent_ = false, handshake_done_ = false, done_ = false;
@@ -99,4 +102,4 @@ class Tunnel {
   std::string outcome_;
 };
 
-}  // namespace xsmb::quicbridge
+}  // namespace xsmb::quic
