@@ -226,6 +226,7 @@ void QuicWorker::receive(size_t socket) {
   for (int i = 0; i < kReceiveBurst; ++i) {
     const int n = batch.receive(sockets_[socket].fd.get());
     if (n <= 0) return;  // drained (or an error the next wake-up sees again)
+    batching_ = true;
     batch.forEach([&](ByteSpan data, const sockaddr_storage& from, socklen_t from_len) {
       d.data.assign(data.begin(), data.end());
       d.remote = from;
@@ -234,8 +235,22 @@ void QuicWorker::receive(size_t socket) {
       stats_.bytes_in += data.size();
       dispatch(d);
     });
+    flushTouched();
     if (static_cast<size_t>(n) < UdpReceiveBatch::kMessages) return;
   }
+}
+
+// The end of a receive batch: each connection its datagrams touched writes once (one ACK for
+// the batch instead of one per two packets; RFC 9000 13.2.1 asks only for one within
+// max_ack_delay, and Initial/Handshake packets are still acknowledged in the same wake-up).
+void QuicWorker::flushTouched() {
+  batching_ = false;
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (uint64_t id : touched_) {
+    if (Conn* c = find(id)) flush(*c);
+  }
+  touched_.clear();
 }
 
 ngtcp2_path QuicWorker::pathOf(Datagram& d) {

@@ -105,6 +105,7 @@ class QuicWorker {
   void post(std::function<void()> task);  // runs `task` on the loop (any thread)
   void runPosted();
   void receive(size_t socket);
+  void flushTouched();
   void dispatch(Datagram& d);
   void acceptInitial(Datagram& d, const ngtcp2_pkt_hd& hd);
   void sendVersionNegotiation(const Datagram& d, const ngtcp2_version_cid& vc);
@@ -138,6 +139,10 @@ class QuicWorker {
   const std::vector<QuicWorker*>* peers_;
   std::vector<Socket> sockets_;
   bool gso_ = true;  // cleared when the kernel refuses UDP_SEGMENT
+  // While receive() dispatches one recvmmsg batch, afterEvent() leaves the flush (ACKs, replies)
+  // to the end of the batch: the connections it touched are flushed once each there.
+  bool batching_ = false;
+  std::vector<uint64_t> touched_;
   UniqueFd epfd_, eventfd_;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::unordered_map<std::string, uint64_t> cids_;  // our connection IDs and clients' first

@@ -130,6 +130,10 @@ void QuicWorker::afterEvent(Conn& c, QuicSession::State st) {
     c.closing = true;  // the client sends nothing more: answer what came, then close
   }
   submitNext(c);
+  if (batching_) {
+    touched_.push_back(id);
+    return;
+  }
   if (Conn* again = find(id)) flush(*again);
 }
 
