@@ -151,8 +151,9 @@ void TunnelLoop::reap(int id) {
     epoll_ctl(epfd_, EPOLL_CTL_DEL, t.tcpFd(), nullptr);  // EPOLLHUP would repeat
     return;
   }
-  watch(t.tcpFd(), (t.wantTcpRead() ? EPOLLIN : 0) | (t.wantTcpWrite() ? EPOLLOUT : 0),
-        2 * static_cast<uint64_t>(id), false);
+  const uint32_t events = (t.wantTcpRead() ? uint32_t{EPOLLIN} : 0u) |
+                          (t.wantTcpWrite() ? uint32_t{EPOLLOUT} : 0u);
+  watch(t.tcpFd(), events, 2 * static_cast<uint64_t>(id), false);
 }
 
 void TunnelLoop::run() {
