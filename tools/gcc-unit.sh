@@ -6,6 +6,8 @@
 # 2 CPUs (the clang build before it is the optimized one) while every line still goes through
 # GCC's front end, which is what this build is for (GCC 12 once stopped with an internal
 # compiler error where clang did not).
+# CI no longer runs it: its GCC build is the sanitizer tier's (COMPILER=gcc tools/sanitize.sh
+# ci, .ci/run); this stays the quick GCC check without sanitizers for developers.
 #   JOBS=N  parallel jobs (default 2)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
