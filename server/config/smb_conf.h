@@ -88,6 +88,11 @@ struct GlobalConfig {
   // SMB2_GLOBAL_CAP_MULTI_CHANNEL in NEGOTIATE (MS-SMB2 3.3.5.4, 3.3.5.5.2; IsMultiChannelCapable,
   // 3.3.1.5). Default yes, as Samba 4.15+ on Linux.
   bool server_multi_channel_support = true;
+  // "smb2 disable oplock break retry" (Samba's name and meaning): an oplock break of a
+  // multichannel session goes to its newest channel only and is not sent again on another when
+  // that channel fails, as Windows Server does; by default (no) it goes to the oldest live
+  // channel and, when that one fails, to the next (MS-SMB2 3.3.4.6). Lease breaks always retry.
+  bool smb2_disable_oplock_break_retry = false;
   // "bpf": use the BPF data plane (maps pinned by xsmb-loader; the socket programs are loaded
   // by xsmbd itself). "bpf pin dir": where the maps are pinned.
   bool bpf = false;

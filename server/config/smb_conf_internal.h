@@ -102,6 +102,7 @@ enum class Param {
   kInterfaces,
   kBindInterfacesOnly,
   kServerMultiChannelSupport,
+  kSmb2DisableOplockBreakRetry,
   kBpf,
   kBpfSockmap,
   kBpfPinDir,

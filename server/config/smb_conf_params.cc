@@ -29,6 +29,7 @@ const std::map<std::string, ParamInfo>& paramTable() {
     add("interfaces", Param::kInterfaces, Scope::kGlobal);
     add("bind interfaces only", Param::kBindInterfacesOnly, Scope::kGlobal);
     add("server multi channel support", Param::kServerMultiChannelSupport, Scope::kGlobal);
+    add("smb2 disable oplock break retry", Param::kSmb2DisableOplockBreakRetry, Scope::kGlobal);
     add("bpf", Param::kBpf, Scope::kGlobal);
     add("bpf sockmap", Param::kBpfSockmap, Scope::kGlobal);
     add("bpf pin dir", Param::kBpfPinDir, Scope::kGlobal);
@@ -268,6 +269,9 @@ void applyGlobal(const ParamInfo& info, const Assignment& a, GlobalConfig* g,
       break;
     case Param::kServerMultiChannelSupport:
       if (auto b = boolValue(info, a, problems)) g->server_multi_channel_support = *b;
+      break;
+    case Param::kSmb2DisableOplockBreakRetry:
+      if (auto b = boolValue(info, a, problems)) g->smb2_disable_oplock_break_retry = *b;
       break;
     case Param::kBpf:
       if (auto b = boolValue(info, a, problems)) g->bpf = *b;

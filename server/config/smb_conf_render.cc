@@ -70,6 +70,7 @@ std::string renderConfig(const Config& config) {
   line("interfaces", joinList(g.interfaces, " ", true));
   line("bind interfaces only", boolWord(g.bind_interfaces_only));
   line("server multi channel support", boolWord(g.server_multi_channel_support));
+  line("smb2 disable oplock break retry", boolWord(g.smb2_disable_oplock_break_retry));
   line("bpf", boolWord(g.bpf));
   line("bpf sockmap", boolWord(g.bpf_sockmap));
   line("bpf pin dir", g.bpf_pin_dir);

@@ -18,6 +18,7 @@ bool forwardAttempt(const std::shared_ptr<session::ConnState>& state,
 void processHere(session::ConnState& st, transport::Connection& conn,
                  const transport::Message& msg) {
   Bytes resp = dispatch::processMessage(st, msg.span());
+  st.countSent(resp.size());
   if (!resp.empty()) conn.send(transport::OutMessage{std::move(resp), {}});
   if (st.disconnect) conn.close();
 }
@@ -67,6 +68,7 @@ bool forwardAttempt(const std::shared_ptr<session::ConnState>& state,
     f->ran = true;
     bool close = false;
     Bytes resp = dispatch::processOnChannel(h, r, f->msg.span(), &close);
+    r.channel->countSent(resp.size());
     if (!resp.empty()) f->conn->send(transport::OutMessage{std::move(resp), {}});
     if (close) f->conn->close();
   });

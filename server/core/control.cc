@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -24,12 +25,22 @@ std::string describe(const session::ConnState& c) {
   std::ostringstream o;
   o << "connection " << c.peer << " dialect " << config::protocolNameFromDialect(c.dialect)
     << " worker " << c.worker << "\n";
+  // Per connection, so per channel of a multichannel session (each channel is a connection).
+  o << "  traffic: requests " << c.messages_received << ", bytes in " << c.bytes_received
+    << ", bytes out " << c.bytes_sent << "\n";
   for (const auto& [id, s] : c.sessions) {
+    // Multichannel: the home (holding trees and opens) says how many connections the session
+    // has; each bound channel's connection lists the session as "channel".
+    std::optional<session::ServerContext::SessionEntry> e;
+    if (!s->bound_channel) e = c.server->lookupSession(id);
+    const size_t channels = e ? e->channels.size() + 1 : 1;
     o << "  session " << id << " user "
       << (s->anonymous ? "(anonymous)"
           : s->guest   ? "(guest)"
                        : s->user)
-      << " uid " << s->identity.uid << (s->signing_required ? " signing-required" : "")
+      << " uid " << s->identity.uid << (s->bound_channel ? " channel" : "")
+      << (channels > 1 ? " channels " + std::to_string(channels) : "")
+      << (s->signing_required ? " signing-required" : "")
       << (s->encrypt_data ? " encrypted" : "") << "\n";
     for (const auto& [tid, t] : s->trees) {
       o << "    tree " << tid << " share " << (t.share ? t.share->cfg.name : "?")

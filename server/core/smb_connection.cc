@@ -13,6 +13,16 @@
 namespace xsmb::core {
 namespace {
 
+// session::ChannelAck mirrors transport::Connection::AckCheck (the session layer sees no
+// transport).
+using AckCheck = transport::Connection::AckCheck;
+static_assert(static_cast<int>(session::ChannelAck::kAcknowledged) ==
+              static_cast<int>(AckCheck::kAcknowledged));
+static_assert(static_cast<int>(session::ChannelAck::kProgress) ==
+              static_cast<int>(AckCheck::kProgress));
+static_assert(static_cast<int>(session::ChannelAck::kSilent) == static_cast<int>(AckCheck::kSilent));
+static_assert(static_cast<int>(session::ChannelAck::kClosed) == static_cast<int>(AckCheck::kClosed));
+
 // Before NEGOTIATE nothing legitimate is larger than this (an SPNEGO token fits easily).
 constexpr size_t kPreNegotiateMaxMessage = 256 * 1024;
 // Room for headers and compounded requests above MaxWriteSize/MaxTransactSize.
@@ -34,6 +44,7 @@ std::unique_ptr<vfs::IoEngine> makeEngine(vfs::IoPool* pool) {
 }
 
 transport::Reply replyOf(session::ConnState& state, Bytes message, vfs::FileSegment file = {}) {
+  if (!message.empty()) state.countSent(message.size() + file.length);
   transport::Reply r{
       {std::move(message), std::move(file)}, state.disconnect, maxMessageSize(state)};
   // Live limits: what was just processed leaves no earlier than the pacing allows.
@@ -58,6 +69,7 @@ class SmbConnection : public transport::ConnectionCallbacks {
       return true;
     }
     if (!dispatch::answerOnEventLoop(msg.span(), *state_)) return false;
+    state_->countReceived(msg.size);
     dispatch::DeferredReply deferred;
     vfs::FileSegment segment;
     Bytes resp = dispatch::processOnEventLoop(*state_, msg.span(), &deferred, &segment);
@@ -66,8 +78,11 @@ class SmbConnection : public transport::ConnectionCallbacks {
       // message stays alive until then (a WRITE's data is written from it).
       auto d = std::make_shared<dispatch::DeferredReply>(std::move(deferred));
       acceptor_->server()->stats.engine_ios++;
-      acceptor_->ioEngine().submit(d->io, [conn = conn_, holder = msg, d](int64_t result) {
-        conn->send(transport::OutMessage{d->complete(result), {}});
+      std::weak_ptr<session::ConnState> weak = state_;
+      acceptor_->ioEngine().submit(d->io, [conn = conn_, holder = msg, d, weak](int64_t result) {
+        Bytes out = d->complete(result);
+        if (auto st = weak.lock()) st->countSent(out.size());
+        conn->send(transport::OutMessage{std::move(out), {}});
       });
     }
     *reply = replyOf(*state_, std::move(resp), std::move(segment));
@@ -76,6 +91,7 @@ class SmbConnection : public transport::ConnectionCallbacks {
 
   transport::Reply onMessage(const transport::Message& msg) override {
     if (forwardToHome(msg)) return {};
+    state_->countReceived(msg.size);
     return replyOf(*state_, dispatch::processMessage(*state_, msg.span()));
   }
 
@@ -87,7 +103,9 @@ class SmbConnection : public transport::ConnectionCallbacks {
  private:
   // Multichannel: a message for a session bound to this connection goes to the session's home.
   bool forwardToHome(const transport::Message& msg) {
-    return core::forwardToHome(state_, conn_, msg);
+    if (!core::forwardToHome(state_, conn_, msg)) return false;
+    state_->countReceived(msg.size);
+    return true;
   }
 
   SmbAcceptor* acceptor_;
@@ -134,6 +152,11 @@ std::shared_ptr<transport::ConnectionCallbacks> SmbAcceptor::onAccept(
   };
   state->set_unacked_timeout = [conn](std::chrono::milliseconds t) {
     conn->setUnackedTimeout(t);
+  };
+  state->check_acknowledgment = [conn](auto since, bool reset_if_silent, auto done) {
+    conn->checkAcknowledgment(since, reset_if_silent, [done](transport::Connection::AckStatus st) {
+      done(static_cast<session::ChannelAck>(st.state), st.rto);
+    });
   };
   server_->stats.connections_accepted++;
   *max_message = maxMessageSize(*state);

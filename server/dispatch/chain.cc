@@ -395,6 +395,7 @@ void prepareAsyncReply(Chain& c, const Request& req, session::Session* s, const 
 NtStatus runHandler(Chain& c, const Request& req, const CommandInfo& ci, session::Session* s,
                     const PendingResponse& pr, RequestContext& ctx, ResponseBody& body) {
   ctx.session = s;
+  ctx.channel = c.route ? c.route->channel.get() : nullptr;
   prepareAsyncReply(c, req, s, pr, ctx);
   bool identity_ok = true;
   vfs::UnixIdentity forced;  // lives as long as the handler runs (ctx.identity may name it)

@@ -440,6 +440,8 @@ NtStatus addOpen(RequestContext& ctx, const CreateRequest& req, const std::strin
   rq.info.share_access = o->share_access;
   rq.info.owner = ctx.conn->weak_from_this();
   rq.info.volatile_id = o->volatile_id;
+  rq.info.session_id = o->session_id;
+  rq.info.channel = (ctx.channel ? ctx.channel : ctx.conn)->serial;
   if (lease) {  // a directory gets no lease, but its key is checked all the same
     rq.info.has_lease = true;
     rq.info.client_guid = ctx.conn->client_guid;

@@ -83,7 +83,8 @@ NtStatus reclaim(RequestContext& ctx, const DurableContexts& dc, const std::stri
   if (st != STATUS_SUCCESS) return st;
   o->session_id = ctx.session->id;
   o->tree_id = ctx.tree->id;
-  ctx.server->files.setOwner(o->key, o->token, ctx.conn->weak_from_this(), o->volatile_id);
+  ctx.server->files.setOwner(o->key, o->token, ctx.conn->weak_from_this(), o->volatile_id,
+                             false, o->session_id);
   const uint64_t id = o->volatile_id;
   XLOG(DEBUG) << ctx.conn->peer << ": durable open " << id << " '" << o->smb_path << "' reclaimed";
   session::Open& ref = *o;

@@ -51,6 +51,9 @@ struct RequestContext {
   const smb2::Header* header;           // this request's header
   ByteSpan message;                     // this request: 64-byte header + body
   session::Session* session = nullptr;  // resolved by the dispatcher when the command needs one
+  // Multichannel: the connection the request came in on, when it is not `conn` (the session's
+  // home, session/channels.h); nullptr otherwise.
+  session::ConnState* channel = nullptr;
   session::TreeConnect* tree = nullptr;
   // Compound state (MS-SMB2 3.3.5.2.7.2): the FileId a related request's placeholder means.
   smb2::FileId* compound_file_id = nullptr;

@@ -32,7 +32,7 @@ std::shared_ptr<AsyncOp> ConnState::beginAsync(const AsyncReply& reply, uint32_t
   op->reply.async_id = next_async_id++;
   op->tree_id = tree_id;
   op->volatile_id = volatile_id;
-  op->run_in_strand = run_in_strand;
+  op->run_in_strand = run_in_strand;  // not shared yet: no lock needed
   async_ops[op->reply.async_id] = op;
   return op;
 }
@@ -60,9 +60,13 @@ void ConnState::dropAsync(const std::shared_ptr<AsyncOp>& op) {
 
 void ConnState::completeAsyncFrom(std::shared_ptr<AsyncOp> op, NtStatus status,
                                   smb2::ResponseBody body) {
-  if (!op->run_in_strand) return;
   // Copied first: the task owns `op`, whose member is the function being called.
-  auto run = op->run_in_strand;
+  std::function<void(std::function<void(ConnState&)>)> run;
+  {
+    std::lock_guard<std::mutex> lock(op->strand_mu);
+    run = op->run_in_strand;
+  }
+  if (!run) return;
   // On the strand, the final response follows the interim one: the request that went async
   // was still being answered while it registered the op.
   run([op = std::move(op), status, body = std::move(body)](ConnState& s) {

@@ -21,15 +21,42 @@ struct MovedSession {
   ServerContext* server = nullptr;
   std::unique_ptr<Session> session;
   std::vector<std::unique_ptr<Open>> opens;
+  // Requests waiting asynchronously that came in on another channel (their responses go there).
+  std::vector<std::shared_ptr<AsyncOp>> async_ops;
   bool installed = false;
   ~MovedSession() {
     if (installed) return;
+    for (auto& op : async_ops) {
+      if (!op->done && op->withdraw) op->withdraw(AsyncEnd::kDisconnect);
+      op->done = true;
+    }
     for (auto& o : opens) {
       if (o->pipe_id && server->rpcd) server->rpcd->closePipe(o->pipe_id);
       if (!o->pipe_id) closeDetachedOpen(server, *o);
     }
   }
 };
+
+// Moves out of `conn` the requests of session `id` that wait asynchronously and came in on
+// another channel (AsyncReply::send_on_channel): they complete on `next`'s strand from now on.
+// Those that came in on `conn` itself end without a response: the client saw that connection
+// go, and with it its requests (it sends them again on another channel).
+void moveAsyncOps(ConnState& conn, uint64_t id, const ConnState& next, MovedSession& m) {
+  for (auto it = conn.async_ops.begin(); it != conn.async_ops.end();) {
+    const auto& op = it->second;
+    if (op->reply.session_id != id || !op->reply.send_on_channel || op->done) {
+      ++it;
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(op->strand_mu);
+      op->run_in_strand = next.run_in_strand;
+    }
+    m.async_ops.push_back(op);
+    it = conn.async_ops.erase(it);
+  }
+  conn.endAsync(id, 0, 0, AsyncEnd::kDisconnect);
+}
 
 // On the new home's strand: the session, its trees and opens join `c`; breaks of the opens go to
 // `c` from now on. `c`'s channel entry supplies the channel's signing key.
@@ -42,14 +69,19 @@ void installSession(ConnState& c, MovedSession& m) {
   c.sessions[id] = std::move(m.session);
   std::weak_ptr<ConnState> self = c.weak_from_this();
   for (auto& o : m.opens) {
-    // A break the old home sent and nobody acknowledged goes out again here (MS-SMB2 3.3.4.6).
-    if (o->token) c.server->files.setOwner(o->key, o->token, self, o->volatile_id, true);
+    // Breaks go to this connection from now on; one on its way when the old home closed is
+    // sent again on another channel by its delivery (break_delivery.h).
+    if (o->token) c.server->files.setOwner(o->key, o->token, self, o->volatile_id);
     if (o->notify) {
       std::lock_guard<std::mutex> lock(o->notify->mu);
       o->notify->conn = self;
     }
     uint64_t vid = o->volatile_id;
     c.opens[vid] = std::move(o);
+  }
+  // AsyncIds are unique server-wide (ConnState::next_async_id): no clash with c's own.
+  for (auto& op : m.async_ops) {
+    if (!op->done) c.async_ops[op->reply.async_id] = op;
   }
   m.installed = true;
   XLOG(INFO) << c.peer << ": session " << id << " continues on this channel";
@@ -67,9 +99,9 @@ std::shared_ptr<ConnState> liveChannel(const ServerContext::SessionEntry& e,
 
 // Moves the session `id`, which `conn` holds, to `next` (see handOverSessions).
 void moveSession(ConnState& conn, uint64_t id, const std::shared_ptr<ConnState>& next) {
-  conn.endAsync(id, 0, 0, AsyncEnd::kDisconnect);
   auto m = std::make_shared<MovedSession>();
   m->server = conn.server;
+  moveAsyncOps(conn, id, *next, *m);
   auto it = conn.sessions.find(id);
   m->session = std::move(it->second);
   conn.sessions.erase(it);

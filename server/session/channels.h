@@ -31,8 +31,9 @@ namespace xsmb::session {
 // STATUS_INSUFFICIENT_RESOURCES.
 constexpr size_t kMaxChannels = 32;
 // How long a channel of a multichannel session may leave data unacknowledged before it is
-// closed (transport::Connection::setUnackedTimeout): a break sent on a channel that went dark
-// is sent again on a live one after about this long.
+// closed (transport::Connection::setUnackedTimeout), so that a channel that went dark while
+// answering requests ends and its session moves. Break notifications are watched more closely
+// (break_delivery.h: 6 retransmission timeouts, then the next channel).
 constexpr std::chrono::milliseconds kChannelUnackedTimeout{5000};
 
 // Channel.SigningKey of `s` on the connection holding this entry (MS-SMB2 3.3.5.5.3): the
@@ -82,8 +83,10 @@ void dropChannelEntries(ServerContext& server, uint64_t id, const ConnState* hom
 
 // ~ConnState, before its opens are closed: each session `conn` holds that has another live
 // channel moves there (with its trees, opens and their file table ownership), which becomes its
-// home; `conn` leaves the channel lists of the sessions bound to it. Requests that waited
-// asynchronously on the moved session end without a response.
+// home; `conn` leaves the channel lists of the sessions bound to it. Requests of the moved
+// session waiting asynchronously (a blocking LOCK, CHANGE_NOTIFY) move with it when they came in
+// on another channel, keeping their AsyncId, and are answered there as before; those that came
+// in on `conn` end without a response (the client saw that connection, and them, go).
 void handOverSessions(ConnState& conn);
 
 }  // namespace xsmb::session

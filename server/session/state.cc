@@ -9,6 +9,7 @@
 
 #include "common/base/unicode.h"
 #include "common/smb2/constants.h"
+#include "server/session/break_delivery.h"
 #include "server/session/channels.h"
 #include "server/session/replies.h"
 #include "server/vfs/dir_lease.h"
@@ -154,8 +155,10 @@ rpc::ServerInfo ServerContext::rpcServerInfo() {
 }
 
 ConnState::ConnState(ServerContext* s) : server(s) {
-  static std::atomic<uint64_t> serial{1};
-  next_volatile_id = (serial.fetch_add(1) << 32) + 1;
+  static std::atomic<uint64_t> next_serial{1};
+  serial = next_serial.fetch_add(1);
+  next_volatile_id = (serial << 32) + 1;
+  next_async_id = (serial << 32) + 1;
 }
 
 ConnState::~ConnState() {
@@ -181,6 +184,17 @@ void ConnState::sendOplockBreak(uint64_t volatile_id, uint8_t new_level) {
 
 void ConnState::sendLeaseBreak(const smb2::LeaseBreakNotification& n) {
   sendUnsolicited(buildLeaseBreakNotification(n));
+}
+
+void ConnState::sendOplockBreakOf(uint64_t session_id, uint64_t channel, uint64_t volatile_id,
+                                  uint8_t new_level) {
+  const bool newest_only = server->config.global.smb2_disable_oplock_break_retry;
+  deliverBreak(*this, session_id, buildOplockBreakNotification(volatile_id, new_level),
+               newest_only ? BreakChannels::kNewestOnly : BreakChannels::kOpenersFirst, channel);
+}
+
+void ConnState::sendLeaseBreakOf(uint64_t session_id, const smb2::LeaseBreakNotification& n) {
+  deliverBreak(*this, session_id, buildLeaseBreakNotification(n), BreakChannels::kOldestFirst);
 }
 
 Session* ConnState::findSession(uint64_t id) {

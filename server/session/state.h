@@ -91,7 +91,10 @@ struct AsyncOp {
   std::function<std::optional<NtStatus>(AsyncEnd why)> withdraw;
   // The connection's ConnState::run_in_strand, copied at beginAsync: completeAsyncFrom reaches
   // the strand through it without holding the ConnState (a no-op once the connection is gone).
+  // Replaced when the op moves with its session to another channel (channels.h); guarded by
+  // strand_mu.
   std::function<void(std::function<void(ConnState&)>)> run_in_strand;
+  std::mutex strand_mu;
   bool done = false;  // the final response was sent or is not to be sent (strand only)
 };
 
@@ -225,14 +228,27 @@ struct Session {
   RateMeter meter;
 };
 
+// What a connection's transport says of the data it sent, relative to a point in time
+// (transport::Connection::AckCheck, in the same order).
+enum class ChannelAck {
+  kAcknowledged,  // nothing is unacknowledged
+  kProgress,      // something is, and the peer acknowledged some since then
+  kSilent,        // something is, and the peer acknowledged nothing since then
+  kClosed,        // the connection is closed (or was reset by the check)
+};
+
 struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // Takes the next connection serial: volatile FileIds are (serial << 32) + n (see durable.h).
   explicit ConnState(ServerContext* s);
   ~ConnState() override;
 
-  // vfs::OpenOwner: oplock breaks of this connection's opens.
+  // vfs::OpenOwner: oplock breaks of this connection's opens. Those of a session with other
+  // channels go to one of its channels (break_delivery.h).
   void sendOplockBreak(uint64_t volatile_id, uint8_t new_level) override;
   void sendLeaseBreak(const smb2::LeaseBreakNotification& n) override;
+  void sendOplockBreakOf(uint64_t session_id, uint64_t channel, uint64_t volatile_id,
+                         uint8_t new_level) override;
+  void sendLeaseBreakOf(uint64_t session_id, const smb2::LeaseBreakNotification& n) override;
   uint32_t loopIndex() const override { return worker; }
 
   // Queues a complete SMB2 message (without transport framing) that no request asked for, such
@@ -248,6 +264,26 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // peer stops acknowledging is closed, and its session moves to a live channel). Callable
   // from any thread; may be empty.
   std::function<void(std::chrono::milliseconds)> set_unacked_timeout;
+  // transport::Connection::checkAcknowledgment of this connection (break delivery on a
+  // multichannel session, break_delivery.h): `done` gets the state and the transport's
+  // retransmission timeout. Callable from any thread; may be empty.
+  std::function<void(std::chrono::steady_clock::time_point since, bool reset_if_silent,
+                     std::function<void(ChannelAck state, std::chrono::microseconds rto)> done)>
+      check_acknowledgment;
+  // Traffic of this connection, which is one channel of each of its sessions (xsmbctl status):
+  // SMB2 messages received (a compound counts once) and their bytes, and the bytes of the
+  // responses sent (transport framing not counted; a READ's file data counted). Any thread.
+  std::atomic<uint64_t> messages_received{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  void countReceived(size_t bytes) {
+    messages_received.fetch_add(1, std::memory_order_relaxed);
+    bytes_received.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void countSent(size_t bytes) { bytes_sent.fetch_add(bytes, std::memory_order_relaxed); }
+  // Accepted connections are numbered in order (from 1): a multichannel session's channels are
+  // tried oldest first (break_delivery.h). Also the high half of volatile FileIds.
+  uint64_t serial = 0;
 
   ServerContext* server;
   std::string peer;     // "ip:port" for logs
@@ -286,6 +322,8 @@ struct ConnState : std::enable_shared_from_this<ConnState>, vfs::OpenOwner {
   // Connection.AsyncCommandList), for CANCEL (3.3.5.16) and for cleanup on close, tree
   // disconnect, logoff and the connection's end.
   std::map<uint64_t, std::shared_ptr<AsyncOp>> async_ops;
+  // AsyncIds are unique server-wide ((serial << 32) + n): a request waiting at a multichannel
+  // session's home moves with the session, keeping its AsyncId (channels.h).
   uint64_t next_async_id = 1;
   bool destroying = false;  // ~ConnState runs: requests that end now get no response
   bool disconnect = false;  // set by a handler: close after sending the response

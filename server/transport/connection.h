@@ -81,6 +81,30 @@ class Connection {
   // its session's breaks move to a live one. A transport with its own liveness checks (SMB
   // Direct's keep-alive) ignores it.
   virtual void setUnackedTimeout(std::chrono::milliseconds /*timeout*/) {}
+  // Whether the peer acknowledged what it was sent (multichannel break delivery, MS-SMB2
+  // 3.3.4.6/3.3.4.7: a notification sent on a channel that went dark is sent again on another).
+  // `done` runs once, on the connection's event loop, with the connection's state relative to
+  // `since`: see AckCheck. With `reset_if_silent`, a connection found kSilent is reset first
+  // (TCP: RST, so that the peer's requests on it fail at once rather than wait) and closes as
+  // if the peer had gone. A connection that is closed (or closes before the check runs)
+  // reports kClosed. A transport with its own liveness checks (SMB Direct's keep-alive, QUIC)
+  // reports kAcknowledged.
+  enum class AckCheck {
+    kAcknowledged,  // nothing sent is unacknowledged
+    kProgress,      // data is unacknowledged, and the peer acknowledged some since `since`
+    kSilent,        // data is unacknowledged, and the peer acknowledged nothing since `since`
+    kClosed,        // the connection is closed (or was reset by this check)
+  };
+  struct AckStatus {
+    AckCheck state = AckCheck::kAcknowledged;
+    // The transport's retransmission timeout estimate (TCP: tcpi_rto); 0 when it has none.
+    std::chrono::microseconds rto{0};
+  };
+  virtual void checkAcknowledgment(std::chrono::steady_clock::time_point /*since*/,
+                                   bool /*reset_if_silent*/,
+                                   std::function<void(AckStatus)> done) {
+    done(AckStatus{});
+  }
 };
 
 // The protocol layer's side of one connection.

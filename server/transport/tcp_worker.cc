@@ -17,10 +17,12 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "common/base/log.h"
 #include "common/smb2/header.h"
 #include "common/smb2/netbios.h"
+#include "server/transport/tcp_ack_check.h"
 
 namespace xsmb::transport {
 
@@ -65,6 +67,19 @@ bool takePollSlot() {
 
 }  // namespace
 
+// Calls `done` once: with the status reported, or with kClosed when never reported.
+class ReportOnce {
+ public:
+  explicit ReportOnce(std::function<void(Connection::AckStatus)> done) : done_(std::move(done)) {}
+  ~ReportOnce() {
+    if (done_) done_(Connection::AckStatus{Connection::AckCheck::kClosed, {}});
+  }
+  void report(Connection::AckStatus st) { std::exchange(done_, nullptr)(st); }
+
+ private:
+  std::function<void(Connection::AckStatus)> done_;
+};
+
 // The protocol layer's view of one TCP connection: calls from any thread reach the worker
 // through its completion queue (or directly on the loop thread).
 class Worker::TcpConnection : public Connection {
@@ -90,6 +105,15 @@ class Worker::TcpConnection : public Connection {
     const auto ms = static_cast<unsigned>(timeout.count());
     worker_->post({id_, {}, false, nullptr, [ms](int fd) {
                      (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+                   }});
+  }
+  void checkAcknowledgment(std::chrono::steady_clock::time_point since, bool reset_if_silent,
+                           std::function<void(AckStatus)> done) override {
+    // `once` reports kClosed if the connection is gone before the check runs (the worker then
+    // drops the check, and with it the last reference).
+    auto once = std::make_shared<ReportOnce>(std::move(done));
+    worker_->post({id_, {}, false, nullptr, [once, since, reset_if_silent](int fd) {
+                     once->report(checkTcpAcknowledgment(fd, since, reset_if_silent));
                    }});
   }
 

@@ -186,7 +186,7 @@ bool FileTable::hasOtherOpens(const Key& k, uint64_t token) {
 }
 
 bool FileTable::setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> owner,
-                         uint64_t volatile_id, bool resend_break) {
+                         uint64_t volatile_id, bool resend_break, uint64_t session_id) {
   Shard& sh = shardOf(k);
   std::lock_guard<std::mutex> lock(sh.mu);
   auto it = sh.files.find(k);
@@ -195,6 +195,7 @@ bool FileTable::setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> 
     if (r.info.token != token) continue;
     r.info.owner = std::move(owner);
     r.info.volatile_id = volatile_id;
+    if (session_id) r.info.session_id = session_id;
     if (r.info.has_lease) {
       LeaseRef* l = findLease(it->second, r.info.client_guid, r.info.lease_key);
       if (!l || !l->c.breaking) return false;

@@ -41,6 +41,16 @@ class OpenOwner {
   // Sends a Lease Break Notification (MS-SMB2 2.2.23.2). Any thread; must not block. An owner
   // with no connection (the durable table) keeps the lease until its acknowledgment timer ends.
   virtual void sendLeaseBreak(const smb2::LeaseBreakNotification& n) {}
+  // The same for an open of the session `session_id` (OpenInfo::session_id; 0: unknown) made
+  // on the connection `channel` (OpenInfo::channel), which a multichannel session's notification
+  // may go out on (MS-SMB2 3.3.4.1.6). By default neither is needed.
+  virtual void sendOplockBreakOf(uint64_t /*session_id*/, uint64_t /*channel*/,
+                                 uint64_t volatile_id, uint8_t new_level) {
+    sendOplockBreak(volatile_id, new_level);
+  }
+  virtual void sendLeaseBreakOf(uint64_t /*session_id*/, const smb2::LeaseBreakNotification& n) {
+    sendLeaseBreak(n);
+  }
   // The index of the event loop (worker) that reads this owner's requests.
   virtual uint32_t loopIndex() const = 0;
 };
@@ -62,6 +72,8 @@ class FileTable {
     uint32_t share_access = 0;       // FILE_SHARE_* bits
     std::weak_ptr<OpenOwner> owner;  // where breaks are sent
     uint64_t volatile_id = 0;        // the open's FileId on that connection
+    uint64_t session_id = 0;         // the owner's session of the open (0: unknown)
+    uint64_t channel = 0;            // the owner's number of the connection it was made on
     // The lease the open belongs to (MS-SMB2 3.3.1.4: leases are per ClientGuid and LeaseKey).
     bool has_lease = false;
     smb2::Guid client_guid{};
@@ -166,7 +178,7 @@ class FileTable {
   // notification is sent again, to the new owner (a multichannel session moving to another
   // channel: the first notification may have been lost with the old one).
   bool setOwner(const Key& k, uint64_t token, std::weak_ptr<OpenOwner> owner, uint64_t volatile_id,
-                bool resend_break = false);
+                bool resend_break = false, uint64_t session_id = 0);
   // The oplock (SMB2_OPLOCK_LEVEL_*) open `token` holds now; NONE when unknown.
   uint8_t oplockLevel(const Key& k, uint64_t token);
   // The lease open `token` belongs to, as a CREATE response's "RqLs" context states it now

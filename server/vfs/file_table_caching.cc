@@ -50,7 +50,8 @@ void FileTable::notifyHolder(Entry& e, OpenRef* open, LeaseRef* lease, uint32_t 
                              bool ack_required) {
   if (open) {
     if (auto owner = open->info.owner.lock()) {
-      owner->sendOplockBreak(open->info.volatile_id, oplockOfCaching(to));
+      owner->sendOplockBreakOf(open->info.session_id, open->info.channel, open->info.volatile_id,
+                               oplockOfCaching(to));
       return;
     }
   } else {
@@ -64,7 +65,7 @@ void FileTable::notifyHolder(Entry& e, OpenRef* open, LeaseRef* lease, uint32_t 
         n.key = lease->key;
         n.current_state = from;
         n.new_state = to;
-        owner->sendLeaseBreak(n);
+        owner->sendLeaseBreakOf(o.info.session_id, n);
         return;
       }
     }

@@ -11,6 +11,11 @@
 - binding_refusals: a binding on SMB 2.1, to an unknown session, and with a wrong signature.
 - interface_info: FSCTL_QUERY_NETWORK_INTERFACE_INFO lists 127.0.0.1 with the speed and RSS
   capability the "interfaces" line gives it.
+- notify_moves_with_session: a CHANGE_NOTIFY sent on a bound channel waits (STATUS_PENDING) at
+  the session's home; the home's connection is cut; a file created in the directory then
+  completes it on the channel, with the AsyncId of its interim response.
+- channel_counters: xsmbctl status lists each channel's requests and bytes, the home's session
+  line says how many channels it has, the bound one's says "channel".
 
 Runs in well under two minutes (the 256 MiB read takes a few seconds on loopback).
 """
@@ -18,6 +23,7 @@ Runs in well under two minutes (the 256 MiB read takes a few seconds on loopback
 import hashlib
 import os
 import queue
+import re
 import socket
 import struct
 import sys
@@ -214,6 +220,66 @@ class MultichannelTest(harness.ServerTestCase):
         for c in channels:
             c.close()
         self.assertServerAlive()
+
+    def bound_pair(self):
+        """A session on a primary connection (tree connected) and a channel bound to it."""
+        guid = os.urandom(16)
+        primary = open_primary(self.server.port, guid)
+        self.assertEqual(primary.tree_connect(self.unc()).status, sc.STATUS_SUCCESS)
+        channel = sc.Smb2Client(self.server.port, timeout=15)
+        self.assertEqual(channel.negotiate(DIALECT, client_guid=guid).status, sc.STATUS_SUCCESS)
+        self.assertEqual(channel.bind(primary, USER, PASSWORD).status, sc.STATUS_SUCCESS)
+        return primary, channel
+
+    def test_notify_moves_with_session(self):
+        (self.share.path / "watched").mkdir()
+        primary, channel = self.bound_pair()
+        # FILE_LIST_DIRECTORY | SYNCHRONIZE, FILE_OPEN, FILE_DIRECTORY_FILE
+        r = channel.create("watched", desired_access=0x00100001, create_options=0x1)
+        self.assertEqual(r.status, sc.STATUS_SUCCESS, r)
+        # CHANGE_NOTIFY (MS-SMB2 2.2.35): 4096-byte buffer, FILE_NOTIFY_CHANGE_FILE_NAME.
+        body = struct.pack("<HHI", 32, 0, 4096) + r.file_id + struct.pack("<II", 0x1, 0)
+        channel.conn.send(sc.sign(channel.build(0x0F, body), channel.session_key, cmac=True))
+        interim = sc.Reply(channel.conn.recv())
+        self.assertEqual(interim.status, sc.STATUS_PENDING, interim)
+        async_id = struct.unpack_from("<Q", interim.raw, 32)[0]
+        primary.conn.sock.shutdown(socket.SHUT_RDWR)  # the home goes
+        deadline = time.monotonic() + 10
+        while "channels 2" in self.server.xsmbctl_status() and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the session has moved to the channel
+        (self.share.path / "watched" / "new.txt").write_bytes(b"x")
+        final = sc.Reply(channel.conn.recv())
+        self.assertEqual(final.status, sc.STATUS_SUCCESS, final)
+        self.assertEqual(struct.unpack_from("<Q", final.raw, 32)[0], async_id)
+        self.assertEqual(final.message_id, interim.message_id)
+        self.assertIn("new.txt".encode("utf-16-le"), final.body)
+        self.assertEqual(channel.echo().status, sc.STATUS_SUCCESS)
+        primary.close()
+        channel.close()
+
+    def test_channel_counters(self):
+        primary, channel = self.bound_pair()
+        for _ in range(5):
+            self.assertEqual(channel.echo().status, sc.STATUS_SUCCESS)
+        out = self.server.xsmbctl_status()
+        blocks = {}
+        for block in out.split("\nconnection ")[1:]:
+            peer = block.split(" ", 1)[0]
+            blocks[peer] = block
+        mine = [b for b in blocks.values() if f"session {primary.session_id} " in b]
+        self.assertEqual(len(mine), 2, out)
+        home = [b for b in mine if " channels 2" in b]
+        bound = [b for b in mine if " channel " in b or " channel\n" in b]
+        self.assertEqual((len(home), len(bound)), (1, 1), out)
+        m = re.search(r"traffic: requests (\d+), bytes in (\d+), bytes out (\d+)", bound[0])
+        self.assertIsNotNone(m, out)
+        requests, bytes_in, bytes_out = map(int, m.groups())
+        # NEGOTIATE, 2 SESSION_SETUPs and 5 ECHOs of at least 68 bytes each, each answered.
+        self.assertGreaterEqual(requests, 8, out)
+        self.assertGreaterEqual(bytes_in, 8 * 68, out)
+        self.assertGreaterEqual(bytes_out, 8 * 68, out)
+        primary.close()
+        channel.close()
 
 
 if __name__ == "__main__":

@@ -132,8 +132,20 @@ def run_torture(server, test, timeout=TEST_TIMEOUT):
     return "pass", seconds, out
 
 
+def globals_from_env():
+    """[global] options for the server from XSMBD_TORTURE_GLOBALS ("name = value; ...")."""
+    options = {}
+    for item in os.environ.get("XSMBD_TORTURE_GLOBALS", "").split(";"):
+        if "=" in item:
+            name, value = item.split("=", 1)
+            options[name.strip()] = value.strip()
+    return options
+
+
 class SmbtortureTest(harness.ServerTestCase):
     """One test method per line of passing.txt (generated below)."""
+
+    GLOBAL_OPTIONS = globals_from_env()
 
     @classmethod
     def configure(cls, server):

@@ -551,6 +551,16 @@ TEST_F(SmbConfTest, InterfaceOptionsAndMultiChannelSetting) {
   EXPECT_THAT(*addrs, ::testing::Contains("127.0.0.1"));
 }
 
+// Samba's "smb2 disable oplock break retry" (session/break_delivery.h): default no.
+TEST_F(SmbConfTest, OplockBreakRetrySetting) {
+  EXPECT_FALSE(GlobalConfig().smb2_disable_oplock_break_retry);
+  ParseResult r = parse("[global]\n  smb2 disable oplock break retry = yes\n");
+  EXPECT_THAT(r.problems, IsEmpty()) << describe(r.problems);
+  EXPECT_TRUE(r.config.global.smb2_disable_oplock_break_retry);
+  r = parse("[global]\n  smb2 disable oplock break retry = maybe\n");
+  EXPECT_THAT(r.problems, ::testing::Not(IsEmpty()));
+}
+
 TEST(ListenAddressesTest, Errors) {
   GlobalConfig g;
   g.bind_interfaces_only = true;
