@@ -1,4 +1,5 @@
 #include "common/quic/client_tunnel.h"
+#include "common/quic/udp_gso.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,18 +110,11 @@ void SendBatch::flush() {
 
 void SendBatch::sendGso() {
   iovec iov{buf_.data(), len_};
-  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  UdpSegmentControl control;
   msghdr m{};
   m.msg_iov = &iov;
   m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = IPPROTO_UDP;
-  c->cmsg_type = UDP_SEGMENT;
-  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-  const uint16_t segment = static_cast<uint16_t>(segment_);
-  std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+  setUdpSegment(m, control, static_cast<uint16_t>(segment_));
   if (sendmsg(fd_, &m, 0) >= 0 || errno == EAGAIN || errno == ENOBUFS) return;
   gso_ = false;  // the kernel or the route refuses GSO: one send per datagram
   for (size_t at = 0; at < len_; at += segment_) {

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/log.h"
+#include "common/quic/udp_gso.h"
 #include "server/transport/quic/quic_cid.h"
 #include "server/transport/quic/quic_conn.h"
 #include "server/transport/quic/udp_receive_batch.h"
@@ -371,20 +372,13 @@ void QuicWorker::sendTo(size_t socket, const sockaddr* to, socklen_t to_len, Byt
 bool QuicWorker::sendGso(int fd, const sockaddr* to, socklen_t to_len, ByteSpan data,
                          size_t segment) {
   iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  ::xsmb::quic::UdpSegmentControl control;
   msghdr msg{};
   msg.msg_name = const_cast<sockaddr*>(to);
   msg.msg_namelen = to_len;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_UDP;
-  cm->cmsg_type = UDP_SEGMENT;
-  cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-  const auto seg = static_cast<uint16_t>(segment);
-  std::memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+  ::xsmb::quic::setUdpSegment(msg, control, static_cast<uint16_t>(segment));
   ssize_t n;
   do {
     n = sendmsg(fd, &msg, 0);
