@@ -53,6 +53,22 @@ def free_udp_port():
         return s.getsockname()[1]
 
 
+def quic_server_setup(cls, prefix):
+    """A certificate in a new temporary directory, a free UDP port and the [global] options of
+    a server that speaks SMB over QUIC with them (SMB3 encryption required, so that only the
+    transport capabilities lift it), set on the test class `cls`."""
+    cls.tmp = harness.make_temp_dir(prefix)
+    cls.cert, cls.key = make_certificate(cls.tmp)
+    cls.quic_port = free_udp_port()
+    cls.GLOBAL_OPTIONS = {
+        "server smb transports": "tcp, quic",
+        "tls certfile": str(cls.cert),
+        "tls keyfile": str(cls.key),
+        "quic port": str(cls.quic_port),
+        "server smb encrypt": "required",
+    }
+
+
 def make_certificate(directory):
     """A self-signed ECDSA certificate for CN/SAN localhost: (cert path, key path)."""
     cert, key = directory / "cert.pem", directory / "key.pem"
@@ -166,16 +182,7 @@ class QuicTest(harness.ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = harness.make_temp_dir("xsmbd-quic-")
-        cls.cert, cls.key = make_certificate(cls.tmp)
-        cls.quic_port = free_udp_port()
-        cls.GLOBAL_OPTIONS = {
-            "server smb transports": "tcp, quic",
-            "tls certfile": str(cls.cert),
-            "tls keyfile": str(cls.key),
-            "quic port": str(cls.quic_port),
-            "server smb encrypt": "required",
-        }
+        quic_server_setup(cls, "xsmbd-quic-")
         if cls.SERVER_ADDR != "127.0.0.1":
             cls.GLOBAL_OPTIONS["interfaces"] = f"127.0.0.1 {cls.SERVER_ADDR}"
         if cls.STEERING:  # an empty pin dir: no pinned data plane of anyone else is touched

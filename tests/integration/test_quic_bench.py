@@ -26,7 +26,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from test_quic import free_udp_port, make_certificate  # noqa: E402
+from test_quic import free_udp_port, quic_server_setup  # noqa: E402
 
 USER, PASSWORD = "quicbench", "Qu1c-bench-it"
 
@@ -37,16 +37,7 @@ class QuicBenchTest(harness.ServerTestCase):
         cls.bench = harness.find_binary("XSMB_BENCH", "xsmb-bench")
         if not cls.bench:
             raise unittest.SkipTest("xsmb-bench not built (set XSMB_BENCH)")
-        cls.tmp = harness.make_temp_dir("xsmbd-quicbench-")
-        cls.cert, cls.key = make_certificate(cls.tmp)
-        cls.quic_port = free_udp_port()
-        cls.GLOBAL_OPTIONS = {
-            "server smb transports": "tcp, quic",
-            "tls certfile": str(cls.cert),
-            "tls keyfile": str(cls.key),
-            "quic port": str(cls.quic_port),
-            "server smb encrypt": "required",
-        }
+        quic_server_setup(cls, "xsmbd-quicbench-")
         super().setUpClass()
 
     @classmethod
