@@ -115,7 +115,7 @@ static __always_inline __u16 quic_port(const struct xsmb_quic_config *cfg)
 /* What the first QUIC header of a datagram says. */
 enum quic_class {
 	QC_CANDIDATE = 0, /* a 16-byte DCID of our layout: key filled */
-	QC_MALFORMED,     /* cut short, v1 DCID Length > 20, v1 Fixed Bit clear */
+	QC_MALFORMED,     /* cut short, v1 DCID Length > 20 */
 	QC_INITIAL,       /* Initial/0-RTT whose DCID is not ours, or not QUIC v1 */
 	QC_BAD_LAYOUT,    /* a DCID that cannot be ours: other length or layout version */
 };
@@ -142,7 +142,9 @@ static __always_inline int quic_classify(const __u8 *b, __u32 plen, struct xsmb_
 			return QC_MALFORMED;
 		if (version != XSMB_QUIC_VERSION_1)
 			return QC_INITIAL; /* Version Negotiation is the socket path's */
-		if (!(b[0] & XSMB_QUIC_FIXED_BIT) || dlen > XSMB_QUIC_MAX_CID_LEN)
+		/* The Fixed Bit is not checked: ngtcp2 advertises grease_quic_bit (RFC 9287), so
+		 * clients clear it at random in Handshake (and 1-RTT) packets. */
+		if (dlen > XSMB_QUIC_MAX_CID_LEN)
 			return QC_MALFORMED;
 		type = (b[0] & XSMB_QUIC_LONG_TYPE_MASK) >> XSMB_QUIC_LONG_TYPE_SHIFT;
 		*initial = type == XSMB_QUIC_TYPE_INITIAL || type == XSMB_QUIC_TYPE_0RTT;

@@ -71,9 +71,6 @@ absl::StatusOr<FirstHeader> parseLong(ByteSpan d) {
   h.version = r.u32be();
   size_t dcid_len = r.u8();
   if (h.version == XSMB_QUIC_VERSION_1) {
-    if ((d[0] & XSMB_QUIC_FIXED_BIT) == 0) {
-      return absl::InvalidArgumentError("QUIC v1 long header with the Fixed Bit clear");
-    }
     if (dcid_len > kMaxCidLength) {
       return absl::InvalidArgumentError(
           absl::StrCat("QUIC v1 DCID Length ", dcid_len, " above ", kMaxCidLength));

@@ -64,7 +64,9 @@ struct FirstHeader {
 //  - short header (RFC 8999 5.2, RFC 9000 17.3): byte 0 with bit 0x80 clear, then a DCID of
 //    `short_dcid_length` bytes (the server knows it: kCidLength).
 // InvalidArgument naming the field when the datagram is empty or ends inside the header, or a
-// version 1 long header has a DCID Length above 20 or a clear Fixed Bit (RFC 9000 17.2).
+// version 1 long header has a DCID Length above 20 (RFC 9000 17.2). The Fixed Bit is not
+// checked: the server advertises grease_quic_bit (RFC 9287; ngtcp2 always does), after which
+// clients may clear it in Handshake and 1-RTT packets.
 absl::StatusOr<FirstHeader> parseFirstHeader(ByteSpan datagram,
                                              size_t short_dcid_length = kCidLength);
 

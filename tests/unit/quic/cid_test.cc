@@ -119,8 +119,9 @@ std::vector<HeaderCase> headerCases() {
        false, "above 20"},
       {"unknown version, 40-byte DCID (RFC 8999 allows it)", longHeader(0, 0xff00001d, Bytes(40, 9)),
        true, F::kLong, 0xff00001d, T::kInitial, Bytes(40, 9), false, ""},
-      {"version 1 with the Fixed Bit clear", concat({{0x80, 0, 0, 0, 1, 16}, ours}), false,
-       F::kLong, 0, T::kInitial, {}, false, "Fixed Bit"},
+      // RFC 9287: after grease_quic_bit (ngtcp2 always advertises it) the bit may be 0.
+      {"Handshake with the Fixed Bit greased", concat({{0xa0, 0, 0, 0, 1, 16}, ours}), true,
+       F::kLong, 1, T::kHandshake, ours, true, ""},
       {"long header cut in the DCID", concat({{0xe0, 0, 0, 0, 1, 16}, Bytes(15, 1)}), false,
        F::kLong, 0, T::kInitial, {}, false, "Destination Connection ID"},
       {"long header cut in Version", {0xc0, 0, 0}, false, F::kLong, 0, T::kInitial, {}, false,
