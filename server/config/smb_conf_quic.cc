@@ -50,9 +50,22 @@ bool transports(std::string_view value, QuicConfig* c, std::string* error) {
 
 }  // namespace
 
+const char* xdpModeName(QuicConfig::XdpMode m) {
+  switch (m) {
+    case QuicConfig::XdpMode::kCopy:
+      return "copy";
+    case QuicConfig::XdpMode::kZeroCopy:
+      return "zerocopy";
+    case QuicConfig::XdpMode::kAuto:
+      break;
+  }
+  return "auto";
+}
+
 const std::vector<const char*>& quicParamNames() {
   static const auto* names = new std::vector<const char*>{
-      "server smb transports", "tls certfile", "tls keyfile", "quic port", "quic idle timeout"};
+      "server smb transports", "tls certfile", "tls keyfile", "quic port", "quic idle timeout",
+      "quic xdp interface",    "quic xdp mode"};
   return *names;
 }
 
@@ -78,6 +91,31 @@ bool applyQuic(std::string_view name, std::string_view value, QuicConfig* c, std
                           "\" for \"quic idle timeout\" (5 to 3600 s)");
     return false;
   }
+  if (name == "quic xdp interface") {
+    if (value.size() < 16 && value.find_first_of(" \t/") == std::string_view::npos) {
+      c->quic_xdp_interface = std::string(value);
+      return true;
+    }
+    *error = absl::StrCat("invalid interface name \"", std::string(value),
+                          "\" for \"quic xdp interface\" (at most 15 characters, no '/' or blank)");
+    return false;
+  }
+  if (name == "quic xdp mode") {
+    std::string v(value);
+    absl::AsciiStrToLower(&v);
+    if (v == "auto") {
+      c->quic_xdp_mode = QuicConfig::XdpMode::kAuto;
+    } else if (v == "copy") {
+      c->quic_xdp_mode = QuicConfig::XdpMode::kCopy;
+    } else if (v == "zerocopy" || v == "zero-copy") {
+      c->quic_xdp_mode = QuicConfig::XdpMode::kZeroCopy;
+    } else {
+      *error = absl::StrCat("invalid value \"", std::string(value),
+                            "\" for \"quic xdp mode\" (auto, copy or zerocopy)");
+      return false;
+    }
+    return true;
+  }
   *error = absl::StrCat("unknown QUIC parameter \"", std::string(name), "\"");
   return false;
 }
@@ -100,6 +138,8 @@ void renderQuic(const QuicConfig& c,
   line("tls keyfile", c.tls_keyfile);
   line("quic port", std::to_string(c.quic_port));
   line("quic idle timeout", std::to_string(c.quic_idle_timeout_secs));
+  line("quic xdp interface", c.quic_xdp_interface);
+  line("quic xdp mode", xdpModeName(c.quic_xdp_mode));
 }
 
 }  // namespace xsmb::config::internal

@@ -1,8 +1,9 @@
 // SMB over QUIC's smb.conf [global] parameters (MS-SMB2 2.1), with Samba's names where Samba
 // has them: "server smb transports" (Samba 4.22+: a list of tcp, nbt, quic; "+quic" adds QUIC
 // to the default "tcp, nbt"), "tls certfile" and "tls keyfile" (PEM files), and xsmbd's own
-// "quic port" (UDP, default 443) and "quic idle timeout". Kept apart from the main table, as
-// the SMB Direct and hardening parameters are (smb_conf_quic.cc).
+// "quic port" (UDP, default 443), "quic idle timeout", and the AF_XDP receive mode's "quic xdp
+// interface" / "quic xdp mode" (docs/quic.md). Kept apart from the main table, as the SMB Direct
+// and hardening parameters are (smb_conf_quic.cc).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,13 @@ struct QuicConfig {
   uint32_t quic_port = 443;  // "quic port": UDP, 1..65535
   uint32_t quic_idle_timeout_secs = 120;  // "quic idle timeout": max_idle_timeout (RFC 9000
                                           // 10.1), seconds, 5..3600
+  // "quic xdp interface": the interface whose receive queues get the AF_XDP sockets (one per
+  // worker and queue) and the QUIC XDP program; "" (the default) = socket mode only.
+  std::string quic_xdp_interface;
+  // "quic xdp mode": how the XSKs bind. auto = zero-copy where the driver has it, else copy
+  // (veth); copy; zerocopy = zero-copy or no AF_XDP mode (sockets only, logged).
+  enum class XdpMode { kAuto, kCopy, kZeroCopy };
+  XdpMode quic_xdp_mode = XdpMode::kAuto;
   bool operator==(const QuicConfig&) const = default;
 };
 
@@ -33,6 +41,8 @@ bool applyQuic(std::string_view name, std::string_view value, QuicConfig* c, std
 // What no single line can check: quic listed without both "tls certfile" and "tls keyfile".
 // "" when the combination is fine.
 std::string checkQuic(const QuicConfig& c);
+// "auto", "copy" or "zerocopy".
+const char* xdpModeName(QuicConfig::XdpMode m);
 // Each parameter as "name", "value".
 void renderQuic(const QuicConfig& c,
                 const std::function<void(const char*, const std::string&)>& line);

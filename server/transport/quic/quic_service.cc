@@ -49,7 +49,14 @@ void QuicService::start(const config::GlobalConfig& g, const std::vector<std::st
       return;
     }
   }
-  if (g.bpf) steering_ = attachQuicSteering(options_.port, socketGroups());
+  if (!g.quic.quic_xdp_interface.empty()) {
+    std::vector<QuicWorker*> ws;
+    for (auto& w : workers_) ws.push_back(w.get());
+    xdp_ = attachQuicXdp(g.quic.quic_xdp_interface, g.quic.quic_xdp_mode, options_.port,
+                         socketGroups(), ws);
+    if (xdp_) steering_ = quicXdpSteering(*xdp_);
+  }
+  if (!steering_ && g.bpf) steering_ = attachQuicSteering(options_.port, socketGroups());
   for (auto& w : workers_) w->start();
   XLOG(WARNING) << "quic: SMB over QUIC on UDP port " << options_.port << " (" << n
                 << " workers, ALPN \"smb\", TLS 1.3, certificate " << g.quic.tls_certfile << ")";
@@ -100,7 +107,7 @@ std::string QuicService::steeringStatus() const {
   if (!steering_) return "";
   std::vector<const QuicStats*> stats;
   for (const auto& w : workers_) stats.push_back(&w->stats());
-  return quicSteeringStatus(*steering_, stats);
+  return quicSteeringStatus(*steering_, stats) + (xdp_ ? quicXdpStatus(*xdp_, stats) : "");
 }
 
 }  // namespace xsmb::transport::quic

@@ -27,15 +27,16 @@ class QuicService {
 
   ~QuicService() { stop(); }
   // Starts the transport when smb.conf enables it; with "bpf = yes" it also steers datagrams
-  // to their worker in the kernel (quic_steering_link.h) when it can; `first_loop_index` is the loop index of
+  // to their worker in the kernel (quic_steering_link.h) when it can, and with "quic xdp
+  // interface" it reads them from AF_XDP sockets there (falling back to socket mode); `first_loop_index` is the loop index of
   // worker 0 (the next ones follow). One log line says what was started or why not (a missing
   // or unreadable certificate or key, a port in use): xsmbd then serves TCP alone.
   void start(const config::GlobalConfig& g, const std::vector<std::string>& hosts, int workers,
              vfs::IoPool* pool, uint32_t first_loop_index, const AcceptorFactory& make_acceptor);
   // Stops the workers (their connections close); idempotent.
   void stop();
-  // The "quic" line of xsmbctl status ("" when QUIC is not served), and the "quic steering"
-  // line when the BPF steering is attached.
+  // The "quic" line of xsmbctl status ("" when QUIC is not served), the "quic steering"
+  // line when the BPF steering is attached and the "quic xdp" line in AF_XDP mode.
   std::string status() const;
 
  private:
@@ -45,10 +46,12 @@ class QuicService {
 
   QuicOptions options_;
   std::unique_ptr<TlsServerContext> tls_;
+  // Declared before the workers: destroyed after them (their loops read its XSKs).
+  std::shared_ptr<QuicXdp> xdp_;                 // null: no AF_XDP mode
+  std::shared_ptr<xsk::QuicSteering> steering_;  // null: userspace hand-over only
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::vector<std::unique_ptr<QuicWorker>> workers_;
   std::vector<QuicWorker*> peers_;
-  std::shared_ptr<xsk::QuicSteering> steering_;  // null: userspace hand-over only
 };
 
 }  // namespace xsmb::transport::quic

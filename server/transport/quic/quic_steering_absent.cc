@@ -16,4 +16,18 @@ std::string quicSteeringStatus(const xsk::QuicSteering&, const std::vector<const
   return "";
 }
 
+class QuicXdp {};
+
+std::shared_ptr<QuicXdp> attachQuicXdp(const std::string& ifname, config::QuicConfig::XdpMode,
+                                       uint16_t, const std::vector<std::vector<int>>&,
+                                       const std::vector<QuicWorker*>&) {
+  XLOG(WARNING) << "quic: AF_XDP mode on " << ifname
+                << " not started: built without the BPF data plane; sockets only";
+  return nullptr;
+}
+
+std::shared_ptr<xsk::QuicSteering> quicXdpSteering(const QuicXdp&) { return nullptr; }
+
+std::string quicXdpStatus(const QuicXdp&, const std::vector<const QuicStats*>&) { return ""; }
+
 }  // namespace xsmb::transport::quic

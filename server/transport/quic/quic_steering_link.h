@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "server/config/smb_conf_quic.h"
 #include "server/transport/quic/quic_worker.h"
 
 namespace xsmb::xsk {
@@ -16,6 +17,8 @@ class QuicSteering;
 }
 
 namespace xsmb::transport::quic {
+
+class QuicXdp;  // the AF_XDP mode's attachment (quic_steering_link.cc)
 
 // Loads the steering for UDP `port` (host order) and groups[0].size() workers and attaches its
 // program to each reuseport group: groups[a][w] is worker w's socket on listening address a
@@ -30,5 +33,30 @@ std::shared_ptr<xsk::QuicSteering> attachQuicSteering(uint16_t port,
 // completed handshakes.
 std::string quicSteeringStatus(const xsk::QuicSteering& steering,
                                const std::vector<const QuicStats*>& workers);
+
+// The AF_XDP receive mode ("quic xdp interface", docs/quic.md): loads the steering with its
+// XSK redirect on, opens one AF_XDP socket per worker on each receive queue of `ifname`
+// (XskInterface, UMEM and rings through libxdp's xsk API; `mode` picks zero-copy or copy
+// binding), attaches xsmb_quic_xdp to the interface and the reuseport program to `groups` (as
+// attachQuicSteering: what XDP passes, Initial packets and unknown IDs, still reaches the
+// right worker's socket), and gives each of `workers` (not yet started) its XSKs as
+// DatagramSources and a CidListener that registers its connection IDs in the XDP program's
+// map. Sending stays on the UDP sockets. Null, after one log line naming the reason (no such
+// interface, another XDP program on it, no CAP_BPF / CAP_NET_RAW, zero-copy refused), when it
+// cannot: the caller then falls back to socket mode. The result must outlive the workers'
+// loops.
+std::shared_ptr<QuicXdp> attachQuicXdp(const std::string& ifname, config::QuicConfig::XdpMode mode,
+                                       uint16_t port, const std::vector<std::vector<int>>& groups,
+                                       const std::vector<QuicWorker*>& workers);
+
+// The steering an attached AF_XDP mode loaded (for the reuseport status line).
+std::shared_ptr<xsk::QuicSteering> quicXdpSteering(const QuicXdp& xdp);
+
+// The "quic xdp:" line of xsmbctl status: interface, queues, bind mode, the XDP program's
+// verdicts, and per worker: "placed" (redirected by XDP to the worker's XSKs), "xsk" (read
+// by the worker from them), "not owner" (read, but naming another worker), "socket" (read
+// from its UDP sockets), "dropped" (kernel: no room, invalid descriptors), "ring full"
+// (kernel: RX ring full), "handshakes".
+std::string quicXdpStatus(const QuicXdp& xdp, const std::vector<const QuicStats*>& workers);
 
 }  // namespace xsmb::transport::quic

@@ -24,6 +24,8 @@ namespace xsmb::transport::quic {
 namespace {
 
 constexpr uint64_t kWakeTag = ~uint64_t{0};  // epoll tag of the eventfd; sockets use their index
+constexpr uint64_t kSourceTag = uint64_t{1} << 40;  // | index: a DatagramSource
+constexpr size_t kSourceBatch = 64;                 // datagrams per DatagramSource::receive
 constexpr int kReceiveBurst = 8;                 // recvmmsg batches per socket per wakeup
 constexpr size_t kFirstMaxMessage = 256 * 1024;  // until the acceptor says otherwise
 
@@ -94,6 +96,14 @@ absl::Status QuicWorker::listen() {
   return absl::OkStatus();
 }
 
+void QuicWorker::addSource(std::unique_ptr<DatagramSource> source) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kSourceTag | sources_.size();
+  epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, source->fd(), &ev);
+  sources_.push_back(std::move(source));
+}
+
 std::vector<int> QuicWorker::socketFds() const {
   std::vector<int> fds;
   for (const Socket& s : sockets_) fds.push_back(s.fd.get());
@@ -150,6 +160,8 @@ void QuicWorker::run() {
       if (events[i].data.u64 == kWakeTag) {
         uint64_t v;
         (void)!read(eventfd_.get(), &v, sizeof(v));
+      } else if (events[i].data.u64 & kSourceTag) {
+        receiveSource(events[i].data.u64 & ~kSourceTag);
       } else {
         receive(events[i].data.u64);
       }
@@ -241,6 +253,88 @@ void QuicWorker::receive(size_t socket) {
   }
 }
 
+// AF_XDP mode: as receive(), for the datagrams XDP redirected to this worker's XSK. Each is
+// given to the UDP socket of the address it was sent to, so that ngtcp2 sees the same path as
+// over the socket and replies leave from that socket.
+void QuicWorker::receiveSource(size_t source) {
+  if (source >= sources_.size()) return;
+  Datagram d;
+  for (int i = 0; i < kReceiveBurst; ++i) {
+    batching_ = true;
+    const size_t n = sources_[source]->receive(kSourceBatch, [&](const ExternalDatagram& x) {
+      stats_.datagrams_in++;  // before xsk_in: status reads xsk_in first, in - xsk never < 0
+      stats_.xsk_in++;
+      stats_.bytes_in += x.payload.size();
+      d.remote = x.from;
+      d.remote_len = x.from_len;
+      const std::optional<size_t> s = socketFor(x.to, &d.remote, &d.remote_len);
+      if (!s) {
+        stats_.xsk_no_address++;
+        return;
+      }
+      ngtcp2_version_cid vc{};
+      if (ngtcp2_pkt_decode_version_cid(&vc, x.payload.data(), x.payload.size(), kCidLength) ==
+              0 &&
+          quicCidWorker(ByteSpan(vc.dcid, vc.dcidlen)) != std::optional<uint8_t>(index_)) {
+        stats_.xsk_not_owner++;  // dispatch() still hands it to its owner
+      }
+      d.socket = *s;
+      d.data.assign(x.payload.begin(), x.payload.end());
+      dispatch(d);
+    });
+    flushTouched();
+    if (n < kSourceBatch) return;
+  }
+}
+
+std::optional<size_t> QuicWorker::socketFor(const sockaddr_storage& to, sockaddr_storage* from,
+                                            socklen_t* from_len) const {
+  for (size_t i = 0; i < sockets_.size(); ++i) {
+    const sockaddr_storage& l = sockets_[i].local;
+    if (to.ss_family == AF_INET && l.ss_family == AF_INET) {
+      const auto& t = reinterpret_cast<const sockaddr_in&>(to);
+      const auto& a = reinterpret_cast<const sockaddr_in&>(l);
+      if (t.sin_port == a.sin_port &&
+          (a.sin_addr.s_addr == t.sin_addr.s_addr || a.sin_addr.s_addr == htonl(INADDR_ANY))) {
+        return i;
+      }
+    } else if (l.ss_family == AF_INET6) {
+      const auto& a = reinterpret_cast<const sockaddr_in6&>(l);
+      const bool any = IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr);
+      if (to.ss_family == AF_INET6) {
+        const auto& t = reinterpret_cast<const sockaddr_in6&>(to);
+        if (t.sin6_port == a.sin6_port &&
+            (any || std::memcmp(&t.sin6_addr, &a.sin6_addr, sizeof(in6_addr)) == 0)) {
+          return i;
+        }
+      } else if (to.ss_family == AF_INET && any &&
+                 reinterpret_cast<const sockaddr_in&>(to).sin_port == a.sin6_port &&
+                 from->ss_family == AF_INET) {
+        // A dual-stack wildcard socket: the client's IPv4 address as ::ffff:a.b.c.d.
+        const sockaddr_in v4 = reinterpret_cast<const sockaddr_in&>(*from);
+        sockaddr_in6 m{};
+        m.sin6_family = AF_INET6;
+        m.sin6_port = v4.sin_port;
+        m.sin6_addr.s6_addr[10] = 0xff;
+        m.sin6_addr.s6_addr[11] = 0xff;
+        std::memcpy(&m.sin6_addr.s6_addr[12], &v4.sin_addr, 4);
+        std::memcpy(from, &m, sizeof(m));
+        *from_len = sizeof(m);
+        return i;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+void QuicWorker::retireCids(const std::vector<std::string>& keys) {
+  if (!cid_listener_) return;
+  for (const std::string& k : keys) {
+    const ByteSpan cid(reinterpret_cast<const uint8_t*>(k.data()), k.size());
+    if (quicCidWorker(cid) == std::optional<uint8_t>(index_)) cid_listener_->cidRetired(cid);
+  }
+}
+
 // The end of a receive batch: each connection its datagrams touched writes once (one ACK for
 // the batch instead of one per two packets; RFC 9000 13.2.1 asks only for one within
 // max_ack_delay, and Initial/Handshake packets are still acknowledged in the same wake-up).
@@ -321,6 +415,7 @@ void QuicWorker::acceptInitial(Datagram& d, const ngtcp2_pkt_hd& hd) {
   if (!c.session) {
     XLOG(WARNING) << "quic " << peer << ": " << why;
     stats_.handshake_failures++;
+    retireCids(c.cids);
     for (const std::string& k : c.cids) cids_.erase(k);
     conns_.erase(id);
     return;
@@ -405,6 +500,7 @@ void QuicWorker::closeConn(uint64_t id, const std::string& why) {
   if (it == conns_.end()) return;
   std::unique_ptr<Conn> c = std::move(it->second);
   conns_.erase(it);
+  retireCids(c->cids);
   for (const std::string& k : c->cids) cids_.erase(k);
   stats_.open--;
   if (!why.empty()) {

@@ -48,6 +48,39 @@ struct QuicOptions {
   std::chrono::seconds setup_timeout{0};
 };
 
+// A datagram that reached the worker outside its UDP sockets (the AF_XDP mode: an XSK frame
+// already read down to its UDP payload): the payload and both ends as the frame names them.
+struct ExternalDatagram {
+  ByteSpan payload;  // valid during the callback only
+  sockaddr_storage from{};
+  socklen_t from_len = 0;
+  sockaddr_storage to{};  // the server's address and port the client sent to
+  socklen_t to_len = 0;
+};
+
+// Where a worker reads datagrams besides its UDP sockets (quic_steering_link.h, AF_XDP mode:
+// the worker's XSK on one receive queue). Used on the worker's thread only.
+class DatagramSource {
+ public:
+  virtual ~DatagramSource() = default;
+  // Readable (EPOLLIN) while datagrams wait; stays open while the source lives.
+  virtual int fd() const = 0;
+  // Hands up to `max` waiting datagrams to `fn`; never blocks. Returns the frames taken (a
+  // frame that is no UDP datagram counts, but is not handed over).
+  virtual size_t receive(size_t max, const std::function<void(const ExternalDatagram&)>& fn) = 0;
+};
+
+// Told, on the worker's thread, of each connection ID of ours (quic_cid.h layout, 16 bytes)
+// that starts naming a connection of the worker (RFC 9000 5.1.1: the first Source Connection
+// ID, NEW_CONNECTION_ID) and of each that stops (retired, 5.1.2, or the connection ended).
+// The AF_XDP mode keeps the XDP program's connection-ID map in step with it.
+class CidListener {
+ public:
+  virtual ~CidListener() = default;
+  virtual void cidIssued(ByteSpan cid) = 0;
+  virtual void cidRetired(ByteSpan cid) = 0;
+};
+
 // Counters of one worker (xsmbctl status). Relaxed atomics: read from any thread.
 struct QuicStats {
   std::atomic<uint64_t> datagrams_in{0}, datagrams_out{0}, bytes_in{0}, bytes_out{0};
@@ -58,6 +91,10 @@ struct QuicStats {
   std::atomic<uint64_t> handshakes{0}, handshake_failures{0}, alpn_refusals{0};
   std::atomic<uint64_t> migrations{0}, framing_errors{0}, refused{0}, setup_timeouts{0};
   std::atomic<uint64_t> open{0};
+  // AF_XDP mode: datagrams read from the DatagramSources (also in datagrams_in), those whose
+  // connection ID names another worker (the XDP program placed them wrongly: 0 expected),
+  // and those sent to an address no UDP socket of the worker listens on (dropped).
+  std::atomic<uint64_t> xsk_in{0}, xsk_not_owner{0}, xsk_no_address{0};
 };
 
 class QuicWorker {
@@ -72,6 +109,11 @@ class QuicWorker {
   ~QuicWorker();  // stops the loop; open connections are closed (onClose)
   // Binds the UDP sockets (SO_REUSEPORT); an error names the address.
   absl::Status listen();
+  // AF_XDP mode, before start(): another source of datagrams (polled with the sockets;
+  // replies still leave through the UDP socket of the address the client sent to), and the
+  // listener of this worker's connection IDs (must outlive the worker's loop).
+  void addSource(std::unique_ptr<DatagramSource> source);
+  void setCidListener(CidListener* listener) { cid_listener_ = listener; }
   // `on_start` runs first on the loop's thread.
   void start(std::function<void()> on_start = nullptr);
   void stop();
@@ -105,6 +147,12 @@ class QuicWorker {
   void post(std::function<void()> task);  // runs `task` on the loop (any thread)
   void runPosted();
   void receive(size_t socket);
+  void receiveSource(size_t source);
+  // The index of the UDP socket that listens on `to` (its address, or a wildcard of its
+  // family, and its port); an IPv4 `from` is mapped to ::ffff:a.b.c.d for an IPv6 socket.
+  std::optional<size_t> socketFor(const sockaddr_storage& to, sockaddr_storage* from,
+                                  socklen_t* from_len) const;
+  void retireCids(const std::vector<std::string>& keys);
   void flushTouched();
   void dispatch(Datagram& d);
   void acceptInitial(Datagram& d, const ngtcp2_pkt_hd& hd);
@@ -138,6 +186,8 @@ class QuicWorker {
   const uint32_t loop_index_;
   const std::vector<QuicWorker*>* peers_;
   std::vector<Socket> sockets_;
+  std::vector<std::unique_ptr<DatagramSource>> sources_;
+  CidListener* cid_listener_ = nullptr;
   bool gso_ = true;  // cleared when the kernel refuses UDP_SEGMENT
   // While receive() dispatches one recvmmsg batch, afterEvent() leaves the flush (ACKs, replies)
   // to the end of the batch: the connections it touched are flushed once each there.

@@ -62,13 +62,14 @@ void QuicWorker::Conn::cidIssued(const ngtcp2_cid& cid) {
   std::string k = cidKey(cid);
   w->cids_[k] = id;
   cids.push_back(std::move(k));
+  if (w->cid_listener_) w->cid_listener_->cidIssued(ByteSpan(cid.data, cid.datalen));
 }
 
 void QuicWorker::Conn::cidRetired(const ngtcp2_cid& cid) {
   const std::string k = cidKey(cid);
   auto it = w->cids_.find(k);
   if (it != w->cids_.end() && it->second == id) w->cids_.erase(it);
-  std::erase(cids, k);
+  if (std::erase(cids, k) > 0) w->retireCids({k});
 }
 
 void QuicWorker::Conn::streamData(ByteSpan bytes) {

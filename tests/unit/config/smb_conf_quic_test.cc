@@ -1,6 +1,7 @@
 // SMB over QUIC's parameters (server/config/smb_conf_quic.h): "server smb transports" in
 // Samba's list forms, the TLS files quic needs, "quic port" and "quic idle timeout" at and past
-// their range edges, and the rendered configuration parsing back to the same values.
+// their range edges, the AF_XDP mode's "quic xdp interface" and "quic xdp mode", and the
+// rendered configuration parsing back to the same values.
 #include <string>
 
 #include "gtest/gtest.h"
@@ -23,6 +24,23 @@ TEST(QuicParams, DefaultIsTcpOnly) {
   EXPECT_FALSE(r.config.global.quic.quic);
   EXPECT_EQ(r.config.global.quic.quic_port, 443u);
   EXPECT_EQ(r.config.global.quic.quic_idle_timeout_secs, 120u);
+  EXPECT_EQ(r.config.global.quic.quic_xdp_interface, "");
+  EXPECT_EQ(r.config.global.quic.quic_xdp_mode, QuicConfig::XdpMode::kAuto);
+}
+
+TEST(QuicParams, XdpInterfaceAndMode) {
+  ParseResult r = parseSmbConf("[global]\nquic xdp interface = eth1\nquic xdp mode = Copy\n");
+  EXPECT_FALSE(hasError(r)) << describe(r.problems);
+  EXPECT_EQ(r.config.global.quic.quic_xdp_interface, "eth1");
+  EXPECT_EQ(r.config.global.quic.quic_xdp_mode, QuicConfig::XdpMode::kCopy);
+  r = parseSmbConf("[global]\nquic xdp mode = zerocopy\n");
+  EXPECT_EQ(r.config.global.quic.quic_xdp_mode, QuicConfig::XdpMode::kZeroCopy);
+  for (const char* bad : {"quic xdp mode = fast", "quic xdp interface = a-name-of-16-chr",
+                          "quic xdp interface = ../eth0"}) {
+    ParseResult b = parseSmbConf(std::string("[global]\n") + bad + "\n");
+    EXPECT_TRUE(hasError(b)) << bad;
+    EXPECT_NE(describe(b.problems).find("quic xdp"), std::string::npos) << describe(b.problems);
+  }
 }
 
 TEST(QuicParams, TransportLists) {
@@ -84,7 +102,8 @@ TEST(QuicParams, RangesAreEnforced) {
 TEST(QuicParams, RenderedConfigParsesBack) {
   ParseResult r = parseSmbConf(
       "[global]\nserver smb transports = tcp, quic\ntls certfile = /c.pem\n"
-      "tls keyfile = /k.pem\nquic port = 8443\nquic idle timeout = 30\n");
+      "tls keyfile = /k.pem\nquic port = 8443\nquic idle timeout = 30\n"
+      "quic xdp interface = xq0\nquic xdp mode = zerocopy\n");
   ASSERT_FALSE(hasError(r)) << describe(r.problems);
   ParseResult again = parseSmbConf(renderConfig(r.config));
   EXPECT_EQ(again.config.global.quic, r.config.global.quic) << describe(again.problems);

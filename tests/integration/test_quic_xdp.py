@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""SMB over QUIC in the AF_XDP receive mode (issue 18; docs/quic.md "AF_XDP mode").
+
+xsmbd runs with "quic xdp interface = xq0" on the server end of the veth pair that
+test_quic.QuicVethTest creates between two network namespaces, so xsmb_quic_xdp runs natively
+on xq0 and every worker has an AF_XDP socket (copy mode: veth has no zero-copy) on each of its
+receive queues. All of test_quic.py's veth tests run again in that mode: NTLMv2 with and
+without SMB2_TRANSPORT_CAPABILITIES, 64 MiB put/get with SHA-256, 16 parallel connections,
+migration, a wrong ALPN, malformed and truncated datagrams. After the 16 connections the
+"quic xdp" line of xsmbctl status must show, per worker, that every packet XDP placed was read
+from that worker's XSK or counted as a kernel drop, that no XSK datagram named another worker,
+that a worker got packets exactly when it owns connections, and that the UDP sockets read only
+what XDP passed (the clients' first Initials).
+
+QuicXdpFallbackTest: an interface that does not exist costs one log line and nothing else:
+QUIC is served from the sockets.
+
+Needs root and ip (network namespaces, veth, XDP, AF_XDP); skipped otherwise, saying why.
+Run: XSMBD=... XSMBCTL=... XSMB_QUIC_BRIDGE=... python3 tests/integration/test_quic_xdp.py
+"""
+
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import test_quic  # noqa: E402  (a module import: unittest must not collect its classes here)
+
+
+def xdp_line(status):
+    """The "quic xdp" line as ({total: n}, [{field: n} per worker]); None when absent."""
+    line = [x for x in status.splitlines() if x.startswith("quic xdp:")]
+    if not line:
+        return None
+    head, *workers = line[0].split(";")
+    totals = {k.strip(): int(v) for k, v in re.findall(r"([a-z ]+?) (\d+)", head.replace(",", ""))}
+    per = []
+    for w in workers:
+        m = re.fullmatch(r" worker \d+ placed (\d+) xsk (\d+) not owner (\d+) socket (\d+)"
+                         r" dropped (\d+) ring full (\d+) handshakes (\d+)", w)
+        assert m, f"unexpected worker field: {w!r}"
+        per.append(dict(zip(("placed", "xsk", "not owner", "socket", "dropped", "ring full",
+                             "handshakes"), (int(x) for x in m.groups()))))
+    return totals, per
+
+
+class QuicXdpTest(test_quic.QuicVethTest):
+    EXTRA_OPTIONS = {"quic xdp interface": "xq0", "quic xdp mode": "copy"}
+
+    def xdp(self):
+        got = xdp_line(self.server.xsmbctl_status())
+        self.assertIsNotNone(got, "AF_XDP mode must be up:\n" + self.server.xsmbctl_status()
+                             + self.server.log())
+        return got
+
+    def xdp_settled(self):
+        last = self.xdp()
+        for _ in range(50):
+            time.sleep(0.2)
+            now = self.xdp()
+            if now == last:
+                return now
+            last = now
+        self.fail(f"XDP counters still moving: {last}")
+
+    def test_00_mode_is_up(self):
+        totals, per = self.xdp()
+        self.assertEqual(len(per), self.status()["workers"])
+        self.assertIn("quic: AF_XDP mode on xq0", self.server.log())
+        self.assertIn("interface xq0 (copy)", [x for x in self.server.xsmbctl_status().splitlines()
+                                  if x.startswith("quic xdp:")][0])
+
+    def test_16_parallel_connections(self):
+        before = self.xdp_settled()
+        super().test_16_parallel_connections()
+        after = self.xdp_settled()
+        d = {k: after[0][k] - before[0].get(k, 0) for k in after[0] if k != "queues"}
+        per = [{k: a[k] - b[k] for k in a} for a, b in zip(after[1], before[1])]
+        msg = f"{before} -> {after}"
+        sys.stderr.write(f"\nAF_XDP after 16 connections: {d}\n  per worker: {per}\n")
+        self.assertGreater(d["redirected"], 16 * 100, msg)  # 2 MiB each way per connection
+        self.assertEqual(sum(p["placed"] for p in per), d["redirected"], msg)
+        self.assertGreaterEqual(d["pass initial"], 16, msg)  # each connection's first Initial
+        self.assertEqual(d["cid registration failures"], 0, msg)
+        self.assertEqual(d["pass malformed"], 0, msg)  # greased Fixed Bits (RFC 9287) included
+        passed = (d["pass initial"] + d["pass unknown cid"] + d["pass malformed"]
+                  + d["pass no xsk"])
+        for w, p in enumerate(per):
+            wmsg = f"worker {w}: {msg}"
+            # Every packet XDP gave this worker's XSKs was read by it or dropped by the kernel.
+            self.assertEqual(p["placed"], p["xsk"] + p["dropped"] + p["ring full"], wmsg)
+            self.assertEqual(p["not owner"], 0, wmsg)  # each XSK datagram names its reader
+            # A worker is given packets exactly when it owns connections.
+            self.assertEqual(p["placed"] > 0, p["handshakes"] > 0, wmsg)
+            # Its sockets read only what XDP passed (Initials, unknown IDs).
+            self.assertLessEqual(p["socket"], passed, wmsg)
+        self.assertLess(passed, d["redirected"] // 20, msg)
+
+    def check_steered(self, before, after):
+        """In AF_XDP mode the reuseport program sees only what XDP passed: each connection's
+        first Initial (by the kernel's hash), nothing it could have placed by ID."""
+        d = {k: after[0][k] - before[0].get(k, 0) for k in after[0]}
+        msg = f"{before} -> {after}"
+        self.assertEqual(d["hash unknown"] + d["select failed"], 0, msg)
+        self.assertGreaterEqual(d["hash initial"], 16, msg)
+        self.assertLess(d["datagrams"], 16 * 20, msg)
+
+
+class QuicXdpFallbackTest(harness.ServerTestCase):
+    """"quic xdp interface" naming no interface: one log line, QUIC served from the sockets."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise test_quic.unittest.SkipTest("needs root (the fallback is the unprivileged path)")
+        test_quic.quic_server_setup(cls, "xsmbd-quic-xdpfb-")
+        cls.GLOBAL_OPTIONS["quic xdp interface"] = "nosuchif0"
+        super().setUpClass()
+        cls.bridge = test_quic.Bridge(f"127.0.0.1:{cls.quic_port}", cls.cert)
+        cls.addClassCleanup(cls.bridge.stop)
+
+    @classmethod
+    def configure(cls, server):
+        server.add_share("data", {"read only": "no"})
+        server.add_user(test_quic.USER, test_quic.PASSWORD)
+
+    def test_sockets_serve_and_one_line_says_why(self):
+        deadline = time.time() + 10
+        while "quic: SMB over QUIC on UDP port" not in self.server.log() and time.time() < deadline:
+            time.sleep(0.1)
+        client = test_quic.client_to("127.0.0.1", self.bridge.port)
+        self.addCleanup(client.close)
+        r, _ = test_quic.negotiate_311(client, True)
+        self.assertEqual(r.status, test_quic.c.STATUS_SUCCESS, r)
+        self.assertEqual(client.login(test_quic.USER, test_quic.PASSWORD).status,
+                         test_quic.c.STATUS_SUCCESS)
+        log = self.server.log()
+        self.assertEqual(log.count("AF_XDP mode on nosuchif0 not started"), 1, log)
+        self.assertIn("no interface nosuchif0", log)
+        self.assertNotIn("quic xdp:", self.server.xsmbctl_status())
+
+
+if __name__ == "__main__":
+    harness.main()
