@@ -410,6 +410,11 @@ class Server:
         """`xsmbctl status` through this server's control socket; its output (AssertionError
         with xsmbctl's stderr when it fails)."""
         sock = self.db_path.parent / "xsmbd.sock"
+        # start() returns once TCP accepts; xsmbd creates the control socket a moment later,
+        # after the other transports (QUIC, its AF_XDP sockets) have started.
+        deadline = time.monotonic() + 10
+        while not sock.exists() and self.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
         r = subprocess.run([self.xsmbctl, "--socket", str(sock), "status"],
                            capture_output=True, text=True, timeout=timeout)
         if r.returncode != 0:
