@@ -635,6 +635,66 @@ std::string smbDirectStatus(const SmbDirect& d) {
   return out;
 }
 
+// The QUIC transport's families of /metrics (docs/operations.md), from QuicService::metrics():
+// nothing when QUIC is not served; the xdp/xsk families only in its AF_XDP mode.
+void writeQuicMetrics(const transport::quic::QuicService& quic, metrics::Exposition& e) {
+  const transport::quic::QuicService::Metrics m = quic.metrics();
+  if (m.workers.empty()) return;
+  uint64_t open = 0, handshakes = 0, failures = 0, migrations = 0;
+  for (const auto& w : m.workers) {
+    open += w.stats->open.load();
+    handshakes += w.stats->handshakes.load();
+    failures += w.stats->handshake_failures.load();
+    migrations += w.stats->migrations.load();
+  }
+  e.gauge("xsmbd_quic_connections", "SMB over QUIC connections open now",
+          static_cast<double>(open));
+  e.family("xsmbd_quic_handshakes_total", "counter", "QUIC handshakes, by result");
+  e.sample("xsmbd_quic_handshakes_total", {{"result", "completed"}}, handshakes);
+  e.sample("xsmbd_quic_handshakes_total", {{"result", "failed"}}, failures);
+  e.counter("xsmbd_quic_migrations_total", "client address changes a connection survived",
+            migrations);
+  std::vector<std::string> names;
+  for (size_t w = 0; w < m.workers.size(); ++w) names.push_back(std::to_string(w));
+  e.family("xsmbd_quic_datagrams_total", "counter",
+           "UDP datagrams of the QUIC workers, by worker and direction (AF_XDP frames included)");
+  for (size_t w = 0; w < m.workers.size(); ++w) {
+    e.sample("xsmbd_quic_datagrams_total", {{"worker", names[w]}, {"direction", "in"}},
+             m.workers[w].stats->datagrams_in.load());
+    e.sample("xsmbd_quic_datagrams_total", {{"worker", names[w]}, {"direction", "out"}},
+             m.workers[w].stats->datagrams_out.load());
+  }
+  e.family("xsmbd_quic_dropped_datagrams_total", "counter",
+           "datagrams the QUIC workers dropped, by reason");
+  uint64_t undecodable = 0, unknown = 0;
+  for (const auto& w : m.workers) {
+    undecodable += w.stats->undecodable.load();
+    unknown += w.stats->unknown_cid.load();
+  }
+  e.sample("xsmbd_quic_dropped_datagrams_total", {{"reason", "undecodable"}}, undecodable);
+  e.sample("xsmbd_quic_dropped_datagrams_total", {{"reason", "unknown_cid"}}, unknown);
+  if (m.xdp_verdicts.empty()) return;
+  e.family("xsmbd_quic_xdp_packets_total", "counter",
+           "packets the QUIC XDP program saw, by verdict (redirect to an XSK, or a pass reason)");
+  for (const auto& [reason, n] : m.xdp_verdicts) {
+    e.sample("xsmbd_quic_xdp_packets_total", {{"verdict", reason}}, n);
+  }
+  e.family("xsmbd_quic_xsk_packets_total", "counter",
+           "AF_XDP mode, per worker: placed by XDP on its XSKs, read by it, read but naming "
+           "another worker, dropped by the kernel (no fill frame, invalid), RX ring full");
+  for (size_t w = 0; w < m.workers.size(); ++w) {
+    const auto& x = *m.workers[w].xdp;
+    const std::pair<const char*, uint64_t> kinds[] = {{"placed", x.placed},
+                                                      {"received", x.xsk},
+                                                      {"not_owner", x.not_owner},
+                                                      {"dropped", x.dropped},
+                                                      {"ring_full", x.ring_full}};
+    for (const auto& [kind, n] : kinds) {
+      e.sample("xsmbd_quic_xsk_packets_total", {{"worker", names[w]}, {"kind", kind}}, n);
+    }
+  }
+}
+
 void startControlSocket(core::ControlSocket& control, session::ServerContext& server,
                         std::function<std::string()> more) {
   const config::GlobalConfig& g = server.config.global;
@@ -722,7 +782,9 @@ int run() {
   server->metrics.lifecycle.rdma_active = smb_direct.service != nullptr;
   server->metrics.lifecycle.listening = true;
   metrics::HttpEndpoint endpoint;                 // /metrics, /healthz, /readyz
-  core::startMetricsEndpoint(endpoint, *server);  // logs when it cannot listen; serving goes on
+  // Logs when it cannot listen; serving goes on.
+  core::startMetricsEndpoint(endpoint, *server,
+                             [&quic](metrics::Exposition& e) { writeQuicMetrics(quic, e); });
   announce(*server, addrs, nworkers, nio, embedded);
   if (waitForShutdown(sigs, *server, loops, endpoint)) drainForShutdown(sigs, *server, loops);
   endpoint.stop();

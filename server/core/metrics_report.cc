@@ -105,17 +105,19 @@ void writeLifecycle(const session::ServerContext& server, metrics::Exposition& e
 
 }  // namespace
 
-std::string buildMetrics(session::ServerContext& server) {
+std::string buildMetrics(session::ServerContext& server, const MoreMetrics& more) {
   metrics::Exposition e;
   writeState(server, e);
   writeCounters(server.stats, e);
   metrics::writeRequestMetrics(server.metrics.requests.snapshot(), e);
   writeLifecycle(server, e);
   if (server.dataplane) metrics::writeBpfCounters(server.dataplane->counters(), e);
+  if (more) more(e);
   return e.text();
 }
 
-bool startMetricsEndpoint(metrics::HttpEndpoint& endpoint, session::ServerContext& server) {
+bool startMetricsEndpoint(metrics::HttpEndpoint& endpoint, session::ServerContext& server,
+                          MoreMetrics more) {
   const std::string& address = server.config.global.ops.metrics_address;
   if (address.empty()) return true;
   std::string host, error;
@@ -125,7 +127,7 @@ bool startMetricsEndpoint(metrics::HttpEndpoint& endpoint, session::ServerContex
     return false;
   }
   metrics::EndpointHandlers h;
-  h.metrics = [&server] { return buildMetrics(server); };
+  h.metrics = [&server, more = std::move(more)] { return buildMetrics(server, more); };
   h.ready = [&server] { return server.metrics.lifecycle.ready(); };
   // With generations (bpf = yes) a new xsmbd binds the address beside the old one
   // (docs/deploy.md "Rolling updates").

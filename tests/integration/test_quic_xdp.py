@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,6 +50,24 @@ def xdp_line(status):
 
 class QuicXdpTest(test_quic.QuicVethTest):
     EXTRA_OPTIONS = {"quic xdp interface": "xq0", "quic xdp mode": "copy"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.metrics_port = harness.free_port()
+        cls.EXTRA_OPTIONS = dict(cls.EXTRA_OPTIONS,
+                                 **{"metrics address": f"127.0.0.1:{cls.metrics_port}"})
+        super().setUpClass()
+
+    def scrape(self):
+        """{(family, frozenset(labels)): value} of /metrics' xsmbd_quic_* samples."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=10) as r:
+            text = r.read().decode()
+        out = {}
+        for m in re.finditer(r"^(xsmbd_quic_\w+)(?:\{([^}]*)\})? (\S+)$", text, re.M):
+            labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+            out[(m.group(1), labels)] = float(m.group(3))
+        return out
 
     def xdp(self):
         got = xdp_line(self.server.xsmbctl_status())
@@ -98,6 +117,26 @@ class QuicXdpTest(test_quic.QuicVethTest):
             # Its sockets read only what XDP passed (Initials, unknown IDs).
             self.assertLessEqual(p["socket"], passed, wmsg)
         self.assertLess(passed, d["redirected"] // 20, msg)
+
+    def test_metrics_show_the_xsk_counters(self):
+        """/metrics carries the same per-worker XSK counters as the status line."""
+        rc, out = self.smbclient(self.main_bridge.port, "ls")
+        self.assertEqual(rc, 0, out)
+        totals, per = self.xdp_settled()
+        m = self.scrape()
+        msg = f"{per} vs {m}"
+        for w, p in enumerate(per):
+            for kind, field in (("placed", "placed"), ("received", "xsk"),
+                                ("not_owner", "not owner"), ("ring_full", "ring full")):
+                key = ("xsmbd_quic_xsk_packets_total",
+                       frozenset({("worker", str(w)), ("kind", kind)}))
+                self.assertEqual(m.get(key), p[field], f"worker {w} {kind}: {msg}")
+        self.assertGreater(sum(p["placed"] for p in per), 0, msg)
+        self.assertEqual(m[("xsmbd_quic_xdp_packets_total", frozenset({("verdict", "redirect")}))],
+                         totals["redirected"], msg)
+        self.assertIn(("xsmbd_quic_connections", frozenset()), m)
+        self.assertGreaterEqual(
+            m[("xsmbd_quic_handshakes_total", frozenset({("result", "completed")}))], 1, msg)
 
     def check_steered(self, before, after):
         """In AF_XDP mode the reuseport program sees only what XDP passed: each connection's

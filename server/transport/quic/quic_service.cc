@@ -103,6 +103,17 @@ std::string QuicService::status() const {
                       ", session setup timeouts ", setup, "\n", steeringStatus());
 }
 
+QuicService::Metrics QuicService::metrics() const {
+  Metrics m;
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    WorkerMetrics one{&workers_[w]->stats(), std::nullopt};
+    if (xdp_) one.xdp = quicXdpWorkerCounters(*xdp_, static_cast<uint32_t>(w), *one.stats);
+    m.workers.push_back(one);
+  }
+  if (xdp_) m.xdp_verdicts = quicXdpVerdicts(*xdp_);
+  return m;
+}
+
 std::string QuicService::steeringStatus() const {
   if (!steering_) return "";
   std::vector<const QuicStats*> stats;

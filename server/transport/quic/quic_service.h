@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,18 @@ class QuicService {
   // The "quic" line of xsmbctl status ("" when QUIC is not served), the "quic steering"
   // line when the BPF steering is attached and the "quic xdp" line in AF_XDP mode.
   std::string status() const;
+
+  // What /metrics shows of QUIC (server/main.cc writes it): per worker its counters and, in
+  // AF_XDP mode, its XSK counters; the XDP program's verdicts. Empty when QUIC is not served.
+  struct WorkerMetrics {
+    const QuicStats* stats;
+    std::optional<QuicXdpWorkerCounters> xdp;
+  };
+  struct Metrics {
+    std::vector<WorkerMetrics> workers;
+    std::vector<std::pair<std::string, uint64_t>> xdp_verdicts;  // AF_XDP mode only
+  };
+  Metrics metrics() const;
 
  private:
   // groups[a][w]: worker w's UDP socket on listening address a.

@@ -28,6 +28,12 @@ std::shared_ptr<QuicXdp> attachQuicXdp(const std::string& ifname, config::QuicCo
 
 std::shared_ptr<xsk::QuicSteering> quicXdpSteering(const QuicXdp&) { return nullptr; }
 
+QuicXdpWorkerCounters quicXdpWorkerCounters(const QuicXdp&, uint32_t, const QuicStats&) {
+  return {};
+}
+
+std::vector<std::pair<std::string, uint64_t>> quicXdpVerdicts(const QuicXdp&) { return {}; }
+
 std::string quicXdpStatus(const QuicXdp&, const std::vector<const QuicStats*>&) { return ""; }
 
 }  // namespace xsmb::transport::quic

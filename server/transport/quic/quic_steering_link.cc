@@ -184,29 +184,47 @@ std::shared_ptr<QuicXdp> attachQuicXdp(const std::string& ifname, config::QuicCo
 
 std::shared_ptr<xsk::QuicSteering> quicXdpSteering(const QuicXdp& xdp) { return xdp.steering; }
 
+QuicXdpWorkerCounters quicXdpWorkerCounters(const QuicXdp& xdp, uint32_t worker,
+                                            const QuicStats& stats) {
+  const xsk::XskStats k = xdp.iface->statsOf(worker);
+  QuicXdpWorkerCounters c;
+  c.placed = xdp.steering->workerStat(worker).xsk_packets;
+  c.xsk = stats.xsk_in.load();
+  c.not_owner = stats.xsk_not_owner.load();
+  c.dropped = k.rx_dropped + k.rx_invalid_descs + k.rx_not_udp;
+  c.ring_full = k.rx_ring_full;
+  return c;
+}
+
+std::vector<std::pair<std::string, uint64_t>> quicXdpVerdicts(const QuicXdp& xdp) {
+  const auto c = xdp.steering->counters();
+  auto at = [&c](int i) { return static_cast<size_t>(i) < c.size() ? c[i].second : 0; };
+  return {{"redirect", at(XSMB_QCNT_XQ_REDIRECT_XSK)},
+          {"initial", at(XSMB_QCNT_XQ_PASS_INITIAL)},
+          {"unknown_cid", at(XSMB_QCNT_XQ_PASS_UNKNOWN_CID)},
+          {"malformed", at(XSMB_QCNT_XQ_PASS_MALFORMED) + at(XSMB_QCNT_XQ_PASS_TRUNC) +
+                            at(XSMB_QCNT_XQ_PASS_BAD_LAYOUT)},
+          {"no_xsk", at(XSMB_QCNT_XQ_PASS_NO_XSK) + at(XSMB_QCNT_XQ_PASS_SOCKET)},
+          {"not_quic", at(XSMB_QCNT_XQ_PASS_NOT_QUIC)}};
+}
+
 std::string quicXdpStatus(const QuicXdp& xdp, const std::vector<const QuicStats*>& workers) {
   const auto c = xdp.steering->counters();
   auto at = [&c](int i) { return static_cast<size_t>(i) < c.size() ? c[i].second : 0; };
+  const auto v = quicXdpVerdicts(xdp);  // redirect, initial, unknown_cid, malformed, ...
   std::string out = absl::StrCat(
       "quic xdp: interface ", xdp.ifname, xdp.zero_copy ? " (zero-copy)" : " (copy)",
-      ", queues ", xdp.iface->queues(), ", packets ", at(XSMB_QCNT_XQ_PACKETS),
-      ", redirected ", at(XSMB_QCNT_XQ_REDIRECT_XSK), ", pass initial ",
-      at(XSMB_QCNT_XQ_PASS_INITIAL), ", pass unknown cid ", at(XSMB_QCNT_XQ_PASS_UNKNOWN_CID),
-      ", pass malformed ", at(XSMB_QCNT_XQ_PASS_MALFORMED) + at(XSMB_QCNT_XQ_PASS_TRUNC) +
-                               at(XSMB_QCNT_XQ_PASS_BAD_LAYOUT),
-      ", pass no xsk ", at(XSMB_QCNT_XQ_PASS_NO_XSK) + at(XSMB_QCNT_XQ_PASS_SOCKET),
-      ", pass not quic ", at(XSMB_QCNT_XQ_PASS_NOT_QUIC), ", cid registration failures ",
-      xdp.registrar->failures());
+      ", queues ", xdp.iface->queues(), ", packets ", at(XSMB_QCNT_XQ_PACKETS), ", redirected ",
+      v[0].second, ", pass initial ", v[1].second, ", pass unknown cid ", v[2].second,
+      ", pass malformed ", v[3].second, ", pass no xsk ", v[4].second, ", pass not quic ",
+      v[5].second, ", cid registration failures ", xdp.registrar->failures());
   for (size_t w = 0; w < workers.size(); ++w) {
     const QuicStats& s = *workers[w];
-    const xsk::XskStats k = xdp.iface->statsOf(static_cast<uint32_t>(w));
-    const uint64_t xsk_in = s.xsk_in.load();
-    absl::StrAppend(&out, "; worker ", w, " placed ",
-                    xdp.steering->workerStat(static_cast<uint32_t>(w)).xsk_packets, " xsk ",
-                    xsk_in, " not owner ", s.xsk_not_owner.load(), " socket ",
-                    s.datagrams_in.load() - xsk_in, " dropped ",
-                    k.rx_dropped + k.rx_invalid_descs + k.rx_not_udp, " ring full ",
-                    k.rx_ring_full, " handshakes ", s.handshakes.load());
+    // xsk before datagrams_in (the worker counts them the other way round): socket >= 0.
+    const QuicXdpWorkerCounters k = quicXdpWorkerCounters(xdp, static_cast<uint32_t>(w), s);
+    absl::StrAppend(&out, "; worker ", w, " placed ", k.placed, " xsk ", k.xsk, " not owner ",
+                    k.not_owner, " socket ", s.datagrams_in.load() - k.xsk, " dropped ",
+                    k.dropped, " ring full ", k.ring_full, " handshakes ", s.handshakes.load());
   }
   return out + "\n";
 }

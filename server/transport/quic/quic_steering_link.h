@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/config/smb_conf_quic.h"
@@ -51,6 +52,20 @@ std::shared_ptr<QuicXdp> attachQuicXdp(const std::string& ifname, config::QuicCo
 
 // The steering an attached AF_XDP mode loaded (for the reuseport status line).
 std::shared_ptr<xsk::QuicSteering> quicXdpSteering(const QuicXdp& xdp);
+
+// One worker's AF_XDP counters (the "quic xdp:" line's fields; /metrics).
+struct QuicXdpWorkerCounters {
+  uint64_t placed = 0;     // redirected by XDP to the worker's XSKs (quic_wstat)
+  uint64_t xsk = 0;        // read by the worker from them
+  uint64_t not_owner = 0;  // read, but naming another worker
+  uint64_t dropped = 0;    // kernel: no fill frame, invalid descriptors; frames not UDP
+  uint64_t ring_full = 0;  // kernel: RX ring full
+};
+QuicXdpWorkerCounters quicXdpWorkerCounters(const QuicXdp& xdp, uint32_t worker,
+                                            const QuicStats& stats);
+// The XDP program's verdicts: (reason, packets) for "redirect" and each pass reason
+// (initial, unknown_cid, malformed, no_xsk, not_quic).
+std::vector<std::pair<std::string, uint64_t>> quicXdpVerdicts(const QuicXdp& xdp);
 
 // The "quic xdp:" line of xsmbctl status: interface, queues, bind mode, the XDP program's
 // verdicts, and per worker: "placed" (redirected by XDP to the worker's XSKs), "xsk" (read
