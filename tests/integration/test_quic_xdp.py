@@ -19,8 +19,11 @@ Needs root and ip (network namespaces, veth, XDP, AF_XDP); skipped otherwise, sa
 Run: XSMBD=... XSMBCTL=... XSMB_QUIC_BRIDGE=... python3 tests/integration/test_quic_xdp.py
 """
 
+import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 import urllib.request
@@ -137,6 +140,42 @@ class QuicXdpTest(test_quic.QuicVethTest):
         self.assertIn(("xsmbd_quic_connections", frozenset()), m)
         self.assertGreaterEqual(
             m[("xsmbd_quic_handshakes_total", frozenset({("result", "completed")}))], 1, msg)
+
+    def test_bpftool_shows_each_connection_at_its_worker(self):
+        """While a connection is open, bpftool prints its IDs in xsmb_quic_cids by field
+        name, each at the worker its ID names, with the packets XDP placed by it; that
+        worker's XSKs (and no other's) took them."""
+        if not shutil.which("bpftool"):
+            self.skipTest("no bpftool")
+        client = self.quic_client()
+        self.assertEqual(test_quic.negotiate_311(client, True)[0].status,
+                         test_quic.c.STATUS_SUCCESS)
+        self.assertEqual(client.login(test_quic.USER, test_quic.PASSWORD).status,
+                         test_quic.c.STATUS_SUCCESS)
+        client.sign_requests = False
+        _, before = self.xdp_settled()
+        for _ in range(40):
+            self.assertEqual(client.echo().status, test_quic.c.STATUS_SUCCESS)
+        _, after = self.xdp_settled()
+        out = subprocess.run(["bpftool", "-j", "map", "dump", "name", "xsmb_quic_cids"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        entries = json.loads(out.stdout)
+        self.assertTrue(entries, "no connection ID registered while a connection is open")
+        for e in entries:
+            self.assertEqual(e["key"]["layout"], 1, e)
+            self.assertEqual(e["value"]["worker"], e["key"]["worker"], e)
+        # The echoes' datagrams went to the worker that owns the client's connection: its
+        # placed count grew by at least 40, and no other worker's grew.
+        busy = [w for w, (a, b) in enumerate(zip(after, before)) if a["placed"] > b["placed"]]
+        self.assertEqual(len(busy), 1, f"{before} -> {after}")
+        w = busy[0]
+        self.assertGreaterEqual(after[w]["placed"] - before[w]["placed"], 40)
+        self.assertEqual(after[w]["xsk"] - before[w]["xsk"],
+                         after[w]["placed"] - before[w]["placed"])
+        mine = [e for e in entries if e["key"]["worker"] == w and e["value"]["xdp_packets"] > 0]
+        self.assertTrue(mine, f"worker {w} has no ID with packets: {entries}")
+        self.assertGreaterEqual(sum(e["value"]["xdp_packets"] for e in mine), 40, entries)
 
     def check_steered(self, before, after):
         """In AF_XDP mode the reuseport program sees only what XDP passed: each connection's
