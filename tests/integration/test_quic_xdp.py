@@ -160,7 +160,9 @@ class QuicXdpTest(test_quic.QuicVethTest):
         out = subprocess.run(["bpftool", "-j", "map", "dump", "name", "xsmb_quic_cids"],
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
-        entries = json.loads(out.stdout)
+        # With BTF bpftool -j gives each element's fields under "formatted" (the raw bytes
+        # beside them); the test reads the named fields.
+        entries = [e.get("formatted", e) for e in json.loads(out.stdout)]
         self.assertTrue(entries, "no connection ID registered while a connection is open")
         for e in entries:
             self.assertEqual(e["key"]["layout"], 1, e)
