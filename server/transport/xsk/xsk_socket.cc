@@ -26,6 +26,11 @@ absl::Status xskError(const std::string& what, int err) {
 
 bool powerOfTwo(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
+// One writer: a plain increment published for readers on other threads, no locked RMW.
+void bump(std::atomic<uint64_t>& c) {
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 // ---- XskQueue
@@ -197,15 +202,20 @@ size_t XskSocket::receive(size_t max, const std::function<void(const UdpFrame&)>
     const xdp_desc* d = xsk_ring_cons__rx_desc(&rx_, idx + static_cast<uint32_t>(i));
     auto f = parseUdpFrame(ByteSpan(static_cast<uint8_t*>(queue_->frameData(d->addr)), d->len));
     if (f.ok()) {
-      own_.rx_datagrams++;
+      bump(own_.rx_datagrams);
       fn(*f);
     } else {
-      own_.rx_not_udp++;
+      bump(own_.rx_not_udp);
     }
     addrs[i] = d->addr - d->addr % frame_size;  // aligned mode: back to the frame's start
   }
   xsk_ring_cons__release(&rx_, static_cast<uint32_t>(n));
   queue_->fillFrames(addrs, n);
+  // Zero-copy drivers may ask for a kick to take the frames just given back
+  // (Documentation/networking/af_xdp.rst, XDP_USE_NEED_WAKEUP); copy mode never asks.
+  if (xsk_ring_prod__needs_wakeup(&queue_->fill_)) {
+    recvfrom(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+  }
   return n;
 }
 
@@ -223,7 +233,7 @@ absl::Status XskSocket::send(const UdpFrameHeader& h, ByteSpan payload) {
   }
   uint64_t addr = 0;
   if (!queue_->takeTxFrame(&addr)) {
-    own_.tx_no_frame++;
+    bump(own_.tx_no_frame);
     return absl::ResourceExhaustedError("no free UMEM frame for a send");
   }
   auto built = buildUdpFrame(
@@ -233,7 +243,7 @@ absl::Status XskSocket::send(const UdpFrameHeader& h, ByteSpan payload) {
     std::lock_guard<std::mutex> lock(queue_->mu_);
     queue_->free_tx_.push_back(addr);
     if (!built.ok()) return built.status();
-    own_.tx_no_frame++;
+    bump(own_.tx_no_frame);
     return absl::ResourceExhaustedError("TX ring full");
   }
   xdp_desc* d = xsk_ring_prod__tx_desc(&tx_, idx);
@@ -241,7 +251,7 @@ absl::Status XskSocket::send(const UdpFrameHeader& h, ByteSpan payload) {
   d->len = static_cast<uint32_t>(*built);
   d->options = 0;
   xsk_ring_prod__submit(&tx_, 1);
-  own_.tx_datagrams++;
+  bump(own_.tx_datagrams);
   // Copy mode transmits inside sendto; zero-copy only when the driver asks for a wakeup.
   if (!queue_->zero_copy_ || xsk_ring_prod__needs_wakeup(&tx_)) {
     sendto(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
@@ -250,7 +260,11 @@ absl::Status XskSocket::send(const UdpFrameHeader& h, ByteSpan payload) {
 }
 
 XskStats XskSocket::stats() const {
-  XskStats s = own_;
+  XskStats s;
+  s.rx_datagrams = own_.rx_datagrams.load(std::memory_order_relaxed);
+  s.rx_not_udp = own_.rx_not_udp.load(std::memory_order_relaxed);
+  s.tx_datagrams = own_.tx_datagrams.load(std::memory_order_relaxed);
+  s.tx_no_frame = own_.tx_no_frame.load(std::memory_order_relaxed);
   xdp_statistics k{};
   socklen_t len = sizeof(k);
   if (getsockopt(fd(), SOL_XDP, XDP_STATISTICS, &k, &len) == 0) {

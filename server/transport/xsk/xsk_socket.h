@@ -14,6 +14,7 @@
 
 #include <xdp/xsk.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -80,6 +81,7 @@ class XskSocket {
   // ResourceExhausted when no frame or TX slot is free; InvalidArgument for a frame larger
   // than a UMEM frame.
   absl::Status send(const UdpFrameHeader& h, ByteSpan payload);
+  // Safe from any thread.
   XskStats stats() const;
 
  private:
@@ -90,7 +92,12 @@ class XskSocket {
   xsk_socket* xsk_ = nullptr;
   xsk_ring_cons rx_{};
   xsk_ring_prod tx_{};
-  XskStats own_;
+  // This side's counters: written by the socket's one user (the worker), read by stats()
+  // from any thread (xsmbctl status, /metrics).
+  struct OwnCounters {
+    std::atomic<uint64_t> rx_datagrams{0}, rx_not_udp{0}, tx_datagrams{0}, tx_no_frame{0};
+  };
+  OwnCounters own_;
 };
 
 class XskQueue {
