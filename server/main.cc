@@ -771,8 +771,16 @@ int run() {
   startSmbDirect(*server, *hosts, loops.pool.get(), static_cast<uint32_t>(nworkers), &smb_direct);
   transport::quic::QuicService quic;  // SMB over QUIC ("server smb transports = quic")
   quic.start(server->config.global, *hosts, nworkers, loops.pool.get(),
-             static_cast<uint32_t>(nworkers) + 1, [&server, &loops](uint32_t loop) {
-               return std::make_unique<core::SmbAcceptor>(server.get(), loops.pool.get(), loop);
+             static_cast<uint32_t>(nworkers) + 1,
+             [&server, &loops](uint32_t loop, transport::quic::QuicService::LoopHooks* hooks) {
+               auto a = std::make_unique<core::SmbAcceptor>(server.get(), loops.pool.get(), loop);
+               // As on the TCP loops: messages answered on the loop, their file I/O on the
+               // acceptor's engine, whose completions the loop reaps.
+               core::SmbAcceptor* ap = a.get();
+               hooks->watches.emplace_back(ap->ioEngine().eventFd(),
+                                           [ap] { ap->ioEngine().reap(); });
+               hooks->on_start = [] { vfs::setOnEventLoopThread(); };
+               return a;
              });
   core::ControlSocket control;
   startControlSocket(control, *server, [&smb_direct, &quic] {

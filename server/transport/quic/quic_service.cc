@@ -36,16 +36,20 @@ void QuicService::start(const config::GlobalConfig& g, const std::vector<std::st
   peers_.assign(static_cast<size_t>(n), nullptr);
   for (int i = 0; i < n; ++i) {
     const uint32_t loop = first_loop_index + static_cast<uint32_t>(i);
-    acceptors_.push_back(make_acceptor(loop));
+    LoopHooks hooks;
+    acceptors_.push_back(make_acceptor(loop, &hooks));
     workers_.push_back(std::make_unique<QuicWorker>(acceptors_.back().get(), pool, &options_,
                                                     tls_.get(), static_cast<uint8_t>(i), loop,
                                                     &peers_));
+    for (auto& [fd, fn] : hooks.watches) workers_.back()->watch(fd, std::move(fn));
+    on_start_.push_back(std::move(hooks.on_start));
     peers_[static_cast<size_t>(i)] = workers_.back().get();
     if (absl::Status st = workers_.back()->listen(); !st.ok()) {
       XLOG(ERROR) << "quic: not started: " << st.message();
       workers_.clear();
       acceptors_.clear();
       peers_.clear();
+      on_start_.clear();
       return;
     }
   }
@@ -57,7 +61,7 @@ void QuicService::start(const config::GlobalConfig& g, const std::vector<std::st
     if (xdp_) steering_ = quicXdpSteering(*xdp_);
   }
   if (!steering_ && g.bpf) steering_ = attachQuicSteering(options_.port, socketGroups());
-  for (auto& w : workers_) w->start();
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(on_start_[i]);
   XLOG(WARNING) << "quic: SMB over QUIC on UDP port " << options_.port << " (" << n
                 << " workers, ALPN \"smb\", TLS 1.3, certificate " << g.quic.tls_certfile << ")";
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/config/smb_conf.h"
@@ -22,9 +23,17 @@ namespace xsmb::transport::quic {
 
 class QuicService {
  public:
+  // What the composition root adds to a worker's loop: descriptors it also watches, with what
+  // runs on its thread when one is readable (the acceptor's file-I/O completions), and what
+  // runs first on its thread (vfs::setOnEventLoopThread: it answers messages inline).
+  struct LoopHooks {
+    std::vector<std::pair<int, std::function<void()>>> watches;
+    std::function<void()> on_start;
+  };
   // Creates the protocol side (the Acceptor) of QUIC worker `index`, whose connections report
-  // `loop_index` as their loop.
-  using AcceptorFactory = std::function<std::unique_ptr<Acceptor>(uint32_t loop_index)>;
+  // `loop_index` as their loop, and may fill `hooks` for that worker.
+  using AcceptorFactory =
+      std::function<std::unique_ptr<Acceptor>(uint32_t loop_index, LoopHooks* hooks)>;
 
   ~QuicService() { stop(); }
   // Starts the transport when smb.conf enables it; with "bpf = yes" it also steers datagrams
@@ -65,6 +74,7 @@ class QuicService {
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::vector<std::unique_ptr<QuicWorker>> workers_;
   std::vector<QuicWorker*> peers_;
+  std::vector<std::function<void()>> on_start_;  // per worker, LoopHooks::on_start
 };
 
 }  // namespace xsmb::transport::quic

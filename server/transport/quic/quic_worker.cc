@@ -25,6 +25,7 @@ namespace {
 
 constexpr uint64_t kWakeTag = ~uint64_t{0};  // epoll tag of the eventfd; sockets use their index
 constexpr uint64_t kSourceTag = uint64_t{1} << 40;  // | index: a DatagramSource
+constexpr uint64_t kWatchTag = uint64_t{1} << 41;   // | index: a watch()ed descriptor
 constexpr size_t kSourceBatch = 64;                 // datagrams per DatagramSource::receive
 constexpr int kReceiveBurst = 8;                 // recvmmsg batches per socket per wakeup
 constexpr size_t kFirstMaxMessage = 256 * 1024;  // until the acceptor says otherwise
@@ -104,6 +105,14 @@ void QuicWorker::addSource(std::unique_ptr<DatagramSource> source) {
   sources_.push_back(std::move(source));
 }
 
+void QuicWorker::watch(int fd, std::function<void()> on_readable) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWatchTag | watches_.size();
+  epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &ev);
+  watches_.push_back(std::move(on_readable));
+}
+
 std::vector<int> QuicWorker::socketFds() const {
   std::vector<int> fds;
   for (const Socket& s : sockets_) fds.push_back(s.fd.get());
@@ -160,6 +169,9 @@ void QuicWorker::run() {
       if (events[i].data.u64 == kWakeTag) {
         uint64_t v;
         (void)!read(eventfd_.get(), &v, sizeof(v));
+      } else if (events[i].data.u64 & kWatchTag) {
+        const uint64_t w = events[i].data.u64 & ~kWatchTag;
+        if (w < watches_.size()) watches_[w]();
       } else if (events[i].data.u64 & kSourceTag) {
         receiveSource(events[i].data.u64 & ~kSourceTag);
       } else {

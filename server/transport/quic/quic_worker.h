@@ -5,7 +5,11 @@
 // connection ID, quic_cid.h) spreads clients over the workers. The worker owns its QUIC
 // connections (QuicSession), cuts their streams into SMB2 messages (StreamFramer) and hands
 // each to the connection's ConnectionCallbacks on the I/O pool, one at a time and in order, as
-// SMB Direct's worker does; replies go back on the stream behind their Direct TCP header.
+// SMB Direct's worker does; replies go back on the stream behind their Direct TCP header. A
+// message the protocol layer can answer without blocking (ConnectionCallbacks::
+// onMessageInline: ECHO, READ/WRITE with their file I/O on the acceptor's engine, the
+// CREATE/CLOSE chains) is answered on the loop itself, as the TCP loops do, when nothing else
+// of its connection is in flight.
 //
 // A packet that reaches another worker's socket (the kernel's reuseport hash follows the
 // 4-tuple, which changes when a client migrates, RFC 9000 9) is handed to the worker its
@@ -114,6 +118,9 @@ class QuicWorker {
   // listener of this worker's connection IDs (must outlive the worker's loop).
   void addSource(std::unique_ptr<DatagramSource> source);
   void setCidListener(CidListener* listener) { cid_listener_ = listener; }
+  // Before start(): the loop also waits for `fd` and runs `on_readable` on its thread when it
+  // is readable (the acceptor's file-I/O completions, vfs::IoEngine::eventFd).
+  void watch(int fd, std::function<void()> on_readable);
   // `on_start` runs first on the loop's thread.
   void start(std::function<void()> on_start = nullptr);
   void stop();
@@ -168,6 +175,8 @@ class QuicWorker {
   void deliver(Conn& c);
   void submitNext(Conn& c);
   void applyReply(uint64_t id, Reply r);
+  // The connection's state after a reply: held back (paced; false), or sent and acted on.
+  bool takeReply(Conn& c, Reply r);
   void releaseHeld(std::chrono::steady_clock::time_point now);
   void sendOut(Conn& c, OutMessage m);
   void extendWindow(Conn& c);
@@ -187,6 +196,7 @@ class QuicWorker {
   const std::vector<QuicWorker*>* peers_;
   std::vector<Socket> sockets_;
   std::vector<std::unique_ptr<DatagramSource>> sources_;
+  std::vector<std::function<void()>> watches_;  // by epoll tag kWatchTag | index
   CidListener* cid_listener_ = nullptr;
   bool gso_ = true;  // cleared when the kernel refuses UDP_SEGMENT
   // While receive() dispatches one recvmmsg batch, afterEvent() leaves the flush (ACKs, replies)

@@ -161,7 +161,19 @@ void QuicWorker::maybeFinish(Conn& c) {
   closeConn(c.id, c.ended.empty() ? "" : c.ended);
 }
 
+// The connection's next message or task: answered here on the loop when the protocol layer
+// can (onMessageInline; the loop goes on to the next one), else run on the pool, whose reply
+// comes back through applyReply(). The caller flushes what was queued on the stream.
 void QuicWorker::submitNext(Conn& c) {
+  while (!c.busy && !c.pending.empty() && c.cb && !c.held) {
+    Work& next = c.pending.front();
+    if (next.task) break;
+    Reply r;
+    if (!c.cb->onMessageInline(next.msg, &r)) break;
+    c.pending_bytes -= std::min<uint64_t>(c.pending_bytes, next.msg.size);
+    c.pending.pop_front();  // the reply holds what it needs (a deferred WRITE its own copy)
+    if (!takeReply(c, std::move(r))) return;  // paced: releaseHeld() goes on
+  }
   if (c.busy || c.pending.empty() || !c.cb || c.held) return;
   c.busy = true;
   Work work = std::move(c.pending.front());
@@ -173,23 +185,27 @@ void QuicWorker::submitNext(Conn& c) {
   });
 }
 
+bool QuicWorker::takeReply(Conn& c, Reply r) {
+  if (r.not_before > std::chrono::steady_clock::now()) {  // paced: releaseHeld() sends it
+    c.hold_until = std::exchange(r.not_before, {});
+    c.held = std::move(r);
+    return false;
+  }
+  c.busy = false;
+  c.established |= r.established;
+  if (r.max_message) c.framer.setMaxMessage(r.max_message);
+  sendOut(c, std::move(r.out));
+  if (r.close) {
+    c.closing = true;
+    c.pending.clear();  // messages not yet processed are dropped
+    c.pending_bytes = 0;
+  }
+  return true;
+}
+
 void QuicWorker::applyReply(uint64_t id, Reply r) {
   Conn* c = find(id);
-  if (!c) return;
-  if (r.not_before > std::chrono::steady_clock::now()) {  // paced: releaseHeld() sends it
-    c->hold_until = std::exchange(r.not_before, {});
-    c->held = std::move(r);
-    return;
-  }
-  c->busy = false;
-  c->established |= r.established;
-  if (r.max_message) c->framer.setMaxMessage(r.max_message);
-  sendOut(*c, std::move(r.out));
-  if (r.close) {
-    c->closing = true;
-    c->pending.clear();  // messages not yet processed are dropped
-    c->pending_bytes = 0;
-  }
+  if (!c || !takeReply(*c, std::move(r))) return;
   submitNext(*c);
   flush(*c);
 }
