@@ -224,17 +224,20 @@ class QuicTest(harness.ServerTestCase):
                for w in workers]
         return totals, per
 
-    def steering_settled(self):
-        """The steering line once two reads a moment apart agree (the clients' last ACKs
-        and closes have arrived)."""
-        last = self.steering()
+    def settled(self, read):
+        """read() once two calls a moment apart agree (the clients' last ACKs and closes
+        have arrived)."""
+        last = read()
         for _ in range(50):
             time.sleep(0.2)
-            now = self.steering()
+            now = read()
             if now == last:
                 return now
             last = now
         self.fail(f"QUIC counters still moving: {last}")
+
+    def steering_settled(self):
+        return self.settled(self.steering)
 
     def quic_client(self):
         client = client_to(self.BRIDGE_HOST, self.main_bridge.port)

@@ -79,14 +79,7 @@ class QuicXdpTest(test_quic.QuicVethTest):
         return got
 
     def xdp_settled(self):
-        last = self.xdp()
-        for _ in range(50):
-            time.sleep(0.2)
-            now = self.xdp()
-            if now == last:
-                return now
-            last = now
-        self.fail(f"XDP counters still moving: {last}")
+        return self.settled(self.xdp)
 
     def test_00_mode_is_up(self):
         totals, per = self.xdp()

@@ -2,6 +2,7 @@
 
 #include <net/if.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -73,6 +74,24 @@ class CidRegistrar : public CidListener {
   std::atomic<uint64_t> failures_{0};
 };
 
+// Counter i of QuicSteering::counters() (0 when the object has fewer).
+uint64_t counterAt(const std::vector<std::pair<std::string, uint64_t>>& c, int i) {
+  return static_cast<size_t>(i) < c.size() ? c[static_cast<size_t>(i)].second : 0;
+}
+
+// Attaches the reuseport program to each address's socket group (the first
+// XSMB_QUIC_MAX_GROUPS; the others keep the kernel's hash).
+absl::Status attachGroups(xsk::QuicSteering& steering,
+                          const std::vector<std::vector<int>>& groups) {
+  for (size_t a = 0; a < groups.size() && a < XSMB_QUIC_MAX_GROUPS; ++a) {
+    if (absl::Status st = steering.attachReuseport(groups[a], static_cast<uint32_t>(a));
+        !st.ok()) {
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 class QuicXdp {
@@ -93,13 +112,10 @@ std::shared_ptr<xsk::QuicSteering> attachQuicSteering(uint16_t port,
                   << "); datagrams are handed to their worker in userspace";
     return nullptr;
   }
-  for (size_t a = 0; a < groups.size() && a < XSMB_QUIC_MAX_GROUPS; ++a) {
-    if (absl::Status st = (*steering)->attachReuseport(groups[a], static_cast<uint32_t>(a));
-        !st.ok()) {
-      XLOG(WARNING) << "quic: BPF steering not attached (" << st.message()
-                    << "); datagrams are handed to their worker in userspace";
-      return nullptr;
-    }
+  if (absl::Status st = attachGroups(**steering, groups); !st.ok()) {
+    XLOG(WARNING) << "quic: BPF steering not attached (" << st.message()
+                  << "); datagrams are handed to their worker in userspace";
+    return nullptr;
   }
   XLOG(WARNING) << "quic: datagrams steered to their worker by connection ID in the kernel"
                 << " (sk_reuseport, " << nworkers << " workers)";
@@ -109,7 +125,7 @@ std::shared_ptr<xsk::QuicSteering> attachQuicSteering(uint16_t port,
 std::string quicSteeringStatus(const xsk::QuicSteering& steering,
                                const std::vector<const QuicStats*>& workers) {
   const auto c = steering.counters();
-  auto at = [&c](int i) { return static_cast<size_t>(i) < c.size() ? c[i].second : 0; };
+  auto at = [&c](int i) { return counterAt(c, i); };
   std::string out = absl::StrCat(
       "quic steering (reuseport): datagrams ", at(XSMB_QCNT_RQ_DATAGRAMS), ", by cid ",
       at(XSMB_QCNT_RQ_SELECT_CID), ", hash initial ", at(XSMB_QCNT_RQ_HASH_INITIAL),
@@ -162,12 +178,7 @@ std::shared_ptr<QuicXdp> attachQuicXdp(const std::string& ifname, config::QuicCo
   x->zero_copy = x->iface->queues() > 0 && x->iface->queue(0).zeroCopy();
   // Last (a reuseport program attached cannot be taken off again): Initial packets and
   // unknown IDs, which XDP passes, reach the worker the ID names.
-  for (size_t a = 0; a < groups.size() && a < XSMB_QUIC_MAX_GROUPS; ++a) {
-    if (absl::Status st = x->steering->attachReuseport(groups[a], static_cast<uint32_t>(a));
-        !st.ok()) {
-      return fail(st);
-    }
-  }
+  if (absl::Status st = attachGroups(*x->steering, groups); !st.ok()) return fail(st);
   x->registrar = std::make_unique<CidRegistrar>(x->steering.get());
   for (size_t w = 0; w < workers.size(); ++w) {
     for (xsk::XskSocket* s : x->iface->socketsOf(static_cast<uint32_t>(w))) {
@@ -198,7 +209,7 @@ QuicXdpWorkerCounters quicXdpWorkerCounters(const QuicXdp& xdp, uint32_t worker,
 
 std::vector<std::pair<std::string, uint64_t>> quicXdpVerdicts(const QuicXdp& xdp) {
   const auto c = xdp.steering->counters();
-  auto at = [&c](int i) { return static_cast<size_t>(i) < c.size() ? c[i].second : 0; };
+  auto at = [&c](int i) { return counterAt(c, i); };
   return {{"redirect", at(XSMB_QCNT_XQ_REDIRECT_XSK)},
           {"initial", at(XSMB_QCNT_XQ_PASS_INITIAL)},
           {"unknown_cid", at(XSMB_QCNT_XQ_PASS_UNKNOWN_CID)},
@@ -209,15 +220,17 @@ std::vector<std::pair<std::string, uint64_t>> quicXdpVerdicts(const QuicXdp& xdp
 }
 
 std::string quicXdpStatus(const QuicXdp& xdp, const std::vector<const QuicStats*>& workers) {
-  const auto c = xdp.steering->counters();
-  auto at = [&c](int i) { return static_cast<size_t>(i) < c.size() ? c[i].second : 0; };
-  const auto v = quicXdpVerdicts(xdp);  // redirect, initial, unknown_cid, malformed, ...
   std::string out = absl::StrCat(
       "quic xdp: interface ", xdp.ifname, xdp.zero_copy ? " (zero-copy)" : " (copy)",
-      ", queues ", xdp.iface->queues(), ", packets ", at(XSMB_QCNT_XQ_PACKETS), ", redirected ",
-      v[0].second, ", pass initial ", v[1].second, ", pass unknown cid ", v[2].second,
-      ", pass malformed ", v[3].second, ", pass no xsk ", v[4].second, ", pass not quic ",
-      v[5].second, ", cid registration failures ", xdp.registrar->failures());
+      ", queues ", xdp.iface->queues(), ", packets ",
+      counterAt(xdp.steering->counters(), XSMB_QCNT_XQ_PACKETS));
+  // "redirected N, pass initial N, pass unknown cid N, ...": the verdicts /metrics names.
+  for (const auto& [verdict, n] : quicXdpVerdicts(xdp)) {
+    std::string label = verdict == "redirect" ? "redirected" : "pass " + verdict;
+    std::replace(label.begin(), label.end(), '_', ' ');
+    absl::StrAppend(&out, ", ", label, " ", n);
+  }
+  absl::StrAppend(&out, ", cid registration failures ", xdp.registrar->failures());
   for (size_t w = 0; w < workers.size(); ++w) {
     const QuicStats& s = *workers[w];
     // xsk before datagrams_in (the worker counts them the other way round): socket >= 0.

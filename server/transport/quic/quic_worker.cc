@@ -284,15 +284,9 @@ void QuicWorker::receiveSource(size_t source) {
         stats_.xsk_no_address++;
         return;
       }
-      ngtcp2_version_cid vc{};
-      if (ngtcp2_pkt_decode_version_cid(&vc, x.payload.data(), x.payload.size(), kCidLength) ==
-              0 &&
-          quicCidWorker(ByteSpan(vc.dcid, vc.dcidlen)) != std::optional<uint8_t>(index_)) {
-        stats_.xsk_not_owner++;  // dispatch() still hands it to its owner
-      }
       d.socket = *s;
       d.data.assign(x.payload.begin(), x.payload.end());
-      dispatch(d);
+      dispatch(d, /*from_source=*/true);
     });
     flushTouched();
     if (n < kSourceBatch) return;
@@ -374,7 +368,7 @@ ngtcp2_path QuicWorker::pathOf(Datagram& d) {
 // RFC 9000 5.2: a datagram goes to the connection its Destination Connection ID names: one of
 // ours here, one of another worker's (handed over), or none, where only an Initial may start
 // a connection (RFC 9000 7.2, checked by ngtcp2_accept). Everything else is dropped, counted.
-void QuicWorker::dispatch(Datagram& d) {
+void QuicWorker::dispatch(Datagram& d, bool from_source) {
   if (d.data.empty()) {  // ngtcp2 asserts on an empty buffer; an empty datagram is no packet
     stats_.undecodable++;
     return;
@@ -386,13 +380,15 @@ void QuicWorker::dispatch(Datagram& d) {
     stats_.undecodable++;
     return;
   }
+  const std::optional<uint8_t> owner = quicCidWorker(ByteSpan(vc.dcid, vc.dcidlen));
+  // XDP placed it on this worker's XSK: it must name this worker (handed over below if not).
+  if (from_source && owner != std::optional<uint8_t>(index_)) stats_.xsk_not_owner++;
   if (auto it = cids_.find(cidKey(vc.dcid, vc.dcidlen)); it != cids_.end()) {
     Conn* c = find(it->second);
     if (!c) return;
     const ngtcp2_path path = pathOf(d);
     return afterEvent(*c, c->session->read(path, d.data));
   }
-  const std::optional<uint8_t> owner = quicCidWorker(ByteSpan(vc.dcid, vc.dcidlen));
   if (owner && *owner != index_ && *owner < peers_->size() && (*peers_)[*owner]) {
     stats_.forwarded++;
     QuicWorker* to = (*peers_)[*owner];

@@ -161,7 +161,8 @@ class QuicWorker {
                                   socklen_t* from_len) const;
   void retireCids(const std::vector<std::string>& keys);
   void flushTouched();
-  void dispatch(Datagram& d);
+  // `from_source`: read from a DatagramSource (counts xsk_not_owner).
+  void dispatch(Datagram& d, bool from_source = false);
   void acceptInitial(Datagram& d, const ngtcp2_pkt_hd& hd);
   void sendVersionNegotiation(const Datagram& d, const ngtcp2_version_cid& vc);
   // One datagram, or datagrams of `segment` bytes sent with UDP GSO (falls back to one
