@@ -19,6 +19,7 @@
 #include "server/vfs/acl_access.h"
 #include "server/vfs/attributes.h"
 #include "server/vfs/dir_lease.h"
+#include "server/vfs/meta_cache.h"
 #include "server/vfs/path.h"
 #include "server/vfs/security.h"
 
@@ -139,6 +140,7 @@ struct OpenedFile {
   StreamOpened stream;     // a named stream of the file (stream.stream set): fd is its data
   const vfs::acl::AccessToken* token = nullptr;  // the session's SIDs, for the NT access check
   vfs::XattrNames xattrs;  // the file's xattr names, listed by the NT access check (if it ran)
+  struct timespec before {};  // meta_cache::coarseNow() before the path walk's statx (res.stx)
 };
 
 // The dispositions that replace the data of a file that exists.
@@ -204,14 +206,31 @@ NtStatus followSymlink(vfs::Resolved* res) {
 // stored (the Unix check then stands alone).
 bool applyStoredDescriptor(OpenedFile* f) {
   if (!f->token) return false;
-  std::optional<uint32_t> nt =
-      vfs::storedMaximalAccess(f->res.parent.get(), f->res.name, *f->token, &f->xattrs);
+  std::optional<uint32_t> nt = vfs::storedMaximalAccess(f->res.parent.get(), f->res.name,
+                                                        *f->token, &f->xattrs, &f->res.stx);
   if (!nt) return false;
   constexpr uint32_t kUnixGoverned = FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA |
                                      FILE_READ_EA | FILE_WRITE_EA | FILE_EXECUTE |
                                      FILE_DELETE_CHILD | FILE_WRITE_ATTRIBUTES | DELETE;
   f->maximal = *nt & (f->maximal | ~kUnixGoverned);
   return true;
+}
+
+// Whether the request needs the maximal access computed: it asks for it (MAXIMUM_ALLOWED, an
+// MxAc context, MS-SMB2 2.2.13.2.5), for delete-on-close (which needs DELETE among it), to
+// replace the data (refused on a read-only share whatever the access asked for), or for any
+// right beyond SYNCHRONIZE and FILE_READ_ATTRIBUTES, which no check below refuses (MS-FSA
+// 2.1.5.1.2.1 grants FILE_READ_ATTRIBUTES through the parent). An open for attributes only, the
+// most common open of all (clients open a directory or file to query or close it), then costs
+// no access system call.
+bool needsMaximalAccess(const CreateRequest& req, const OpenedFile& f) {
+  if (f.maximum_allowed || (req.create_options & FILE_DELETE_ON_CLOSE)) return true;
+  if (overwrites(req.create_disposition)) return true;
+  if (f.desired & ~(SYNCHRONIZE | FILE_READ_ATTRIBUTES)) return true;
+  for (const CreateContext& c : req.contexts) {
+    if (c.name == "MxAc") return true;
+  }
+  return false;
 }
 
 // MS-SMB2 3.3.5.9 / MS-FSA 2.1.5.1.2 for a file that exists: the disposition and file type
@@ -227,6 +246,10 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
   if ((req.create_options & FILE_NON_DIRECTORY_FILE) && f->directory)
     return STATUS_FILE_IS_A_DIRECTORY;
   if (f->directory && overwrites(disposition)) return STATUS_INVALID_PARAMETER;
+  if (!needsMaximalAccess(req, *f)) {
+    f->maximal = f->desired;  // reported nowhere: no MxAc asked for
+    return STATUS_SUCCESS;
+  }
   f->maximal = fileMaximalAccess(res.parent.get(), res.name, f->directory, res.stx.stx_uid);
   if (!res.name.empty() && parentWritable(res.parent.get())) f->maximal |= DELETE;
   f->maximal &= tree.maximal_access;
@@ -369,6 +392,7 @@ NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req
     const vfs::acl::AccessToken* token = f->token;
     *f = OpenedFile{};
     f->token = token;
+    f->before = vfs::meta_cache::coarseNow();
     if (NtStatus st = vfs::resolvePath(tree.share->root.get(), comps, &f->res);
         st != STATUS_SUCCESS) {
       return st;
@@ -614,8 +638,15 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   if (NtStatus st = leaseRequest(ctx, req, &lease, &has_lease); st != STATUS_SUCCESS) return st;
   // One statx for the file table's key and the response's times and sizes.
   vfs::FileMeta meta;
-  const vfs::XattrNames* listed = sp.named() ? nullptr : &f.xattrs;
-  if (NtStatus ms = vfs::readFileMeta(f.fd.get(), &meta, listed); ms != STATUS_SUCCESS) return ms;
+  vfs::PathFacts facts;
+  facts.before = f.before;
+  facts.names = sp.named() ? nullptr : &f.xattrs;
+  if (f.create_action == FILE_OPENED) {
+    facts.stx = &f.res.stx;
+    // The share root reopened beneath its own descriptor is the inode the walk saw.
+    facts.fd_is_stx = f.res.name.empty();
+  }
+  if (NtStatus ms = vfs::readFileMeta(f.fd.get(), &meta, facts); ms != STATUS_SUCCESS) return ms;
   if (NtStatus st = checkOpenAgainstStreams(sp, f.desired, meta); st != STATUS_SUCCESS) return st;
   if (sp.named()) {
     if (NtStatus st = attachStream(tree, req, sp, &meta, &f); st != STATUS_SUCCESS) return st;

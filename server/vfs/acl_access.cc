@@ -5,6 +5,7 @@
 
 #include "common/smb2/constants.h"
 #include "server/vfs/fd.h"
+#include "server/vfs/meta_cache.h"
 #include "server/vfs/path.h"
 #include "server/vfs/security.h"
 
@@ -18,9 +19,13 @@ acl::AccessToken tokenForIdentity(const UnixIdentity& id, bool guest) {
 }
 
 std::optional<uint32_t> storedMaximalAccess(int parent_fd, const std::string& name,
-                                            const acl::AccessToken& token, XattrNames* names) {
-  // Most files have no descriptor: one listxattr by path says so without opening the entry.
-  XattrNames listed = listXattrNamesAt(parent_fd, name);
+                                            const acl::AccessToken& token, XattrNames* names,
+                                            const struct statx* stx) {
+  // Most files have no descriptor: one listxattr by path says so without opening the entry,
+  // and none while the cache knows the inode's names.
+  const meta_cache::Record* known = stx ? meta_cache::find(*stx) : nullptr;
+  XattrNames listed =
+      known && known->names ? *known->names : listXattrNamesAt(parent_fd, name);
   if (names) *names = listed;
   if (!mayHaveStoredDescriptor(listed)) return std::nullopt;
   UniqueFd fd(openBeneath(parent_fd, name.empty() ? "." : name.c_str(), O_PATH));

@@ -5,6 +5,8 @@
 // caller intersects the result with what the kernel allows the user's Unix identity (the floor).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,10 +27,13 @@ acl::AccessToken tokenForIdentity(const UnixIdentity& id, bool guest);
 // leaves DELETE to the Unix check). nullopt when the entry has no stored descriptor (the Unix
 // permission check then decides alone) or cannot be opened. `names`, when given, receives the
 // entry's xattr names as listed for the lookup (XattrNames::complete false if none were listed),
-// so that the caller need not ask for an xattr the file does not have.
+// so that the caller need not ask for an xattr the file does not have. `stx`, when given, is the
+// entry's statx (of the symlink's target for a symlink): while the look-aside cache
+// (meta_cache.h) knows the names of that inode at that ctime, no listxattr is made.
 std::optional<uint32_t> storedMaximalAccess(int parent_fd, const std::string& name,
                                             const acl::AccessToken& token,
-                                            XattrNames* names = nullptr);
+                                            XattrNames* names = nullptr,
+                                            const struct statx* stx = nullptr);
 
 // MS-FSA 2.1.5.1.2 for a new entry in directory `parent_fd`: STATUS_ACCESS_DENIED when its stored
 // descriptor does not grant FILE_ADD_SUBDIRECTORY (`directory`) or FILE_ADD_FILE; success

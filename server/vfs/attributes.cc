@@ -11,6 +11,7 @@
 
 #include "common/smb2/constants.h"
 #include "server/vfs/change_time.h"
+#include "server/vfs/meta_cache.h"
 #include "server/vfs/path.h"
 #include "server/vfs/xattr.h"
 
@@ -40,9 +41,12 @@ uint64_t ntTimeFromParts(int64_t sec, uint32_t nsec) {
 }
 
 // Reads the record of an open fd; O_PATH fds refuse f*xattr with EBADF, so go through /proc.
-std::optional<DosInfo> readDosInfoFd(int fd) {
+// `*definite` (if given) says whether the answer is the file's (a record, a malformed one, or
+// none stored) rather than a failure to read it (EACCES, EIO, ...), which must not be cached.
+std::optional<DosInfo> readDosInfoFd(int fd, bool* definite = nullptr) {
   uint8_t buf[64];
   ssize_t n = fdGetXattr(fd, kDosInfoXattr, buf, sizeof(buf));
+  if (definite) *definite = n >= 0 || errno == ENODATA || errno == ENOTSUP;
   if (n < 0) return std::nullopt;
   return parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
 }
@@ -204,11 +208,40 @@ FileMeta fileMetaFromStatx(const struct statx& stx, const std::optional<DosInfo>
 }
 
 NtStatus readFileMeta(int fd, FileMeta* out, const XattrNames* names) {
+  PathFacts facts;
+  facts.before = meta_cache::coarseNow();
+  facts.names = names;
+  return readFileMeta(fd, out, facts);
+}
+
+NtStatus readFileMeta(int fd, FileMeta* out, const PathFacts& facts) {
   struct statx stx {};
-  if (statxFd(fd, &stx) != 0) return ntStatusFromErrno(errno);
+  if (facts.fd_is_stx && facts.stx) {
+    stx = *facts.stx;
+  } else if (statxFd(fd, &stx) != 0) {
+    return ntStatusFromErrno(errno);
+  }
+  // The earliest statx that saw this ctime, and the clock before it (meta_cache.h).
+  const bool listed_here = facts.stx && (facts.fd_is_stx || meta_cache::sameInodeAndCtime(*facts.stx, stx));
   std::optional<DosInfo> dos;
-  bool may_have = !names || names->mayHave(kDosInfoXattr);
-  if (may_have && (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode))) dos = readDosInfoFd(fd);
+  if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) {
+    if (const meta_cache::Record* r = meta_cache::find(stx); r && r->dos_known) {
+      dos = r->dos;
+    } else {
+      meta_cache::Record rec;
+      // A listing by path counts only when it is known to be of this inode; without a statx
+      // before it (the older callers), it is trusted as it always was.
+      const XattrNames* names = facts.names;
+      if (names && facts.stx && !listed_here) names = nullptr;
+      bool may_have = !names || names->mayHave(kDosInfoXattr);
+      bool definite = true;
+      if (may_have) dos = readDosInfoFd(fd, &definite);
+      rec.dos_known = definite;
+      rec.dos = dos;
+      if (listed_here && facts.names && facts.names->complete) rec.names = *facts.names;
+      if (rec.dos_known || rec.names) meta_cache::store(stx, facts.before, rec);
+    }
+  }
   *out = fileMetaFromStatx(stx, dos);
   applyChangeTime(stx, out);
   return STATUS_SUCCESS;
@@ -226,7 +259,10 @@ NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out) {
     return readFileMeta(target.get(), out);
   }
   std::optional<DosInfo> dos;
-  if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) {
+  const meta_cache::Record* known = meta_cache::find(stx);
+  if (known && known->dos_known) {
+    dos = known->dos;  // read by descriptor while the inode had this ctime
+  } else if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) {
     uint8_t buf[64];
     std::string path = procFdPath(dirfd) + "/" + name;
     ssize_t n = lgetxattr(path.c_str(), kDosInfoXattr, buf, sizeof(buf));

@@ -76,6 +76,20 @@ FileMeta fileMetaFromStatx(const struct statx& stx, const std::optional<DosInfo>
 // Errors from errno via ntStatusFromErrno. `names`: a listing of the file's xattr names made
 // just before (xattr.h); when it is complete and lacks kDosInfoXattr, the record is not asked for.
 NtStatus readFileMeta(int fd, FileMeta* out, const XattrNames* names = nullptr);
+// What a caller learned of a file by path before opening it as `fd` (create.cc: the path walk's
+// statx, the access check's listing of xattr names), so that readFileMeta asks the kernel less.
+struct PathFacts {
+  struct timespec before {};          // meta_cache::coarseNow() read before `stx` was taken
+  const struct statx* stx = nullptr;  // statx of the path (STATX_BASIC_STATS | STATX_BTIME)
+  const XattrNames* names = nullptr;  // listed by path after `stx`, before the open (or null)
+  // `fd` is the inode `stx` describes beyond doubt (the share root, reopened as "." beneath its
+  // own descriptor): `stx` stands for the descriptor's statx, which is then not made again.
+  bool fd_is_stx = false;
+};
+// readFileMeta with those facts: one statx of `fd` (none when fd_is_stx); the DOS record from the
+// look-aside cache (meta_cache.h) when the inode's ctime did not move, else from the listing
+// (when both statx agree on inode and ctime) or one getxattr; what was read is cached.
+NtStatus readFileMeta(int fd, FileMeta* out, const PathFacts& facts);
 // Builds meta for entry `name` of directory `dirfd` without opening it, for directory listings:
 // statx(dirfd, name, AT_SYMLINK_NOFOLLOW) + lgetxattr("/proc/self/fd/<dirfd>/<name>") = two
 // syscalls, no fd. A symlink is followed beneath `dirfd` (openBeneath O_PATH + readFileMeta);

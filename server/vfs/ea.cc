@@ -148,12 +148,25 @@ std::optional<std::string> eaNameFromXattr(std::string_view x) {
 
 NtStatus readEas(int fd, std::vector<FullEa>* out) {
   out->clear();
-  ssize_t n = fdListXattr(fd, nullptr, 0);
-  if (n < 0) return errno == ENOTSUP ? STATUS_SUCCESS : eaStatus(errno);
-  std::string names(static_cast<size_t>(n), '\0');
-  n = fdListXattr(fd, names.data(), names.size());
-  if (n < 0) return eaStatus(errno);
-  names.resize(static_cast<size_t>(n));
+  // One listxattr into a stack buffer answers for nearly every file; a longer list is sized first.
+  char small[4096];
+  std::string names;
+  ssize_t n = fdListXattr(fd, small, sizeof(small));
+  if (n >= 0) {
+    names.assign(small, static_cast<size_t>(n));
+  } else if (errno == ENOTSUP) {
+    return STATUS_SUCCESS;
+  } else if (errno != ERANGE) {
+    return eaStatus(errno);
+  } else {
+    n = fdListXattr(fd, nullptr, 0);
+    if (n < 0) return eaStatus(errno);
+    names.resize(static_cast<size_t>(n));
+    n = fdListXattr(fd, names.data(), names.size());
+    if (n < 0) return eaStatus(errno);
+    names.resize(static_cast<size_t>(n));
+  }
+  Bytes value;  // one read per EA into the largest value SMB allows (ERANGE: larger, skipped)
   for (size_t pos = 0; pos < names.size();) {
     size_t end = names.find('\0', pos);
     if (end == std::string::npos) end = names.size();
@@ -161,15 +174,12 @@ NtStatus readEas(int fd, std::vector<FullEa>* out) {
     pos = end + 1;
     auto name = eaNameFromXattr(x);
     if (!name) continue;
-    ssize_t len = fdGetXattr(fd, x.c_str(), nullptr, 0);
-    if (len < 0 || len > 65535) continue;  // gone meanwhile, or too large for an SMB EA
+    value.resize(65535);
+    ssize_t len = fdGetXattr(fd, x.c_str(), value.data(), value.size());
+    if (len <= 0) continue;  // gone meanwhile, too large for an SMB EA, or empty (no EA for SMB)
     FullEa ea;
     ea.name = *name;
-    ea.value.resize(static_cast<size_t>(len));
-    len = fdGetXattr(fd, x.c_str(), ea.value.data(), ea.value.size());
-    if (len < 0) continue;
-    ea.value.resize(static_cast<size_t>(len));
-    if (ea.value.empty()) continue;  // an empty EA does not exist for SMB
+    ea.value.assign(value.begin(), value.begin() + len);
     out->push_back(std::move(ea));
   }
   return STATUS_SUCCESS;

@@ -120,7 +120,21 @@ NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Re
   }
 
   std::string disk_path;
-  for (size_t i = 0; i + 1 < components.size(); ++i) {
+  size_t first = 0;  // the first intermediate component still to walk
+  if (components.size() > 2) {
+    // The usual case, every directory spelled as on disk: one openat2 for the whole way (the
+    // kernel applies RESOLVE_BENEATH to each step just the same). Any failure walks the
+    // components one by one, which finds other spellings and names the error.
+    std::string joined = components[0];
+    for (size_t i = 1; i + 1 < components.size(); ++i) joined += "/" + components[i];
+    int fd = openBeneath(cur.get(), joined.c_str(), O_PATH | O_DIRECTORY);
+    if (fd >= 0) {
+      cur = DirFd::owned(fd);
+      disk_path = std::move(joined);
+      first = components.size() - 1;
+    }
+  }
+  for (size_t i = first; i + 1 < components.size(); ++i) {
     const std::string& want = components[i];
     std::string disk_name = want;
     int fd = openBeneath(cur.get(), want.c_str(), O_PATH | O_DIRECTORY);

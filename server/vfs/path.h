@@ -59,7 +59,8 @@ struct Resolved {
 // caller decides). The last component is not followed (statx AT_SYMLINK_NOFOLLOW): opening it
 // with openBeneath(parent, name) enforces the same rule. A component that isValidComponent
 // rejects -> STATUS_OBJECT_NAME_INVALID. Other errors via ntStatusFromErrno.
-// Cost: one openat2 per intermediate component (none for a name directly under the root),
+// Cost: one openat2 for all intermediate components when each is spelled as on disk (else one
+// per component; none for a name directly under the root),
 // one statx for the last; a directory scan only for a name that misses its exact spelling.
 NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Resolved* out);
 
