@@ -141,6 +141,7 @@ struct OpenedFile {
   const vfs::acl::AccessToken* token = nullptr;  // the session's SIDs, for the NT access check
   vfs::XattrNames xattrs;  // the file's xattr names, listed by the NT access check (if it ran)
   struct timespec before {};  // meta_cache::coarseNow() before the path walk's statx (res.stx)
+  bool opened_first = false;  // fd opened before looking (openAttributesFirst); res.stx is its
 };
 
 // The dispositions that replace the data of a file that exists.
@@ -223,14 +224,18 @@ bool applyStoredDescriptor(OpenedFile* f) {
 // 2.1.5.1.2.1 grants FILE_READ_ATTRIBUTES through the parent). An open for attributes only, the
 // most common open of all (clients open a directory or file to query or close it), then costs
 // no access system call.
-bool needsMaximalAccess(const CreateRequest& req, const OpenedFile& f) {
-  if (f.maximum_allowed || (req.create_options & FILE_DELETE_ON_CLOSE)) return true;
-  if (overwrites(req.create_disposition)) return true;
-  if (f.desired & ~(SYNCHRONIZE | FILE_READ_ATTRIBUTES)) return true;
+bool asksMaximalAccess(const CreateRequest& req, const OpenedFile& f) {
+  if (f.maximum_allowed) return true;
   for (const CreateContext& c : req.contexts) {
     if (c.name == "MxAc") return true;
   }
   return false;
+}
+
+bool needsMaximalAccess(const CreateRequest& req, const OpenedFile& f) {
+  if (asksMaximalAccess(req, f) || (req.create_options & FILE_DELETE_ON_CLOSE)) return true;
+  if (overwrites(req.create_disposition)) return true;
+  return (f.desired & ~(SYNCHRONIZE | FILE_READ_ATTRIBUTES)) != 0;
 }
 
 // MS-SMB2 3.3.5.9 / MS-FSA 2.1.5.1.2 for a file that exists: the disposition and file type
@@ -251,7 +256,10 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
     return STATUS_SUCCESS;
   }
   f->maximal = fileMaximalAccess(res.parent.get(), res.name, f->directory, res.stx.stx_uid);
-  if (!res.name.empty() && parentWritable(res.parent.get())) f->maximal |= DELETE;
+  // DELETE (write access to the directory) is looked up only when it can matter.
+  const bool delete_matters = asksMaximalAccess(req, *f) || (f->desired & DELETE) ||
+                              (req.create_options & FILE_DELETE_ON_CLOSE);
+  if (delete_matters && !res.name.empty() && parentWritable(res.parent.get())) f->maximal |= DELETE;
   f->maximal &= tree.maximal_access;
   bool nt_checked = applyStoredDescriptor(f);
   // The READONLY attribute denies writing the data to everyone, administrators included
@@ -280,6 +288,7 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
 NtStatus openExistingFile(const session::TreeConnect& tree, const CreateRequest& req,
                           OpenedFile* f) {
   if (NtStatus st = checkExistingFile(tree, req, f); st != STATUS_SUCCESS) return st;
+  if (f->opened_first) return STATUS_SUCCESS;  // O_PATH serves every right such an open has
   const vfs::Resolved& res = f->res;
   int flags = openFlagsFor(f->desired, f->directory);
   const char* n = res.name.empty() ? "." : res.name.c_str();
@@ -384,22 +393,52 @@ NtStatus createNewFile(const session::TreeConnect& tree, const CreateRequest& re
   return STATUS_SUCCESS;
 }
 
+// An open for attributes only (needsMaximalAccess false) of a name that is to exist (FILE_OPEN,
+// FILE_OPEN_IF) beneath a resolved parent: the descriptor is opened first, O_PATH (which asks
+// nothing of the file's permissions, and follows a symlink beneath the share as the usual way
+// does), and the statx of the descriptor describes what the name is, one statx fewer than
+// looking at the name first. False, with `f` untouched, when the open fails for any reason
+// (no such name, another spelling, an error): resolveLast and the usual way then decide.
+bool openAttributesFirst(const CreateRequest& req, OpenedFile* f) {
+  if (f->res.name.empty()) return false;  // the share root: the walk's statx is reused instead
+  if (req.create_disposition != FILE_OPEN && req.create_disposition != FILE_OPEN_IF) return false;
+  if (needsMaximalAccess(req, *f)) return false;
+  vfs::UniqueFd fd(vfs::openBeneath(f->res.parent.get(), f->res.name.c_str(), O_PATH));
+  if (!fd) return false;
+  struct statx stx {};
+  if (statx(fd.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0) return false;
+  f->res.stx = stx;
+  f->res.exists = true;
+  if (!f->res.disk_path.empty()) f->res.disk_path += '/';
+  f->res.disk_path += f->res.name;
+  f->fd = std::move(fd);
+  f->open_flags = O_PATH;
+  f->opened_first = true;
+  return true;
+}
+
 // MS-SMB2 3.3.5.9: resolves the path beneath the share root and opens or creates what the
 // disposition asks for. A create that loses a race to another client is retried once.
+// `may_open_first`: the file itself is opened (not a named stream of it), so an open for
+// attributes only may go the short way (openAttributesFirst).
 NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req,
-                      const std::vector<std::string>& comps, OpenedFile* f) {
+                      const std::vector<std::string>& comps, bool may_open_first,
+                      OpenedFile* f) {
   for (int attempts = 0;; ++attempts) {
     const vfs::acl::AccessToken* token = f->token;
     *f = OpenedFile{};
     f->token = token;
     f->before = vfs::meta_cache::coarseNow();
-    if (NtStatus st = vfs::resolvePath(tree.share->root.get(), comps, &f->res);
+    if (NtStatus st = vfs::resolveParent(tree.share->root.get(), comps, &f->res);
         st != STATUS_SUCCESS) {
       return st;
     }
     f->desired = mapGeneric(req.desired_access);
     f->maximum_allowed = f->desired & MAXIMUM_ALLOWED;
     f->desired &= ~MAXIMUM_ALLOWED;
+    if (!(may_open_first && attempts == 0 && openAttributesFirst(req, f))) {
+      if (NtStatus st = vfs::resolveLast(&f->res); st != STATUS_SUCCESS) return st;
+    }
     if ((req.create_options & FILE_DELETE_ON_CLOSE) && !(f->desired & DELETE) &&
         !f->maximum_allowed) {
       return STATUS_ACCESS_DENIED;
@@ -629,8 +668,10 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   OpenedFile f;
   vfs::acl::AccessToken token = vfs::tokenForIdentity(ctx.session->identity, ctx.session->guest);
   f.token = &token;
-  if (NtStatus st = openOrCreate(tree, file_req ? *file_req : req, comps, &f); st != STATUS_SUCCESS)
+  if (NtStatus st = openOrCreate(tree, file_req ? *file_req : req, comps, !sp.named(), &f);
+      st != STATUS_SUCCESS) {
     return st;
+  }
   if (sp.has_type && !sp.named() && f.directory) return STATUS_FILE_IS_A_DIRECTORY;
 
   smb2::LeaseContext lease;
@@ -641,10 +682,11 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   vfs::PathFacts facts;
   facts.before = f.before;
   facts.names = sp.named() ? nullptr : &f.xattrs;
+  if (f.open_flags == O_PATH) facts.kind = vfs::FdKind::kPath;
   if (f.create_action == FILE_OPENED) {
     facts.stx = &f.res.stx;
     // The share root reopened beneath its own descriptor is the inode the walk saw.
-    facts.fd_is_stx = f.res.name.empty();
+    facts.fd_is_stx = f.res.name.empty() || f.opened_first;
   }
   if (NtStatus ms = vfs::readFileMeta(f.fd.get(), &meta, facts); ms != STATUS_SUCCESS) return ms;
   if (NtStatus st = checkOpenAgainstStreams(sp, f.desired, meta); st != STATUS_SUCCESS) return st;

@@ -43,9 +43,10 @@ uint64_t ntTimeFromParts(int64_t sec, uint32_t nsec) {
 // Reads the record of an open fd; O_PATH fds refuse f*xattr with EBADF, so go through /proc.
 // `*definite` (if given) says whether the answer is the file's (a record, a malformed one, or
 // none stored) rather than a failure to read it (EACCES, EIO, ...), which must not be cached.
-std::optional<DosInfo> readDosInfoFd(int fd, bool* definite = nullptr) {
+std::optional<DosInfo> readDosInfoFd(int fd, bool* definite = nullptr,
+                                     FdKind kind = FdKind::kAny) {
   uint8_t buf[64];
-  ssize_t n = fdGetXattr(fd, kDosInfoXattr, buf, sizeof(buf));
+  ssize_t n = fdGetXattr(fd, kDosInfoXattr, buf, sizeof(buf), kind);
   if (definite) *definite = n >= 0 || errno == ENODATA || errno == ENOTSUP;
   if (n < 0) return std::nullopt;
   return parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
@@ -235,7 +236,7 @@ NtStatus readFileMeta(int fd, FileMeta* out, const PathFacts& facts) {
       if (names && facts.stx && !listed_here) names = nullptr;
       bool may_have = !names || names->mayHave(kDosInfoXattr);
       bool definite = true;
-      if (may_have) dos = readDosInfoFd(fd, &definite);
+      if (may_have) dos = readDosInfoFd(fd, &definite, facts.kind);
       rec.dos_known = definite;
       rec.dos = dos;
       if (listed_here && facts.names && facts.names->complete) rec.names = *facts.names;

@@ -85,6 +85,7 @@ struct PathFacts {
   // `fd` is the inode `stx` describes beyond doubt (the share root, reopened as "." beneath its
   // own descriptor): `stx` stands for the descriptor's statx, which is then not made again.
   bool fd_is_stx = false;
+  FdKind kind = FdKind::kAny;  // kPath: `fd` is O_PATH (its xattrs are read through /proc at once)
 };
 // readFileMeta with those facts: one statx of `fd` (none when fd_is_stx); the DOS record from the
 // look-aside cache (meta_cache.h) when the inode's ctime did not move, else from the listing

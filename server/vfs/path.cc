@@ -104,17 +104,13 @@ int openBeneath(int dirfd, const char* name, int flags, mode_t mode) {
   return static_cast<int>(fd);
 }
 
-NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Resolved* out) {
+NtStatus resolveParent(int root_fd, const std::vector<std::string>& components, Resolved* out) {
   *out = Resolved{};
   for (const std::string& c : components) {
     if (!isValidComponent(c)) return STATUS_OBJECT_NAME_INVALID;
   }
   DirFd cur = DirFd::borrowed(root_fd);
   if (components.empty()) {
-    if (statx(cur.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &out->stx) != 0) {
-      return ntStatusFromErrno(errno);
-    }
-    out->exists = true;
     out->parent = std::move(cur);
     return STATUS_SUCCESS;
   }
@@ -155,16 +151,30 @@ NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Re
     if (!disk_path.empty()) disk_path += '/';
     disk_path += disk_name;
   }
+  out->parent = std::move(cur);
+  out->name = components.back();
+  out->disk_path = std::move(disk_path);
+  return STATUS_SUCCESS;
+}
 
-  const std::string& last = components.back();
+NtStatus resolveLast(Resolved* out) {
+  if (out->name.empty()) {  // the share root itself
+    if (statx(out->parent.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &out->stx) !=
+        0) {
+      return ntStatusFromErrno(errno);
+    }
+    out->exists = true;
+    return STATUS_SUCCESS;
+  }
+  const std::string last = out->name;
   std::string disk_name = last;
   struct statx stx {};
   bool exists = false;
-  if (statxNoFollow(cur.get(), last.c_str(), &stx) == 0) {
+  if (statxNoFollow(out->parent.get(), last.c_str(), &stx) == 0) {
     exists = true;
   } else if (errno == ENOENT) {
-    if (auto found = findIgnoreCase(cur.get(), last); found && *found != last) {
-      if (statxNoFollow(cur.get(), found->c_str(), &stx) == 0) {
+    if (auto found = findIgnoreCase(out->parent.get(), last); found && *found != last) {
+      if (statxNoFollow(out->parent.get(), found->c_str(), &stx) == 0) {
         exists = true;
         disk_name = *found;
       } else if (errno != ENOENT) {
@@ -174,14 +184,17 @@ NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Re
   } else {
     return ntStatusFromErrno(errno);
   }
-  if (!disk_path.empty()) disk_path += '/';
-  disk_path += disk_name;
-  out->parent = std::move(cur);
+  if (!out->disk_path.empty()) out->disk_path += '/';
+  out->disk_path += disk_name;
   out->name = std::move(disk_name);
-  out->disk_path = std::move(disk_path);
   out->exists = exists;
   if (exists) out->stx = stx;
   return STATUS_SUCCESS;
+}
+
+NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Resolved* out) {
+  if (NtStatus st = resolveParent(root_fd, components, out); st != STATUS_SUCCESS) return st;
+  return resolveLast(out);
 }
 
 NtStatus ntStatusFromErrno(int err) {

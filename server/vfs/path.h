@@ -63,6 +63,13 @@ struct Resolved {
 // per component; none for a name directly under the root),
 // one statx for the last; a directory scan only for a name that misses its exact spelling.
 NtStatus resolvePath(int root_fd, const std::vector<std::string>& components, Resolved* out);
+// resolvePath in two steps, for a caller that tries an open of the last component before
+// looking at it: resolveParent walks the intermediate components (errors as above) and leaves
+// `parent`, `name` = the last component as requested ("" for the share root), `disk_path` = the
+// parent's path, exists = false; resolveLast then does the rest of resolvePath (the statx, the
+// case-insensitive match, `disk_path` completed) on that result.
+NtStatus resolveParent(int root_fd, const std::vector<std::string>& components, Resolved* out);
+NtStatus resolveLast(Resolved* out);
 
 // errno -> NTSTATUS, as a Windows client expects it:
 //   ENOENT -> STATUS_OBJECT_NAME_NOT_FOUND      ENOTDIR -> STATUS_OBJECT_PATH_NOT_FOUND
