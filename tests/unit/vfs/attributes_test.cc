@@ -17,6 +17,7 @@ namespace {
 
 using namespace xsmb::smb2;
 using testing::TempDir;
+using testing::hasUserXattrs;
 using testing::writeFile;
 
 TEST(NtTime, UnixEpochIsTheMsDtypConstant) {
@@ -195,14 +196,6 @@ TEST(FileMetaFromStatx, DirectoryAndBirthTime) {
   m = fileMetaFromStatx(stx, DosInfo{FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_READONLY, {}});
   EXPECT_EQ(m.attributes,
             FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_READONLY);
-}
-
-bool hasUserXattrs(const std::string& dir) {
-  std::string probe = dir + "/.xattr-probe";
-  writeFile(probe);
-  bool ok = setxattr(probe.c_str(), "user.xsmb.probe", "1", 1, 0) == 0;
-  unlink(probe.c_str());
-  return ok;
 }
 
 class AttributesFsTest : public ::testing::Test {

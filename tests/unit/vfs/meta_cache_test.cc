@@ -21,6 +21,7 @@ namespace {
 
 using namespace smb2;
 using testing::TempDir;
+using testing::hasUserXattrs;
 using testing::writeFile;
 
 struct statx inode(uint64_t ino, int64_t ctime_sec, uint32_t ctime_nsec) {
@@ -111,14 +112,6 @@ TEST_F(MetaCacheTest, WithoutInodeOrCtimeNothingIsKept) {
   meta_cache::store(a, now_, rec);
   a.stx_mask = STATX_BASIC_STATS;
   EXPECT_EQ(meta_cache::find(a), nullptr);
-}
-
-bool hasUserXattrs(const std::string& dir) {
-  std::string probe = dir + "/.xattr-probe";
-  writeFile(probe);
-  bool ok = setxattr(probe.c_str(), "user.xsmb.probe", "1", 1, 0) == 0;
-  unlink(probe.c_str());
-  return ok;
 }
 
 // readFileMeta on a real file: the first read after the file settled is cached, the next one is

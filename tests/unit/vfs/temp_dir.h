@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -35,6 +36,15 @@ inline void writeFile(const std::string& path, const std::string& content = "x")
   ASSERT_GE(fd, 0) << path;
   ASSERT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
   ::close(fd);
+}
+
+// Whether the file system of `dir` takes user xattrs (tmpfs and ext4 do; some do not).
+inline bool hasUserXattrs(const std::string& dir) {
+  std::string probe = dir + "/.xattr-probe";
+  writeFile(probe);
+  bool ok = ::setxattr(probe.c_str(), "user.xsmb.probe", "1", 1, 0) == 0;
+  ::unlink(probe.c_str());
+  return ok;
 }
 
 }  // namespace xsmb::vfs::testing
