@@ -71,8 +71,14 @@ bool parentWritable(int parent_fd) {
   return faccessat(parent_fd, "", W_OK, AT_EACCESS | AT_EMPTY_PATH) == 0;
 }
 
+// The descriptor an Open holds. A directory opened for its attributes only gets an O_PATH one: such
+// a handle can only be queried and closed (listing and watching need FILE_LIST_DIRECTORY), and an
+// O_PATH open and close skip the file system's open and release and the fsnotify events.
 int openFlagsFor(uint32_t access, bool directory) {
-  if (directory) return O_RDONLY | O_DIRECTORY;
+  if (directory) {
+    if (!(access & ~(SYNCHRONIZE | FILE_READ_ATTRIBUTES))) return O_PATH | O_DIRECTORY;
+    return O_RDONLY | O_DIRECTORY;
+  }
   bool r = access & (FILE_READ_DATA | FILE_EXECUTE);
   bool w = access & (FILE_WRITE_DATA | FILE_APPEND_DATA);
   if (r && w) return O_RDWR;
@@ -293,7 +299,7 @@ NtStatus openExistingFile(const session::TreeConnect& tree, const CreateRequest&
   int flags = openFlagsFor(f->desired, f->directory);
   const char* n = res.name.empty() ? "." : res.name.c_str();
   // openat2 accepts only a few flags together with O_PATH.
-  f->fd.reset(vfs::openBeneath(res.parent.get(), n, flags == O_PATH ? flags : flags | O_NONBLOCK));
+  f->fd.reset(vfs::openBeneath(res.parent.get(), n, (flags & O_PATH) ? flags : flags | O_NONBLOCK));
   f->open_flags = flags;
   if (!f->fd && f->directory && errno == EACCES) {
     f->fd.reset(vfs::openBeneath(res.parent.get(), n, O_PATH));
@@ -682,7 +688,7 @@ NtStatus handleCreate(RequestContext& ctx, ResponseBody& out) {
   vfs::PathFacts facts;
   facts.before = f.before;
   facts.names = sp.named() ? nullptr : &f.xattrs;
-  if (f.open_flags == O_PATH) facts.kind = vfs::FdKind::kPath;
+  if (f.open_flags & O_PATH) facts.kind = vfs::FdKind::kPath;
   if (f.create_action == FILE_OPENED) {
     facts.stx = &f.res.stx;
     // The share root reopened beneath its own descriptor is the inode the walk saw.

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Opens for attributes only (FILE_READ_ATTRIBUTES | SYNCHRONIZE), which xsmbd serves the short
+way (the file opened O_PATH before it is looked at, no access-check call), and the per-inode
+look-aside record of DOS attributes (server/vfs/meta_cache.h), driven by the raw client of
+smb2client.py:
+
+- an attribute-only open of a file the user may not read succeeds and reports its size, an open
+  for data is refused; the directory/non-directory options, another spelling of the name and a
+  symlink out of the share get the statuses the usual way gives;
+- DOS attributes changed on disk by another process (the xattr Samba and xsmbd share) are seen
+  by the next open, of a file and of the share root, also after the server has cached them.
+
+Run: XSMBD=... XSMBCTL=... python3 tests/integration/test_attribute_opens.py
+"""
+
+import os
+import struct
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import smb2client as c  # noqa: E402
+
+USER = "attruser"
+PASSWORD = "Attr-0nly-pw"
+UNC = r"\\127.0.0.1\share"
+
+READ_ATTRIBUTES = 0x00100080  # FILE_READ_ATTRIBUTES | SYNCHRONIZE
+READ_DATA = 0x00000001
+FILE_OPEN = 1
+FILE_DIRECTORY_FILE = 0x1
+FILE_NON_DIRECTORY_FILE = 0x40
+STATUS_NOT_A_DIRECTORY = 0xC0000103
+STATUS_FILE_IS_A_DIRECTORY = 0xC00000BA
+QUERY_INFO = 0x0010
+FILE_BASIC_INFORMATION = 4
+FILE_STANDARD_INFORMATION = 5
+
+ATTR_HIDDEN, ATTR_SYSTEM, ATTR_DIRECTORY, ATTR_ARCHIVE = 0x2, 0x4, 0x10, 0x20
+DOS_XATTR = "user.DOSATTRIB"
+# xsmbd keeps a cached record only for a ctime older than this (meta_cache.h kRacyMarginNs).
+SETTLE_SECONDS = 2.4
+
+xsmbd_only = unittest.skipIf(harness.backend() != "xsmbd", "xsmbd's implementation")
+
+
+def dos_record(attributes):
+    """Samba's xattr_DOSATTRIB version 5 (24 bytes): AttribHex "" and padding, version twice,
+    padding, ValidFlags (attributes), Attrib, CreateTime 0."""
+    return struct.pack("<HHHHIIQ", 0, 5, 5, 0, 0x1, attributes, 0)
+
+
+class AttributeOpensTest(harness.ServerTestCase):
+    @classmethod
+    def configure(cls, server):
+        share = server.add_share("share", {"read only": "no"})
+        p = share.path
+        (p / "locked.bin").write_bytes(b"x" * 1234)
+        os.chmod(p / "locked.bin", 0o000)  # the test's account's, which the user is not (root)
+        (p / "dir").mkdir()
+        (p / "dir" / "deep").mkdir()
+        (p / "dir" / "deep" / "MixedCase.TXT").write_bytes(b"mixed")
+        (p / "plain.txt").write_bytes(b"plain")
+        (p / "attrs.txt").write_bytes(b"attributes")
+        os.symlink("/etc/passwd", p / "passwdlink")
+        os.symlink("dir/deep/MixedCase.TXT", p / "innerlink")
+        # As root, the user is an unprivileged account, to which locked.bin is closed.
+        unix_user = None
+        if os.geteuid() == 0:
+            harness.Server._ensure_unix_account(USER)
+            unix_user = USER
+        server.add_user(USER, PASSWORD, unix_user=unix_user)
+        cls.share = share
+
+    def setUp(self):
+        self.cl = c.Smb2Client(self.server.port)
+        self.addCleanup(self.cl.close)
+        self.assertEqual(self.cl.negotiate().status, c.STATUS_SUCCESS)
+        self.assertEqual(self.cl.login(USER, PASSWORD).status, c.STATUS_SUCCESS)
+        self.assertEqual(self.cl.tree_connect(UNC).status, c.STATUS_SUCCESS)
+
+    def open_attrs(self, name, options=0, access=READ_ATTRIBUTES):
+        return self.cl.create(name, desired_access=access, create_disposition=FILE_OPEN,
+                              create_options=options)
+
+    def attributes_and_size(self, name):
+        """(FileAttributes, EndOfFile) of the CREATE response of an attribute-only open, which
+        is then closed (MS-SMB2 2.2.14: EndofFile at 48, FileAttributes at 56)."""
+        r = self.open_attrs(name)
+        self.assertEqual(r.status, c.STATUS_SUCCESS, f"{name}: {c.status_name(r.status)}")
+        eof, attrs = struct.unpack_from("<QI", r.body, 48)
+        self.assertEqual(self.cl.close_file(r.file_id).status, c.STATUS_SUCCESS)
+        return attrs, eof
+
+    def query(self, fid, cls):
+        body = (struct.pack("<HBBIHHIII", 41, 1, cls, 4096, 0, 0, 0, 0, 0) + fid + b"\0")
+        r = self.cl.send(self.cl.build(QUERY_INFO, body))
+        off, n = struct.unpack_from("<HI", r.body, 2) if len(r.body) >= 8 else (0, 0)
+        return r.status, r.raw[off:off + n]
+
+    @unittest.skipIf(os.geteuid() != 0, "needs root: the user must be another account")
+    def test_unreadable_file_attributes_but_not_data(self):
+        r = self.open_attrs("locked.bin")
+        self.assertEqual(r.status, c.STATUS_SUCCESS, c.status_name(r.status))
+        self.assertEqual(struct.unpack_from("<Q", r.body, 48)[0], 1234)
+        st, info = self.query(r.file_id, FILE_STANDARD_INFORMATION)
+        self.assertEqual(st, c.STATUS_SUCCESS, c.status_name(st))
+        self.assertEqual(struct.unpack_from("<Q", info, 8)[0], 1234)  # EndOfFile
+        # The handle grants attributes only: its data is not readable through it.
+        self.assertEqual(self.cl.read(r.file_id, length=16).status, c.STATUS_ACCESS_DENIED)
+        self.assertEqual(self.cl.close_file(r.file_id).status, c.STATUS_SUCCESS)
+        r = self.open_attrs("locked.bin", access=READ_DATA)
+        self.assertEqual(r.status, c.STATUS_ACCESS_DENIED, c.status_name(r.status))
+
+    def test_directory_options_and_types(self):
+        self.assertEqual(self.open_attrs("plain.txt", FILE_DIRECTORY_FILE).status,
+                         STATUS_NOT_A_DIRECTORY)
+        self.assertEqual(self.open_attrs("dir", FILE_NON_DIRECTORY_FILE).status,
+                         STATUS_FILE_IS_A_DIRECTORY)
+        attrs, _ = self.attributes_and_size("dir\\deep")
+        self.assertTrue(attrs & ATTR_DIRECTORY, hex(attrs))
+        # A directory opened for its attributes cannot be listed through that handle.
+        r = self.open_attrs("dir", FILE_DIRECTORY_FILE)
+        self.assertEqual(r.status, c.STATUS_SUCCESS)
+        st, info = self.query(r.file_id, FILE_BASIC_INFORMATION)
+        self.assertEqual(st, c.STATUS_SUCCESS, c.status_name(st))
+        self.assertTrue(struct.unpack_from("<I", info, 32)[0] & ATTR_DIRECTORY)
+        self.assertEqual(self.cl.close_file(r.file_id).status, c.STATUS_SUCCESS)
+
+    def test_names_and_links(self):
+        self.assertEqual(self.attributes_and_size("dir\\deep\\MixedCase.TXT")[1], 5)
+        # Another spelling: the short way misses, the usual way finds the file.
+        self.assertEqual(self.attributes_and_size("DIR\\Deep\\mixedcase.txt")[1], 5)
+        self.assertEqual(self.attributes_and_size("innerlink")[1], 5)
+        self.assertEqual(self.open_attrs("missing.txt").status, c.STATUS_OBJECT_NAME_NOT_FOUND)
+        self.assertEqual(self.open_attrs("nodir\\missing.txt").status,
+                         c.STATUS_OBJECT_PATH_NOT_FOUND)
+        st = self.open_attrs("passwdlink").status
+        self.assertIn(st, (c.STATUS_ACCESS_DENIED, c.STATUS_OBJECT_NAME_NOT_FOUND,
+                           c.STATUS_OBJECT_PATH_NOT_FOUND), c.status_name(st))
+
+    @xsmbd_only
+    def test_attributes_changed_on_disk_are_seen(self):
+        """After the server cached a file's (and the root's) DOS record, a change made on disk
+        by another process shows in the next open."""
+        path = self.share.path / "attrs.txt"
+        os.setxattr(path, DOS_XATTR, dos_record(ATTR_HIDDEN))
+        os.setxattr(self.share.path, DOS_XATTR, dos_record(ATTR_HIDDEN | ATTR_DIRECTORY))
+        time.sleep(SETTLE_SECONDS)  # old enough to be cached
+        for _ in range(3):  # read and cached, then answered from the record
+            self.assertEqual(self.attributes_and_size("attrs.txt")[0], ATTR_HIDDEN)
+            self.assertEqual(self.attributes_and_size("")[0], ATTR_HIDDEN | ATTR_DIRECTORY)
+        os.setxattr(path, DOS_XATTR, dos_record(ATTR_SYSTEM | ATTR_ARCHIVE))
+        os.setxattr(self.share.path, DOS_XATTR, dos_record(ATTR_SYSTEM | ATTR_DIRECTORY))
+        self.assertEqual(self.attributes_and_size("attrs.txt")[0], ATTR_SYSTEM | ATTR_ARCHIVE)
+        self.assertEqual(self.attributes_and_size("")[0], ATTR_SYSTEM | ATTR_DIRECTORY)
+        # And again once the change has settled and been cached in turn.
+        time.sleep(SETTLE_SECONDS)
+        for _ in range(2):
+            self.assertEqual(self.attributes_and_size("attrs.txt")[0], ATTR_SYSTEM | ATTR_ARCHIVE)
+        os.removexattr(path, DOS_XATTR)
+        self.assertEqual(self.attributes_and_size("attrs.txt")[0], ATTR_ARCHIVE)
+
+
+if __name__ == "__main__":
+    harness.main()
