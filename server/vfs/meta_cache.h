@@ -19,8 +19,8 @@
 // rename or unlink of the entry in between would have moved its ctime).
 //
 // Scope: one table per thread (event loops and I/O threads each keep their own, no locks),
-// direct-mapped by (device, inode), kSlots slots of about 100 bytes: a new record replaces
-// whatever shared its slot. Memory per thread: kSlots * sizeof(Record), allocated on first use.
+// direct-mapped by (device, inode): a new record replaces whatever shared its slot. Memory:
+// kSlots slots of 128 bytes, 128 KiB a thread, allocated when the thread first reads a file.
 #pragma once
 
 #include <sys/stat.h>
