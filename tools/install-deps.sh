@@ -35,7 +35,7 @@ command -v kubectl >/dev/null || PACKAGES+=(kubernetes-client); command -v npm >
 # BENCH=1: also what tools/bench/run.sh needs (Samba's smbd to compare against, iperf3 for the
 # raw loopback TCP ceiling). CI does not run benchmarks, so they are opt-in.
 if [ "${BENCH:-0}" = 1 ]; then
-  PACKAGES+=(samba iperf3)
+  PACKAGES+=(samba iperf3 linux-perf)  # linux-perf: tools/bench/profile.sh
 fi
 
 missing=()
