@@ -34,6 +34,9 @@ constexpr uint32_t kWriteAccess = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRIT
 constexpr uint32_t kValidAccess = FILE_ALL_ACCESS | ACCESS_SYSTEM_SECURITY | MAXIMUM_ALLOWED |
                                   GENERIC_ALL | GENERIC_EXECUTE | GENERIC_WRITE | GENERIC_READ;
 constexpr uint32_t kValidAttributes = 0x00007FB7;
+// The rights of an open for attributes only, which no access check refuses (MS-FSA 2.1.5.1.2.1
+// grants FILE_READ_ATTRIBUTES through the parent) and which an O_PATH descriptor serves.
+constexpr uint32_t kAttributeRights = SYNCHRONIZE | FILE_READ_ATTRIBUTES;
 
 // MS-DTYP 2.4.3 generic mapping for files.
 uint32_t mapGeneric(uint32_t a) {
@@ -75,10 +78,7 @@ bool parentWritable(int parent_fd) {
 // a handle can only be queried and closed (listing and watching need FILE_LIST_DIRECTORY), and an
 // O_PATH open and close skip the file system's open and release and the fsnotify events.
 int openFlagsFor(uint32_t access, bool directory) {
-  if (directory) {
-    if (!(access & ~(SYNCHRONIZE | FILE_READ_ATTRIBUTES))) return O_PATH | O_DIRECTORY;
-    return O_RDONLY | O_DIRECTORY;
-  }
+  if (directory) return ((access & ~kAttributeRights) ? O_RDONLY : O_PATH) | O_DIRECTORY;
   bool r = access & (FILE_READ_DATA | FILE_EXECUTE);
   bool w = access & (FILE_WRITE_DATA | FILE_APPEND_DATA);
   if (r && w) return O_RDWR;
@@ -137,6 +137,7 @@ struct OpenedFile {
   vfs::Resolved res;
   uint32_t desired = 0;          // the access asked for (generic rights mapped); granted on success
   bool maximum_allowed = false;  // MAXIMUM_ALLOWED was asked for
+  bool asks_maximal = false;     // the client wants the maximal access: MAXIMUM_ALLOWED or MxAc
   uint32_t create_action = FILE_OPENED;
   bool directory = false;
   uint32_t maximal = 0;  // the maximal access (the MxAc answer)
@@ -223,25 +224,25 @@ bool applyStoredDescriptor(OpenedFile* f) {
   return true;
 }
 
-// Whether the request needs the maximal access computed: it asks for it (MAXIMUM_ALLOWED, an
-// MxAc context, MS-SMB2 2.2.13.2.5), for delete-on-close (which needs DELETE among it), to
-// replace the data (refused on a read-only share whatever the access asked for), or for any
-// right beyond SYNCHRONIZE and FILE_READ_ATTRIBUTES, which no check below refuses (MS-FSA
-// 2.1.5.1.2.1 grants FILE_READ_ATTRIBUTES through the parent). An open for attributes only, the
-// most common open of all (clients open a directory or file to query or close it), then costs
-// no access system call.
-bool asksMaximalAccess(const CreateRequest& req, const OpenedFile& f) {
-  if (f.maximum_allowed) return true;
+// Whether the client asks for the maximal access: MAXIMUM_ALLOWED or an MxAc context (MS-SMB2
+// 2.2.13.2.5).
+bool asksMaximalAccess(const CreateRequest& req, bool maximum_allowed) {
+  if (maximum_allowed) return true;
   for (const CreateContext& c : req.contexts) {
     if (c.name == "MxAc") return true;
   }
   return false;
 }
 
+// Whether the request needs the maximal access computed: it asks for it, for delete-on-close
+// (which needs DELETE among it), to replace the data (refused on a read-only share whatever the
+// access asked for), or for any right beyond kAttributeRights. An open for attributes only, the
+// most common open of all (clients open a directory or file to query or close it), then costs
+// no access system call.
 bool needsMaximalAccess(const CreateRequest& req, const OpenedFile& f) {
-  if (asksMaximalAccess(req, f) || (req.create_options & FILE_DELETE_ON_CLOSE)) return true;
+  if (f.asks_maximal || (req.create_options & FILE_DELETE_ON_CLOSE)) return true;
   if (overwrites(req.create_disposition)) return true;
-  return (f.desired & ~(SYNCHRONIZE | FILE_READ_ATTRIBUTES)) != 0;
+  return (f.desired & ~kAttributeRights) != 0;
 }
 
 // MS-SMB2 3.3.5.9 / MS-FSA 2.1.5.1.2 for a file that exists: the disposition and file type
@@ -263,7 +264,7 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
   }
   f->maximal = fileMaximalAccess(res.parent.get(), res.name, f->directory, res.stx.stx_uid);
   // DELETE (write access to the directory) is looked up only when it can matter.
-  const bool delete_matters = asksMaximalAccess(req, *f) || (f->desired & DELETE) ||
+  const bool delete_matters = f->asks_maximal || (f->desired & DELETE) ||
                               (req.create_options & FILE_DELETE_ON_CLOSE);
   if (delete_matters && !res.name.empty() && parentWritable(res.parent.get())) f->maximal |= DELETE;
   f->maximal &= tree.maximal_access;
@@ -441,8 +442,9 @@ NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req
     }
     f->desired = mapGeneric(req.desired_access);
     f->maximum_allowed = f->desired & MAXIMUM_ALLOWED;
+    f->asks_maximal = asksMaximalAccess(req, f->maximum_allowed);
     f->desired &= ~MAXIMUM_ALLOWED;
-    if (!(may_open_first && attempts == 0 && openAttributesFirst(req, f))) {
+    if (!(may_open_first && openAttributesFirst(req, f))) {
       if (NtStatus st = vfs::resolveLast(&f->res); st != STATUS_SUCCESS) return st;
     }
     if ((req.create_options & FILE_DELETE_ON_CLOSE) && !(f->desired & DELETE) &&

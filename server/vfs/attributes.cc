@@ -223,7 +223,8 @@ NtStatus readFileMeta(int fd, FileMeta* out, const PathFacts& facts) {
     return ntStatusFromErrno(errno);
   }
   // The earliest statx that saw this ctime, and the clock before it (meta_cache.h).
-  const bool listed_here = facts.stx && (facts.fd_is_stx || meta_cache::sameInodeAndCtime(*facts.stx, stx));
+  const bool listed_here =
+      facts.stx && (facts.fd_is_stx || meta_cache::sameInodeAndCtime(*facts.stx, stx));
   std::optional<DosInfo> dos;
   if (S_ISREG(stx.stx_mode) || S_ISDIR(stx.stx_mode)) {
     if (const meta_cache::Record* r = meta_cache::find(stx); r && r->dos_known) {
