@@ -167,11 +167,14 @@ TEST_F(TcpWorkerTest, ReadMarkFollowsTheMessageBeingRead) {
   const size_t end1 = 4 + big1.size();
   const int big1_size = static_cast<int>(big1.size());
   const int big2_size = static_cast<int>(big2.size());
-  // big1's header and 100 KB: the loop waits for the rest of big1 with the mark raised.
+  // big1's header and 100 KB: the loop waits for the rest of big1 with the mark raised to what
+  // is left of big1 when the socket ran dry. How much of the 100 KB it had read by then depends
+  // on how the kernel delivered the segments (once 65,478 bytes under load): the mark lies
+  // between the rest after all 100 KB and the rest after the first byte.
   ASSERT_TRUE(client->send(stream.substr(0, 4 + part)));
   int v = waitMark([&](int m) { return m > 64 * 1024; });
-  EXPECT_GT(v, 64 * 1024);
-  EXPECT_LE(v, big1_size - 64 * 1024);
+  EXPECT_GE(v, big1_size - static_cast<int>(part));
+  EXPECT_LT(v, big1_size);
   // The rest of big1, then big2's header and 100 KB: the mark moves on to big2's rest.
   const size_t cut2 = end1 + 4 + part;
   ASSERT_TRUE(client->send(stream.substr(4 + part, cut2 - (4 + part))));
