@@ -141,7 +141,7 @@ struct OpenedFile {
   uint32_t create_action = FILE_OPENED;
   bool directory = false;
   uint32_t maximal = 0;  // the maximal access (the MxAc answer)
-  vfs::UniqueFd fd;
+  vfs::MaybeOwnedFd fd;  // borrowed: the share root's (openExistingFile)
   int open_flags = 0;      // the access flags fd was opened with
   bool overwrite = false;  // an existing file's data is to be replaced (overwriteData)
   StreamOpened stream;     // a named stream of the file (stream.stream set): fd is its data
@@ -298,6 +298,13 @@ NtStatus openExistingFile(const session::TreeConnect& tree, const CreateRequest&
   if (f->opened_first) return STATUS_SUCCESS;  // O_PATH serves every right such an open has
   const vfs::Resolved& res = f->res;
   int flags = openFlagsFor(f->desired, f->directory);
+  if (res.name.empty() && (flags & O_PATH)) {
+    // The share root for its attributes only: its own O_PATH descriptor serves such a handle
+    // (queries and close), lent to the Open rather than duplicated (no openat2, no close).
+    f->fd = vfs::MaybeOwnedFd::borrowed(res.parent.get());
+    f->open_flags = flags;
+    return STATUS_SUCCESS;
+  }
   const char* n = res.name.empty() ? "." : res.name.c_str();
   // openat2 accepts only a few flags together with O_PATH.
   f->fd.reset(vfs::openBeneath(res.parent.get(), n, (flags & O_PATH) ? flags : flags | O_NONBLOCK));

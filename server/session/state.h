@@ -122,7 +122,9 @@ struct Open {
   Share* share = nullptr;  // shares live as long as the server
   uint64_t session_id = 0;
   uint32_t tree_id = 0;
-  vfs::UniqueFd fd;  // data fd (O_RDONLY/O_WRONLY/O_RDWR), dir fd, or O_PATH
+  // Data fd (O_RDONLY/O_WRONLY/O_RDWR), dir fd, or O_PATH; for an open of the share root for
+  // its attributes only, the share's root descriptor itself, borrowed (Share::root outlives it).
+  vfs::MaybeOwnedFd fd;
   bool has_read = false, has_write = false;
   bool directory = false;
   // The file system refused a non-blocking write (RWF_NOWAIT: EOPNOTSUPP, as ext4 does for

@@ -130,6 +130,33 @@ class AttributeOpensTest(harness.ServerTestCase):
         self.assertTrue(struct.unpack_from("<I", info, 32)[0] & ATTR_DIRECTORY)
         self.assertEqual(self.cl.close_file(r.file_id).status, c.STATUS_SUCCESS)
 
+    def test_share_root_handles(self):
+        """Attribute-only handles of the share root (which xsmbd serves with the root's own
+        descriptor): several at once, each queried after another is closed, one left open when
+        its connection drops; the share keeps serving after all of them are gone."""
+        first, second = self.open_attrs(""), self.open_attrs("", FILE_DIRECTORY_FILE)
+        for r in (first, second):
+            self.assertEqual(r.status, c.STATUS_SUCCESS, c.status_name(r.status))
+            self.assertTrue(struct.unpack_from("<I", r.body, 56)[0] & ATTR_DIRECTORY)
+        self.assertEqual(self.cl.close_file(first.file_id).status, c.STATUS_SUCCESS)
+        st, info = self.query(second.file_id, FILE_BASIC_INFORMATION)
+        self.assertEqual(st, c.STATUS_SUCCESS, c.status_name(st))
+        self.assertTrue(struct.unpack_from("<I", info, 32)[0] & ATTR_DIRECTORY)
+        self.assertEqual(self.cl.close_file(second.file_id).status, c.STATUS_SUCCESS)
+        other = c.Smb2Client(self.server.port)
+        self.addCleanup(other.close)
+        self.assertEqual(other.negotiate().status, c.STATUS_SUCCESS)
+        self.assertEqual(other.login(USER, PASSWORD).status, c.STATUS_SUCCESS)
+        self.assertEqual(other.tree_connect(UNC).status, c.STATUS_SUCCESS)
+        self.assertEqual(other.create("", desired_access=READ_ATTRIBUTES, create_options=0).status,
+                         c.STATUS_SUCCESS)
+        other.close()  # the handle goes with its connection
+        time.sleep(0.5)
+        # Paths beneath the root still resolve, files still open and read.
+        self.assertEqual(self.attributes_and_size("dir\\deep\\MixedCase.TXT")[1], 5)
+        self.assertEqual(self.cl.read_file("plain.txt"), (c.STATUS_SUCCESS, b"plain"))
+        self.assertEqual(self.attributes_and_size("")[0] & ATTR_DIRECTORY, ATTR_DIRECTORY)
+
     def test_names_and_links(self):
         self.assertEqual(self.attributes_and_size("dir\\deep\\MixedCase.TXT")[1], 5)
         # Another spelling: the short way misses, the usual way finds the file.
