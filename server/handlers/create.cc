@@ -148,7 +148,10 @@ struct OpenedFile {
   const vfs::acl::AccessToken* token = nullptr;  // the session's SIDs, for the NT access check
   vfs::XattrNames xattrs;  // the file's xattr names, listed by the NT access check (if it ran)
   struct timespec before {};  // meta_cache::coarseNow() before the path walk's statx (res.stx)
-  bool opened_first = false;  // fd opened before looking (openAttributesFirst); res.stx is its
+  bool opened_first = false;  // fd opened before looking (openFirst); res.stx is its
+  // The open succeeded with read and/or write flags that prove every right asked for
+  // (openFirst, dataRightsProvenBy): no access-check call unless a stored descriptor says more.
+  bool rights_proven = false;
 };
 
 // The dispositions that replace the data of a file that exists.
@@ -245,6 +248,17 @@ bool needsMaximalAccess(const CreateRequest& req, const OpenedFile& f) {
   return (f.desired & ~kAttributeRights) != 0;
 }
 
+// Whether the file opened first (`f->fd`) may have a stored security descriptor, whose NT access
+// check could refuse what the Unix permissions allowed. Its xattr names come from the look-aside
+// cache while it knows the inode at this ctime, else from one listxattr of the descriptor;
+// `f->xattrs` keeps them for the response's DOS attributes.
+bool storesDescriptor(OpenedFile* f) {
+  if (!f->token) return false;  // no NT access check without a token
+  const vfs::meta_cache::Record* known = vfs::meta_cache::find(f->res.stx);
+  f->xattrs = known && known->names ? *known->names : vfs::listXattrNames(f->fd.get());
+  return vfs::mayHaveStoredDescriptor(f->xattrs);
+}
+
 // MS-SMB2 3.3.5.9 / MS-FSA 2.1.5.1.2 for a file that exists: the disposition and file type
 // checks, then the maximal access (the kernel's answer for the session's identity, within the
 // share's) and the access check against it.
@@ -259,6 +273,14 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
     return STATUS_FILE_IS_A_DIRECTORY;
   if (f->directory && overwrites(disposition)) return STATUS_INVALID_PARAMETER;
   if (!needsMaximalAccess(req, *f)) {
+    f->maximal = f->desired;  // reported nowhere: no MxAc asked for
+    return STATUS_SUCCESS;
+  }
+  if (f->rights_proven && !storesDescriptor(f)) {
+    // The READONLY attribute (no write bits) refuses writing the data even to root, which the
+    // open itself did not.
+    if (!f->directory && (f->open_flags & (O_WRONLY | O_RDWR)) && (res.stx.stx_mode & 0222) == 0)
+      return STATUS_ACCESS_DENIED;
     f->maximal = f->desired;  // reported nowhere: no MxAc asked for
     return STATUS_SUCCESS;
   }
@@ -295,7 +317,7 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
 NtStatus openExistingFile(const session::TreeConnect& tree, const CreateRequest& req,
                           OpenedFile* f) {
   if (NtStatus st = checkExistingFile(tree, req, f); st != STATUS_SUCCESS) return st;
-  if (f->opened_first) return STATUS_SUCCESS;  // O_PATH serves every right such an open has
+  if (f->opened_first) return STATUS_SUCCESS;  // opened with the flags the rights need
   const vfs::Resolved& res = f->res;
   int flags = openFlagsFor(f->desired, f->directory);
   if (res.name.empty() && (flags & O_PATH)) {
@@ -407,17 +429,44 @@ NtStatus createNewFile(const session::TreeConnect& tree, const CreateRequest& re
   return STATUS_SUCCESS;
 }
 
-// An open for attributes only (needsMaximalAccess false) of a name that is to exist (FILE_OPEN,
-// FILE_OPEN_IF) beneath a resolved parent: the descriptor is opened first, O_PATH (which asks
-// nothing of the file's permissions, and follows a symlink beneath the share as the usual way
-// does), and the statx of the descriptor describes what the name is, one statx fewer than
-// looking at the name first. False, with `f` untouched, when the open fails for any reason
-// (no such name, another spelling, an error): resolveLast and the usual way then decide.
-bool openAttributesFirst(const CreateRequest& req, OpenedFile* f) {
+// The rights a successful open with `flags` (openFlagsFor of the rights asked for) proves the
+// caller holds, as fileMaximalAccess would grant them from the same kernel answer: read access
+// grants reading the data, EAs and executing; write access writing the data, EAs and
+// attributes. Besides them, the rights no Unix check refuses: the attribute rights, and
+// READ_CONTROL while no descriptor is stored (checkExistingFile's free rights).
+uint32_t dataRightsProvenBy(int flags) {
+  uint32_t a = kAttributeRights | READ_CONTROL;
+  const int acc = flags & O_ACCMODE;
+  if (acc == O_RDONLY || acc == O_RDWR) a |= FILE_READ_DATA | FILE_READ_EA | FILE_EXECUTE;
+  if (acc == O_WRONLY || acc == O_RDWR) {
+    a |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES;
+  }
+  return a;
+}
+
+// An open of a name that is to exist (FILE_OPEN, FILE_OPEN_IF) beneath a resolved parent, asking
+// for attributes only (needsMaximalAccess false) or for rights that the open's own flags prove
+// (dataRightsProvenBy; no MxAc, no MAXIMUM_ALLOWED, no delete-on-close, within the share's
+// rights): the file is opened first, O_PATH or with those flags (the kernel checks the
+// permissions the way the access check would ask it to, and an open follows a symlink beneath
+// the share as the usual way does), and the statx of the descriptor describes what the name is.
+// That saves the statx of the name and the access-check calls. False, with `f` untouched, when
+// the open fails for any reason (no such name, another spelling, permission denied, a directory
+// opened for writing): resolveLast and the usual way then decide, and name the error.
+bool openFirst(const session::TreeConnect& tree, const CreateRequest& req, OpenedFile* f) {
   if (f->res.name.empty()) return false;  // the share root: the walk's statx is reused instead
   if (req.create_disposition != FILE_OPEN && req.create_disposition != FILE_OPEN_IF) return false;
-  if (needsMaximalAccess(req, *f)) return false;
-  vfs::UniqueFd fd(vfs::openBeneath(f->res.parent.get(), f->res.name.c_str(), O_PATH));
+  int flags = O_PATH;
+  const bool for_data = needsMaximalAccess(req, *f);
+  if (for_data) {
+    if (f->asks_maximal || (req.create_options & FILE_DELETE_ON_CLOSE)) return false;
+    flags = openFlagsFor(f->desired, false);
+    if (flags == O_PATH || (f->desired & ~(dataRightsProvenBy(flags) & tree.maximal_access)))
+      return false;
+    if (tree.read_only && (flags & (O_WRONLY | O_RDWR))) return false;
+  }
+  vfs::UniqueFd fd(vfs::openBeneath(f->res.parent.get(), f->res.name.c_str(),
+                                    for_data ? flags | O_NONBLOCK : O_PATH));
   if (!fd) return false;
   struct statx stx {};
   if (statx(fd.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0) return false;
@@ -426,15 +475,16 @@ bool openAttributesFirst(const CreateRequest& req, OpenedFile* f) {
   if (!f->res.disk_path.empty()) f->res.disk_path += '/';
   f->res.disk_path += f->res.name;
   f->fd = std::move(fd);
-  f->open_flags = O_PATH;
+  f->open_flags = flags;
   f->opened_first = true;
+  f->rights_proven = for_data;
   return true;
 }
 
 // MS-SMB2 3.3.5.9: resolves the path beneath the share root and opens or creates what the
 // disposition asks for. A create that loses a race to another client is retried once.
-// `may_open_first`: the file itself is opened (not a named stream of it), so an open for
-// attributes only may go the short way (openAttributesFirst).
+// `may_open_first`: the file itself is opened (not a named stream of it), so an open may go the
+// short way (openFirst).
 NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req,
                       const std::vector<std::string>& comps, bool may_open_first,
                       OpenedFile* f) {
@@ -451,7 +501,7 @@ NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req
     f->maximum_allowed = f->desired & MAXIMUM_ALLOWED;
     f->asks_maximal = asksMaximalAccess(req, f->maximum_allowed);
     f->desired &= ~MAXIMUM_ALLOWED;
-    if (!(may_open_first && openAttributesFirst(req, f))) {
+    if (!(may_open_first && openFirst(tree, req, f))) {
       if (NtStatus st = vfs::resolveLast(&f->res); st != STATUS_SUCCESS) return st;
     }
     if ((req.create_options & FILE_DELETE_ON_CLOSE) && !(f->desired & DELETE) &&

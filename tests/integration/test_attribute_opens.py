@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Opens for attributes only (FILE_READ_ATTRIBUTES | SYNCHRONIZE), which xsmbd serves the short
-way (the file opened O_PATH before it is looked at, no access-check call), and the per-inode
-look-aside record of DOS attributes (server/vfs/meta_cache.h), driven by the raw client of
-smb2client.py:
+way (the file opened O_PATH before it is looked at, no access-check call), opens for data whose
+rights the open's own read/write flags prove (opened first too), and the per-inode look-aside
+record of DOS attributes (server/vfs/meta_cache.h), driven by the raw client of smb2client.py:
 
 - an attribute-only open of a file the user may not read succeeds and reports its size, an open
   for data is refused; the directory/non-directory options, another spelling of the name and a
   symlink out of the share get the statuses the usual way gives;
+- opens for data the short way: the READONLY attribute (no write bits) refuses writing even to
+  an account the kernel would let write (root, in CI), a directory asked for FILE_ADD_FILE
+  still opens, a write through a read/write open reaches the file;
 - DOS attributes changed on disk by another process (the xattr Samba and xsmbd share) are seen
   by the next open, of a file and of the share root, also after the server has cached them.
 
@@ -26,10 +29,14 @@ import smb2client as c  # noqa: E402
 
 USER = "attruser"
 PASSWORD = "Attr-0nly-pw"
+OWNER = "attrowner"  # the account running the tests (root in CI)
+OWNER_PASSWORD = "Attr-0wner-pw"
 UNC = r"\\127.0.0.1\share"
 
 READ_ATTRIBUTES = 0x00100080  # FILE_READ_ATTRIBUTES | SYNCHRONIZE
 READ_DATA = 0x00000001
+WRITE_DATA = 0x00000002
+READ_WRITE = 0x00120089 | 0x00000116  # FILE_GENERIC_READ, WRITE_DATA, APPEND_DATA, WRITE_ATTRIBUTES
 FILE_OPEN = 1
 FILE_DIRECTORY_FILE = 0x1
 FILE_NON_DIRECTORY_FILE = 0x40
@@ -65,6 +72,9 @@ class AttributeOpensTest(harness.ServerTestCase):
         (p / "dir" / "deep" / "MixedCase.TXT").write_bytes(b"mixed")
         (p / "plain.txt").write_bytes(b"plain")
         (p / "attrs.txt").write_bytes(b"attributes")
+        (p / "readonly.txt").write_bytes(b"read only")
+        os.chmod(p / "readonly.txt", 0o444)
+        (p / "rw.txt").write_bytes(b"0123456789")
         os.symlink("/etc/passwd", p / "passwdlink")
         os.symlink("dir/deep/MixedCase.TXT", p / "innerlink")
         # As root, the user is an unprivileged account, to which locked.bin is closed.
@@ -73,6 +83,7 @@ class AttributeOpensTest(harness.ServerTestCase):
             harness.Server._ensure_unix_account(USER)
             unix_user = USER
         server.add_user(USER, PASSWORD, unix_user=unix_user)
+        server.add_user(OWNER, OWNER_PASSWORD)
         cls.share = share
 
     def setUp(self):
@@ -156,6 +167,37 @@ class AttributeOpensTest(harness.ServerTestCase):
         self.assertEqual(self.attributes_and_size("dir\\deep\\MixedCase.TXT")[1], 5)
         self.assertEqual(self.cl.read_file("plain.txt"), (c.STATUS_SUCCESS, b"plain"))
         self.assertEqual(self.attributes_and_size("")[0] & ATTR_DIRECTORY, ATTR_DIRECTORY)
+
+    def test_data_opens(self):
+        owner = c.Smb2Client(self.server.port)
+        self.addCleanup(owner.close)
+        self.assertEqual(owner.negotiate().status, c.STATUS_SUCCESS)
+        self.assertEqual(owner.login(OWNER, OWNER_PASSWORD).status, c.STATUS_SUCCESS)
+        self.assertEqual(owner.tree_connect(UNC).status, c.STATUS_SUCCESS)
+        # READONLY (mode 0444): reading is fine, writing is refused whoever asks.
+        self.assertEqual(owner.read_file("readonly.txt"), (c.STATUS_SUCCESS, b"read only"))
+        for access in (WRITE_DATA, READ_WRITE):
+            r = owner.create("readonly.txt", desired_access=access, create_disposition=FILE_OPEN)
+            self.assertEqual(r.status, c.STATUS_ACCESS_DENIED, c.status_name(r.status))
+        # A directory asked for FILE_ADD_FILE (WRITE_DATA) cannot be opened for writing: the
+        # usual way opens it.
+        r = owner.create("dir", desired_access=WRITE_DATA | READ_ATTRIBUTES,
+                         create_disposition=FILE_OPEN, create_options=FILE_DIRECTORY_FILE)
+        self.assertEqual(r.status, c.STATUS_SUCCESS, c.status_name(r.status))
+        self.assertEqual(owner.close_file(r.file_id).status, c.STATUS_SUCCESS)
+        # A read/write open: the write reaches the file, the read sees it.
+        r = owner.create("rw.txt", desired_access=READ_WRITE, create_disposition=FILE_OPEN)
+        self.assertEqual(r.status, c.STATUS_SUCCESS, c.status_name(r.status))
+        self.assertEqual(owner.write(r.file_id, b"abc", offset=3).status, c.STATUS_SUCCESS)
+        rr = owner.read(r.file_id, length=64)
+        self.assertEqual((rr.status, rr.data), (c.STATUS_SUCCESS, b"012abc6789"))
+        self.assertEqual(owner.close_file(r.file_id).status, c.STATUS_SUCCESS)
+        self.assertEqual((self.share.path / "rw.txt").read_bytes(), b"012abc6789")
+        # A handle opened for reading only cannot write.
+        r = owner.create("rw.txt", desired_access=0x00120089, create_disposition=FILE_OPEN)
+        self.assertEqual(r.status, c.STATUS_SUCCESS, c.status_name(r.status))
+        self.assertEqual(owner.write(r.file_id, b"zz").status, c.STATUS_ACCESS_DENIED)
+        self.assertEqual(owner.close_file(r.file_id).status, c.STATUS_SUCCESS)
 
     def test_names_and_links(self):
         self.assertEqual(self.attributes_and_size("dir\\deep\\MixedCase.TXT")[1], 5)
