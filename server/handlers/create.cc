@@ -276,7 +276,7 @@ NtStatus checkExistingFile(const session::TreeConnect& tree, const CreateRequest
     f->maximal = f->desired;  // reported nowhere: no MxAc asked for
     return STATUS_SUCCESS;
   }
-  if (f->rights_proven && !storesDescriptor(f)) {
+  if (f->rights_proven) {
     // The READONLY attribute (no write bits) refuses writing the data even to root, which the
     // open itself did not.
     if (!f->directory && (f->open_flags & (O_WRONLY | O_RDWR)) && (res.stx.stx_mode & 0222) == 0)
@@ -444,17 +444,20 @@ uint32_t dataRightsProvenBy(int flags) {
   return a;
 }
 
-// An open of a name that is to exist (FILE_OPEN, FILE_OPEN_IF) beneath a resolved parent, asking
-// for attributes only (needsMaximalAccess false) or for rights that the open's own flags prove
-// (dataRightsProvenBy; no MxAc, no MAXIMUM_ALLOWED, no delete-on-close, within the share's
-// rights): the file is opened first, O_PATH or with those flags (the kernel checks the
-// permissions the way the access check would ask it to, and an open follows a symlink beneath
+// An open of a name that is to exist (FILE_OPEN, FILE_OPEN_IF), asking for attributes only
+// (needsMaximalAccess false) or for rights that the open's own flags prove (dataRightsProvenBy;
+// no MxAc, no MAXIMUM_ALLOWED, no delete-on-close, within the share's rights): the whole path is
+// opened first, in one openat2 beneath the share root, O_PATH or with those flags (the kernel
+// checks the permissions the way the access check would ask it to, and follows a symlink beneath
 // the share as the usual way does), and the statx of the descriptor describes what the name is.
-// That saves the statx of the name and the access-check calls. False, with `f` untouched, when
-// the open fails for any reason (no such name, another spelling, permission denied, a directory
-// opened for writing): resolveLast and the usual way then decide, and name the error.
-bool openFirst(const session::TreeConnect& tree, const CreateRequest& req, OpenedFile* f) {
-  if (f->res.name.empty()) return false;  // the share root: the walk's statx is reused instead
+// That saves opening the parent directory, the statx of the name and the access-check calls.
+// `f->rights_proven` unless a stored descriptor may say more (checkExistingFile then asks; its
+// directory is not open: `f->res.parent` is empty). False, with `f` untouched, when the open
+// fails for any reason (no such name, another spelling, permission denied, a directory opened
+// for writing): resolvePath and the usual way then decide, and name the error.
+bool openFirst(const session::TreeConnect& tree, const CreateRequest& req,
+               const std::vector<std::string>& comps, OpenedFile* f) {
+  if (comps.empty()) return false;  // the share root: the walk's statx is reused instead
   if (req.create_disposition != FILE_OPEN && req.create_disposition != FILE_OPEN_IF) return false;
   int flags = O_PATH;
   const bool for_data = needsMaximalAccess(req, *f);
@@ -465,19 +468,25 @@ bool openFirst(const session::TreeConnect& tree, const CreateRequest& req, Opene
       return false;
     if (tree.read_only && (flags & (O_WRONLY | O_RDWR))) return false;
   }
-  vfs::UniqueFd fd(vfs::openBeneath(f->res.parent.get(), f->res.name.c_str(),
+  std::string path;
+  for (const std::string& c : comps) {
+    if (!vfs::isValidComponent(c)) return false;  // the usual way names the error
+    if (!path.empty()) path += '/';
+    path += c;
+  }
+  vfs::UniqueFd fd(vfs::openBeneath(tree.share->root.get(), path.c_str(),
                                     for_data ? flags | O_NONBLOCK : O_PATH));
   if (!fd) return false;
   struct statx stx {};
   if (statx(fd.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &stx) != 0) return false;
   f->res.stx = stx;
   f->res.exists = true;
-  if (!f->res.disk_path.empty()) f->res.disk_path += '/';
-  f->res.disk_path += f->res.name;
+  f->res.name = comps.back();
+  f->res.disk_path = std::move(path);
   f->fd = std::move(fd);
   f->open_flags = flags;
   f->opened_first = true;
-  f->rights_proven = for_data;
+  f->rights_proven = for_data && !storesDescriptor(f);
   return true;
 }
 
@@ -493,16 +502,19 @@ NtStatus openOrCreate(const session::TreeConnect& tree, const CreateRequest& req
     *f = OpenedFile{};
     f->token = token;
     f->before = vfs::meta_cache::coarseNow();
-    if (NtStatus st = vfs::resolveParent(tree.share->root.get(), comps, &f->res);
-        st != STATUS_SUCCESS) {
-      return st;
-    }
     f->desired = mapGeneric(req.desired_access);
     f->maximum_allowed = f->desired & MAXIMUM_ALLOWED;
     f->asks_maximal = asksMaximalAccess(req, f->maximum_allowed);
     f->desired &= ~MAXIMUM_ALLOWED;
-    if (!(may_open_first && openFirst(tree, req, f))) {
-      if (NtStatus st = vfs::resolveLast(&f->res); st != STATUS_SUCCESS) return st;
+    const int root = tree.share->root.get();
+    if (!(may_open_first && openFirst(tree, req, comps, f))) {
+      if (NtStatus st = vfs::resolvePath(root, comps, &f->res); st != STATUS_SUCCESS) return st;
+    } else if (!f->rights_proven && needsMaximalAccess(req, *f)) {
+      // A stored descriptor may refuse what the open allowed: the access check looks the entry
+      // up in its directory.
+      vfs::Resolved dir;
+      if (NtStatus st = vfs::resolveParent(root, comps, &dir); st != STATUS_SUCCESS) return st;
+      f->res.parent = std::move(dir.parent);
     }
     if ((req.create_options & FILE_DELETE_ON_CLOSE) && !(f->desired & DELETE) &&
         !f->maximum_allowed) {

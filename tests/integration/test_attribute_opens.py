@@ -174,6 +174,10 @@ class AttributeOpensTest(harness.ServerTestCase):
         self.assertEqual(owner.negotiate().status, c.STATUS_SUCCESS)
         self.assertEqual(owner.login(OWNER, OWNER_PASSWORD).status, c.STATUS_SUCCESS)
         self.assertEqual(owner.tree_connect(UNC).status, c.STATUS_SUCCESS)
+        # Nested, in one open beneath the root; another spelling goes the usual way.
+        for name in ("dir\\deep\\MixedCase.TXT", "DIR\\deep\\mixedcase.txt"):
+            self.assertEqual(owner.read_file(name), (c.STATUS_SUCCESS, b"mixed"), name)
+        self.assertEqual(owner.read_file("dir\\nodir\\x.txt")[0], c.STATUS_OBJECT_PATH_NOT_FOUND)
         # READONLY (mode 0444): reading is fine, writing is refused whoever asks.
         self.assertEqual(owner.read_file("readonly.txt"), (c.STATUS_SUCCESS, b"read only"))
         for access in (WRITE_DATA, READ_WRITE):
