@@ -65,6 +65,10 @@ BENCHES = {
     "path-contention-shared": ("ops/s", 3.0,
                                "smbtorture smb2.bench.path-contention-shared nprocs 4 qdepth 4",
                                "request"),
+    "open-close-xsmb-bench": ("ops/s", None,
+                              "xsmb-bench open+close of the share root for attributes (what "
+                              "path-contention-shared sends), 4 connections x qd 4, 2 threads",
+                              "request"),
     "get-1g": ("MB/s", None, f"smbclient get of a large file, median of {TRANSFERS} per round",
                "MB"),
     "put-1g": ("MB/s", None, f"smbclient put of a large file, median of {TRANSFERS} per round",
@@ -473,6 +477,9 @@ def jobs(client_conf, local_src):
             "ops_per_sec"),
         "path-contention-shared": lambda s: smbtorture_measured(
             s, "smb2.bench.path-contention-shared", 4, 4, "open"),
+        "open-close-xsmb-bench": lambda s: xsmb_bench_measured(
+            s, ["--workload", "open", "--connections", "4", "--qd", "4", "--threads", "2"],
+            "ops_per_sec"),
         "get-1g": lambda s: transfer(s, "get big.bin /dev/null", client_conf, big_bytes, False),
         "put-1g": lambda s: transfer(s, f"put {local_src} put.bin", client_conf, big_bytes, True),
         "randread-4k": lambda s: xsmb_bench_measured(

@@ -48,8 +48,8 @@ ABSL_FLAG(std::string, share, "", "share name");
 ABSL_FLAG(std::string, max_dialect, "3.1.1", "highest dialect offered: 2.0.2 2.1 3.0 3.0.2 3.1.1");
 ABSL_FLAG(bool, sign, false, "sign requests even when the server does not require it");
 ABSL_FLAG(std::string, workload, "echo",
-          "comma-separated: echo create stat list seqread randread seqwrite randwrite sessions "
-          "connections");
+          "comma-separated: echo create open stat list seqread randread seqwrite randwrite "
+          "sessions connections");
 ABSL_FLAG(int, connections, 1,
           "connections (each its own session and tree connect; the connections workload: "
           "how many to open at once)");

@@ -187,6 +187,22 @@ class Driver {
                        });
         break;
       }
+      case Workload::kOpen:
+        client_.submit(SMB2_CREATE,
+                       createBody(o_.path, FILE_READ_ATTRIBUTES, FILE_OPEN,
+                                  FILE_OPEN_REPARSE_POINT, kAllShare),
+                       [this, op](const Reply& r) {
+                         if (transportFailed(r)) return;
+                         if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
+                           return finish(*op, false, 0);
+                         }
+                         ++op->requests;
+                         client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op](const Reply& r2) {
+                           if (transportFailed(r2)) return;
+                           finish(*op, r2.ntStatus() == 0, 0);
+                         });
+                       });
+        break;
       case Workload::kStat:
         client_.submit(SMB2_QUERY_INFO,
                        queryInfoBody(file_, SMB2_0_INFO_FILE, FileAllInformation, 4096),
@@ -459,6 +475,7 @@ BenchOptions effectiveOptions(Workload w, const BenchOptions& in) {
         o.path = "xsmb-bench-create";
         break;
       case Workload::kList:
+      case Workload::kOpen:
         o.path = "";
         break;
       default:
@@ -605,6 +622,7 @@ void mergeThreadResults(const States& states, WorkloadResult* res) {
 bool parseWorkload(const std::string& name, Workload* out) {
   static const std::pair<const char*, Workload> kNames[] = {
       {"echo", Workload::kEcho},         {"create", Workload::kCreate},
+      {"open", Workload::kOpen},
       {"stat", Workload::kStat},         {"list", Workload::kList},
       {"seqread", Workload::kSeqRead},   {"randread", Workload::kRandRead},
       {"seqwrite", Workload::kSeqWrite}, {"randwrite", Workload::kRandWrite},
@@ -625,6 +643,8 @@ const char* workloadName(Workload w) {
       return "echo";
     case Workload::kCreate:
       return "create";
+    case Workload::kOpen:
+      return "open";
     case Workload::kStat:
       return "stat";
     case Workload::kList:

@@ -15,6 +15,9 @@ namespace xsmb::bench {
 enum class Workload {
   kEcho,    // ECHO
   kCreate,  // CREATE (open-if) + CLOSE of a file name per slot (or one shared name)
+  kOpen,    // CREATE (FILE_OPEN, FILE_READ_ATTRIBUTES, FILE_OPEN_REPARSE_POINT, all sharing) +
+            // CLOSE of one path that exists, by every slot (default: the share root): the
+            // requests of smbtorture's smb2.bench.path-contention-shared
   kStat,    // QUERY_INFO FileAllInformation on an open handle
   kList,    // CREATE dir + QUERY_DIRECTORY until STATUS_NO_MORE_FILES + CLOSE
   kSeqRead,
