@@ -72,6 +72,8 @@ WORKLOADS = {
                       "--path", "write.bin"], 1, "4 KiB random WRITE, qd 32"),
     "create": (["--workload", "create", "--connections", "4", "--qd", "4", "--threads", "2",
                 "--path", "cc\\f"], 2, "CREATE + CLOSE (2 requests per op), 4 connections x qd 4"),
+    "open": (["--workload", "open", "--connections", "4", "--qd", "4", "--threads", "2"], 2,
+             "CREATE (share root, FILE_READ_ATTRIBUTES) + CLOSE, as path-contention-shared"),
     "stat": (["--workload", "stat", "--qd", "8", "--path", "big.bin"], 1,
              "QUERY_INFO FileAllInformation, qd 8"),
 }
