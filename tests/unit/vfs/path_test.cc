@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "server/vfs/fd.h"
 #include "tests/unit/vfs/temp_dir.h"
 
 namespace xsmb::vfs {
@@ -304,6 +305,43 @@ TEST(UniqueFd, OwnsAndMoves) {
   EXPECT_FALSE(d);
   EXPECT_GE(fcntl(released, F_GETFD), 0);
   close(released);
+}
+
+bool isOpen(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+// A borrowed descriptor (the share root lent to an Open) outlives every owner it passes through;
+// an owned one is closed exactly once, by whoever holds it last.
+TEST(MaybeOwnedFd, BorrowedIsNeverClosedOwnedIsClosedOnce) {
+  int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root, 0);
+  {
+    MaybeOwnedFd a = MaybeOwnedFd::borrowed(root);
+    EXPECT_TRUE(a.isBorrowed());
+    MaybeOwnedFd b(std::move(a));
+    EXPECT_FALSE(a);
+    EXPECT_EQ(b.get(), root);
+    MaybeOwnedFd c;
+    c = std::move(b);
+    c.reset();  // lets go of the root without closing it
+    EXPECT_FALSE(c);
+    c = MaybeOwnedFd::borrowed(root);
+  }
+  EXPECT_TRUE(isOpen(root));
+
+  int owned = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(owned, 0);
+  {
+    MaybeOwnedFd a;
+    a = UniqueFd(owned);  // takes the UniqueFd's ownership
+    EXPECT_FALSE(a.isBorrowed());
+    MaybeOwnedFd b(std::move(a));
+    EXPECT_TRUE(isOpen(owned));
+    b = MaybeOwnedFd::borrowed(root);  // the owned one is closed here, the root only held
+    EXPECT_FALSE(isOpen(owned));
+    EXPECT_TRUE(b.isBorrowed());
+  }
+  EXPECT_TRUE(isOpen(root));
+  close(root);
 }
 
 }  // namespace
