@@ -60,12 +60,6 @@ NtStatus setFullEaInfo(const session::Open& o, ByteSpan buf) {
   return vfs::writeEas(o.metaFd(), eas);
 }
 
-uint32_t openEaSize(const session::Open& o) {
-  std::vector<vfs::FullEa> eas;
-  if (vfs::readEas(o.metaFd(), &eas) != STATUS_SUCCESS) return 0;
-  return vfs::eaListSize(eas);
-}
-
 NtStatus checkCreateEaBuffer(const CreateRequest& req) {
   for (const CreateContext& c : req.contexts) {
     if (c.name != "ExtA") continue;

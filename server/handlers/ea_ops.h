@@ -21,8 +21,6 @@ NtStatus queryFullEaInfo(RequestContext& ctx, const session::Open& o,
 // SET_INFO FileFullEaInformation: needs FILE_WRITE_EA; the whole list is checked before any EA is
 // set (STATUS_EA_LIST_INCONSISTENT, STATUS_INVALID_EA_NAME); an empty value removes the EA.
 NtStatus setFullEaInfo(const session::Open& o, ByteSpan buf);
-// FileEaInformation.EaSize of the open's file (0 when it has none or they cannot be read).
-uint32_t openEaSize(const session::Open& o);
 
 // CREATE: the EA buffer context, if any, checked before anything is opened.
 NtStatus checkCreateEaBuffer(const smb2::CreateRequest& req);

@@ -78,8 +78,8 @@ NtStatus queryFile(RequestContext& ctx, session::Open& o, uint8_t cls, Bytes* ou
   if (cls == FileNormalizedNameInformation && ctx.conn->dialect < SMB2_DIALECT_311)
     return STATUS_NOT_SUPPORTED;
   vfs::OpenFileInfo info;
-  if (NtStatus st = readOpenMeta(o, &info.meta); st != STATUS_SUCCESS) return st;
-  if (cls == FileEaInformation || cls == FileAllInformation) info.meta.ea_size = openEaSize(o);
+  const bool ea_size = cls == FileEaInformation || cls == FileAllInformation;
+  if (NtStatus st = readOpenMeta(o, &info.meta, ea_size); st != STATUS_SUCCESS) return st;
   if (cls == FileStreamInformation) {
     if (NtStatus st = listOpenStreams(o, &info.streams); st != STATUS_SUCCESS) return st;
     if (o.stream) {  // the file's unnamed stream, seen from a stream open

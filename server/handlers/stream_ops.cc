@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/xattr.h>
 
+#include "server/vfs/meta_cache.h"
 #include "server/vfs/path.h"
 
 namespace xsmb::handlers {
@@ -98,8 +99,11 @@ void undoStreamCreate(const StreamOpened& s) {
   if (s.stream && s.create_action == FILE_CREATED) s.stream->remove();
 }
 
-NtStatus readOpenMeta(const session::Open& o, vfs::FileMeta* m) {
-  if (NtStatus st = vfs::readFileMeta(o.metaFd(), m); st != STATUS_SUCCESS) return st;
+NtStatus readOpenMeta(const session::Open& o, vfs::FileMeta* m, bool ea_size) {
+  vfs::PathFacts facts;
+  facts.before = vfs::meta_cache::coarseNow();
+  facts.ea_size = ea_size;
+  if (NtStatus st = vfs::readFileMeta(o.metaFd(), m, facts); st != STATUS_SUCCESS) return st;
   if (o.stream) {
     m->end_of_file = o.stream->size();
     m->allocation_size = allocationOf(m->end_of_file);

@@ -52,7 +52,9 @@ void undoStreamCreate(const StreamOpened& s);
 
 // The metadata an open reports: the file's, with a stream's own sizes for a stream open (times
 // and attributes belong to the file, MS-FSA 2.1.5.14).
-NtStatus readOpenMeta(const session::Open& o, vfs::FileMeta* m);
+// `ea_size`: also m->ea_size, the EAs of the file (not of a stream), cached per inode like the
+// DOS record (vfs::PathFacts::ea_size).
+NtStatus readOpenMeta(const session::Open& o, vfs::FileMeta* m, bool ea_size = false);
 // FileStreamInformation entries (MS-FSCC 2.4.46) of the open's file: ":name:$DATA" and size of
 // each named stream (the caller's encoder adds "::$DATA" for files).
 NtStatus listOpenStreams(const session::Open& o, std::vector<std::pair<std::string, uint64_t>>* out);

@@ -11,6 +11,7 @@
 
 #include "common/smb2/constants.h"
 #include "server/vfs/change_time.h"
+#include "server/vfs/ea.h"
 #include "server/vfs/meta_cache.h"
 #include "server/vfs/path.h"
 #include "server/vfs/xattr.h"
@@ -246,6 +247,18 @@ NtStatus readFileMeta(int fd, FileMeta* out, const PathFacts& facts) {
   }
   *out = fileMetaFromStatx(stx, dos);
   applyChangeTime(stx, out);
+  if (facts.ea_size) {
+    if (const meta_cache::Record* r = meta_cache::find(stx); r && r->ea_size) {
+      out->ea_size = *r->ea_size;
+    } else {
+      std::vector<FullEa> eas;
+      if (readEas(fd, &eas) == STATUS_SUCCESS) {
+        meta_cache::Record rec;
+        rec.ea_size = out->ea_size = eaListSize(eas);
+        meta_cache::store(stx, facts.before, rec);
+      }
+    }
+  }
   return STATUS_SUCCESS;
 }
 

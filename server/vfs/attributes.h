@@ -86,6 +86,9 @@ struct PathFacts {
   // own descriptor): `stx` stands for the descriptor's statx, which is then not made again.
   bool fd_is_stx = false;
   FdKind kind = FdKind::kAny;  // kPath: `fd` is O_PATH (its xattrs are read through /proc at once)
+  // Also FileMeta::ea_size (FileEaInformation, FileAllInformation): from the look-aside cache
+  // while the ctime holds, else the EAs are read (ea.h readEas) and the size is cached.
+  bool ea_size = false;
 };
 // readFileMeta with those facts: one statx of `fd` (none when fd_is_stx); the DOS record from the
 // look-aside cache (meta_cache.h) when the inode's ctime did not move, else from the listing

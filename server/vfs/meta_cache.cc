@@ -85,6 +85,7 @@ void store(const struct statx& stx, const struct timespec& before, const Record&
     s.rec.dos_known = true;
     s.rec.dos = rec.dos;
   }
+  if (rec.ea_size) s.rec.ea_size = rec.ea_size;
   ++t.stats.stores;
 }
 

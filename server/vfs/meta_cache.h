@@ -1,7 +1,7 @@
 // A look-aside record per inode of what a file's extended attributes say, so that opening or
 // querying a file whose xattrs did not change costs no xattr system call: the list of its xattr
 // names (which tells whether an NT security descriptor, a DOS attribute record or a stream is
-// stored at all) and its DOS attribute record (attributes.h kDosInfoXattr).
+// stored at all), its DOS attribute record (attributes.h kDosInfoXattr) and the size of its EAs.
 //
 // Validity. Every change of an xattr (setxattr, removexattr; also chmod, chown, write, rename,
 // link count) sets the inode's ctime to the current time, so a record made while the ctime was C
@@ -43,6 +43,9 @@ struct Record {
   std::optional<XattrNames> names;  // a complete list of the xattr names (listxattr)
   bool dos_known = false;           // `dos` was read (nullopt = no valid record stored)
   std::optional<DosInfo> dos;
+  // The size of the file's EAs as FILE_FULL_EA_INFORMATION entries (ea.h eaListSize, bytes),
+  // the EaSize of FileEaInformation and FileAllInformation; EAs are xattrs, so ctime guards it.
+  std::optional<uint32_t> ea_size;
 };
 
 // CLOCK_REALTIME_COARSE now (vDSO, no system call): the "before" time of store().
