@@ -20,7 +20,7 @@
 //
 // Scope: one table per thread (event loops and I/O threads each keep their own, no locks),
 // direct-mapped by (device, inode): a new record replaces whatever shared its slot. Memory:
-// kSlots slots of 128 bytes, 128 KiB a thread, allocated when the thread first reads a file.
+// kSlots slots of 136 bytes, 136 KiB a thread, allocated when the thread first reads a file.
 #pragma once
 
 #include <sys/stat.h>
