@@ -83,6 +83,14 @@ NtStatus handleQueryDirectory(RequestContext& ctx, ResponseBody& body) {
     o->dir_next = std::min<size_t>(req.file_index, o->dir_names.size());
 
   size_t limit = std::min<size_t>(req.output_buffer_length, ctx.conn->max_transact_size);
+  // A batch of entries: what is read of them by path may be cached (vfs::DirListing), which
+  // two statx of the directory pay for; not for a single entry (a lookup by name).
+  constexpr size_t kListingBatch = 16;
+  std::optional<vfs::DirListing> listing;
+  if (!(req.flags & SMB2_RETURN_SINGLE_ENTRY) &&
+      o->dir_names.size() - o->dir_next >= kListingBatch) {
+    listing.emplace(dirfd.get());
+  }
   Bytes out;
   size_t last_entry = 0;
   size_t count = 0;
@@ -101,7 +109,7 @@ NtStatus handleQueryDirectory(RequestContext& ctx, ResponseBody& body) {
                            O_PATH | O_DIRECTORY));
       st = up ? vfs::readFileMeta(up.get(), &meta) : vfs::ntStatusFromErrno(errno);
     } else {
-      st = vfs::readFileMetaAt(dirfd.get(), name.c_str(), &meta);
+      st = vfs::readFileMetaAt(dirfd.get(), name.c_str(), &meta, listing ? &*listing : nullptr);
     }
     if (st != STATUS_SUCCESS) {  // vanished or unreachable: skip it
       ++o->dir_next;
@@ -119,6 +127,7 @@ NtStatus handleQueryDirectory(RequestContext& ctx, ResponseBody& body) {
     ++o->dir_next;
     if (req.flags & SMB2_RETURN_SINGLE_ENTRY) break;
   }
+  if (listing) listing->commit();
   if (count == 0) {
     if (o->dir_next < o->dir_names.size()) return STATUS_INFO_LENGTH_MISMATCH;
     return first ? STATUS_NO_SUCH_FILE : STATUS_NO_MORE_FILES;

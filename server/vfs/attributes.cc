@@ -262,7 +262,33 @@ NtStatus readFileMeta(int fd, FileMeta* out, const PathFacts& facts) {
   return STATUS_SUCCESS;
 }
 
-NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out) {
+DirListing::DirListing(int dirfd) : dirfd_(dirfd) {
+  before_ = meta_cache::coarseNow();
+  if (statx(dirfd, "", AT_EMPTY_PATH, STATX_INO | STATX_CTIME, &dir_) != 0) return;
+  const int64_t ctime_ns = dir_.stx_ctime.tv_sec * 1'000'000'000LL + dir_.stx_ctime.tv_nsec;
+  const int64_t before_ns = before_.tv_sec * 1'000'000'000LL + before_.tv_nsec;
+  active_ = ctime_ns + meta_cache::kRacyMarginNs < before_ns;
+}
+
+void DirListing::add(const struct statx& stx, const std::optional<DosInfo>& dos) {
+  if (active_) pending_.emplace_back(stx, dos);
+}
+
+void DirListing::commit() {
+  if (!active_ || pending_.empty()) return;
+  struct statx now {};
+  if (statx(dirfd_, "", AT_EMPTY_PATH, STATX_INO | STATX_CTIME, &now) != 0) return;
+  if (!meta_cache::sameInodeAndCtime(dir_, now)) return;
+  for (const auto& [stx, dos] : pending_) {
+    meta_cache::Record rec;
+    rec.dos_known = true;
+    rec.dos = dos;
+    meta_cache::store(stx, before_, rec);
+  }
+  pending_.clear();
+}
+
+NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out, DirListing* listing) {
   struct statx stx {};
   if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS | STATX_BTIME,
             &stx) != 0) {
@@ -282,6 +308,8 @@ NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out) {
     std::string path = procFdPath(dirfd) + "/" + name;
     ssize_t n = lgetxattr(path.c_str(), kDosInfoXattr, buf, sizeof(buf));
     if (n >= 0) dos = parseDosInfo(ByteSpan(buf, static_cast<size_t>(n)));
+    // A definite answer (the record, or none stored) may be cached once the batch is checked.
+    if (listing && (n >= 0 || errno == ENODATA || errno == ENOTSUP)) listing->add(stx, dos);
   }
   *out = fileMetaFromStatx(stx, dos);
   applyChangeTime(stx, out);

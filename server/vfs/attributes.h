@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "common/base/bytes.h"
 #include "common/smb2/ntstatus.h"
@@ -99,7 +101,35 @@ NtStatus readFileMeta(int fd, FileMeta* out, const PathFacts& facts);
 // syscalls, no fd. A symlink is followed beneath `dirfd` (openBeneath O_PATH + readFileMeta);
 // a symlink that dangles or leaves the share returns its error status (OBJECT_NAME_NOT_FOUND,
 // ACCESS_DENIED, OBJECT_PATH_NOT_FOUND): the listing should skip that entry.
-NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out);
+//
+// `listing`, when given, collects what was read by path (the DOS record of entries the look-aside
+// cache did not know) so that DirListing::commit can cache it.
+class DirListing;
+NtStatus readFileMetaAt(int dirfd, const char* name, FileMeta* out, DirListing* listing = nullptr);
+
+// One batch of readFileMetaAt calls in directory `dirfd` (a QUERY_DIRECTORY response), whose
+// reads by path are cached (meta_cache.h) only when the directory did not change meanwhile: a
+// read by path is of the inode the statx of the same name saw unless the name was pointed
+// elsewhere in between (a rename, unlink or create in the directory), which moves the
+// directory's ctime. The directory's statx is taken before the batch (its ctime must be older
+// than the racy margin) and again at commit; equal ctimes let every collected record be stored,
+// each still subject to store()'s own racy rule. Costs two statx per batch, and saves the
+// lgetxattr of each entry in the listings that follow.
+class DirListing {
+ public:
+  explicit DirListing(int dirfd);
+  // Stores the collected records if the directory's inode and ctime did not change.
+  void commit();
+  void add(const struct statx& stx, const std::optional<DosInfo>& dos);
+  bool active() const { return active_; }
+
+ private:
+  int dirfd_;
+  bool active_ = false;  // the directory's ctime was old enough: worth collecting
+  struct timespec before_ {};
+  struct statx dir_ {};
+  std::vector<std::pair<struct statx, std::optional<DosInfo>>> pending_;
+};
 // Stores DOS attributes (HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, OFFLINE, NOT_CONTENT_INDEXED) in the
 // xattr, keeping SPARSE_FILE as it was, and maps READONLY onto the mode's write bits for regular files (clear all write bits when
 // set; restore owner write when cleared; directories keep READONLY in the xattr only).

@@ -75,6 +75,9 @@ class AttributeOpensTest(harness.ServerTestCase):
         (p / "readonly.txt").write_bytes(b"read only")
         os.chmod(p / "readonly.txt", 0o444)
         (p / "rw.txt").write_bytes(b"0123456789")
+        (p / "listed").mkdir()
+        for i in range(40):  # more than one batch of a listing (handlers/directory.cc)
+            (p / "listed" / f"f{i:02d}.txt").write_bytes(b"x")
         os.symlink("/etc/passwd", p / "passwdlink")
         os.symlink("dir/deep/MixedCase.TXT", p / "innerlink")
         # As root, the user is an unprivileged account, to which locked.bin is closed.
@@ -202,6 +205,31 @@ class AttributeOpensTest(harness.ServerTestCase):
         self.assertEqual(r.status, c.STATUS_SUCCESS, c.status_name(r.status))
         self.assertEqual(owner.write(r.file_id, b"zz").status, c.STATUS_ACCESS_DENIED)
         self.assertEqual(owner.close_file(r.file_id).status, c.STATUS_SUCCESS)
+
+    def listed_attributes(self, name):
+        """The attribute letters smbclient's `ls` prints for listed\\<name>."""
+        rc, out = self.server.smbclient("share", "ls listed\\*", user=USER, password=PASSWORD)
+        self.assertEqual(rc, 0, out)
+        for line in out.splitlines():
+            fields = line.split()
+            if fields and fields[0] == name:
+                return fields[1] if fields[1].isalpha() else ""
+        self.fail(f"{name} not listed: {out}")
+
+    @xsmbd_only
+    def test_listing_sees_attributes_changed_on_disk(self):
+        """Directory listings cache what they read by path (vfs::DirListing) while the
+        directory and the entry keep their ctime: a change on disk shows in the next listing."""
+        path = self.share.path / "listed" / "f07.txt"
+        os.setxattr(path, DOS_XATTR, dos_record(ATTR_HIDDEN))
+        time.sleep(SETTLE_SECONDS)  # the directory and the file old enough to be cached
+        for _ in range(2):
+            self.assertIn("H", self.listed_attributes("f07.txt"))
+            self.assertNotIn("H", self.listed_attributes("f08.txt"))
+        os.setxattr(path, DOS_XATTR, dos_record(ATTR_SYSTEM))
+        attrs = self.listed_attributes("f07.txt")
+        self.assertIn("S", attrs)
+        self.assertNotIn("H", attrs)
 
     def test_names_and_links(self):
         self.assertEqual(self.attributes_and_size("dir\\deep\\MixedCase.TXT")[1], 5)

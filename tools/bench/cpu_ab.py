@@ -74,9 +74,12 @@ WORKLOADS = {
                 "--path", "cc\\f"], 2, "CREATE + CLOSE (2 requests per op), 4 connections x qd 4"),
     "open": (["--workload", "open", "--connections", "4", "--qd", "4", "--threads", "2"], 2,
              "CREATE (share root, FILE_READ_ATTRIBUTES) + CLOSE, as path-contention-shared"),
+    "list": (["--workload", "list", "--path", "list"], 1,
+             "QUERY_DIRECTORY of a 500-file directory (CREATE, listing, CLOSE), qd 1"),
     "stat": (["--workload", "stat", "--qd", "8", "--path", "big.bin"], 1,
              "QUERY_INFO FileAllInformation, qd 8"),
 }
+LIST_FILES = 500  # files in list/ (the list workload; fewer than the look-aside table holds)
 DEFAULT_WORKLOADS = "echo,randread-4k,seqread-1m,seqwrite-1m,create"
 WRITES = {"seqwrite-1m", "randwrite-4k"}  # preceded by a sync, as in bench.py
 PROGRESS = re.compile(r"^\[(\w+)\]\s+(-?\d+(?:\.\d+)?)s (warmup|running)")
@@ -261,6 +264,9 @@ def prepare_share(root, file_mb, owner):
             for i in range(file_mb):
                 f.write(chunk[i % 251:] + chunk[:i % 251])
     (share / "cc").mkdir()
+    (share / "list").mkdir()
+    for i in range(LIST_FILES):
+        (share / "list" / f"file-{i:05d}.txt").touch()
     if owner is not None:
         subprocess.run(["chown", "-R", owner, str(share)], check=True)
     subprocess.run(["chmod", "-R", "a+rwX", str(share)], check=True)

@@ -124,6 +124,7 @@ TEST_F(MetaCacheTest, ReadFileMetaUsesTheRecordUntilTheFileChanges) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(fd);
   ASSERT_EQ(setDosAttributes(fd.get(), FILE_ATTRIBUTE_HIDDEN), STATUS_SUCCESS);
+  writeFile(tmp / "g.txt");  // listed by path below
 
   // Just changed: read, not cached.
   meta_cache::Stats s0 = meta_cache::stats();
@@ -148,6 +149,34 @@ TEST_F(MetaCacheTest, ReadFileMetaUsesTheRecordUntilTheFileChanges) {
   ASSERT_EQ(readFileMetaAt(dir.get(), "f.txt", &at), STATUS_SUCCESS);
   EXPECT_EQ(at.attributes, FILE_ATTRIBUTE_HIDDEN);
   EXPECT_EQ(meta_cache::stats().hits, hits + 2);
+
+  // A listing batch keeps what it read by path while the directory did not change...
+  struct statx sg {};
+  ASSERT_EQ(statx(dir.get(), "g.txt", AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sg), 0);
+  meta_cache::clear();
+  {
+    DirListing listing(dir.get());
+    ASSERT_TRUE(listing.active());
+    ASSERT_EQ(readFileMetaAt(dir.get(), "g.txt", &at, &listing), STATUS_SUCCESS);
+    EXPECT_EQ(meta_cache::find(sg), nullptr);  // not before commit
+    listing.commit();
+    const meta_cache::Record* r = meta_cache::find(sg);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(r->dos_known);
+    EXPECT_FALSE(r->dos);  // no record stored on g.txt
+  }
+  // ... and nothing when an entry was created, removed or renamed in it meanwhile (a name may
+  // then have been read from another inode than its statx described).
+  meta_cache::clear();
+  {
+    DirListing listing(dir.get());
+    ASSERT_EQ(readFileMetaAt(dir.get(), "g.txt", &at, &listing), STATUS_SUCCESS);
+    writeFile(tmp / "h.txt");
+    listing.commit();
+    EXPECT_EQ(meta_cache::find(sg), nullptr);
+  }
+  // A directory changed that recently is not worth collecting for.
+  EXPECT_FALSE(DirListing(dir.get()).active());
 
   // Changed behind the cache's back (another process): ctime moved, the new record is read.
   struct statx before {};
