@@ -158,6 +158,22 @@ class Driver {
     return off;
   }
 
+  // One operation of the create and open workloads: the CREATE `body`, then the CLOSE of what it
+  // opened; the op fails with the first status that is not STATUS_SUCCESS.
+  void createThenClose(Bytes body, const std::shared_ptr<Op>& op) {
+    client_.submit(SMB2_CREATE, std::move(body), [this, op](const Reply& r) {
+      if (transportFailed(r)) return;
+      if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
+        return finish(*op, false, 0);
+      }
+      ++op->requests;
+      client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op](const Reply& r2) {
+        if (transportFailed(r2)) return;
+        finish(*op, r2.ntStatus() == 0, 0);
+      });
+    });
+  }
+
   void startOp(int slot) {
     auto op = std::make_shared<Op>();
     op->t0 = Clock::now();
@@ -171,37 +187,15 @@ class Driver {
         break;
       case Workload::kCreate: {
         std::string name = o_.shared_path ? o_.path : absl::StrCat(o_.path, "-", index_, "-", slot);
-        client_.submit(SMB2_CREATE,
-                       createBody(name, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
-                                  FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE, kAllShare),
-                       [this, op](const Reply& r) {
-                         if (transportFailed(r)) return;
-                         if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
-                           return finish(*op, false, 0);
-                         }
-                         ++op->requests;
-                         client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op](const Reply& r2) {
-                           if (transportFailed(r2)) return;
-                           finish(*op, r2.ntStatus() == 0, 0);
-                         });
-                       });
+        createThenClose(createBody(name, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+                                   FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE, kAllShare),
+                        op);
         break;
       }
       case Workload::kOpen:
-        client_.submit(SMB2_CREATE,
-                       createBody(o_.path, FILE_READ_ATTRIBUTES, FILE_OPEN,
-                                  FILE_OPEN_REPARSE_POINT, kAllShare),
-                       [this, op](const Reply& r) {
-                         if (transportFailed(r)) return;
-                         if (r.ntStatus() != 0 || !decodeCreateReply(r.message, &op->id, nullptr)) {
-                           return finish(*op, false, 0);
-                         }
-                         ++op->requests;
-                         client_.submit(SMB2_CLOSE, closeBody(op->id), [this, op](const Reply& r2) {
-                           if (transportFailed(r2)) return;
-                           finish(*op, r2.ntStatus() == 0, 0);
-                         });
-                       });
+        createThenClose(createBody(o_.path, FILE_READ_ATTRIBUTES, FILE_OPEN,
+                                   FILE_OPEN_REPARSE_POINT, kAllShare),
+                        op);
         break;
       case Workload::kStat:
         client_.submit(SMB2_QUERY_INFO,
