@@ -445,7 +445,8 @@ uint32_t dataRightsProvenBy(int flags) {
 }
 
 // An open of a name that is to exist (FILE_OPEN, FILE_OPEN_IF), asking for attributes only
-// (needsMaximalAccess false) or for rights that the open's own flags prove (dataRightsProvenBy;
+// (with or without an MxAc context, whose answer checkExistingFile then computes as usual) or
+// for rights that the open's own flags prove (dataRightsProvenBy;
 // no MxAc, no MAXIMUM_ALLOWED, no delete-on-close, within the share's rights): the whole path is
 // opened first, in one openat2 beneath the share root, O_PATH or with those flags (the kernel
 // checks the permissions the way the access check would ask it to, and follows a symlink beneath
@@ -460,7 +461,12 @@ bool openFirst(const session::TreeConnect& tree, const CreateRequest& req,
   if (comps.empty()) return false;  // the share root: the walk's statx is reused instead
   if (req.create_disposition != FILE_OPEN && req.create_disposition != FILE_OPEN_IF) return false;
   int flags = O_PATH;
-  const bool for_data = needsMaximalAccess(req, *f);
+  // Attribute rights with an MxAc context (Windows asks it on nearly every open): the O_PATH
+  // descriptor serves the handle, and the maximal access is still computed (not proven).
+  const bool mxac_only = f->asks_maximal && !f->maximum_allowed &&
+                         !(f->desired & ~kAttributeRights) &&
+                         !(req.create_options & FILE_DELETE_ON_CLOSE);
+  const bool for_data = needsMaximalAccess(req, *f) && !mxac_only;
   if (for_data) {
     if (f->asks_maximal || (req.create_options & FILE_DELETE_ON_CLOSE)) return false;
     flags = openFlagsFor(f->desired, false);

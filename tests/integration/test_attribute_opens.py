@@ -206,6 +206,52 @@ class AttributeOpensTest(harness.ServerTestCase):
         self.assertEqual(owner.write(r.file_id, b"zz").status, c.STATUS_ACCESS_DENIED)
         self.assertEqual(owner.close_file(r.file_id).status, c.STATUS_SUCCESS)
 
+    def maximal_access(self, cl, name, access=READ_ATTRIBUTES):
+        """The MxAc answer (MS-SMB2 2.2.14.2.5 MaximalAccess) of a CREATE (FILE_OPEN) of `name`
+        with an SMB2_CREATE_QUERY_MAXIMAL_ACCESS_REQUEST context; the handle is closed."""
+        raw = name.encode("utf-16-le")
+        ctx = struct.pack("<IHHHHI", 0, 16, 4, 0, 0, 0) + b"MxAc" + b"\0" * 4
+        ctx_off = (120 + len(raw) + 7) & ~7
+        body = (struct.pack("<HBBIQQIIIII", 57, 0, 0, 2, 0, 0, access, 0, 7, FILE_OPEN, 0)
+                + struct.pack("<HHII", 120, len(raw), ctx_off, len(ctx)) + (raw or b"\0"))
+        body += b"\0" * (ctx_off - 64 - len(body)) + ctx
+        r = cl.send(cl.build(c.CREATE, body))
+        self.assertEqual(r.status, c.STATUS_SUCCESS, f"{name}: {c.status_name(r.status)}")
+        self.assertEqual(cl.close_file(r.body[64:80]).status, c.STATUS_SUCCESS)
+        off, length = struct.unpack_from("<II", r.body, 80)
+        contexts, pos = r.raw[off:off + length], 0
+        while True:
+            nxt, name_off, name_len, _, data_off, data_len = struct.unpack_from("<IHHHHI",
+                                                                              contexts, pos)
+            if contexts[pos + name_off:pos + name_off + name_len] == b"MxAc":
+                status, mask = struct.unpack_from("<II", contexts, pos + data_off)
+                self.assertEqual(status, c.STATUS_SUCCESS)
+                return mask
+            self.assertNotEqual(nxt, 0, "no MxAc context in the response")
+            pos += nxt
+
+    def test_maximal_access_the_short_way_and_the_usual_way_agree(self):
+        """An attribute-only open with MxAc opens first and computes the maximal access as the
+        usual way does: the same name in another spelling (which goes the usual way) gets the
+        same answer, for a file the user may not read, one it owns, a nested one and a
+        directory."""
+        owner = c.Smb2Client(self.server.port)
+        self.addCleanup(owner.close)
+        self.assertEqual(owner.negotiate().status, c.STATUS_SUCCESS)
+        self.assertEqual(owner.login(OWNER, OWNER_PASSWORD).status, c.STATUS_SUCCESS)
+        self.assertEqual(owner.tree_connect(UNC).status, c.STATUS_SUCCESS)
+        cases = [(self.cl, "locked.bin", "LOCKED.BIN"), (owner, "rw.txt", "RW.TXT"),
+                 (owner, "readonly.txt", "ReadOnly.txt"), (self.cl, "plain.txt", "Plain.TXT"),
+                 (owner, "dir\\deep\\MixedCase.TXT", "dir\\deep\\mixedcase.txt"),
+                 (owner, "dir\\deep", "Dir\\Deep")]
+        for cl, name, other in cases:
+            short, usual = self.maximal_access(cl, name), self.maximal_access(cl, other)
+            self.assertEqual(short, usual, f"{name}: {short:#x} != {other}: {usual:#x}")
+            self.assertTrue(short & READ_ATTRIBUTES == READ_ATTRIBUTES, f"{name}: {short:#x}")
+        # The answers differ where the rights do: the owner may write rw.txt, nobody readonly.txt.
+        self.assertTrue(self.maximal_access(owner, "rw.txt") & WRITE_DATA)
+        self.assertFalse(self.maximal_access(owner, "readonly.txt") & WRITE_DATA)
+
     def listed_attributes(self, name):
         """The attribute letters smbclient's `ls` prints for listed\\<name>."""
         rc, out = self.server.smbclient("share", "ls listed\\*", user=USER, password=PASSWORD)

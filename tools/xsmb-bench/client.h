@@ -25,8 +25,10 @@ Bytes negotiateBody(uint16_t max_dialect, bool signing_required, const smb2::Gui
                     ByteSpan preauth_salt, bool transport_security = false);
 Bytes sessionSetupBody(ByteSpan security_token, bool signing_required);
 Bytes treeConnectBody(const std::string& unc);
+// `mxac`: with an SMB2_CREATE_QUERY_MAXIMAL_ACCESS_REQUEST context (MS-SMB2 2.2.13.2.5, no
+// timestamp), as Windows sends on nearly every CREATE.
 Bytes createBody(const std::string& name, uint32_t desired_access, uint32_t disposition,
-                 uint32_t create_options, uint32_t share_access);
+                 uint32_t create_options, uint32_t share_access, bool mxac = false);
 Bytes closeBody(const FileId& id);
 Bytes readBody(const FileId& id, uint64_t offset, uint32_t length);
 // WRITE header part only (DataOffset 0x70); the data goes in Request::payload.

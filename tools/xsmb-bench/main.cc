@@ -60,6 +60,7 @@ ABSL_FLAG(std::string, file_size, "64m", "size of the file the I/O workloads use
 ABSL_FLAG(std::string, path, "",
           "file (I/O, stat), directory (list) or name prefix (create), relative to the share");
 ABSL_FLAG(bool, shared_path, false, "create: every slot opens the same --path");
+ABSL_FLAG(bool, mxac, false, "create, open: each CREATE asks the maximal access (MxAc context)");
 ABSL_FLAG(double, duration, 10, "seconds measured per workload");
 ABSL_FLAG(double, warmup, 1, "seconds run before measuring");
 ABSL_FLAG(int, sessions, 100, "sessions workload: number of sessions held open");
@@ -216,6 +217,7 @@ bool optionsFromFlags(int argc, char** argv, xsmb::bench::BenchOptions* o) {
   o->file_size = file_size;
   o->path = absl::GetFlag(FLAGS_path);
   o->shared_path = absl::GetFlag(FLAGS_shared_path);
+  o->mxac = absl::GetFlag(FLAGS_mxac);
   o->duration = absl::GetFlag(FLAGS_duration);
   o->warmup = absl::GetFlag(FLAGS_warmup);
   o->sessions = absl::GetFlag(FLAGS_sessions);

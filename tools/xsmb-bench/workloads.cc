@@ -188,13 +188,13 @@ class Driver {
       case Workload::kCreate: {
         std::string name = o_.shared_path ? o_.path : absl::StrCat(o_.path, "-", index_, "-", slot);
         createThenClose(createBody(name, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
-                                   FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE, kAllShare),
+                                   FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE, kAllShare, o_.mxac),
                         op);
         break;
       }
       case Workload::kOpen:
         createThenClose(createBody(o_.path, FILE_READ_ATTRIBUTES, FILE_OPEN,
-                                   FILE_OPEN_REPARSE_POINT, kAllShare),
+                                   FILE_OPEN_REPARSE_POINT, kAllShare, o_.mxac),
                         op);
         break;
       case Workload::kStat:

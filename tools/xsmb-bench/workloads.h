@@ -39,6 +39,7 @@ struct BenchOptions {
   uint64_t file_size = 64u << 20;  // bytes of the file the I/O workloads use
   std::string path;                // file (I/O, stat), directory (list) or create name
   bool shared_path = false;        // create: every slot opens the same name
+  bool mxac = false;               // create, open: ask the maximal access (MxAc), as Windows does
   double duration = 10;            // seconds measured
   double warmup = 1;               // seconds run before measuring
   int sessions = 0;                // kSessions: how many
