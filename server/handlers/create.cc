@@ -444,8 +444,8 @@ uint32_t dataRightsProvenBy(int flags) {
   return a;
 }
 
-// An open of a name that is to exist (FILE_OPEN, FILE_OPEN_IF), asking for attributes only
-// (with or without an MxAc context, whose answer checkExistingFile then computes as usual) or
+// An open of a name that is to exist (FILE_OPEN, FILE_OPEN_IF), asking for attributes only, for
+// reading with an MxAc context (whose answer checkExistingFile then computes as usual), or
 // for rights that the open's own flags prove (dataRightsProvenBy;
 // no MxAc, no MAXIMUM_ALLOWED, no delete-on-close, within the share's rights): the whole path is
 // opened first, in one openat2 beneath the share root, O_PATH or with those flags (the kernel
@@ -460,19 +460,26 @@ bool openFirst(const session::TreeConnect& tree, const CreateRequest& req,
                const std::vector<std::string>& comps, OpenedFile* f) {
   if (comps.empty()) return false;  // the share root: the walk's statx is reused instead
   if (req.create_disposition != FILE_OPEN && req.create_disposition != FILE_OPEN_IF) return false;
+  if (req.create_options & FILE_DELETE_ON_CLOSE) return false;
   int flags = O_PATH;
-  // Attribute rights with an MxAc context (Windows asks it on nearly every open): the O_PATH
-  // descriptor serves the handle, and the maximal access is still computed (not proven).
-  const bool mxac_only = f->asks_maximal && !f->maximum_allowed &&
-                         !(f->desired & ~kAttributeRights) &&
-                         !(req.create_options & FILE_DELETE_ON_CLOSE);
-  const bool for_data = needsMaximalAccess(req, *f) && !mxac_only;
-  if (for_data) {
-    if (f->asks_maximal || (req.create_options & FILE_DELETE_ON_CLOSE)) return false;
+  bool for_data = false;  // opened with read/write flags
+  if (f->asks_maximal) {
+    // An MxAc context (Windows sends one with nearly every CREATE; MAXIMUM_ALLOWED goes the
+    // usual way, its rights being unknown before the check): the maximal access is computed as
+    // usual once the file is open, so the open must have no effect a refusal would leave
+    // behind: O_PATH for attribute rights, O_RDONLY for reading.
+    if (f->maximum_allowed) return false;
+    if (f->desired & ~kAttributeRights) {
+      flags = openFlagsFor(f->desired, false);
+      if (flags != O_RDONLY || (f->desired & ~dataRightsProvenBy(flags))) return false;
+      for_data = true;
+    }
+  } else if (needsMaximalAccess(req, *f)) {
     flags = openFlagsFor(f->desired, false);
     if (flags == O_PATH || (f->desired & ~(dataRightsProvenBy(flags) & tree.maximal_access)))
       return false;
     if (tree.read_only && (flags & (O_WRONLY | O_RDWR))) return false;
+    for_data = true;
   }
   std::string path;
   for (const std::string& c : comps) {
@@ -492,7 +499,7 @@ bool openFirst(const session::TreeConnect& tree, const CreateRequest& req,
   f->fd = std::move(fd);
   f->open_flags = flags;
   f->opened_first = true;
-  f->rights_proven = for_data && !storesDescriptor(f);
+  f->rights_proven = for_data && !f->asks_maximal && !storesDescriptor(f);
   return true;
 }
 
