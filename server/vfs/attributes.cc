@@ -271,7 +271,9 @@ DirListing::DirListing(int dirfd) : dirfd_(dirfd) {
 }
 
 void DirListing::add(const struct statx& stx, const std::optional<DosInfo>& dos) {
-  if (active_) pending_.emplace_back(stx, dos);
+  if (active_) {
+    pending_.push_back({stx.stx_dev_major, stx.stx_dev_minor, stx.stx_ino, stx.stx_ctime, dos});
+  }
 }
 
 void DirListing::commit() {
@@ -279,10 +281,16 @@ void DirListing::commit() {
   struct statx now {};
   if (statx(dirfd_, "", AT_EMPTY_PATH, STATX_INO | STATX_CTIME, &now) != 0) return;
   if (!meta_cache::sameInodeAndCtime(dir_, now)) return;
-  for (const auto& [stx, dos] : pending_) {
+  for (const Entry& e : pending_) {
+    struct statx stx {};
+    stx.stx_mask = STATX_INO | STATX_CTIME;
+    stx.stx_dev_major = e.dev_major;
+    stx.stx_dev_minor = e.dev_minor;
+    stx.stx_ino = e.ino;
+    stx.stx_ctime = e.ctime;
     meta_cache::Record rec;
     rec.dos_known = true;
-    rec.dos = dos;
+    rec.dos = e.dos;
     meta_cache::store(stx, before_, rec);
   }
   pending_.clear();

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <utility>
 #include <vector>
 
 #include "common/base/bytes.h"
@@ -124,11 +123,19 @@ class DirListing {
   bool active() const { return active_; }
 
  private:
+  // What store() needs of an entry's statx (its key: device, inode, ctime), not all 256 bytes
+  // of it: a batch collects hundreds.
+  struct Entry {
+    uint32_t dev_major, dev_minor;
+    uint64_t ino;
+    struct statx_timestamp ctime;
+    std::optional<DosInfo> dos;
+  };
   int dirfd_;
   bool active_ = false;  // the directory's ctime was old enough: worth collecting
   struct timespec before_ {};
   struct statx dir_ {};
-  std::vector<std::pair<struct statx, std::optional<DosInfo>>> pending_;
+  std::vector<Entry> pending_;
 };
 // Stores DOS attributes (HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, OFFLINE, NOT_CONTENT_INDEXED) in the
 // xattr, keeping SPARSE_FILE as it was, and maps READONLY onto the mode's write bits for regular files (clear all write bits when
