@@ -73,14 +73,29 @@ class SystemdUnit(unittest.TestCase):
         self.assertIn("xsmbd-missing", r.stderr)
 
     def nspawn_pid1(self, nspawn):
-        """The container's PID 1 (systemd) as seen from here: the child of systemd-nspawn."""
+        """The container's PID 1 (systemd) as seen from here. systemd-nspawn forks an outer child
+        first, which then clones the container's init as nspawn's child and exits: the first child
+        seen may be that short-lived helper, so only a child that is PID 1 of its own PID namespace
+        (the last NSpid field is 1) and has become systemd counts."""
         deadline = time.time() + 30
         while time.time() < deadline:
-            kids = Path(f"/proc/{nspawn.pid}/task/{nspawn.pid}/children")
-            if kids.exists() and kids.read_text().split():
-                return int(kids.read_text().split()[0])
+            self.assertIsNone(nspawn.poll(), (self.tmp / "console.log").read_text())
+            try:
+                kids = Path(f"/proc/{nspawn.pid}/task/{nspawn.pid}/children").read_text().split()
+            except OSError:
+                kids = []
+            for kid in kids:
+                try:
+                    status = Path(f"/proc/{kid}/status").read_text()
+                    comm = Path(f"/proc/{kid}/comm").read_text().strip()
+                except OSError:
+                    continue
+                nspid = re.search(r"^NSpid:\s*(.*)$", status, re.M)
+                if nspid and nspid.group(1).split()[-1] == "1" and comm == "systemd":
+                    return int(kid)
             time.sleep(0.1)
-        self.fail("systemd-nspawn started no container")
+        self.fail("systemd-nspawn started no container:\n" +
+                  (self.tmp / "console.log").read_text())
 
     def in_container(self, pid1, *argv):
         return subprocess.run(["nsenter", "-t", str(pid1), "-m", "-p", "-u", "-i", "--", *argv],
@@ -120,8 +135,13 @@ class SystemdUnit(unittest.TestCase):
                 if "ActiveState=active" in state and self.listening(port):
                     break
                 time.sleep(0.5)
-            self.assertIn("SubState=running", state,
-                          self.in_container(pid1, "journalctl", "-u", "xsmbd", "--no-pager").stdout)
+            if "SubState=running" not in state:
+                show = self.in_container(pid1, "systemctl", "show", "xsmbd", "-p",
+                                         "ActiveState,SubState,MainPID")
+                self.fail(f"xsmbd.service not running: {show.stdout!r} {show.stderr!r}\n"
+                          "journal:\n" +
+                          self.in_container(pid1, "journalctl", "-u", "xsmbd", "--no-pager").stdout +
+                          "\nconsole:\n" + (self.tmp / "console.log").read_text())
             main_pid = int(re.search(r"MainPID=(\d+)", state).group(1))
             self.check_hardening(pid1, main_pid)
             try:
