@@ -66,6 +66,33 @@ void writeFileId(const FileId& f, ByteWriter& w) {
 
 }  // namespace
 
+size_t putCreateContexts(const std::vector<std::pair<std::string, Bytes>>& contexts, size_t base,
+                         ByteWriter& w) {
+  padFrom(w, base);
+  size_t chain_start = w.size();
+  size_t prev = 0;
+  for (size_t i = 0; i < contexts.size(); ++i) {
+    padFrom(w, base);
+    size_t start = w.size();
+    if (i) w.patchU32(prev, static_cast<uint32_t>(start - prev));
+    prev = start;
+    const auto& [name, data] = contexts[i];
+    w.u32(0);                                   // Next
+    w.u16(16);                                  // NameOffset
+    w.u16(static_cast<uint16_t>(name.size()));  // NameLength
+    w.u16(0);                                   // Reserved
+    size_t data_off = (16 + name.size() + 7) & ~size_t{7};
+    w.u16(data.empty() ? 0 : static_cast<uint16_t>(data_off));
+    w.u32(static_cast<uint32_t>(data.size()));
+    w.bytes(name.data(), name.size());
+    if (!data.empty()) {
+      w.zeros(start + data_off - w.size());
+      w.bytes(data);
+    }
+  }
+  return chain_start;
+}
+
 NtStatus decodeNegotiateRequest(ByteSpan msg, NegotiateRequest* out) {
   ByteReader r(msg);
   if (!openBody(msg, 36, 36, &r)) return STATUS_INVALID_PARAMETER;
@@ -389,36 +416,6 @@ void put(const TreeConnectResponse& r, ByteWriter& w) {
   w.u32(r.share_flags);
   w.u32(r.capabilities);
   w.u32(r.maximal_access);
-}
-
-// MS-SMB2 2.2.13.2 SMB2_CREATE_CONTEXT chain of a CREATE response whose body starts at `base`:
-// each context 8-aligned from the header start, Next the distance to the next one (0 last).
-// Returns where the chain starts.
-size_t putCreateContexts(const std::vector<std::pair<std::string, Bytes>>& contexts, size_t base,
-                         ByteWriter& w) {
-  padFrom(w, base);
-  size_t chain_start = w.size();
-  size_t prev = 0;
-  for (size_t i = 0; i < contexts.size(); ++i) {
-    padFrom(w, base);
-    size_t start = w.size();
-    if (i) w.patchU32(prev, static_cast<uint32_t>(start - prev));
-    prev = start;
-    const auto& [name, data] = contexts[i];
-    w.u32(0);                                   // Next
-    w.u16(16);                                  // NameOffset
-    w.u16(static_cast<uint16_t>(name.size()));  // NameLength
-    w.u16(0);                                   // Reserved
-    size_t data_off = (16 + name.size() + 7) & ~size_t{7};
-    w.u16(data.empty() ? 0 : static_cast<uint16_t>(data_off));
-    w.u32(static_cast<uint32_t>(data.size()));
-    w.bytes(name.data(), name.size());
-    if (!data.empty()) {
-      w.zeros(start + data_off - w.size());
-      w.bytes(data);
-    }
-  }
-  return chain_start;
 }
 
 // MS-SMB2 2.2.14.

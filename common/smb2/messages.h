@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -115,6 +116,13 @@ struct CreateRequest {
   std::vector<CreateContext> contexts;
 };
 NtStatus decodeCreateRequest(ByteSpan msg, CreateRequest* out);
+// MS-SMB2 2.2.13.2: appends the SMB2_CREATE_CONTEXT chain of (Name, Data) pairs, of a CREATE
+// request or response whose body starts at offset `base` of `w`: each context 8-aligned from
+// the header start (the 64-byte header keeps body and header alignment the same), Data
+// 8-aligned within it, Next the distance to the next context (0 for the last). Returns the
+// offset in `w` where the chain starts (CreateContextsOffset is kHeaderSize + that - base).
+size_t putCreateContexts(const std::vector<std::pair<std::string, Bytes>>& contexts, size_t base,
+                         ByteWriter& w);
 // MS-SMB2 2.2.14 CREATE response: StructureSize 89 (88 fixed bytes), times as FILETIME, sizes in
 // bytes; `contexts` are (Name, Data) pairs encoded as an SMB2_CREATE_CONTEXT chain (2.2.13.2),
 // each 8-aligned, CreateContextsOffset counted from the header start.

@@ -232,24 +232,15 @@ Bytes createBody(const std::string& name, uint32_t desired_access, uint32_t disp
   w.u32(create_options);
   w.u16(kHeaderSize + 56);
   w.u16(static_cast<uint16_t>(uname.size()));
-  // The context after the name, 8-byte aligned from the SMB2 header: 16 bytes of header
-  // (Next, NameOffset 16, NameLength 4, Reserved, DataOffset 0, DataLength 0) and the name.
-  const size_t name_end = kHeaderSize + 56 + std::max<size_t>(uname.size(), 1);
-  const size_t ctx_off = (name_end + 7) & ~size_t{7};
-  w.u32(mxac ? static_cast<uint32_t>(ctx_off) : 0);  // CreateContextsOffset
-  w.u32(mxac ? 24 : 0);                             // CreateContextsLength
+  const size_t ctx_hdr = w.size();
+  w.u32(0);  // CreateContextsOffset
+  w.u32(0);  // CreateContextsLength
   w.bytes(uname);
   if (uname.empty()) w.u8(0);  // the variable part is never empty (StructureSize 57)
-  if (mxac) {
-    w.zeros(ctx_off - name_end);
-    w.u32(0);   // Next
-    w.u16(16);  // NameOffset
-    w.u16(4);   // NameLength
-    w.u16(0);   // Reserved
-    w.u16(0);   // DataOffset
-    w.u32(0);   // DataLength
-    w.bytes(reinterpret_cast<const uint8_t*>("MxAc"), 4);
-    w.zeros(4);
+  if (mxac) {  // MS-SMB2 2.2.13.2.5: the MxAc request context has no data
+    const size_t chain = putCreateContexts({{"MxAc", Bytes{}}}, 0, w);
+    w.patchU32(ctx_hdr, static_cast<uint32_t>(kHeaderSize + chain));
+    w.patchU32(ctx_hdr + 4, static_cast<uint32_t>(w.size() - chain));
   }
   return w.take();
 }

@@ -214,6 +214,21 @@ TEST(Codec, RequestLayouts) {
   ASSERT_EQ(smb2::decodeCreateRequest(cw, &cr), STATUS_SUCCESS);
   EXPECT_EQ(cr.name, "a\\b.txt");
   EXPECT_EQ(cr.create_disposition, smb2::FILE_OPEN_IF);
+  EXPECT_TRUE(cr.contexts.empty());
+  // --mxac: one MxAc context without data after the name, whatever the name's length (the
+  // share root's empty name, and one whose end is not 8-aligned).
+  for (const std::string name : {"", "a\\b.txt", "abc"}) {
+    Bytes m = createBody(name, smb2::FILE_READ_ATTRIBUTES, smb2::FILE_OPEN, 0, 7, true);
+    Bytes mw(64, 0);
+    mw.insert(mw.end(), m.begin(), m.end());
+    smb2::CreateRequest mr;
+    ASSERT_EQ(smb2::decodeCreateRequest(mw, &mr), STATUS_SUCCESS) << name;
+    EXPECT_EQ(mr.name, name);
+    ASSERT_EQ(mr.contexts.size(), 1u) << name;
+    EXPECT_EQ(mr.contexts[0].name, "MxAc");
+    EXPECT_TRUE(mr.contexts[0].data.empty());
+    EXPECT_EQ(loadU32(m.data() + 48) % 8, 0u) << name;  // CreateContextsOffset 8-aligned
+  }
   Bytes q = queryDirectoryBody(id, 37, 1, "*", 65536);
   Bytes qw(64, 0);
   qw.insert(qw.end(), q.begin(), q.end());
