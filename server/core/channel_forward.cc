@@ -65,6 +65,8 @@ bool forwardAttempt(const std::shared_ptr<session::ConnState>& state,
   f->attempt = attempt;
   std::shared_ptr<session::ConnState> home = std::move(route->home);
   home->run_in_strand([f, r = std::move(*route)](session::ConnState& h) {
+    // Not (or no longer) the session's home: `f` goes back to the channel to be routed again.
+    if (!session::holdsSession(h, r.session_id)) return;
     f->ran = true;
     bool close = false;
     Bytes resp = dispatch::processOnChannel(h, r, f->msg.span(), &close);

@@ -151,6 +151,11 @@ std::optional<ChannelRoute> routeToHome(ConnState& conn, ByteSpan payload) {
                       s->signing_algorithm, sid};
 }
 
+bool holdsSession(ConnState& home, uint64_t id) {
+  const Session* s = home.findSession(id);
+  return s && !s->bound_channel && !s->binding;
+}
+
 Session* prepareBinding(ConnState& conn, uint64_t id) {
   auto e = conn.server->lookupSession(id);
   if (!e || e->conn.expired()) return nullptr;

@@ -57,6 +57,13 @@ struct ChannelRoute {
 // STATUS_USER_SESSION_DELETED there).
 std::optional<ChannelRoute> routeToHome(ConnState& conn, ByteSpan payload);
 
+// On `home`'s strand: whether `home` holds session `id` itself (its trees and opens), not just
+// a channel's entry for it. A request routed to a home can reach that strand before the session
+// does (a handover makes `home` the session's home in the registry, then installs the session
+// on its strand: a channel routing in between queues its request ahead of the installation) or
+// after it left (its connection closed and handed it on): such a request is routed again.
+bool holdsSession(ConnState& home, uint64_t id);
+
 // MS-SMB2 3.3.5.2.4 / 3.3.5.5.2, on `conn`'s strand: a SESSION_SETUP with
 // SMB2_SESSION_FLAG_BINDING for session `id`, which `conn` does not hold, finds it in the
 // server's registry: `conn` gets an entry for the exchange (Session::binding), carrying

@@ -77,6 +77,18 @@ class RollingUpdate(unittest.TestCase):
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
         return r.returncode == 0, (r.stdout + r.stderr).strip()
 
+    def wait_ready(self, server, socket_path, timeout=30):
+        """Runs the readiness probe every 0.2 s until it passes (the kubelet's loop)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ok, said = self.probe(socket_path)
+            if ok:
+                self.assertEqual(said, "state: ready")
+                return
+            self.assertTrue(server.alive(), server.log())
+            self.assertLess(time.monotonic(), deadline, f"never ready: {said}\n{server.log()}")
+            time.sleep(0.2)
+
     def start_pod(self, name, metrics_port, args):
         run_dir = harness.make_temp_dir(f"xsmbd-{name}-run-")
         opts = {"interfaces": f"127.0.0.1 {e2e.SRV_CLI} {e2e.SRV_FL}", "bpf": "yes",
@@ -107,8 +119,10 @@ class RollingUpdate(unittest.TestCase):
         old, old_sock, _ = self.start_pod("old", metrics_port, args)
         old.start(extra_args=args)
         self.addCleanup(old.stop)
+        # The harness returns once the port accepts, which the kernel does from listen(), before
+        # the generation is switched to: like the kubelet, wait for the readiness probe.
+        self.wait_ready(old, old_sock)
         self.assertIn("serving as generation", old.log())
-        self.assertEqual(self.probe(old_sock), (True, "state: ready"))
         self.load_and_attach(old.port)
         (old.shares["data"].path / "hello.txt").write_bytes(b"hello")
 
