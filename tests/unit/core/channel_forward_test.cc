@@ -26,10 +26,10 @@
 
 #include "common/smb2/constants.h"
 #include "common/smb2/header.h"
-#include "common/smb2/security_constants.h"
 #include "server/session/channels.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
+#include "tests/unit/session/test_state.h"
 #include "tests/unit/smb2/packet_builder.h"
 
 namespace xsmb::core {
@@ -84,30 +84,16 @@ class ChannelForwardTest : public ::testing::Test {
     share_ = share.get();
     server_.shares.push_back(std::move(share));
     for (Peer* p : {&home_, &next_, &other_}) {
-      p->state = std::make_shared<session::ConnState>(&server_);
-      session::ConnState& c = *p->state;
-      c.negotiated = true;
-      c.dialect = SMB2_DIALECT_311;
-      c.max_transact_size = c.max_read_size = c.max_write_size = 1 << 20;
-      for (int i = 0; i < 64; ++i) c.credits.grant(1);
-      c.run_in_strand = [p](std::function<void(session::ConnState&)> task) {
+      p->state = session::testing::negotiatedConnection(&server_, 1 << 20, 64);
+      p->state->run_in_strand = [p](std::function<void(session::ConnState&)> task) {
         if (auto hook = std::exchange(p->before_queue, nullptr)) hook();
         p->strand.push_back(std::move(task));
       };
     }
     // The session lives on `home_` (guest, one tree connect); `next_` and `other_` are bound
     // channels of it, `next_` first (the one handOverSessions picks).
-    auto s = std::make_unique<session::Session>();
-    s->id = kSessionId;
-    s->state = session::Session::State::kValid;
-    s->guest = true;
-    session::TreeConnect t;
-    t.id = kTreeId;
-    t.share = share_;
-    t.read_only = false;
-    t.maximal_access = FILE_ALL_ACCESS;
-    s->trees[kTreeId] = t;
-    home_.state->sessions[kSessionId] = std::move(s);
+    home_.state->sessions[kSessionId] =
+        session::testing::guestSessionWithTree(kSessionId, kTreeId, share_);
     server_.registerSession(kSessionId, home_.state, "guest");
     for (Peer* p : {&next_, &other_}) {
       auto entry = std::make_unique<session::Session>();

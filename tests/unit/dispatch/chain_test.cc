@@ -20,6 +20,7 @@
 #include "server/dispatch/dispatcher.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
+#include "tests/unit/session/test_state.h"
 #include "tests/unit/smb2/packet_builder.h"
 
 namespace xsmb::dispatch {
@@ -96,22 +97,8 @@ class ChainTest : public ::testing::Test {
 
   // After NEGOTIATE (3.1.1), a guest SESSION_SETUP (no signing) and a TREE_CONNECT.
   std::shared_ptr<session::ConnState> connection() {
-    auto conn = std::make_shared<session::ConnState>(&server_);
-    conn->negotiated = true;
-    conn->dialect = SMB2_DIALECT_311;
-    conn->max_transact_size = conn->max_read_size = conn->max_write_size = 1 << 20;
-    for (int i = 0; i < 64; ++i) conn->credits.grant(1);  // MessageIds 0..64
-    auto s = std::make_unique<session::Session>();
-    s->id = kSessionId;
-    s->state = session::Session::State::kValid;
-    s->guest = true;
-    session::TreeConnect t;
-    t.id = kTreeId;
-    t.share = share_;
-    t.read_only = false;
-    t.maximal_access = FILE_ALL_ACCESS;
-    s->trees[kTreeId] = t;
-    conn->sessions[kSessionId] = std::move(s);
+    auto conn = session::testing::negotiatedConnection(&server_, 1 << 20, 64);
+    conn->sessions[kSessionId] = session::testing::guestSessionWithTree(kSessionId, kTreeId, share_);
     return conn;
   }
 

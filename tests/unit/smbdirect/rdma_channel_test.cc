@@ -24,6 +24,7 @@
 #include "server/handlers/read_write_rdma.h"
 #include "server/session/server_context.h"
 #include "server/session/state.h"
+#include "tests/unit/session/test_state.h"
 #include "tests/unit/smb2/packet_builder.h"
 #include "tests/unit/transport/transport_factories.h"
 
@@ -73,23 +74,9 @@ class DispatchAcceptor : public transport::Acceptor {
   };
   std::shared_ptr<transport::ConnectionCallbacks> onAccept(
       std::shared_ptr<transport::Connection> conn, int, size_t* max_message) override {
-    auto s = std::make_shared<session::ConnState>(server_);
-    s->negotiated = true;
-    s->dialect = SMB2_DIALECT_311;
-    s->max_transact_size = s->max_read_size = s->max_write_size = kChunk;
-    for (int i = 0; i < 4096; ++i) s->credits.grant(1);
+    auto s = session::testing::negotiatedConnection(server_, kChunk, 4096);
     s->rdma = conn->rdmaChannel();
-    auto session = std::make_unique<session::Session>();
-    session->id = kSessionId;
-    session->state = session::Session::State::kValid;
-    session->guest = true;
-    session::TreeConnect t;
-    t.id = kTreeId;
-    t.share = share_;
-    t.read_only = false;
-    t.maximal_access = FILE_ALL_ACCESS;
-    session->trees[kTreeId] = t;
-    s->sessions[kSessionId] = std::move(session);
+    s->sessions[kSessionId] = session::testing::guestSessionWithTree(kSessionId, kTreeId, share_);
     *max_message = 1 << 20;
     return std::make_shared<Callbacks>(std::move(s));
   }
