@@ -14,8 +14,8 @@ namespace xsmb::core {
 // session bound to it (session::routeToHome), hands it to the home's strand, which processes it
 // with this channel's MessageId window and signing key and sends the response on `conn`
 // (closing `conn` when the request asks for that). If the home's strand drops it (its
-// connection closed first) or finds it does not hold the session (session::holdsSession: not
-// installed there yet, or handed on), or the session is between homes, the message comes back
+// connection closed first) or finds it does not hold the session (session::holdsSession: it
+// was handed on), or the session is between homes, the message comes back
 // to this strand and is routed again every 2 ms, up to kForwardRetries times, then answered
 // here.
 // Returns false when `msg` is not for a bound session: the caller processes it.

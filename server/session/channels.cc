@@ -59,7 +59,8 @@ void moveAsyncOps(ConnState& conn, uint64_t id, const ConnState& next, MovedSess
 }
 
 // On the new home's strand: the session, its trees and opens join `c`; breaks of the opens go to
-// `c` from now on. `c`'s channel entry supplies the channel's signing key.
+// `c` from now on. `c`'s channel entry supplies the channel's signing key. Only then does the
+// registry name `c` the home, so that other channels route requests here once the session is.
 void installSession(ConnState& c, MovedSession& m) {
   uint64_t id = m.session->id;
   auto stub = c.sessions.find(id);
@@ -84,6 +85,7 @@ void installSession(ConnState& c, MovedSession& m) {
     if (!op->done) c.async_ops[op->reply.async_id] = op;
   }
   m.installed = true;
+  c.server->setHome(id, c.weak_from_this());
   XLOG(INFO) << c.peer << ": session " << id << " continues on this channel";
 }
 
@@ -113,7 +115,6 @@ void moveSession(ConnState& conn, uint64_t id, const std::shared_ptr<ConnState>&
       ++o;
     }
   }
-  conn.server->setHome(id, next);
   XLOG(INFO) << conn.peer << ": channel closed; session " << id << " moves to " << next->peer;
   next->run_in_strand([m](ConnState& c) { installSession(c, *m); });
 }

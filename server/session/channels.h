@@ -58,10 +58,10 @@ struct ChannelRoute {
 std::optional<ChannelRoute> routeToHome(ConnState& conn, ByteSpan payload);
 
 // On `home`'s strand: whether `home` holds session `id` itself (its trees and opens), not just
-// a channel's entry for it. A request routed to a home can reach that strand before the session
-// does (a handover makes `home` the session's home in the registry, then installs the session
-// on its strand: a channel routing in between queues its request ahead of the installation) or
-// after it left (its connection closed and handed it on): such a request is routed again.
+// a channel's entry for it. The registry names a connection the home only once the session is
+// installed on its strand (handOverSessions), but a request queued on the old home's strand
+// before it handed the session on can still run there afterwards: such a request is routed
+// again (core::forwardToHome).
 bool holdsSession(ConnState& home, uint64_t id);
 
 // MS-SMB2 3.3.5.2.4 / 3.3.5.5.2, on `conn`'s strand: a SESSION_SETUP with

@@ -4,8 +4,8 @@
 // run. Each connection's strand is a queue the test drains by hand, so that the interleavings a
 // loaded server produces now and then (integration_multichannel's four channels when the first
 // one is cut) happen here every time:
-// - a channel routes its request after the registry names the new home and before the session
-//   is installed on the new home's strand: the request is queued ahead of the installation;
+// - a channel routes its request while the session is on its way to the new home's strand: the
+//   request must not be queued there ahead of the session's installation;
 // - a channel routes its request to the old home just before that connection closes and hands
 //   the session on: the request runs on the old home's strand after the session left.
 // Either way the request must come back to its channel, be routed again and succeed (CREATE
@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/smb2/constants.h"
@@ -156,15 +157,16 @@ class ChannelForwardTest : public ::testing::Test {
   Peer home_, next_, other_;
 };
 
-// The request is routed between the registry's switch to `next_` and the session's arrival on
-// `next_`'s strand, so it is queued there first.
-TEST_F(ChannelForwardTest, RequestAheadOfTheSessionOnTheNewHome) {
+// The request is routed just before the session's installation is queued on `next_`'s strand:
+// there is no home to send it to yet, so it waits on its own channel.
+TEST_F(ChannelForwardTest, RequestWhileTheSessionMoves) {
   next_.before_queue = [this] {
     EXPECT_TRUE(forwardToHome(other_.state, other_.conn, createRequest(5)));
   };
   home_.state->transport_closed = true;
   session::handOverSessions(*home_.state);
-  ASSERT_EQ(next_.strand.size(), 2u) << "the request, then the session's installation";
+  ASSERT_EQ(next_.strand.size(), 1u) << "the session's installation, no request ahead of it";
+  ASSERT_EQ(other_.strand.size(), 1u) << "the request, to be routed again";
   drain();
   expectOneResponse(STATUS_SUCCESS);
   EXPECT_TRUE(session::holdsSession(*next_.state, kSessionId));
